@@ -1,0 +1,317 @@
+use std::collections::HashSet;
+use std::ops::Range;
+use std::path::Path;
+
+use toml::Spanned;
+use toml::de::DeTable;
+
+use super::Manifest;
+use super::path::{FieldPath, Segment, locate, remove};
+use super::validate::validate;
+use crate::diagnostic::{Diagnostic, Severity, SourceLocation};
+use crate::suggest;
+
+/// What is wrong with one place of a manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub kind: ProblemKind,
+    pub path: FieldPath,
+    pub span: Option<Range<usize>>,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProblemKind {
+    Syntax,
+    UnknownKey,
+    WrongType,
+    BadValue,
+    DanglingReference,
+    MissingPath,
+}
+
+impl ProblemKind {
+    pub fn rule(self) -> (&'static str, &'static str) {
+        match self {
+            ProblemKind::Syntax => ("MF000", "manifest-syntax"),
+            ProblemKind::UnknownKey => ("MF001", "unknown-key"),
+            ProblemKind::WrongType => ("MF002", "wrong-type"),
+            ProblemKind::BadValue => ("MF003", "bad-value"),
+            ProblemKind::DanglingReference => ("MF004", "dangling-reference"),
+            ProblemKind::MissingPath => ("MF005", "missing-path"),
+        }
+    }
+}
+
+impl Problem {
+    pub fn to_diagnostic(&self, file: &Path, source: &str) -> Diagnostic {
+        let (rule, name) = self.kind.rule();
+        Diagnostic {
+            rule: rule.into(),
+            name: name.into(),
+            severity: Severity::Error,
+            file: file.to_path_buf(),
+            location: self
+                .span
+                .clone()
+                .map(|span| SourceLocation::from_span(source, span)),
+            field: (!self.path.is_root()).then(|| self.path.to_string()),
+            message: self.message.clone(),
+            help: self.help.clone(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// The text is not TOML; nothing could be checked beyond that.
+    #[error("slipway.toml is not valid TOML ({} problem(s))", problems.len())]
+    Syntax { problems: Vec<Problem> },
+    /// The TOML does not describe a valid project.
+    #[error("slipway.toml has {} problem(s)", problems.len())]
+    Invalid { problems: Vec<Problem> },
+}
+
+impl ManifestError {
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            ManifestError::Syntax { problems } | ManifestError::Invalid { problems } => problems,
+        }
+    }
+
+    pub fn diagnostics(&self, file: &Path, source: &str) -> Vec<Diagnostic> {
+        self.problems()
+            .iter()
+            .map(|p| p.to_diagnostic(file, source))
+            .collect()
+    }
+}
+
+/// Cap on the retry loop, far above any real file's count of problems.
+const MAX_STRUCTURAL_PROBLEMS: usize = 200;
+
+/// Parses and validates a manifest, reporting every problem at once.
+pub fn load_manifest(source: &str) -> Result<Manifest, ManifestError> {
+    let (root, syntax_errors) = DeTable::parse_recoverable(source);
+    if !syntax_errors.is_empty() {
+        let problems = syntax_errors
+            .into_iter()
+            .map(|error| Problem {
+                kind: ProblemKind::Syntax,
+                path: FieldPath::root(),
+                span: error.span(),
+                message: first_line(error.message()),
+                help: Some("fix the TOML syntax; see docs/manifest.md for the format".into()),
+            })
+            .collect();
+        return Err(ManifestError::Syntax { problems });
+    }
+
+    let (manifest, mut problems) = deserialize_collecting(&root);
+    if let Some(manifest) = &manifest {
+        problems.extend(validate(manifest, &root));
+    }
+    problems.sort_by_key(|p| p.span.as_ref().map_or(usize::MAX, |s| s.start));
+    problems.dedup();
+    match manifest {
+        Some(manifest) if problems.is_empty() => Ok(manifest),
+        _ => Err(ManifestError::Invalid { problems }),
+    }
+}
+
+fn deserialize_collecting(original: &Spanned<DeTable<'_>>) -> (Option<Manifest>, Vec<Problem>) {
+    let mut root = original.clone();
+    let mut problems = Vec::new();
+    let mut removed: HashSet<FieldPath> = HashSet::new();
+    for _ in 0..MAX_STRUCTURAL_PROBLEMS {
+        let deserializer = toml::de::Deserializer::from(root.clone());
+        let error = match serde_path_to_error::deserialize::<_, Manifest>(deserializer) {
+            Ok(manifest) => return (Some(manifest), problems),
+            Err(error) => error,
+        };
+        let path = FieldPath::from_serde(error.path());
+        let inner = error.into_inner();
+        let message = first_line(inner.message());
+        let outcome = classify(&message, &path, inner.span(), original, &removed);
+        let target = outcome.remove.clone();
+        if let Some(problem) = outcome.problem {
+            problems.push(problem);
+        }
+        if !remove(&mut root, &target) {
+            // Nothing left to cut out (the root itself is wrong): stop here.
+            break;
+        }
+        removed.insert(target);
+    }
+    (None, problems)
+}
+
+struct Outcome {
+    problem: Option<Problem>,
+    remove: FieldPath,
+}
+
+fn classify(
+    message: &str,
+    path: &FieldPath,
+    span: Option<Range<usize>>,
+    root: &Spanned<DeTable<'_>>,
+    removed: &HashSet<FieldPath>,
+) -> Outcome {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (field, expected) = split_expected(rest);
+        // The path may or may not already end with the unknown key.
+        let key_path = match path.0.last() {
+            Some(Segment::Key(k)) if k == &field => path.clone(),
+            _ => path.key(&field),
+        };
+        let span = locate(root, &key_path).and_then(|(k, _)| k).or(span);
+        let help =
+            suggest::did_you_mean(&field, expected.iter().map(String::as_str)).or_else(|| {
+                (!expected.is_empty())
+                    .then(|| format!("allowed keys here: {}", expected.join(", ")))
+            });
+        return Outcome {
+            problem: Some(Problem {
+                kind: ProblemKind::UnknownKey,
+                path: key_path.clone(),
+                span,
+                message: format!("unknown key `{field}`"),
+                help,
+            }),
+            remove: key_path,
+        };
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or_default().to_owned();
+        let parent = path.clone();
+        let field_path = parent.key(&field);
+        if removed.contains(&field_path) {
+            // Already reported as wrong; drop the whole entry silently.
+            return Outcome {
+                problem: None,
+                remove: parent,
+            };
+        }
+        let span = locate(root, &parent).map(|(k, v)| k.unwrap_or(v));
+        return Outcome {
+            problem: Some(Problem {
+                kind: ProblemKind::BadValue,
+                path: field_path,
+                span,
+                message: format!("missing required key `{field}`"),
+                help: Some(format!(
+                    "add `{field} = ...` here; see docs/manifest.md for what it takes"
+                )),
+            }),
+            remove: parent,
+        };
+    }
+    let located = locate(root, path);
+    let value_span = located.as_ref().map(|(_, v)| v.clone()).or(span);
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        let (variant, expected) = split_expected(rest);
+        // Internally tagged enums report at the table: point at its `kind` instead.
+        let kind_path = path.key("kind");
+        let (path_shown, span) = match locate(root, &kind_path) {
+            Some((_, kind_span)) if root_text_is(root, &kind_path, &variant) => {
+                (kind_path, Some(kind_span))
+            }
+            _ => (path.clone(), value_span),
+        };
+        let what = path_shown
+            .0
+            .iter()
+            .rev()
+            .find_map(|s| match s {
+                Segment::Key(k) if k != "kind" => Some(k.as_str()),
+                _ => None,
+            })
+            .unwrap_or("value");
+        let help = suggest::did_you_mean(&variant, expected.iter().map(String::as_str))
+            .or_else(|| Some(format!("use one of: {}", expected.join(", "))));
+        let message = format!("unknown {what} `{variant}`");
+        return Outcome {
+            problem: Some(Problem {
+                kind: ProblemKind::BadValue,
+                path: path_shown,
+                span,
+                message,
+                help,
+            }),
+            remove: path.clone(),
+        };
+    }
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
+        let help = rest
+            .split_once(", expected ")
+            .map(|(_, expected)| format!("expected {expected}"));
+        return Outcome {
+            problem: Some(Problem {
+                kind: ProblemKind::WrongType,
+                path: path.clone(),
+                span: value_span,
+                message: format!(
+                    "wrong type: {}",
+                    rest.split(", expected").next().unwrap_or(rest)
+                ),
+                help,
+            }),
+            remove: path.clone(),
+        };
+    }
+    Outcome {
+        problem: Some(Problem {
+            kind: ProblemKind::BadValue,
+            path: path.clone(),
+            span: value_span,
+            message: message.to_owned(),
+            help: None,
+        }),
+        remove: path.clone(),
+    }
+}
+
+fn root_text_is(root: &Spanned<DeTable<'_>>, path: &FieldPath, expected: &str) -> bool {
+    let mut table = root.get_ref();
+    let Some((last, parents)) = path.0.split_last() else {
+        return false;
+    };
+    for segment in parents {
+        let Segment::Key(key) = segment else {
+            return false;
+        };
+        match table
+            .iter()
+            .find(|(k, _)| k.get_ref().as_ref() == key)
+            .map(|(_, v)| v.get_ref())
+        {
+            Some(toml::de::DeValue::Table(t)) => table = t,
+            _ => return false,
+        }
+    }
+    let Segment::Key(key) = last else {
+        return false;
+    };
+    matches!(
+        table.iter().find(|(k, _)| k.get_ref().as_ref() == key).map(|(_, v)| v.get_ref()),
+        Some(toml::de::DeValue::String(s)) if s.as_ref() == expected
+    )
+}
+
+/// Splits "x`, expected one of `a`, `b`" into ("x", ["a", "b"]).
+fn split_expected(rest: &str) -> (String, Vec<String>) {
+    let (name, tail) = rest.split_once('`').unwrap_or((rest, ""));
+    let expected = tail
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect();
+    (name.to_owned(), expected)
+}
+
+fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or(message).trim().to_owned()
+}

@@ -1,0 +1,592 @@
+//! The typed model of `slipway.toml`, schema version 1.
+//!
+//! Doc comments here become the descriptions of the JSON Schema that `slipway schema` prints, so
+//! they are written for the person editing the file.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::values::{CommandLine, Duration, Percent, Step};
+
+fn default_schema() -> u32 {
+    1
+}
+
+/// The whole workflow of one project: its images, environments and pipelines.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Version of this file's format. Only `1` exists.
+    #[serde(default = "default_schema")]
+    pub schema: u32,
+    pub project: Project,
+    /// Image registries, by a name of your choice.
+    #[serde(default)]
+    pub registries: IndexMap<String, Registry>,
+    /// Base images owned by operations, built from `base/<name>/Dockerfile`.
+    #[serde(default)]
+    pub bases: IndexMap<String, Base>,
+    /// Application images, one per directory under `app/`.
+    #[serde(default)]
+    pub apps: IndexMap<String, App>,
+    /// Dependent containers such as databases and caches.
+    #[serde(default)]
+    pub services: IndexMap<String, Service>,
+    /// Where the apps run: dev, stage, prod (the names are yours).
+    #[serde(default)]
+    pub environments: IndexMap<String, Environment>,
+    /// Channels that events are sent to.
+    #[serde(default)]
+    pub notifications: IndexMap<String, Notification>,
+    /// Named sequences of steps run on an event.
+    #[serde(default)]
+    pub pipelines: IndexMap<String, Pipeline>,
+    /// Settings of `slipway lint`.
+    #[serde(default)]
+    pub lint: LintSettings,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Project {
+    /// Lower-case name used in image and container names, e.g. `shop`.
+    pub name: String,
+    /// Registry used when a base or environment does not name one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    /// Where slipway keeps local state (image store, rendered env files, releases).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_dir: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Registry {
+    /// Host, optional port and optional path prefix, e.g. `registry.example.internal:5000`.
+    pub url: String,
+    /// How to authenticate.
+    #[serde(default)]
+    pub credentials: Credentials,
+    /// Upstream registries this one mirrors, e.g. `["docker.io"]`: official images then resolve
+    /// through it, the way Docker's `registry-mirrors` works.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mirror_of: Vec<String>,
+    /// Talk plain HTTP (loopback registries are always allowed to).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
+    /// Create missing repositories on push (ECR).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create_repositories: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Credentials {
+    /// `~/.docker/config.json` (or `$DOCKER_CONFIG`), including credential helpers.
+    #[default]
+    DockerConfig,
+    /// The standard AWS credential chain, exchanged for an ECR token.
+    Aws,
+    /// `SLIPWAY_REGISTRY_<NAME>_USERNAME` and `_PASSWORD` from the process environment.
+    Env,
+    /// Anonymous access.
+    None,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Base {
+    /// Dockerfile of the base; default `base/<name>/Dockerfile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dockerfile: Option<String>,
+    /// Build context; default the Dockerfile's directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// Repository in the registry, e.g. `shop/base-python`.
+    pub image: String,
+    /// Registry to push to; default the project's registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    /// Tag scheme. Placeholders: `{date}`, `{git_sha}`, `{timestamp}`, `{branch}`.
+    #[serde(default = "default_base_tags")]
+    pub tags: Vec<String>,
+    /// Build arguments passed to the Dockerfile.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub build_args: IndexMap<String, String>,
+    /// Platforms to build, e.g. `["linux/amd64", "linux/arm64"]`; default the engine's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<String>,
+    /// Commands run inside a container of the new image; any failure stops the pipeline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub test: Vec<CommandLine>,
+    /// Notification channels told when a new base image is published.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<String>,
+}
+
+pub fn default_base_tags() -> Vec<String> {
+    vec!["{date}-{git_sha}".to_owned()]
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum BuildKind {
+    /// No daemon: the base image + layers made from the app's directory + image config.
+    #[default]
+    Assemble,
+    /// A target of a (multi-stage) Dockerfile, built through the Docker Engine.
+    Dockerfile,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct App {
+    /// The app's directory; default `app/<name>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+    /// The base image it builds on (a key of `[bases]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    /// How the image is made.
+    #[serde(default)]
+    pub build: BuildKind,
+    /// With `build = "dockerfile"`: the Dockerfile; default `<dir>/Dockerfile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dockerfile: Option<String>,
+    /// With `build = "dockerfile"`: the stage to build.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// With `build = "dockerfile"`: build arguments.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub build_args: IndexMap<String, String>,
+    /// Where the directory goes in the image (and is mounted in dev); default `/app`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dest: Option<String>,
+    /// Sub-directories that get a layer of their own (vendor/, node_modules/, .venv/), so a
+    /// code change does not re-upload dependencies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<String>,
+    /// Extra ignore patterns on top of the directory's `.dockerignore`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<String>,
+    /// User the process runs as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Working directory; default `dest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<CommandLine>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cmd: Option<CommandLine>,
+    /// Port the app listens on inside the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Non-secret environment baked into the image. Secrets belong in `config/<env>/`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub env: IndexMap<String, String>,
+    /// Extra OCI labels.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub labels: IndexMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
+    /// The host and/or path prefix this app answers on behind the proxy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<Route>,
+    /// Containers that run beside the app (e.g. an X-Ray daemon).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub sidecars: IndexMap<String, Sidecar>,
+    /// Name of its env template in `config/<env>/`; default the app's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Health {
+    /// HTTP path checked with GET; a 2xx or 3xx answer is healthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Command run inside the container instead of an HTTP check; exit 0 is healthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cmd: Option<CommandLine>,
+    /// Default `5s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Duration>,
+    /// Default `3s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    /// Consecutive failures before unhealthy; default 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+    /// Grace period after start; default `0s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_period: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// Host header, e.g. `shop.example.com`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Path prefix, e.g. `/api`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Sidecar {
+    /// Image reference, pinned by tag or digest.
+    pub image: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cmd: Option<CommandLine>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub env: IndexMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Whether the app is stopped when the sidecar stops.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub essential: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// A pinned image, e.g. `postgres:16.4-bookworm`. Exactly one of `image` and `build`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// A directory with a Dockerfile, e.g. `services/db`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<CommandLine>,
+    /// Non-secret environment; secrets go in the environment's config templates.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub env: IndexMap<String, String>,
+    /// Published ports as `[ip:]host:container`; the IP defaults to 127.0.0.1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<String>,
+    /// `name:/path` named volumes (kept by `down`) or `./dir:/path` bind mounts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
+    /// Environments it runs in; default all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environments: Option<Vec<String>>,
+    /// Name of its env template in `config/<env>/`; default the service's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// Directory of its config templates; default `config/<name>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
+    /// Apps that run here; default all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apps: Option<Vec<String>>,
+    /// Services that run here; default those whose `environments` include this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub services: Option<Vec<String>>,
+    /// Bind-mount each app's directory (development).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mount: bool,
+    /// Registry images are pushed to and pulled from; default the project's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    #[serde(default)]
+    pub target: Target,
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// App → `[ip:]port` published on the host; the IP defaults to 127.0.0.1.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub publish: IndexMap<String, String>,
+    /// App → number of containers; default 1.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub replicas: IndexMap<String, u32>,
+    /// Secret name → provider reference: `env:VAR`, `file:PATH`, `cmd:COMMAND`,
+    /// `ssm:/path`, `secretsmanager:NAME`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub secrets: IndexMap<String, String>,
+    /// Checks run by `slipway test`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<TestCheck>,
+    #[serde(default)]
+    pub approval: Approval,
+    #[serde(default)]
+    pub hooks: Hooks,
+}
+
+/// Where an environment runs.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Target {
+    /// Docker Engine hosts.
+    Docker {
+        /// `unix:///var/run/docker.sock`, `ssh://user@host`, `tcp://host:2376`; default the local engine.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        hosts: Vec<String>,
+    },
+    /// Amazon ECS.
+    Ecs {
+        cluster: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        region: Option<String>,
+        /// App → ECS service name; default `<project>-<app>`.
+        #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+        services: IndexMap<String, String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        launch_type: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        subnets: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        security_groups: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        execution_role_arn: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task_role_arn: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cpu: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        memory: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        log_group: Option<String>,
+    },
+}
+
+impl Default for Target {
+    fn default() -> Self {
+        Target::Docker { hosts: Vec::new() }
+    }
+}
+
+/// How a target moves from one release to the next.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Strategy {
+    /// Replace containers a few at a time.
+    Rolling {
+        #[serde(default = "one")]
+        max_surge: u32,
+        #[serde(default)]
+        max_unavailable: u32,
+    },
+    /// Start the whole new set, switch all traffic, keep the old set for `bake`.
+    BlueGreen {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bake: Option<Duration>,
+    },
+    /// Move traffic in steps, comparing the new release's errors and latency with the old one's.
+    Canary {
+        /// Percent of traffic at each step, ending at 100, e.g. `[10, 50, 100]`.
+        steps: Vec<u8>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pause: Option<Duration>,
+        /// Abort when the new release's error rate exceeds this, e.g. `"1%"`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_error_rate: Option<Percent>,
+        /// Abort when its p95 latency exceeds the old one's by more than this, e.g. `"20%"`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_latency_increase: Option<Percent>,
+    },
+    /// Stop everything, then start the new release: downtime.
+    Recreate {
+        /// Must be `true`: recreate has downtime.
+        #[serde(default)]
+        allow_downtime: bool,
+    },
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Default for Strategy {
+    fn default() -> Self {
+        Strategy::Rolling {
+            max_surge: 1,
+            max_unavailable: 0,
+        }
+    }
+}
+
+/// One check of `slipway test`: exactly one of `http`, `run` (in a one-off container) or
+/// `host` (on the host, with the environment's URLs in variables).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestCheck {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `"GET /api/health"` (method and path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<String>,
+    /// Expected HTTP status; default 200.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_contains: Option<String>,
+    /// JSON pointer → expected value, e.g. `{ "/status" = "ok" }`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub json: IndexMap<String, serde_json::Value>,
+    /// With `run`: the app whose image the one-off container uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<CommandLine>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<CommandLine>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    /// A person must press "deploy" before this environment changes.
+    #[serde(default)]
+    pub required: bool,
+    /// An approval not given within this time lapses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<Duration>,
+    /// Who may approve; default anyone with access.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Hooks {
+    /// Run after `up`, once the services are healthy (e.g. dev migrations).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after_up: Vec<Hook>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub before_deploy: Vec<Hook>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after_deploy: Vec<Hook>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Hook {
+    /// The app whose container runs the command.
+    pub app: String,
+    pub run: CommandLine,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Notification {
+    pub kind: NotificationKind,
+    /// Webhook URL, or `env:VAR` to read it from the environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Email recipients.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub to: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// `host:port` of the SMTP server (STARTTLS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<String>,
+    /// Events sent to this channel; default all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<EventKind>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotificationKind {
+    Slack,
+    Teams,
+    Email,
+    #[default]
+    Webhook,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    BasePublished,
+    RunFailed,
+    ApprovalWaiting,
+    Deployed,
+    RolledBack,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    /// Default: the pipeline's name when it is `base`, `branch` or `release`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<PipelineKind>,
+    #[serde(default)]
+    pub on: Trigger,
+    /// Steps in order, e.g. `["build", "push", "up stage", "test stage", "approve", "deploy prod"]`,
+    /// or `{ name = "...", run = [...] }` for a command of your own.
+    pub steps: Vec<Step>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum PipelineKind {
+    Base,
+    Branch,
+    Release,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push: Option<GitFilter>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<GitFilter>,
+    /// Run when a base image is published.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub base_published: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GitFilter {
+    /// Branch globs; default all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub branches: Vec<String>,
+    /// Path globs a change must touch; default any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
+    /// Path globs that never start the pipeline on their own, e.g. `["docs/**"]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore_paths: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LintSettings {
+    /// Rule IDs ignored in the whole project, e.g. `["DF022"]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<String>,
+    /// Rule ID → `error`, `warning`, `info` or `off`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub severity: IndexMap<String, RuleLevel>,
+    /// Registry prefixes whose images count as official, e.g. `["127.0.0.1:5000/library"]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub official_registries: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleLevel {
+    Error,
+    Warning,
+    Info,
+    Off,
+}

@@ -1,0 +1,755 @@
+//! Checks that need the whole manifest: references between sections and values whose shape a
+//! type cannot express.
+
+use toml::Spanned;
+use toml::de::DeTable;
+
+use super::load::{Problem, ProblemKind};
+use super::path::{FieldPath, locate, section_keys};
+use super::{BuildKind, CommandLine, Health, Manifest, Step, Strategy, Target};
+use crate::suggest;
+
+const TAG_PLACEHOLDERS: &[&str] = &["date", "git_sha", "timestamp", "branch"];
+const SECRET_PROVIDERS: &[&str] = &["env", "file", "cmd", "ssm", "secretsmanager"];
+const HTTP_METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+struct Checker<'a, 'i> {
+    root: &'a Spanned<DeTable<'i>>,
+    problems: Vec<Problem>,
+    /// Names as written in the file, including entries whose body had errors, so that a
+    /// reference to them is not reported a second time as dangling.
+    names: Names,
+}
+
+struct Names {
+    registries: Vec<String>,
+    bases: Vec<String>,
+    apps: Vec<String>,
+    services: Vec<String>,
+    environments: Vec<String>,
+    notifications: Vec<String>,
+}
+
+pub(crate) fn validate(manifest: &Manifest, root: &Spanned<DeTable<'_>>) -> Vec<Problem> {
+    let names = Names {
+        registries: section_keys(root, "registries"),
+        bases: section_keys(root, "bases"),
+        apps: section_keys(root, "apps"),
+        services: section_keys(root, "services"),
+        environments: section_keys(root, "environments"),
+        notifications: section_keys(root, "notifications"),
+    };
+    let mut checker = Checker {
+        root,
+        problems: Vec::new(),
+        names,
+    };
+    checker.check(manifest);
+    checker.problems
+}
+
+impl Checker<'_, '_> {
+    fn report(
+        &mut self,
+        kind: ProblemKind,
+        path: FieldPath,
+        message: String,
+        help: Option<String>,
+    ) {
+        let span = locate(self.root, &path).map(|(key, value)| match kind {
+            ProblemKind::UnknownKey => key.unwrap_or(value),
+            _ => value,
+        });
+        self.problems.push(Problem {
+            kind,
+            path,
+            span,
+            message,
+            help,
+        });
+    }
+
+    fn bad(&mut self, path: FieldPath, message: String, help: impl Into<Option<String>>) {
+        self.report(ProblemKind::BadValue, path, message, help.into());
+    }
+
+    fn reference(&mut self, path: FieldPath, what: &str, section: &str, name: &str) {
+        let known = match section {
+            "registries" => &self.names.registries,
+            "bases" => &self.names.bases,
+            "apps" => &self.names.apps,
+            "services" => &self.names.services,
+            "environments" => &self.names.environments,
+            _ => &self.names.notifications,
+        };
+        if known.iter().any(|k| k == name) {
+            return;
+        }
+        let help = suggest::did_you_mean(name, known.iter().map(String::as_str)).or_else(|| {
+            Some(if known.is_empty() {
+                format!("define it in a [{section}.{name}] table")
+            } else {
+                format!("defined {section}: {}", known.join(", "))
+            })
+        });
+        self.report(
+            ProblemKind::DanglingReference,
+            path,
+            format!("{what} `{name}` is not defined"),
+            help,
+        );
+    }
+
+    fn check(&mut self, m: &Manifest) {
+        let root = FieldPath::root();
+        if m.schema != 1 {
+            self.bad(
+                root.key("schema"),
+                format!("unsupported schema version {}", m.schema),
+                "this slipway reads schema 1".to_owned(),
+            );
+        }
+        self.check_name(
+            root.key("project").key("name"),
+            &m.project.name,
+            "project name",
+        );
+        if let Some(registry) = &m.project.registry {
+            self.reference(
+                root.key("project").key("registry"),
+                "registry",
+                "registries",
+                registry,
+            );
+        }
+        for (name, registry) in &m.registries {
+            let path = root.key("registries").key(name);
+            if registry.url.trim().is_empty() || registry.url.contains("://") {
+                self.bad(
+                    path.key("url"),
+                    format!(
+                        "registry url `{}` must be host[:port][/prefix]",
+                        registry.url
+                    ),
+                    "drop the scheme, e.g. `registry.example.internal:5000`".to_owned(),
+                );
+            }
+        }
+        for (name, base) in &m.bases {
+            let path = root.key("bases").key(name);
+            self.check_name(path.clone(), name, "base name");
+            if let Some(registry) = &base.registry {
+                self.reference(path.key("registry"), "registry", "registries", registry);
+            }
+            self.check_repository(path.key("image"), &base.image);
+            for (i, tag) in base.tags.iter().enumerate() {
+                self.check_tag_scheme(path.key("tags").index(i), tag);
+            }
+            for (i, channel) in base.notify.iter().enumerate() {
+                self.reference(
+                    path.key("notify").index(i),
+                    "notification channel",
+                    "notifications",
+                    channel,
+                );
+            }
+        }
+        for (name, app) in &m.apps {
+            let path = root.key("apps").key(name);
+            self.check_name(path.clone(), name, "app name");
+            match (&app.base, app.build) {
+                (Some(base), _) => self.reference(path.key("base"), "base", "bases", base),
+                (None, BuildKind::Assemble) => self.bad(
+                    path.clone(),
+                    format!("app `{name}` is assembled on a base image but names none"),
+                    format!(
+                        "add `base = \"{}\"`, or `build = \"dockerfile\"`",
+                        m.bases.keys().next().map_or("<base>", String::as_str)
+                    ),
+                ),
+                (None, BuildKind::Dockerfile) => {}
+            }
+            if app.build == BuildKind::Assemble {
+                for key in ["dockerfile", "target"] {
+                    let set = if key == "dockerfile" {
+                        app.dockerfile.is_some()
+                    } else {
+                        app.target.is_some()
+                    };
+                    if set {
+                        self.bad(
+                            path.key(key),
+                            format!("`{key}` only applies to apps with build = \"dockerfile\""),
+                            "add `build = \"dockerfile\"` or remove this key".to_owned(),
+                        );
+                    }
+                }
+            }
+            for key_value in [("dest", &app.dest), ("workdir", &app.workdir)] {
+                if let (key, Some(value)) = key_value
+                    && !value.starts_with('/')
+                {
+                    self.bad(
+                        path.key(key),
+                        format!("`{value}` must be an absolute path"),
+                        format!("e.g. `/{}`", value.trim_start_matches("./")),
+                    );
+                }
+            }
+            if let Some(port) = app.port
+                && port == 0
+            {
+                self.bad(
+                    path.key("port"),
+                    "port 0 is not a port".into(),
+                    "use the port the app listens on, 1-65535".to_owned(),
+                );
+            }
+            if let Some(health) = &app.health {
+                self.check_health(path.key("health"), health, app.port.is_some());
+            }
+            if let Some(route) = &app.route {
+                if route.host.is_none() && route.path.is_none() {
+                    self.bad(
+                        path.key("route"),
+                        "a route needs a `host`, a `path`, or both".into(),
+                        None,
+                    );
+                }
+                if let Some(prefix) = &route.path
+                    && !prefix.starts_with('/')
+                {
+                    self.bad(
+                        path.key("route").key("path"),
+                        format!("route path `{prefix}` must start with `/`"),
+                        None,
+                    );
+                }
+            }
+            for (sidecar_name, sidecar) in &app.sidecars {
+                self.check_image_pinned(
+                    path.key("sidecars").key(sidecar_name).key("image"),
+                    &sidecar.image,
+                );
+            }
+            for (key, value) in &app.env {
+                if looks_secret(key) && !value.is_empty() {
+                    self.bad(
+                        path.key("env").key(key),
+                        format!("`{key}` looks like a secret; `env` is baked into the image"),
+                        "put it in config/<env>/ templates and name its source under [environments.<env>.secrets]".to_owned(),
+                    );
+                }
+            }
+        }
+        for (name, service) in &m.services {
+            let path = root.key("services").key(name);
+            self.check_name(path.clone(), name, "service name");
+            if m.apps.contains_key(name) {
+                self.bad(
+                    path.clone(),
+                    format!("`{name}` is both an app and a service"),
+                    "container names are <project>-<env>-<name>: rename one".to_owned(),
+                );
+            }
+            match (&service.image, &service.build) {
+                (Some(_), Some(_)) => self.bad(
+                    path.clone(),
+                    format!("service `{name}` has both `image` and `build`"),
+                    "keep one".to_owned(),
+                ),
+                (None, None) => self.bad(
+                    path.clone(),
+                    format!("service `{name}` needs `image` or `build`"),
+                    "e.g. `image = \"postgres:16.4-bookworm\"` or `build = \"services/db\"`"
+                        .to_owned(),
+                ),
+                (Some(image), None) => self.check_image_pinned(path.key("image"), image),
+                (None, Some(_)) => {}
+            }
+            if let Some(health) = &service.health {
+                self.check_health(path.key("health"), health, false);
+            }
+            for (i, port) in service.ports.iter().enumerate() {
+                if parse_port_mapping(port).is_none() {
+                    self.bad(
+                        path.key("ports").index(i),
+                        format!("invalid port mapping `{port}`"),
+                        "write `[ip:]host:container`, e.g. `127.0.0.1:5432:5432`".to_owned(),
+                    );
+                }
+            }
+            for (i, volume) in service.volumes.iter().enumerate() {
+                let ok = volume
+                    .split(':')
+                    .nth(1)
+                    .is_some_and(|target| target.starts_with('/'));
+                if !ok {
+                    self.bad(
+                        path.key("volumes").index(i),
+                        format!("invalid volume `{volume}`"),
+                        "write `name:/path` or `./dir:/path[:ro]`".to_owned(),
+                    );
+                }
+            }
+            if let Some(envs) = &service.environments {
+                for (i, env) in envs.iter().enumerate() {
+                    self.reference(
+                        path.key("environments").index(i),
+                        "environment",
+                        "environments",
+                        env,
+                    );
+                }
+            }
+        }
+        for (name, env) in &m.environments {
+            self.check_environment(m, name, env);
+        }
+        for (name, channel) in &m.notifications {
+            let path = root.key("notifications").key(name);
+            use super::NotificationKind as K;
+            match channel.kind {
+                K::Email if channel.to.is_empty() || channel.smtp.is_none() => {
+                    self.bad(path, "an email channel needs `to` and `smtp`".into(), None)
+                }
+                K::Slack | K::Teams | K::Webhook if channel.url.is_none() => self.bad(
+                    path,
+                    "a webhook channel needs `url` (or `url = \"env:VAR\"`)".into(),
+                    None,
+                ),
+                _ => {}
+            }
+        }
+        for (name, pipeline) in &m.pipelines {
+            let path = root.key("pipelines").key(name);
+            if pipeline.kind.is_none() && !matches!(name.as_str(), "base" | "branch" | "release") {
+                self.bad(
+                    path.clone(),
+                    format!("pipeline `{name}` needs a `kind`"),
+                    "set `kind = \"base\"`, `\"branch\"` or `\"release\"`".to_owned(),
+                );
+            }
+            if pipeline.steps.is_empty() {
+                self.bad(
+                    path.key("steps"),
+                    "a pipeline needs at least one step".into(),
+                    None,
+                );
+            }
+            for (i, step) in pipeline.steps.iter().enumerate() {
+                if let Step::Builtin(text) = step {
+                    self.check_step(path.key("steps").index(i), text);
+                }
+            }
+            for (i, channel) in pipeline.notify.iter().enumerate() {
+                self.reference(
+                    path.key("notify").index(i),
+                    "notification channel",
+                    "notifications",
+                    channel,
+                );
+            }
+        }
+        for (i, id) in m.lint.ignore.iter().enumerate() {
+            self.check_rule_id(root.key("lint").key("ignore").index(i), id);
+        }
+        for id in m.lint.severity.keys() {
+            self.check_rule_id(root.key("lint").key("severity").key(id), id);
+        }
+    }
+
+    fn check_environment(&mut self, m: &Manifest, name: &str, env: &super::Environment) {
+        let path = FieldPath::root().key("environments").key(name);
+        self.check_name(path.clone(), name, "environment name");
+        if let Some(registry) = &env.registry {
+            self.reference(path.key("registry"), "registry", "registries", registry);
+        }
+        if let Some(apps) = &env.apps {
+            for (i, app) in apps.iter().enumerate() {
+                self.reference(path.key("apps").index(i), "app", "apps", app);
+            }
+        }
+        if let Some(services) = &env.services {
+            for (i, service) in services.iter().enumerate() {
+                self.reference(
+                    path.key("services").index(i),
+                    "service",
+                    "services",
+                    service,
+                );
+            }
+        }
+        for (app, address) in &env.publish {
+            self.reference(path.key("publish").key(app), "app", "apps", app);
+            if parse_publish(address).is_none() {
+                self.bad(
+                    path.key("publish").key(app),
+                    format!("invalid address `{address}`"),
+                    "write `[ip:]port`, e.g. `127.0.0.1:8080`".to_owned(),
+                );
+            }
+        }
+        for (app, count) in &env.replicas {
+            self.reference(path.key("replicas").key(app), "app", "apps", app);
+            if *count == 0 {
+                self.bad(
+                    path.key("replicas").key(app),
+                    "replicas must be at least 1".into(),
+                    None,
+                );
+            }
+        }
+        for (key, reference) in &env.secrets {
+            let provider = reference.split_once(':').map(|(p, _)| p);
+            let ok = provider.is_some_and(|p| SECRET_PROVIDERS.contains(&p))
+                && reference
+                    .split_once(':')
+                    .is_some_and(|(_, rest)| !rest.is_empty());
+            if !ok {
+                let given = provider.unwrap_or(reference);
+                let help = suggest::did_you_mean(given, SECRET_PROVIDERS.iter().copied())
+                    .unwrap_or_else(|| "write `env:VAR`, `file:PATH`, `cmd:COMMAND`, `ssm:/path` or `secretsmanager:NAME`".into());
+                self.bad(
+                    path.key("secrets").key(key),
+                    format!("unknown secret source `{reference}`"),
+                    help,
+                );
+            }
+        }
+        match &env.target {
+            Target::Docker { hosts } => {
+                for (i, host) in hosts.iter().enumerate() {
+                    let ok = ["unix://", "ssh://", "tcp://"]
+                        .iter()
+                        .any(|s| host.starts_with(s));
+                    if !ok {
+                        self.bad(path.key("target").key("hosts").index(i), format!("unsupported host `{host}`"), "write `unix:///var/run/docker.sock`, `ssh://user@host` or `tcp://host:2376`".to_owned());
+                    }
+                }
+            }
+            Target::Ecs { services, .. } => {
+                for app in services.keys() {
+                    self.reference(
+                        path.key("target").key("services").key(app),
+                        "app",
+                        "apps",
+                        app,
+                    );
+                }
+            }
+        }
+        match &env.strategy {
+            Strategy::Canary { steps, .. } => {
+                let spath = path.key("strategy").key("steps");
+                if steps.is_empty() || steps.last() != Some(&100) {
+                    self.bad(spath.clone(), "canary steps must end at 100".into(), "e.g. `steps = [10, 50, 100]`".to_owned());
+                }
+                if steps.windows(2).any(|w| w[0] >= w[1]) || steps.iter().any(|s| *s == 0 || *s > 100) {
+                    self.bad(spath, "canary steps must rise strictly, each from 1 to 100".into(), "e.g. `steps = [5, 25, 50, 100]`".to_owned());
+                }
+            }
+            Strategy::Recreate { allow_downtime: false } => self.bad(
+                path.key("strategy"),
+                "the recreate strategy stops everything before starting the new release".into(),
+                "set `allow_downtime = true` to accept the downtime, or use rolling, blue-green or canary".to_owned(),
+            ),
+            Strategy::Rolling { max_surge: 0, max_unavailable: 0 } => self.bad(
+                path.key("strategy"),
+                "a rolling update with max_surge = 0 and max_unavailable = 0 cannot make progress".into(),
+                "set `max_surge = 1`".to_owned(),
+            ),
+            _ => {}
+        }
+        for (i, test) in env.tests.iter().enumerate() {
+            let tpath = path.key("tests").index(i);
+            let kinds = [test.http.is_some(), test.run.is_some(), test.host.is_some()];
+            if kinds.iter().filter(|k| **k).count() != 1 {
+                self.bad(
+                    tpath.clone(),
+                    "a test needs exactly one of `http`, `run` or `host`".into(),
+                    "e.g. `{ http = \"GET /health\", expect = 200 }`".to_owned(),
+                );
+            }
+            if let Some(http) = &test.http {
+                let mut parts = http.split_whitespace();
+                let method = parts.next().unwrap_or_default();
+                let target = parts.next().unwrap_or_default();
+                if !HTTP_METHODS.contains(&method)
+                    || !target.starts_with('/')
+                    || parts.next().is_some()
+                {
+                    self.bad(
+                        tpath.key("http"),
+                        format!("invalid HTTP check `{http}`"),
+                        "write `METHOD /path`, e.g. `GET /api/health`".to_owned(),
+                    );
+                }
+            }
+            if let Some(status) = test.expect
+                && !(100..=599).contains(&status)
+            {
+                self.bad(
+                    tpath.key("expect"),
+                    format!("{status} is not an HTTP status"),
+                    None,
+                );
+            }
+            if let Some(app) = &test.app {
+                self.reference(tpath.key("app"), "app", "apps", app);
+            } else if test.run.is_some() && m.apps.len() != 1 {
+                self.bad(
+                    tpath.clone(),
+                    "a `run` test needs `app` to say whose image runs it".into(),
+                    None,
+                );
+            }
+        }
+        let hooks = [
+            ("after_up", &env.hooks.after_up),
+            ("before_deploy", &env.hooks.before_deploy),
+            ("after_deploy", &env.hooks.after_deploy),
+        ];
+        for (key, hooks) in hooks {
+            for (i, hook) in hooks.iter().enumerate() {
+                self.reference(
+                    path.key("hooks").key(key).index(i).key("app"),
+                    "app",
+                    "apps",
+                    &hook.app,
+                );
+                self.check_command(path.key("hooks").key(key).index(i).key("run"), &hook.run);
+            }
+        }
+    }
+
+    fn check_step(&mut self, path: FieldPath, text: &str) {
+        const SIMPLE: &[&str] = &[
+            "build",
+            "push",
+            "lint",
+            "checks",
+            "pull-request",
+            "approve",
+            "notify",
+            "base build",
+            "base test",
+            "base push",
+            "base release",
+        ];
+        const WITH_ENV: &[&str] = &["up", "test", "deploy", "down", "promote"];
+        let words: Vec<&str> = text.split_whitespace().collect();
+        if SIMPLE.contains(&words.join(" ").as_str()) {
+            return;
+        }
+        if let [verb, env] = words.as_slice()
+            && WITH_ENV.contains(verb)
+        {
+            self.reference(path, "environment", "environments", env);
+            return;
+        }
+        let all: Vec<String> = SIMPLE
+            .iter()
+            .map(|s| (*s).to_owned())
+            .chain(WITH_ENV.iter().map(|v| format!("{v} ENV")))
+            .collect();
+        let help =
+            suggest::did_you_mean(text, SIMPLE.iter().copied().chain(WITH_ENV.iter().copied()))
+                .unwrap_or_else(|| {
+                    format!(
+                        "built-in steps: {}; or {{ name = \"...\", run = [...] }}",
+                        all.join(", ")
+                    )
+                });
+        self.bad(path, format!("unknown step `{text}`"), help);
+    }
+
+    fn check_health(&mut self, path: FieldPath, health: &Health, has_port: bool) {
+        match (&health.path, &health.cmd) {
+            (Some(_), Some(_)) => self.bad(
+                path.clone(),
+                "a health check has either `path` or `cmd`, not both".into(),
+                None,
+            ),
+            (None, None) => self.bad(
+                path.clone(),
+                "a health check needs `path` (HTTP) or `cmd`".into(),
+                None,
+            ),
+            (Some(p), None) => {
+                if !p.starts_with('/') {
+                    self.bad(
+                        path.key("path"),
+                        format!("health path `{p}` must start with `/`"),
+                        None,
+                    );
+                }
+                if !has_port && path.0.first() == Some(&super::Segment::Key("apps".into())) {
+                    self.bad(
+                        path.key("path"),
+                        "an HTTP health check needs the app's `port`".into(),
+                        None,
+                    );
+                }
+            }
+            (None, Some(cmd)) => self.check_command(path.key("cmd"), cmd),
+        }
+        if let (Some(interval), Some(timeout)) = (health.interval, health.timeout)
+            && timeout > interval
+        {
+            self.bad(
+                path.key("timeout"),
+                format!("timeout {timeout} is longer than the interval {interval}"),
+                None,
+            );
+        }
+    }
+
+    fn check_command(&mut self, path: FieldPath, command: &CommandLine) {
+        if let CommandLine::Exec(args) = command
+            && args.first().is_some_and(|a| a.trim().is_empty())
+        {
+            self.bad(path, "the command's first word is empty".into(), None);
+        }
+    }
+
+    fn check_name(&mut self, path: FieldPath, name: &str, what: &str) {
+        let ok = !name.is_empty()
+            && name.len() <= 63
+            && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !ok {
+            let fixed: String = name
+                .to_ascii_lowercase()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                .collect();
+            self.bad(
+                path,
+                format!("{what} `{name}` must be lower-case letters, digits, `-` or `_`"),
+                format!("e.g. `{}`", fixed.trim_matches('-')),
+            );
+        }
+    }
+
+    fn check_repository(&mut self, path: FieldPath, image: &str) {
+        let ok = !image.is_empty()
+            && !image.contains(':')
+            && !image.contains('@')
+            && image.split('/').all(|part| {
+                !part.is_empty()
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+            });
+        if !ok {
+            self.bad(path, format!("`{image}` is not a repository name"), "write the repository without registry or tag, e.g. `shop/base-python`; tags come from `tags`".to_owned());
+        }
+    }
+
+    fn check_image_pinned(&mut self, path: FieldPath, image: &str) {
+        let last = image.rsplit('/').next().unwrap_or(image);
+        let tag = last.split_once(':').map(|(_, t)| t);
+        if !image.contains('@') && matches!(tag, None | Some("latest")) {
+            self.bad(
+                path,
+                format!("image `{image}` is not pinned"),
+                "name an explicit tag (never `latest`) or a digest, e.g. `postgres:16.4-bookworm`"
+                    .to_owned(),
+            );
+        }
+    }
+
+    fn check_tag_scheme(&mut self, path: FieldPath, tag: &str) {
+        let mut rest = tag;
+        while let Some(open) = rest.find('{') {
+            let Some(close) = rest[open..].find('}') else {
+                self.bad(path, format!("unclosed `{{` in tag `{tag}`"), None);
+                return;
+            };
+            let name = &rest[open + 1..open + close];
+            if !TAG_PLACEHOLDERS.contains(&name) {
+                let help = suggest::did_you_mean(name, TAG_PLACEHOLDERS.iter().copied())
+                    .unwrap_or_else(|| {
+                        format!(
+                            "placeholders: {}",
+                            TAG_PLACEHOLDERS
+                                .iter()
+                                .map(|p| format!("{{{p}}}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    });
+                self.bad(
+                    path.clone(),
+                    format!("unknown placeholder `{{{name}}}` in tag `{tag}`"),
+                    help,
+                );
+            }
+            rest = &rest[open + close + 1..];
+        }
+        if tag == "latest" {
+            self.bad(
+                path,
+                "a base image is never tagged `latest`".into(),
+                "use a dated tag such as `{date}-{git_sha}` and a moving one such as `stable`"
+                    .to_owned(),
+            );
+        }
+    }
+
+    fn check_rule_id(&mut self, path: FieldPath, id: &str) {
+        let ok = id.len() == 5
+            && id[..2].chars().all(|c| c.is_ascii_uppercase())
+            && id[2..].chars().all(|c| c.is_ascii_digit());
+        if !ok {
+            self.bad(
+                path,
+                format!("`{id}` is not a rule ID"),
+                "rule IDs look like `DF013`; `slipway lint --list-rules` shows them".to_owned(),
+            );
+        }
+    }
+}
+
+/// Whether an environment key names a secret (PASSWORD, API_KEY, ...).
+pub fn looks_secret(key: &str) -> bool {
+    let upper = key.to_ascii_uppercase();
+    const MARKERS: &[&str] = &[
+        "PASSWORD",
+        "PASSWD",
+        "SECRET",
+        "TOKEN",
+        "API_KEY",
+        "APIKEY",
+        "PRIVATE_KEY",
+        "ACCESS_KEY",
+        "CREDENTIALS",
+    ];
+    MARKERS.iter().any(|m| upper.contains(m))
+}
+
+/// `[ip:]host:container[/proto]` → (ip, host port, container port).
+pub fn parse_port_mapping(text: &str) -> Option<(Option<String>, u16, u16)> {
+    let text = text.split('/').next()?;
+    let (rest, container) = text.rsplit_once(':')?;
+    let container: u16 = container.parse().ok()?;
+    let (ip, host) = match rest.rsplit_once(':') {
+        Some((ip, host)) => (Some(ip.trim_matches(['[', ']']).to_owned()), host),
+        None => (None, rest),
+    };
+    Some((ip, host.parse().ok()?, container))
+}
+
+/// `[ip:]port` → (ip, port).
+pub fn parse_publish(text: &str) -> Option<(Option<String>, u16)> {
+    match text.rsplit_once(':') {
+        Some((ip, port)) => Some((
+            Some(ip.trim_matches(['[', ']']).to_owned()),
+            port.parse().ok()?,
+        )),
+        None => Some((None, text.parse().ok()?)),
+    }
+}

@@ -1,0 +1,213 @@
+//! Loading slipway.toml: every problem of a file at once, each located and explained.
+
+use slipway_core::manifest::{ProblemKind, Strategy, load_manifest};
+
+fn problems(source: &str) -> Vec<(ProblemKind, String, String, Option<String>, (usize, usize))> {
+    let error = load_manifest(source).expect_err("the manifest should be rejected");
+    error
+        .problems()
+        .iter()
+        .map(|p| {
+            let span = p.span.clone().expect("every problem is located");
+            let (line, col) = slipway_core::diagnostic::line_col(source, span.start);
+            (
+                p.kind,
+                p.path.to_string(),
+                p.message.clone(),
+                p.help.clone(),
+                (line, col),
+            )
+        })
+        .collect()
+}
+
+const VALID: &str = r#"
+[project]
+name = "shop"
+
+[registries.team]
+url = "127.0.0.1:5000"
+mirror_of = ["docker.io"]
+
+[bases.python]
+image = "shop/base-python"
+tags = ["{date}-{git_sha}", "stable"]
+test = ["python3 -c 'import psycopg2'"]
+
+[apps.api]
+base = "python"
+cmd = ["python3", "-m", "api"]
+port = 8000
+health = { path = "/health", interval = "2s" }
+route = { path = "/api" }
+
+[services.db]
+image = "postgres:16.4-bookworm"
+volumes = ["db-data:/var/lib/postgresql/data"]
+
+[environments.dev]
+mount = true
+
+[environments.prod]
+registry = "team"
+strategy = { kind = "canary", steps = [10, 50, 100], pause = "2m", max_error_rate = "1%" }
+
+[pipelines.release]
+on = { push = { branches = ["main"], paths = ["app/**"] } }
+steps = ["build", "push", "up dev", "approve", "deploy prod"]
+"#;
+
+#[test]
+fn a_valid_manifest_loads_with_defaults() {
+    let manifest = load_manifest(VALID).expect("valid");
+    assert_eq!(manifest.project.name, "shop");
+    assert_eq!(manifest.app_dir("api"), "app/api");
+    assert_eq!(manifest.base_dockerfile("python"), "base/python/Dockerfile");
+    match &manifest.environments["prod"].strategy {
+        Strategy::Canary {
+            steps,
+            max_error_rate,
+            ..
+        } => {
+            assert_eq!(steps, &[10, 50, 100]);
+            assert_eq!(max_error_rate.unwrap().0, 1.0);
+        }
+        other => panic!("expected canary, got {other:?}"),
+    }
+    assert!(manifest.service_runs_in("db", "dev"));
+}
+
+#[test]
+fn a_misspelt_strategy_points_at_kind_with_a_suggestion() {
+    let source = VALID.replace(
+        "kind = \"canary\", steps = [10, 50, 100], pause = \"2m\", max_error_rate = \"1%\"",
+        "kind = \"blue-gren\"",
+    );
+    let found = problems(&source);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let (kind, path, message, help, (line, col)) = &found[0];
+    assert_eq!(*kind, ProblemKind::BadValue);
+    assert_eq!(path, "environments.prod.strategy.kind");
+    assert_eq!(message, "unknown strategy `blue-gren`");
+    assert_eq!(help.as_deref(), Some("did you mean `blue-green`?"));
+    let expected_line = source
+        .lines()
+        .position(|l| l.contains("blue-gren"))
+        .unwrap()
+        + 1;
+    assert_eq!(*line, expected_line);
+    assert_eq!(
+        *col,
+        source
+            .lines()
+            .nth(expected_line - 1)
+            .unwrap()
+            .find("\"blue-gren\"")
+            .unwrap()
+            + 1
+    );
+}
+
+#[test]
+fn all_problems_of_a_file_are_reported_at_once() {
+    let source = r#"
+[project]
+name = "shop"
+colour = "blue"
+
+[apps.api]
+base = "pyhton"
+port = "eight thousand"
+cmd = ["python3", "-m", "api"]
+
+[bases.python]
+image = "shop/base-python"
+
+[environments.stage]
+services = ["db"]
+registry = "team"
+strategy = { kind = "recreate" }
+"#;
+    let found = problems(source);
+    let summary: Vec<(ProblemKind, &str)> = found.iter().map(|p| (p.0, p.1.as_str())).collect();
+    assert_eq!(
+        summary,
+        vec![
+            (ProblemKind::UnknownKey, "project.colour"),
+            (ProblemKind::DanglingReference, "apps.api.base"),
+            (ProblemKind::WrongType, "apps.api.port"),
+            (
+                ProblemKind::DanglingReference,
+                "environments.stage.services[0]"
+            ),
+            (
+                ProblemKind::DanglingReference,
+                "environments.stage.registry"
+            ),
+            (ProblemKind::BadValue, "environments.stage.strategy"),
+        ],
+        "{found:#?}"
+    );
+    assert_eq!(found[1].3.as_deref(), Some("did you mean `python`?"));
+    assert_eq!(found[0].4, (4, 1));
+    assert_eq!(found[2].4, (8, 8));
+}
+
+#[test]
+fn unknown_keys_suggest_the_key_meant() {
+    let source = VALID.replace("port = 8000", "prot = 8000");
+    let found = problems(&source);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert_eq!(found[0].0, ProblemKind::UnknownKey);
+    assert_eq!(found[0].1, "apps.api.prot");
+    assert_eq!(found[0].3.as_deref(), Some("did you mean `port`?"));
+    // Without a port the HTTP health check has nothing to call.
+    assert_eq!(found[1].1, "apps.api.health.path");
+}
+
+#[test]
+fn a_missing_required_key_names_the_table() {
+    let found = problems("[project]\n\n[bases.python]\ntags = []\n");
+    let paths: Vec<&str> = found.iter().map(|p| p.1.as_str()).collect();
+    assert!(paths.contains(&"bases.python.image"), "{found:#?}");
+    assert!(paths.contains(&"project.name"), "{found:#?}");
+}
+
+#[test]
+fn syntax_errors_are_located() {
+    let error = load_manifest("[project]\nname = \"shop\nx = 1\n").unwrap_err();
+    assert!(matches!(error, slipway_core::ManifestError::Syntax { .. }));
+    let problem = &error.problems()[0];
+    assert_eq!(problem.kind, ProblemKind::Syntax);
+    assert!(problem.span.is_some());
+}
+
+#[test]
+fn bad_values_are_explained() {
+    let source = VALID
+        .replace("interval = \"2s\"", "interval = \"2 seconds\"")
+        .replace("\"deploy prod\"", "\"deploy production\"")
+        + "\n[environments.prod.secrets]\nDB_PASSWORD = \"ssn:/shop/db\"\n";
+    let found = problems(&source);
+    let by_path = |p: &str| {
+        found
+            .iter()
+            .find(|f| f.1 == p)
+            .unwrap_or_else(|| panic!("{p} in {found:#?}"))
+    };
+    assert!(
+        by_path("apps.api.health.interval")
+            .2
+            .contains("invalid duration `2 seconds`")
+    );
+    assert_eq!(
+        by_path("pipelines.release.steps[4]").0,
+        ProblemKind::DanglingReference
+    );
+    assert_eq!(
+        by_path("environments.prod.secrets.DB_PASSWORD")
+            .3
+            .as_deref(),
+        Some("did you mean `ssm`?")
+    );
+}
