@@ -1,1 +1,31 @@
+//! `slipway lint`: Dockerfiles, compose files, slipway.toml and the repository layout.
 
+pub mod compose_rules;
+pub mod dockerfile;
+pub mod dockerfile_rules;
+pub mod image;
+pub mod layout;
+pub mod output;
+pub mod rules;
+pub mod shell;
+
+mod project;
+
+pub use dockerfile_rules::{DockerfileContext, Role};
+pub use project::{LintReport, Settings, lint_paths};
+pub use rules::{RULES, Rule, rule};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LintError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The candidate closest to `input`, for did-you-mean hints.
+pub(crate) fn suggest_from<'a>(input: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    slipway_core::suggest::closest(input, candidates.iter().copied())
+}

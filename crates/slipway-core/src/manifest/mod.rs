@@ -80,3 +80,10 @@ impl Manifest {
         }
     }
 }
+
+/// Byte span of a field of a manifest's text (the key when there is one), for reports about
+/// a field made outside loading (a path that does not exist, a missing config directory).
+pub fn field_span(source: &str, field: &FieldPath) -> Option<std::ops::Range<usize>> {
+    let root = toml::de::DeTable::parse(source).ok()?;
+    path::locate(&root, field).map(|(key, value)| key.unwrap_or(value))
+}

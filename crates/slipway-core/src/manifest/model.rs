@@ -22,28 +22,28 @@ pub struct Manifest {
     pub schema: u32,
     pub project: Project,
     /// Image registries, by a name of your choice.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub registries: IndexMap<String, Registry>,
     /// Base images owned by operations, built from `base/<name>/Dockerfile`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub bases: IndexMap<String, Base>,
     /// Application images, one per directory under `app/`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub apps: IndexMap<String, App>,
     /// Dependent containers such as databases and caches.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub services: IndexMap<String, Service>,
     /// Where the apps run: dev, stage, prod (the names are yours).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub environments: IndexMap<String, Environment>,
     /// Channels that events are sent to.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub notifications: IndexMap<String, Notification>,
     /// Named sequences of steps run on an event.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub pipelines: IndexMap<String, Pipeline>,
     /// Settings of `slipway lint`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "LintSettings::is_empty")]
     pub lint: LintSettings,
 }
 
@@ -300,9 +300,9 @@ pub struct Environment {
     /// Registry images are pushed to and pulled from; default the project's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Target::is_local_docker")]
     pub target: Target,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Strategy::is_default_rolling")]
     pub strategy: Strategy,
     /// App → `[ip:]port` published on the host; the IP defaults to 127.0.0.1.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
@@ -317,9 +317,9 @@ pub struct Environment {
     /// Checks run by `slipway test`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tests: Vec<TestCheck>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Approval::is_default")]
     pub approval: Approval,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Hooks::is_empty")]
     pub hooks: Hooks,
 }
 
@@ -589,4 +589,40 @@ pub enum RuleLevel {
     Warning,
     Info,
     Off,
+}
+
+impl Target {
+    pub fn is_local_docker(&self) -> bool {
+        matches!(self, Target::Docker { hosts } if hosts.is_empty())
+    }
+}
+
+impl Strategy {
+    pub fn is_default_rolling(&self) -> bool {
+        matches!(
+            self,
+            Strategy::Rolling {
+                max_surge: 1,
+                max_unavailable: 0
+            }
+        )
+    }
+}
+
+impl Approval {
+    pub fn is_default(&self) -> bool {
+        !self.required && self.expires.is_none() && self.approvers.is_empty()
+    }
+}
+
+impl Hooks {
+    pub fn is_empty(&self) -> bool {
+        self.after_up.is_empty() && self.before_deploy.is_empty() && self.after_deploy.is_empty()
+    }
+}
+
+impl LintSettings {
+    pub fn is_empty(&self) -> bool {
+        self.ignore.is_empty() && self.severity.is_empty() && self.official_registries.is_empty()
+    }
 }

@@ -1,0 +1,270 @@
+//! A YAML tree that remembers where every node was written, with anchors, aliases and merge
+//! keys (`<<: *defaults`) resolved.
+
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::Spanned;
+
+/// 1-based line and column.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    Map(Vec<(Key, Node)>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub value: Value,
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Key {
+    pub name: String,
+    pub pos: Pos,
+}
+
+impl Node {
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        match &self.value {
+            Value::Map(entries) => entries
+                .iter()
+                .rev()
+                .find(|(k, _)| k.name == key)
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    pub fn key_pos(&self, key: &str) -> Option<Pos> {
+        match &self.value {
+            Value::Map(entries) => entries
+                .iter()
+                .rev()
+                .find(|(k, _)| k.name == key)
+                .map(|(k, _)| k.pos),
+            _ => None,
+        }
+    }
+
+    pub fn entries(&self) -> &[(Key, Node)] {
+        match &self.value {
+            Value::Map(entries) => entries,
+            _ => &[],
+        }
+    }
+
+    pub fn items(&self) -> &[Node] {
+        match &self.value {
+            Value::Seq(items) => items,
+            _ => &[],
+        }
+    }
+
+    /// The scalar as text (numbers and booleans too), None for collections and null.
+    pub fn as_text(&self) -> Option<String> {
+        match &self.value {
+            Value::Str(s) => Some(s.clone()),
+            Value::Int(i) => Some(i.to_string()),
+            Value::Float(f) => Some(f.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match &self.value {
+            Value::Bool(b) => Some(*b),
+            Value::Str(s) if s.eq_ignore_ascii_case("true") => Some(true),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self.value, Value::Null)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct YamlError {
+    pub message: String,
+    pub pos: Option<Pos>,
+}
+
+/// Parses one YAML document.
+pub fn parse(source: &str) -> Result<Node, YamlError> {
+    if source.trim().is_empty() {
+        return Ok(Node {
+            value: Value::Map(Vec::new()),
+            pos: Pos { line: 1, column: 1 },
+        });
+    }
+    let spanned: Spanned<Node> = serde_saphyr::from_str(source).map_err(|error| {
+        let text = error.to_string();
+        YamlError {
+            pos: position_in(&text),
+            message: text.lines().next().unwrap_or("invalid YAML").to_owned(),
+        }
+    })?;
+    let mut node = spanned.value;
+    node.pos = pos_of(&spanned.referenced);
+    Ok(node)
+}
+
+/// Pulls "line N column M" out of an error's text.
+fn position_in(text: &str) -> Option<Pos> {
+    let lower = text.to_ascii_lowercase();
+    let number_after = |word: &str| -> Option<usize> {
+        let at = lower.find(word)? + word.len();
+        let digits: String = lower[at..]
+            .trim_start_matches([' ', ':'])
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    };
+    Some(Pos {
+        line: number_after("line")?,
+        column: number_after("column").unwrap_or(1),
+    })
+}
+
+fn pos_of(location: &serde_saphyr::Location) -> Pos {
+    Pos {
+        line: location.line() as usize,
+        column: location.column() as usize,
+    }
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = deserializer.deserialize_any(ValueVisitor)?;
+        Ok(Node {
+            value,
+            pos: Pos::default(),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = deserializer.deserialize_any(ValueVisitor)?;
+        let name = match value {
+            Value::Str(s) => s,
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => f.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Null => "null".into(),
+            Value::Seq(_) | Value::Map(_) => {
+                return Err(de::Error::custom("mapping keys must be scalars"));
+            }
+        };
+        Ok(Key {
+            name,
+            pos: Pos::default(),
+        })
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Int(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(i64::try_from(v)
+            .map(Value::Int)
+            .unwrap_or(Value::Float(v as f64)))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::Float(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::Str(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::Str(v))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Spanned<Node>>()? {
+            let mut node = item.value;
+            node.pos = pos_of(&item.referenced);
+            items.push(node);
+        }
+        Ok(Value::Seq(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key::<Spanned<Key>>()? {
+            let value: Spanned<Node> = map.next_value()?;
+            let mut key_node = key.value;
+            key_node.pos = pos_of(&key.referenced);
+            let mut node = value.value;
+            node.pos = pos_of(&value.referenced);
+            entries.push((key_node, node));
+        }
+        Ok(Value::Map(entries))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_positions_and_resolves_merge_keys() {
+        let source = "x-defaults: &defaults\n  restart: always\n  image: nginx:1.27\nservices:\n  web:\n    <<: *defaults\n    image: nginx:1.27.3\n";
+        let root = parse(source).unwrap();
+        let web = root.get("services").unwrap().get("web").unwrap();
+        assert_eq!(
+            web.get("restart").and_then(Node::as_text).as_deref(),
+            Some("always")
+        );
+        assert_eq!(
+            web.get("image").and_then(Node::as_text).as_deref(),
+            Some("nginx:1.27.3")
+        );
+        assert_eq!(web.key_pos("image").unwrap().line, 7);
+        assert_eq!(
+            root.get("services").unwrap().key_pos("web").unwrap(),
+            Pos { line: 5, column: 3 }
+        );
+    }
+
+    #[test]
+    fn syntax_errors_carry_a_position() {
+        let error = parse("services:\n  web:\n    image: [unclosed\n").unwrap_err();
+        assert!(error.pos.is_some(), "{error:?}");
+    }
+}

@@ -1,0 +1,195 @@
+//! The CP rules over a compose file.
+
+use slipway_compose::yaml::{Node, Pos, Value};
+use slipway_core::manifest::looks_secret;
+
+use crate::dockerfile_rules::RawFinding;
+use crate::image::ImageRef;
+
+const DATABASE_PORTS: &[u16] = &[
+    5432, 3306, 33060, 27017, 6379, 9200, 9300, 1433, 11211, 5984, 1521, 26257,
+];
+
+pub fn check(root: &Node, source: &str) -> Vec<RawFinding> {
+    let mut out = Vec::new();
+    let Some(services) = root.get("services") else {
+        return out;
+    };
+    let mut report = |rule: &'static str, pos: Pos, message: String| {
+        out.push(RawFinding {
+            rule,
+            line: pos.line,
+            column: pos.column,
+            message,
+            suppressed: suppressions_above(source, pos.line),
+        });
+    };
+    for (name, service) in services.entries() {
+        let name = &name.name;
+        if let Some(image) = service.get("image").and_then(Node::as_text)
+            && !image.contains('$')
+            && let Some(parsed) = ImageRef::parse(&image)
+        {
+            let pos = service.key_pos("image").unwrap_or(service.pos);
+            match (&parsed.tag, &parsed.digest) {
+                (None, None) => report(
+                    "CP001",
+                    pos,
+                    format!("service `{name}` uses `{image}` with no tag, which means `latest`"),
+                ),
+                (Some(tag), None) if tag == "latest" => report(
+                    "CP001",
+                    pos,
+                    format!("service `{name}` uses the moving tag `{image}`"),
+                ),
+                _ => {}
+            }
+        }
+        if service.get("privileged").and_then(Node::as_bool) == Some(true) {
+            report(
+                "CP002",
+                service.key_pos("privileged").unwrap_or(service.pos),
+                format!("service `{name}` runs privileged: it has full access to the host"),
+            );
+        }
+        if let Some(ports) = service.get("ports") {
+            for item in ports.items() {
+                if let Some((host_ip, container_port)) = published_port(item)
+                    && DATABASE_PORTS.contains(&container_port)
+                    && host_ip
+                        .as_deref()
+                        .is_none_or(|ip| matches!(ip, "0.0.0.0" | "::" | "[::]" | ""))
+                {
+                    report(
+                        "CP003",
+                        item.pos,
+                        format!(
+                            "service `{name}` publishes port {container_port} on all interfaces"
+                        ),
+                    );
+                }
+            }
+        }
+        if let Some(depends_on) = service.get("depends_on") {
+            for (dependency, spec) in depends_on.entries() {
+                let Some(condition) = spec.get("condition") else {
+                    continue;
+                };
+                if condition.as_text().as_deref() != Some("service_healthy") {
+                    continue;
+                }
+                let target = services.get(&dependency.name);
+                let has_check = target.and_then(|t| t.get("healthcheck")).is_some_and(|h| {
+                    h.get("disable").and_then(Node::as_bool) != Some(true) && !h.is_null()
+                });
+                if !has_check {
+                    let pos = spec.key_pos("condition").unwrap_or(condition.pos);
+                    report(
+                        "CP004",
+                        pos,
+                        format!(
+                            "`{name}` waits for `{}` to be healthy, but `{}` has no healthcheck",
+                            dependency.name, dependency.name
+                        ),
+                    );
+                }
+            }
+        }
+        if let Some(environment) = service.get("environment") {
+            match &environment.value {
+                Value::Map(entries) => {
+                    for (key, value) in entries {
+                        if let Some(text) = value.as_text()
+                            && looks_secret(&key.name)
+                            && is_literal(&text)
+                        {
+                            report(
+                                "CP005",
+                                key.pos,
+                                format!("`{}` of service `{name}` is a literal secret", key.name),
+                            );
+                        }
+                    }
+                }
+                Value::Seq(items) => {
+                    for item in items {
+                        if let Some(text) = item.as_text()
+                            && let Some((key, value)) = text.split_once('=')
+                            && looks_secret(key)
+                            && is_literal(value)
+                        {
+                            report(
+                                "CP005",
+                                item.pos,
+                                format!("`{key}` of service `{name}` is a literal secret"),
+                            );
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+fn is_literal(value: &str) -> bool {
+    !value.trim().is_empty() && !value.contains('$')
+}
+
+/// Host IP and container port of a `ports` entry, short or long form.
+fn published_port(item: &Node) -> Option<(Option<String>, u16)> {
+    if let Value::Map(_) = item.value {
+        let target = item.get("target")?.as_text()?.parse().ok()?;
+        let host_ip = item.get("host_ip").and_then(Node::as_text);
+        return Some((host_ip, target));
+    }
+    let text = item.as_text()?;
+    let text = text.split('/').next()?.to_owned();
+    // Split on colons outside [brackets].
+    let mut parts = Vec::new();
+    let mut depth = 0;
+    let mut current = String::new();
+    for c in text.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            ':' if depth == 0 => {
+                parts.push(std::mem::take(&mut current));
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    parts.push(current);
+    let container = parts.last()?.split('-').next()?.parse().ok()?;
+    let host_ip = (parts.len() == 3).then(|| parts[0].trim_matches(['[', ']']).to_owned());
+    Some((host_ip, container))
+}
+
+/// Rule IDs named by `# slipway-ignore ID: reason` comments directly above `line`.
+fn suppressions_above(source: &str, line: usize) -> Vec<String> {
+    let lines: Vec<&str> = source.lines().collect();
+    let mut ids = Vec::new();
+    let mut index = line.saturating_sub(1);
+    while index > 0 {
+        index -= 1;
+        let Some(comment) = lines
+            .get(index)
+            .map(|l| l.trim())
+            .and_then(|l| l.strip_prefix('#'))
+        else {
+            break;
+        };
+        if let Some(rest) = comment.trim().strip_prefix("slipway-ignore") {
+            let list = rest.split(':').next().unwrap_or_default();
+            ids.extend(
+                list.split([',', ' '])
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_ascii_uppercase),
+            );
+        }
+    }
+    ids
+}

@@ -1,0 +1,746 @@
+//! The DF rules over a parsed Dockerfile.
+
+use std::collections::HashMap;
+
+use slipway_core::manifest::looks_secret;
+
+use crate::dockerfile::{Dockerfile, Instruction};
+use crate::image::ImageRef;
+use crate::shell::{self, Word};
+
+/// What a Dockerfile is for, which decides the image-policy rules that apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// An ops-owned base image: FROM an official image.
+    Base,
+    /// An app image built through the engine: FROM the project's base.
+    App,
+    Other,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DockerfileContext {
+    /// Repositories of the project's base images, e.g. `shop/base-python`.
+    pub base_repositories: Vec<String>,
+    /// Registry prefixes whose images count as official.
+    pub official_registries: Vec<String>,
+}
+
+/// A finding before it is given a file and a severity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawFinding {
+    pub rule: &'static str,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub suppressed: Vec<String>,
+}
+
+struct Stage<'a> {
+    from: &'a Instruction,
+    name: Option<String>,
+    image: String,
+    /// Index of the stage this one builds on, when its FROM names an earlier stage.
+    parent: Option<usize>,
+    body: Vec<&'a Instruction>,
+}
+
+pub fn check(df: &Dockerfile, role: Role, ctx: &DockerfileContext) -> Vec<RawFinding> {
+    let mut out = Vec::new();
+    let mut report = |rule: &'static str, ins: &Instruction, message: String| {
+        out.push(RawFinding {
+            rule,
+            line: ins.line,
+            column: ins.column,
+            message,
+            suppressed: ins.suppressed.clone(),
+        });
+    };
+
+    // Global ARGs (before the first FROM) with defaults resolve variables in FROM lines.
+    let mut global_args: HashMap<String, String> = HashMap::new();
+    let mut stages: Vec<Stage> = Vec::new();
+    for ins in &df.instructions {
+        if ins.keyword == "FROM" {
+            let mut words = ins.args.split_whitespace();
+            let image = words.next().unwrap_or_default().to_owned();
+            let name = match (words.next(), words.next()) {
+                (Some(as_kw), Some(name)) if as_kw.eq_ignore_ascii_case("as") => {
+                    Some(name.to_owned())
+                }
+                _ => None,
+            };
+            let parent = stages.iter().position(|s| {
+                s.name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(&image))
+            });
+            stages.push(Stage {
+                from: ins,
+                name,
+                image,
+                parent,
+                body: Vec::new(),
+            });
+        } else if let Some(stage) = stages.last_mut() {
+            stage.body.push(ins);
+        } else if ins.keyword == "ARG" {
+            for (key, value) in key_values(&ins.args, true) {
+                if let Some(value) = value {
+                    global_args.insert(key, value);
+                }
+            }
+        }
+    }
+
+    // Stage names: duplicates.
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for stage in &stages {
+        if let Some(name) = &stage.name {
+            let key = name.to_ascii_lowercase();
+            if let Some(first) = seen.get(&key) {
+                report(
+                    "DF020",
+                    stage.from,
+                    format!("stage name `{name}` is already used by the stage on line {first}"),
+                );
+            } else {
+                seen.insert(key, stage.from.line);
+            }
+        }
+    }
+
+    let mut ancestors_of_final = vec![false; stages.len()];
+    let mut cursor = stages.len().checked_sub(1);
+    while let Some(index) = cursor {
+        ancestors_of_final[index] = true;
+        cursor = stages[index].parent;
+    }
+
+    for (index, stage) in stages.iter().enumerate() {
+        check_from(
+            stage,
+            &global_args,
+            role,
+            ctx,
+            ancestors_of_final[index],
+            &mut report,
+        );
+        check_stage_body(stage, &stages[..index], &mut report);
+    }
+
+    if let Some(last) = stages.last() {
+        // The user and health check are inherited along FROM <stage>.
+        let chain: Vec<&Stage> = {
+            let mut chain = vec![last];
+            let mut parent = last.parent;
+            while let Some(p) = parent {
+                chain.push(&stages[p]);
+                parent = stages[p].parent;
+            }
+            chain
+        };
+        let last_user = chain
+            .iter()
+            .find_map(|s| s.body.iter().rev().find(|i| i.keyword == "USER"));
+        let root_image = chain.last().map(|s| s.image.as_str()).unwrap_or_default();
+        let builds_on_project_base = is_project_base(root_image, ctx);
+        match last_user {
+            Some(user) if is_root_user(&user.args) => report(
+                "DF010",
+                user,
+                format!("the final stage runs as `{}`", user.args.trim()),
+            ),
+            Some(_) => {}
+            None if builds_on_project_base => {}
+            None => report(
+                "DF010",
+                last.from,
+                "the final stage sets no USER, so it runs as root".into(),
+            ),
+        }
+        let has_healthcheck = chain
+            .iter()
+            .any(|s| s.body.iter().any(|i| i.keyword == "HEALTHCHECK"));
+        if !has_healthcheck && role != Role::Base && !builds_on_project_base {
+            report(
+                "DF021",
+                last.from,
+                "the final stage has no HEALTHCHECK".into(),
+            );
+        }
+    }
+    out
+}
+
+fn is_project_base(image: &str, ctx: &DockerfileContext) -> bool {
+    if is_slipway_base_var(image) {
+        return true;
+    }
+    ImageRef::parse(image).is_some_and(|r| {
+        ctx.base_repositories
+            .iter()
+            .any(|base| r.repository == *base || r.repository.ends_with(&format!("/{base}")))
+    })
+}
+
+fn is_slipway_base_var(image: &str) -> bool {
+    matches!(image, "$SLIPWAY_BASE" | "${SLIPWAY_BASE}")
+}
+
+fn is_root_user(user: &str) -> bool {
+    let name = user.trim().split(':').next().unwrap_or_default();
+    name == "root" || name == "0"
+}
+
+/// Replaces `$VAR`, `${VAR}` and `${VAR:-default}` with known values; None when a variable
+/// stays unresolved.
+fn substitute(text: &str, vars: &HashMap<String, String>) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let (name, default, consumed) = if let Some(inner) = after.strip_prefix('{') {
+            let close = inner.find('}')?;
+            let body = &inner[..close];
+            let (name, default) = match body.split_once(":-").or_else(|| body.split_once('-')) {
+                Some((n, d)) => (n, Some(d)),
+                None => (body, None),
+            };
+            (name, default, close + 2)
+        } else {
+            let len = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            (&after[..len], None, len)
+        };
+        let value = vars.get(name).map(String::as_str).or(default)?;
+        out.push_str(value);
+        rest = &after[consumed..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+fn check_from(
+    stage: &Stage,
+    global_args: &HashMap<String, String>,
+    role: Role,
+    ctx: &DockerfileContext,
+    ancestor_of_final: bool,
+    report: &mut impl FnMut(&'static str, &Instruction, String),
+) {
+    let ins = stage.from;
+    if let Some(platform) = ins.flag("platform")
+        && !platform.contains('$')
+    {
+        report(
+            "DF006",
+            ins,
+            format!("FROM --platform={platform} fixes the platform of this stage"),
+        );
+    }
+    if stage.parent.is_some() || stage.image.eq_ignore_ascii_case("scratch") {
+        return;
+    }
+    if role == Role::App && ancestor_of_final && !is_project_base(&stage.image, ctx) {
+        let bases = if ctx.base_repositories.is_empty() {
+            "${SLIPWAY_BASE}".to_owned()
+        } else {
+            format!("${{SLIPWAY_BASE}} or {}", ctx.base_repositories.join(", "))
+        };
+        report(
+            "DF003",
+            ins,
+            format!(
+                "app image builds FROM `{}` instead of the project's base ({bases})",
+                stage.image
+            ),
+        );
+    }
+    if is_slipway_base_var(&stage.image) {
+        return;
+    }
+    let Some(resolved) = substitute(&stage.image, global_args) else {
+        return;
+    };
+    let Some(image) = ImageRef::parse(&resolved) else {
+        return;
+    };
+    if role == Role::Base && !image.is_official(&ctx.official_registries) {
+        report(
+            "DF001",
+            ins,
+            format!("base image builds FROM `{resolved}`, which is not an official image"),
+        );
+    }
+    match (&image.tag, &image.digest) {
+        (None, None) => report(
+            "DF002",
+            ins,
+            format!("`{resolved}` has no tag, so it means `latest`"),
+        ),
+        (Some(tag), _) if tag == "latest" => report(
+            "DF002",
+            ins,
+            format!("`{resolved}` uses the moving `latest` tag"),
+        ),
+        (Some(_), None) => report("DF004", ins, format!("`{resolved}` is pinned by tag only")),
+        _ => {}
+    }
+    if image.name() == "alpine" || image.tag.as_deref().is_some_and(|t| t.contains("alpine")) {
+        report("DF005", ins, format!("`{resolved}` is an alpine image"));
+    }
+}
+
+fn check_stage_body(
+    stage: &Stage,
+    earlier: &[Stage],
+    report: &mut impl FnMut(&'static str, &Instruction, String),
+) {
+    let mut cmd_count = 0;
+    let mut entrypoint_count = 0;
+    for ins in &stage.body {
+        match ins.keyword.as_str() {
+            "CMD" | "ENTRYPOINT" => {
+                let count = if ins.keyword == "CMD" {
+                    &mut cmd_count
+                } else {
+                    &mut entrypoint_count
+                };
+                *count += 1;
+                if *count > 1 {
+                    report(
+                        "DF017",
+                        ins,
+                        format!(
+                            "{} repeated in one stage; only the last one takes effect",
+                            ins.keyword
+                        ),
+                    );
+                }
+                if ins.json.is_none() {
+                    report(
+                        "DF018",
+                        ins,
+                        format!(
+                            "{} in shell form runs under /bin/sh -c, which does not pass signals on",
+                            ins.keyword
+                        ),
+                    );
+                }
+            }
+            "ENV" | "ARG" => {
+                for (key, value) in key_values(&ins.args, ins.keyword == "ARG") {
+                    if !looks_secret(&key) {
+                        continue;
+                    }
+                    match (ins.keyword.as_str(), value) {
+                        ("ENV", Some(v)) if !v.is_empty() => report(
+                            "DF011",
+                            ins,
+                            format!("ENV {key} puts a secret into the image config"),
+                        ),
+                        ("ARG", _) => report(
+                            "DF011",
+                            ins,
+                            format!("ARG {key} puts a secret into the image history"),
+                        ),
+                        _ => {}
+                    }
+                }
+            }
+            "ADD" => {
+                let has_checksum = ins.flag("checksum").is_some();
+                let sources = add_sources(&ins.args);
+                if !has_checksum && let Some(url) = sources.iter().find(|s| is_remote(s)) {
+                    report(
+                        "DF012",
+                        ins,
+                        format!("ADD fetches `{url}` without verifying it"),
+                    );
+                }
+            }
+            "COPY" => {
+                if let Some(from) = ins.flag("from") {
+                    let known_stage = earlier.iter().any(|s| {
+                        s.name
+                            .as_deref()
+                            .is_some_and(|n| n.eq_ignore_ascii_case(from))
+                    });
+                    let stage_number = from.parse::<usize>().is_ok_and(|n| n < earlier.len());
+                    let image_ref = from.contains([':', '/', '@']) || from.starts_with('$');
+                    if !known_stage && !stage_number && !image_ref {
+                        let names: Vec<&str> =
+                            earlier.iter().filter_map(|s| s.name.as_deref()).collect();
+                        let hint = crate::suggest_from(from, &names)
+                            .map(|n| format!("; did you mean `{n}`?"))
+                            .unwrap_or_default();
+                        report(
+                            "DF019",
+                            ins,
+                            format!("COPY --from={from} names no earlier stage{hint}"),
+                        );
+                    }
+                }
+            }
+            "RUN" => check_run(ins, report),
+            _ => {}
+        }
+    }
+}
+
+fn add_sources(args: &str) -> Vec<String> {
+    let words: Vec<String> = match serde_json::from_str::<Vec<String>>(args) {
+        Ok(json) => json,
+        Err(_) => args.split_whitespace().map(str::to_owned).collect(),
+    };
+    match words.split_last() {
+        Some((_, sources)) => sources.to_vec(),
+        None => Vec::new(),
+    }
+}
+
+fn is_remote(source: &str) -> bool {
+    source.starts_with("http://")
+        || source.starts_with("https://")
+        || source.starts_with("git@")
+        || source.ends_with(".git")
+}
+
+/// `KEY=value KEY2="x y"` or the legacy `KEY value` form; ARG allows bare `NAME`.
+fn key_values(args: &str, allow_bare: bool) -> Vec<(String, Option<String>)> {
+    let words: Vec<Word> = shell::commands(args)
+        .into_iter()
+        .flat_map(|c| c.words)
+        .collect();
+    if words.is_empty() {
+        return Vec::new();
+    }
+    if !words[0].text.contains('=') && !allow_bare {
+        // Legacy form: ENV KEY value with spaces.
+        let value = words[1..]
+            .iter()
+            .map(|w| w.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        return vec![(words[0].text.clone(), Some(value))];
+    }
+    words
+        .iter()
+        .map(|w| match w.text.split_once('=') {
+            Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
+            None => (w.text.clone(), None),
+        })
+        .collect()
+}
+
+fn check_run(ins: &Instruction, report: &mut impl FnMut(&'static str, &Instruction, String)) {
+    let script = ins.script();
+    let commands = shell::commands(&script);
+    let mut installs_apt = false;
+    let mut cleans_lists = false;
+    let cache_mounts_apt = ins.flags.iter().any(|(name, value)| {
+        name == "mount" && value.contains("type=cache") && value.contains("/var/lib/apt")
+    });
+    for command in &commands {
+        let words = command.effective();
+        let Some(name) = words.first().map(|w| w.text.as_str()) else {
+            continue;
+        };
+        match name {
+            "cd" if !command.in_subshell => report(
+                "DF016",
+                ins,
+                "`cd` in RUN changes directory for this command only; use WORKDIR".into(),
+            ),
+            "apt-get" | "apt" => {
+                let parsed = parse_apt(&words[1..]);
+                match parsed.subcommand.as_deref() {
+                    Some("install") => {
+                        installs_apt = true;
+                        if !parsed.no_recommends {
+                            report(
+                                "DF013",
+                                ins,
+                                format!("`{name} install` without --no-install-recommends"),
+                            );
+                        }
+                        if !parsed.target_release {
+                            let unpinned: Vec<&str> = parsed
+                                .packages
+                                .iter()
+                                .filter(|p| {
+                                    !p.dynamic && !is_local_path(&p.text) && !p.text.contains('=')
+                                })
+                                .map(|p| p.text.as_str())
+                                .collect();
+                            if !unpinned.is_empty() {
+                                report(
+                                    "DF022",
+                                    ins,
+                                    format!(
+                                        "apt packages without a version: {}",
+                                        unpinned.join(", ")
+                                    ),
+                                );
+                            }
+                        }
+                    }
+                    Some("upgrade" | "dist-upgrade" | "full-upgrade") => report(
+                        "DF015",
+                        ins,
+                        format!(
+                            "`{name} {}` inside an image build",
+                            parsed.subcommand.as_deref().unwrap_or_default()
+                        ),
+                    ),
+                    _ => {}
+                }
+            }
+            "rm" => {
+                if words
+                    .iter()
+                    .any(|w| w.text.starts_with("/var/lib/apt/lists"))
+                {
+                    cleans_lists = true;
+                }
+            }
+            _ => {}
+        }
+        if let Some(packages) = pip_install_packages(words) {
+            let unpinned: Vec<&str> = packages
+                .iter()
+                .filter(|p| !pip_pinned(p))
+                .map(|p| p.text.as_str())
+                .collect();
+            if !unpinned.is_empty() {
+                report(
+                    "DF023",
+                    ins,
+                    format!("pip packages without a version: {}", unpinned.join(", ")),
+                );
+            }
+        }
+        if let Some(packages) = node_install_packages(words) {
+            let unpinned: Vec<&str> = packages
+                .iter()
+                .filter(|p| !node_pinned(p))
+                .map(|p| p.text.as_str())
+                .collect();
+            if !unpinned.is_empty() {
+                report(
+                    "DF024",
+                    ins,
+                    format!("node packages without a version: {}", unpinned.join(", ")),
+                );
+            }
+        }
+    }
+    if installs_apt && !cleans_lists && !cache_mounts_apt {
+        report(
+            "DF014",
+            ins,
+            "apt-get install leaves /var/lib/apt/lists in the layer".into(),
+        );
+    }
+}
+
+struct AptCall<'a> {
+    subcommand: Option<String>,
+    packages: Vec<&'a Word>,
+    no_recommends: bool,
+    target_release: bool,
+}
+
+fn parse_apt(args: &[Word]) -> AptCall<'_> {
+    let mut call = AptCall {
+        subcommand: None,
+        packages: Vec::new(),
+        no_recommends: false,
+        target_release: false,
+    };
+    let mut iter = args.iter();
+    while let Some(word) = iter.next() {
+        let text = word.text.as_str();
+        match text {
+            "--no-install-recommends" => call.no_recommends = true,
+            "-t" | "--target-release" | "--default-release" => {
+                call.target_release = true;
+                iter.next();
+            }
+            "-o" | "-c" | "--option" | "--config-file" => {
+                if let Some(option) = iter.next()
+                    && option
+                        .text
+                        .to_ascii_lowercase()
+                        .starts_with("apt::install-recommends=")
+                    && matches!(option.text.rsplit('=').next(), Some("false" | "0" | "no"))
+                {
+                    call.no_recommends = true;
+                }
+            }
+            _ if text.starts_with("--target-release=")
+                || text.starts_with("--default-release=") =>
+            {
+                call.target_release = true
+            }
+            _ if text.starts_with("-o")
+                && text
+                    .to_ascii_lowercase()
+                    .contains("apt::install-recommends=false") =>
+            {
+                call.no_recommends = true
+            }
+            _ if text.starts_with('-') => {}
+            _ if call.subcommand.is_none() => call.subcommand = Some(text.to_owned()),
+            _ => call.packages.push(word),
+        }
+    }
+    call
+}
+
+fn is_local_path(text: &str) -> bool {
+    text.starts_with('.') || text.starts_with('/') || text.ends_with(".deb") || text.contains('*')
+}
+
+const PIP_OPTIONS_WITH_VALUE: &[&str] = &[
+    "-r",
+    "--requirement",
+    "-c",
+    "--constraint",
+    "-e",
+    "--editable",
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "-f",
+    "--find-links",
+    "-t",
+    "--target",
+    "--prefix",
+    "--root",
+    "--trusted-host",
+    "--src",
+    "--platform",
+    "--python-version",
+    "--implementation",
+    "--abi",
+    "--no-binary",
+    "--only-binary",
+    "--progress-bar",
+    "--cache-dir",
+    "--log",
+    "--proxy",
+    "--retries",
+    "--timeout",
+    "--upgrade-strategy",
+    "--global-option",
+    "--config-settings",
+    "-C",
+    "--report",
+    "--python",
+    "--exists-action",
+];
+
+/// Packages named on a `pip install` command line (not requirement files or paths).
+fn pip_install_packages(words: &[Word]) -> Option<Vec<&Word>> {
+    let name = words.first()?.text.as_str();
+    let rest = if name == "pip"
+        || (name.starts_with("pip") && name[3..].chars().all(|c| c.is_ascii_digit() || c == '.'))
+    {
+        &words[1..]
+    } else if name.starts_with("python")
+        && words.get(1).is_some_and(|w| w.text == "-m")
+        && words.get(2).is_some_and(|w| w.text == "pip")
+    {
+        &words[3..]
+    } else {
+        return None;
+    };
+    let mut iter = rest.iter();
+    let mut seen_install = false;
+    let mut packages = Vec::new();
+    while let Some(word) = iter.next() {
+        let text = word.text.as_str();
+        if !seen_install {
+            if text == "install" {
+                seen_install = true;
+            } else if !text.starts_with('-') {
+                return None;
+            }
+            continue;
+        }
+        if PIP_OPTIONS_WITH_VALUE.contains(&text) {
+            iter.next();
+        } else if text.starts_with('-') {
+        } else if word.dynamic
+            || is_local_path(text)
+            || text.contains("://")
+            || text.ends_with(".whl")
+            || text.ends_with(".tar.gz")
+            || text.ends_with(".zip")
+        {
+        } else {
+            packages.push(word);
+        }
+    }
+    seen_install.then_some(packages)
+}
+
+fn pip_pinned(word: &Word) -> bool {
+    ["==", "~=", ">=", "<=", "!=", "<", ">", "@"]
+        .iter()
+        .any(|op| word.text.contains(op))
+}
+
+/// Packages named on `npm install|i|add`, `yarn add`, `pnpm add|install`.
+fn node_install_packages(words: &[Word]) -> Option<Vec<&Word>> {
+    let tool = words.first()?.text.as_str();
+    let verbs: &[&str] = match tool {
+        "npm" => &["install", "i", "add", "isntall", "in"],
+        "yarn" => &["add"],
+        "pnpm" => &["add", "install", "i"],
+        _ => return None,
+    };
+    let mut iter = words[1..].iter();
+    let mut seen_verb = false;
+    let mut packages = Vec::new();
+    while let Some(word) = iter.next() {
+        let text = word.text.as_str();
+        if !seen_verb {
+            if verbs.contains(&text) {
+                seen_verb = true;
+            } else if text.starts_with('-') {
+                if matches!(text, "--prefix" | "-C" | "--cwd" | "--dir") {
+                    iter.next();
+                }
+            } else {
+                return None;
+            }
+            continue;
+        }
+        if matches!(
+            text,
+            "--prefix" | "--registry" | "--cache" | "--tag" | "--cwd" | "-C" | "--dir"
+        ) {
+            iter.next();
+        } else if text.starts_with('-')
+            || word.dynamic
+            || is_local_path(text)
+            || text.contains(':')
+            || text.ends_with(".tgz")
+            || text.ends_with(".tar.gz")
+        {
+        } else {
+            packages.push(word);
+        }
+    }
+    seen_verb.then_some(packages)
+}
+
+fn node_pinned(word: &Word) -> bool {
+    let text = word.text.trim_start_matches('@');
+    text.contains('@')
+}

@@ -1,0 +1,168 @@
+//! LY and MF005 rules: where things are in the repository.
+
+use std::path::Path;
+use std::process::Command;
+
+use slipway_core::Manifest;
+use slipway_core::manifest::FieldPath;
+
+/// A layout finding: a file (relative to the project) or a manifest field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayoutFinding {
+    pub rule: &'static str,
+    pub file: String,
+    pub field: Option<FieldPath>,
+    pub message: String,
+}
+
+const APP_FILES_AT_ROOT: &[&str] = &[
+    "package.json",
+    "package-lock.json",
+    "yarn.lock",
+    "composer.json",
+    "composer.lock",
+    "requirements.txt",
+    "Pipfile",
+    "pyproject.toml",
+    "setup.py",
+    "Gemfile",
+    "go.mod",
+    "Cargo.toml",
+    "manage.py",
+    "index.php",
+    "app.py",
+    "main.py",
+    "wsgi.py",
+    "server.js",
+    "index.js",
+    "app.js",
+    "artisan",
+    "src",
+    "public",
+    "node_modules",
+    "vendor",
+];
+
+pub fn check(root: &Path, manifest: &Manifest) -> Vec<LayoutFinding> {
+    let mut out = Vec::new();
+    for name in APP_FILES_AT_ROOT {
+        if root.join(name).exists() {
+            out.push(LayoutFinding {
+                rule: "LY001",
+                file: (*name).to_owned(),
+                field: None,
+                message: format!(
+                    "`{name}` at the repository root belongs to an app: move it under app/<name>/"
+                ),
+            });
+        }
+    }
+    for file in tracked_env_files(root) {
+        out.push(LayoutFinding {
+            rule: "LY002",
+            file: file.clone(),
+            field: None,
+            message: format!("`{file}` is an env file tracked by git; env files hold secrets and are rendered, never committed"),
+        });
+    }
+    let envs = FieldPath::root().key("environments");
+    for name in manifest.environments.keys() {
+        let dir = manifest.environment_config_dir(name);
+        if !root.join(&dir).is_dir() {
+            out.push(LayoutFinding {
+                rule: "LY003",
+                file: "slipway.toml".into(),
+                field: Some(envs.key(name)),
+                message: format!("environment `{name}` has no config directory `{dir}/`"),
+            });
+        }
+    }
+    let mut missing = |field: FieldPath, path: String, what: &str| {
+        if !root.join(&path).exists() {
+            out.push(LayoutFinding {
+                rule: "MF005",
+                file: "slipway.toml".into(),
+                field: Some(field),
+                message: format!("{what} `{path}` does not exist"),
+            });
+        }
+    };
+    for name in manifest.bases.keys() {
+        let field = FieldPath::root().key("bases").key(name);
+        let has_key = manifest.bases[name].dockerfile.is_some();
+        missing(
+            if has_key {
+                field.key("dockerfile")
+            } else {
+                field
+            },
+            manifest.base_dockerfile(name),
+            "Dockerfile",
+        );
+    }
+    for name in manifest.apps.keys() {
+        let field = FieldPath::root().key("apps").key(name);
+        let app = &manifest.apps[name];
+        missing(
+            if app.dir.is_some() {
+                field.key("dir")
+            } else {
+                field.clone()
+            },
+            manifest.app_dir(name),
+            "app directory",
+        );
+        if let Some(dockerfile) = manifest.app_dockerfile(name) {
+            missing(
+                if app.dockerfile.is_some() {
+                    field.key("dockerfile")
+                } else {
+                    field
+                },
+                dockerfile,
+                "Dockerfile",
+            );
+        }
+    }
+    for (name, service) in &manifest.services {
+        if let Some(dir) = &service.build {
+            missing(
+                FieldPath::root().key("services").key(name).key("build"),
+                format!("{}/Dockerfile", dir.trim_end_matches('/')),
+                "Dockerfile",
+            );
+        }
+    }
+    out
+}
+
+/// Env files git tracks below `root` (nothing when `root` is not in a git work tree).
+fn tracked_env_files(root: &Path) -> Vec<String> {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["ls-files", "-z", "--", "."])
+        .output();
+    let Ok(output) = output else {
+        return Vec::new();
+    };
+    if !output.status.success() {
+        return Vec::new();
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .split('\0')
+        .filter(|path| {
+            let name = path.rsplit('/').next().unwrap_or(path);
+            name == ".env"
+                || name.ends_with(".env")
+                || name.starts_with(".env.") && !is_env_example(name)
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+fn is_env_example(name: &str) -> bool {
+    ["example", "sample", "template", "dist", "j2"]
+        .iter()
+        .any(|suffix| name.ends_with(suffix))
+}
