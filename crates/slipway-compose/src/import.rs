@@ -280,7 +280,11 @@ impl Converter<'_> {
                 p.items()
                     .iter()
                     .filter_map(|item| {
-                        let text = item.as_text()?;
+                        let written = item.as_text()?;
+                        let Some(text) = resolve_defaults(&written) else {
+                            self.notes.push(format!("service `{name}`: port `{written}` depends on a variable without a default; left out"));
+                            return None;
+                        };
                         let parts: Vec<&str> = text.split(':').collect();
                         // Publish on loopback unless the file said where.
                         Some(if parts.len() == 2 {
@@ -523,18 +527,42 @@ fn first_container_port(ports: Option<&Node>) -> Option<u16> {
     if let Some(target) = item.get("target") {
         return target.as_text()?.parse().ok();
     }
-    let text = item.as_text()?;
+    let text = resolve_defaults(&item.as_text()?)?;
     text.split('/').next()?.rsplit(':').next()?.parse().ok()
 }
 
 fn publish_address(item: &Node) -> Option<String> {
-    let text = item.as_text()?;
+    let text = resolve_defaults(&item.as_text()?)?;
     let parts: Vec<&str> = text.split('/').next()?.split(':').collect();
     match parts.as_slice() {
         [ip, host, _] => Some(format!("{ip}:{host}")),
         [host, _] => Some(format!("127.0.0.1:{host}")),
         _ => None,
     }
+}
+
+/// `${X:-default}` → `default`; None when a variable has no default.
+fn resolve_defaults(text: &str) -> Option<String> {
+    if !text.contains('$') {
+        return Some(text.to_owned());
+    }
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("${") {
+        out.push_str(&rest[..at]);
+        let inner = &rest[at + 2..];
+        let close = inner.find('}')?;
+        let (_, default) = inner[..close]
+            .split_once(":-")
+            .or_else(|| inner[..close].split_once('-'))?;
+        out.push_str(default);
+        rest = &inner[close + 1..];
+    }
+    if rest.contains('$') {
+        return None;
+    }
+    out.push_str(rest);
+    Some(out)
 }
 
 /// `KEY=value` lines of an env file; comments and blank lines skipped, quotes removed.

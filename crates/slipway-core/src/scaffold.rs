@@ -51,7 +51,6 @@ pub fn files(project: &str) -> Vec<ScaffoldFile> {
     };
     let mut out = vec![
         file("slipway.toml", manifest(project)),
-        file(".gitignore", GITIGNORE.to_owned()),
         file("base/python/Dockerfile", base_dockerfile(project)),
         file("app/web/main.py", APP_MAIN.to_owned()),
         file(
@@ -185,7 +184,7 @@ mod tests {
         let files = files("my-shop");
         let manifest = &files
             .iter()
-            .find(|f| f.path == PathBuf::from("slipway.toml"))
+            .find(|f| f.path == "slipway.toml")
             .unwrap()
             .contents;
         let loaded =

@@ -2,7 +2,10 @@
 
 use slipway_core::manifest::{ProblemKind, Strategy, load_manifest};
 
-fn problems(source: &str) -> Vec<(ProblemKind, String, String, Option<String>, (usize, usize))> {
+/// (kind, field path, message, help, (line, column)) of each problem.
+type Found = (ProblemKind, String, String, Option<String>, (usize, usize));
+
+fn problems(source: &str) -> Vec<Found> {
     let error = load_manifest(source).expect_err("the manifest should be rejected");
     error
         .problems()

@@ -499,13 +499,11 @@ fn check_run(ins: &Instruction, report: &mut impl FnMut(&'static str, &Instructi
                     _ => {}
                 }
             }
-            "rm" => {
-                if words
-                    .iter()
-                    .any(|w| w.text.starts_with("/var/lib/apt/lists"))
-                {
-                    cleans_lists = true;
-                }
+            "rm" if words
+                .iter()
+                .any(|w| w.text.starts_with("/var/lib/apt/lists")) =>
+            {
+                cleans_lists = true;
             }
             _ => {}
         }
@@ -674,15 +672,16 @@ fn pip_install_packages(words: &[Word]) -> Option<Vec<&Word>> {
         }
         if PIP_OPTIONS_WITH_VALUE.contains(&text) {
             iter.next();
-        } else if text.starts_with('-') {
-        } else if word.dynamic
-            || is_local_path(text)
-            || text.contains("://")
-            || text.ends_with(".whl")
-            || text.ends_with(".tar.gz")
-            || text.ends_with(".zip")
-        {
-        } else {
+            continue;
+        }
+        let names_a_package = !text.starts_with('-')
+            && !word.dynamic
+            && !is_local_path(text)
+            && !text.contains("://")
+            && ![".whl", ".tar.gz", ".zip"]
+                .iter()
+                .any(|ext| text.ends_with(ext));
+        if names_a_package {
             packages.push(word);
         }
     }

@@ -12,7 +12,11 @@ const DOCS_BASE: &str = "https://slipway.dev/docs/rules";
 
 fn display_path(path: &Path, base: &Path) -> String {
     let relative = path.strip_prefix(base).unwrap_or(path);
-    relative.to_string_lossy().replace('\\', "/")
+    let clean: std::path::PathBuf = relative
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect();
+    clean.to_string_lossy().replace('\\', "/")
 }
 
 fn relocated(diagnostic: &Diagnostic, base: &Path) -> Diagnostic {

@@ -139,7 +139,7 @@ fn lint_directory(
                     push(
                         report,
                         &settings,
-                        &finding.rule,
+                        finding.rule,
                         file,
                         location,
                         finding.field.map(|f| f.to_string()),

@@ -40,7 +40,7 @@ rules! {
     "DF019" "copy-from-unknown-stage" Error "COPY --from names no earlier stage" "name a stage defined above (FROM ... AS name) or a full image reference";
     "DF020" "duplicate-stage-name" Error "two stages share a name" "give every stage a distinct AS name";
     "DF021" "no-healthcheck" Info "the final stage has no HEALTHCHECK" "add a HEALTHCHECK, or declare `health` for the app in slipway.toml";
-    "DF022" "apt-unpinned" Warning "apt-get install without a version" "pin versions: `apt-get install curl=7.88.1-10+deb12u8`";
+    "DF022" "apt-unpinned" Info "apt-get install without a version" "pin versions (`curl=7.88.1-10+deb12u8`) where reproducibility matters more than security updates; versions leave Debian mirrors at point releases";
     "DF023" "pip-unpinned" Warning "pip install without a version" "pin versions (`flask==3.0.3`) or install from a requirements file";
     "DF024" "npm-unpinned" Warning "npm/yarn/pnpm package installed without a version" "pin versions (`express@4.19.2`) or install from package.json with `npm ci`";
     "CP000" "compose-syntax" Error "the compose file cannot be read" "fix the YAML syntax";

@@ -246,7 +246,7 @@ fn classify(
     if let Some(rest) = message.strip_prefix("invalid type: ") {
         let help = rest
             .split_once(", expected ")
-            .map(|(_, expected)| format!("expected {expected}"));
+            .map(|(_, expected)| format!("expected {}", friendly_type(expected)));
         return Outcome {
             problem: Some(Problem {
                 kind: ProblemKind::WrongType,
@@ -310,6 +310,21 @@ fn split_expected(rest: &str) -> (String, Vec<String>) {
         .map(str::to_owned)
         .collect();
     (name.to_owned(), expected)
+}
+
+/// serde's type names in words a person editing TOML uses.
+fn friendly_type(expected: &str) -> String {
+    match expected.trim() {
+        "u8" => "a whole number from 0 to 255".into(),
+        "u16" => "a whole number from 0 to 65535 (no quotes)".into(),
+        "u32" | "u64" | "usize" => "a whole number (no quotes)".into(),
+        "a boolean" => "`true` or `false` (no quotes)".into(),
+        "a sequence" => "an array, e.g. [\"a\", \"b\"]".into(),
+        "a map" => "a table, e.g. { key = \"value\" }".into(),
+        other => other
+            .replace("a sequence", "an array")
+            .replace("a map", "a table"),
+    }
 }
 
 fn first_line(message: &str) -> String {

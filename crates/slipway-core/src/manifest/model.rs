@@ -334,30 +334,35 @@ pub enum Target {
         hosts: Vec<String>,
     },
     /// Amazon ECS.
-    Ecs {
-        cluster: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        region: Option<String>,
-        /// App → ECS service name; default `<project>-<app>`.
-        #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-        services: IndexMap<String, String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        launch_type: Option<String>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        subnets: Vec<String>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        security_groups: Vec<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        execution_role_arn: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        task_role_arn: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        cpu: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        memory: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        log_group: Option<String>,
-    },
+    Ecs(Box<EcsTarget>),
+}
+
+/// An environment on Amazon ECS.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EcsTarget {
+    pub cluster: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// App → ECS service name; default `<project>-<app>`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub services: IndexMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subnets: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_group: Option<String>,
 }
 
 impl Default for Target {

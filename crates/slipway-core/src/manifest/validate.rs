@@ -206,7 +206,9 @@ impl Checker<'_, '_> {
                 );
             }
             if let Some(health) = &app.health {
-                self.check_health(path.key("health"), health, app.port.is_some());
+                // A port that was written but rejected has been reported already.
+                let port_written = locate(self.root, &path.key("port")).is_some();
+                self.check_health(path.key("health"), health, port_written);
             }
             if let Some(route) = &app.route {
                 if route.host.is_none() && route.path.is_none() {
@@ -428,8 +430,8 @@ impl Checker<'_, '_> {
                     }
                 }
             }
-            Target::Ecs { services, .. } => {
-                for app in services.keys() {
+            Target::Ecs(ecs) => {
+                for app in ecs.services.keys() {
                     self.reference(
                         path.key("target").key("services").key(app),
                         "app",

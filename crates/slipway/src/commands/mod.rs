@@ -1,0 +1,12 @@
+pub mod completions;
+pub mod init;
+pub mod lint;
+pub mod schema;
+
+/// `--output text|json` for commands a script may read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    #[default]
+    Text,
+    Json,
+}

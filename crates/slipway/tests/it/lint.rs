@@ -1,0 +1,218 @@
+use crate::{repo_root, run, slipway, write};
+
+const BAD_DOCKERFILE: &str = "\
+FROM python:latest
+ENV API_TOKEN=abc123
+RUN apt-get update && apt-get install -y curl
+RUN cd /srv && pip install flask
+# slipway-ignore DF016: the vendored installer needs its own directory
+RUN cd /opt && ./install.sh
+CMD python3 -m api
+";
+
+#[test]
+fn text_output_shows_code_frames_and_exits_1_on_errors() {
+    let temp = tempfile::tempdir().unwrap();
+    write(temp.path(), "Dockerfile", BAD_DOCKERFILE);
+    let result = run(slipway(temp.path()).args(["lint", "Dockerfile"]));
+    assert_eq!(result.code, 1);
+    insta::assert_snapshot!("lint_text", result.stdout);
+}
+
+#[test]
+fn json_output_lists_every_finding_with_its_position() {
+    let temp = tempfile::tempdir().unwrap();
+    write(temp.path(), "Dockerfile", BAD_DOCKERFILE);
+    let result = run(slipway(temp.path()).args(["lint", "--format", "json", "Dockerfile"]));
+    assert_eq!(result.code, 1);
+    let json: serde_json::Value = serde_json::from_str(&result.stdout).unwrap();
+    let found: Vec<(String, u64)> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_owned(),
+                f["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, u64)> = [
+        ("DF002", 1),
+        ("DF010", 1),
+        ("DF021", 1),
+        ("DF011", 2),
+        ("DF013", 3),
+        ("DF014", 3),
+        ("DF022", 3),
+        ("DF016", 4),
+        ("DF023", 4),
+        ("DF018", 7),
+    ]
+    .iter()
+    .map(|(r, l)| ((*r).to_owned(), *l))
+    .collect();
+    let mut found_sorted = found.clone();
+    found_sorted.sort_by_key(|(r, l)| (*l, r.clone()));
+    let mut expected_sorted = expected.clone();
+    expected_sorted.sort_by_key(|(r, l)| (*l, r.clone()));
+    assert_eq!(
+        found_sorted, expected_sorted,
+        "the suppressed DF016 on line 6 must not appear"
+    );
+    assert_eq!(json["files_checked"], 1);
+    assert_eq!(json["errors"], 2);
+}
+
+#[test]
+fn sarif_output_is_sarif_2_1_0() {
+    let temp = tempfile::tempdir().unwrap();
+    write(temp.path(), "Dockerfile", BAD_DOCKERFILE);
+    let result = run(slipway(temp.path()).args(["lint", "--format", "sarif", "Dockerfile"]));
+    assert_eq!(result.code, 1);
+    let sarif: serde_json::Value = serde_json::from_str(&result.stdout).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let run0 = &sarif["runs"][0];
+    let rules = run0["tool"]["driver"]["rules"].as_array().unwrap();
+    for result in run0["results"].as_array().unwrap() {
+        let index = result["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(
+            rules[index]["id"], result["ruleId"],
+            "ruleIndex must point at the rule"
+        );
+        let location = &result["locations"][0]["physicalLocation"];
+        assert_eq!(location["artifactLocation"]["uri"], "Dockerfile");
+        assert!(location["region"]["startLine"].as_u64().unwrap() >= 1);
+        assert!(["error", "warning", "note"].contains(&result["level"].as_str().unwrap()));
+    }
+    crate::sarif_schema::validate(&result.stdout);
+}
+
+#[test]
+fn strict_fails_on_warnings_and_clean_input_exits_0() {
+    let temp = tempfile::tempdir().unwrap();
+    write(
+        temp.path(),
+        "Dockerfile",
+        "FROM debian:bookworm-20251117-slim\nRUN apt-get update && apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*\nWORKDIR /srv\nCMD bash\n",
+    );
+    assert_eq!(
+        run(slipway(temp.path()).args(["lint", "Dockerfile"])).code,
+        0
+    );
+    assert_eq!(
+        run(slipway(temp.path()).args(["lint", "--strict", "Dockerfile"])).code,
+        1
+    );
+    assert_eq!(
+        run(slipway(temp.path()).args([
+            "lint",
+            "--strict",
+            "--ignore",
+            "DF018",
+            "--ignore",
+            "DF010",
+            "Dockerfile"
+        ]))
+        .code,
+        0
+    );
+}
+
+#[test]
+fn unparseable_input_exits_2_with_a_located_message() {
+    let temp = tempfile::tempdir().unwrap();
+    write(temp.path(), "Dockerfile", "FROM debian:12\nRUNN echo hi\n");
+    let result = run(slipway(temp.path()).args(["lint", "Dockerfile"]));
+    assert_eq!(result.code, 2);
+    assert!(
+        result.stdout.contains("Dockerfile:2:1"),
+        "{}",
+        result.stdout
+    );
+    assert!(
+        result.stdout.contains("did you mean `RUN`?"),
+        "{}",
+        result.stdout
+    );
+
+    write(
+        temp.path(),
+        "docker-compose.yml",
+        "services:\n  web: [unclosed\n",
+    );
+    let result = run(slipway(temp.path()).args(["lint", "docker-compose.yml"]));
+    assert_eq!(result.code, 2);
+    assert!(result.stdout.contains("CP000"), "{}", result.stdout);
+
+    let missing = run(slipway(temp.path()).args(["lint", "nope/Dockerfile"]));
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing.stderr.contains("nope/Dockerfile"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn the_bundled_example_lints_clean() {
+    let root = repo_root();
+    let result = run(slipway(&root).args(["lint", "--strict", "examples/shop"]));
+    assert_eq!(result.code, 0, "{}", result.stdout);
+}
+
+#[test]
+fn project_layout_problems_are_reported() {
+    let temp = tempfile::tempdir().unwrap();
+    assert_eq!(
+        run(slipway(temp.path()).args(["init", ".", "--name", "shop"])).code,
+        0
+    );
+    write(temp.path(), "package.json", "{}\n");
+    write(temp.path(), "config/prod/web.env", "SECRET_KEY=abc\n");
+    std::fs::remove_dir_all(temp.path().join("config/stage")).unwrap();
+    std::process::Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(temp.path())
+        .status()
+        .unwrap();
+    std::process::Command::new("git")
+        .args(["add", "-f", "."])
+        .current_dir(temp.path())
+        .status()
+        .unwrap();
+    let result = run(slipway(temp.path()).args(["lint", "--format", "json"]));
+    assert_eq!(result.code, 1, "{}", result.stdout);
+    let json: serde_json::Value = serde_json::from_str(&result.stdout).unwrap();
+    let rules: Vec<(&str, &str)> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["rule"].as_str().unwrap(), f["file"].as_str().unwrap()))
+        .collect();
+    assert!(rules.contains(&("LY001", "package.json")), "{rules:?}");
+    assert!(
+        rules.contains(&("LY002", "config/prod/web.env")),
+        "{rules:?}"
+    );
+    assert!(rules.contains(&("LY003", "slipway.toml")), "{rules:?}");
+}
+
+#[test]
+fn compose_findings_respect_inline_suppression() {
+    let temp = tempfile::tempdir().unwrap();
+    write(
+        temp.path(),
+        "docker-compose.yml",
+        "services:\n  db:\n    image: postgres\n    ports:\n      - \"5432:5432\"\n    # slipway-ignore CP002: the test rig needs it\n    privileged: true\n",
+    );
+    let result = run(slipway(temp.path()).args(["lint", "--format", "json", "docker-compose.yml"]));
+    let json: serde_json::Value = serde_json::from_str(&result.stdout).unwrap();
+    let found: Vec<(&str, u64)> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["rule"].as_str().unwrap(), f["line"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(found, vec![("CP001", 3), ("CP003", 5)]);
+}

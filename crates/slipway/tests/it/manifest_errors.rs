@@ -1,0 +1,107 @@
+use crate::{run, slipway, write};
+
+const BROKEN: &str = r#"[project]
+name = "shop"
+colour = "blue"
+
+[bases.python]
+image = "shop/base-python"
+
+[apps.api]
+base = "pyhton"
+port = "8000"
+health = { path = "/health" }
+
+[environments.prod]
+registry = "ecr"
+services = ["db"]
+strategy = { kind = "blue-gren" }
+"#;
+
+#[test]
+fn every_manifest_error_is_located_and_explained_at_once() {
+    let temp = tempfile::tempdir().unwrap();
+    write(temp.path(), "slipway.toml", BROKEN);
+    let result = run(slipway(temp.path()).args(["lint", "slipway.toml"]));
+    assert_eq!(result.code, 1);
+    insta::assert_snapshot!("manifest_errors", result.stdout);
+    for needle in [
+        "slipway.toml:3:1",
+        "unknown key `colour`",
+        "slipway.toml:9:8",
+        "base `pyhton` is not defined",
+        "did you mean `python`?",
+        "slipway.toml:10:8",
+        "wrong type",
+        "slipway.toml:14:12",
+        "registry `ecr` is not defined",
+        "slipway.toml:15:13",
+        "service `db` is not defined",
+        "slipway.toml:16:21",
+        "unknown strategy `blue-gren`",
+        "did you mean `blue-green`?",
+    ] {
+        assert!(
+            result.stdout.contains(needle),
+            "missing {needle:?} in\n{}",
+            result.stdout
+        );
+    }
+}
+
+#[test]
+fn a_toml_syntax_error_exits_2() {
+    let temp = tempfile::tempdir().unwrap();
+    write(temp.path(), "slipway.toml", "[project\nname = 1\n");
+    let result = run(slipway(temp.path()).args(["lint"]));
+    assert_eq!(result.code, 2, "{}", result.stdout);
+    assert!(
+        result.stdout.contains("slipway.toml:1:"),
+        "{}",
+        result.stdout
+    );
+    assert!(result.stdout.contains("MF000"), "{}", result.stdout);
+}
+
+#[test]
+fn schema_describes_the_manifest() {
+    let temp = tempfile::tempdir().unwrap();
+    let result = run(slipway(temp.path()).args(["schema"]));
+    assert_eq!(result.code, 0);
+    let schema: serde_json::Value = serde_json::from_str(&result.stdout).unwrap();
+    assert_eq!(schema["title"], "slipway.toml");
+    let properties = schema["properties"].as_object().unwrap();
+    for key in [
+        "project",
+        "registries",
+        "bases",
+        "apps",
+        "services",
+        "environments",
+        "pipelines",
+        "notifications",
+        "lint",
+    ] {
+        assert!(properties.contains_key(key), "schema lacks {key}");
+    }
+    let text = result.stdout;
+    for kind in ["blue-green", "canary", "recreate", "rolling"] {
+        assert!(
+            text.contains(&format!("\"{kind}\"")),
+            "strategy {kind} missing"
+        );
+    }
+}
+
+#[test]
+fn every_command_has_help_with_an_example() {
+    let temp = tempfile::tempdir().unwrap();
+    for command in ["init", "lint", "schema", "completions"] {
+        let result = run(slipway(temp.path()).args([command, "--help"]));
+        assert_eq!(result.code, 0);
+        assert!(
+            result.stdout.contains("Examples:"),
+            "{command} --help has no example"
+        );
+    }
+}
