@@ -184,7 +184,7 @@ mod tests {
         let files = files("my-shop");
         let manifest = &files
             .iter()
-            .find(|f| f.path == "slipway.toml")
+            .find(|f| f.path.as_os_str() == "slipway.toml")
             .unwrap()
             .contents;
         let loaded =
