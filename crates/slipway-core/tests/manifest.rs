@@ -214,3 +214,81 @@ fn bad_values_are_explained() {
         Some("did you mean `ssm`?")
     );
 }
+
+mod never_panics {
+    use proptest::prelude::*;
+    use slipway_core::load_manifest;
+
+    fn toml_like() -> impl Strategy<Value = String> {
+        let key = prop::sample::select(vec![
+            "project",
+            "name",
+            "apps",
+            "api",
+            "base",
+            "port",
+            "bases",
+            "image",
+            "environments",
+            "prod",
+            "strategy",
+            "kind",
+            "steps",
+            "services",
+            "db",
+            "health",
+            "path",
+            "tests",
+            "http",
+            "secrets",
+            "x",
+        ]);
+        let value = prop::sample::select(vec![
+            "\"canary\"",
+            "1",
+            "-5",
+            "99999",
+            "[10, 50, 100]",
+            "{ kind = \"rolling\" }",
+            "true",
+            "\"\"",
+            "[]",
+            "{}",
+            "\"1h\"",
+            "\"2 x\"",
+            "1979-05-27",
+            "3.5",
+            "[\"a\", 1]",
+            "{ path = 1 }",
+        ]);
+        let line = prop_oneof![
+            (key.clone(), key.clone()).prop_map(|(a, b)| format!("[{a}.{b}]")),
+            key.clone().prop_map(|a| format!("[{a}]")),
+            (key, value).prop_map(|(k, v)| format!("{k} = {v}")),
+        ];
+        prop::collection::vec(line, 0..30).prop_map(|lines| lines.join("\n"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn on_arbitrary_text(text in "\\PC{0,400}") {
+            let _ = load_manifest(&text);
+        }
+
+        #[test]
+        fn on_toml_shaped_text(text in toml_like()) {
+            match load_manifest(&text) {
+                Ok(_) => {}
+                Err(error) => {
+                    for problem in error.problems() {
+                        if let Some(span) = &problem.span {
+                            prop_assert!(span.start <= text.len() && span.end <= text.len());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
