@@ -120,7 +120,7 @@ pub fn parse(source: &str) -> Result<Node, YamlError> {
         }
     })?;
     let mut node = spanned.value;
-    node.pos = pos_of(&spanned.referenced);
+    node.pos = pos_of(&spanned.defined);
     Ok(node)
 }
 
@@ -219,7 +219,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
         let mut items = Vec::new();
         while let Some(item) = seq.next_element::<Spanned<Node>>()? {
             let mut node = item.value;
-            node.pos = pos_of(&item.referenced);
+            node.pos = pos_of(&item.defined);
             items.push(node);
         }
         Ok(Value::Seq(items))
@@ -229,9 +229,9 @@ impl<'de> Visitor<'de> for ValueVisitor {
         while let Some(key) = map.next_key::<Spanned<Key>>()? {
             let value: Spanned<Node> = map.next_value()?;
             let mut key_node = key.value;
-            key_node.pos = pos_of(&key.referenced);
+            key_node.pos = pos_of(&key.defined);
             let mut node = value.value;
-            node.pos = pos_of(&value.referenced);
+            node.pos = pos_of(&value.defined);
             entries.push((key_node, node));
         }
         Ok(Value::Map(entries))

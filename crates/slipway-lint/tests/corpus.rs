@@ -189,3 +189,28 @@ fn realistic_dockerfiles_parse() {
     }
     assert!(count >= 10, "only {count} realistic Dockerfiles");
 }
+
+#[test]
+fn every_rule_has_a_page_with_its_default_severity() {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/rules");
+    let index = std::fs::read_to_string(docs.join("README.md")).unwrap();
+    for rule in slipway_lint::RULES {
+        let page = std::fs::read_to_string(docs.join(format!("{}.md", rule.id)))
+            .unwrap_or_else(|_| panic!("docs/rules/{}.md is missing", rule.id));
+        assert!(
+            page.starts_with(&format!("# {} {}", rule.id, rule.name)),
+            "{}: title",
+            rule.id
+        );
+        assert!(
+            page.contains(&format!("**Severity:** {} (default)", rule.severity)),
+            "{}: page severity",
+            rule.id
+        );
+        assert!(
+            index.contains(&format!("| {} | {} |", rule.name, rule.severity)),
+            "{}: index row",
+            rule.id
+        );
+    }
+}

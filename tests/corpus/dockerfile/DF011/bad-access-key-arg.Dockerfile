@@ -1,0 +1,9 @@
+# role: app
+ARG SLIPWAY_BASE
+FROM ${SLIPWAY_BASE}
+# expect DF011
+ARG AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE
+# expect DF011
+ARG SENTRY_AUTH_TOKEN
+RUN sentry-cli releases new "$(cat VERSION)"
+USER app

@@ -1,0 +1,5 @@
+FROM debian:bookworm-slim
+# expect DF013
+RUN apt-get update && apt-get install -y curl=7.88.1-10+deb12u5 && rm -rf /var/lib/apt/lists/*
+USER nobody
+CMD ["curl", "--version"]
