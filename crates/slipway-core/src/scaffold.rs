@@ -103,9 +103,9 @@ publish = {{ web = "127.0.0.1:8000" }}
 [environments.stage]
 publish = {{ web = "127.0.0.1:8001" }}
 tests = [{{ http = "GET /health", expect = 200 }}]
-approval = {{ required = true }}
 
 [environments.prod]
+approval = {{ required = true }}      # a person presses "deploy" before prod changes
 strategy = {{ kind = "rolling", max_surge = 1, max_unavailable = 0 }}
 
 [pipelines.release]

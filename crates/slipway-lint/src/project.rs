@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use slipway_compose::yaml;
-use slipway_core::manifest::{Manifest, RuleLevel, field_span, load_manifest};
+use slipway_core::manifest::{FieldPath, Manifest, RuleLevel, field_span, load_manifest};
 use slipway_core::{Diagnostic, ManifestError, Severity, SourceLocation};
 
 use crate::dockerfile_rules::{DockerfileContext, RawFinding, Role};
@@ -129,6 +129,15 @@ fn lint_directory(
                         roles.insert(normalize(&dir.join(dockerfile)), Role::App);
                     }
                 }
+                for (field, id) in unknown_rule_ids(&manifest) {
+                    let location = field_span(&source, &field).map(|span| SourceLocation::from_span(&source, span));
+                    let ids: Vec<&str> = rules::RULES.iter().map(|r| r.id).collect();
+                    let hint = crate::suggest_from(&id, &ids).map_or_else(|| "`slipway lint --list-rules` lists the rule IDs".to_owned(), |s| format!("did you mean `{s}`?"));
+                    push(report, &settings, "MF003", manifest_path.clone(), location, Some(field.to_string()), format!("no lint rule has the ID `{id}`"), &[]);
+                    if let Some(last) = report.diagnostics.last_mut() {
+                        last.help = Some(hint);
+                    }
+                }
                 for finding in layout::check(dir, &manifest) {
                     let file = dir.join(&finding.file);
                     let location = finding
@@ -193,6 +202,15 @@ fn lint_directory(
         lint_file(&file, kind, &settings, report)?;
     }
     Ok(())
+}
+
+/// `[lint] ignore` and `[lint] severity` entries that name no rule.
+fn unknown_rule_ids(manifest: &Manifest) -> Vec<(FieldPath, String)> {
+    let lint = FieldPath::root().key("lint");
+    let known = |id: &str| rules::rule(id).is_some();
+    let ignored = manifest.lint.ignore.iter().enumerate().filter(|(_, id)| !known(id)).map(|(i, id)| (lint.key("ignore").index(i), id.clone()));
+    let levels = manifest.lint.severity.keys().filter(|id| !known(id)).map(|id| (lint.key("severity").key(id), id.clone()));
+    ignored.chain(levels).collect()
 }
 
 fn merge(cli: &Settings, project: Settings) -> Settings {

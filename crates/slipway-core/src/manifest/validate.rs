@@ -272,6 +272,7 @@ impl Checker<'_, '_> {
             if let Some(health) = &service.health {
                 self.check_health(path.key("health"), health, false);
             }
+            self.check_env_has_no_secrets(path.key("env"), &service.env);
             for (i, port) in service.ports.iter().enumerate() {
                 if parse_port_mapping(port).is_none() {
                     self.bad(
@@ -607,6 +608,18 @@ impl Checker<'_, '_> {
         }
     }
 
+    fn check_env_has_no_secrets(&mut self, path: FieldPath, env: &indexmap::IndexMap<String, String>) {
+        for (key, value) in env {
+            if looks_secret(key) && !value.is_empty() {
+                self.bad(
+                    path.key(key),
+                    format!("`{key}` looks like a secret; `env` is written in plain text"),
+                    "put it in a config/<env>/ template as `{{ secret.NAME }}` and name its source under [environments.<env>.secrets]".to_owned(),
+                );
+            }
+        }
+    }
+
     fn check_command(&mut self, path: FieldPath, command: &CommandLine) {
         if let CommandLine::Exec(args) = command
             && args.first().is_some_and(|a| a.trim().is_empty())
@@ -619,6 +632,7 @@ impl Checker<'_, '_> {
         let ok = !name.is_empty()
             && name.len() <= 63
             && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && name.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
             && name
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');

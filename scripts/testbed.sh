@@ -1,0 +1,571 @@
+#!/usr/bin/env bash
+# slipway test bed: the real parts slipway's tests and examples run against, all on 127.0.0.1.
+#
+#   scripts/testbed.sh [up]          install what is missing, start what is not running (idempotent)
+#   scripts/testbed.sh down [--purge] stop/remove what `up` created (--purge: also the debootstrap cache)
+#   scripts/testbed.sh env           print the env file: eval "$(scripts/testbed.sh env)"
+#   scripts/testbed.sh status        show what runs; exit 1 if something is missing
+#
+# What `up` provides:
+#   - Docker Engine (Debian's docker.io): reuses any engine answering on /var/run/docker.sock,
+#     otherwise starts `dockerd` in the background (log: $STATE/logs/dockerd.log).
+#   - A distribution registry (Debian's docker-registry binary, own config, htpasswd/bcrypt auth)
+#     on 127.0.0.1:$SLIPWAY_TESTBED_REGISTRY_PORT (default 5000), storage in $STATE/registry/data.
+#   - The official-image stand-in debian:bookworm-20251117-slim, made with
+#     `debootstrap --variant=minbase` from the host's Debian mirror, imported into the engine and
+#     pushed to the registry as 127.0.0.1:5000/library/debian:bookworm-20251117-slim.
+#   - $STATE/env (SLIPWAY_TEST_REGISTRY, SLIPWAY_TEST_REGISTRY_USER, SLIPWAY_TEST_REGISTRY_PASSWORD,
+#     DOCKER_CONFIG, ...) and $STATE/docker-config/config.json with the registry credentials.
+#
+# Settings (environment):
+#   SLIPWAY_TESTBED_DIR             state dir (default /var/tmp/slipway-testbed)
+#   SLIPWAY_TESTBED_REGISTRY_PORT   registry port on 127.0.0.1 (default 5000)
+#   SLIPWAY_TESTBED_STORAGE_DRIVER  storage driver for a dockerd we start (default: overlay2 if the
+#                                   kernel has overlayfs, else vfs)
+#   SLIPWAY_TESTBED_DEBIAN_MIRROR   Debian mirror URL (default: read from the host's apt sources)
+set -euo pipefail
+
+STATE=${SLIPWAY_TESTBED_DIR:-/var/tmp/slipway-testbed}
+PORT=${SLIPWAY_TESTBED_REGISTRY_PORT:-5000}
+REGISTRY=127.0.0.1:${PORT}
+REG_USER=slipway
+DOCKER_SOCK=/var/run/docker.sock
+DEBIAN_SUITE=bookworm
+DEBIAN_TAG=bookworm-20251117-slim
+DEBIAN_IMAGE=debian:${DEBIAN_TAG}
+DEBIAN_REMOTE=${REGISTRY}/library/debian:${DEBIAN_TAG}
+PACKAGES=(docker.io docker-registry debootstrap apache2-utils curl ca-certificates)
+
+CREATED=$STATE/created          # what `up` made: dockerd.pid, registry.pid, images
+LOGS=$STATE/logs
+CACHE=$STATE/cache
+REGDIR=$STATE/registry
+ENV_FILE=$STATE/env
+DOCKER_CFG_DIR=$STATE/docker-config
+ROOTFS_TAR=$CACHE/debian-${DEBIAN_SUITE}-minbase-$(uname -m).tar.gz
+
+log() { printf 'testbed: %s\n' "$*" >&2; }
+die() { printf 'testbed: error: %s\n' "$*" >&2; exit 1; }
+
+need_root() {
+  [[ $(id -u) -eq 0 ]] || die "$1 needs root (run with sudo)"
+}
+
+# --- helpers ---------------------------------------------------------------------------------
+
+# pid_is PID NAME: the process PID is alive and its command line mentions NAME.
+pid_is() {
+  local pid=$1 name=$2
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  [[ -r /proc/$pid/cmdline ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$name"
+}
+
+read_pid() { if [[ -s $1 ]]; then cat "$1"; fi; }
+
+engine_ping() {
+  curl -fsS --max-time 3 --unix-socket "$DOCKER_SOCK" http://localhost/_ping >/dev/null 2>&1
+}
+
+reg_password() { cat "$REGDIR/password"; }
+
+# registry_status: prints the HTTP status of an authenticated GET /v2/ (000 when nothing answers).
+registry_status() {
+  local pw=${1:-}
+  if [[ -n $pw ]]; then
+    curl -s -o /dev/null -w '%{http_code}' --max-time 3 -u "$REG_USER:$pw" "http://$REGISTRY/v2/" || true
+  else
+    curl -s -o /dev/null -w '%{http_code}' --max-time 3 "http://$REGISTRY/v2/" || true
+  fi
+}
+
+# registry_digest REPO TAG: digest of the manifest the registry holds for REPO:TAG (empty if none).
+registry_digest() {
+  curl -fsS -I --max-time 5 -u "$REG_USER:$(reg_password)" \
+    -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+    -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+    "http://$REGISTRY/v2/$1/manifests/$2" 2>/dev/null |
+    tr -d '\r' | awk -F': ' 'tolower($1)=="docker-content-digest" {print $2}' || true
+}
+
+record_image() {
+  mkdir -p "$CREATED"
+  touch "$CREATED/images"
+  grep -qxF -- "$1" "$CREATED/images" || printf '%s\n' "$1" >>"$CREATED/images"
+}
+
+# --- packages --------------------------------------------------------------------------------
+
+ensure_packages() {
+  local missing=() installed pkg
+  # one dpkg-query for all: unknown packages print nothing (and make it exit 1)
+  installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${PACKAGES[@]}" 2>/dev/null |
+    awk '$2 == "installed" { print $1 }' || true)
+  for pkg in "${PACKAGES[@]}"; do
+    grep -qxF -- "$pkg" <<<"$installed" || missing+=("$pkg")
+  done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  need_root "installing ${missing[*]}"
+  log "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# --- Docker Engine ---------------------------------------------------------------------------
+
+pick_storage_driver() {
+  if [[ -n ${SLIPWAY_TESTBED_STORAGE_DRIVER:-} ]]; then
+    echo "$SLIPWAY_TESTBED_STORAGE_DRIVER"
+  elif grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null; then
+    echo overlay2
+  else
+    echo vfs
+  fi
+}
+
+ensure_engine() {
+  local recorded
+  recorded=$(read_pid "$CREATED/dockerd.pid")
+  if [[ -n $recorded ]] && ! pid_is "$recorded" dockerd; then
+    rm -f "$CREATED/dockerd.pid"   # stale record (reboot, killed by hand)
+  fi
+  if engine_ping; then
+    return 0
+  fi
+  need_root "starting dockerd"
+  local running
+  running=$(pidof dockerd || true)
+  if [[ -z $running ]]; then
+    local driver pidfile=$STATE/run/dockerd.pid
+    driver=$(pick_storage_driver)
+    mkdir -p "$LOGS" "$STATE/run" "$CREATED"
+    rm -f "$pidfile"
+    log "starting dockerd (storage driver $driver, log $LOGS/dockerd.log)"
+    setsid -f dockerd --host "unix://$DOCKER_SOCK" --storage-driver "$driver" \
+      --pidfile "$pidfile" </dev/null >>"$LOGS/dockerd.log" 2>&1 9>&-   # 9: the state lock
+    local i
+    for ((i = 0; i < 100; i++)); do
+      [[ -s $pidfile ]] && break
+      sleep 0.1
+    done
+    [[ -s $pidfile ]] || { tail -n 30 "$LOGS/dockerd.log" >&2; die "dockerd did not start"; }
+    cp "$pidfile" "$CREATED/dockerd.pid"
+  else
+    log "dockerd (pid $running) is running but does not answer yet; waiting"
+  fi
+  local i
+  for ((i = 0; i < 120; i++)); do
+    engine_ping && return 0
+    if [[ -z $running ]] && ! pid_is "$(read_pid "$CREATED/dockerd.pid")" dockerd; then
+      tail -n 30 "$LOGS/dockerd.log" >&2
+      die "dockerd exited; see $LOGS/dockerd.log"
+    fi
+    sleep 0.5
+  done
+  die "no Docker Engine answers on $DOCKER_SOCK after 60s (log: $LOGS/dockerd.log)"
+}
+
+# --- registry --------------------------------------------------------------------------------
+
+write_if_changed() { # write_if_changed FILE MODE < content; returns 0 if the file changed
+  local file=$1 mode=$2 tmp
+  tmp=$(mktemp "$file.XXXXXX")
+  cat >"$tmp"
+  chmod "$mode" "$tmp"
+  if [[ -f $file ]] && cmp -s "$tmp" "$file"; then
+    rm -f "$tmp"
+    return 1
+  fi
+  mv -f "$tmp" "$file"
+  return 0
+}
+
+ensure_registry() {
+  mkdir -p "$REGDIR/data" "$LOGS" "$CREATED"
+  if [[ ! -s $REGDIR/password ]]; then
+    (umask 077 && head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32 >"$REGDIR/password")
+    rm -f "$REGDIR/htpasswd"
+    log "generated registry password for user $REG_USER ($REGDIR/password)"
+  fi
+  local pw changed=0
+  pw=$(reg_password)
+  if [[ ! -s $REGDIR/htpasswd ]]; then
+    (umask 077 && printf '%s' "$pw" | htpasswd -iBc "$REGDIR/htpasswd" "$REG_USER" 2>/dev/null)
+    changed=1
+  fi
+  if write_if_changed "$REGDIR/config.yml" 600 <<EOF; then changed=1; fi
+# written by scripts/testbed.sh; the registry of the slipway test bed
+version: 0.1
+log:
+  level: info
+  fields:
+    service: slipway-testbed-registry
+storage:
+  filesystem:
+    rootdirectory: $REGDIR/data
+  delete:
+    enabled: true
+  cache:
+    blobdescriptor: inmemory
+http:
+  addr: $REGISTRY
+  secret: $(printf '%s' "$pw" | sha256sum | cut -c1-32)
+  headers:
+    X-Content-Type-Options: [nosniff]
+auth:
+  htpasswd:
+    realm: slipway-testbed
+    path: $REGDIR/htpasswd
+EOF
+
+  local pid
+  pid=$(read_pid "$CREATED/registry.pid")
+  if [[ -n $pid ]] && pid_is "$pid" docker-registry; then
+    if [[ $changed -eq 0 && $(registry_status "$pw") == 200 ]]; then
+      return 0
+    fi
+    log "restarting the registry (pid $pid)"
+    stop_pid "$pid" docker-registry
+  fi
+  rm -f "$CREATED/registry.pid"
+  local code
+  code=$(registry_status)
+  if [[ $code != 000 ]]; then
+    die "something else answers on $REGISTRY (HTTP $code): stop it (e.g. 'systemctl disable --now docker-registry') or set SLIPWAY_TESTBED_REGISTRY_PORT"
+  fi
+  log "starting docker-registry on $REGISTRY (storage $REGDIR/data, log $LOGS/registry.log)"
+  # shellcheck disable=SC2016 # $$ and $1/$2 are expanded by the inner shell
+  setsid -f bash -c 'echo $$ >"$1"; exec docker-registry serve "$2"' _ \
+    "$CREATED/registry.pid" "$REGDIR/config.yml" </dev/null >>"$LOGS/registry.log" 2>&1 9>&-
+  local i
+  for ((i = 0; i < 100; i++)); do
+    [[ $(registry_status "$pw") == 200 ]] && return 0
+    sleep 0.2
+  done
+  tail -n 20 "$LOGS/registry.log" >&2
+  die "the registry does not answer on http://$REGISTRY/v2/ (log: $LOGS/registry.log)"
+}
+
+write_client_config() {
+  local pw auth
+  pw=$(reg_password)
+  auth=$(printf '%s:%s' "$REG_USER" "$pw" | base64 -w0)
+  mkdir -p "$DOCKER_CFG_DIR"
+  chmod 700 "$DOCKER_CFG_DIR"
+  write_if_changed "$ENV_FILE" 600 <<EOF || true
+# written by scripts/testbed.sh up: source it, or eval "\$(scripts/testbed.sh env)"
+export SLIPWAY_TESTBED_DIR=$STATE
+export SLIPWAY_TEST_REGISTRY=$REGISTRY
+export SLIPWAY_TEST_REGISTRY_USER=$REG_USER
+export SLIPWAY_TEST_REGISTRY_PASSWORD=$pw
+export SLIPWAY_TEST_DEBIAN_IMAGE=$DEBIAN_IMAGE
+export DOCKER_CONFIG=$DOCKER_CFG_DIR
+EOF
+  if [[ -f $DOCKER_CFG_DIR/config.json ]] && grep -qF "\"$auth\"" "$DOCKER_CFG_DIR/config.json"; then
+    return 0
+  fi
+  write_if_changed "$DOCKER_CFG_DIR/config.json" 600 <<EOF || true
+{
+	"auths": {
+		"$REGISTRY": {
+			"auth": "$auth"
+		}
+	}
+}
+EOF
+  log "docker login $REGISTRY (DOCKER_CONFIG=$DOCKER_CFG_DIR)"
+  printf '%s' "$pw" | DOCKER_CONFIG=$DOCKER_CFG_DIR docker login --username "$REG_USER" --password-stdin "$REGISTRY" >/dev/null
+}
+
+# --- official-image stand-in -----------------------------------------------------------------
+
+# host_mirror SUITE-REGEX: first URI of an enabled deb source of the host whose suites match.
+host_mirror() {
+  local want=$1 f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [[ -f $f ]] || continue
+    awk -v want="$want" '
+      BEGIN { RS = ""; FS = "\n" }
+      {
+        types = ""; uris = ""; suites = ""; enabled = "yes"
+        for (i = 1; i <= NF; i++) {
+          line = $i
+          if (line ~ /^[ \t]*#/) continue
+          key = tolower(line); sub(/:.*/, "", key)
+          val = line; sub(/^[^:]*:[ \t]*/, "", val)
+          if (key == "types") types = val
+          else if (key == "uris") uris = val
+          else if (key == "suites") suites = val
+          else if (key == "enabled") enabled = tolower(val)
+        }
+        if (enabled == "no" || types !~ /(^| )deb( |$)/) next
+        n = split(suites, s, /[ \t]+/)
+        for (j = 1; j <= n; j++) if (s[j] ~ want) { split(uris, u, /[ \t]+/); print u[1]; exit }
+      }' "$f"
+  done
+  local lists=()
+  [[ -f /etc/apt/sources.list ]] && lists+=(/etc/apt/sources.list)
+  for f in /etc/apt/sources.list.d/*.list; do [[ -f $f ]] && lists+=("$f"); done
+  if [[ ${#lists[@]} -gt 0 ]]; then
+    # deb [options] URI SUITE COMPONENTS...
+    sed -E -e 's/\[[^]]*\]//' "${lists[@]}" |
+      awk -v want="$want" '$1 == "deb" && $3 ~ want { print $2 }'
+  fi
+}
+
+debian_mirror() {
+  if [[ -n ${SLIPWAY_TESTBED_DEBIAN_MIRROR:-} ]]; then
+    echo "$SLIPWAY_TESTBED_DEBIAN_MIRROR"
+    return
+  fi
+  local m
+  m=$(host_mirror "^${DEBIAN_SUITE}\$" | grep -E '/debian/?$' | head -n1 || true)
+  [[ -n $m ]] || m=$(host_mirror "^${DEBIAN_SUITE}\$" | head -n1 || true)
+  [[ -n $m ]] || die "no Debian $DEBIAN_SUITE mirror in /etc/apt/sources.list{,.d}; set SLIPWAY_TESTBED_DEBIAN_MIRROR"
+  echo "${m%/}"
+}
+
+debian_security_mirror() {
+  local m
+  m=$(host_mirror "^${DEBIAN_SUITE}-security\$" | head -n1 || true)
+  echo "${m%/}"
+}
+
+# Build the minbase rootfs tarball (once; cached in $CACHE across `up`/`down`).
+ensure_rootfs_tar() {
+  [[ -s $ROOTFS_TAR ]] && return 0
+  need_root "debootstrap"
+  local mirror security root
+  mirror=$(debian_mirror)
+  security=$(debian_security_mirror)
+  mkdir -p "$CACHE" "$STATE/build"
+  root=$(mktemp -d "$STATE/build/rootfs.XXXXXX")
+  log "debootstrap --variant=minbase $DEBIAN_SUITE from $mirror (about a minute; log $LOGS/debootstrap.log)"
+  if ! debootstrap --variant=minbase "$DEBIAN_SUITE" "$root" "$mirror" >"$LOGS/debootstrap.log" 2>&1; then
+    tail -n 20 "$LOGS/debootstrap.log" >&2
+    rm -rf "$root"
+    die "debootstrap failed (log: $LOGS/debootstrap.log)"
+  fi
+
+  # apt inside the image uses the host's mirror, in the deb822 layout of the official image.
+  rm -f "$root/etc/apt/sources.list"
+  {
+    printf 'Types: deb\nURIs: %s\nSuites: %s %s-updates\nComponents: main\n' \
+      "$mirror" "$DEBIAN_SUITE" "$DEBIAN_SUITE"
+    printf 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n'
+    if [[ -n $security ]]; then
+      printf '\nTypes: deb\nURIs: %s\nSuites: %s-security\nComponents: main\n' "$security" "$DEBIAN_SUITE"
+      printf 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n'
+    fi
+  } >"$root/etc/apt/sources.list.d/debian.sources"
+
+  # "slim" the way the official -slim images are: no docs, man pages, locales; apt keeps no caches.
+  cat >"$root/etc/dpkg/dpkg.cfg.d/docker" <<'EOF'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/groff/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/linda/*
+path-exclude /usr/share/lintian/overrides/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+path-exclude /usr/share/man/*
+EOF
+  cat >"$root/etc/apt/apt.conf.d/docker-clean" <<'EOF'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+EOF
+  printf 'Acquire::Languages "none";\n' >"$root/etc/apt/apt.conf.d/docker-no-languages"
+  printf 'Acquire::GzipIndexes "true";\n' >"$root/etc/apt/apt.conf.d/docker-gzip-indexes"
+  printf 'Apt::AutoRemove::SuggestsImportant "false";\n' >"$root/etc/apt/apt.conf.d/docker-autoremove-suggests"
+  local d
+  for d in usr/share/doc usr/share/man usr/share/info usr/share/groff usr/share/linda \
+    usr/share/lintian/overrides usr/share/locale; do
+    [[ -d $root/$d ]] || continue
+    find "$root/$d" \( -type f -o -type l \) ! -name copyright ! -name locale.alias -delete
+  done
+  rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb \
+    "$root"/var/log/apt/* "$root"/var/log/bootstrap.log "$root"/var/log/dpkg.log \
+    "$root"/var/log/alternatives.log "$root"/tmp/* "$root"/var/tmp/*
+  rm -rf "${root:?}"/dev/* # the engine provides /dev; official images ship it empty
+  : >"$root/etc/hostname"
+  : >"$root/etc/resolv.conf"
+
+  log "caching rootfs tarball $ROOTFS_TAR"
+  tar --numeric-owner --sort=name -C "$root" -czf "$ROOTFS_TAR.tmp" .
+  mv -f "$ROOTFS_TAR.tmp" "$ROOTFS_TAR"
+  rm -rf "$root"
+}
+
+ensure_debian_image() {
+  if ! docker image inspect "$DEBIAN_IMAGE" >/dev/null 2>&1; then
+    ensure_rootfs_tar
+    log "docker import $DEBIAN_IMAGE"
+    docker import \
+      --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+      --change 'CMD ["bash"]' \
+      --message "slipway test bed: debootstrap --variant=minbase $DEBIAN_SUITE" \
+      "$ROOTFS_TAR" "$DEBIAN_IMAGE" >/dev/null
+    record_image "$DEBIAN_IMAGE"
+  fi
+  local local_id remote_id=""
+  local_id=$(docker image inspect --format '{{.Id}}' "$DEBIAN_IMAGE")
+  remote_id=$(docker image inspect --format '{{.Id}}' "$DEBIAN_REMOTE" 2>/dev/null || true)
+  if [[ $local_id != "$remote_id" ]]; then
+    docker tag "$DEBIAN_IMAGE" "$DEBIAN_REMOTE"
+    record_image "$DEBIAN_REMOTE"
+  fi
+  local digest
+  digest=$(registry_digest library/debian "$DEBIAN_TAG")
+  if [[ -n $digest ]] &&
+    docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$DEBIAN_REMOTE" |
+    grep -qxF "$REGISTRY/library/debian@$digest"; then
+    return 0
+  fi
+  log "docker push $DEBIAN_REMOTE"
+  DOCKER_CONFIG=$DOCKER_CFG_DIR docker push --quiet "$DEBIAN_REMOTE" >/dev/null
+  digest=$(registry_digest library/debian "$DEBIAN_TAG")
+  [[ -n $digest ]] || die "push of $DEBIAN_REMOTE did not reach the registry"
+  log "pushed $DEBIAN_REMOTE ($digest)"
+}
+
+# --- subcommands -----------------------------------------------------------------------------
+
+lock_state() {
+  mkdir -p "$STATE"
+  exec 9>"$STATE/.lock"
+  flock 9
+}
+
+cmd_up() {
+  local t0=$SECONDS
+  lock_state
+  ensure_packages
+  ensure_engine
+  ensure_registry
+  write_client_config
+  ensure_debian_image
+  log "up ($((SECONDS - t0))s): engine $DOCKER_SOCK, registry $REGISTRY, image $DEBIAN_IMAGE; env in $ENV_FILE"
+}
+
+stop_pid() { # stop_pid PID NAME: TERM, wait up to 30s, then KILL
+  local pid=$1 name=$2 i
+  pid_is "$pid" "$name" || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 300; i++)); do
+    pid_is "$pid" "$name" || return 0
+    sleep 0.1
+  done
+  log "$name (pid $pid) ignored SIGTERM; killing it"
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+cmd_down() {
+  local purge=0
+  [[ ${1:-} == --purge ]] && purge=1
+  [[ -d $STATE ]] || { log "nothing to do: $STATE does not exist"; return 0; }
+  lock_state
+  local pid img
+  pid=$(read_pid "$CREATED/registry.pid")
+  if [[ -n $pid ]] && pid_is "$pid" docker-registry; then
+    log "stopping the registry (pid $pid)"
+    stop_pid "$pid" docker-registry
+  fi
+  if [[ -s $CREATED/images ]]; then
+    if engine_ping; then
+      while read -r img; do
+        [[ -n $img ]] || continue
+        if docker image inspect "$img" >/dev/null 2>&1; then
+          log "removing image $img"
+          docker image rm "$img" >/dev/null || log "could not remove $img (still in use?)"
+        fi
+      done <"$CREATED/images"
+    else
+      log "no engine answers; cannot remove images: $(tr '\n' ' ' <"$CREATED/images")"
+    fi
+  fi
+  pid=$(read_pid "$CREATED/dockerd.pid")
+  if [[ -n $pid ]] && pid_is "$pid" dockerd; then
+    log "stopping dockerd (pid $pid; started by testbed up)"
+    stop_pid "$pid" dockerd
+  fi
+  rm -rf "$CREATED" "$REGDIR" "$DOCKER_CFG_DIR" "$ENV_FILE" "$STATE/run" "$STATE/build"
+  if [[ $purge -eq 1 ]]; then
+    case $STATE in
+      / | /var | /var/tmp | /tmp | "$HOME") die "refusing to purge $STATE" ;;
+    esac
+    log "purging $STATE (including the debootstrap cache)"
+    rm -rf "$STATE"
+  else
+    log "down; kept $CACHE and $LOGS (use 'down --purge' to remove them)"
+  fi
+}
+
+cmd_env() {
+  [[ -s $ENV_FILE ]] || die "$ENV_FILE missing: run scripts/testbed.sh up first"
+  cat "$ENV_FILE"
+}
+
+cmd_status() {
+  local rc=0 pid
+  if engine_ping; then
+    local info
+    info=$(docker version --format 'server {{.Server.Version}}, API {{.Server.APIVersion}}' 2>/dev/null || true)
+    pid=$(read_pid "$CREATED/dockerd.pid")
+    if [[ -n $pid ]] && pid_is "$pid" dockerd; then
+      info+=", started by testbed (pid $pid)"
+    else
+      info+=", not started by testbed"
+    fi
+    info+=", storage driver $(docker info --format '{{.Driver}}' 2>/dev/null || echo '?')"
+    echo "engine:    up ($info)"
+  else
+    echo "engine:    DOWN ($DOCKER_SOCK)"
+    rc=1
+  fi
+  pid=$(read_pid "$CREATED/registry.pid")
+  if [[ -s $REGDIR/password && $(registry_status "$(reg_password)") == 200 ]]; then
+    echo "registry:  up (http://$REGISTRY, user $REG_USER, pid ${pid:-?}, data $REGDIR/data)"
+  else
+    echo "registry:  DOWN ($REGISTRY)"
+    rc=1
+  fi
+  if engine_ping && docker image inspect "$DEBIAN_IMAGE" >/dev/null 2>&1; then
+    echo "image:     $DEBIAN_IMAGE in the engine"
+  else
+    echo "image:     $DEBIAN_IMAGE MISSING from the engine"
+    rc=1
+  fi
+  local digest=""
+  [[ -s $REGDIR/password ]] && digest=$(registry_digest library/debian "$DEBIAN_TAG")
+  if [[ -n $digest ]]; then
+    echo "registry:  $DEBIAN_REMOTE ($digest)"
+  else
+    echo "registry:  $DEBIAN_REMOTE MISSING"
+    rc=1
+  fi
+  if [[ -s $ROOTFS_TAR ]]; then
+    echo "cache:     $ROOTFS_TAR ($(du -h "$ROOTFS_TAR" | cut -f1))"
+  else
+    echo "cache:     no rootfs tarball yet"
+  fi
+  if [[ -s $ENV_FILE ]]; then echo "env:       $ENV_FILE"; else echo "env:       MISSING"; rc=1; fi
+  return "$rc"
+}
+
+main() {
+  local cmd=${1:-up}
+  [[ $# -gt 0 ]] && shift
+  case $cmd in
+    up) cmd_up "$@" ;;
+    down) cmd_down "$@" ;;
+    env) cmd_env ;;
+    status) cmd_status ;;
+    -h | --help | help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' ;;
+    *) die "unknown subcommand '$cmd' (up | down [--purge] | env | status)" ;;
+  esac
+}
+
+main "$@"
