@@ -130,10 +130,23 @@ fn lint_directory(
                     }
                 }
                 for (field, id) in unknown_rule_ids(&manifest) {
-                    let location = field_span(&source, &field).map(|span| SourceLocation::from_span(&source, span));
+                    let location = field_span(&source, &field)
+                        .map(|span| SourceLocation::from_span(&source, span));
                     let ids: Vec<&str> = rules::RULES.iter().map(|r| r.id).collect();
-                    let hint = crate::suggest_from(&id, &ids).map_or_else(|| "`slipway lint --list-rules` lists the rule IDs".to_owned(), |s| format!("did you mean `{s}`?"));
-                    push(report, &settings, "MF003", manifest_path.clone(), location, Some(field.to_string()), format!("no lint rule has the ID `{id}`"), &[]);
+                    let hint = crate::suggest_from(&id, &ids).map_or_else(
+                        || "`slipway lint --list-rules` lists the rule IDs".to_owned(),
+                        |s| format!("did you mean `{s}`?"),
+                    );
+                    push(
+                        report,
+                        &settings,
+                        "MF003",
+                        manifest_path.clone(),
+                        location,
+                        Some(field.to_string()),
+                        format!("no lint rule has the ID `{id}`"),
+                        &[],
+                    );
                     if let Some(last) = report.diagnostics.last_mut() {
                         last.help = Some(hint);
                     }
@@ -208,8 +221,19 @@ fn lint_directory(
 fn unknown_rule_ids(manifest: &Manifest) -> Vec<(FieldPath, String)> {
     let lint = FieldPath::root().key("lint");
     let known = |id: &str| rules::rule(id).is_some();
-    let ignored = manifest.lint.ignore.iter().enumerate().filter(|(_, id)| !known(id)).map(|(i, id)| (lint.key("ignore").index(i), id.clone()));
-    let levels = manifest.lint.severity.keys().filter(|id| !known(id)).map(|id| (lint.key("severity").key(id), id.clone()));
+    let ignored = manifest
+        .lint
+        .ignore
+        .iter()
+        .enumerate()
+        .filter(|(_, id)| !known(id))
+        .map(|(i, id)| (lint.key("ignore").index(i), id.clone()));
+    let levels = manifest
+        .lint
+        .severity
+        .keys()
+        .filter(|id| !known(id))
+        .map(|id| (lint.key("severity").key(id), id.clone()));
     ignored.chain(levels).collect()
 }
 

@@ -608,7 +608,11 @@ impl Checker<'_, '_> {
         }
     }
 
-    fn check_env_has_no_secrets(&mut self, path: FieldPath, env: &indexmap::IndexMap<String, String>) {
+    fn check_env_has_no_secrets(
+        &mut self,
+        path: FieldPath,
+        env: &indexmap::IndexMap<String, String>,
+    ) {
         for (key, value) in env {
             if looks_secret(key) && !value.is_empty() {
                 self.bad(

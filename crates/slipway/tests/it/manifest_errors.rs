@@ -109,11 +109,23 @@ fn every_command_has_help_with_an_example() {
 #[test]
 fn lint_settings_must_name_real_rules() {
     let temp = tempfile::tempdir().unwrap();
-    assert_eq!(run(slipway(temp.path()).args(["init", ".", "--name", "shop"])).code, 0);
-    let manifest = std::fs::read_to_string(temp.path().join("slipway.toml")).unwrap() + "\n[lint]\nignore = [\"DF031\"]\n";
+    assert_eq!(
+        run(slipway(temp.path()).args(["init", ".", "--name", "shop"])).code,
+        0
+    );
+    let manifest = std::fs::read_to_string(temp.path().join("slipway.toml")).unwrap()
+        + "\n[lint]\nignore = [\"DF031\"]\n";
     write(temp.path(), "slipway.toml", &manifest);
     let result = run(slipway(temp.path()).args(["lint"]));
     assert_eq!(result.code, 1, "{}", result.stdout);
-    assert!(result.stdout.contains("no lint rule has the ID `DF031`"), "{}", result.stdout);
-    assert!(result.stdout.contains("field: lint.ignore[0]"), "{}", result.stdout);
+    assert!(
+        result.stdout.contains("no lint rule has the ID `DF031`"),
+        "{}",
+        result.stdout
+    );
+    assert!(
+        result.stdout.contains("field: lint.ignore[0]"),
+        "{}",
+        result.stdout
+    );
 }
