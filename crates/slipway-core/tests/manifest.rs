@@ -292,3 +292,32 @@ mod never_panics {
         }
     }
 }
+
+#[test]
+fn the_reference_example_is_a_valid_manifest() {
+    let reference = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/manifest.md"
+    ))
+    .unwrap();
+    let blocks: Vec<&str> = reference
+        .split("```toml\n")
+        .skip(1)
+        .filter_map(|b| b.split("\n```").next())
+        .collect();
+    let example = blocks
+        .iter()
+        .copied()
+        .max_by_key(|b| b.len())
+        .expect("docs/manifest.md has a TOML example");
+    assert!(
+        example.contains("[project]"),
+        "the largest TOML block is the complete example"
+    );
+    if let Err(error) = load_manifest(example) {
+        panic!(
+            "docs/manifest.md's example is rejected: {:#?}",
+            error.problems()
+        );
+    }
+}
