@@ -230,6 +230,14 @@ EOF
   rm -f "$CREATED/registry.pid"
   local code
   code=$(registry_status)
+  if [[ $code != 000 ]] && systemctl is-active --quiet docker-registry 2>/dev/null; then
+    # On a machine running systemd, installing the package starts its own unauthenticated
+    # registry on :5000; the test bed needs the port for its own.
+    log "stopping the docker-registry service that the Debian package started"
+    systemctl disable --now docker-registry >/dev/null 2>&1 || true
+    sleep 1
+    code=$(registry_status)
+  fi
   if [[ $code != 000 ]]; then
     die "something else answers on $REGISTRY (HTTP $code): stop it (e.g. 'systemctl disable --now docker-registry') or set SLIPWAY_TESTBED_REGISTRY_PORT"
   fi
