@@ -139,6 +139,7 @@ strategy = { kind = "recreate" }
             (ProblemKind::UnknownKey, "project.colour"),
             (ProblemKind::DanglingReference, "apps.api.base"),
             (ProblemKind::WrongType, "apps.api.port"),
+            (ProblemKind::BadValue, "bases.python"),
             (
                 ProblemKind::DanglingReference,
                 "environments.stage.services[0]"
@@ -320,4 +321,32 @@ fn the_reference_example_is_a_valid_manifest() {
             error.problems()
         );
     }
+}
+
+#[test]
+fn a_base_needs_a_registry_to_be_pushed_to() {
+    let source = VALID
+        .replace(
+            "[registries.team]",
+            "[registries.ecr]\nurl = \"1.dkr.ecr.eu-central-1.amazonaws.com\"\n[registries.team]",
+        )
+        .replace("registry = \"team\"\n", "");
+    let found = problems(&source);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].1, "bases.python");
+    assert!(found[0].2.contains("no registry"), "{found:#?}");
+}
+
+#[test]
+fn http_only_keys_are_rejected_on_command_checks() {
+    let source = VALID.replace(
+        "[environments.dev]\n",
+        "[environments.dev]\ntests = [{ app = \"api\", run = [\"true\"], expect = 200 }]\n",
+    );
+    let found = problems(&source);
+    assert_eq!(
+        found.iter().map(|f| f.1.as_str()).collect::<Vec<_>>(),
+        vec!["environments.dev.tests[0].expect"],
+        "{found:#?}"
+    );
 }

@@ -56,10 +56,20 @@ impl Checker<'_, '_> {
         message: String,
         help: Option<String>,
     ) {
-        let span = locate(self.root, &path).map(|(key, value)| match kind {
-            ProblemKind::UnknownKey => key.unwrap_or(value),
-            _ => value,
-        });
+        // A problem about a key that is not written (a default) points at its table.
+        let mut located = FieldPath(path.0.clone());
+        let span = loop {
+            if let Some((key, value)) = locate(self.root, &located) {
+                break Some(match kind {
+                    ProblemKind::UnknownKey => key.unwrap_or(value),
+                    _ => value,
+                });
+            }
+            match located.parent() {
+                Some(parent) => located = parent,
+                None => break None,
+            }
+        };
         self.problems.push(Problem {
             kind,
             path,
@@ -138,8 +148,18 @@ impl Checker<'_, '_> {
         for (name, base) in &m.bases {
             let path = root.key("bases").key(name);
             self.check_name(path.clone(), name, "base name");
-            if let Some(registry) = &base.registry {
-                self.reference(path.key("registry"), "registry", "registries", registry);
+            match &base.registry {
+                Some(registry) => {
+                    self.reference(path.key("registry"), "registry", "registries", registry)
+                }
+                None if m.project.registry.is_none() && self.names.registries.len() != 1 => self
+                    .bad(
+                        path.clone(),
+                        format!("base `{name}` has no registry to be pushed to"),
+                        "set `registry` here or `[project] registry`, naming a [registries] table"
+                            .to_owned(),
+                    ),
+                None => {}
             }
             self.check_repository(path.key("image"), &base.image);
             for (i, tag) in base.tags.iter().enumerate() {
@@ -489,6 +509,21 @@ impl Checker<'_, '_> {
                     );
                 }
             }
+            if test.http.is_none() {
+                for (key, set) in [
+                    ("expect", test.expect.is_some()),
+                    ("body_contains", test.body_contains.is_some()),
+                    ("json", !test.json.is_empty()),
+                ] {
+                    if set {
+                        self.bad(
+                            tpath.key(key),
+                            format!("`{key}` only applies to `http` checks"),
+                            "a `run` or `host` check passes when its command exits 0".to_owned(),
+                        );
+                    }
+                }
+            }
             if let Some(status) = test.expect
                 && !(100..=599).contains(&status)
             {
@@ -597,7 +632,12 @@ impl Checker<'_, '_> {
             }
             (None, Some(cmd)) => self.check_command(path.key("cmd"), cmd),
         }
-        if let (Some(interval), Some(timeout)) = (health.interval, health.timeout)
+        // An unset timeout defaults to the shorter of 3s and the interval, so only a written
+        // one can be too long.
+        let interval = health
+            .interval
+            .unwrap_or(super::Duration(std::time::Duration::from_secs(5)));
+        if let Some(timeout) = health.timeout
             && timeout > interval
         {
             self.bad(
