@@ -154,7 +154,12 @@ pub fn import(
 
 /// Compose's merge of an override file: mappings merge key by key, the listed sequences
 /// append, everything else is replaced.
-fn merge(base: Node, over: Node, key: &str) -> Node {
+pub(crate) fn merge(base: Node, over: Node, key: &str) -> Node {
+    let (base, over) = if matches!(key, "environment" | "labels" | "args") {
+        (list_to_map(base), list_to_map(over))
+    } else {
+        (base, over)
+    };
     const APPENDED: &[&str] = &[
         "ports",
         "expose",
@@ -200,6 +205,37 @@ fn merge(base: Node, over: Node, key: &str) -> Node {
             value,
             pos: over.pos,
         },
+    }
+}
+
+/// `["KEY=value", "FLAG"]` → `{KEY: value, FLAG: null}`, the map form compose merges by key.
+fn list_to_map(node: Node) -> Node {
+    let Value::Seq(items) = node.value else {
+        return node;
+    };
+    let entries = items
+        .into_iter()
+        .map(|item| {
+            let text = item.as_text().unwrap_or_default();
+            let (key, value) = match text.split_once('=') {
+                Some((k, v)) => (k.to_owned(), Value::Str(v.to_owned())),
+                None => (text.clone(), Value::Null),
+            };
+            (
+                crate::yaml::Key {
+                    name: key,
+                    pos: item.pos,
+                },
+                Node {
+                    value,
+                    pos: item.pos,
+                },
+            )
+        })
+        .collect();
+    Node {
+        value: Value::Map(entries),
+        pos: node.pos,
     }
 }
 

@@ -41,9 +41,26 @@ impl Instruction {
 
     /// The shell script a RUN executes: the command line, then any heredoc bodies.
     pub fn script(&self) -> String {
-        match &self.json {
-            Some(argv) => argv.join(" "),
-            None => self.args.clone(),
+        if let Some(argv) = &self.json {
+            return argv.join(" ");
+        }
+        let command_line = self.args.lines().next().unwrap_or_default();
+        // A heredoc is the script when it feeds the shell (`RUN <<EOF`, `RUN bash <<EOF`);
+        // otherwise (`RUN cat > /entrypoint.sh <<EOF`) it is a file's content.
+        let before_heredoc = command_line.split("<<").next().unwrap_or_default().trim();
+        let feeds_shell = before_heredoc.is_empty()
+            || before_heredoc
+                .split_whitespace()
+                .next()
+                .is_some_and(|w| matches!(w.rsplit('/').next(), Some("sh" | "bash" | "dash")))
+                && before_heredoc
+                    .split_whitespace()
+                    .skip(1)
+                    .all(|w| w.starts_with('-'));
+        if self.heredocs.is_empty() || feeds_shell {
+            self.args.clone()
+        } else {
+            command_line.to_owned()
         }
     }
 }
@@ -88,6 +105,7 @@ const FLAGGED: &[&str] = &["FROM", "RUN", "COPY", "ADD", "HEALTHCHECK"];
 const HEREDOC_CAPABLE: &[&str] = &["RUN", "COPY", "ADD"];
 
 pub fn parse(source: &str) -> Result<Dockerfile, ParseError> {
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
     let lines: Vec<&str> = source.lines().collect();
     let escape = directive_escape(&lines)?;
     let mut instructions = Vec::new();
@@ -204,7 +222,7 @@ pub fn parse(source: &str) -> Result<Dockerfile, ParseError> {
         // Invalid JSON is run in shell form by the builder (DF018 reports it); an array that
         // is never closed is a mistake it would run as a broken shell command.
         if matches!(keyword.as_str(), "CMD" | "ENTRYPOINT" | "SHELL")
-            && args.starts_with('[')
+            && args.starts_with("[\"")
             && !args.trim_end().ends_with(']')
         {
             return Err(ParseError {
@@ -226,10 +244,24 @@ pub fn parse(source: &str) -> Result<Dockerfile, ParseError> {
             suppressed: std::mem::take(&mut pending_suppressions),
         });
     }
-    Ok(Dockerfile {
-        instructions,
-        escape,
-    })
+    match instructions.iter().find(|i| i.keyword != "ARG") {
+        None => Err(ParseError {
+            line: instructions.first().map_or(1, |i| i.line),
+            column: 1,
+            message: "the Dockerfile has no FROM instruction".into(),
+            help: "start the build with `FROM <image>:<tag>`".into(),
+        }),
+        Some(first) if first.keyword != "FROM" => Err(ParseError {
+            line: first.line,
+            column: first.column,
+            message: format!("{} before the first FROM", first.keyword),
+            help: "only ARG may come before the first FROM".into(),
+        }),
+        Some(_) => Ok(Dockerfile {
+            instructions,
+            escape,
+        }),
+    }
 }
 
 fn directive_escape(lines: &[&str]) -> Result<char, ParseError> {
@@ -310,8 +342,15 @@ fn heredoc_markers(args: &str) -> Vec<(String, bool)> {
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
             .collect();
+        // `<<<` is a here-string and `1<<2` arithmetic, not heredocs.
+        let here_string = after.starts_with('<') || rest[..at].ends_with('<');
         let looks_like_delimiter = !word.is_empty()
-            && (quoted || word.chars().next().is_some_and(|c| c.is_ascii_uppercase()));
+            && !here_string
+            && (quoted
+                || word
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_'));
         if looks_like_delimiter {
             markers.push((word.clone(), strip_tabs));
         }
@@ -379,6 +418,25 @@ mod tests {
         .unwrap();
         assert_eq!(df.escape, '`');
         assert_eq!(df.instructions.len(), 2);
+    }
+
+    #[test]
+    fn heredocs_that_write_files_are_not_script() {
+        let df = parse("FROM debian:12\nRUN cat > /entrypoint.sh <<eof\ncd /app\nexec app\neof\n")
+            .unwrap();
+        assert_eq!(df.instructions[1].script(), "cat > /entrypoint.sh <<eof");
+        let df = parse("FROM debian:12\nRUN bash -e <<EOF\ncd /app\nEOF\n").unwrap();
+        assert!(df.instructions[1].script().contains("cd /app"));
+    }
+
+    #[test]
+    fn a_bom_and_shell_tests_in_cmd_are_fine_but_a_missing_from_is_not() {
+        assert!(parse("\u{feff}FROM debian:12\nCMD [ -f /x ] && exec php-fpm\n").is_ok());
+        assert_eq!(
+            parse("# just a comment\n").unwrap_err().message,
+            "the Dockerfile has no FROM instruction"
+        );
+        assert_eq!(parse("RUN echo\nFROM debian:12\n").unwrap_err().line, 1);
     }
 
     #[test]

@@ -184,8 +184,30 @@ fn is_project_base(image: &str, ctx: &DockerfileContext) -> bool {
     })
 }
 
+/// `$SLIPWAY_BASE`, `${SLIPWAY_BASE}` or `${SLIPWAY_BASE:-fallback}`: slipway passes the pinned
+/// base as that build argument.
 fn is_slipway_base_var(image: &str) -> bool {
-    matches!(image, "$SLIPWAY_BASE" | "${SLIPWAY_BASE}")
+    image == "$SLIPWAY_BASE"
+        || image.strip_prefix("${SLIPWAY_BASE").is_some_and(|rest| {
+            rest == "}" || (rest.starts_with(":-") || rest.starts_with('-')) && rest.ends_with('}')
+        })
+}
+
+/// Like `substitute`, with every unknown variable replaced by a placeholder word.
+fn substitute_unknown(text: &str, vars: &HashMap<String, String>) -> String {
+    let mut known = vars.clone();
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        let after = rest[at + 1..].trim_start_matches('{');
+        let len = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        known
+            .entry(after[..len].to_owned())
+            .or_insert_with(|| "unknown".to_owned());
+        rest = &after[len..];
+    }
+    substitute(text, &known).unwrap_or_else(|| text.to_owned())
 }
 
 fn is_root_user(user: &str) -> bool {
@@ -244,25 +266,48 @@ fn check_from(
     if stage.parent.is_some() || stage.image.eq_ignore_ascii_case("scratch") {
         return;
     }
-    if role == Role::App && ancestor_of_final && !is_project_base(&stage.image, ctx) {
+    let resolved = substitute(&stage.image, global_args);
+    let builds_on_base = is_project_base(&stage.image, ctx)
+        || resolved.as_deref().is_some_and(|r| is_project_base(r, ctx));
+    if role == Role::App && ancestor_of_final && !builds_on_base {
         let bases = if ctx.base_repositories.is_empty() {
             "${SLIPWAY_BASE}".to_owned()
         } else {
             format!("${{SLIPWAY_BASE}} or {}", ctx.base_repositories.join(", "))
         };
+        let shown = resolved.clone().unwrap_or_else(|| stage.image.clone());
         report(
             "DF003",
             ins,
-            format!(
-                "app image builds FROM `{}` instead of the project's base ({bases})",
-                stage.image
-            ),
+            format!("app image builds FROM `{shown}` instead of the project's base ({bases})"),
         );
     }
     if is_slipway_base_var(&stage.image) {
         return;
     }
-    let Some(resolved) = substitute(&stage.image, global_args) else {
+    let Some(resolved) = resolved else {
+        // The tag depends on a build argument without a default: the repository alone still
+        // tells whether the image is official or alpine.
+        let lenient = substitute_unknown(&stage.image, global_args);
+        if let Some(image) = ImageRef::parse(&lenient).filter(|i| !i.repository.contains('$')) {
+            if role == Role::Base && !image.is_official(&ctx.official_registries) {
+                report(
+                    "DF001",
+                    ins,
+                    format!(
+                        "base image builds FROM `{}`, which is not an official image",
+                        stage.image
+                    ),
+                );
+            }
+            if image.name() == "alpine" || stage.image.contains("alpine") {
+                report(
+                    "DF005",
+                    ins,
+                    format!("`{}` is an alpine image", stage.image),
+                );
+            }
+        }
         return;
     };
     let Some(image) = ImageRef::parse(&resolved) else {
@@ -332,23 +377,30 @@ fn check_stage_body(
                 }
             }
             "ENV" | "ARG" => {
-                for (key, value) in key_values(&ins.args, ins.keyword == "ARG") {
-                    if !looks_secret(&key) {
-                        continue;
-                    }
-                    match (ins.keyword.as_str(), value) {
-                        ("ENV", Some(v)) if !v.is_empty() => report(
-                            "DF011",
-                            ins,
-                            format!("ENV {key} puts a secret into the image config"),
+                let leaked: Vec<String> = key_values(&ins.args, ins.keyword == "ARG")
+                    .into_iter()
+                    .filter(|(key, value)| {
+                        looks_secret(key)
+                            && (ins.keyword == "ARG"
+                                || value.as_deref().is_some_and(|v| !v.is_empty()))
+                    })
+                    .map(|(key, _)| key)
+                    .collect();
+                if !leaked.is_empty() {
+                    let place = if ins.keyword == "ENV" {
+                        "image config"
+                    } else {
+                        "image history"
+                    };
+                    report(
+                        "DF011",
+                        ins,
+                        format!(
+                            "{} {} puts a secret into the {place}",
+                            ins.keyword,
+                            leaked.join(", ")
                         ),
-                        ("ARG", _) => report(
-                            "DF011",
-                            ins,
-                            format!("ARG {key} puts a secret into the image history"),
-                        ),
-                        _ => {}
-                    }
+                    );
                 }
             }
             "ADD" => {
@@ -636,6 +688,7 @@ const PIP_OPTIONS_WITH_VALUE: &[&str] = &[
     "--upgrade-strategy",
     "--global-option",
     "--config-settings",
+    "--root-user-action",
     "-C",
     "--report",
     "--python",
@@ -709,6 +762,9 @@ fn node_install_packages(words: &[Word]) -> Option<Vec<&Word>> {
     while let Some(word) = iter.next() {
         let text = word.text.as_str();
         if !seen_verb {
+            if text == "global" && tool == "yarn" {
+                continue;
+            }
             if verbs.contains(&text) {
                 seen_verb = true;
             } else if text.starts_with('-') {
@@ -741,5 +797,8 @@ fn node_install_packages(words: &[Word]) -> Option<Vec<&Word>> {
 
 fn node_pinned(word: &Word) -> bool {
     let text = word.text.trim_start_matches('@');
-    text.contains('@')
+    match text.split_once('@') {
+        Some((_, version)) => !matches!(version, "" | "latest" | "next" | "*" | "x"),
+        None => false,
+    }
 }

@@ -36,7 +36,7 @@ impl Settings {
                 .lint
                 .severity
                 .iter()
-                .map(|(k, v)| (k.clone(), *v))
+                .map(|(k, v)| (k.to_ascii_uppercase(), *v))
                 .collect(),
             context: DockerfileContext {
                 base_repositories: manifest.bases.values().map(|b| b.image.clone()).collect(),
@@ -46,7 +46,7 @@ impl Settings {
     }
 
     fn severity_of(&self, rule_id: &str) -> Option<Severity> {
-        if self.ignore.iter().any(|i| i == rule_id) {
+        if self.ignore.iter().any(|i| i.eq_ignore_ascii_case(rule_id)) {
             return None;
         }
         match self.levels.get(rule_id) {
@@ -80,147 +80,237 @@ impl LintReport {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    Dockerfile(Role),
+    Dockerfile,
     Compose,
-    Manifest,
 }
 
 /// Lints files and project directories. A directory with a slipway.toml is checked as a
 /// project (manifest, layout, every Dockerfile and compose file in it); other directories are
-/// searched for Dockerfiles and compose files.
-pub fn lint_paths(paths: &[PathBuf], base_settings: &Settings) -> Result<LintReport, LintError> {
+/// searched for Dockerfiles and compose files. A file or directory inside a project is checked
+/// with that project's roles and `[lint]` settings.
+pub fn lint_paths(paths: &[PathBuf], cli_settings: &Settings) -> Result<LintReport, LintError> {
     let mut report = LintReport::default();
     for path in paths {
-        if path.is_dir() {
-            lint_directory(path, base_settings, &mut report)?;
+        let is_manifest = path.file_name().is_some_and(|n| n == "slipway.toml");
+        let start = if path.is_dir() {
+            path.clone()
         } else {
-            let kind = classify(path).unwrap_or(Kind::Dockerfile(role_from_path(path)));
-            lint_file(path, kind, base_settings, &mut report)?;
+            path.parent().map(Path::to_path_buf).unwrap_or_default()
+        };
+        let project_root = find_project_root(&start);
+        let at_root = project_root
+            .as_ref()
+            .is_some_and(|root| same_path(root, &start));
+        // Manifest and layout findings belong to runs over the project itself.
+        let report_project = (path.is_dir() && at_root) || is_manifest;
+        let project = match &project_root {
+            Some(root) => load_project(root, cli_settings, report_project.then_some(&mut report))?,
+            None => Project {
+                root: None,
+                settings: cli_settings.clone(),
+                roles: BTreeMap::new(),
+            },
+        };
+        if path.is_dir() {
+            let mut files = Vec::new();
+            walk(path, &mut files);
+            files.sort();
+            for file in files {
+                if let Some(kind) = classify(&file, false) {
+                    lint_file(&file, kind, &project, &mut report)?;
+                }
+            }
+        } else if !is_manifest {
+            let kind = classify(path, true).unwrap_or(Kind::Dockerfile);
+            lint_file(path, kind, &project, &mut report)?;
         }
     }
     report
         .diagnostics
         .sort_by(|a, b| (&a.file, &a.location, &a.rule).cmp(&(&b.file, &b.location, &b.rule)));
+    report.diagnostics.dedup();
     Ok(report)
 }
 
-fn lint_directory(
-    dir: &Path,
-    base_settings: &Settings,
-    report: &mut LintReport,
-) -> Result<(), LintError> {
-    let manifest_path = dir.join("slipway.toml");
-    let mut settings = base_settings.clone();
-    let mut roles: BTreeMap<PathBuf, Role> = BTreeMap::new();
-    if manifest_path.is_file() {
-        let source = read(&manifest_path)?;
-        report.files_checked += 1;
-        match load_manifest(&source) {
-            Ok(manifest) => {
-                settings = merge(base_settings, Settings::from_manifest(&manifest));
-                for name in manifest.bases.keys() {
-                    roles.insert(
-                        normalize(&dir.join(manifest.base_dockerfile(name))),
-                        Role::Base,
-                    );
-                }
-                for name in manifest.apps.keys() {
-                    if let Some(dockerfile) = manifest.app_dockerfile(name) {
-                        roles.insert(normalize(&dir.join(dockerfile)), Role::App);
-                    }
-                }
-                for (field, id) in unknown_rule_ids(&manifest) {
-                    let location = field_span(&source, &field)
-                        .map(|span| SourceLocation::from_span(&source, span));
-                    let ids: Vec<&str> = rules::RULES.iter().map(|r| r.id).collect();
-                    let hint = crate::suggest_from(&id, &ids).map_or_else(
-                        || "`slipway lint --list-rules` lists the rule IDs".to_owned(),
-                        |s| format!("did you mean `{s}`?"),
-                    );
-                    push(
-                        report,
-                        &settings,
-                        "MF003",
-                        manifest_path.clone(),
-                        location,
-                        Some(field.to_string()),
-                        format!("no lint rule has the ID `{id}`"),
-                        &[],
-                    );
-                    if let Some(last) = report.diagnostics.last_mut() {
-                        last.help = Some(hint);
-                    }
-                }
-                for finding in layout::check(dir, &manifest) {
-                    let file = dir.join(&finding.file);
-                    let location = finding
-                        .field
-                        .as_ref()
-                        .and_then(|field| field_span(&source, field))
-                        .map(|span| SourceLocation::from_span(&source, span));
-                    push(
-                        report,
-                        &settings,
-                        finding.rule,
-                        file,
-                        location,
-                        finding.field.map(|f| f.to_string()),
-                        finding.message,
-                        &[],
-                    );
-                }
-            }
-            Err(error) => {
-                if matches!(error, ManifestError::Syntax { .. }) {
-                    report.unreadable = true;
-                }
-                for diagnostic in error.diagnostics(&manifest_path, &source) {
-                    push(
-                        report,
-                        &settings,
-                        &diagnostic.rule,
-                        diagnostic.file,
-                        diagnostic.location,
-                        diagnostic.field,
-                        diagnostic.message,
-                        &[],
-                    );
-                    if let (Some(last), Some(help)) =
-                        (report.diagnostics.last_mut(), diagnostic.help)
-                    {
-                        last.help = Some(help);
-                    }
-                }
+/// What a lint run knows about the project a file belongs to.
+struct Project {
+    root: Option<PathBuf>,
+    settings: Settings,
+    /// Dockerfile roles from slipway.toml, by absolute path.
+    roles: BTreeMap<PathBuf, Role>,
+}
+
+impl Project {
+    fn role_of(&self, given: &Path) -> Role {
+        let file = absolute(given);
+        if let Some(role) = self.roles.get(&file) {
+            return *role;
+        }
+        // Only the part below the project counts: `/home/app/shop/Dockerfile` is not an app's.
+        match &self.root {
+            Some(root) => role_from_path(file.strip_prefix(root).unwrap_or(&file)),
+            None => role_from_path(given),
+        }
+    }
+}
+
+fn find_project_root(start: &Path) -> Option<PathBuf> {
+    let start = absolute(start);
+    start
+        .ancestors()
+        .find(|dir| dir.join("slipway.toml").is_file())
+        .map(Path::to_path_buf)
+}
+
+fn same_path(a: &Path, b: &Path) -> bool {
+    absolute(a) == absolute(b)
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    let path = if path.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        path
+    };
+    std::fs::canonicalize(path)
+        .unwrap_or_else(|_| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()))
+}
+
+/// Reads the project's slipway.toml. Its problems (and the layout's) are added to `report`
+/// when given; what could be read of it shapes the settings and roles either way, so one
+/// mistake in the manifest does not switch off the rest of the checks.
+fn load_project(
+    root: &Path,
+    cli_settings: &Settings,
+    report: Option<&mut LintReport>,
+) -> Result<Project, LintError> {
+    let manifest_path = root.join("slipway.toml");
+    let display_root = relative_display(root);
+    let shown_manifest = display_root.join("slipway.toml");
+    let source = match read_text(&manifest_path)? {
+        Ok(source) => source,
+        Err(_) => {
+            return Ok(Project {
+                root: None,
+                settings: cli_settings.clone(),
+                roles: BTreeMap::new(),
+            });
+        }
+    };
+    let mut findings: Vec<Diagnostic> = Vec::new();
+    let (manifest, unreadable) = match load_manifest(&source) {
+        Ok(manifest) => (Some(manifest), false),
+        Err(error) => {
+            findings.extend(error.diagnostics(&shown_manifest, &source));
+            (
+                error.partial().cloned(),
+                matches!(error, ManifestError::Syntax { .. }),
+            )
+        }
+    };
+    let mut project = Project {
+        root: Some(absolute(root)),
+        settings: cli_settings.clone(),
+        roles: BTreeMap::new(),
+    };
+    if let Some(manifest) = &manifest {
+        project.settings = merge(cli_settings, Settings::from_manifest(manifest));
+        for name in manifest.bases.keys() {
+            project.roles.insert(
+                absolute(&root.join(manifest.base_dockerfile(name))),
+                Role::Base,
+            );
+        }
+        for name in manifest.apps.keys() {
+            if let Some(dockerfile) = manifest.app_dockerfile(name) {
+                project
+                    .roles
+                    .insert(absolute(&root.join(dockerfile)), Role::App);
             }
         }
-        report.sources.insert(manifest_path.clone(), source);
     }
-    let mut files = Vec::new();
-    walk(dir, &mut files);
-    files.sort();
-    for file in files {
-        let Some(kind) = classify(&file) else {
-            continue;
-        };
-        let kind = match kind {
-            Kind::Dockerfile(_) => Kind::Dockerfile(
-                roles
-                    .get(&normalize(&file))
-                    .copied()
-                    .unwrap_or_else(|| role_from_path(file.strip_prefix(dir).unwrap_or(&file))),
-            ),
-            Kind::Manifest => continue,
-            other => other,
-        };
-        lint_file(&file, kind, &settings, report)?;
+    let Some(report) = report else {
+        return Ok(project);
+    };
+    report.files_checked += 1;
+    report.unreadable |= unreadable;
+    for finding in findings {
+        let help = finding.help.clone();
+        push(
+            report,
+            &project.settings,
+            &finding.rule,
+            finding.file,
+            finding.location,
+            finding.field,
+            finding.message,
+            &[],
+        );
+        if let (Some(last), Some(help)) = (report.diagnostics.last_mut(), help) {
+            last.help = Some(help);
+        }
     }
-    Ok(())
+    if let Some(manifest) = &manifest {
+        let ids: Vec<&str> = rules::RULES.iter().map(|r| r.id).collect();
+        for (field, id) in unknown_rule_ids(manifest) {
+            let location =
+                field_span(&source, &field).map(|span| SourceLocation::from_span(&source, span));
+            let hint = crate::suggest_from(&id, &ids).map_or_else(
+                || "`slipway lint --list-rules` lists the rule IDs".to_owned(),
+                |s| format!("did you mean `{s}`?"),
+            );
+            push(
+                report,
+                &project.settings,
+                "MF003",
+                shown_manifest.clone(),
+                location,
+                Some(field.to_string()),
+                format!("no lint rule has the ID `{id}`"),
+                &[],
+            );
+            if let Some(last) = report.diagnostics.last_mut() {
+                last.help = Some(hint);
+            }
+        }
+        for finding in layout::check(root, manifest) {
+            let file = display_root.join(&finding.file);
+            let location = finding
+                .field
+                .as_ref()
+                .and_then(|field| field_span(&source, field))
+                .map(|span| SourceLocation::from_span(&source, span));
+            push(
+                report,
+                &project.settings,
+                finding.rule,
+                file,
+                location,
+                finding.field.map(|f| f.to_string()),
+                finding.message,
+                &[],
+            );
+        }
+    }
+    report.sources.insert(shown_manifest, source);
+    Ok(project)
+}
+
+/// `root` as the user would write it from the current directory.
+fn relative_display(root: &Path) -> PathBuf {
+    let cwd = std::env::current_dir()
+        .map(|c| absolute(&c))
+        .unwrap_or_default();
+    match root.strip_prefix(&cwd) {
+        Ok(relative) => relative.to_path_buf(),
+        Err(_) => root.to_path_buf(),
+    }
 }
 
 /// `[lint] ignore` and `[lint] severity` entries that name no rule.
 fn unknown_rule_ids(manifest: &Manifest) -> Vec<(FieldPath, String)> {
     let lint = FieldPath::root().key("lint");
-    let known = |id: &str| rules::rule(id).is_some();
+    let known = |id: &str| rules::rule(&id.to_ascii_uppercase()).is_some();
     let ignored = manifest
         .lint
         .ignore
@@ -250,18 +340,66 @@ fn merge(cli: &Settings, project: Settings) -> Settings {
     merged
 }
 
+/// The file's text, or the reason it is not text (reported as a finding, not a failure).
+fn read_text(path: &Path) -> Result<Result<String, String>, LintError> {
+    let bytes = std::fs::read(path).map_err(|source| LintError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
+        return Ok(Err("the file is UTF-16 text: save it as UTF-8".into()));
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Ok(text
+            .strip_prefix('\u{feff}')
+            .map(str::to_owned)
+            .unwrap_or(text))),
+        Err(error) => {
+            let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
+            let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+            Ok(Err(format!(
+                "the file is not UTF-8 text (first invalid byte on line {line}): save it as UTF-8"
+            )))
+        }
+    }
+}
+
 fn lint_file(
     path: &Path,
     kind: Kind,
-    settings: &Settings,
+    project: &Project,
     report: &mut LintReport,
 ) -> Result<(), LintError> {
-    let source = read(path)?;
+    let settings = &project.settings;
     report.files_checked += 1;
+    let source = match read_text(path)? {
+        Ok(source) => source,
+        Err(reason) => {
+            report.unreadable = true;
+            let rule = if kind == Kind::Compose {
+                "CP000"
+            } else {
+                "DF000"
+            };
+            push(
+                report,
+                settings,
+                rule,
+                path.to_path_buf(),
+                None,
+                None,
+                reason,
+                &[],
+            );
+            return Ok(());
+        }
+    };
     match kind {
-        Kind::Dockerfile(role) => match dockerfile::parse(&source) {
+        Kind::Dockerfile => match dockerfile::parse(&source) {
             Ok(parsed) => {
-                for finding in dockerfile_rules::check(&parsed, role, &settings.context) {
+                for finding in
+                    dockerfile_rules::check(&parsed, project.role_of(path), &settings.context)
+                {
                     push_raw(report, settings, path, finding);
                 }
             }
@@ -284,6 +422,7 @@ fn lint_file(
         },
         Kind::Compose => match yaml::parse(&source) {
             Ok(root) => {
+                let root = slipway_compose::resolve_extends(root);
                 for finding in compose_rules::check(&root, &source) {
                     push_raw(report, settings, path, finding);
                 }
@@ -303,26 +442,6 @@ fn lint_file(
                 );
             }
         },
-        Kind::Manifest => {
-            if let Err(error) = load_manifest(&source) {
-                report.unreadable |= matches!(error, ManifestError::Syntax { .. });
-                for d in error.diagnostics(path, &source) {
-                    push(
-                        report,
-                        settings,
-                        &d.rule,
-                        d.file,
-                        d.location,
-                        d.field,
-                        d.message,
-                        &[],
-                    );
-                    if let (Some(last), Some(help)) = (report.diagnostics.last_mut(), d.help) {
-                        last.help = Some(help);
-                    }
-                }
-            }
-        }
     }
     report.sources.insert(path.to_path_buf(), source);
     Ok(())
@@ -384,37 +503,27 @@ fn push(
     });
 }
 
-fn read(path: &Path) -> Result<String, LintError> {
-    std::fs::read_to_string(path).map_err(|source| LintError::Read {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-fn normalize(path: &Path) -> PathBuf {
-    path.components()
-        .filter(|c| !matches!(c, std::path::Component::CurDir))
-        .collect()
-}
-
-fn classify(path: &Path) -> Option<Kind> {
+/// Dockerfiles found while walking: `Dockerfile`, `Containerfile`, `Dockerfile.<variant>` and
+/// `<variant>.Dockerfile`; compose files: `docker-compose*.yml` and `compose*.yml`. A file named
+/// on the command line is a compose file when it is YAML, a Dockerfile otherwise.
+fn classify(path: &Path, named: bool) -> Option<Kind> {
     let name = path.file_name()?.to_str()?;
     let lower = name.to_ascii_lowercase();
-    if lower == "slipway.toml" {
-        return Some(Kind::Manifest);
-    }
-    if lower == "dockerfile"
-        || lower == "containerfile"
-        || lower.starts_with("dockerfile.")
-        || lower.ends_with(".dockerfile")
-    {
-        return Some(Kind::Dockerfile(Role::Other));
-    }
     let yaml = lower.ends_with(".yml") || lower.ends_with(".yaml");
-    if yaml && (lower.starts_with("docker-compose") || lower.starts_with("compose")) {
+    if yaml && (named || lower.starts_with("docker-compose") || lower.starts_with("compose")) {
         return Some(Kind::Compose);
     }
-    None
+    const NOT_DOCKERFILES: &[&str] = &[
+        "rs", "go", "md", "py", "js", "ts", "txt", "json", "toml", "yml", "yaml", "sh", "snap",
+        "orig", "bak", "swp",
+    ];
+    let variant_ok =
+        |variant: &str| !NOT_DOCKERFILES.contains(&variant.to_ascii_lowercase().as_str());
+    let dockerfile = lower == "dockerfile"
+        || lower == "containerfile"
+        || name.strip_prefix("Dockerfile.").is_some_and(variant_ok)
+        || lower.ends_with(".dockerfile");
+    (dockerfile || named).then_some(Kind::Dockerfile)
 }
 
 /// Without a manifest: a Dockerfile under `base/` is a base, under `app/` an app.

@@ -25,6 +25,15 @@ impl SimpleCommand {
             match words.first() {
                 Some(w) if is_assignment(&w.text) => words = &words[1..],
                 Some(w)
+                    if !w.dynamic
+                        && [
+                            "then", "do", "else", "elif", "if", "while", "until", "!", "{", "}",
+                        ]
+                        .contains(&w.text.as_str()) =>
+                {
+                    words = &words[1..]
+                }
+                Some(w)
                     if ["sudo", "env", "nice", "time", "command", "exec", "xargs"]
                         .contains(&w.text.as_str()) =>
                 {
@@ -237,6 +246,7 @@ mod tests {
                     .collect::<Vec<_>>()
                     .join(" ")
             })
+            .filter(|c| !c.is_empty())
             .collect()
     }
 
@@ -263,6 +273,20 @@ mod tests {
         let pip = &cmds[2];
         assert!(pip.words[2].dynamic && pip.words[3].dynamic);
         assert_eq!(pip.words.len(), 4, "the redirection is not a word: {pip:?}");
+    }
+
+    #[test]
+    fn commands_after_shell_keywords_are_found() {
+        assert_eq!(
+            names("if [ -n \"$X\" ]; then apt-get install -y curl; fi; { cd /opt && make; }"),
+            vec![
+                "[ -n $X ]",
+                "apt-get install -y curl",
+                "fi",
+                "cd /opt",
+                "make"
+            ]
+        );
     }
 
     #[test]

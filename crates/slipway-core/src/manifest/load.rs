@@ -68,15 +68,29 @@ pub enum ManifestError {
     /// The text is not TOML; nothing could be checked beyond that.
     #[error("slipway.toml is not valid TOML ({} problem(s))", problems.len())]
     Syntax { problems: Vec<Problem> },
-    /// The TOML does not describe a valid project.
+    /// The TOML does not describe a valid project. `partial` is what could be read once the
+    /// offending parts were cut out, so callers can still act on the rest.
     #[error("slipway.toml has {} problem(s)", problems.len())]
-    Invalid { problems: Vec<Problem> },
+    Invalid {
+        problems: Vec<Problem>,
+        partial: Option<Box<Manifest>>,
+    },
 }
 
 impl ManifestError {
     pub fn problems(&self) -> &[Problem] {
         match self {
-            ManifestError::Syntax { problems } | ManifestError::Invalid { problems } => problems,
+            ManifestError::Syntax { problems } | ManifestError::Invalid { problems, .. } => {
+                problems
+            }
+        }
+    }
+
+    /// The parts of the manifest that could be read despite the problems.
+    pub fn partial(&self) -> Option<&Manifest> {
+        match self {
+            ManifestError::Invalid { partial, .. } => partial.as_deref(),
+            ManifestError::Syntax { .. } => None,
         }
     }
 
@@ -104,30 +118,38 @@ pub fn load_manifest(source: &str) -> Result<Manifest, ManifestError> {
                 message: first_line(error.message()),
                 help: Some("fix the TOML syntax; see docs/manifest.md for the format".into()),
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let mut problems = problems;
+        problems.dedup();
         return Err(ManifestError::Syntax { problems });
     }
 
-    let (manifest, mut problems) = deserialize_collecting(&root);
+    let (manifest, mut problems, cut) = deserialize_collecting(&root);
     if let Some(manifest) = &manifest {
-        problems.extend(validate(manifest, &root));
+        problems.extend(validate(manifest, &root, &cut));
     }
     problems.sort_by_key(|p| p.span.as_ref().map_or(usize::MAX, |s| s.start));
     problems.dedup();
     match manifest {
         Some(manifest) if problems.is_empty() => Ok(manifest),
-        _ => Err(ManifestError::Invalid { problems }),
+        partial => Err(ManifestError::Invalid {
+            problems,
+            partial: partial.map(Box::new),
+        }),
     }
 }
 
-fn deserialize_collecting(original: &Spanned<DeTable<'_>>) -> (Option<Manifest>, Vec<Problem>) {
+/// The manifest with the offending parts cut out, the problems found, and the paths cut.
+fn deserialize_collecting(
+    original: &Spanned<DeTable<'_>>,
+) -> (Option<Manifest>, Vec<Problem>, HashSet<FieldPath>) {
     let mut root = original.clone();
     let mut problems = Vec::new();
     let mut removed: HashSet<FieldPath> = HashSet::new();
     for _ in 0..MAX_STRUCTURAL_PROBLEMS {
         let deserializer = toml::de::Deserializer::from(root.clone());
         let error = match serde_path_to_error::deserialize::<_, Manifest>(deserializer) {
-            Ok(manifest) => return (Some(manifest), problems),
+            Ok(manifest) => return (Some(manifest), problems, removed),
             Err(error) => error,
         };
         let path = FieldPath::from_serde(error.path());
@@ -144,7 +166,7 @@ fn deserialize_collecting(original: &Spanned<DeTable<'_>>) -> (Option<Manifest>,
         }
         removed.insert(target);
     }
-    (None, problems)
+    (None, problems, removed)
 }
 
 struct Outcome {
@@ -187,7 +209,10 @@ fn classify(
         let field = rest.split('`').next().unwrap_or_default().to_owned();
         let parent = path.clone();
         let field_path = parent.key(&field);
-        if removed.contains(&field_path) {
+        let typo_of_it = removed
+            .iter()
+            .any(|cut| cut.parent().as_ref() == Some(&parent) && cut != &field_path);
+        if removed.contains(&field_path) || typo_of_it {
             // Already reported as wrong; drop the whole entry silently.
             return Outcome {
                 problem: None,
@@ -220,15 +245,7 @@ fn classify(
             }
             _ => (path.clone(), value_span),
         };
-        let what = path_shown
-            .0
-            .iter()
-            .rev()
-            .find_map(|s| match s {
-                Segment::Key(k) if k != "kind" => Some(k.as_str()),
-                _ => None,
-            })
-            .unwrap_or("value");
+        let what = variant_noun(&path_shown);
         let help = suggest::did_you_mean(&variant, expected.iter().map(String::as_str))
             .or_else(|| Some(format!("use one of: {}", expected.join(", "))));
         let message = format!("unknown {what} `{variant}`");
@@ -270,6 +287,27 @@ fn classify(
             help: None,
         }),
         remove: path.clone(),
+    }
+}
+
+/// What a user calls the value of an enum field, e.g. `strategy` for `...strategy.kind`.
+fn variant_noun(path: &FieldPath) -> String {
+    let keys: Vec<&str> = path
+        .0
+        .iter()
+        .filter_map(|s| match s {
+            Segment::Key(k) => Some(k.as_str()),
+            Segment::Index(_) => None,
+        })
+        .collect();
+    match keys.as_slice() {
+        [.., "strategy" | "target", "kind"] => keys[keys.len() - 2].to_owned(),
+        ["notifications", _, "kind"] => "notification kind".into(),
+        ["pipelines", _, "kind"] => "pipeline kind".into(),
+        ["lint", "severity", _] => "level".into(),
+        [.., "events"] => "event".into(),
+        [.., last] => (*last).to_owned(),
+        [] => "value".into(),
     }
 }
 
@@ -316,7 +354,7 @@ fn split_expected(rest: &str) -> (String, Vec<String>) {
 fn friendly_type(expected: &str) -> String {
     match expected.trim() {
         "u8" => "a whole number from 0 to 255".into(),
-        "u16" => "a whole number from 0 to 65535 (no quotes)".into(),
+        "u16" => "a whole number up to 65535, without quotes".into(),
         "u32" | "u64" | "usize" => "a whole number (no quotes)".into(),
         "a boolean" => "`true` or `false` (no quotes)".into(),
         "a sequence" => "an array, e.g. [\"a\", \"b\"]".into(),

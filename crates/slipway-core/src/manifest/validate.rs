@@ -1,6 +1,8 @@
 //! Checks that need the whole manifest: references between sections and values whose shape a
 //! type cannot express.
 
+use std::collections::HashSet;
+
 use toml::Spanned;
 use toml::de::DeTable;
 
@@ -15,6 +17,9 @@ const HTTP_METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
 
 struct Checker<'a, 'i> {
     root: &'a Spanned<DeTable<'i>>,
+    /// Paths cut out while deserializing: already reported, so checks that read them are
+    /// skipped rather than reporting the same mistake a second time.
+    cut: &'a HashSet<FieldPath>,
     problems: Vec<Problem>,
     /// Names as written in the file, including entries whose body had errors, so that a
     /// reference to them is not reported a second time as dangling.
@@ -30,7 +35,11 @@ struct Names {
     notifications: Vec<String>,
 }
 
-pub(crate) fn validate(manifest: &Manifest, root: &Spanned<DeTable<'_>>) -> Vec<Problem> {
+pub(crate) fn validate(
+    manifest: &Manifest,
+    root: &Spanned<DeTable<'_>>,
+    cut: &HashSet<FieldPath>,
+) -> Vec<Problem> {
     let names = Names {
         registries: section_keys(root, "registries"),
         bases: section_keys(root, "bases"),
@@ -41,6 +50,7 @@ pub(crate) fn validate(manifest: &Manifest, root: &Spanned<DeTable<'_>>) -> Vec<
     };
     let mut checker = Checker {
         root,
+        cut,
         problems: Vec::new(),
         names,
     };
@@ -77,6 +87,11 @@ impl Checker<'_, '_> {
             message,
             help,
         });
+    }
+
+    /// Whether something at or below `path` was cut out as wrong.
+    fn cut_within(&self, path: &FieldPath) -> bool {
+        self.cut.iter().any(|cut| cut.0.starts_with(&path.0))
     }
 
     fn bad(&mut self, path: FieldPath, message: String, help: impl Into<Option<String>>) {
@@ -179,6 +194,7 @@ impl Checker<'_, '_> {
             self.check_name(path.clone(), name, "app name");
             match (&app.base, app.build) {
                 (Some(base), _) => self.reference(path.key("base"), "base", "bases", base),
+                (None, BuildKind::Assemble) if self.cut_within(&path.key("build")) => {}
                 (None, BuildKind::Assemble) => self.bad(
                     path.clone(),
                     format!("app `{name}` is assembled on a base image but names none"),
@@ -346,7 +362,10 @@ impl Checker<'_, '_> {
         }
         for (name, pipeline) in &m.pipelines {
             let path = root.key("pipelines").key(name);
-            if pipeline.kind.is_none() && !matches!(name.as_str(), "base" | "branch" | "release") {
+            if pipeline.kind.is_none()
+                && !matches!(name.as_str(), "base" | "branch" | "release")
+                && !self.cut_within(&path.key("kind"))
+            {
                 self.bad(
                     path.clone(),
                     format!("pipeline `{name}` needs a `kind`"),
@@ -487,7 +506,7 @@ impl Checker<'_, '_> {
         for (i, test) in env.tests.iter().enumerate() {
             let tpath = path.key("tests").index(i);
             let kinds = [test.http.is_some(), test.run.is_some(), test.host.is_some()];
-            if kinds.iter().filter(|k| **k).count() != 1 {
+            if kinds.iter().filter(|k| **k).count() != 1 && !self.cut_within(&tpath) {
                 self.bad(
                     tpath.clone(),
                     "a test needs exactly one of `http`, `run` or `host`".into(),
@@ -774,21 +793,87 @@ impl Checker<'_, '_> {
     }
 }
 
-/// Whether an environment key names a secret (PASSWORD, API_KEY, ...).
+/// Whether an environment key names a secret (`DB_PASSWORD`, `apiKey`, `GITHUB_TOKEN`), judged
+/// by whole words so that `TOKENIZERS_PARALLELISM` is not one and `POSTGRES_PASSWORD_FILE` (a
+/// path to a secret) is not either.
 pub fn looks_secret(key: &str) -> bool {
-    let upper = key.to_ascii_uppercase();
-    const MARKERS: &[&str] = &[
+    let mut words: Vec<String> = Vec::new();
+    let mut current = String::new();
+    let mut previous_lower = false;
+    for c in key.chars() {
+        if !c.is_ascii_alphanumeric() {
+            words.extend((!current.is_empty()).then(|| std::mem::take(&mut current)));
+            previous_lower = false;
+            continue;
+        }
+        if c.is_ascii_uppercase() && previous_lower {
+            words.push(std::mem::take(&mut current));
+        }
+        previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        current.push(c.to_ascii_uppercase());
+    }
+    words.extend((!current.is_empty()).then_some(current));
+    if words.last().is_some_and(|w| {
+        matches!(
+            w.as_str(),
+            "FILE" | "PATH" | "DIR" | "LENGTH" | "TTL" | "EXPIRY" | "URL"
+        )
+    }) {
+        return false;
+    }
+    const WORDS: &[&str] = &[
         "PASSWORD",
         "PASSWD",
+        "PASSPHRASE",
         "SECRET",
         "TOKEN",
-        "API_KEY",
         "APIKEY",
-        "PRIVATE_KEY",
-        "ACCESS_KEY",
         "CREDENTIALS",
+        "PRIVATEKEY",
     ];
-    MARKERS.iter().any(|m| upper.contains(m))
+    const PAIRS: &[(&str, &str)] = &[
+        ("API", "KEY"),
+        ("PRIVATE", "KEY"),
+        ("ACCESS", "KEY"),
+        ("SECRET", "KEY"),
+        ("AUTH", "KEY"),
+        ("ENCRYPTION", "KEY"),
+        ("SIGNING", "KEY"),
+    ];
+    words.iter().any(|w| WORDS.contains(&w.as_str()))
+        || words
+            .windows(2)
+            .any(|pair| PAIRS.contains(&(pair[0].as_str(), pair[1].as_str())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_secret;
+
+    #[test]
+    fn secret_names_are_judged_by_whole_words() {
+        for secret in [
+            "DB_PASSWORD",
+            "GITHUB_TOKEN",
+            "apiKey",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_ACCESS_KEY_ID",
+            "STRIPE_API_KEY",
+            "client-secret",
+        ] {
+            assert!(looks_secret(secret), "{secret}");
+        }
+        for plain in [
+            "TOKENIZERS_PARALLELISM",
+            "POSTGRES_PASSWORD_FILE",
+            "KEYBOARD",
+            "PASSENGER_COUNT",
+            "SECRETARY_NAME",
+            "PORT",
+        ] {
+            assert!(!looks_secret(plain), "{plain}");
+        }
+    }
 }
 
 /// `[ip:]host:container[/proto]` → (ip, host port, container port).
