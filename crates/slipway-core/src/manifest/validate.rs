@@ -846,6 +846,29 @@ pub fn looks_secret(key: &str) -> bool {
             .any(|pair| PAIRS.contains(&(pair[0].as_str(), pair[1].as_str())))
 }
 
+/// `[ip:]host:container[/proto]` → (ip, host port, container port).
+pub fn parse_port_mapping(text: &str) -> Option<(Option<String>, u16, u16)> {
+    let text = text.split('/').next()?;
+    let (rest, container) = text.rsplit_once(':')?;
+    let container: u16 = container.parse().ok()?;
+    let (ip, host) = match rest.rsplit_once(':') {
+        Some((ip, host)) => (Some(ip.trim_matches(['[', ']']).to_owned()), host),
+        None => (None, rest),
+    };
+    Some((ip, host.parse().ok()?, container))
+}
+
+/// `[ip:]port` → (ip, port).
+pub fn parse_publish(text: &str) -> Option<(Option<String>, u16)> {
+    match text.rsplit_once(':') {
+        Some((ip, port)) => Some((
+            Some(ip.trim_matches(['[', ']']).to_owned()),
+            port.parse().ok()?,
+        )),
+        None => Some((None, text.parse().ok()?)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::looks_secret;
@@ -873,28 +896,5 @@ mod tests {
         ] {
             assert!(!looks_secret(plain), "{plain}");
         }
-    }
-}
-
-/// `[ip:]host:container[/proto]` → (ip, host port, container port).
-pub fn parse_port_mapping(text: &str) -> Option<(Option<String>, u16, u16)> {
-    let text = text.split('/').next()?;
-    let (rest, container) = text.rsplit_once(':')?;
-    let container: u16 = container.parse().ok()?;
-    let (ip, host) = match rest.rsplit_once(':') {
-        Some((ip, host)) => (Some(ip.trim_matches(['[', ']']).to_owned()), host),
-        None => (None, rest),
-    };
-    Some((ip, host.parse().ok()?, container))
-}
-
-/// `[ip:]port` → (ip, port).
-pub fn parse_publish(text: &str) -> Option<(Option<String>, u16)> {
-    match text.rsplit_once(':') {
-        Some((ip, port)) => Some((
-            Some(ip.trim_matches(['[', ']']).to_owned()),
-            port.parse().ok()?,
-        )),
-        None => Some((None, text.parse().ok()?)),
     }
 }
