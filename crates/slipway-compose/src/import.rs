@@ -66,10 +66,10 @@ pub fn import(
         });
     }
     let first = sources.first().map(|s| s.path.clone()).unwrap_or_default();
-    let root = merged.unwrap_or(Node {
+    let root = crate::resolve_extends(merged.unwrap_or(Node {
         value: Value::Null,
         pos: Default::default(),
-    });
+    }));
     let Some(services) = root.get("services").filter(|s| !s.entries().is_empty()) else {
         return Err(ComposeError::NoServices { file: first });
     };
@@ -92,7 +92,10 @@ pub fn import(
     let mut mount_apps = false;
     let mut publish: IndexMap<String, String> = IndexMap::new();
     for (key, service) in services.entries() {
-        let name = key.name.clone();
+        let name = slipway_core::scaffold::project_name_from(&key.name);
+        if name != key.name {
+            converter.notes.push(format!("service `{}` is named `{name}`: slipway names are lower-case letters, digits and `-`", key.name));
+        }
         let has_build = service.get("build").is_some();
         let env_lines = converter.environment(&name, service);
         if has_build {
@@ -122,7 +125,7 @@ pub fn import(
                 ));
             }
         }
-        converter.unsupported(&name, service);
+        converter.unsupported(&name, service, has_build);
     }
     if root.get("networks").is_some() {
         converter.notes.push("networks: slipway makes its own per environment (an internal one for services, a public one for apps); the compose networks were not carried over".into());
@@ -138,11 +141,7 @@ pub fn import(
         if *env != "dev" {
             environment.approval.required = *env == "prod";
         }
-        environment.secrets = converter
-            .secrets
-            .keys()
-            .map(|k| (k.clone(), format!("env:{k}")))
-            .collect();
+        environment.secrets = converter.secrets.clone();
         manifest.environments.insert((*env).to_owned(), environment);
     }
     Ok(Imported {
@@ -242,7 +241,7 @@ fn list_to_map(node: Node) -> Node {
 struct Converter<'r> {
     notes: Vec<String>,
     templates: Vec<(PathBuf, String)>,
-    secrets: IndexMap<String, ()>,
+    secrets: IndexMap<String, String>,
     compose_dir: PathBuf,
     read: &'r dyn Fn(&Path) -> Option<String>,
 }
@@ -316,7 +315,7 @@ impl Converter<'_> {
                 p.items()
                     .iter()
                     .filter_map(|item| {
-                        let written = item.as_text()?;
+                        let written = port_text(item)?;
                         let Some(text) = resolve_defaults(&written) else {
                             self.notes.push(format!("service `{name}`: port `{written}` depends on a variable without a default; left out"));
                             return None;
@@ -336,7 +335,7 @@ impl Converter<'_> {
             .unwrap_or_default();
         let volumes = service
             .get("volumes")
-            .map(|v| v.items().iter().filter_map(Node::as_text).collect())
+            .map(|v| v.items().iter().filter_map(volume_text).collect())
             .unwrap_or_default();
         let last = image.rsplit('/').next().unwrap_or(&image);
         if !image.contains('@')
@@ -363,7 +362,11 @@ impl Converter<'_> {
         let test = check.get("test")?;
         let cmd = match &test.value {
             Value::Seq(items) => {
-                let words: Vec<String> = items.iter().filter_map(Node::as_text).collect();
+                let words: Vec<String> = items
+                    .iter()
+                    .filter_map(Node::as_text)
+                    .map(unescape)
+                    .collect();
                 match words.split_first() {
                     Some((first, rest)) if first == "CMD-SHELL" => {
                         CommandLine::Shell(rest.join(" "))
@@ -373,7 +376,7 @@ impl Converter<'_> {
                     _ => CommandLine::Exec(words),
                 }
             }
-            _ => CommandLine::Shell(test.as_text()?),
+            _ => CommandLine::Shell(unescape(test.as_text()?)),
         };
         let mut duration = |key: &str| {
             let text = check.get(key).and_then(Node::as_text)?;
@@ -454,15 +457,23 @@ impl Converter<'_> {
         values
             .into_iter()
             .map(|(key, value)| {
-                let secret = looks_secret(&key);
-                let converted = substitute_variables(&value);
-                if secret {
-                    self.secrets.insert(key.clone(), ());
-                    if !value.contains("${") && !value.contains("{{") && !value.is_empty() {
-                        self.notes.push(format!("`{name}`: `{key}` had a literal secret value; it now comes from the `{key}` environment variable (`env:{key}`)"));
-                    }
+                if looks_secret(&key) {
+                    let source = match sole_variable(&value) {
+                        Some(variable) => variable.to_owned(),
+                        None => {
+                            if !value.is_empty() {
+                                self.notes.push(format!("`{name}`: `{key}` had a literal secret value; it now comes from the `{key}` environment variable (`env:{key}`)"));
+                            }
+                            key.clone()
+                        }
+                    };
+                    self.secrets.insert(key.clone(), format!("env:{source}"));
                     format!("{key}={{{{ secret.{key} }}}}")
                 } else {
+                    let (converted, secrets) = convert_variables(&value);
+                    for secret in secrets {
+                        self.secrets.entry(secret.clone()).or_insert_with(|| format!("env:{secret}"));
+                    }
                     format!("{key}={converted}")
                 }
             })
@@ -487,7 +498,7 @@ impl Converter<'_> {
         None
     }
 
-    fn unsupported(&mut self, name: &str, service: &Node) {
+    fn unsupported(&mut self, name: &str, service: &Node, is_app: bool) {
         const IGNORED: &[(&str, &str)] = &[
             ("privileged", "privileged containers are not supported"),
             ("restart", "slipway restarts containers itself"),
@@ -499,8 +510,35 @@ impl Converter<'_> {
             ("links", "services reach each other by name"),
             ("extra_hosts", "extra hosts are not carried over"),
             ("logging", "logging drivers are not carried over"),
+            (
+                "profiles",
+                "every service runs in the environments it lists instead",
+            ),
+            (
+                "secrets",
+                "secrets come from each environment's `secrets` sources",
+            ),
+            ("configs", "config files belong in the image or a volume"),
+            ("mem_limit", "resources are not carried over"),
+            ("cpus", "resources are not carried over"),
+            ("ulimits", "ulimits are not carried over"),
+            ("devices", "devices are not carried over"),
+            ("tmpfs", "tmpfs mounts are not carried over"),
+            (
+                "extends",
+                "resolved from this file; `extends.file` is not followed",
+            ),
         ];
-        for (key, why) in IGNORED {
+        const SERVICE_ONLY: &[(&str, &str)] = &[
+            ("user", "a service runs as its image's user"),
+            (
+                "working_dir",
+                "a service runs in its image's working directory",
+            ),
+            ("entrypoint", "a service runs its image's entrypoint"),
+        ];
+        let extra: &[(&str, &str)] = if is_app { &[] } else { SERVICE_ONLY };
+        for (key, why) in IGNORED.iter().chain(extra) {
             if service.get(key).is_some() {
                 self.notes
                     .push(format!("`{name}`: `{key}` not carried over ({why})"));
@@ -514,17 +552,77 @@ impl Converter<'_> {
             if conditions {
                 self.notes.push(format!("`{name}`: depends_on conditions are implied: services start first and are waited on by their health checks"));
             }
+            for (dependency, spec) in depends.entries() {
+                if spec.get("condition").and_then(Node::as_text).as_deref()
+                    == Some("service_completed_successfully")
+                {
+                    self.notes.push(format!("`{}` runs once before `{name}` (service_completed_successfully): imported as a long-running container; make it a hook (`[environments.<env>.hooks] after_up = [{{ app = \"...\", run = [...] }}]`)", dependency.name));
+                }
+            }
         }
-        if service.get("image").is_some()
-            && let Some(volumes) = service.get("volumes")
-        {
-            for volume in volumes.items().iter().filter_map(Node::as_text) {
-                if volume.starts_with('.') || volume.starts_with('/') {
-                    self.notes.push(format!("`{name}`: bind mount `{volume}` kept; it only works on the machine that has that path"));
+        if let Some(volumes) = service.get("volumes") {
+            for volume in volumes.items().iter().filter_map(volume_text) {
+                let bind =
+                    volume.starts_with('.') || volume.starts_with('/') || volume.starts_with('~');
+                match (is_app, bind) {
+                    (false, true) => self.notes.push(format!("`{name}`: bind mount `{volume}` kept; it only works on the machine that has that path")),
+                    (true, true) => {
+                        let context = service.get("build").and_then(|b| b.as_text().or_else(|| b.get("context").and_then(Node::as_text))).unwrap_or_else(|| ".".into());
+                        let source = volume.split(':').next().unwrap_or_default();
+                        let clean = |p: &str| p.trim_start_matches("./").trim_end_matches('/').to_owned();
+                        if clean(source) != clean(&context) {
+                            self.notes.push(format!("`{name}`: bind mount `{volume}` not carried over (in dev slipway mounts the app's own directory; put other files in the image)"));
+                        }
+                    }
+                    (true, false) => self.notes.push(format!("`{name}`: volume `{volume}` not carried over (apps keep no state; put it on a service)")),
+                    (false, false) => {}
                 }
             }
         }
     }
+}
+
+/// A `volumes` entry in short form, from either form (`{ type, source, target, read_only }`).
+fn volume_text(item: &Node) -> Option<String> {
+    if let Some(text) = item.as_text() {
+        return Some(text);
+    }
+    let target = item.get("target").and_then(Node::as_text)?;
+    let source = item.get("source").and_then(Node::as_text);
+    let read_only = item.get("read_only").and_then(Node::as_bool) == Some(true);
+    let mut text = match source {
+        Some(source) => format!("{source}:{target}"),
+        None => target,
+    };
+    if read_only {
+        text.push_str(":ro");
+    }
+    Some(text)
+}
+
+/// A `ports` entry in short form, from either form (`{ target, published, host_ip, protocol }`).
+fn port_text(item: &Node) -> Option<String> {
+    if let Some(text) = item.as_text() {
+        return Some(text);
+    }
+    let target = item.get("target").and_then(Node::as_text)?;
+    let mut text = match (
+        item.get("host_ip").and_then(Node::as_text),
+        item.get("published").and_then(Node::as_text),
+    ) {
+        (Some(ip), Some(published)) => format!("{ip}:{published}:{target}"),
+        (None, Some(published)) => format!("{published}:{target}"),
+        _ => target,
+    };
+    if let Some(protocol) = item
+        .get("protocol")
+        .and_then(Node::as_text)
+        .filter(|p| p != "tcp")
+    {
+        text.push('/');
+        text.push_str(&protocol);
+    }
+    Some(text)
 }
 
 fn string_map(node: Option<&Node>) -> IndexMap<String, String> {
@@ -545,30 +643,36 @@ fn string_map(node: Option<&Node>) -> IndexMap<String, String> {
     }
 }
 
+/// Compose writes a literal `$` as `$$`.
+fn unescape(text: String) -> String {
+    text.replace("$$", "$")
+}
+
 fn command_line(node: &Node) -> Option<CommandLine> {
     match &node.value {
         Value::Seq(items) => {
-            let words: Vec<String> = items.iter().filter_map(Node::as_text).collect();
+            let words: Vec<String> = items
+                .iter()
+                .filter_map(Node::as_text)
+                .map(unescape)
+                .collect();
             (!words.is_empty()).then_some(CommandLine::Exec(words))
         }
         _ => node
             .as_text()
             .filter(|t| !t.trim().is_empty())
-            .map(CommandLine::Shell),
+            .map(|t| CommandLine::Shell(unescape(t))),
     }
 }
 
 fn first_container_port(ports: Option<&Node>) -> Option<u16> {
     let item = ports?.items().first()?;
-    if let Some(target) = item.get("target") {
-        return target.as_text()?.parse().ok();
-    }
-    let text = resolve_defaults(&item.as_text()?)?;
+    let text = resolve_defaults(&port_text(item)?)?;
     text.split('/').next()?.rsplit(':').next()?.parse().ok()
 }
 
 fn publish_address(item: &Node) -> Option<String> {
-    let text = resolve_defaults(&item.as_text()?)?;
+    let text = resolve_defaults(&port_text(item)?)?;
     let parts: Vec<&str> = text.split('/').next()?.split(':').collect();
     match parts.as_slice() {
         [ip, host, _] => Some(format!("{ip}:{host}")),
@@ -578,7 +682,7 @@ fn publish_address(item: &Node) -> Option<String> {
 }
 
 /// `${X:-default}` → `default`; None when a variable has no default.
-fn resolve_defaults(text: &str) -> Option<String> {
+pub fn resolve_defaults(text: &str) -> Option<String> {
     if !text.contains('$') {
         return Some(text.to_owned());
     }
@@ -655,49 +759,104 @@ pub fn erb_to_template(value: &str) -> String {
     out
 }
 
-/// `${X}`, `$X` and `${X:-default}` → `{{ vars.X }}` / `{{ vars.X | default("d") }}`.
+/// Compose variable syntax → slipway template syntax:
+/// `${X}` and `$X` → `{{ vars.X }}`, `${X:-d}` → `{{ vars.X | default("d") }}`,
+/// `${X:?message}` → `{{ vars.X }}` (templates are strict: an unset variable is an error),
+/// `${X:+alt}` → `{{ "alt" if vars.X else "" }}`, `$$` → `$`. A variable whose name looks secret
+/// becomes `{{ secret.X }}`.
 pub fn substitute_variables(value: &str) -> String {
+    convert_variables(value).0
+}
+
+/// The converted text and the secret variables it reads.
+fn convert_variables(value: &str) -> (String, Vec<String>) {
     let mut out = String::new();
+    let mut secrets = Vec::new();
+    let mut reference = |name: &str| {
+        if looks_secret(name) {
+            secrets.push(name.to_owned());
+            format!("secret.{name}")
+        } else {
+            format!("vars.{name}")
+        }
+    };
     let mut rest = value;
     while let Some(at) = rest.find('$') {
         out.push_str(&rest[..at]);
         let after = &rest[at + 1..];
+        if let Some(escaped) = after.strip_prefix('$') {
+            out.push('$');
+            rest = escaped;
+            continue;
+        }
         if let Some(inner) = after.strip_prefix('{')
             && let Some(close) = inner.find('}')
         {
             let body = &inner[..close];
-            let (name, default) = match body.split_once(":-").or_else(|| body.split_once('-')) {
-                Some((n, d)) => (n, Some(d)),
-                None => (body, None),
+            let name_len = body
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(body.len());
+            let (name, operator) = body.split_at(name_len);
+            let target = reference(name);
+            let operand = |op: &str| operator.strip_prefix(op).map(|d| d.replace('"', "\\\""));
+            let converted = if let Some(default) = operand(":-").or_else(|| operand("-")) {
+                format!("{{{{ {target} | default(\"{default}\") }}}}")
+            } else if let Some(alternative) = operand(":+").or_else(|| operand("+")) {
+                format!("{{{{ \"{alternative}\" if {target} else \"\" }}}}")
+            } else {
+                // `${X}`, and `${X:?message}`: required either way.
+                format!("{{{{ {target} }}}}")
             };
-            match default {
-                Some(d) => out.push_str(&format!(
-                    "{{{{ vars.{name} | default(\"{}\") }}}}",
-                    d.replace('"', "\\\"")
-                )),
-                None => out.push_str(&format!("{{{{ vars.{name} }}}}")),
-            }
+            out.push_str(&converted);
             rest = &inner[close + 1..];
             continue;
         }
         let len = after
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .unwrap_or(after.len());
-        if len == 0 {
+        if len == 0 || after.starts_with(|c: char| c.is_ascii_digit()) {
             out.push('$');
             rest = after;
             continue;
         }
-        out.push_str(&format!("{{{{ vars.{} }}}}", &after[..len]));
+        out.push_str(&format!("{{{{ {} }}}}", reference(&after[..len])));
         rest = &after[len..];
     }
     out.push_str(rest);
-    out
+    (out, secrets)
+}
+
+/// The variable a value is made of entirely (`${PG_PASS}` → `PG_PASS`), if it is.
+fn sole_variable(value: &str) -> Option<&str> {
+    let inner = value.strip_prefix("${")?.strip_suffix('}')?;
+    let len = inner
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(inner.len());
+    (len > 0).then(|| &inner[..len])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn converts_every_compose_variable_form() {
+        assert_eq!(
+            substitute_variables("${API_URL:?must be set}"),
+            "{{ vars.API_URL }}"
+        );
+        assert_eq!(
+            substitute_variables("${ALT:+yes}"),
+            "{{ \"yes\" if vars.ALT else \"\" }}"
+        );
+        assert_eq!(substitute_variables("$$5"), "$5");
+        assert_eq!(
+            substitute_variables("mysql://app:${MYSQL_PASSWORD}@db/shop"),
+            "mysql://app:{{ secret.MYSQL_PASSWORD }}@db/shop"
+        );
+        assert_eq!(sole_variable("${PG_PASS}"), Some("PG_PASS"));
+        assert_eq!(sole_variable("x${PG_PASS}"), None);
+    }
 
     #[test]
     fn converts_erb_and_shell_variables() {

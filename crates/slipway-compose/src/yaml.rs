@@ -116,12 +116,27 @@ pub fn parse(source: &str) -> Result<Node, YamlError> {
         let text = error.to_string();
         YamlError {
             pos: position_in(&text),
-            message: text.lines().next().unwrap_or("invalid YAML").to_owned(),
+            message: clean_message(text.lines().next().unwrap_or("invalid YAML")),
         }
     })?;
     let mut node = spanned.value;
     node.pos = pos_of(&spanned.defined);
     Ok(node)
+}
+
+/// The parser's message without the position (shown separately) or advice about its options.
+fn clean_message(line: &str) -> String {
+    let mut message = line.trim().trim_start_matches("error:").trim();
+    if message.starts_with("line ")
+        && let Some((_, rest)) = message.split_once(": ")
+    {
+        message = rest;
+    }
+    let message = message
+        .split(", set DuplicateKeyPolicy")
+        .next()
+        .unwrap_or(message);
+    message.to_owned()
 }
 
 /// Pulls "line N column M" out of an error's text.

@@ -144,7 +144,10 @@ fn published_port(item: &Node) -> Option<(Option<String>, u16)> {
         let host_ip = item.get("host_ip").and_then(Node::as_text);
         return Some((host_ip, target));
     }
-    let text = item.as_text()?;
+    let written = item.as_text()?;
+    // A variable without a default leaves that part unknown, which is no host IP either.
+    let text = slipway_compose::import::resolve_defaults(&written)
+        .unwrap_or_else(|| strip_variables(&written));
     let text = text.split('/').next()?.to_owned();
     // Split on colons outside [brackets].
     let mut parts = Vec::new();
@@ -163,9 +166,33 @@ fn published_port(item: &Node) -> Option<(Option<String>, u16)> {
         current.push(c);
     }
     parts.push(current);
-    let container = parts.last()?.split('-').next()?.parse().ok()?;
     let host_ip = (parts.len() == 3).then(|| parts[0].trim_matches(['[', ']']).to_owned());
-    Some((host_ip, container))
+    let container = parts.last()?;
+    let (low, high) = match container.split_once('-') {
+        Some((low, high)) => (low.parse().ok()?, high.parse().ok()?),
+        None => {
+            let port = container.parse().ok()?;
+            (port, port)
+        }
+    };
+    // A range publishes every port in it: report the database port it contains.
+    let port = DATABASE_PORTS
+        .iter()
+        .copied()
+        .find(|p| (low..=high).contains(p))
+        .unwrap_or(low);
+    Some((host_ip, port))
+}
+
+fn strip_variables(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("${") {
+        out.push_str(&rest[..at]);
+        rest = rest[at..].split_once('}').map_or("", |(_, after)| after);
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Rule IDs named by `# slipway-ignore ID: reason` comments directly above `line`.
