@@ -81,6 +81,19 @@ pub fn json(report: &LintReport, base: &Path) -> Value {
     })
 }
 
+/// SARIF locations are URIs: everything but unreserved characters and `/` is escaped.
+fn percent_encode(path: &str) -> String {
+    let mut out = String::new();
+    for byte in path.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 fn sarif_level(severity: Severity) -> &'static str {
     match severity {
         Severity::Error => "error",
@@ -111,7 +124,7 @@ pub fn sarif(report: &LintReport, base: &Path) -> Value {
         .map(|d| {
             let rule_index = RULES.iter().position(|r| r.id == d.rule).unwrap_or(0);
             let mut physical = json!({
-                "artifactLocation": { "uri": display_path(&d.file, base), "uriBaseId": "%SRCROOT%" },
+                "artifactLocation": { "uri": percent_encode(&display_path(&d.file, base)), "uriBaseId": "%SRCROOT%" },
             });
             if let Some(loc) = &d.location {
                 physical["region"] = json!({ "startLine": loc.line, "startColumn": loc.column });
@@ -140,7 +153,7 @@ pub fn sarif(report: &LintReport, base: &Path) -> Value {
                 "informationUri": "https://slipway.dev",
                 "rules": rules,
             }},
-            "originalUriBaseIds": { "%SRCROOT%": { "uri": format!("file://{}/", base.display()) } },
+            "originalUriBaseIds": { "%SRCROOT%": { "uri": format!("file://{}/", percent_encode(&base.to_string_lossy())) } },
             "results": results,
         }],
     })

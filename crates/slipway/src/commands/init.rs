@@ -36,10 +36,18 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "app".into());
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| scaffold::project_name_from(&dir_name));
+    let name = match &args.name {
+        Some(name) => {
+            let valid = scaffold::project_name_from(name);
+            if &valid != name {
+                bail!(
+                    "project name `{name}` must be lower-case letters, digits and `-`; try `--name {valid}`"
+                );
+            }
+            valid
+        }
+        None => scaffold::project_name_from(&dir_name),
+    };
     let (files, notes) = if args.from_compose.is_empty() {
         (scaffold::files(&name), Vec::new())
     } else {
@@ -66,7 +74,9 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
         write_file(&path, &file.contents)?;
         created.push(path.display().to_string());
     }
-    merge_gitignore(&dir.join(".gitignore"))?;
+    if merge_gitignore(&dir.join(".gitignore"))? {
+        created.push(dir.join(".gitignore").display().to_string());
+    }
 
     match args.output {
         Output::Json => println!(
@@ -82,7 +92,10 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
             for note in &notes {
                 eprintln!("not carried over: {note}");
             }
-            println!("\nNext: cd {} && slipway lint", dir.display());
+            println!(
+                "\nNext: cd {} && slipway lint",
+                shell_quote(&dir.display().to_string())
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -146,15 +159,26 @@ fn write_file(path: &Path, contents: &str) -> Result<()> {
     Ok(())
 }
 
-/// Adds the lines slipway needs to an existing .gitignore, keeping the user's.
-fn merge_gitignore(path: &Path) -> Result<()> {
+fn shell_quote(text: &str) -> String {
+    if text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c))
+    {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+/// Adds the lines slipway needs to a .gitignore, keeping the user's; true when it wrote.
+fn merge_gitignore(path: &Path) -> Result<bool> {
     let current = std::fs::read_to_string(path).unwrap_or_default();
     let missing: Vec<&str> = GITIGNORE
         .lines()
         .filter(|line| !current.lines().any(|l| l.trim() == line.trim()))
         .collect();
     if missing.iter().all(|l| l.starts_with('#') || l.is_empty()) {
-        return Ok(());
+        return Ok(false);
     }
     let mut text = current.clone();
     if !text.is_empty() && !text.ends_with('\n') {
@@ -162,5 +186,6 @@ fn merge_gitignore(path: &Path) -> Result<()> {
     }
     text.push_str(&missing.join("\n"));
     text.push('\n');
-    write_file(path, &text)
+    write_file(path, &text)?;
+    Ok(true)
 }

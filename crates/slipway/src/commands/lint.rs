@@ -43,12 +43,21 @@ pub fn run(args: LintArgs, color: bool) -> Result<ExitCode> {
         print_rules(args.format)?;
         return Ok(ExitCode::SUCCESS);
     }
+    let ignore: Vec<String> = args
+        .ignore
+        .iter()
+        .map(|id| id.to_ascii_uppercase())
+        .collect();
+    for id in &ignore {
+        if slipway_lint::rule(id).is_none() {
+            let ids: Vec<&str> = RULES.iter().map(|r| r.id).collect();
+            let hint = slipway_core::suggest::did_you_mean(id, ids.iter().copied())
+                .unwrap_or_else(|| "`slipway lint --list-rules` lists them".into());
+            anyhow::bail!("--ignore {id}: no lint rule has this ID; {hint}");
+        }
+    }
     let settings = Settings {
-        ignore: args
-            .ignore
-            .iter()
-            .map(|id| id.to_ascii_uppercase())
-            .collect(),
+        ignore,
         ..Settings::default()
     };
     for path in &args.paths {
@@ -86,7 +95,10 @@ fn print_rules(format: Format) -> Result<()> {
         for rule in RULES {
             println!(
                 "{}  {:<8} {:<26} {}",
-                rule.id, rule.severity, rule.name, rule.summary
+                rule.id,
+                rule.severity.as_str(),
+                rule.name,
+                rule.summary
             );
         }
     } else {

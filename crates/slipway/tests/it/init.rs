@@ -193,3 +193,16 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn init_rejects_a_name_slipway_cannot_use_and_writes_nothing() {
+    let temp = tempfile::tempdir().unwrap();
+    let result = run(slipway(temp.path()).args(["init", "shop", "--name", "My Shop"]));
+    assert_eq!(result.code, 2);
+    assert!(
+        result.stderr.contains("try `--name my-shop`"),
+        "{}",
+        result.stderr
+    );
+    assert!(!temp.path().join("shop").exists());
+}

@@ -216,3 +216,75 @@ fn compose_findings_respect_inline_suppression() {
         .collect();
     assert_eq!(found, vec![("CP001", 3), ("CP003", 5)]);
 }
+
+#[test]
+fn an_unknown_rule_on_the_command_line_is_an_error() {
+    let temp = tempfile::tempdir().unwrap();
+    let result = run(slipway(temp.path()).args(["lint", "--ignore", "DF0013"]));
+    assert_eq!(result.code, 2);
+    assert!(
+        result.stderr.contains("did you mean `DF003`?"),
+        "{}",
+        result.stderr
+    );
+}
+
+#[test]
+fn a_file_inside_a_project_is_linted_with_the_project_roles() {
+    let temp = tempfile::tempdir().unwrap();
+    assert_eq!(
+        run(slipway(temp.path()).args(["init", ".", "--name", "shop"])).code,
+        0
+    );
+    write(
+        temp.path(),
+        "base/python/Dockerfile",
+        "FROM bitnami/python:3.12.1\nUSER 1001\n",
+    );
+    for dir in [temp.path().to_path_buf(), temp.path().join("base/python")] {
+        let target = if dir == temp.path() {
+            "base/python/Dockerfile"
+        } else {
+            "Dockerfile"
+        };
+        let result = run(slipway(&dir).args(["lint", "--format", "json", target]));
+        let json: serde_json::Value = serde_json::from_str(&result.stdout).unwrap();
+        let rules: Vec<&str> = json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap())
+            .collect();
+        assert!(
+            rules.contains(&"DF001"),
+            "from {}: {rules:?}",
+            dir.display()
+        );
+        assert!(
+            !rules.contains(&"DF021"),
+            "bases need no HEALTHCHECK: {rules:?}"
+        );
+    }
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_reported_and_the_rest_still_linted() {
+    let temp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        temp.path().join("Dockerfile.latin1"),
+        b"FROM debian:12\n# caf\xe9\n",
+    )
+    .unwrap();
+    write(temp.path(), "Dockerfile", "FROM python:latest\n");
+    let result = run(slipway(temp.path()).args(["lint", "--format", "json", "."]));
+    assert_eq!(result.code, 2);
+    let json: serde_json::Value = serde_json::from_str(&result.stdout).unwrap();
+    let found: Vec<(&str, &str)> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["rule"].as_str().unwrap(), f["file"].as_str().unwrap()))
+        .collect();
+    assert!(found.contains(&("DF000", "Dockerfile.latin1")), "{found:?}");
+    assert!(found.contains(&("DF002", "Dockerfile")), "{found:?}");
+}
