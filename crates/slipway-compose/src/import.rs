@@ -362,11 +362,7 @@ impl Converter<'_> {
         let test = check.get("test")?;
         let cmd = match &test.value {
             Value::Seq(items) => {
-                let words: Vec<String> = items
-                    .iter()
-                    .filter_map(Node::as_text)
-                    .map(unescape)
-                    .collect();
+                let words = unescaped_words(items);
                 match words.split_first() {
                     Some((first, rest)) if first == "CMD-SHELL" => {
                         CommandLine::Shell(rest.join(" "))
@@ -648,14 +644,18 @@ fn unescape(text: String) -> String {
     text.replace("$$", "$")
 }
 
+fn unescaped_words(items: &[Node]) -> Vec<String> {
+    items
+        .iter()
+        .filter_map(Node::as_text)
+        .map(unescape)
+        .collect()
+}
+
 fn command_line(node: &Node) -> Option<CommandLine> {
     match &node.value {
         Value::Seq(items) => {
-            let words: Vec<String> = items
-                .iter()
-                .filter_map(Node::as_text)
-                .map(unescape)
-                .collect();
+            let words = unescaped_words(items);
             (!words.is_empty()).then_some(CommandLine::Exec(words))
         }
         _ => node
