@@ -44,6 +44,8 @@ impl ColorChoice {
 #[derive(Debug, Subcommand)]
 enum Command {
     Init(commands::init::InitArgs),
+    Build(commands::build::BuildArgs),
+    Push(commands::push::PushArgs),
     Lint(commands::lint::LintArgs),
     Schema(commands::schema::SchemaArgs),
     Completions(commands::completions::CompletionsArgs),
@@ -54,6 +56,8 @@ fn main() -> ExitCode {
     let color = cli.color.enabled();
     let result = match cli.command {
         Command::Init(args) => commands::init::run(args),
+        Command::Build(args) => commands::build::run(args),
+        Command::Push(args) => commands::push::run(args),
         Command::Lint(args) => commands::lint::run(args, color),
         Command::Schema(args) => commands::schema::run(args),
         Command::Completions(args) => commands::completions::run(args),

@@ -1,6 +1,9 @@
+pub mod build;
 pub mod completions;
 pub mod init;
 pub mod lint;
+pub mod project;
+pub mod push;
 pub mod schema;
 
 /// `--output text|json` for commands a script may read.

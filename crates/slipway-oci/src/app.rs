@@ -1,0 +1,436 @@
+//! `slipway build` and `slipway push` for assembled apps: resolve the base in its registry, add
+//! the app's layers and image config, keep the result in the local store, push it by digest.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+use slipway_core::manifest::{BuildKind, Credentials, Manifest};
+
+use crate::credentials::{self, Credential};
+use crate::image::{self, Base, ImageSettings};
+use crate::layer::{self, LayerCache, LayerSpec};
+use crate::registry::RegistryClient;
+use crate::{Digest, OciError, Reference, Result, Store};
+
+/// A registry of slipway.toml, ready to talk to.
+#[derive(Debug)]
+pub struct Registry {
+    pub name: String,
+    pub client: RegistryClient,
+    /// Path prefix of the registry's URL (`host/prefix`), put before repositories.
+    pub prefix: Option<String>,
+}
+
+impl Registry {
+    pub fn repository(&self, repository: &str) -> String {
+        match &self.prefix {
+            Some(prefix) => format!("{prefix}/{repository}"),
+            None => repository.to_owned(),
+        }
+    }
+}
+
+/// Connects to the registry `name` of the manifest.
+pub fn registry(manifest: &Manifest, name: &str) -> Result<Registry> {
+    let config = manifest
+        .registries
+        .get(name)
+        .ok_or_else(|| OciError::Registry {
+            registry: name.into(),
+            message: "not defined in slipway.toml".into(),
+        })?;
+    let (host, prefix) = match config.url.split_once('/') {
+        Some((host, prefix)) => (host.to_owned(), Some(prefix.trim_matches('/').to_owned())),
+        None => (config.url.clone(), None),
+    };
+    let credential: Option<Credential> = match config.credentials {
+        Credentials::DockerConfig => credentials::from_docker_config(&host)?,
+        Credentials::Env => credentials::from_env(name),
+        Credentials::None => None,
+        // The AWS chain arrives with the ECS issue; a docker-credential-ecr-login helper works now.
+        Credentials::Aws => credentials::from_docker_config(&host)?,
+    };
+    Ok(Registry {
+        name: name.into(),
+        client: RegistryClient::new(&host, config.insecure, credential)?,
+        prefix,
+    })
+}
+
+/// The registry a base or the project pushes to: the one named, the project's, or the only one.
+pub fn default_registry(manifest: &Manifest, named: Option<&str>) -> Option<String> {
+    named
+        .map(str::to_owned)
+        .or_else(|| manifest.project.registry.clone())
+        .or_else(|| {
+            (manifest.registries.len() == 1)
+                .then(|| manifest.registries.keys().next().cloned())
+                .flatten()
+        })
+}
+
+/// The local store's name for an app's image.
+pub fn local_name(manifest: &Manifest, app: &str) -> String {
+    format!("{}/{app}:latest", manifest.project.name)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Built {
+    pub app: String,
+    pub digest: Digest,
+    pub base: String,
+    pub layers: Vec<LayerReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerReport {
+    pub path: String,
+    pub digest: Digest,
+    pub size: u64,
+    pub reused: bool,
+}
+
+/// Everything that varies between runs and must not change the digest is fixed here.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    pub project_root: PathBuf,
+    pub store_dir: PathBuf,
+    /// Timestamp written into layers and config.
+    pub source_date_epoch: u64,
+    /// Commit of the sources, for the image's labels.
+    pub revision: Option<String>,
+}
+
+pub async fn build_app(
+    manifest: &Manifest,
+    app_name: &str,
+    options: &BuildOptions,
+) -> Result<Built> {
+    let app = manifest
+        .apps
+        .get(app_name)
+        .ok_or_else(|| OciError::Json(format!("no app `{app_name}` in slipway.toml")))?;
+    if app.build == BuildKind::Dockerfile {
+        return Err(OciError::Json(format!(
+            "app `{app_name}` is built from a Dockerfile through the Docker Engine, which this slipway cannot do yet; use build = \"assemble\""
+        )));
+    }
+    let base_name = app
+        .base
+        .as_deref()
+        .ok_or_else(|| OciError::Json(format!("app `{app_name}` names no base")))?;
+    let base_config = &manifest.bases[base_name];
+    let registry_name = default_registry(manifest, base_config.registry.as_deref())
+        .ok_or_else(|| OciError::Json(format!("base `{base_name}` has no registry")))?;
+    let registry = registry(manifest, &registry_name)?;
+    let tag = base_config
+        .tags
+        .iter()
+        .find(|t| !t.contains('{'))
+        .ok_or_else(|| {
+            OciError::Json(format!(
+                "base `{base_name}` has no fixed tag (such as `stable`) to build on"
+            ))
+        })?;
+    let repository = registry.repository(&base_config.image);
+    let store = Store::open(&options.store_dir)?;
+    let base_ref = format!("{}/{repository}:{tag}", registry.client.host());
+    let base = resolve_base(&registry.client, &repository, tag, &base_ref, &store).await?;
+
+    let source = options.project_root.join(manifest.app_dir(app_name));
+    if !source.is_dir() {
+        return Err(OciError::Io {
+            path: source,
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the app directory does not exist",
+            ),
+        });
+    }
+    let dest = app.dest.clone().unwrap_or_else(|| "/app".into());
+    let ignore = layer::ignore_patterns(&source, &app.ignore);
+    let cache_path = options.store_dir.join("../layer-cache.json");
+    let mut cache = LayerCache::load(&cache_path);
+    let mut specs: Vec<(String, LayerSpec)> = app
+        .layers
+        .iter()
+        .map(|dir| {
+            let dir = dir.trim_matches('/').to_owned();
+            (
+                dir.clone(),
+                LayerSpec {
+                    source: source.clone(),
+                    dest: dest.clone(),
+                    only: Some(dir),
+                    exclude: Vec::new(),
+                    ignore: ignore.clone(),
+                    mtime: options.source_date_epoch,
+                },
+            )
+        })
+        .collect();
+    specs.push((
+        ".".into(),
+        LayerSpec {
+            source: source.clone(),
+            dest: dest.clone(),
+            only: None,
+            exclude: app
+                .layers
+                .iter()
+                .map(|d| d.trim_matches('/').to_owned())
+                .collect(),
+            ignore,
+            mtime: options.source_date_epoch,
+        },
+    ));
+    let mut built = Vec::new();
+    let mut reports = Vec::new();
+    for (path, spec) in specs {
+        if spec
+            .only
+            .as_ref()
+            .is_some_and(|only| !source.join(only).is_dir())
+        {
+            continue;
+        }
+        let layer = tokio::task::spawn_blocking({
+            let store = store.clone();
+            let mut local_cache = std::mem::take(&mut cache);
+            move || {
+                let result = layer::build_layer(&store, &spec, &mut local_cache);
+                (result, local_cache)
+            }
+        })
+        .await
+        .map_err(|e| OciError::Json(format!("layer task: {e}")))?;
+        cache = layer.1;
+        let layer = layer.0?;
+        reports.push(LayerReport {
+            path: format!("{}/{path}", manifest.app_dir(app_name)),
+            digest: layer.digest.clone(),
+            size: layer.size,
+            reused: layer.reused,
+        });
+        built.push(layer);
+    }
+    cache.save(&cache_path)?;
+
+    let mut labels: BTreeMap<String, String> = app
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    labels.insert(
+        "org.opencontainers.image.title".into(),
+        format!("{}/{app_name}", manifest.project.name),
+    );
+    labels.insert(
+        "org.opencontainers.image.base.name".into(),
+        base_ref.clone(),
+    );
+    labels.insert(
+        "org.opencontainers.image.base.digest".into(),
+        base.manifest_digest.to_string(),
+    );
+    if let Some(revision) = &options.revision {
+        labels.insert("org.opencontainers.image.revision".into(), revision.clone());
+    }
+    let health = app.health.as_ref().and_then(|h| {
+        let cmd = h.cmd.as_ref()?.argv();
+        let nanos = |d: Option<slipway_core::manifest::Duration>, default: u64| {
+            d.map_or(default, |d| d.0.as_nanos() as u64)
+        };
+        Some((
+            cmd,
+            nanos(h.interval, 5_000_000_000),
+            nanos(h.timeout, 3_000_000_000),
+            h.retries.unwrap_or(3),
+            nanos(h.start_period, 0),
+        ))
+    });
+    let settings = ImageSettings {
+        user: app.user.clone(),
+        workdir: Some(app.workdir.clone().unwrap_or_else(|| dest.clone())),
+        entrypoint: app.entrypoint.as_ref().map(|c| c.argv()),
+        cmd: app.cmd.as_ref().map(|c| c.argv()),
+        port: app.port,
+        env: app
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        labels,
+        health,
+        created_by: format!("slipway assemble {}", manifest.app_dir(app_name)),
+    };
+    let descriptor = image::assemble(&store, &base, &built, &settings, options.source_date_epoch)?;
+    store.set_ref(&local_name(manifest, app_name), descriptor.clone())?;
+    Ok(Built {
+        app: app_name.into(),
+        digest: descriptor.digest,
+        base: format!("{base_ref}@{}", base.manifest_digest),
+        layers: reports,
+    })
+}
+
+/// Reads the base's manifest (choosing this machine's platform from an index) and config.
+async fn resolve_base(
+    client: &RegistryClient,
+    repository: &str,
+    tag: &str,
+    name: &str,
+    store: &Store,
+) -> Result<Base> {
+    let mut manifest = client.get_manifest(repository, tag).await?;
+    if manifest.media_type.contains("index") || manifest.media_type.contains("list") {
+        let index: Value = serde_json::from_slice(&manifest.bytes)
+            .map_err(|e| OciError::Json(format!("index of {name}: {e}")))?;
+        let arch = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            other => other,
+        };
+        let chosen = index["manifests"]
+            .as_array()
+            .and_then(|m| {
+                m.iter().find(|d| {
+                    d["platform"]["os"] == "linux" && d["platform"]["architecture"] == arch
+                })
+            })
+            .and_then(|d| d["digest"].as_str())
+            .ok_or_else(|| OciError::NotFound {
+                registry: client.host().into(),
+                reference: format!("{name} for linux/{arch}"),
+            })?;
+        manifest = client.get_manifest(repository, chosen).await?;
+    }
+    let parsed: Value = serde_json::from_slice(&manifest.bytes)
+        .map_err(|e| OciError::Json(format!("manifest of {name}: {e}")))?;
+    let config = parsed["config"]["digest"]
+        .as_str()
+        .and_then(Digest::parse)
+        .ok_or_else(|| OciError::Json(format!("manifest of {name} has no config")))?;
+    client.fetch_blob(repository, &config, store).await?;
+    // Kept locally so a later push can name the base by digest.
+    store.put_bytes(&manifest.bytes)?;
+    Base::from_manifest(name, &manifest.bytes, &manifest.media_type, store)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Pushed {
+    pub app: String,
+    pub reference: String,
+    pub digest: Digest,
+    pub tags: Vec<String>,
+    pub blobs_uploaded: usize,
+    pub bytes_uploaded: u64,
+    pub blobs_present: usize,
+    pub blobs_mounted: usize,
+}
+
+/// Pushes an app's image from the store: every blob first (skipping what the registry has,
+/// mounting what another repository of it has), the manifest last.
+pub async fn push_app(
+    manifest: &Manifest,
+    app_name: &str,
+    store_dir: &Path,
+    registry_name: &str,
+    tags: &[String],
+) -> Result<Pushed> {
+    let store = Store::open(store_dir)?;
+    let local = local_name(manifest, app_name);
+    let descriptor = store
+        .get_ref(&local)?
+        .ok_or_else(|| OciError::NotInStore(local.clone()))?;
+    let manifest_bytes = store.read_blob(&descriptor.digest)?;
+    let image: Value =
+        serde_json::from_slice(&manifest_bytes).map_err(|e| OciError::Json(e.to_string()))?;
+    let target = registry(manifest, registry_name)?;
+    let repository = target.repository(&format!("{}/{app_name}", manifest.project.name));
+    let base_ref = descriptor
+        .annotations
+        .get("org.opencontainers.image.base.name")
+        .map(|n| Reference::parse(n))
+        .transpose()?;
+
+    let mut blobs: Vec<Digest> = Vec::new();
+    if let Some(config) = image["config"]["digest"].as_str().and_then(Digest::parse) {
+        blobs.push(config);
+    }
+    blobs.extend(
+        image["layers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l["digest"].as_str().and_then(Digest::parse)),
+    );
+    let mut pushed = Pushed {
+        app: app_name.into(),
+        reference: String::new(),
+        digest: descriptor.digest.clone(),
+        tags: tags.to_vec(),
+        blobs_uploaded: 0,
+        bytes_uploaded: 0,
+        blobs_present: 0,
+        blobs_mounted: 0,
+    };
+    for digest in &blobs {
+        if target.client.blob_exists(&repository, digest).await? {
+            pushed.blobs_present += 1;
+            continue;
+        }
+        if !store.has_blob(digest) {
+            let Some(base) = &base_ref else {
+                return Err(OciError::NotInStore(digest.to_string()));
+            };
+            if base.registry == target.client.host()
+                && target
+                    .client
+                    .mount_blob(&repository, digest, &base.repository)
+                    .await?
+            {
+                pushed.blobs_mounted += 1;
+                continue;
+            }
+            let source = RegistryClient::new(
+                &base.registry,
+                false,
+                credentials::from_docker_config(&base.registry)?,
+            )?;
+            source.fetch_blob(&base.repository, digest, &store).await?;
+        }
+        target
+            .client
+            .upload_blob(&repository, digest, &store)
+            .await?;
+        pushed.blobs_uploaded += 1;
+        pushed.bytes_uploaded += std::fs::metadata(store.blob_path(digest))
+            .map(|m| m.len())
+            .unwrap_or(0);
+    }
+    let media_type = image["mediaType"]
+        .as_str()
+        .unwrap_or(image::OCI_MANIFEST)
+        .to_owned();
+    for tag in tags {
+        let digest = target
+            .client
+            .put_manifest(&repository, tag, &manifest_bytes, &media_type)
+            .await?;
+        if digest != descriptor.digest {
+            return Err(OciError::DigestMismatch {
+                expected: descriptor.digest.to_string(),
+                actual: digest.to_string(),
+            });
+        }
+    }
+    pushed.reference = format!(
+        "{}/{repository}@{}",
+        target.client.host(),
+        descriptor.digest
+    );
+    Ok(pushed)
+}

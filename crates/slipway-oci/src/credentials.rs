@@ -1,0 +1,167 @@
+//! Registry credentials: Docker's config.json (`auths`, `credsStore`, `credHelpers` through the
+//! docker-credential-* protocol) or environment variables. Never printed.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use base64::Engine;
+use serde::Deserialize;
+
+use crate::{OciError, Result};
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Credential {{ username: {:?}, password: <hidden> }}",
+            self.username
+        )
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DockerConfig {
+    #[serde(default)]
+    auths: std::collections::BTreeMap<String, AuthEntry>,
+    #[serde(default)]
+    creds_store: Option<String>,
+    #[serde(default)]
+    cred_helpers: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AuthEntry {
+    #[serde(default)]
+    auth: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+fn docker_config_path() -> Option<PathBuf> {
+    match std::env::var_os("DOCKER_CONFIG") {
+        Some(dir) => Some(PathBuf::from(dir).join("config.json")),
+        None => {
+            std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".docker/config.json"))
+        }
+    }
+}
+
+/// Credentials for `host` from Docker's config, if it has any.
+pub fn from_docker_config(host: &str) -> Result<Option<Credential>> {
+    let Some(path) = docker_config_path() else {
+        return Ok(None);
+    };
+    let Ok(bytes) = std::fs::read(&path) else {
+        return Ok(None);
+    };
+    let config: DockerConfig = serde_json::from_slice(&bytes)
+        .map_err(|e| OciError::Json(format!("{}: {e}", path.display())))?;
+    if let Some(helper) = config.cred_helpers.get(host) {
+        return helper_get(helper, host);
+    }
+    let keys = [
+        host.to_owned(),
+        format!("https://{host}"),
+        format!("http://{host}"),
+        format!("https://{host}/v1/"),
+        format!("https://{host}/v2/"),
+    ];
+    if let Some(entry) = keys.iter().find_map(|k| config.auths.get(k)) {
+        if let Some(auth) = &entry.auth
+            && !auth.is_empty()
+        {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(auth)
+                .map_err(|_| {
+                    OciError::Json(format!(
+                        "{}: the auth of {host} is not base64",
+                        path.display()
+                    ))
+                })?;
+            let text = String::from_utf8_lossy(&decoded);
+            let (username, password) = text.split_once(':').ok_or_else(|| {
+                OciError::Json(format!(
+                    "{}: the auth of {host} is not user:password",
+                    path.display()
+                ))
+            })?;
+            return Ok(Some(Credential {
+                username: username.into(),
+                password: password.into(),
+            }));
+        }
+        if let (Some(username), Some(password)) = (&entry.username, &entry.password) {
+            return Ok(Some(Credential {
+                username: username.clone(),
+                password: password.clone(),
+            }));
+        }
+    }
+    match &config.creds_store {
+        Some(store) => helper_get(store, host),
+        None => Ok(None),
+    }
+}
+
+/// `SLIPWAY_REGISTRY_<NAME>_USERNAME` and `_PASSWORD` (NAME upper-cased, `-` as `_`).
+pub fn from_env(registry_name: &str) -> Option<Credential> {
+    let prefix = format!(
+        "SLIPWAY_REGISTRY_{}",
+        registry_name.to_ascii_uppercase().replace('-', "_")
+    );
+    let username = std::env::var(format!("{prefix}_USERNAME")).ok()?;
+    let password = std::env::var(format!("{prefix}_PASSWORD")).ok()?;
+    Some(Credential { username, password })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct HelperReply {
+    username: String,
+    secret: String,
+}
+
+fn helper_get(helper: &str, host: &str) -> Result<Option<Credential>> {
+    let program = format!("docker-credential-{helper}");
+    let fail = |message: String| OciError::CredentialHelper {
+        helper: helper.to_owned(),
+        message,
+    };
+    let mut child = Command::new(&program)
+        .arg("get")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| fail(format!("cannot run {program}: {e}")))?;
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(host.as_bytes())
+        .map_err(|e| fail(e.to_string()))?;
+    let output = child.wait_with_output().map_err(|e| fail(e.to_string()))?;
+    if !output.status.success() {
+        let said = String::from_utf8_lossy(&output.stdout);
+        if said.contains("credentials not found") {
+            return Ok(None);
+        }
+        return Err(fail(format!("exited with {}", output.status)));
+    }
+    let reply: HelperReply = serde_json::from_slice(&output.stdout)
+        .map_err(|e| fail(format!("unreadable answer: {e}")))?;
+    Ok(Some(Credential {
+        username: reply.username,
+        password: reply.secret,
+    }))
+}

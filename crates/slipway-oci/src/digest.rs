@@ -1,0 +1,90 @@
+//! `sha256:<hex>` content digests.
+
+use std::fmt;
+use std::io::{self, Write};
+
+use sha2::{Digest as _, Sha256};
+
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
+pub struct Digest(String);
+
+impl Digest {
+    pub fn of(bytes: &[u8]) -> Digest {
+        Digest(format!("sha256:{}", hex::encode(Sha256::digest(bytes))))
+    }
+
+    pub fn parse(text: &str) -> Option<Digest> {
+        let hex = text.strip_prefix("sha256:")?;
+        (hex.len() == 64
+            && hex
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()))
+        .then(|| Digest(text.to_owned()))
+    }
+
+    pub fn hex(&self) -> &str {
+        &self.0["sha256:".len()..]
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for Digest {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Digest::parse(&value).ok_or_else(|| format!("`{value}` is not a sha256 digest"))
+    }
+}
+
+impl From<Digest> for String {
+    fn from(digest: Digest) -> String {
+        digest.0
+    }
+}
+
+/// A writer that hashes and counts what passes through it.
+#[derive(Debug)]
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    written: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            written: 0,
+        }
+    }
+
+    pub fn finish(self) -> (W, Digest, u64) {
+        let digest = Digest(format!("sha256:{}", hex::encode(self.hasher.finalize())));
+        (self.inner, digest, self.written)
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}

@@ -1,0 +1,253 @@
+//! An app image: its base's config and layers, plus the app's layers and image config.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::layer::BuiltLayer;
+use crate::store::Descriptor;
+use crate::{Digest, OciError, Result, Store};
+
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+pub const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+pub const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+
+/// The image config an app sets on top of its base.
+#[derive(Debug, Clone, Default)]
+pub struct ImageSettings {
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    pub port: Option<u16>,
+    pub env: Vec<(String, String)>,
+    pub labels: BTreeMap<String, String>,
+    /// Docker health check: the command and its timings in nanoseconds.
+    pub health: Option<(Vec<String>, u64, u64, u32, u64)>,
+    /// What built each layer, for the image history.
+    pub created_by: String,
+}
+
+/// A base image as read from a registry.
+#[derive(Debug, Clone)]
+pub struct Base {
+    pub name: String,
+    pub manifest_digest: Digest,
+    pub manifest_media_type: String,
+    pub config: Value,
+    pub layers: Vec<Descriptor>,
+}
+
+impl Base {
+    /// Reads a single-platform manifest and its config (already in the store).
+    pub fn from_manifest(
+        name: &str,
+        manifest_bytes: &[u8],
+        media_type: &str,
+        store: &Store,
+    ) -> Result<Base> {
+        let manifest: Value = serde_json::from_slice(manifest_bytes)
+            .map_err(|e| OciError::Json(format!("manifest of {name}: {e}")))?;
+        let config_digest = manifest["config"]["digest"]
+            .as_str()
+            .and_then(Digest::parse)
+            .ok_or_else(|| OciError::Json(format!("manifest of {name} has no config")))?;
+        let config: Value = serde_json::from_slice(&store.read_blob(&config_digest)?)
+            .map_err(|e| OciError::Json(format!("config of {name}: {e}")))?;
+        let layers: Vec<Descriptor> = serde_json::from_value(manifest["layers"].clone())
+            .map_err(|e| OciError::Json(format!("layers of {name}: {e}")))?;
+        let media_type = manifest["mediaType"]
+            .as_str()
+            .unwrap_or(media_type)
+            .to_owned();
+        Ok(Base {
+            name: name.into(),
+            manifest_digest: Digest::of(manifest_bytes),
+            manifest_media_type: media_type,
+            config,
+            layers,
+        })
+    }
+
+    fn is_docker(&self) -> bool {
+        self.manifest_media_type == DOCKER_MANIFEST
+    }
+}
+
+/// `created` timestamps as RFC 3339 from a Unix time, without a date library.
+pub fn rfc3339(epoch: u64) -> String {
+    let days = (epoch / 86_400) as i64;
+    let seconds = epoch % 86_400;
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        seconds / 3600,
+        seconds % 3600 / 60,
+        seconds % 60
+    )
+}
+
+/// Writes the app image's config and manifest into the store; returns the manifest's
+/// descriptor. The manifest keeps the base's format (Docker or OCI) so every engine reads it.
+pub fn assemble(
+    store: &Store,
+    base: &Base,
+    layers: &[BuiltLayer],
+    settings: &ImageSettings,
+    created: u64,
+) -> Result<Descriptor> {
+    let created_text = rfc3339(created);
+    let mut config = base.config.clone();
+    let object = config
+        .as_object_mut()
+        .ok_or_else(|| OciError::Json(format!("config of {} is not an object", base.name)))?;
+    object.insert("created".into(), json!(created_text));
+    for stale in ["container", "container_config", "docker_version"] {
+        object.remove(stale);
+    }
+    let runtime = object.entry("config").or_insert_with(|| json!({}));
+    if !runtime.is_object() {
+        *runtime = json!({});
+    }
+    let runtime = runtime.as_object_mut().expect("made an object above");
+    if let Some(user) = &settings.user {
+        runtime.insert("User".into(), json!(user));
+    }
+    if let Some(workdir) = &settings.workdir {
+        runtime.insert("WorkingDir".into(), json!(workdir));
+    }
+    if let Some(entrypoint) = &settings.entrypoint {
+        runtime.insert("Entrypoint".into(), json!(entrypoint));
+        // A new entrypoint drops the base's command, as a Dockerfile's ENTRYPOINT does.
+        if settings.cmd.is_none() {
+            runtime.insert("Cmd".into(), Value::Null);
+        }
+    }
+    if let Some(cmd) = &settings.cmd {
+        runtime.insert("Cmd".into(), json!(cmd));
+    }
+    if let Some(port) = settings.port {
+        let ports = runtime.entry("ExposedPorts").or_insert_with(|| json!({}));
+        if let Some(ports) = ports.as_object_mut() {
+            ports.insert(format!("{port}/tcp"), json!({}));
+        }
+    }
+    if !settings.env.is_empty() {
+        let mut env: Vec<String> = runtime
+            .get("Env")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (key, value) in &settings.env {
+            env.retain(|e| e.split('=').next() != Some(key));
+            env.push(format!("{key}={value}"));
+        }
+        runtime.insert("Env".into(), json!(env));
+    }
+    if !settings.labels.is_empty() {
+        let labels = runtime.entry("Labels").or_insert_with(|| json!({}));
+        if !labels.is_object() {
+            *labels = json!({});
+        }
+        let labels = labels.as_object_mut().expect("made an object above");
+        for (key, value) in &settings.labels {
+            labels.insert(key.clone(), json!(value));
+        }
+    }
+    if let Some((test, interval, timeout, retries, start_period)) = &settings.health {
+        let mut command = vec!["CMD".to_owned()];
+        command.extend(test.iter().cloned());
+        runtime.insert("Healthcheck".into(), json!({ "Test": command, "Interval": interval, "Timeout": timeout, "Retries": retries, "StartPeriod": start_period }));
+    }
+    let diff_ids = object
+        .entry("rootfs")
+        .or_insert_with(|| json!({ "type": "layers", "diff_ids": [] }));
+    if let Some(ids) = diff_ids.get_mut("diff_ids").and_then(Value::as_array_mut) {
+        ids.extend(layers.iter().map(|l| json!(l.diff_id)));
+    }
+    let history = object.entry("history").or_insert_with(|| json!([]));
+    if let Some(history) = history.as_array_mut() {
+        for _ in layers {
+            history.push(json!({ "created": created_text, "created_by": settings.created_by, "comment": "slipway assemble" }));
+        }
+    }
+    let config_bytes = serde_json::to_vec(&config).expect("serializable");
+    let config_digest = store.put_bytes(&config_bytes)?;
+    let docker = base.is_docker();
+    let (manifest_type, config_type, layer_type) = if docker {
+        (DOCKER_MANIFEST, DOCKER_CONFIG, DOCKER_LAYER)
+    } else {
+        (OCI_MANIFEST, OCI_CONFIG, OCI_LAYER)
+    };
+    let mut all_layers: Vec<Value> = base
+        .layers
+        .iter()
+        .map(|l| json!({ "mediaType": l.media_type, "digest": l.digest, "size": l.size }))
+        .collect();
+    all_layers.extend(
+        layers
+            .iter()
+            .map(|l| json!({ "mediaType": layer_type, "digest": l.digest, "size": l.size })),
+    );
+    let mut manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": manifest_type,
+        "config": { "mediaType": config_type, "digest": config_digest, "size": config_bytes.len() },
+        "layers": all_layers,
+    });
+    if !docker {
+        manifest["annotations"] = json!({
+            "org.opencontainers.image.base.name": base.name,
+            "org.opencontainers.image.base.digest": base.manifest_digest,
+            "org.opencontainers.image.created": created_text,
+        });
+    }
+    let bytes = serde_json::to_vec(&manifest).expect("serializable");
+    let digest = store.put_bytes(&bytes)?;
+    let mut annotations = BTreeMap::new();
+    annotations.insert(
+        "org.opencontainers.image.base.name".into(),
+        base.name.clone(),
+    );
+    annotations.insert(
+        "org.opencontainers.image.base.digest".into(),
+        base.manifest_digest.to_string(),
+    );
+    Ok(Descriptor {
+        media_type: manifest_type.into(),
+        digest,
+        size: bytes.len() as u64,
+        annotations,
+        platform: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn timestamps_are_rfc3339() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_764_115_200), "2025-11-26T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}

@@ -1,0 +1,462 @@
+//! A client of the OCI distribution API: manifests and blobs, basic and bearer-token auth,
+//! HEAD before upload, cross-repository mount, streamed monolithic uploads, retries on 502/503/504
+//! and dropped connections, and the manifest written last so no tag points at a missing blob.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use base64::Engine;
+use reqwest::{Response, StatusCode, header};
+
+use crate::credentials::Credential;
+use crate::{Digest, OciError, Result, Store, io_error};
+
+pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
+
+const RETRIES: u32 = 4;
+
+#[derive(Debug)]
+pub struct RegistryClient {
+    http: reqwest::Client,
+    host: String,
+    base_url: String,
+    credential: Option<Credential>,
+    /// `Authorization` values by repository (tokens are scoped to one).
+    authorizations: Mutex<HashMap<String, String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub bytes: Vec<u8>,
+    pub media_type: String,
+    pub digest: Digest,
+}
+
+impl RegistryClient {
+    /// A client for `host` (`host[:port]`). Loopback registries and `insecure` ones are spoken to
+    /// over plain HTTP.
+    pub fn new(
+        host: &str,
+        insecure: bool,
+        credential: Option<Credential>,
+    ) -> Result<RegistryClient> {
+        let loopback =
+            host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]");
+        let scheme = if insecure || loopback {
+            "http"
+        } else {
+            "https"
+        };
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("slipway/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| OciError::Registry {
+                registry: host.into(),
+                message: e.to_string(),
+            })?;
+        Ok(RegistryClient {
+            http,
+            host: host.into(),
+            base_url: format!("{scheme}://{host}"),
+            credential,
+            authorizations: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    fn error(&self, message: impl Into<String>) -> OciError {
+        OciError::Registry {
+            registry: self.host.clone(),
+            message: message.into(),
+        }
+    }
+
+    /// Sends a request built by `build` (called again for each try), authenticating on 401
+    /// and retrying on 502/503/504 and connection failures.
+    async fn send<F>(&self, repository: &str, build: F) -> Result<Response>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    {
+        let mut authenticated = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut request = build(&self.http);
+            let authorization = self
+                .authorizations
+                .lock()
+                .expect("not poisoned")
+                .get(repository)
+                .cloned();
+            if let Some(value) = authorization {
+                request = request.header(header::AUTHORIZATION, value);
+            }
+            match request.send().await {
+                Ok(response) if response.status() == StatusCode::UNAUTHORIZED && !authenticated => {
+                    authenticated = true;
+                    let challenge = response
+                        .headers()
+                        .get(header::WWW_AUTHENTICATE)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    self.authenticate(repository, &challenge).await?;
+                }
+                Ok(response)
+                    if matches!(response.status().as_u16(), 502..=504) && attempt < RETRIES =>
+                {
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                Ok(response) => return Ok(response),
+                Err(error)
+                    if attempt < RETRIES
+                        && (error.is_connect() || error.is_timeout() || error.is_request()) =>
+                {
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                Err(error) => return Err(self.error(describe(&error))),
+            }
+        }
+    }
+
+    async fn authenticate(&self, repository: &str, challenge: &str) -> Result<()> {
+        let auth_failed = |message: String| OciError::Auth {
+            registry: self.host.clone(),
+            repository: repository.into(),
+            message,
+        };
+        let value = if challenge.to_ascii_lowercase().starts_with("bearer") {
+            let params = challenge_params(challenge);
+            let realm = params.get("realm").ok_or_else(|| {
+                auth_failed("the registry's bearer challenge has no realm".into())
+            })?;
+            let mut url = format!(
+                "{realm}{}scope={}",
+                if realm.contains('?') { '&' } else { '?' },
+                encode(&format!("repository:{repository}:pull,push"))
+            );
+            if let Some(service) = params.get("service") {
+                url.push_str(&format!("&service={}", encode(service)));
+            }
+            let mut request = self.http.get(&url);
+            if let Some(credential) = &self.credential {
+                request = request.basic_auth(&credential.username, Some(&credential.password));
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|e| auth_failed(describe(&e)))?;
+            if !response.status().is_success() {
+                return Err(auth_failed(format!(
+                    "the token service answered {}",
+                    response.status()
+                )));
+            }
+            let body: serde_json::Value = response
+                .json()
+                .await
+                .map_err(|e| auth_failed(e.to_string()))?;
+            let token = body
+                .get("token")
+                .or_else(|| body.get("access_token"))
+                .and_then(|t| t.as_str())
+                .ok_or_else(|| auth_failed("the token service sent no token".into()))?;
+            format!("Bearer {token}")
+        } else {
+            let credential = self.credential.as_ref().ok_or_else(|| auth_failed("the registry wants a login and none is configured (docker login, or SLIPWAY_REGISTRY_<NAME>_USERNAME/_PASSWORD)".into()))?;
+            let pair = format!("{}:{}", credential.username, credential.password);
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(pair)
+            )
+        };
+        self.authorizations
+            .lock()
+            .expect("not poisoned")
+            .insert(repository.into(), value);
+        Ok(())
+    }
+
+    fn url(&self, repository: &str, rest: &str) -> String {
+        format!("{}/v2/{repository}/{rest}", self.base_url)
+    }
+
+    async fn check(&self, repository: &str, what: &str, response: Response) -> Result<Response> {
+        match response.status() {
+            status if status.is_success() => Ok(response),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(OciError::Auth {
+                registry: self.host.clone(),
+                repository: repository.into(),
+                message: format!(
+                    "{what}: {} (check the credentials for {})",
+                    response.status(),
+                    self.host
+                ),
+            }),
+            StatusCode::NOT_FOUND => Err(OciError::NotFound {
+                registry: self.host.clone(),
+                reference: format!("{repository} {what}"),
+            }),
+            status => {
+                let body = response.text().await.unwrap_or_default();
+                Err(self.error(format!(
+                    "{what}: {status} {}",
+                    body.chars().take(200).collect::<String>()
+                )))
+            }
+        }
+    }
+
+    pub async fn get_manifest(&self, repository: &str, reference: &str) -> Result<Manifest> {
+        let url = self.url(repository, &format!("manifests/{reference}"));
+        let response = self
+            .send(repository, |http| {
+                http.get(&url).header(header::ACCEPT, MANIFEST_ACCEPT)
+            })
+            .await?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Err(OciError::NotFound {
+                registry: self.host.clone(),
+                reference: format!("{repository}:{reference}"),
+            });
+        }
+        let response = self
+            .check(repository, &format!("manifest {reference}"), response)
+            .await?;
+        let media_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.error(describe(&e)))?
+            .to_vec();
+        let digest = Digest::of(&bytes);
+        if let Some(expected) = Digest::parse(reference)
+            && expected != digest
+        {
+            return Err(OciError::DigestMismatch {
+                expected: expected.to_string(),
+                actual: digest.to_string(),
+            });
+        }
+        Ok(Manifest {
+            bytes,
+            media_type,
+            digest,
+        })
+    }
+
+    /// Downloads a blob into the store, verifying its digest.
+    pub async fn fetch_blob(&self, repository: &str, digest: &Digest, store: &Store) -> Result<()> {
+        if store.has_blob(digest) {
+            return Ok(());
+        }
+        let url = self.url(repository, &format!("blobs/{digest}"));
+        let response = self.send(repository, |http| http.get(&url)).await?;
+        let mut response = self
+            .check(repository, &format!("blob {digest}"), response)
+            .await?;
+        let temp = store.temp_path("download");
+        let mut file = std::fs::File::create(&temp).map_err(io_error(&temp))?;
+        let mut hashing = crate::digest::HashingWriter::new(&mut file);
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.error(describe(&e)))?
+        {
+            std::io::Write::write_all(&mut hashing, &chunk).map_err(io_error(&temp))?;
+        }
+        let (_, actual, _) = hashing.finish();
+        if &actual != digest {
+            let _ = std::fs::remove_file(&temp);
+            return Err(OciError::DigestMismatch {
+                expected: digest.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        store.adopt(&temp, digest)
+    }
+
+    pub async fn blob_exists(&self, repository: &str, digest: &Digest) -> Result<bool> {
+        let url = self.url(repository, &format!("blobs/{digest}"));
+        let response = self.send(repository, |http| http.head(&url)).await?;
+        match response.status() {
+            status if status.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => self
+                .check(repository, &format!("blob {digest}"), response)
+                .await
+                .map(|_| false),
+        }
+    }
+
+    /// Asks the registry to link a blob from another repository; true when it did (201).
+    pub async fn mount_blob(&self, repository: &str, digest: &Digest, from: &str) -> Result<bool> {
+        let url = self.url(repository, "blobs/uploads/");
+        let url = format!(
+            "{url}?mount={}&from={}",
+            encode(digest.as_str()),
+            encode(from)
+        );
+        let response = self
+            .send(repository, |http| {
+                http.post(&url).header(header::CONTENT_LENGTH, 0)
+            })
+            .await?;
+        if response.status() == StatusCode::CREATED {
+            return Ok(true);
+        }
+        let _ = self.check(repository, "mount", response).await?;
+        Ok(false)
+    }
+
+    /// Uploads a blob from the store: a new session, then one streamed PUT with the digest.
+    /// A session that expired (404) is started again.
+    pub async fn upload_blob(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        store: &Store,
+    ) -> Result<()> {
+        let path = store.blob_path(digest);
+        let size = std::fs::metadata(&path).map_err(io_error(&path))?.len();
+        for _ in 0..RETRIES {
+            let start = self.url(repository, "blobs/uploads/");
+            let response = self
+                .send(repository, |http| {
+                    http.post(&start).header(header::CONTENT_LENGTH, 0)
+                })
+                .await?;
+            let response = self.check(repository, "upload", response).await?;
+            let location = response
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| self.error("upload session without a Location"))?
+                .to_owned();
+            let location = if location.starts_with('/') {
+                format!("{}{location}", self.base_url)
+            } else {
+                location
+            };
+            let separator = if location.contains('?') { '&' } else { '?' };
+            let put_url = format!("{location}{separator}digest={digest}");
+            let response = self
+                .send(repository, |http| {
+                    http.put(&put_url)
+                        .header(header::CONTENT_TYPE, "application/octet-stream")
+                        .header(header::CONTENT_LENGTH, size)
+                        .body(file_body(&path))
+                })
+                .await?;
+            if response.status() == StatusCode::NOT_FOUND {
+                continue;
+            }
+            self.check(repository, &format!("upload of {digest}"), response)
+                .await?;
+            return Ok(());
+        }
+        Err(self.error(format!("upload of {digest} kept failing")))
+    }
+
+    /// Writes a manifest under `reference` (a tag or its digest) and checks the digest the
+    /// registry computed.
+    pub async fn put_manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+        bytes: &[u8],
+        media_type: &str,
+    ) -> Result<Digest> {
+        let url = self.url(repository, &format!("manifests/{reference}"));
+        let body = bytes.to_vec();
+        let response = self
+            .send(repository, |http| {
+                http.put(&url)
+                    .header(header::CONTENT_TYPE, media_type)
+                    .body(body.clone())
+            })
+            .await?;
+        let response = self
+            .check(repository, &format!("manifest {reference}"), response)
+            .await?;
+        let digest = Digest::of(bytes);
+        if let Some(said) = response
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            && said != digest.as_str()
+        {
+            return Err(OciError::DigestMismatch {
+                expected: digest.to_string(),
+                actual: said.to_owned(),
+            });
+        }
+        Ok(digest)
+    }
+}
+
+/// The blob as a streamed request body, so an upload never holds a blob in memory.
+fn file_body(path: &Path) -> reqwest::Body {
+    match std::fs::File::open(path) {
+        Ok(file) => reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(
+            tokio::fs::File::from_std(file),
+        )),
+        // Checked to exist before; a file gone since gives an empty body the registry rejects.
+        Err(_) => reqwest::Body::from(Vec::new()),
+    }
+}
+
+/// Percent-encodes a query value.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(200 * 2u64.pow(attempt.min(5)))
+}
+
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// `Bearer realm="...",service="..."` → its parameters.
+fn challenge_params(challenge: &str) -> HashMap<String, String> {
+    let rest = challenge.split_once(' ').map_or("", |(_, r)| r);
+    let mut params = HashMap::new();
+    for part in rest.split(',') {
+        if let Some((key, value)) = part.trim().split_once('=') {
+            params.insert(
+                key.trim().to_ascii_lowercase(),
+                value.trim().trim_matches('"').to_owned(),
+            );
+        }
+    }
+    params
+}

@@ -1,0 +1,153 @@
+//! The local image store: an OCI image layout directory (`oci-layout`, `index.json`,
+//! `blobs/sha256/...`) that other OCI tools can read.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Digest, OciError, Result, io_error};
+
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Descriptor {
+    pub media_type: String,
+    pub digest: Digest,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Index {
+    schema_version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    media_type: Option<String>,
+    manifests: Vec<Descriptor>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    pub fn open(root: &Path) -> Result<Store> {
+        std::fs::create_dir_all(root.join("blobs/sha256")).map_err(io_error(root))?;
+        std::fs::create_dir_all(root.join("tmp")).map_err(io_error(root))?;
+        let layout = root.join("oci-layout");
+        if !layout.exists() {
+            write_atomic(&layout, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+        }
+        let index = root.join("index.json");
+        if !index.exists() {
+            let empty = Index {
+                schema_version: 2,
+                media_type: Some("application/vnd.oci.image.index.v1+json".into()),
+                manifests: Vec::new(),
+            };
+            write_atomic(
+                &index,
+                &serde_json::to_vec_pretty(&empty).expect("serializable"),
+            )?;
+        }
+        Ok(Store {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.root.join("blobs/sha256").join(digest.hex())
+    }
+
+    pub fn has_blob(&self, digest: &Digest) -> bool {
+        self.blob_path(digest).is_file()
+    }
+
+    pub fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
+        let path = self.blob_path(digest);
+        std::fs::read(&path).map_err(io_error(&path))
+    }
+
+    /// A fresh path for writing a blob before its digest is known.
+    pub fn temp_path(&self, hint: &str) -> PathBuf {
+        let unique = format!(
+            "{hint}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        );
+        self.root.join("tmp").join(unique)
+    }
+
+    pub fn put_bytes(&self, bytes: &[u8]) -> Result<Digest> {
+        let digest = Digest::of(bytes);
+        let path = self.blob_path(&digest);
+        if !path.exists() {
+            write_atomic(&path, bytes)?;
+        }
+        Ok(digest)
+    }
+
+    /// Moves a finished temporary file into place under its digest.
+    pub fn adopt(&self, temp: &Path, digest: &Digest) -> Result<()> {
+        let path = self.blob_path(digest);
+        if path.exists() {
+            let _ = std::fs::remove_file(temp);
+            return Ok(());
+        }
+        std::fs::rename(temp, &path).map_err(io_error(&path))
+    }
+
+    fn read_index(&self) -> Result<Index> {
+        let path = self.root.join("index.json");
+        let bytes = std::fs::read(&path).map_err(io_error(&path))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| OciError::Json(format!("{}: {e}", path.display())))
+    }
+
+    pub fn get_ref(&self, name: &str) -> Result<Option<Descriptor>> {
+        Ok(self
+            .read_index()?
+            .manifests
+            .into_iter()
+            .find(|d| d.annotations.get(REF_NAME).map(String::as_str) == Some(name)))
+    }
+
+    pub fn refs(&self) -> Result<Vec<Descriptor>> {
+        Ok(self.read_index()?.manifests)
+    }
+
+    /// Points `name` at a manifest, replacing what it pointed at.
+    pub fn set_ref(&self, name: &str, mut descriptor: Descriptor) -> Result<()> {
+        let mut index = self.read_index()?;
+        index
+            .manifests
+            .retain(|d| d.annotations.get(REF_NAME).map(String::as_str) != Some(name));
+        descriptor.annotations.insert(REF_NAME.into(), name.into());
+        index.manifests.push(descriptor);
+        let path = self.root.join("index.json");
+        write_atomic(
+            &path,
+            &serde_json::to_vec_pretty(&index).expect("serializable"),
+        )
+    }
+}
+
+/// Writes through a temporary file so readers never see half a file.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let temp = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&temp, bytes).map_err(io_error(&temp))?;
+    std::fs::rename(&temp, path).map_err(io_error(path))
+}

@@ -1,0 +1,88 @@
+//! Finding and loading the project a command works on.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use slipway_core::{Manifest, load_manifest};
+
+pub struct Project {
+    pub root: PathBuf,
+    pub manifest: Manifest,
+}
+
+impl Project {
+    /// The nearest slipway.toml at or above `start`, loaded and valid.
+    pub fn find(start: &Path) -> Result<Project> {
+        let start = std::path::absolute(start).context("cannot resolve the project directory")?;
+        let Some(root) = start.ancestors().find(|d| d.join("slipway.toml").is_file()) else {
+            bail!(
+                "no slipway.toml in {} or above it: run `slipway init` first",
+                start.display()
+            );
+        };
+        let path = root.join("slipway.toml");
+        let source = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        match load_manifest(&source) {
+            Ok(manifest) => Ok(Project {
+                root: root.to_path_buf(),
+                manifest,
+            }),
+            Err(error) => {
+                for diagnostic in error.diagnostics(&path, &source) {
+                    eprint!("{}", diagnostic.render(Some(&source), false));
+                }
+                bail!(
+                    "{} has {} problem(s); `slipway lint` shows them all",
+                    path.display(),
+                    error.problems().len()
+                );
+            }
+        }
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.join(
+            self.manifest
+                .project
+                .state_dir
+                .as_deref()
+                .unwrap_or(".slipway"),
+        )
+    }
+
+    pub fn store_dir(&self) -> PathBuf {
+        self.state_dir().join("oci")
+    }
+
+    fn git(&self, args: &[&str]) -> Option<String> {
+        let output = Command::new("git")
+            .arg("-C")
+            .arg(&self.root)
+            .args(args)
+            .output()
+            .ok()?;
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+            .filter(|s| !s.is_empty())
+    }
+
+    /// SOURCE_DATE_EPOCH, else the commit time, else 0: never the clock.
+    pub fn source_date_epoch(&self) -> u64 {
+        std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .or_else(|| {
+                self.git(&["log", "-1", "--format=%ct"])
+                    .and_then(|t| t.parse().ok())
+            })
+            .unwrap_or(0)
+    }
+
+    pub fn revision(&self) -> Option<String> {
+        self.git(&["rev-parse", "HEAD"])
+    }
+}
