@@ -1,0 +1,240 @@
+//! `slipway build` and `slipway push` against the test bed's real registry (htpasswd auth) and
+//! Docker Engine: what slipway pushes, Docker pulls and runs.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::{run, slipway, write};
+
+struct TestBed {
+    registry: String,
+}
+
+fn test_bed() -> TestBed {
+    let registry = std::env::var("SLIPWAY_TEST_REGISTRY").expect("SLIPWAY_TEST_REGISTRY is not set: run the tests through scripts/test, which starts the test bed");
+    assert!(
+        std::env::var_os("DOCKER_CONFIG").is_some(),
+        "DOCKER_CONFIG is not set: run the tests through scripts/test"
+    );
+    TestBed { registry }
+}
+
+/// A project whose app `hello` builds on the test bed's Debian stand-in.
+fn project(dir: &Path, bed: &TestBed, name: &str, extra_app_keys: &str) {
+    write(
+        dir,
+        "slipway.toml",
+        &format!(
+            r#"[project]
+name = "{name}"
+registry = "team"
+
+[registries.team]
+url = "{registry}"
+
+[bases.debian]
+dockerfile = "base/debian/Dockerfile"
+image = "library/debian"
+tags = ["bookworm-20251117-slim"]
+
+[apps.hello]
+base = "debian"
+dest = "/srv/app"
+cmd = ["/bin/sh", "-c", "cat /srv/app/hello.txt /srv/app/vendor/dep.txt"]
+user = "nobody"
+{extra_app_keys}
+"#,
+            registry = bed.registry
+        ),
+    );
+    write(
+        dir,
+        "base/debian/Dockerfile",
+        "FROM debian:bookworm-20251117-slim\n",
+    );
+    write(dir, "app/hello/hello.txt", "hello from slipway\n");
+    write(dir, "app/hello/vendor/dep.txt", "a dependency\n");
+    write(dir, "app/hello/notes.log", "not for the image\n");
+    write(dir, "app/hello/.dockerignore", "*.log\n");
+}
+
+fn json(result: &crate::Run) -> serde_json::Value {
+    assert_eq!(
+        result.code, 0,
+        "stdout: {}\nstderr: {}",
+        result.stdout, result.stderr
+    );
+    serde_json::from_str(&result.stdout).unwrap_or_else(|e| panic!("{e}: {}", result.stdout))
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}-{}", nanos % 1_000_000_000)
+}
+
+fn docker(args: &[&str]) -> std::process::Output {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .expect("the docker client runs")
+}
+
+#[test]
+fn a_pushed_app_image_is_pulled_and_run_by_docker() {
+    let bed = test_bed();
+    let temp = tempfile::tempdir().unwrap();
+    let name = unique("it-run");
+    project(temp.path(), &bed, &name, "layers = [\"vendor\"]");
+    let built = json(&run(slipway(temp.path())
+        .args(["build", "--output", "json"])
+        .env("SOURCE_DATE_EPOCH", "1700000000")));
+    let digest = built[0]["digest"].as_str().unwrap().to_owned();
+    assert_eq!(
+        built[0]["layers"].as_array().unwrap().len(),
+        2,
+        "vendor/ gets a layer of its own"
+    );
+
+    let pushed = json(&run(
+        slipway(temp.path()).args(["push", "--tag", "t1", "--output", "json"])
+    ));
+    assert_eq!(pushed[0]["digest"], digest.as_str());
+    assert_eq!(
+        pushed[0]["reference"],
+        format!("{}/{name}/hello@{digest}", bed.registry)
+    );
+
+    let image = format!("{}/{name}/hello:t1", bed.registry);
+    let pull = docker(&["pull", "-q", &image]);
+    assert!(
+        pull.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pull.stderr)
+    );
+    let inspect = docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{index .RepoDigests 0}}",
+        &image,
+    ]);
+    assert!(
+        String::from_utf8_lossy(&inspect.stdout)
+            .trim()
+            .ends_with(&digest),
+        "docker sees another digest"
+    );
+    let output = docker(&["run", "--rm", &image]);
+    let _ = docker(&["image", "rm", "-f", &image]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "hello from slipway\na dependency\n"
+    );
+}
+
+#[test]
+fn the_same_sources_give_the_same_digest_and_an_unchanged_push_uploads_nothing() {
+    let bed = test_bed();
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let name = unique("it-same");
+    project(one.path(), &bed, &name, "layers = [\"vendor\"]");
+    project(two.path(), &bed, &name, "layers = [\"vendor\"]");
+    let build = |dir: &Path| {
+        json(&run(slipway(dir)
+            .args(["build", "--output", "json"])
+            .env("SOURCE_DATE_EPOCH", "1700000000")))
+    };
+    let first = build(one.path());
+    let second = build(two.path());
+    assert_eq!(
+        first[0]["digest"], second[0]["digest"],
+        "two checkouts, one digest"
+    );
+
+    let pushed = json(&run(
+        slipway(one.path()).args(["push", "--tag", "t1", "--output", "json"])
+    ));
+    assert!(pushed[0]["blobs_uploaded"].as_u64().unwrap() >= 2);
+    let again = build(one.path());
+    assert!(
+        again[0]["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["reused"] == true),
+        "an unchanged tree is not rebuilt"
+    );
+    let repushed = json(&run(
+        slipway(one.path()).args(["push", "--tag", "t1", "--output", "json"])
+    ));
+    assert_eq!(repushed[0]["bytes_uploaded"], 0);
+
+    // A code change re-uploads the code layer and the config, never the dependency layer.
+    write(one.path(), "app/hello/hello.txt", "hello again\n");
+    let changed = build(one.path());
+    let layers = changed[0]["layers"].as_array().unwrap();
+    assert_eq!(
+        layers.iter().filter(|l| l["reused"] == true).count(),
+        1,
+        "{layers:?}"
+    );
+    let pushed = json(&run(
+        slipway(one.path()).args(["push", "--tag", "t2", "--output", "json"])
+    ));
+    assert_eq!(
+        pushed[0]["blobs_uploaded"], 2,
+        "the code layer and the config"
+    );
+}
+
+#[test]
+fn wrong_credentials_and_a_missing_base_are_clear_errors() {
+    let bed = test_bed();
+    let temp = tempfile::tempdir().unwrap();
+    project(temp.path(), &bed, &unique("it-bad"), "");
+    let manifest = std::fs::read_to_string(temp.path().join("slipway.toml"))
+        .unwrap()
+        .replace(
+            "[registries.team]\n",
+            "[registries.team]\ncredentials = \"env\"\n",
+        );
+    write(temp.path(), "slipway.toml", &manifest);
+    let result = run(slipway(temp.path())
+        .args(["build"])
+        .env("SLIPWAY_REGISTRY_TEAM_USERNAME", "slipway")
+        .env("SLIPWAY_REGISTRY_TEAM_PASSWORD", "wrong"));
+    assert_ne!(result.code, 0);
+    assert!(
+        result.stderr.contains("authentication failed") && result.stderr.contains(&bed.registry),
+        "{}",
+        result.stderr
+    );
+    assert!(
+        !result.stderr.contains("wrong"),
+        "a password never appears in an error: {}",
+        result.stderr
+    );
+
+    let missing = std::fs::read_to_string(temp.path().join("slipway.toml"))
+        .unwrap()
+        .replace("bookworm-20251117-slim", "no-such-tag")
+        .replace("credentials = \"env\"\n", "");
+    write(temp.path(), "slipway.toml", &missing);
+    let result = run(slipway(temp.path()).args(["build"]));
+    assert_ne!(result.code, 0);
+    assert!(
+        result
+            .stderr
+            .contains("library/debian:no-such-tag not found"),
+        "{}",
+        result.stderr
+    );
+}
