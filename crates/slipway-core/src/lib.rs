@@ -2,6 +2,7 @@
 //! shared by every checker, and the scaffold of a new project.
 
 pub mod diagnostic;
+pub mod lock;
 pub mod manifest;
 pub mod scaffold;
 pub mod suggest;

@@ -101,6 +101,8 @@ pub struct BuildOptions {
     pub source_date_epoch: u64,
     /// Commit of the sources, for the image's labels.
     pub revision: Option<String>,
+    /// Bases pinned by digest (slipway.lock); others resolve through their fixed tag.
+    pub pinned_bases: BTreeMap<String, Digest>,
 }
 
 pub async fn build_app(
@@ -274,6 +276,17 @@ pub async fn build_app(
         base: format!("{base_ref}@{}", base.manifest_digest),
         layers: reports,
     })
+}
+
+/// The tag of a base that does not move with every build (`stable`): the first one without
+/// placeholders.
+pub fn fixed_tag<'m>(manifest: &'m Manifest, base: &str) -> Result<&'m str> {
+    manifest.bases[base]
+        .tags
+        .iter()
+        .find(|t| !t.contains('{'))
+        .map(String::as_str)
+        .ok_or_else(|| OciError::Json(format!("base `{base}` has no fixed tag (such as `stable`) to build on: add one to its `tags`")))
 }
 
 /// Reads the base's manifest (choosing this machine's platform from an index) and config.

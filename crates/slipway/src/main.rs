@@ -44,6 +44,7 @@ impl ColorChoice {
 #[derive(Debug, Subcommand)]
 enum Command {
     Init(commands::init::InitArgs),
+    Base(commands::base::BaseArgs),
     Build(commands::build::BuildArgs),
     Push(commands::push::PushArgs),
     Lint(commands::lint::LintArgs),
@@ -56,6 +57,7 @@ fn main() -> ExitCode {
     let color = cli.color.enabled();
     let result = match cli.command {
         Command::Init(args) => commands::init::run(args),
+        Command::Base(args) => commands::base::run(args),
         Command::Build(args) => commands::build::run(args),
         Command::Push(args) => commands::push::run(args),
         Command::Lint(args) => commands::lint::run(args, color),

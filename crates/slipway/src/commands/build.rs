@@ -43,6 +43,7 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
         store_dir: project.store_dir(),
         source_date_epoch: project.source_date_epoch(),
         revision: project.revision(),
+        pinned_bases: project.pinned_bases()?,
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let mut results = Vec::new();

@@ -82,6 +82,34 @@ impl Project {
             .unwrap_or(0)
     }
 
+    pub fn branch(&self) -> Option<String> {
+        self.git(&["rev-parse", "--abbrev-ref", "HEAD"])
+            .filter(|b| b != "HEAD")
+    }
+
+    /// Bases pinned in slipway.lock.
+    pub fn pinned_bases(&self) -> Result<std::collections::BTreeMap<String, slipway_oci::Digest>> {
+        let path = self.root.join("slipway.lock");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return Ok(Default::default());
+        };
+        let lock = slipway_core::lock::Lock::parse(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        lock.bases
+            .into_iter()
+            .map(|(name, base)| {
+                slipway_oci::Digest::parse(&base.digest)
+                    .map(|d| (name.clone(), d))
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "{}: the digest of `{name}` is not a sha256 digest",
+                            path.display()
+                        )
+                    })
+            })
+            .collect()
+    }
+
     pub fn revision(&self) -> Option<String> {
         self.git(&["rev-parse", "HEAD"])
     }

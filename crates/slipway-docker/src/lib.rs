@@ -1,0 +1,325 @@
+//! The Docker Engine adapter (bollard): image builds from a Dockerfile, one-off containers for
+//! tests, pushes, and pulls through the Docker Hub mirror.
+
+pub mod base;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use bollard::Docker;
+use bollard::auth::DockerCredentials;
+use bollard::models::ContainerCreateBody;
+use bollard::query_parameters::{
+    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
+    LogsOptionsBuilder, PushImageOptionsBuilder, RemoveContainerOptionsBuilder,
+    TagImageOptionsBuilder,
+};
+use futures_util::StreamExt;
+use slipway_oci::credentials::Credential;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    #[error(
+        "cannot reach the Docker Engine ({0}): is it running? (scripts/testbed.sh up starts one)"
+    )]
+    Connect(String),
+    #[error("Docker Engine: {0}")]
+    Engine(String),
+    #[error("building {image}: {message}")]
+    Build { image: String, message: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T, E = DockerError> = std::result::Result<T, E>;
+
+fn engine(error: bollard::errors::Error) -> DockerError {
+    DockerError::Engine(error.to_string())
+}
+
+#[derive(Debug, Clone)]
+pub struct Engine {
+    docker: Docker,
+}
+
+/// What a one-off container printed and how it ended.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub exit_code: i64,
+    pub output: String,
+}
+
+impl Engine {
+    /// The local engine (DOCKER_HOST or /var/run/docker.sock), at the API version it speaks.
+    pub async fn connect() -> Result<Engine> {
+        let docker = Docker::connect_with_local_defaults()
+            .map_err(|e| DockerError::Connect(e.to_string()))?;
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|e| DockerError::Connect(e.to_string()))?;
+        Ok(Engine { docker })
+    }
+
+    pub async fn has_image(&self, reference: &str) -> bool {
+        self.docker.inspect_image(reference).await.is_ok()
+    }
+
+    /// The image's ID (`sha256:...` of its config), if the engine has it.
+    pub async fn image_id(&self, reference: &str) -> Option<String> {
+        self.docker
+            .inspect_image(reference)
+            .await
+            .ok()
+            .and_then(|i| i.id)
+    }
+
+    /// Pulls `from` and tags it `as_name` (an official image resolved through a mirror).
+    pub async fn pull_as(
+        &self,
+        from: &str,
+        as_name: &str,
+        credential: Option<&Credential>,
+    ) -> Result<()> {
+        let (repository, tag) = split_tag(from);
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(&repository)
+            .tag(&tag)
+            .build();
+        let mut stream = self
+            .docker
+            .create_image(Some(options), None, credentials(credential));
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(engine)?;
+            if let Some(detail) = info.error_detail {
+                return Err(DockerError::Engine(format!(
+                    "pulling {from}: {}",
+                    detail.message.unwrap_or_default()
+                )));
+            }
+        }
+        let (repo, tag) = split_tag(as_name);
+        let options = TagImageOptionsBuilder::default()
+            .repo(&repo)
+            .tag(&tag)
+            .build();
+        self.docker
+            .tag_image(from, Some(options))
+            .await
+            .map_err(engine)
+    }
+
+    /// Builds `dockerfile` in `context` and tags the result with every name of `tags`.
+    /// Build output goes to `log` line by line.
+    pub async fn build(
+        &self,
+        context: &Path,
+        dockerfile: &Path,
+        tags: &[String],
+        build_args: &HashMap<String, String>,
+        log: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<String> {
+        let first = tags.first().cloned().unwrap_or_default();
+        let tar = context_tar(context)?;
+        let relative = dockerfile
+            .strip_prefix(context)
+            .unwrap_or(dockerfile)
+            .to_string_lossy()
+            .into_owned();
+        let options = BuildImageOptionsBuilder::default()
+            .dockerfile(&relative)
+            .t(&first)
+            .rm(true)
+            .forcerm(true)
+            .buildargs(build_args)
+            .build();
+        let mut stream =
+            self.docker
+                .build_image(options, None, Some(bollard::body_full(tar.into())));
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| DockerError::Build {
+                image: first.clone(),
+                message: e.to_string(),
+            })?;
+            if let Some(detail) = info.error_detail {
+                return Err(DockerError::Build {
+                    image: first.clone(),
+                    message: detail.message.unwrap_or_default(),
+                });
+            }
+            if let Some(text) = info.stream {
+                for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                    log(line);
+                }
+            }
+        }
+        for tag in tags.iter().skip(1) {
+            let (repo, name) = split_tag(tag);
+            let options = TagImageOptionsBuilder::default()
+                .repo(&repo)
+                .tag(&name)
+                .build();
+            self.docker
+                .tag_image(&first, Some(options))
+                .await
+                .map_err(engine)?;
+        }
+        self.image_id(&first)
+            .await
+            .ok_or_else(|| DockerError::Build {
+                image: first,
+                message: "the engine does not have the image it built".into(),
+            })
+    }
+
+    /// Runs `command` in a new container of `image`, waits, returns its output; the container
+    /// is always removed.
+    pub async fn run_once(&self, image: &str, command: &[String]) -> Result<Finished> {
+        let body = ContainerCreateBody {
+            image: Some(image.to_owned()),
+            cmd: Some(command.to_vec()),
+            tty: Some(false),
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .create_container(Some(CreateContainerOptionsBuilder::default().build()), body)
+            .await
+            .map_err(engine)?;
+        let id = created.id;
+        let result = self.run_created(&id).await;
+        let _ = self
+            .docker
+            .remove_container(
+                &id,
+                Some(
+                    RemoveContainerOptionsBuilder::default()
+                        .force(true)
+                        .v(true)
+                        .build(),
+                ),
+            )
+            .await;
+        result
+    }
+
+    async fn run_created(&self, id: &str) -> Result<Finished> {
+        self.docker
+            .start_container(id, None)
+            .await
+            .map_err(engine)?;
+        let mut exit_code = 0;
+        let mut waits = self.docker.wait_container(id, None);
+        while let Some(item) = waits.next().await {
+            match item {
+                Ok(response) => exit_code = response.status_code,
+                Err(bollard::errors::Error::DockerContainerWaitError { code, .. }) => {
+                    exit_code = code
+                }
+                Err(error) => return Err(engine(error)),
+            }
+        }
+        let mut output = String::new();
+        let mut logs = self.docker.logs(
+            id,
+            Some(
+                LogsOptionsBuilder::default()
+                    .stdout(true)
+                    .stderr(true)
+                    .build(),
+            ),
+        );
+        while let Some(item) = logs.next().await {
+            output.push_str(&item.map_err(engine)?.to_string());
+        }
+        Ok(Finished { exit_code, output })
+    }
+
+    /// Pushes `reference` (`registry/repository:tag`) through the engine.
+    pub async fn push(&self, reference: &str, credential: Option<&Credential>) -> Result<()> {
+        let (repository, tag) = split_tag(reference);
+        let options = PushImageOptionsBuilder::default().tag(&tag).build();
+        let mut stream =
+            self.docker
+                .push_image(&repository, Some(options), credentials(credential));
+        while let Some(item) = stream.next().await {
+            let info =
+                item.map_err(|e| DockerError::Engine(format!("pushing {reference}: {e}")))?;
+            if let Some(detail) = info.error_detail {
+                return Err(DockerError::Engine(format!(
+                    "pushing {reference}: {}",
+                    detail.message.unwrap_or_default()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn credentials(credential: Option<&Credential>) -> Option<DockerCredentials> {
+    credential.map(|c| DockerCredentials {
+        username: Some(c.username.clone()),
+        password: Some(c.password.clone()),
+        ..Default::default()
+    })
+}
+
+/// `registry:5000/repo:tag` → (`registry:5000/repo`, `tag`).
+fn split_tag(reference: &str) -> (String, String) {
+    let last_slash = reference.rfind('/').map_or(0, |i| i + 1);
+    match reference[last_slash..].rsplit_once(':') {
+        Some((name, tag)) => (
+            format!("{}{name}", &reference[..last_slash]),
+            tag.to_owned(),
+        ),
+        None => (reference.to_owned(), "latest".to_owned()),
+    }
+}
+
+/// The build context as a tar, without what .dockerignore names.
+fn context_tar(context: &Path) -> Result<Vec<u8>> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| DockerError::Io { path, source }
+    };
+    let ignore = std::fs::read_to_string(context.join(".dockerignore")).unwrap_or_default();
+    let ignored: Vec<String> = ignore
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| l.trim_end_matches('/').to_owned())
+        .collect();
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.follow_symlinks(false);
+    let mut stack = vec![context.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
+            let entry = entry.map_err(io(&dir))?;
+            let path = entry.path();
+            let relative = path
+                .strip_prefix(context)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .into_owned();
+            if ignored
+                .iter()
+                .any(|p| relative == *p || relative.starts_with(&format!("{p}/")))
+            {
+                continue;
+            }
+            if entry.file_type().map_err(io(&path))?.is_dir() {
+                builder.append_dir(&relative, &path).map_err(io(&path))?;
+                stack.push(path);
+            } else {
+                builder
+                    .append_path_with_name(&path, &relative)
+                    .map_err(io(&path))?;
+            }
+        }
+    }
+    builder.into_inner().map_err(io(context))
+}
