@@ -97,8 +97,10 @@ pub struct LayerReport {
 pub struct BuildOptions {
     pub project_root: PathBuf,
     pub store_dir: PathBuf,
-    /// Timestamp written into layers and config.
-    pub source_date_epoch: u64,
+    /// SOURCE_DATE_EPOCH when set: the timestamp of every layer and of the config. Otherwise
+    /// each layer takes the time of the last commit that touched its directory, so a commit
+    /// that leaves `vendor/` alone leaves its layer, and its digest, alone too.
+    pub source_date_epoch: Option<u64>,
     /// Commit of the sources, for the image's labels.
     pub revision: Option<String>,
     /// Bases pinned by digest (slipway.lock); others resolve through their fixed tag.
@@ -168,7 +170,7 @@ pub async fn build_app(
                     only: Some(dir),
                     exclude: Vec::new(),
                     ignore: ignore.clone(),
-                    mtime: options.source_date_epoch,
+                    mtime: 0,
                 },
             )
         })
@@ -185,12 +187,21 @@ pub async fn build_app(
                 .map(|d| d.trim_matches('/').to_owned())
                 .collect(),
             ignore,
-            mtime: options.source_date_epoch,
+            mtime: 0,
         },
     ));
     let mut built = Vec::new();
     let mut reports = Vec::new();
-    for (path, spec) in specs {
+    let mut newest = 0;
+    for (path, mut spec) in specs {
+        let layer_dir = match &spec.only {
+            Some(only) => source.join(only),
+            None => source.clone(),
+        };
+        spec.mtime = options
+            .source_date_epoch
+            .unwrap_or_else(|| last_commit_time(&options.project_root, &layer_dir));
+        newest = newest.max(spec.mtime);
         if spec
             .only
             .as_ref()
@@ -268,7 +279,13 @@ pub async fn build_app(
         health,
         created_by: format!("slipway assemble {}", manifest.app_dir(app_name)),
     };
-    let descriptor = image::assemble(&store, &base, &built, &settings, options.source_date_epoch)?;
+    let descriptor = image::assemble(
+        &store,
+        &base,
+        &built,
+        &settings,
+        options.source_date_epoch.unwrap_or(newest),
+    )?;
     store.set_ref(&local_name(manifest, app_name), descriptor.clone())?;
     Ok(Built {
         app: app_name.into(),
@@ -276,6 +293,20 @@ pub async fn build_app(
         base: format!("{base_ref}@{}", base.manifest_digest),
         layers: reports,
     })
+}
+
+/// When `path` last changed in git (0 outside a repository or for files never committed).
+fn last_commit_time(root: &Path, path: &Path) -> u64 {
+    std::process::Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["log", "-1", "--format=%ct", "--"])
+        .arg(path)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// The tag of a base that does not move with every build (`stable`): the first one without

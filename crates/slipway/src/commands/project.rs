@@ -70,16 +70,11 @@ impl Project {
             .filter(|s| !s.is_empty())
     }
 
-    /// SOURCE_DATE_EPOCH, else the commit time, else 0: never the clock.
-    pub fn source_date_epoch(&self) -> u64 {
+    /// SOURCE_DATE_EPOCH when set; otherwise builds take commit times, never the clock.
+    pub fn source_date_epoch(&self) -> Option<u64> {
         std::env::var("SOURCE_DATE_EPOCH")
             .ok()
             .and_then(|v| v.parse().ok())
-            .or_else(|| {
-                self.git(&["log", "-1", "--format=%ct"])
-                    .and_then(|t| t.parse().ok())
-            })
-            .unwrap_or(0)
     }
 
     pub fn branch(&self) -> Option<String> {

@@ -238,3 +238,54 @@ fn wrong_credentials_and_a_missing_base_are_clear_errors() {
         result.stderr
     );
 }
+
+#[test]
+fn a_commit_that_leaves_dependencies_alone_keeps_their_layer() {
+    let bed = test_bed();
+    let temp = tempfile::tempdir().unwrap();
+    project(
+        temp.path(),
+        &bed,
+        &unique("it-git"),
+        "layers = [\"vendor\"]",
+    );
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .args(["-c", "user.email=ci@slipway.invalid", "-c", "user.name=ci"])
+            .args(args)
+            .current_dir(temp.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "first", "--date", "2024-01-01T00:00:00Z"]);
+    let layers = |result: serde_json::Value| -> Vec<(String, String)> {
+        result[0]["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["path"].as_str().unwrap().to_owned(),
+                    l["digest"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let first = layers(json(&run(slipway(temp.path())
+        .args(["build", "--output", "json"])
+        .env_remove("SOURCE_DATE_EPOCH"))));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    write(temp.path(), "app/hello/hello.txt", "a new greeting\n");
+    git(&["commit", "-qam", "second"]);
+    let second = layers(json(&run(slipway(temp.path())
+        .args(["build", "--output", "json"])
+        .env_remove("SOURCE_DATE_EPOCH"))));
+    assert_eq!(
+        first[0], second[0],
+        "the vendor layer is the same after a commit that did not touch it"
+    );
+    assert_ne!(first[1], second[1], "the code layer changed");
+}
