@@ -105,8 +105,10 @@ async fn handle(
             .insert(digest.clone(), body.to_vec());
         return (StatusCode::CREATED, [("docker-content-digest", digest)]).into_response();
     }
-    if let Some((_, reference)) = path.split_once("/manifests/") {
-        if method == Method::PUT {
+    if let Some((_, reference)) = path.split_once("/manifests/")
+        && method == Method::PUT
+    {
+        {
             // A registry only accepts a manifest whose blobs it has.
             let manifest: serde_json::Value = serde_json::from_slice(&body).unwrap();
             let blobs = registry.blobs.lock().unwrap();
