@@ -156,44 +156,43 @@ pub async fn build_app(
     let dest = app.dest.clone().unwrap_or_else(|| "/app".into());
     let ignore = layer::ignore_patterns(&source, &app.ignore);
     let cache_path = options.store_dir.join("../layer-cache.json");
-    let mut cache = LayerCache::load(&cache_path);
-    let mut specs: Vec<(String, LayerSpec)> = app
+    let cache = std::sync::Arc::new(std::sync::Mutex::new(LayerCache::load(&cache_path)));
+    let dependencies: Vec<String> = app
         .layers
         .iter()
-        .map(|dir| {
-            let dir = dir.trim_matches('/').to_owned();
-            (
-                dir.clone(),
-                LayerSpec {
-                    source: source.clone(),
-                    dest: dest.clone(),
-                    only: Some(dir),
-                    exclude: Vec::new(),
-                    ignore: ignore.clone(),
-                    mtime: 0,
-                },
-            )
-        })
+        .map(|d| d.trim_matches('/').to_owned())
+        .filter(|d| source.join(d).is_dir())
         .collect();
-    specs.push((
-        ".".into(),
-        LayerSpec {
-            source: source.clone(),
-            dest: dest.clone(),
-            only: None,
-            exclude: app
-                .layers
-                .iter()
-                .map(|d| d.trim_matches('/').to_owned())
-                .collect(),
-            ignore,
-            mtime: 0,
-        },
-    ));
-    let mut built = Vec::new();
-    let mut reports = Vec::new();
+    let spec = |only: Option<String>, exclude: Vec<String>, bucket: Option<(u32, u32)>| LayerSpec {
+        source: source.clone(),
+        dest: dest.clone(),
+        only,
+        exclude,
+        ignore: ignore.clone(),
+        mtime: 0,
+        bucket,
+    };
+    let mut specs: Vec<(String, LayerSpec)> = dependencies
+        .iter()
+        .map(|dir| (dir.clone(), spec(Some(dir.clone()), Vec::new(), None)))
+        .collect();
+    // A large app is spread over a few layers so that a change rebuilds and uploads one of them.
+    let buckets = if tree_size(&source, &dependencies) > BUCKETED_ABOVE {
+        BUCKETS
+    } else {
+        1
+    };
+    for index in 0..buckets {
+        let bucket = (buckets > 1).then_some((index, buckets));
+        let label = if buckets > 1 {
+            format!(". (part {} of {buckets})", index + 1)
+        } else {
+            ".".into()
+        };
+        specs.push((label, spec(None, dependencies.clone(), bucket)));
+    }
     let mut newest = 0;
-    for (path, mut spec) in specs {
+    for (_, spec) in &mut specs {
         let layer_dir = match &spec.only {
             Some(only) => source.join(only),
             None => source.clone(),
@@ -202,34 +201,47 @@ pub async fn build_app(
             .source_date_epoch
             .unwrap_or_else(|| last_commit_time(&options.project_root, &layer_dir));
         newest = newest.max(spec.mtime);
-        if spec
-            .only
-            .as_ref()
-            .is_some_and(|only| !source.join(only).is_dir())
-        {
-            continue;
-        }
-        let layer = tokio::task::spawn_blocking({
-            let store = store.clone();
-            let mut local_cache = std::mem::take(&mut cache);
-            move || {
-                let result = layer::build_layer(&store, &spec, &mut local_cache);
-                (result, local_cache)
-            }
-        })
-        .await
-        .map_err(|e| OciError::Json(format!("layer task: {e}")))?;
-        cache = layer.1;
-        let layer = layer.0?;
+    }
+    // Layers compress in parallel, one per core.
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(
+        std::thread::available_parallelism().map_or(2, |n| n.get()),
+    ));
+    let mut tasks = Vec::new();
+    for (_, spec) in &specs {
+        let (store, cache, permits, spec) =
+            (store.clone(), cache.clone(), permits.clone(), spec.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = permits
+                .acquire_owned()
+                .await
+                .expect("the semaphore stays open");
+            tokio::task::spawn_blocking(move || layer::build_layer(&store, &spec, &cache))
+                .await
+                .map_err(|e| OciError::Json(format!("layer task: {e}")))?
+        }));
+    }
+    let mut built = Vec::new();
+    let mut reports = Vec::new();
+    for ((path, _), task) in specs.iter().zip(tasks) {
+        let layer = task
+            .await
+            .map_err(|e| OciError::Json(format!("layer task: {e}")))??;
+        let shown = if path == "." {
+            manifest.app_dir(app_name)
+        } else if path.starts_with(". ") {
+            format!("{}{}", manifest.app_dir(app_name), &path[1..])
+        } else {
+            format!("{}/{path}", manifest.app_dir(app_name))
+        };
         reports.push(LayerReport {
-            path: format!("{}/{path}", manifest.app_dir(app_name)),
+            path: shown,
             digest: layer.digest.clone(),
             size: layer.size,
             reused: layer.reused,
         });
         built.push(layer);
     }
-    cache.save(&cache_path)?;
+    cache.lock().expect("not poisoned").save(&cache_path)?;
 
     let mut labels: BTreeMap<String, String> = app
         .labels
@@ -293,6 +305,44 @@ pub async fn build_app(
         base: format!("{base_ref}@{}", base.manifest_digest),
         layers: reports,
     })
+}
+
+/// Apps larger than this are spread over `BUCKETS` layers.
+const BUCKETED_ABOVE: u64 = 32 * 1024 * 1024;
+const BUCKETS: u32 = 4;
+
+/// Bytes of the files under `source`, outside the dependency directories.
+fn tree_size(source: &Path, dependencies: &[String]) -> u64 {
+    fn walk(dir: &Path, total: &mut u64) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => walk(&entry.path(), total),
+                Ok(t) if t.is_file() => *total += entry.metadata().map(|m| m.len()).unwrap_or(0),
+                _ => {}
+            }
+        }
+    }
+    let mut total = 0;
+    let Ok(entries) = std::fs::read_dir(source) else {
+        return 0;
+    };
+    for entry in entries.flatten() {
+        if dependencies
+            .iter()
+            .any(|d| entry.file_name().to_string_lossy() == d.split('/').next().unwrap_or(d))
+        {
+            continue;
+        }
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => walk(&entry.path(), &mut total),
+            Ok(t) if t.is_file() => total += entry.metadata().map(|m| m.len()).unwrap_or(0),
+            _ => {}
+        }
+    }
+    total
 }
 
 /// When `path` last changed in git (0 outside a repository or for files never committed).

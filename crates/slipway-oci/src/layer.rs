@@ -35,6 +35,16 @@ pub struct LayerSpec {
     pub ignore: Vec<String>,
     /// Modification time written for every entry (SOURCE_DATE_EPOCH or the commit time).
     pub mtime: u64,
+    /// `(index, count)`: only the top-level entries whose name hashes to `index` of `count`
+    /// buckets. A large app is spread over a few layers this way, and a change re-builds and
+    /// re-uploads only the bucket it falls in; the bucket of a name never changes.
+    pub bucket: Option<(u32, u32)>,
+}
+
+/// The bucket of a top-level entry, stable across runs and machines.
+pub fn bucket_of(name: &str, count: u32) -> u32 {
+    let hash = Sha256::digest(name.as_bytes());
+    u32::from_be_bytes([hash[0], hash[1], hash[2], hash[3]]) % count.max(1)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,7 +174,14 @@ fn collect(spec: &LayerSpec) -> Result<Vec<Entry>> {
         }
         entries.pop();
     }
-    walk(&spec.source, &start, &ignore, &spec.exclude, &mut entries)?;
+    walk(
+        &spec.source,
+        &start,
+        &ignore,
+        &spec.exclude,
+        spec.bucket,
+        &mut entries,
+    )?;
     Ok(entries)
 }
 
@@ -173,6 +190,7 @@ fn walk(
     dir: &Path,
     ignore: &Ignore,
     exclude: &[String],
+    bucket: Option<(u32, u32)>,
     out: &mut Vec<Entry>,
 ) -> Result<()> {
     let mut children: Vec<_> = std::fs::read_dir(dir)
@@ -201,6 +219,12 @@ fn walk(
         {
             continue;
         }
+        if let Some((index, count)) = bucket
+            && dir == source
+            && bucket_of(&relative, count) != index
+        {
+            continue;
+        }
         let meta = std::fs::symlink_metadata(&path).map_err(io_error(&path))?;
         if meta.file_type().is_symlink() {
             let target = std::fs::read_link(&path).map_err(io_error(&path))?;
@@ -210,7 +234,7 @@ fn walk(
                 kind: EntryKind::Symlink(target),
             });
         } else if meta.is_dir() {
-            walk(source, &path, ignore, exclude, out)?;
+            walk(source, &path, ignore, exclude, None, out)?;
         } else if meta.is_file() {
             use std::os::unix::fs::PermissionsExt;
             let executable = meta.permissions().mode() & 0o111 != 0;
@@ -267,15 +291,25 @@ fn tree_hash(spec: &LayerSpec, entries: &[Entry]) -> Result<String> {
 }
 
 /// Builds (or reuses) the layer described by `spec` into the store.
-pub fn build_layer(store: &Store, spec: &LayerSpec, cache: &mut LayerCache) -> Result<BuiltLayer> {
+pub fn build_layer(
+    store: &Store,
+    spec: &LayerSpec,
+    cache: &std::sync::Mutex<LayerCache>,
+) -> Result<BuiltLayer> {
     let entries = collect(spec)?;
     let key = tree_hash(spec, &entries)?;
-    if let Some(layer) = cache.layers.get(&key)
+    let cached = cache
+        .lock()
+        .expect("not poisoned")
+        .layers
+        .get(&key)
+        .cloned();
+    if let Some(layer) = cached
         && store.has_blob(&layer.digest)
     {
         return Ok(BuiltLayer {
             reused: true,
-            ..layer.clone()
+            ..layer
         });
     }
     let temp = store.temp_path("layer");
@@ -334,7 +368,11 @@ pub fn build_layer(store: &Store, spec: &LayerSpec, cache: &mut LayerCache) -> R
         size,
         reused: false,
     };
-    cache.layers.insert(key, layer.clone());
+    cache
+        .lock()
+        .expect("not poisoned")
+        .layers
+        .insert(key, layer.clone());
     Ok(layer)
 }
 
@@ -366,6 +404,7 @@ mod tests {
             exclude: vec!["vendor".into()],
             ignore: ignore_patterns(source, &[]),
             mtime: 1_700_000_000,
+            bucket: None,
         }
     }
 
@@ -388,16 +427,16 @@ mod tests {
         tree(a.path());
         tree(b.path());
         let store = Store::open(store_dir.path()).unwrap();
-        let mut cache = LayerCache::default();
-        let first = build_layer(&store, &spec(a.path()), &mut cache).unwrap();
-        let mut other_cache = LayerCache::default();
-        let second = build_layer(&store, &spec(b.path()), &mut other_cache).unwrap();
+        let cache = std::sync::Mutex::new(LayerCache::default());
+        let first = build_layer(&store, &spec(a.path()), &cache).unwrap();
+        let other_cache = std::sync::Mutex::new(LayerCache::default());
+        let second = build_layer(&store, &spec(b.path()), &other_cache).unwrap();
         assert_eq!(first.digest, second.digest);
         assert!(!second.reused);
-        let again = build_layer(&store, &spec(a.path()), &mut cache).unwrap();
+        let again = build_layer(&store, &spec(a.path()), &cache).unwrap();
         assert!(again.reused);
         std::fs::write(a.path().join("src/main.py"), "print('changed')\n").unwrap();
-        let changed = build_layer(&store, &spec(a.path()), &mut cache).unwrap();
+        let changed = build_layer(&store, &spec(a.path()), &cache).unwrap();
         assert_ne!(changed.digest, first.digest);
     }
 
@@ -406,7 +445,12 @@ mod tests {
         let (dir, store_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         tree(dir.path());
         let store = Store::open(store_dir.path()).unwrap();
-        let main = build_layer(&store, &spec(dir.path()), &mut LayerCache::default()).unwrap();
+        let main = build_layer(
+            &store,
+            &spec(dir.path()),
+            &std::sync::Mutex::new(LayerCache::default()),
+        )
+        .unwrap();
         let names = |digest: &Digest| -> Vec<String> {
             let bytes = store.read_blob(digest).unwrap();
             let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
@@ -425,7 +469,12 @@ mod tests {
             exclude: vec![],
             ..spec(dir.path())
         };
-        let layer = build_layer(&store, &vendor, &mut LayerCache::default()).unwrap();
+        let layer = build_layer(
+            &store,
+            &vendor,
+            &std::sync::Mutex::new(LayerCache::default()),
+        )
+        .unwrap();
         assert_eq!(
             names(&layer.digest),
             vec![
@@ -436,5 +485,54 @@ mod tests {
                 "srv/app/vendor/lib/dep.py"
             ]
         );
+    }
+
+    #[test]
+    fn buckets_partition_the_tree_and_a_change_touches_one() {
+        let (dir, store_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        for i in 0..12 {
+            std::fs::create_dir_all(dir.path().join(format!("pkg{i}"))).unwrap();
+            std::fs::write(
+                dir.path().join(format!("pkg{i}/mod.py")),
+                format!("x = {i}\n"),
+            )
+            .unwrap();
+        }
+        let store = Store::open(store_dir.path()).unwrap();
+        let cache = std::sync::Mutex::new(LayerCache::default());
+        let bucketed = |index| LayerSpec {
+            bucket: Some((index, 4)),
+            exclude: vec![],
+            ..spec(dir.path())
+        };
+        let files = |layer: &BuiltLayer| -> Vec<String> {
+            let bytes = store.read_blob(&layer.digest).unwrap();
+            let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+            archive
+                .entries()
+                .unwrap()
+                .map(|e| e.unwrap().path().unwrap().display().to_string())
+                .filter(|p| p.ends_with(".py"))
+                .collect()
+        };
+        let before: Vec<BuiltLayer> = (0..4)
+            .map(|i| build_layer(&store, &bucketed(i), &cache).unwrap())
+            .collect();
+        let mut all: Vec<String> = before.iter().flat_map(files).collect();
+        all.sort();
+        assert_eq!(all.len(), 12, "every file in exactly one bucket: {all:?}");
+        all.dedup();
+        assert_eq!(all.len(), 12);
+        std::fs::write(dir.path().join("pkg3/mod.py"), "x = 'changed'\n").unwrap();
+        let after: Vec<BuiltLayer> = (0..4)
+            .map(|i| build_layer(&store, &bucketed(i), &cache).unwrap())
+            .collect();
+        let changed = before
+            .iter()
+            .zip(&after)
+            .filter(|(b, a)| b.digest != a.digest)
+            .count();
+        assert_eq!(changed, 1);
+        assert_eq!(after.iter().filter(|l| l.reused).count(), 3);
     }
 }
