@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::Value;
 use slipway_core::manifest::{BuildKind, Credentials, Manifest};
@@ -307,9 +308,12 @@ pub async fn build_app(
     })
 }
 
+/// Blob uploads in flight at once.
+const PARALLEL_UPLOADS: usize = 4;
+
 /// Apps larger than this are spread over `BUCKETS` layers.
 const BUCKETED_ABOVE: u64 = 32 * 1024 * 1024;
-const BUCKETS: u32 = 4;
+const BUCKETS: u32 = 8;
 
 /// Bytes of the files under `source`, outside the dependency directories.
 fn tree_size(source: &Path, dependencies: &[String]) -> u64 {
@@ -471,39 +475,43 @@ pub async fn push_app(
         blobs_present: 0,
         blobs_mounted: 0,
     };
-    for digest in &blobs {
-        if target.client.blob_exists(&repository, digest).await? {
-            pushed.blobs_present += 1;
-            continue;
-        }
-        if !store.has_blob(digest) {
-            let Some(base) = &base_ref else {
-                return Err(OciError::NotInStore(digest.to_string()));
-            };
-            if base.registry == target.client.host()
-                && target
-                    .client
-                    .mount_blob(&repository, digest, &base.repository)
-                    .await?
-            {
-                pushed.blobs_mounted += 1;
-                continue;
+    // Blobs go up several at a time; the manifest waits for all of them.
+    #[derive(Clone, Copy)]
+    enum Outcome {
+        Present,
+        Mounted,
+        Uploaded(u64),
+    }
+    let send_blob = |digest: Digest| {
+        let (target, store, repository, base_ref) = (&target, &store, &repository, &base_ref);
+        async move {
+            if target.client.blob_exists(repository, &digest).await? {
+                return Ok(Outcome::Present);
             }
-            let source = RegistryClient::new(
-                &base.registry,
-                false,
-                credentials::from_docker_config(&base.registry)?,
-            )?;
-            source.fetch_blob(&base.repository, digest, &store).await?;
+            if !store.has_blob(&digest) {
+                let Some(base) = base_ref else {
+                    return Err(OciError::NotInStore(digest.to_string()));
+                };
+                if base.registry == target.client.host() && target.client.mount_blob(repository, &digest, &base.repository).await? {
+                    return Ok(Outcome::Mounted);
+                }
+                let source = RegistryClient::new(&base.registry, false, credentials::from_docker_config(&base.registry)?)?;
+                source.fetch_blob(&base.repository, &digest, store).await?;
+            }
+            target.client.upload_blob(repository, &digest, store).await?;
+            Ok::<_, OciError>(Outcome::Uploaded(std::fs::metadata(store.blob_path(&digest)).map(|m| m.len()).unwrap_or(0)))
         }
-        target
-            .client
-            .upload_blob(&repository, digest, &store)
-            .await?;
-        pushed.blobs_uploaded += 1;
-        pushed.bytes_uploaded += std::fs::metadata(store.blob_path(digest))
-            .map(|m| m.len())
-            .unwrap_or(0);
+    };
+    let outcomes: Vec<Result<Outcome>> = futures_util::stream::iter(blobs.into_iter().map(send_blob)).buffer_unordered(PARALLEL_UPLOADS).collect().await;
+    for outcome in outcomes {
+        match outcome? {
+            Outcome::Present => pushed.blobs_present += 1,
+            Outcome::Mounted => pushed.blobs_mounted += 1,
+            Outcome::Uploaded(bytes) => {
+                pushed.blobs_uploaded += 1;
+                pushed.bytes_uploaded += bytes;
+            }
+        }
     }
     let media_type = image["mediaType"]
         .as_str()
