@@ -96,6 +96,9 @@ pub struct Diagnostic {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
+    /// The located text holds a secret: the code frame is not shown.
+    #[serde(skip)]
+    pub redacted: bool,
 }
 
 impl Diagnostic {
@@ -129,7 +132,12 @@ impl Diagnostic {
         if let Some(field) = &self.field {
             let _ = writeln!(out, "   {blue}={reset} field: {field}");
         }
-        if let (Some(loc), Some(source)) = (&self.location, source)
+        if self.redacted {
+            let _ = writeln!(
+                out,
+                "   {blue}={reset} (the line is not shown: it holds a secret)"
+            );
+        } else if let (Some(loc), Some(source)) = (&self.location, source)
             && let Some(text) = source.lines().nth(loc.line.saturating_sub(1))
         {
             let gutter = loc.line.to_string();
@@ -188,6 +196,7 @@ mod tests {
             field: Some("x.kind".into()),
             message: "unknown strategy `blue-gren`".into(),
             help: Some("did you mean `blue-green`?".into()),
+            redacted: false,
         };
         let text = diag.render(Some(src), false);
         assert!(text.contains("--> slipway.toml:2:8"), "{text}");

@@ -236,6 +236,7 @@ fn load_project(
     report.unreadable |= unreadable;
     for finding in findings {
         let help = finding.help.clone();
+        let redacted = finding.redacted;
         push(
             report,
             &project.settings,
@@ -246,6 +247,9 @@ fn load_project(
             finding.message,
             &[],
         );
+        if let Some(last) = report.diagnostics.last_mut() {
+            last.redacted |= redacted;
+        }
         if let (Some(last), Some(help)) = (report.diagnostics.last_mut(), help) {
             last.help = Some(help);
         }
@@ -500,6 +504,8 @@ fn push(
         field,
         message,
         help: Some(rule.help.to_owned()),
+        // These rules point at lines that hold a secret's value.
+        redacted: matches!(rule_id, "DF011" | "CP005"),
     });
 }
 

@@ -492,17 +492,37 @@ pub async fn push_app(
                 let Some(base) = base_ref else {
                     return Err(OciError::NotInStore(digest.to_string()));
                 };
-                if base.registry == target.client.host() && target.client.mount_blob(repository, &digest, &base.repository).await? {
+                if base.registry == target.client.host()
+                    && target
+                        .client
+                        .mount_blob(repository, &digest, &base.repository)
+                        .await?
+                {
                     return Ok(Outcome::Mounted);
                 }
-                let source = RegistryClient::new(&base.registry, false, credentials::from_docker_config(&base.registry)?)?;
+                let source = RegistryClient::new(
+                    &base.registry,
+                    false,
+                    credentials::from_docker_config(&base.registry)?,
+                )?;
                 source.fetch_blob(&base.repository, &digest, store).await?;
             }
-            target.client.upload_blob(repository, &digest, store).await?;
-            Ok::<_, OciError>(Outcome::Uploaded(std::fs::metadata(store.blob_path(&digest)).map(|m| m.len()).unwrap_or(0)))
+            target
+                .client
+                .upload_blob(repository, &digest, store)
+                .await?;
+            Ok::<_, OciError>(Outcome::Uploaded(
+                std::fs::metadata(store.blob_path(&digest))
+                    .map(|m| m.len())
+                    .unwrap_or(0),
+            ))
         }
     };
-    let outcomes: Vec<Result<Outcome>> = futures_util::stream::iter(blobs.into_iter().map(send_blob)).buffer_unordered(PARALLEL_UPLOADS).collect().await;
+    let outcomes: Vec<Result<Outcome>> =
+        futures_util::stream::iter(blobs.into_iter().map(send_blob))
+            .buffer_unordered(PARALLEL_UPLOADS)
+            .collect()
+            .await;
     for outcome in outcomes {
         match outcome? {
             Outcome::Present => pushed.blobs_present += 1,

@@ -96,13 +96,27 @@ struct Entry {
 
 /// Reads `.dockerignore` patterns of a directory (plus extra ones).
 pub fn ignore_patterns(source: &Path, extra: &[String]) -> Vec<String> {
-    let mut patterns: Vec<String> = std::fs::read_to_string(source.join(".dockerignore"))
-        .unwrap_or_default()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(str::to_owned)
-        .collect();
+    // Never in an image unless a .dockerignore line (`!.env`) asks for it: version control,
+    // slipway's state, and env files, which hold secrets.
+    let mut patterns: Vec<String> = [
+        ".git",
+        ".slipway",
+        ".env",
+        "**/.env",
+        "**/*.env",
+        "**/.env.*",
+    ]
+    .iter()
+    .map(|p| (*p).to_owned())
+    .collect();
+    patterns.extend(
+        std::fs::read_to_string(source.join(".dockerignore"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_owned),
+    );
     patterns.extend(extra.iter().cloned());
     patterns
 }

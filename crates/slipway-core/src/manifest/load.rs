@@ -15,6 +15,8 @@ use crate::suggest;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     pub kind: ProblemKind,
+    /// The value at the location is a secret: never shown.
+    pub secret: bool,
     pub path: FieldPath,
     pub span: Option<Range<usize>>,
     pub message: String,
@@ -59,6 +61,7 @@ impl Problem {
             field: (!self.path.is_root()).then(|| self.path.to_string()),
             message: self.message.clone(),
             help: self.help.clone(),
+            redacted: self.secret,
         }
     }
 }
@@ -112,6 +115,7 @@ pub fn load_manifest(source: &str) -> Result<Manifest, ManifestError> {
         let problems = syntax_errors
             .into_iter()
             .map(|error| Problem {
+                secret: false,
                 kind: ProblemKind::Syntax,
                 path: FieldPath::root(),
                 span: error.span(),
@@ -196,6 +200,7 @@ fn classify(
             });
         return Outcome {
             problem: Some(Problem {
+                secret: false,
                 kind: ProblemKind::UnknownKey,
                 path: key_path.clone(),
                 span,
@@ -222,6 +227,7 @@ fn classify(
         let span = locate(root, &parent).map(|(k, v)| k.unwrap_or(v));
         return Outcome {
             problem: Some(Problem {
+                secret: false,
                 kind: ProblemKind::BadValue,
                 path: field_path,
                 span,
@@ -251,6 +257,7 @@ fn classify(
         let message = format!("unknown {what} `{variant}`");
         return Outcome {
             problem: Some(Problem {
+                secret: false,
                 kind: ProblemKind::BadValue,
                 path: path_shown,
                 span,
@@ -266,6 +273,7 @@ fn classify(
             .map(|(_, expected)| format!("expected {}", friendly_type(expected)));
         return Outcome {
             problem: Some(Problem {
+                secret: false,
                 kind: ProblemKind::WrongType,
                 path: path.clone(),
                 span: value_span,
@@ -280,6 +288,7 @@ fn classify(
     }
     Outcome {
         problem: Some(Problem {
+            secret: false,
             kind: ProblemKind::BadValue,
             path: path.clone(),
             span: value_span,

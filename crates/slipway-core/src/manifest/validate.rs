@@ -81,6 +81,7 @@ impl Checker<'_, '_> {
             }
         };
         self.problems.push(Problem {
+            secret: false,
             kind,
             path,
             span,
@@ -265,20 +266,11 @@ impl Checker<'_, '_> {
                 }
             }
             for (sidecar_name, sidecar) in &app.sidecars {
-                self.check_image_pinned(
-                    path.key("sidecars").key(sidecar_name).key("image"),
-                    &sidecar.image,
-                );
+                let sidecar_path = path.key("sidecars").key(sidecar_name);
+                self.check_image_pinned(sidecar_path.key("image"), &sidecar.image);
+                self.check_env_has_no_secrets(sidecar_path.key("env"), &sidecar.env);
             }
-            for (key, value) in &app.env {
-                if looks_secret(key) && !value.is_empty() {
-                    self.bad(
-                        path.key("env").key(key),
-                        format!("`{key}` looks like a secret; `env` is baked into the image"),
-                        "put it in config/<env>/ templates and name its source under [environments.<env>.secrets]".to_owned(),
-                    );
-                }
-            }
+            self.check_env_has_no_secrets(path.key("env"), &app.env);
         }
         for (name, service) in &m.services {
             let path = root.key("services").key(name);
@@ -679,6 +671,9 @@ impl Checker<'_, '_> {
                     format!("`{key}` looks like a secret; `env` is written in plain text"),
                     "put it in a config/<env>/ template as `{{ secret.NAME }}` and name its source under [environments.<env>.secrets]".to_owned(),
                 );
+                if let Some(problem) = self.problems.last_mut() {
+                    problem.secret = true;
+                }
             }
         }
     }

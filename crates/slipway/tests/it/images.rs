@@ -289,3 +289,66 @@ fn a_commit_that_leaves_dependencies_alone_keeps_their_layer() {
     );
     assert_ne!(first[1], second[1], "the code layer changed");
 }
+
+#[test]
+fn secrets_never_reach_the_image() {
+    let bed = test_bed();
+    let temp = tempfile::tempdir().unwrap();
+    project(temp.path(), &bed, &unique("it-secret"), "");
+    let secret = "hunter2-secret-value-5f1c";
+    // A rendered env file left in the app directory, and one in a sub-directory.
+    write(
+        temp.path(),
+        "app/hello/.env",
+        &format!("DB_PASSWORD={secret}\n"),
+    );
+    write(
+        temp.path(),
+        "app/hello/config/prod.env",
+        &format!("API_TOKEN={secret}\n"),
+    );
+    write(
+        temp.path(),
+        "config/prod/hello.env.j2",
+        "DB_PASSWORD={{ secret.DB_PASSWORD }}\n",
+    );
+    let result = run(slipway(temp.path())
+        .args(["build"])
+        .env("DB_PASSWORD", secret));
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    assert!(!result.stdout.contains(secret) && !result.stderr.contains(secret));
+    // Every blob of the store, layers decompressed.
+    let blobs = temp.path().join(".slipway/oci/blobs/sha256");
+    for entry in std::fs::read_dir(&blobs).unwrap().flatten() {
+        let bytes = std::fs::read(entry.path()).unwrap();
+        let mut text = bytes.clone();
+        if bytes.starts_with(&[0x1f, 0x8b]) {
+            let mut decoded = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut decoded)
+                .unwrap();
+            text = decoded;
+        }
+        assert!(
+            !String::from_utf8_lossy(&text).contains(secret),
+            "the secret is in blob {}",
+            entry.path().display()
+        );
+    }
+
+    // A secret-looking key in the image's env is refused before anything is built.
+    let manifest = std::fs::read_to_string(temp.path().join("slipway.toml")).unwrap()
+        + &format!("env = {{ API_TOKEN = \"{secret}\" }}\n");
+    write(temp.path(), "slipway.toml", &manifest);
+    let result = run(slipway(temp.path()).args(["build"]));
+    assert_ne!(result.code, 0);
+    assert!(
+        result.stderr.contains("looks like a secret"),
+        "{}",
+        result.stderr
+    );
+    assert!(
+        !result.stderr.contains(secret),
+        "the value is never echoed: {}",
+        result.stderr
+    );
+}

@@ -16,6 +16,10 @@ fn text_output_shows_code_frames_and_exits_1_on_errors() {
     write(temp.path(), "Dockerfile", BAD_DOCKERFILE);
     let result = run(slipway(temp.path()).args(["lint", "Dockerfile"]));
     assert_eq!(result.code, 1);
+    assert!(
+        !result.stdout.contains("abc123"),
+        "a secret's value is never shown in a code frame"
+    );
     insta::assert_snapshot!("lint_text", result.stdout);
 }
 
