@@ -1,9 +1,11 @@
 pub mod base;
 pub mod build;
 pub mod completions;
+pub mod images;
 pub mod init;
 pub mod lint;
 pub mod project;
+pub mod promote;
 pub mod push;
 pub mod schema;
 

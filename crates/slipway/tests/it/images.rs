@@ -352,3 +352,86 @@ fn secrets_never_reach_the_image() {
         result.stderr
     );
 }
+
+fn skopeo_inspect(reference: &str) -> serde_json::Value {
+    let output = Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--authfile"])
+        .arg(Path::new(&std::env::var("DOCKER_CONFIG").unwrap()).join("config.json"))
+        .arg(format!("docker://{reference}"))
+        .output()
+        .expect("skopeo runs");
+    assert!(
+        output.status.success(),
+        "skopeo inspect {reference}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn an_independent_client_sees_what_was_pushed_and_promoted() {
+    let bed = test_bed();
+    let temp = tempfile::tempdir().unwrap();
+    let name = unique("it-promote");
+    project(temp.path(), &bed, &name, "layers = [\"vendor\"]");
+    let built = json(&run(
+        slipway(temp.path()).args(["build", "--output", "json"])
+    ));
+    json(&run(
+        slipway(temp.path()).args(["push", "--tag", "stage", "--output", "json"])
+    ));
+    let digest = built[0]["digest"].as_str().unwrap();
+    let layers: Vec<String> = built[0]["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_owned())
+        .collect();
+
+    let seen = skopeo_inspect(&format!("{}/{name}/hello:stage", bed.registry));
+    assert_eq!(seen["Digest"], digest);
+    let seen_layers: Vec<&str> = seen["Layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l.as_str())
+        .collect();
+    assert!(
+        layers.iter().all(|l| seen_layers.contains(&l.as_str())),
+        "{seen_layers:?} lacks one of {layers:?}"
+    );
+
+    let promoted = json(&run(slipway(temp.path()).args([
+        "promote",
+        "hello:stage",
+        "--to",
+        &format!("team/{name}/hello-prod:prod"),
+        "--output",
+        "json",
+    ])));
+    assert_eq!(promoted["digest"], digest);
+    assert_eq!(
+        promoted["blobs_copied"], 0,
+        "within one registry, blobs are mounted, not copied"
+    );
+    assert_eq!(
+        skopeo_inspect(&format!("{}/{name}/hello-prod:prod", bed.registry))["Digest"],
+        digest
+    );
+
+    let images = json(&run(
+        slipway(temp.path()).args(["images", "--output", "json"])
+    ));
+    assert_eq!(images[0]["digest"], digest);
+    let inspected = json(&run(slipway(temp.path()).args([
+        "inspect",
+        &format!("{}/{name}/hello-prod:prod", bed.registry),
+        "--output",
+        "json",
+    ])));
+    assert_eq!(inspected["digest"], digest);
+    assert_eq!(
+        inspected["labels"]["org.opencontainers.image.title"],
+        format!("{name}/hello")
+    );
+}
