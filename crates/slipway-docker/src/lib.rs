@@ -239,6 +239,32 @@ impl Engine {
         Ok(Finished { exit_code, output })
     }
 
+    /// Loads a `docker load` archive from a file, streamed.
+    pub async fn load(&self, archive: &Path) -> Result<()> {
+        let file = tokio::fs::File::open(archive)
+            .await
+            .map_err(|source| DockerError::Io {
+                path: archive.to_path_buf(),
+                source,
+            })?;
+        let body = tokio_util::io::ReaderStream::new(file);
+        let options = bollard::query_parameters::ImportImageOptionsBuilder::default()
+            .quiet(true)
+            .build();
+        let mut stream = self.docker.import_image_stream(options, body, None);
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(engine)?;
+            if let Some(detail) = info.error_detail {
+                return Err(DockerError::Engine(format!(
+                    "loading {}: {}",
+                    archive.display(),
+                    detail.message.unwrap_or_default()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Pushes `reference` (`registry/repository:tag`) through the engine.
     pub async fn push(&self, reference: &str, credential: Option<&Credential>) -> Result<()> {
         let (repository, tag) = split_tag(reference);

@@ -556,3 +556,89 @@ pub async fn push_app(
     );
     Ok(pushed)
 }
+
+/// Writes an app's image as a `docker load` archive at `out` (layers as stored, compressed;
+/// base layers fetched when they are not local) and returns the tag it carries.
+pub async fn docker_archive(
+    manifest: &Manifest,
+    app_name: &str,
+    store_dir: &Path,
+    out: &Path,
+) -> Result<String> {
+    let store = Store::open(store_dir)?;
+    let local = local_name(manifest, app_name);
+    let descriptor = store
+        .get_ref(&local)?
+        .ok_or_else(|| OciError::NotInStore(local.clone()))?;
+    let image: Value = serde_json::from_slice(&store.read_blob(&descriptor.digest)?)
+        .map_err(|e| OciError::Json(e.to_string()))?;
+    let config = image["config"]["digest"]
+        .as_str()
+        .and_then(Digest::parse)
+        .ok_or_else(|| OciError::Json(format!("{local} has no config")))?;
+    let layers: Vec<Digest> = image["layers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l["digest"].as_str().and_then(Digest::parse))
+        .collect();
+    if layers.iter().any(|l| !store.has_blob(l)) {
+        let base = descriptor
+            .annotations
+            .get("org.opencontainers.image.base.name")
+            .map(|n| Reference::parse(n))
+            .transpose()?
+            .ok_or_else(|| OciError::NotInStore(local.clone()))?;
+        let configured = manifest
+            .registries
+            .iter()
+            .find(|(_, r)| r.url.split('/').next() == Some(base.registry.as_str()))
+            .map(|(n, _)| n.clone());
+        let client = match configured {
+            Some(name) => registry(manifest, &name)?.client,
+            None => RegistryClient::new(
+                &base.registry,
+                false,
+                credentials::from_docker_config(&base.registry)?,
+            )?,
+        };
+        for layer in layers.iter().filter(|l| !store.has_blob(l)) {
+            client.fetch_blob(&base.repository, layer, &store).await?;
+        }
+    }
+    let path_of = |d: &Digest| format!("blobs/sha256/{}", d.hex());
+    let index = serde_json::json!([{ "Config": path_of(&config), "RepoTags": [local], "Layers": layers.iter().map(path_of).collect::<Vec<_>>() }]);
+    let file = std::fs::File::create(out).map_err(crate::io_error(out))?;
+    let mut archive = tar::Builder::new(std::io::BufWriter::new(file));
+    let mut add = |name: &str, path: &Path| -> Result<()> {
+        let mut source = std::fs::File::open(path).map_err(crate::io_error(path))?;
+        let size = source.metadata().map_err(crate::io_error(path))?.len();
+        let mut header = tar::Header::new_gnu();
+        header.set_size(size);
+        header.set_mode(0o644);
+        header.set_cksum();
+        archive
+            .append_data(&mut header, name, &mut source)
+            .map_err(crate::io_error(path))
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for digest in std::iter::once(&config).chain(&layers) {
+        if seen.insert(digest.clone()) {
+            add(&path_of(digest), &store.blob_path(digest))?;
+        }
+    }
+    let index_bytes = serde_json::to_vec(&index).expect("serializable");
+    let mut header = tar::Header::new_gnu();
+    header.set_size(index_bytes.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    archive
+        .append_data(&mut header, "manifest.json", &index_bytes[..])
+        .map_err(crate::io_error(out))?;
+    archive
+        .into_inner()
+        .map_err(crate::io_error(out))?
+        .into_inner()
+        .map_err(|e| crate::io_error(out)(e.into_error()))?;
+    Ok(local)
+}

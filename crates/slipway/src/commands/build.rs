@@ -19,6 +19,9 @@ pub struct BuildArgs {
     /// Project directory (or one inside it).
     #[arg(long, default_value = ".")]
     project: PathBuf,
+    /// Also load each image into the local Docker Engine as `<project>/<app>:latest`.
+    #[arg(long)]
+    load: bool,
     #[arg(long, value_enum, default_value_t = Output::Text)]
     output: Output,
 }
@@ -59,6 +62,29 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
                 built.layers.len(),
                 built.base
             );
+        }
+        if args.load {
+            let archive = project
+                .state_dir()
+                .join(format!("{app}.docker-archive.tar"));
+            let tag = runtime
+                .block_on(async {
+                    let tag = slipway_oci::app::docker_archive(
+                        &project.manifest,
+                        app,
+                        &project.store_dir(),
+                        &archive,
+                    )
+                    .await?;
+                    let engine = slipway_docker::Engine::connect().await?;
+                    engine.load(&archive).await?;
+                    anyhow::Ok(tag)
+                })
+                .with_context(|| format!("loading app `{app}` into the Docker Engine"))?;
+            let _ = std::fs::remove_file(&archive);
+            if args.output == Output::Text {
+                println!("loaded {app} into the Docker Engine as {tag}");
+            }
         }
         results.push(built);
     }

@@ -435,3 +435,32 @@ fn an_independent_client_sees_what_was_pushed_and_promoted() {
         format!("{name}/hello")
     );
 }
+
+#[test]
+fn load_puts_the_image_into_the_engine_under_a_predictable_tag() {
+    let bed = test_bed();
+    let temp = tempfile::tempdir().unwrap();
+    let name = unique("it-load");
+    project(temp.path(), &bed, &name, "");
+    let result = run(slipway(temp.path()).args(["build", "--load"]));
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    let tag = format!("{name}/hello:latest");
+    assert!(
+        result
+            .stdout
+            .contains(&format!("loaded hello into the Docker Engine as {tag}")),
+        "{}",
+        result.stdout
+    );
+    let output = docker(&["run", "--rm", &tag]);
+    let _ = docker(&["image", "rm", "-f", &tag]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "hello from slipway\na dependency\n"
+    );
+}

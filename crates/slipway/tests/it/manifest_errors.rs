@@ -96,7 +96,18 @@ fn schema_describes_the_manifest() {
 #[test]
 fn every_command_has_help_with_an_example() {
     let temp = tempfile::tempdir().unwrap();
-    for command in ["init", "lint", "schema", "completions", "base", "build", "push", "promote", "images", "inspect"] {
+    for command in [
+        "init",
+        "lint",
+        "schema",
+        "completions",
+        "base",
+        "build",
+        "push",
+        "promote",
+        "images",
+        "inspect",
+    ] {
         let result = run(slipway(temp.path()).args([command, "--help"]));
         assert_eq!(result.code, 0);
         assert!(
