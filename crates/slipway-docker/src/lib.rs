@@ -78,6 +78,31 @@ impl Engine {
             .and_then(|i| i.id)
     }
 
+    /// Pulls `reference` (`repo:tag` or `repo@digest`).
+    pub async fn pull(&self, reference: &str, credential: Option<&Credential>) -> Result<()> {
+        let (repository, tag) = match reference.split_once('@') {
+            Some((repository, digest)) => (repository.to_owned(), digest.to_owned()),
+            None => split_tag(reference),
+        };
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(&repository)
+            .tag(&tag)
+            .build();
+        let mut stream = self
+            .docker
+            .create_image(Some(options), None, credentials(credential));
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(engine)?;
+            if let Some(detail) = info.error_detail {
+                return Err(DockerError::Engine(format!(
+                    "pulling {reference}: {}",
+                    detail.message.unwrap_or_default()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Pulls `from` and tags it `as_name` (an official image resolved through a mirror).
     pub async fn pull_as(
         &self,
@@ -123,6 +148,20 @@ impl Engine {
         build_args: &HashMap<String, String>,
         log: &mut (dyn FnMut(&str) + Send),
     ) -> Result<String> {
+        self.build_target(context, dockerfile, None, tags, build_args, log)
+            .await
+    }
+
+    /// Like `build`, stopping at the stage `target` of a multi-stage Dockerfile.
+    pub async fn build_target(
+        &self,
+        context: &Path,
+        dockerfile: &Path,
+        target: Option<&str>,
+        tags: &[String],
+        build_args: &HashMap<String, String>,
+        log: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<String> {
         let first = tags.first().cloned().unwrap_or_default();
         let tar = context_tar(context)?;
         let relative = dockerfile
@@ -130,13 +169,16 @@ impl Engine {
             .unwrap_or(dockerfile)
             .to_string_lossy()
             .into_owned();
-        let options = BuildImageOptionsBuilder::default()
+        let mut options = BuildImageOptionsBuilder::default()
             .dockerfile(&relative)
             .t(&first)
             .rm(true)
             .forcerm(true)
-            .buildargs(build_args)
-            .build();
+            .buildargs(build_args);
+        if let Some(target) = target {
+            options = options.target(target);
+        }
+        let options = options.build();
         let mut stream =
             self.docker
                 .build_image(options, None, Some(bollard::body_full(tar.into())));
@@ -237,6 +279,21 @@ impl Engine {
             output.push_str(&item.map_err(engine)?.to_string());
         }
         Ok(Finished { exit_code, output })
+    }
+
+    /// Writes `image` as a `docker save` archive to `out`, streamed.
+    pub async fn save(&self, image: &str, out: &Path) -> Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let io = |source| DockerError::Io {
+            path: out.to_path_buf(),
+            source,
+        };
+        let mut file = tokio::fs::File::create(out).await.map_err(io)?;
+        let mut stream = self.docker.export_image(image);
+        while let Some(chunk) = stream.next().await {
+            file.write_all(&chunk.map_err(engine)?).await.map_err(io)?;
+        }
+        file.flush().await.map_err(io)
     }
 
     /// Loads a `docker load` archive from a file, streamed.

@@ -1,7 +1,7 @@
 //! `slipway build` and `slipway push` for assembled apps: resolve the base in its registry, add
 //! the app's layers and image config, keep the result in the local store, push it by digest.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use futures_util::StreamExt;
@@ -119,7 +119,7 @@ pub async fn build_app(
         .ok_or_else(|| OciError::Json(format!("no app `{app_name}` in slipway.toml")))?;
     if app.build == BuildKind::Dockerfile {
         return Err(OciError::Json(format!(
-            "app `{app_name}` is built from a Dockerfile through the Docker Engine, which this slipway cannot do yet; use build = \"assemble\""
+            "app `{app_name}` is built from a Dockerfile, through the Docker Engine, not assembled"
         )));
     }
     let base_name = app
@@ -641,4 +641,106 @@ pub async fn docker_archive(
         .into_inner()
         .map_err(|e| crate::io_error(out)(e.into_error()))?;
     Ok(local)
+}
+
+/// Takes an image the engine built (a `docker save` archive at `archive`) into the store as
+/// `local`: layers compressed the same deterministic way as assembled ones, the config as is.
+pub fn import_docker_archive(store_dir: &Path, archive: &Path, local: &str) -> Result<Digest> {
+    use std::io::{Read, Write};
+    let store = Store::open(store_dir)?;
+    let open = || -> Result<tar::Archive<std::fs::File>> {
+        Ok(tar::Archive::new(
+            std::fs::File::open(archive).map_err(crate::io_error(archive))?,
+        ))
+    };
+    // manifest.json names the config and the layers, in order.
+    let mut index: Option<Value> = None;
+    for entry in open()?.entries().map_err(crate::io_error(archive))? {
+        let mut entry = entry.map_err(crate::io_error(archive))?;
+        if entry
+            .path()
+            .map_err(crate::io_error(archive))?
+            .to_string_lossy()
+            == "manifest.json"
+        {
+            let mut text = String::new();
+            entry
+                .read_to_string(&mut text)
+                .map_err(crate::io_error(archive))?;
+            index = Some(
+                serde_json::from_str(&text)
+                    .map_err(|e| OciError::Json(format!("{}: {e}", archive.display())))?,
+            );
+        }
+    }
+    let index =
+        index.ok_or_else(|| OciError::Json(format!("{}: no manifest.json", archive.display())))?;
+    let config_path = index[0]["Config"].as_str().unwrap_or_default().to_owned();
+    let layer_paths: Vec<String> = index[0]["Layers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l.as_str().map(str::to_owned))
+        .collect();
+    let mut config_digest = None;
+    let mut layers: HashMap<String, (Digest, u64)> = HashMap::new();
+    for entry in open()?.entries().map_err(crate::io_error(archive))? {
+        let mut entry = entry.map_err(crate::io_error(archive))?;
+        let path = entry
+            .path()
+            .map_err(crate::io_error(archive))?
+            .to_string_lossy()
+            .into_owned();
+        if path == config_path {
+            let mut bytes = Vec::new();
+            entry
+                .read_to_end(&mut bytes)
+                .map_err(crate::io_error(archive))?;
+            config_digest = Some((store.put_bytes(&bytes)?, bytes.len() as u64));
+        } else if layer_paths.contains(&path) && !layers.contains_key(&path) {
+            let temp = store.temp_path("imported-layer");
+            let file = std::fs::File::create(&temp).map_err(crate::io_error(&temp))?;
+            let hashing = crate::digest::HashingWriter::new(std::io::BufWriter::new(file));
+            let mut gzip = flate2::GzBuilder::new()
+                .mtime(0)
+                .operating_system(255)
+                .write(hashing, flate2::Compression::new(6));
+            std::io::copy(&mut entry, &mut gzip).map_err(crate::io_error(&temp))?;
+            let (mut writer, digest, size) =
+                gzip.finish().map_err(crate::io_error(&temp))?.finish();
+            writer.flush().map_err(crate::io_error(&temp))?;
+            drop(writer);
+            store.adopt(&temp, &digest)?;
+            layers.insert(path, (digest, size));
+        }
+    }
+    let (config, config_size) = config_digest.ok_or_else(|| {
+        OciError::Json(format!(
+            "{}: the config {config_path} is missing",
+            archive.display()
+        ))
+    })?;
+    let layer_descriptors: Vec<Value> = layer_paths
+        .iter()
+        .map(|p| layers.get(p).map(|(d, s)| serde_json::json!({ "mediaType": image::DOCKER_LAYER, "digest": d, "size": s })).ok_or_else(|| OciError::Json(format!("{}: layer {p} is missing (is it a link?)", archive.display()))))
+        .collect::<Result<_>>()?;
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": image::DOCKER_MANIFEST,
+        "config": { "mediaType": image::DOCKER_CONFIG, "digest": config, "size": config_size },
+        "layers": layer_descriptors,
+    });
+    let bytes = serde_json::to_vec(&manifest).expect("serializable");
+    let digest = store.put_bytes(&bytes)?;
+    store.set_ref(
+        local,
+        crate::store::Descriptor {
+            media_type: image::DOCKER_MANIFEST.into(),
+            digest: digest.clone(),
+            size: bytes.len() as u64,
+            annotations: BTreeMap::new(),
+            platform: None,
+        },
+    )?;
+    Ok(digest)
 }

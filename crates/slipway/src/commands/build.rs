@@ -49,8 +49,22 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
         pinned_bases: project.pinned_bases()?,
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let mut results = Vec::new();
+    let mut results: Vec<serde_json::Value> = Vec::new();
     for app in &apps {
+        if project.manifest.apps[app].build == slipway_core::manifest::BuildKind::Dockerfile {
+            let built = runtime
+                .block_on(build_with_engine(&project, app, args.output))
+                .with_context(|| format!("building app `{app}` from its Dockerfile"))?;
+            if args.output == Output::Text {
+                println!(
+                    "built {app} {} from {}",
+                    built["digest"].as_str().unwrap_or_default(),
+                    built["dockerfile"].as_str().unwrap_or_default()
+                );
+            }
+            results.push(built);
+            continue;
+        }
         let built = runtime
             .block_on(build_app(&project.manifest, app, &options))
             .with_context(|| format!("building app `{app}`"))?;
@@ -63,7 +77,9 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
                 built.base
             );
         }
-        if args.load {
+        if args.load
+            && project.manifest.apps[app].build == slipway_core::manifest::BuildKind::Assemble
+        {
             let archive = project
                 .state_dir()
                 .join(format!("{app}.docker-archive.tar"));
@@ -86,10 +102,80 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
                 println!("loaded {app} into the Docker Engine as {tag}");
             }
         }
-        results.push(built);
+        results.push(serde_json::to_value(built)?);
     }
     if args.output == Output::Json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// An app with `build = "dockerfile"`: its target built through the engine, on the project's
+/// pinned base (passed as the SLIPWAY_BASE build argument), then taken into the local store so
+/// push and promote treat it like an assembled image.
+async fn build_with_engine(
+    project: &Project,
+    app_name: &str,
+    output: Output,
+) -> Result<serde_json::Value> {
+    let manifest = &project.manifest;
+    let app = &manifest.apps[app_name];
+    let engine = slipway_docker::Engine::connect().await?;
+    let mut build_args: std::collections::HashMap<String, String> = app
+        .build_args
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if let Some(base) = &app.base {
+        let registry_name =
+            slipway_oci::app::default_registry(manifest, manifest.bases[base].registry.as_deref())
+                .with_context(|| format!("base `{base}` has no registry"))?;
+        let registry = slipway_oci::app::registry(manifest, &registry_name)?;
+        let repository = format!(
+            "{}/{}",
+            registry.client.host(),
+            registry.repository(&manifest.bases[base].image)
+        );
+        let reference = match project.pinned_bases()?.get(base) {
+            Some(digest) => format!("{repository}@{digest}"),
+            None => format!(
+                "{repository}:{}",
+                slipway_oci::app::fixed_tag(manifest, base)?
+            ),
+        };
+        let credential = slipway_oci::credentials::from_docker_config(registry.client.host())?;
+        engine.pull(&reference, credential.as_ref()).await?;
+        build_args.insert("SLIPWAY_BASE".into(), reference);
+    }
+    let dockerfile = project
+        .root
+        .join(manifest.app_dockerfile(app_name).expect("a dockerfile app"));
+    let context = project.root.join(manifest.app_dir(app_name));
+    let local = slipway_oci::app::local_name(manifest, app_name);
+    let mut log = |line: &str| {
+        if output == Output::Text {
+            eprintln!("  {app_name} | {line}");
+        }
+    };
+    engine
+        .build_target(
+            &context,
+            &dockerfile,
+            app.target.as_deref(),
+            std::slice::from_ref(&local),
+            &build_args,
+            &mut log,
+        )
+        .await?;
+    let archive = project
+        .state_dir()
+        .join(format!("{app_name}.docker-save.tar"));
+    std::fs::create_dir_all(project.state_dir())?;
+    engine.save(&local, &archive).await?;
+    let digest = slipway_oci::app::import_docker_archive(&project.store_dir(), &archive, &local);
+    let _ = std::fs::remove_file(&archive);
+    let digest = digest?;
+    Ok(
+        serde_json::json!({ "app": app_name, "digest": digest, "dockerfile": manifest.app_dockerfile(app_name), "target": app.target, "loaded_as": local }),
+    )
 }

@@ -464,3 +464,38 @@ fn load_puts_the_image_into_the_engine_under_a_predictable_tag() {
         "hello from slipway\na dependency\n"
     );
 }
+
+#[test]
+fn a_dockerfile_app_is_built_by_the_engine_on_the_pinned_base_and_pushed_like_the_others() {
+    let bed = test_bed();
+    let temp = tempfile::tempdir().unwrap();
+    let name = unique("it-dockerfile");
+    project(temp.path(), &bed, &name, "");
+    let manifest = std::fs::read_to_string(temp.path().join("slipway.toml")).unwrap()
+        + "\n[apps.tool]\nbase = \"debian\"\nbuild = \"dockerfile\"\ntarget = \"runtime\"\n";
+    write(temp.path(), "slipway.toml", &manifest);
+    write(
+        temp.path(),
+        "app/tool/Dockerfile",
+        "ARG SLIPWAY_BASE\nFROM ${SLIPWAY_BASE} AS build\nRUN echo compiled > /tmp/artifact\n\nFROM ${SLIPWAY_BASE} AS runtime\nCOPY --from=build /tmp/artifact /srv/artifact\nCOPY message.txt /srv/message.txt\nUSER nobody\nCMD [\"/bin/sh\", \"-c\", \"cat /srv/artifact /srv/message.txt\"]\n\nFROM runtime AS debug\nRUN echo never built\n",
+    );
+    write(temp.path(), "app/tool/message.txt", "from a Dockerfile\n");
+    let built = json(&run(
+        slipway(temp.path()).args(["build", "tool", "--output", "json"])
+    ));
+    let digest = built[0]["digest"].as_str().unwrap().to_owned();
+    let pushed = json(&run(
+        slipway(temp.path()).args(["push", "tool", "--tag", "t1", "--output", "json"])
+    ));
+    assert_eq!(pushed[0]["digest"], digest.as_str());
+    let image = format!("{}/{name}/tool:t1", bed.registry);
+    assert!(docker(&["pull", "-q", &image]).status.success());
+    let output = docker(&["run", "--rm", &image]);
+    let _ = docker(&["image", "rm", "-f", &image, &format!("{name}/tool:latest")]);
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "compiled\nfrom a Dockerfile\n",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
