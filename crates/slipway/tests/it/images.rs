@@ -499,3 +499,50 @@ fn a_dockerfile_app_is_built_by_the_engine_on_the_pinned_base_and_pushed_like_th
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn credentials_come_from_a_docker_credential_helper() {
+    let bed = test_bed();
+    let password =
+        std::env::var("SLIPWAY_TEST_REGISTRY_PASSWORD").expect("the test bed's password");
+    let user = std::env::var("SLIPWAY_TEST_REGISTRY_USER").expect("the test bed's user");
+    let temp = tempfile::tempdir().unwrap();
+    project(temp.path(), &bed, &unique("it-helper"), "");
+    // A helper speaking the docker-credential-* protocol: host on stdin, JSON on stdout.
+    let bin = temp.path().join("bin");
+    write(
+        &bin,
+        "docker-credential-slipwaytest",
+        &format!(
+            "#!/bin/sh\nread host\n[ \"$1\" = get ] && [ \"$host\" = \"{}\" ] || exit 1\nprintf '{{\"ServerURL\":\"%s\",\"Username\":\"{user}\",\"Secret\":\"{password}\"}}' \"$host\"\n",
+            bed.registry
+        ),
+    );
+    let status = Command::new("chmod")
+        .arg("+x")
+        .arg(bin.join("docker-credential-slipwaytest"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let config = temp.path().join("docker-config");
+    write(
+        &config,
+        "config.json",
+        &format!(
+            "{{\"credHelpers\": {{\"{}\": \"slipwaytest\"}}}}",
+            bed.registry
+        ),
+    );
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let built = run(slipway(temp.path())
+        .args(["build"])
+        .env("DOCKER_CONFIG", &config)
+        .env("PATH", &path));
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let pushed = run(slipway(temp.path())
+        .args(["push", "--tag", "helper"])
+        .env("DOCKER_CONFIG", &config)
+        .env("PATH", &path));
+    assert_eq!(pushed.code, 0, "{}", pushed.stderr);
+    assert!(!pushed.stdout.contains(&password) && !pushed.stderr.contains(&password));
+}
