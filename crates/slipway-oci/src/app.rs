@@ -130,19 +130,19 @@ pub async fn build_app(
     let registry_name = default_registry(manifest, base_config.registry.as_deref())
         .ok_or_else(|| OciError::Json(format!("base `{base_name}` has no registry")))?;
     let registry = registry(manifest, &registry_name)?;
-    let tag = base_config
-        .tags
-        .iter()
-        .find(|t| !t.contains('{'))
-        .ok_or_else(|| {
-            OciError::Json(format!(
-                "base `{base_name}` has no fixed tag (such as `stable`) to build on"
-            ))
-        })?;
     let repository = registry.repository(&base_config.image);
+    let target = match options.pinned_bases.get(base_name) {
+        Some(digest) => digest.to_string(),
+        None => fixed_tag(manifest, base_name)?.to_owned(),
+    };
     let store = Store::open(&options.store_dir)?;
-    let base_ref = format!("{}/{repository}:{tag}", registry.client.host());
-    let base = resolve_base(&registry.client, &repository, tag, &base_ref, &store).await?;
+    let separator = if target.starts_with("sha256:") {
+        '@'
+    } else {
+        ':'
+    };
+    let base_ref = format!("{}/{repository}{separator}{target}", registry.client.host());
+    let resolved = resolve_base(&registry.client, &repository, &target, &base_ref, &store).await?;
 
     let source = options.project_root.join(manifest.app_dir(app_name));
     if !source.is_dir() {
@@ -259,7 +259,7 @@ pub async fn build_app(
     );
     labels.insert(
         "org.opencontainers.image.base.digest".into(),
-        base.manifest_digest.to_string(),
+        resolved.digest.to_string(),
     );
     if let Some(revision) = &options.revision {
         labels.insert("org.opencontainers.image.revision".into(), revision.clone());
@@ -292,18 +292,55 @@ pub async fn build_app(
         health,
         created_by: format!("slipway assemble {}", manifest.app_dir(app_name)),
     };
-    let descriptor = image::assemble(
-        &store,
-        &base,
-        &built,
-        &settings,
-        options.source_date_epoch.unwrap_or(newest),
-    )?;
+    let created = options.source_date_epoch.unwrap_or(newest);
+    // One image per platform of the base; an index over them when the base has one.
+    let mut children = Vec::new();
+    for (platform, base) in &resolved.platforms {
+        let mut descriptor = image::assemble(&store, base, &built, &settings, created)?;
+        descriptor.platform = platform.clone();
+        children.push(descriptor);
+    }
+    let descriptor = match &resolved.index_media_type {
+        None => children
+            .into_iter()
+            .next()
+            .ok_or_else(|| OciError::Json(format!("{base_ref} has no image")))?,
+        Some(media_type) => {
+            let manifests: Vec<Value> = children
+                .iter()
+                .map(|c| serde_json::json!({ "mediaType": c.media_type, "digest": c.digest, "size": c.size, "platform": c.platform }))
+                .collect();
+            let index = serde_json::json!({ "schemaVersion": 2, "mediaType": media_type, "manifests": manifests });
+            let bytes = serde_json::to_vec(&index).expect("serializable");
+            let digest = store.put_bytes(&bytes)?;
+            let mut annotations = BTreeMap::new();
+            annotations.insert(
+                "org.opencontainers.image.base.name".to_owned(),
+                base_ref.clone(),
+            );
+            annotations.insert(
+                "org.opencontainers.image.base.digest".to_owned(),
+                resolved.digest.to_string(),
+            );
+            crate::store::Descriptor {
+                media_type: media_type.clone(),
+                digest,
+                size: bytes.len() as u64,
+                annotations,
+                platform: None,
+            }
+        }
+    };
     store.set_ref(&local_name(manifest, app_name), descriptor.clone())?;
+    let base = if base_ref.contains('@') {
+        base_ref
+    } else {
+        format!("{base_ref}@{}", resolved.digest)
+    };
     Ok(Built {
         app: app_name.into(),
         digest: descriptor.digest,
-        base: format!("{base_ref}@{}", base.manifest_digest),
+        base,
         layers: reports,
     })
 }
@@ -349,6 +386,15 @@ fn tree_size(source: &Path, dependencies: &[String]) -> u64 {
     total
 }
 
+/// This machine's architecture in OCI's words.
+fn host_architecture() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
 /// When `path` last changed in git (0 outside a repository or for files never committed).
 fn last_commit_time(root: &Path, path: &Path) -> u64 {
     std::process::Command::new("git")
@@ -375,46 +421,68 @@ pub fn fixed_tag<'m>(manifest: &'m Manifest, base: &str) -> Result<&'m str> {
 }
 
 /// Reads the base's manifest (choosing this machine's platform from an index) and config.
+/// A base as found in its registry: one image per platform, and the index's type when it has
+/// one.
+struct ResolvedBase {
+    digest: Digest,
+    index_media_type: Option<String>,
+    platforms: Vec<(Option<Value>, Base)>,
+}
+
+/// Reads the base's manifest (every platform of an index) and configs.
 async fn resolve_base(
     client: &RegistryClient,
     repository: &str,
-    tag: &str,
+    reference: &str,
     name: &str,
     store: &Store,
-) -> Result<Base> {
-    let mut manifest = client.get_manifest(repository, tag).await?;
-    if manifest.media_type.contains("index") || manifest.media_type.contains("list") {
-        let index: Value = serde_json::from_slice(&manifest.bytes)
-            .map_err(|e| OciError::Json(format!("index of {name}: {e}")))?;
-        let arch = match std::env::consts::ARCH {
-            "x86_64" => "amd64",
-            "aarch64" => "arm64",
-            other => other,
-        };
-        let chosen = index["manifests"]
-            .as_array()
-            .and_then(|m| {
-                m.iter().find(|d| {
-                    d["platform"]["os"] == "linux" && d["platform"]["architecture"] == arch
-                })
-            })
-            .and_then(|d| d["digest"].as_str())
-            .ok_or_else(|| OciError::NotFound {
-                registry: client.host().into(),
-                reference: format!("{name} for linux/{arch}"),
-            })?;
-        manifest = client.get_manifest(repository, chosen).await?;
-    }
-    let parsed: Value = serde_json::from_slice(&manifest.bytes)
+) -> Result<ResolvedBase> {
+    let top = client.get_manifest(repository, reference).await?;
+    let parsed: Value = serde_json::from_slice(&top.bytes)
         .map_err(|e| OciError::Json(format!("manifest of {name}: {e}")))?;
-    let config = parsed["config"]["digest"]
+    let single = |bytes: Vec<u8>, media_type: String| async move {
+        let parsed: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| OciError::Json(format!("manifest of {name}: {e}")))?;
+        let config = parsed["config"]["digest"]
+            .as_str()
+            .and_then(Digest::parse)
+            .ok_or_else(|| OciError::Json(format!("manifest of {name} has no config")))?;
+        client.fetch_blob(repository, &config, store).await?;
+        // Kept locally so a later push can name the base by digest.
+        store.put_bytes(&bytes)?;
+        Base::from_manifest(name, &bytes, &media_type, store)
+    };
+    let Some(entries) = parsed["manifests"].as_array() else {
+        let base = single(top.bytes.clone(), top.media_type.clone()).await?;
+        return Ok(ResolvedBase {
+            digest: top.digest,
+            index_media_type: None,
+            platforms: vec![(None, base)],
+        });
+    };
+    let media_type = parsed["mediaType"]
         .as_str()
-        .and_then(Digest::parse)
-        .ok_or_else(|| OciError::Json(format!("manifest of {name} has no config")))?;
-    client.fetch_blob(repository, &config, store).await?;
-    // Kept locally so a later push can name the base by digest.
-    store.put_bytes(&manifest.bytes)?;
-    Base::from_manifest(name, &manifest.bytes, &manifest.media_type, store)
+        .map(str::to_owned)
+        .unwrap_or(top.media_type.clone());
+    let mut platforms = Vec::new();
+    for entry in entries {
+        let platform = &entry["platform"];
+        // Attestations and other artifacts are not platforms to build for.
+        if platform["os"] == "unknown" || platform.is_null() {
+            continue;
+        }
+        let digest = entry["digest"]
+            .as_str()
+            .ok_or_else(|| OciError::Json(format!("index of {name}: an entry without a digest")))?;
+        let child = client.get_manifest(repository, digest).await?;
+        let base = single(child.bytes, child.media_type).await?;
+        platforms.push((Some(platform.clone()), base));
+    }
+    Ok(ResolvedBase {
+        digest: top.digest,
+        index_media_type: Some(media_type),
+        platforms,
+    })
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -454,17 +522,46 @@ pub async fn push_app(
         .map(|n| Reference::parse(n))
         .transpose()?;
 
+    // An index: its images' blobs, then the images themselves by digest, the index last.
+    let mut children: Vec<(Digest, Vec<u8>, String)> = Vec::new();
     let mut blobs: Vec<Digest> = Vec::new();
-    if let Some(config) = image["config"]["digest"].as_str().and_then(Digest::parse) {
-        blobs.push(config);
+    let images: Vec<Value> = match image["manifests"].as_array() {
+        Some(entries) => {
+            let mut images = Vec::new();
+            for entry in entries {
+                let digest = entry["digest"]
+                    .as_str()
+                    .and_then(Digest::parse)
+                    .ok_or_else(|| {
+                        OciError::Json(format!("{local}: an index entry without a digest"))
+                    })?;
+                let bytes = store.read_blob(&digest)?;
+                images.push(
+                    serde_json::from_slice(&bytes).map_err(|e| OciError::Json(e.to_string()))?,
+                );
+                children.push((
+                    digest,
+                    bytes,
+                    entry["mediaType"]
+                        .as_str()
+                        .unwrap_or(image::OCI_MANIFEST)
+                        .to_owned(),
+                ));
+            }
+            images
+        }
+        None => vec![image.clone()],
+    };
+    for single in &images {
+        let digests = std::iter::once(&single["config"])
+            .chain(single["layers"].as_array().into_iter().flatten())
+            .filter_map(|d| d["digest"].as_str().and_then(Digest::parse));
+        for digest in digests {
+            if !blobs.contains(&digest) {
+                blobs.push(digest);
+            }
+        }
     }
-    blobs.extend(
-        image["layers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|l| l["digest"].as_str().and_then(Digest::parse)),
-    );
     let mut pushed = Pushed {
         app: app_name.into(),
         reference: String::new(),
@@ -537,6 +634,18 @@ pub async fn push_app(
         .as_str()
         .unwrap_or(image::OCI_MANIFEST)
         .to_owned();
+    for (digest, bytes, child_type) in &children {
+        let written = target
+            .client
+            .put_manifest(&repository, digest.as_str(), bytes, child_type)
+            .await?;
+        if &written != digest {
+            return Err(OciError::DigestMismatch {
+                expected: digest.to_string(),
+                actual: written.to_string(),
+            });
+        }
+    }
     for tag in tags {
         let digest = target
             .client
@@ -570,8 +679,23 @@ pub async fn docker_archive(
     let descriptor = store
         .get_ref(&local)?
         .ok_or_else(|| OciError::NotInStore(local.clone()))?;
-    let image: Value = serde_json::from_slice(&store.read_blob(&descriptor.digest)?)
+    let mut image: Value = serde_json::from_slice(&store.read_blob(&descriptor.digest)?)
         .map_err(|e| OciError::Json(e.to_string()))?;
+    if let Some(entries) = image["manifests"].as_array() {
+        // The engine runs this machine's platform.
+        let arch = host_architecture();
+        let chosen = entries
+            .iter()
+            .find(|e| e["platform"]["architecture"] == arch)
+            .and_then(|e| e["digest"].as_str())
+            .and_then(Digest::parse)
+            .ok_or_else(|| OciError::NotFound {
+                registry: "the local store".into(),
+                reference: format!("{local} for linux/{arch}"),
+            })?;
+        image = serde_json::from_slice(&store.read_blob(&chosen)?)
+            .map_err(|e| OciError::Json(e.to_string()))?;
+    }
     let config = image["config"]["digest"]
         .as_str()
         .and_then(Digest::parse)

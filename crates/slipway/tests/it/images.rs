@@ -546,3 +546,143 @@ fn credentials_come_from_a_docker_credential_helper() {
     assert_eq!(pushed.code, 0, "{}", pushed.stderr);
     assert!(!pushed.stdout.contains(&password) && !pushed.stderr.contains(&password));
 }
+
+#[test]
+fn the_lock_pins_the_base_build_uses() {
+    let bed = test_bed();
+    let temp = tempfile::tempdir().unwrap();
+    project(temp.path(), &bed, &unique("it-lock"), "");
+    let built = json(&run(
+        slipway(temp.path()).args(["build", "--output", "json"])
+    ));
+    let base_digest = built[0]["base"]
+        .as_str()
+        .unwrap()
+        .rsplit('@')
+        .next()
+        .unwrap()
+        .to_owned();
+    let lock = |digest: &str| {
+        format!(
+            "version = 1\n\n[bases.debian]\nreference = \"{}/library/debian:bookworm-20251117-slim\"\ndigest = \"{digest}\"\n",
+            bed.registry
+        )
+    };
+    write(temp.path(), "slipway.lock", &lock(&base_digest));
+    let pinned = json(&run(
+        slipway(temp.path()).args(["build", "--output", "json"])
+    ));
+    assert_eq!(
+        pinned[0]["base"],
+        format!("{}/library/debian@{base_digest}", bed.registry)
+    );
+    let missing = format!("sha256:{}", "0".repeat(64));
+    write(temp.path(), "slipway.lock", &lock(&missing));
+    let result = run(slipway(temp.path()).args(["build"]));
+    assert_ne!(result.code, 0);
+    assert!(
+        result.stderr.contains(&missing),
+        "the pinned digest is what build asked for: {}",
+        result.stderr
+    );
+}
+
+#[test]
+fn a_multi_platform_base_gives_a_multi_platform_app_image() {
+    let bed = test_bed();
+    let user = std::env::var("SLIPWAY_TEST_REGISTRY_USER").unwrap();
+    let password = std::env::var("SLIPWAY_TEST_REGISTRY_PASSWORD").unwrap();
+    // An index over the stand-in for two platforms (the same image: enough to see each platform
+    // get the app's layers).
+    let raw = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false", "--authfile"])
+        .arg(Path::new(&std::env::var("DOCKER_CONFIG").unwrap()).join("config.json"))
+        .arg(format!(
+            "docker://{}/library/debian:bookworm-20251117-slim",
+            bed.registry
+        ))
+        .output()
+        .unwrap();
+    assert!(raw.status.success());
+    let manifest: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+    let digest = format!("sha256:{}", sha256_hex(&raw.stdout));
+    let entry = |arch: &str| serde_json::json!({ "mediaType": manifest["mediaType"], "digest": digest, "size": raw.stdout.len(), "platform": { "architecture": arch, "os": "linux" } });
+    let index = serde_json::json!({ "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json", "manifests": [entry("amd64"), entry("arm64")] });
+    let tag = unique("multi");
+    let put = Command::new("curl")
+        .args([
+            "-sf",
+            "-X",
+            "PUT",
+            "-u",
+            &format!("{user}:{password}"),
+            "-H",
+            "Content-Type: application/vnd.docker.distribution.manifest.list.v2+json",
+            "--data-binary",
+        ])
+        .arg(index.to_string())
+        .arg(format!(
+            "http://{}/v2/library/debian/manifests/{tag}",
+            bed.registry
+        ))
+        .status()
+        .unwrap();
+    assert!(put.success(), "the test index is in the registry");
+
+    let temp = tempfile::tempdir().unwrap();
+    let name = unique("it-multi");
+    project(temp.path(), &bed, &name, "");
+    let manifest_text = std::fs::read_to_string(temp.path().join("slipway.toml"))
+        .unwrap()
+        .replace(
+            "tags = [\"bookworm-20251117-slim\"]",
+            &format!("tags = [\"{tag}\"]"),
+        );
+    write(temp.path(), "slipway.toml", &manifest_text);
+    json(&run(
+        slipway(temp.path()).args(["build", "--output", "json"])
+    ));
+    json(&run(
+        slipway(temp.path()).args(["push", "--tag", "t1", "--output", "json"])
+    ));
+    let pushed = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false", "--authfile"])
+        .arg(Path::new(&std::env::var("DOCKER_CONFIG").unwrap()).join("config.json"))
+        .arg(format!("docker://{}/{name}/hello:t1", bed.registry))
+        .output()
+        .unwrap();
+    let pushed: serde_json::Value = serde_json::from_slice(&pushed.stdout).unwrap();
+    let platforms: Vec<&str> = pushed["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["platform"]["architecture"].as_str().unwrap())
+        .collect();
+    assert_eq!(platforms, vec!["amd64", "arm64"]);
+    let image = format!("{}/{name}/hello:t1", bed.registry);
+    let output = docker(&["run", "--rm", &image]);
+    let _ = docker(&["image", "rm", "-f", &image]);
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "hello from slipway\na dependency\n",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    let output = Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            std::io::Write::write_all(child.stdin.as_mut().unwrap(), bytes)?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
