@@ -62,7 +62,12 @@ pub struct BuiltLayer {
 /// Tree hash → layer, kept beside the store.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct LayerCache {
+    /// Content hash of a tree → its layer.
     layers: BTreeMap<String, BuiltLayer>,
+    /// Hash of a tree's file metadata (size, times, inode, mode) → its content hash, so an
+    /// unchanged tree is recognised without reading it, as git's index does.
+    #[serde(default)]
+    stats: BTreeMap<String, String>,
 }
 
 impl LayerCache {
@@ -88,6 +93,8 @@ enum EntryKind {
 }
 
 struct Entry {
+    /// Size, modification and change times, inode and mode of a file; empty for others.
+    stat: String,
     /// Relative to `source`, with `/` separators.
     relative: String,
     path: PathBuf,
@@ -181,6 +188,7 @@ fn collect(spec: &LayerSpec) -> Result<Vec<Entry>> {
                 format!("{prefix}/{part}")
             };
             entries.push(Entry {
+                stat: String::new(),
                 relative: prefix.clone(),
                 path: spec.source.join(&prefix),
                 kind: EntryKind::Dir,
@@ -216,6 +224,7 @@ fn walk(
         let relative = relative_of(source, dir);
         if !relative.is_empty() {
             out.push(Entry {
+                stat: String::new(),
                 relative,
                 path: dir.to_path_buf(),
                 kind: EntryKind::Dir,
@@ -243,6 +252,7 @@ fn walk(
         if meta.file_type().is_symlink() {
             let target = std::fs::read_link(&path).map_err(io_error(&path))?;
             out.push(Entry {
+                stat: String::new(),
                 relative,
                 path,
                 kind: EntryKind::Symlink(target),
@@ -250,9 +260,19 @@ fn walk(
         } else if meta.is_dir() {
             walk(source, &path, ignore, exclude, None, out)?;
         } else if meta.is_file() {
-            use std::os::unix::fs::PermissionsExt;
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
             let executable = meta.permissions().mode() & 0o111 != 0;
             out.push(Entry {
+                stat: format!(
+                    "{}:{}.{}:{}.{}:{}:{}",
+                    meta.len(),
+                    meta.mtime(),
+                    meta.mtime_nsec(),
+                    meta.ctime(),
+                    meta.ctime_nsec(),
+                    meta.ino(),
+                    meta.mode()
+                ),
                 relative,
                 path,
                 kind: EntryKind::File {
@@ -272,14 +292,13 @@ fn relative_of(source: &Path, path: &Path) -> String {
         .replace('\\', "/")
 }
 
-/// Hash of everything that decides the layer's bytes.
-fn tree_hash(spec: &LayerSpec, entries: &[Entry]) -> Result<String> {
+/// Hash of what decides the layer's bytes as far as file metadata tells.
+fn stat_hash(spec: &LayerSpec, entries: &[Entry]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(format!(
         "{CACHE_FORMAT}\0{}\0{}\0{GZIP_LEVEL}\0",
         spec.dest, spec.mtime
     ));
-    let mut buffer = vec![0u8; 64 * 1024];
     for entry in entries {
         hasher.update(entry.relative.as_bytes());
         match &entry.kind {
@@ -288,20 +307,26 @@ fn tree_hash(spec: &LayerSpec, entries: &[Entry]) -> Result<String> {
                 hasher.update(b"\0l\0");
                 hasher.update(target.to_string_lossy().as_bytes());
             }
-            EntryKind::File { executable, size } => {
-                hasher.update(format!("\0f{}{size}\0", u8::from(*executable)));
-                let mut file = File::open(&entry.path).map_err(io_error(&entry.path))?;
-                loop {
-                    let n = file.read(&mut buffer).map_err(io_error(&entry.path))?;
-                    if n == 0 {
-                        break;
-                    }
-                    hasher.update(&buffer[..n]);
-                }
+            EntryKind::File { executable, .. } => {
+                hasher.update(format!("\0f{}{}\0", u8::from(*executable), entry.stat))
             }
         }
     }
-    Ok(hex::encode(hasher.finalize()))
+    hex::encode(hasher.finalize())
+}
+
+/// Feeds what it reads to the tree's content hash.
+struct TreeHashingReader<'h, R> {
+    inner: R,
+    hasher: &'h mut Sha256,
+}
+
+impl<R: Read> Read for TreeHashingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// Builds (or reuses) the layer described by `spec` into the store.
@@ -311,13 +336,15 @@ pub fn build_layer(
     cache: &std::sync::Mutex<LayerCache>,
 ) -> Result<BuiltLayer> {
     let entries = collect(spec)?;
-    let key = tree_hash(spec, &entries)?;
-    let cached = cache
-        .lock()
-        .expect("not poisoned")
-        .layers
-        .get(&key)
-        .cloned();
+    let stat_key = stat_hash(spec, &entries);
+    let cached = {
+        let cache = cache.lock().expect("not poisoned");
+        cache
+            .stats
+            .get(&stat_key)
+            .and_then(|key| cache.layers.get(key))
+            .cloned()
+    };
     if let Some(layer) = cached
         && store.has_blob(&layer.digest)
     {
@@ -326,6 +353,12 @@ pub fn build_layer(
             ..layer
         });
     }
+    // One pass over the files: tar, compress, and hash the content for the cache.
+    let mut tree = Sha256::new();
+    tree.update(format!(
+        "{CACHE_FORMAT}\0{}\0{}\0{GZIP_LEVEL}\0",
+        spec.dest, spec.mtime
+    ));
     let temp = store.temp_path("layer");
     let file = File::create(&temp).map_err(io_error(&temp))?;
     let compressed = HashingWriter::new(BufWriter::new(file));
@@ -352,9 +385,15 @@ pub fn build_layer(
         } else {
             format!("{dest}/{}", entry.relative)
         };
+        tree.update(entry.relative.as_bytes());
         match &entry.kind {
-            EntryKind::Dir => append_dir(&mut tar, &name, spec.mtime).map_err(io_error(&temp))?,
+            EntryKind::Dir => {
+                tree.update(b"\0d\0");
+                append_dir(&mut tar, &name, spec.mtime).map_err(io_error(&temp))?
+            }
             EntryKind::Symlink(target) => {
+                tree.update(b"\0l\0");
+                tree.update(target.to_string_lossy().as_bytes());
                 let mut header = header(tar::EntryType::Symlink, 0o777, 0, spec.mtime);
                 tar.append_link(&mut header, &name, target)
                     .map_err(io_error(&entry.path))?;
@@ -362,9 +401,14 @@ pub fn build_layer(
             EntryKind::File { executable, size } => {
                 let mode = if *executable { 0o755 } else { 0o644 };
                 let mut header = header(tar::EntryType::Regular, mode, *size, spec.mtime);
+                tree.update(format!("\0f{}{size}\0", u8::from(*executable)));
                 let file = File::open(&entry.path).map_err(io_error(&entry.path))?;
                 // A file that changed size since it was listed would corrupt the archive.
-                tar.append_data(&mut header, &name, file.take(*size))
+                let reader = TreeHashingReader {
+                    inner: file.take(*size),
+                    hasher: &mut tree,
+                };
+                tar.append_data(&mut header, &name, reader)
                     .map_err(io_error(&entry.path))?;
             }
         }
@@ -382,11 +426,10 @@ pub fn build_layer(
         size,
         reused: false,
     };
-    cache
-        .lock()
-        .expect("not poisoned")
-        .layers
-        .insert(key, layer.clone());
+    let key = hex::encode(tree.finalize());
+    let mut cache = cache.lock().expect("not poisoned");
+    cache.layers.insert(key.clone(), layer.clone());
+    cache.stats.insert(stat_key, key);
     Ok(layer)
 }
 
