@@ -106,6 +106,8 @@ pub struct BuildOptions {
     pub revision: Option<String>,
     /// Bases pinned by digest (slipway.lock); others resolve through their fixed tag.
     pub pinned_bases: BTreeMap<String, Digest>,
+    /// Platforms to build (`linux/amd64`); empty means every platform of the base.
+    pub platforms: Vec<String>,
 }
 
 pub async fn build_app(
@@ -142,7 +144,43 @@ pub async fn build_app(
         ':'
     };
     let base_ref = format!("{}/{repository}{separator}{target}", registry.client.host());
-    let resolved = resolve_base(&registry.client, &repository, &target, &base_ref, &store).await?;
+    let mut resolved =
+        resolve_base(&registry.client, &repository, &target, &base_ref, &store).await?;
+    if !options.platforms.is_empty() {
+        let name_of = |platform: &Option<Value>, base: &Base| -> String {
+            let source = platform.as_ref().unwrap_or(&base.config);
+            let mut name = format!(
+                "{}/{}",
+                source["os"].as_str().unwrap_or("linux"),
+                source["architecture"].as_str().unwrap_or("?")
+            );
+            if let Some(variant) = source["variant"].as_str() {
+                name.push('/');
+                name.push_str(variant);
+            }
+            name
+        };
+        for wanted in &options.platforms {
+            if !resolved
+                .platforms
+                .iter()
+                .any(|(p, b)| &name_of(p, b) == wanted)
+            {
+                let available: Vec<String> = resolved
+                    .platforms
+                    .iter()
+                    .map(|(p, b)| name_of(p, b))
+                    .collect();
+                return Err(OciError::NotFound {
+                    registry: registry.client.host().into(),
+                    reference: format!("{base_ref} for {wanted} (it has {})", available.join(", ")),
+                });
+            }
+        }
+        resolved
+            .platforms
+            .retain(|(p, b)| options.platforms.contains(&name_of(p, b)));
+    }
 
     let source = options.project_root.join(manifest.app_dir(app_name));
     if !source.is_dir() {

@@ -131,6 +131,11 @@ impl Store {
 
     /// Points `name` at a manifest, replacing what it pointed at.
     pub fn set_ref(&self, name: &str, mut descriptor: Descriptor) -> Result<()> {
+        // Builds of several apps run at once: index.json is read, changed and written by one at a time.
+        static INDEX_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = INDEX_LOCK
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut index = self.read_index()?;
         index
             .manifests

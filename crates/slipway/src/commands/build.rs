@@ -19,6 +19,10 @@ pub struct BuildArgs {
     /// Project directory (or one inside it).
     #[arg(long, default_value = ".")]
     project: PathBuf,
+    /// Platforms to build, e.g. `--platform linux/amd64` (repeatable); default every platform
+    /// of the base.
+    #[arg(long = "platform", value_name = "OS/ARCH")]
+    platforms: Vec<String>,
     /// Also load each image into the local Docker Engine as `<project>/<app>:latest`.
     #[arg(long)]
     load: bool,
@@ -47,9 +51,28 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
         source_date_epoch: project.source_date_epoch(),
         revision: project.revision(),
         pinned_bases: project.pinned_bases()?,
+        platforms: args.platforms.clone(),
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let mut results: Vec<serde_json::Value> = Vec::new();
+    // Assembled apps build at the same time; Dockerfile apps take their turn in the engine.
+    let assembled: Vec<&String> = apps
+        .iter()
+        .filter(|a| project.manifest.apps[*a].build == slipway_core::manifest::BuildKind::Assemble)
+        .collect();
+    let mut assembled_results: std::collections::HashMap<
+        String,
+        slipway_oci::Result<slipway_oci::app::Built>,
+    > = runtime
+        .block_on(futures_util::future::join_all(assembled.iter().map(
+            |app| {
+                let options = &options;
+                let manifest = &project.manifest;
+                async move { ((*app).clone(), build_app(manifest, app, options).await) }
+            },
+        )))
+        .into_iter()
+        .collect();
     for app in &apps {
         if project.manifest.apps[app].build == slipway_core::manifest::BuildKind::Dockerfile {
             let built = runtime
@@ -65,8 +88,9 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
             results.push(built);
             continue;
         }
-        let built = runtime
-            .block_on(build_app(&project.manifest, app, &options))
+        let built = assembled_results
+            .remove(app)
+            .expect("every assembled app was built")
             .with_context(|| format!("building app `{app}`"))?;
         if args.output == Output::Text {
             let reused = built.layers.iter().filter(|l| l.reused).count();
