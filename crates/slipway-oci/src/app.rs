@@ -543,6 +543,7 @@ pub async fn push_app(
     store_dir: &Path,
     registry_name: &str,
     tags: &[String],
+    progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Pushed> {
     let store = Store::open(store_dir)?;
     let local = local_name(manifest, app_name);
@@ -653,9 +654,18 @@ pub async fn push_app(
             ))
         }
     };
+    let total = blobs.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    progress(0, total);
     let outcomes: Vec<Result<Outcome>> =
         futures_util::stream::iter(blobs.into_iter().map(send_blob))
             .buffer_unordered(PARALLEL_UPLOADS)
+            .inspect(|_| {
+                progress(
+                    done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1,
+                    total,
+                )
+            })
             .collect()
             .await;
     for outcome in outcomes {

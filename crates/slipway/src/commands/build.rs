@@ -60,6 +60,9 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
         .iter()
         .filter(|a| project.manifest.apps[*a].build == slipway_core::manifest::BuildKind::Assemble)
         .collect();
+    let names: Vec<&str> = assembled.iter().map(|a| a.as_str()).collect();
+    let bar = super::progress_bar(args.output, format!("assembling {}", names.join(", ")));
+    bar.set_length(assembled.len() as u64);
     let mut assembled_results: std::collections::HashMap<
         String,
         slipway_oci::Result<slipway_oci::app::Built>,
@@ -68,11 +71,17 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
             |app| {
                 let options = &options;
                 let manifest = &project.manifest;
-                async move { ((*app).clone(), build_app(manifest, app, options).await) }
+                let bar = &bar;
+                async move {
+                    let result = build_app(manifest, app, options).await;
+                    bar.inc(1);
+                    ((*app).clone(), result)
+                }
             },
         )))
         .into_iter()
         .collect();
+    bar.finish_and_clear();
     for app in &apps {
         if project.manifest.apps[app].build == slipway_core::manifest::BuildKind::Dockerfile {
             let built = runtime

@@ -57,15 +57,21 @@ pub fn run(args: PushArgs) -> Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let mut results = Vec::new();
     for app in &apps {
-        let pushed = runtime
-            .block_on(push_app(
-                manifest,
-                app,
-                &project.store_dir(),
-                &registry,
-                &tags,
-            ))
-            .with_context(|| format!("pushing app `{app}` to `{registry}`"))?;
+        let bar = super::progress_bar(args.output, format!("pushing {app}"));
+        let progress = |done: usize, total: usize| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        };
+        let pushed = runtime.block_on(push_app(
+            manifest,
+            app,
+            &project.store_dir(),
+            &registry,
+            &tags,
+            &progress,
+        ));
+        bar.finish_and_clear();
+        let pushed = pushed.with_context(|| format!("pushing app `{app}` to `{registry}`"))?;
         if args.output == Output::Text {
             println!(
                 "pushed {} ({} tag(s): {}; {} blob(s) uploaded, {} bytes; {} already there, {} mounted)",
