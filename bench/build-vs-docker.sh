@@ -110,10 +110,16 @@ t0=$(now); (cd "$P" && docker build -q -t "$REG/dockerbench-$RUN_ID/big:warm" . 
 DOCKER_WARM=$(ms "$t0" "$t1")
 
 # --- no-op: nothing changed
+REGISTRY_LOG=${SLIPWAY_TESTBED_DIR:-/var/tmp/slipway-testbed}/logs/registry.log
+requests() { grep -c "\"$1 /v2/bench-$RUN_ID/" "$REGISTRY_LOG" || true; }
+HEADS_BEFORE=$(requests HEAD); PUTS_BEFORE=$(requests PUT); PATCHES_BEFORE=$(requests PATCH); POSTS_BEFORE=$(requests POST)
 log "slipway no-op"
 t0=$(now); NOOP_JSON=$(cd "$P" && SOURCE_DATE_EPOCH=1700000000 "$SLIPWAY" build >/dev/null && "$SLIPWAY" push --tag warm --output json); t1=$(now)
 SLIPWAY_NOOP=$(ms "$t0" "$t1")
 NOOP_BYTES=$(python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["bytes_uploaded"])' <<<"$NOOP_JSON")
+NOOP_LAYERS=$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)))' <<<"$(cd "$P" && "$SLIPWAY" inspect big --output json | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["layers"]))')")
+NOOP_HEADS=$(( $(requests HEAD) - HEADS_BEFORE )); NOOP_PUTS=$(( $(requests PUT) - PUTS_BEFORE ))
+NOOP_UPLOADS=$(( $(requests POST) - POSTS_BEFORE + $(requests PATCH) - PATCHES_BEFORE ))
 log "docker no-op"
 t0=$(now); (cd "$P" && docker build -q -t "$REG/dockerbench-$RUN_ID/big:warm" . >/dev/null && docker push -q "$REG/dockerbench-$RUN_ID/big:warm" >/dev/null); t1=$(now)
 DOCKER_NOOP=$(ms "$t0" "$t1")
@@ -141,7 +147,7 @@ printf '%-34s %12s %12s %10s\n' "----" "----------" "---------" "--------"
 printf '%-34s %12s %12s %10s\n' "cold (empty store and repository)" "$SLIPWAY_COLD" "$DOCKER_COLD" "$(ratio "$DOCKER_COLD" "$SLIPWAY_COLD")"
 printf '%-34s %12s %12s %10s\n' "warm (one source file changed)" "$SLIPWAY_WARM" "$DOCKER_WARM" "$(ratio "$DOCKER_WARM" "$SLIPWAY_WARM")"
 printf '%-34s %12s %12s %10s\n' "no-op (nothing changed)" "$SLIPWAY_NOOP" "$DOCKER_NOOP" "$(ratio "$DOCKER_NOOP" "$SLIPWAY_NOOP")"
-printf '\nno-op push uploaded %s bytes\n' "$NOOP_BYTES"
+printf '\nno-op push: %s bytes uploaded; %s HEAD request(s) for %s layer(s) + config, %s upload session(s), %s PUT(s) (the manifest)\n' "$NOOP_BYTES" "$NOOP_HEADS" "$NOOP_LAYERS" "$NOOP_UPLOADS" "$NOOP_PUTS"
 printf 'layer pipeline: slipway build %s ms (%s MB/s) vs tar | gzip -6 %s ms (%s MB/s): %s of gzip'"'"'s speed\n' \
   "$LAYER_MS" "$(mbps "$APP_BYTES" "$LAYER_MS")" "$GZIP_MS" "$(mbps "$APP_BYTES" "$GZIP_MS")" "$(ratio "$GZIP_MS" "$LAYER_MS")"
 printf 'peak memory assembling a %s MB app directory: %s MB\n' "$BIG_MB" "$(( PEAK_KB / 1024 ))"

@@ -657,17 +657,28 @@ pub async fn push_app(
     let total = blobs.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
     progress(0, total);
-    let outcomes: Vec<Result<Outcome>> =
-        futures_util::stream::iter(blobs.into_iter().map(send_blob))
-            .buffer_unordered(PARALLEL_UPLOADS)
-            .inspect(|_| {
-                progress(
-                    done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1,
-                    total,
-                )
-            })
-            .collect()
-            .await;
+    // The first blob alone: it settles authentication, so the parallel ones do not each meet a
+    // 401 first.
+    let mut blobs = blobs.into_iter();
+    let mut outcomes: Vec<Result<Outcome>> = Vec::new();
+    if let Some(first) = blobs.next() {
+        outcomes.push(send_blob(first).await);
+        progress(
+            done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1,
+            total,
+        );
+    }
+    let rest: Vec<Result<Outcome>> = futures_util::stream::iter(blobs.map(send_blob))
+        .buffer_unordered(PARALLEL_UPLOADS)
+        .inspect(|_| {
+            progress(
+                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1,
+                total,
+            )
+        })
+        .collect()
+        .await;
+    outcomes.extend(rest);
     for outcome in outcomes {
         match outcome? {
             Outcome::Present => pushed.blobs_present += 1,
