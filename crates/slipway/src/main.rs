@@ -45,6 +45,7 @@ impl ColorChoice {
 enum Command {
     Init(commands::init::InitArgs),
     Base(commands::base::BaseArgs),
+    Config(commands::config::ConfigArgs),
     Build(commands::build::BuildArgs),
     Push(commands::push::PushArgs),
     Promote(commands::promote::PromoteArgs),
@@ -61,6 +62,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Init(args) => commands::init::run(args),
         Command::Base(args) => commands::base::run(args),
+        Command::Config(args) => commands::config::run(args),
         Command::Build(args) => commands::build::run(args),
         Command::Push(args) => commands::push::run(args),
         Command::Promote(args) => commands::promote::run(args),

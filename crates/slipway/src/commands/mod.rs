@@ -1,6 +1,7 @@
 pub mod base;
 pub mod build;
 pub mod completions;
+pub mod config;
 pub mod images;
 pub mod init;
 pub mod lint;

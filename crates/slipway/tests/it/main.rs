@@ -1,6 +1,7 @@
 //! End-to-end tests of the real `slipway` binary, each in its own temporary directory.
 
 mod bases;
+mod config;
 mod images;
 mod init;
 mod lint;
