@@ -2,6 +2,7 @@
 //! tests, pushes, and pulls through the Docker Hub mirror.
 
 pub mod base;
+pub mod environment;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -37,7 +38,7 @@ pub enum DockerError {
 
 pub type Result<T, E = DockerError> = std::result::Result<T, E>;
 
-fn engine(error: bollard::errors::Error) -> DockerError {
+pub(crate) fn engine(error: bollard::errors::Error) -> DockerError {
     DockerError::Engine(error.to_string())
 }
 

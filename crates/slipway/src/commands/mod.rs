@@ -2,6 +2,7 @@ pub mod base;
 pub mod build;
 pub mod completions;
 pub mod config;
+pub mod environment;
 pub mod images;
 pub mod init;
 pub mod lint;

@@ -1,0 +1,802 @@
+//! `slipway up` and `down` on the local engine: an environment's services (started first and
+//! waited on by their health checks, on an internal network) and apps (on that network and a
+//! public one that publishes their ports on 127.0.0.1), named `<project>-<env>-<name>` and
+//! labelled so that `up` twice changes nothing and a changed config or image recreates only what
+//! changed.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, NetworkConnectRequest,
+    NetworkCreateRequest, NetworkingConfig, PortBinding,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+use slipway_core::Manifest;
+use slipway_core::manifest::{CommandLine, Health};
+
+use crate::{DockerError, Engine, Result, engine};
+
+pub const LABEL_PROJECT: &str = "dev.slipway.project";
+pub const LABEL_ENVIRONMENT: &str = "dev.slipway.environment";
+pub const LABEL_NAME: &str = "dev.slipway.name";
+pub const LABEL_HASH: &str = "dev.slipway.config-hash";
+
+/// Everything that decides a container; its hash is the container's label.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub image: String,
+    pub image_id: String,
+    pub cmd: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    pub env: Vec<String>,
+    pub networks: Vec<(String, Vec<String>)>,
+    pub ports: Vec<(String, u16, u16)>,
+    pub binds: Vec<String>,
+    pub health: Option<(Vec<String>, i64, i64, i64, i64)>,
+    pub labels: Vec<(String, String)>,
+}
+
+impl ContainerSpec {
+    fn hash(&self) -> String {
+        hex::encode(Sha256::digest(
+            serde_json::to_vec(self).expect("a spec serializes"),
+        ))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    Created,
+    Recreated,
+    Unchanged,
+    Started,
+}
+
+impl Engine {
+    pub async fn ensure_network(
+        &self,
+        name: &str,
+        internal: bool,
+        labels: &HashMap<String, String>,
+    ) -> Result<()> {
+        if self.docker.inspect_network(name, None).await.is_ok() {
+            return Ok(());
+        }
+        let request = NetworkCreateRequest {
+            name: name.to_owned(),
+            internal: Some(internal),
+            labels: Some(labels.clone()),
+            ..Default::default()
+        };
+        self.docker.create_network(request).await.map_err(engine)?;
+        Ok(())
+    }
+
+    /// Creates, recreates or leaves the container as `spec` says.
+    pub async fn ensure_container(&self, spec: &ContainerSpec) -> Result<Change> {
+        let hash = spec.hash();
+        let existing = self.docker.inspect_container(&spec.name, None).await.ok();
+        let mut change = Change::Created;
+        if let Some(existing) = existing {
+            let same = existing
+                .config
+                .as_ref()
+                .and_then(|c| c.labels.as_ref())
+                .and_then(|l| l.get(LABEL_HASH))
+                .is_some_and(|h| h == &hash);
+            let running = existing
+                .state
+                .as_ref()
+                .and_then(|s| s.running)
+                .unwrap_or(false);
+            if same && running {
+                return Ok(Change::Unchanged);
+            }
+            if same {
+                self.docker
+                    .start_container(&spec.name, None)
+                    .await
+                    .map_err(engine)?;
+                return Ok(Change::Started);
+            }
+            self.remove(&spec.name).await?;
+            change = Change::Recreated;
+        }
+        let mut labels: HashMap<String, String> = spec.labels.iter().cloned().collect();
+        labels.insert(LABEL_HASH.into(), hash);
+        let mut exposed = Vec::new();
+        let mut bindings = HashMap::new();
+        for (ip, host, container) in &spec.ports {
+            exposed.push(format!("{container}/tcp"));
+            bindings.insert(
+                format!("{container}/tcp"),
+                Some(vec![PortBinding {
+                    host_ip: Some(ip.clone()),
+                    host_port: Some(host.to_string()),
+                }]),
+            );
+        }
+        let (first_network, first_aliases) = spec.networks.first().cloned().unwrap_or_default();
+        let mut endpoints = HashMap::new();
+        endpoints.insert(
+            first_network.clone(),
+            EndpointSettings {
+                aliases: Some(first_aliases),
+                ..Default::default()
+            },
+        );
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            cmd: spec.cmd.clone(),
+            entrypoint: spec.entrypoint.clone(),
+            user: spec.user.clone(),
+            working_dir: spec.workdir.clone(),
+            env: Some(spec.env.clone()),
+            labels: Some(labels),
+            exposed_ports: Some(exposed),
+            healthcheck: spec
+                .health
+                .as_ref()
+                .map(|(test, interval, timeout, retries, start)| HealthConfig {
+                    test: Some(test.clone()),
+                    interval: Some(*interval),
+                    timeout: Some(*timeout),
+                    retries: Some(*retries),
+                    start_period: Some(*start),
+                    ..Default::default()
+                }),
+            host_config: Some(HostConfig {
+                binds: Some(spec.binds.clone()),
+                port_bindings: Some(bindings),
+                network_mode: Some(first_network),
+                ..Default::default()
+            }),
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(endpoints),
+            }),
+            ..Default::default()
+        };
+        self.docker
+            .create_container(
+                Some(
+                    CreateContainerOptionsBuilder::default()
+                        .name(&spec.name)
+                        .build(),
+                ),
+                body,
+            )
+            .await
+            .map_err(engine)?;
+        for (network, aliases) in spec.networks.iter().skip(1) {
+            let request = NetworkConnectRequest {
+                container: spec.name.clone(),
+                endpoint_config: Some(EndpointSettings {
+                    aliases: Some(aliases.clone()),
+                    ..Default::default()
+                }),
+            };
+            self.docker
+                .connect_network(network, request)
+                .await
+                .map_err(engine)?;
+        }
+        self.docker
+            .start_container(&spec.name, None)
+            .await
+            .map_err(engine)?;
+        Ok(change)
+    }
+
+    pub async fn remove(&self, name: &str) -> Result<()> {
+        match self
+            .docker
+            .remove_container(
+                name,
+                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+            )
+            .await
+        {
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            Err(error) => Err(engine(error)),
+        }
+    }
+
+    /// Waits until the container is healthy, or only running when `health_checked` is false
+    /// (its image may carry a HEALTHCHECK slipway does not wait on).
+    pub async fn wait_healthy(
+        &self,
+        name: &str,
+        timeout: Duration,
+        health_checked: bool,
+    ) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            let inspect = self
+                .docker
+                .inspect_container(name, None)
+                .await
+                .map_err(engine)?;
+            let state = inspect.state.unwrap_or_default();
+            if state.running != Some(true) {
+                return Err(DockerError::Engine(format!(
+                    "{name} stopped (exit code {})",
+                    state.exit_code.unwrap_or(0)
+                )));
+            }
+            if !health_checked {
+                return Ok(());
+            }
+            match state.health.and_then(|h| h.status).map(|s| s.to_string()) {
+                None => return Ok(()),
+                Some(status) if status == "healthy" => return Ok(()),
+                Some(status) if status == "unhealthy" => {
+                    return Err(DockerError::Engine(format!("{name} is unhealthy")));
+                }
+                Some(_) => {}
+            }
+            if started.elapsed() > timeout {
+                return Err(DockerError::Engine(format!(
+                    "{name} was not healthy within {}s",
+                    timeout.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    pub async fn last_logs(&self, name: &str, lines: usize) -> String {
+        let mut out = String::new();
+        let mut logs = self.docker.logs(
+            name,
+            Some(
+                LogsOptionsBuilder::default()
+                    .stdout(true)
+                    .stderr(true)
+                    .tail(&lines.to_string())
+                    .build(),
+            ),
+        );
+        while let Some(Ok(item)) = logs.next().await {
+            out.push_str(&item.to_string());
+        }
+        out
+    }
+
+    /// Containers of a project's environment (all environments when `environment` is None).
+    pub async fn containers_of(
+        &self,
+        project: &str,
+        environment: Option<&str>,
+    ) -> Result<Vec<bollard::models::ContainerSummary>> {
+        let mut labels = vec![format!("{LABEL_PROJECT}={project}")];
+        if let Some(environment) = environment {
+            labels.push(format!("{LABEL_ENVIRONMENT}={environment}"));
+        }
+        let mut filters = HashMap::new();
+        filters.insert("label".to_owned(), labels);
+        self.docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(engine)
+    }
+
+    pub async fn remove_network(&self, name: &str) -> Result<()> {
+        match self.docker.remove_network(name).await {
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            Err(error) => Err(engine(error)),
+        }
+    }
+
+    pub async fn remove_volume(&self, name: &str) -> Result<()> {
+        match self
+            .docker
+            .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
+            .await
+        {
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            Err(error) => Err(engine(error)),
+        }
+    }
+
+    /// Runs a command in a running container; returns its exit code and output.
+    pub async fn exec(&self, container: &str, command: &[String]) -> Result<crate::Finished> {
+        let exec = self
+            .docker
+            .create_exec(
+                container,
+                bollard::models::ExecConfig {
+                    cmd: Some(command.to_vec()),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(engine)?;
+        let mut output = String::new();
+        if let bollard::exec::StartExecResults::Attached {
+            output: mut stream, ..
+        } = self
+            .docker
+            .start_exec(&exec.id, None)
+            .await
+            .map_err(engine)?
+        {
+            while let Some(Ok(item)) = stream.next().await {
+                output.push_str(&item.to_string());
+            }
+        }
+        let inspect = self.docker.inspect_exec(&exec.id).await.map_err(engine)?;
+        Ok(crate::Finished {
+            exit_code: inspect.exit_code.unwrap_or(-1),
+            output,
+        })
+    }
+}
+
+/// `<project>-<env>-<name>`
+pub fn container_name(manifest: &Manifest, environment: &str, name: &str) -> String {
+    format!("{}-{environment}-{name}", manifest.project.name)
+}
+
+pub fn health_of(health: &Health) -> Option<(Vec<String>, i64, i64, i64, i64)> {
+    let test = match health.cmd.as_ref()? {
+        CommandLine::Shell(script) => vec!["CMD-SHELL".to_owned(), script.clone()],
+        CommandLine::Exec(args) => std::iter::once("CMD".to_owned())
+            .chain(args.iter().cloned())
+            .collect(),
+    };
+    let nanos = |d: Option<slipway_core::manifest::Duration>, default: u64| {
+        d.map_or(default, |d| d.0.as_nanos() as u64) as i64
+    };
+    Some((
+        test,
+        nanos(health.interval, 5_000_000_000),
+        nanos(health.timeout, 3_000_000_000),
+        i64::from(health.retries.unwrap_or(3)),
+        nanos(health.start_period, 0),
+    ))
+}
+
+/// How long `up` waits for a health check to pass: its start period and every retry, with room.
+pub fn health_timeout(health: Option<&(Vec<String>, i64, i64, i64, i64)>) -> Duration {
+    match health {
+        Some((_, interval, timeout, retries, start)) => {
+            Duration::from_nanos((start + (interval + timeout) * (retries + 1)) as u64)
+                + Duration::from_secs(10)
+        }
+        None => Duration::from_secs(10),
+    }
+}
+
+/// Named volumes get the environment's prefix; `./dir` is taken from the project root.
+pub fn volume_bind(manifest: &Manifest, environment: &str, root: &Path, volume: &str) -> String {
+    let (source, rest) = volume.split_once(':').unwrap_or((volume, ""));
+    let source = if source.starts_with('.') || source.starts_with('/') {
+        let path: PathBuf = if source.starts_with('/') {
+            PathBuf::from(source)
+        } else {
+            root.join(source)
+        };
+        path.display().to_string()
+    } else {
+        format!("{}-{environment}-{source}", manifest.project.name)
+    };
+    format!("{source}:{rest}")
+}
+
+/// What `up` needs beyond the manifest.
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    pub root: PathBuf,
+    pub store_dir: PathBuf,
+    pub state_dir: PathBuf,
+    pub pinned_bases: std::collections::BTreeMap<String, slipway_oci::Digest>,
+    /// Leave what started when `up` fails.
+    pub keep: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Started {
+    pub name: String,
+    pub container: String,
+    pub change: Change,
+    /// `http://127.0.0.1:PORT` for published apps.
+    pub url: Option<String>,
+}
+
+fn env_lines(rendered: &slipway_config::RenderedEnvironment, file: &str) -> Vec<String> {
+    rendered
+        .files
+        .iter()
+        .find(|f| f.name == format!("{file}.env"))
+        .map(|f| {
+            f.text
+                .lines()
+                .filter(|l| !l.trim_start().starts_with('#') && l.contains('='))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Starts an environment: networks, then services (waited on), then apps, then hooks.
+pub async fn up(
+    engine: &Engine,
+    manifest: &Manifest,
+    environment: &str,
+    rendered: &slipway_config::RenderedEnvironment,
+    options: &UpOptions,
+    log: &mut (dyn FnMut(&str) + Send),
+) -> Result<Vec<Started>> {
+    let result = up_inner(engine, manifest, environment, rendered, options, log).await;
+    if result.is_err() && !options.keep {
+        let _ = down(engine, manifest, environment, false).await;
+    }
+    result
+}
+
+async fn up_inner(
+    engine: &Engine,
+    manifest: &Manifest,
+    environment: &str,
+    rendered: &slipway_config::RenderedEnvironment,
+    options: &UpOptions,
+    log: &mut (dyn FnMut(&str) + Send),
+) -> Result<Vec<Started>> {
+    let env = &manifest.environments[environment];
+    let project = &manifest.project.name;
+    let labels = |name: &str| {
+        vec![
+            (LABEL_PROJECT.to_owned(), project.clone()),
+            (LABEL_ENVIRONMENT.to_owned(), environment.to_owned()),
+            (LABEL_NAME.to_owned(), name.to_owned()),
+        ]
+    };
+    let network_labels: HashMap<String, String> = labels("network").into_iter().collect();
+    let internal = format!("{project}-{environment}-internal");
+    let public = format!("{project}-{environment}-public");
+    engine
+        .ensure_network(&internal, true, &network_labels)
+        .await?;
+    engine
+        .ensure_network(&public, false, &network_labels)
+        .await?;
+    let mut started = Vec::new();
+
+    // Services first, each waited on by its health check.
+    for (name, service) in manifest
+        .services
+        .iter()
+        .filter(|(name, _)| manifest.service_runs_in(name, environment))
+    {
+        let image = match (&service.image, &service.build) {
+            (Some(image), _) => {
+                if !engine.has_image(image).await {
+                    engine.pull(image, None).await?;
+                }
+                image.clone()
+            }
+            (None, Some(dir)) => {
+                let tag = format!("{project}/{name}:{environment}");
+                let context = options.root.join(dir);
+                log(&format!("building service {name} from {dir}"));
+                engine
+                    .build(
+                        &context,
+                        &context.join("Dockerfile"),
+                        std::slice::from_ref(&tag),
+                        &HashMap::new(),
+                        &mut |_| {},
+                    )
+                    .await?;
+                tag
+            }
+            (None, None) => {
+                return Err(DockerError::Engine(format!(
+                    "service `{name}` has neither image nor build"
+                )));
+            }
+        };
+        let mut env_vars = env_lines(rendered, service.config.as_deref().unwrap_or(name));
+        env_vars.extend(service.env.iter().map(|(k, v)| format!("{k}={v}")));
+        let ports = service
+            .ports
+            .iter()
+            .filter_map(|p| slipway_core::manifest::parse_port_mapping(p))
+            .map(|(ip, host, container)| {
+                (ip.unwrap_or_else(|| "127.0.0.1".into()), host, container)
+            })
+            .collect();
+        let health = service.health.as_ref().and_then(health_of);
+        let spec = ContainerSpec {
+            name: container_name(manifest, environment, name),
+            image_id: engine.image_id(&image).await.unwrap_or_default(),
+            image,
+            cmd: service.command.as_ref().map(CommandLine::argv),
+            entrypoint: None,
+            user: None,
+            workdir: None,
+            env: env_vars,
+            networks: vec![(internal.clone(), vec![name.clone()])],
+            ports,
+            binds: service
+                .volumes
+                .iter()
+                .map(|v| volume_bind(manifest, environment, &options.root, v))
+                .collect(),
+            health: health.clone(),
+            labels: labels(name),
+        };
+        let change = engine.ensure_container(&spec).await?;
+        log(&format!(
+            "service {name}: {change:?}, waiting for it to be healthy"
+        ));
+        if let Err(error) = engine
+            .wait_healthy(
+                &spec.name,
+                health_timeout(health.as_ref()),
+                health.is_some(),
+            )
+            .await
+        {
+            let logs = engine.last_logs(&spec.name, 20).await;
+            return Err(DockerError::Engine(format!(
+                "service `{name}`: {error}; its last log lines:\n{logs}"
+            )));
+        }
+        started.push(Started {
+            name: name.clone(),
+            container: spec.name,
+            change,
+            url: None,
+        });
+    }
+
+    // Apps: on the base with the directory mounted, or the built image.
+    let apps: Vec<&String> = match &env.apps {
+        Some(listed) => listed.iter().collect(),
+        None => manifest.apps.keys().collect(),
+    };
+    for name in apps {
+        let app = &manifest.apps[name];
+        let dest = app.dest.clone().unwrap_or_else(|| "/app".into());
+        let (image, binds, config_cmd) = if env.mount {
+            let base = app.base.as_deref().ok_or_else(|| {
+                DockerError::Engine(format!(
+                    "app `{name}` has no base to run on with its directory mounted"
+                ))
+            })?;
+            let registry_name = slipway_oci::app::default_registry(
+                manifest,
+                manifest.bases[base].registry.as_deref(),
+            )
+            .ok_or_else(|| DockerError::Engine(format!("base `{base}` has no registry")))?;
+            let registry = slipway_oci::app::registry(manifest, &registry_name)
+                .map_err(|e| DockerError::Engine(e.to_string()))?;
+            let repository = format!(
+                "{}/{}",
+                registry.client.host(),
+                registry.repository(&manifest.bases[base].image)
+            );
+            let reference = match options.pinned_bases.get(base) {
+                Some(digest) => format!("{repository}@{digest}"),
+                None => format!(
+                    "{repository}:{}",
+                    slipway_oci::app::fixed_tag(manifest, base)
+                        .map_err(|e| DockerError::Engine(e.to_string()))?
+                ),
+            };
+            let credential = slipway_oci::credentials::from_docker_config(registry.client.host())
+                .map_err(|e| DockerError::Engine(e.to_string()))?;
+            engine.pull(&reference, credential.as_ref()).await?;
+            let source = options.root.join(manifest.app_dir(name));
+            (
+                reference,
+                vec![format!("{}:{dest}", source.display())],
+                true,
+            )
+        } else {
+            let local = slipway_oci::app::local_name(manifest, name);
+            let archive = options.state_dir.join(format!("{name}.up.tar"));
+            std::fs::create_dir_all(&options.state_dir).map_err(|source| DockerError::Io {
+                path: options.state_dir.clone(),
+                source,
+            })?;
+            slipway_oci::app::docker_archive(manifest, name, &options.store_dir, &archive)
+                .await
+                .map_err(|e| DockerError::Engine(format!("app `{name}`: {e}")))?;
+            let loaded = engine.load(&archive).await;
+            let _ = std::fs::remove_file(&archive);
+            loaded?;
+            (local, Vec::new(), false)
+        };
+        let mut env_vars = env_lines(rendered, app.config.as_deref().unwrap_or(name));
+        env_vars.extend(app.env.iter().map(|(k, v)| format!("{k}={v}")));
+        let publish = env
+            .publish
+            .get(name)
+            .and_then(|p| slipway_core::manifest::parse_publish(p));
+        let ports: Vec<(String, u16, u16)> = match (publish, app.port) {
+            (Some((ip, host)), Some(port)) => {
+                vec![(ip.unwrap_or_else(|| "127.0.0.1".into()), host, port)]
+            }
+            _ => Vec::new(),
+        };
+        let url = ports
+            .first()
+            .map(|(ip, host, _)| format!("http://{ip}:{host}"));
+        let spec = ContainerSpec {
+            name: container_name(manifest, environment, name),
+            image_id: engine.image_id(&image).await.unwrap_or_default(),
+            image,
+            // On a bare base the image knows nothing of the app: its config comes from here.
+            cmd: if config_cmd {
+                app.cmd.as_ref().map(CommandLine::argv)
+            } else {
+                None
+            },
+            entrypoint: if config_cmd {
+                app.entrypoint.as_ref().map(CommandLine::argv)
+            } else {
+                None
+            },
+            user: if config_cmd { app.user.clone() } else { None },
+            workdir: if config_cmd {
+                Some(app.workdir.clone().unwrap_or(dest))
+            } else {
+                None
+            },
+            env: env_vars,
+            networks: vec![
+                (internal.clone(), vec![name.clone()]),
+                (public.clone(), vec![name.clone()]),
+            ],
+            ports,
+            binds,
+            health: app.health.as_ref().and_then(health_of),
+            labels: labels(name),
+        };
+        let change = engine.ensure_container(&spec).await?;
+        log(&format!("app {name}: {change:?}"));
+        if let Err(error) = engine
+            .wait_healthy(
+                &spec.name,
+                health_timeout(spec.health.as_ref()),
+                spec.health.is_some(),
+            )
+            .await
+        {
+            let logs = engine.last_logs(&spec.name, 20).await;
+            return Err(DockerError::Engine(format!(
+                "app `{name}`: {error}; its last log lines:\n{logs}"
+            )));
+        }
+        if let (Some(url), Some(path)) = (&url, app.health.as_ref().and_then(|h| h.path.as_ref())) {
+            wait_http(&format!("{url}{path}"), Duration::from_secs(30))
+                .await
+                .map_err(|e| DockerError::Engine(format!("app `{name}`: {e}")))?;
+        }
+        started.push(Started {
+            name: name.clone(),
+            container: spec.name,
+            change,
+            url,
+        });
+    }
+
+    for hook in &env.hooks.after_up {
+        let container = container_name(manifest, environment, &hook.app);
+        log(&format!(
+            "hook in {}: {}",
+            hook.app,
+            hook.run.argv().join(" ")
+        ));
+        let finished = engine.exec(&container, &hook.run.argv()).await?;
+        if finished.exit_code != 0 {
+            return Err(DockerError::Engine(format!(
+                "hook `{}` in {} exited with {}:\n{}",
+                hook.run.argv().join(" "),
+                hook.app,
+                finished.exit_code,
+                finished.output
+            )));
+        }
+    }
+    Ok(started)
+}
+
+/// Polls an HTTP URL on the host until it answers 2xx or 3xx.
+async fn wait_http(url: &str, timeout: Duration) -> std::result::Result<(), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").ok_or("only http URLs")?;
+    let (address, path) = rest
+        .split_once('/')
+        .map(|(a, p)| (a.to_owned(), format!("/{p}")))
+        .unwrap_or((rest.to_owned(), "/".into()));
+    let started = Instant::now();
+    let mut last = String::from("no answer");
+    while started.elapsed() < timeout {
+        if let Ok(mut stream) = tokio::net::TcpStream::connect(&address).await {
+            let request = format!("GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n");
+            if stream.write_all(request.as_bytes()).await.is_ok() {
+                let mut buffer = vec![0u8; 64];
+                if let Ok(n) = stream.read(&mut buffer).await {
+                    let head = String::from_utf8_lossy(&buffer[..n]).to_string();
+                    let status = head.split_whitespace().nth(1).unwrap_or("").to_owned();
+                    if status.starts_with('2') || status.starts_with('3') {
+                        return Ok(());
+                    }
+                    last = format!("{url} answered {status}");
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    Err(format!(
+        "{last} (health check did not pass within {}s)",
+        timeout.as_secs()
+    ))
+}
+
+/// Removes an environment's containers and networks; named volumes only with `volumes`.
+pub async fn down(
+    engine: &Engine,
+    manifest: &Manifest,
+    environment: &str,
+    volumes: bool,
+) -> Result<Vec<String>> {
+    let project = &manifest.project.name;
+    let mut removed = Vec::new();
+    for container in engine.containers_of(project, Some(environment)).await? {
+        if let Some(name) = container.names.as_ref().and_then(|n| n.first()) {
+            let name = name.trim_start_matches('/').to_owned();
+            engine.remove(&name).await?;
+            removed.push(name);
+        }
+    }
+    for network in ["internal", "public"] {
+        engine
+            .remove_network(&format!("{project}-{environment}-{network}"))
+            .await?;
+    }
+    if volumes {
+        for service in manifest.services.values() {
+            for volume in &service.volumes {
+                let source = volume.split(':').next().unwrap_or_default();
+                if !source.starts_with('.') && !source.starts_with('/') {
+                    engine
+                        .remove_volume(&format!("{project}-{environment}-{source}"))
+                        .await?;
+                }
+            }
+        }
+    }
+    Ok(removed)
+}

@@ -1,0 +1,193 @@
+//! `slipway up`/`down`/`ps` with the example shop on the real engine: dev with the app
+//! directories mounted, stage with the built images, idempotent `up`, only what changed
+//! recreated, volumes surviving `down`, and a failing service leaving nothing behind.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::{repo_root, run, slipway, write};
+
+fn curl(args: &[&str]) -> String {
+    let output = Command::new("curl")
+        .args(["-s", "--max-time", "10"])
+        .args(args)
+        .output()
+        .expect("curl runs");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn shop_copy(dir: &Path, name: &str, dev_port: u16, stage_port: u16) -> std::path::PathBuf {
+    let copy = dir.join("shop");
+    assert!(
+        Command::new("cp")
+            .arg("-r")
+            .arg(repo_root().join("examples/shop"))
+            .arg(&copy)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let _ = std::fs::remove_dir_all(copy.join(".slipway"));
+    let _ = std::fs::remove_file(copy.join("slipway.lock"));
+    // Its own project name and ports, so it never meets another run's containers.
+    let manifest = std::fs::read_to_string(copy.join("slipway.toml"))
+        .unwrap()
+        .replace("name = \"shop\"", &format!("name = \"{name}\""))
+        .replace("127.0.0.1:8080", &format!("127.0.0.1:{dev_port}"))
+        .replace("127.0.0.1:8081", &format!("127.0.0.1:{stage_port}"));
+    write(&copy, "slipway.toml", &manifest);
+    for git in [
+        &["init", "-q"][..],
+        &["add", "-A"],
+        &[
+            "-c",
+            "user.email=ci@slipway.invalid",
+            "-c",
+            "user.name=ci",
+            "commit",
+            "-qm",
+            "shop",
+        ],
+    ] {
+        assert!(
+            Command::new("git")
+                .args(git)
+                .current_dir(&copy)
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+    for step in [&["base", "release"][..], &["base", "update"]] {
+        let result = run(slipway(&copy).args(step));
+        assert_eq!(result.code, 0, "{step:?}: {}", result.stderr);
+    }
+    copy
+}
+
+fn changes(result: &crate::Run) -> Vec<(String, String)> {
+    assert_eq!(
+        result.code, 0,
+        "stdout: {}\nstderr: {}",
+        result.stdout, result.stderr
+    );
+    let json: serde_json::Value = serde_json::from_str(&result.stdout).unwrap();
+    json.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_owned(),
+                s["change"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn dev_and_stage_come_up_change_only_what_changed_and_go_down() {
+    let temp = tempfile::tempdir().unwrap();
+    let shop = shop_copy(temp.path(), "itshop-updown", 18180, 18181);
+    let up = |env: &str| {
+        run(slipway(&shop)
+            .args(["up", env, "--output", "json"])
+            .env("SHOP_DB_PASSWORD", "pw-env-test"))
+    };
+
+    let first = changes(&up("dev"));
+    assert_eq!(
+        first,
+        vec![
+            ("db".into(), "created".into()),
+            ("api".into(), "created".into()),
+            ("web".into(), "created".into())
+        ]
+    );
+    let env: serde_json::Value =
+        serde_json::from_str(&curl(&["http://127.0.0.1:18180/api/env"])).unwrap();
+    assert_eq!(env["environment"], "dev");
+    curl(&["-X", "POST", "http://127.0.0.1:18180/api/visits"]);
+    assert_eq!(
+        curl(&["http://127.0.0.1:18180/api/visits"]).trim(),
+        "{\"visits\": 1}"
+    );
+
+    let again = changes(&up("dev"));
+    assert!(
+        again.iter().all(|(_, change)| change == "unchanged"),
+        "{again:?}"
+    );
+
+    let values = std::fs::read_to_string(shop.join("config/dev/values.toml"))
+        .unwrap()
+        .replace("GREETING = ", "GREETING = \"changed\"\nOLD_GREETING = ");
+    write(&shop, "config/dev/values.toml", &values);
+    let changed = changes(&up("dev"));
+    assert_eq!(
+        changed,
+        vec![
+            ("db".into(), "unchanged".into()),
+            ("api".into(), "recreated".into()),
+            ("web".into(), "unchanged".into())
+        ]
+    );
+
+    assert_eq!(run(slipway(&shop).args(["down", "dev"])).code, 0);
+    let ps = run(slipway(&shop).args(["ps", "--output", "json"]));
+    assert_eq!(ps.stdout.trim(), "[]", "{}", ps.stdout);
+    changes(&up("dev"));
+    assert_eq!(
+        curl(&["http://127.0.0.1:18180/api/visits"]).trim(),
+        "{\"visits\": 1}",
+        "the named volume survived down"
+    );
+    assert_eq!(
+        run(slipway(&shop).args(["down", "dev", "--volumes"])).code,
+        0
+    );
+
+    assert_eq!(run(slipway(&shop).args(["build"])).code, 0);
+    changes(&up("stage"));
+    let env: serde_json::Value =
+        serde_json::from_str(&curl(&["http://127.0.0.1:18181/api/env"])).unwrap();
+    assert_eq!(env["environment"], "stage");
+    assert_eq!(
+        run(slipway(&shop).args(["down", "stage", "--volumes"])).code,
+        0
+    );
+}
+
+#[test]
+fn a_service_that_never_gets_healthy_stops_up_and_leaves_nothing_running() {
+    let temp = tempfile::tempdir().unwrap();
+    let shop = shop_copy(temp.path(), "itshop-unhealthy", 18182, 18183);
+    let manifest = std::fs::read_to_string(shop.join("slipway.toml"))
+        .unwrap()
+        .replace("health = { cmd = [\"pg_isready\", \"-U\", \"app\", \"-d\", \"shop\"], interval = \"2s\", retries = 30 }", "health = { cmd = [\"false\"], interval = \"1s\", timeout = \"1s\", retries = 1 }");
+    write(&shop, "slipway.toml", &manifest);
+    let result = run(slipway(&shop)
+        .args(["up", "dev"])
+        .env("SHOP_DB_PASSWORD", "pw-env-test"));
+    assert_ne!(result.code, 0);
+    assert!(
+        result.stderr.contains("service `db`")
+            && (result.stderr.contains("unhealthy")
+                || result.stderr.contains("not healthy within")),
+        "{}",
+        result.stderr
+    );
+    assert!(
+        result.stderr.contains("last log lines"),
+        "{}",
+        result.stderr
+    );
+    assert!(!result.stderr.contains("pw-env-test"), "{}", result.stderr);
+    let ps = run(slipway(&shop).args(["ps", "--output", "json"]));
+    assert_eq!(
+        ps.stdout.trim(),
+        "[]",
+        "nothing of the environment is left: {}",
+        ps.stdout
+    );
+    let _ = run(slipway(&shop).args(["down", "dev", "--volumes"]));
+}
