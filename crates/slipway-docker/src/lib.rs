@@ -2,6 +2,7 @@
 //! tests, pushes, and pulls through the Docker Hub mirror.
 
 pub mod base;
+pub mod checks;
 pub mod environment;
 
 use std::collections::HashMap;
@@ -44,7 +45,7 @@ pub(crate) fn engine(error: bollard::errors::Error) -> DockerError {
 
 #[derive(Debug, Clone)]
 pub struct Engine {
-    docker: Docker,
+    pub(crate) docker: Docker,
 }
 
 /// What a one-off container printed and how it ended.
@@ -250,7 +251,7 @@ impl Engine {
         result
     }
 
-    async fn run_created(&self, id: &str) -> Result<Finished> {
+    pub(crate) async fn run_created(&self, id: &str) -> Result<Finished> {
         self.docker
             .start_container(id, None)
             .await

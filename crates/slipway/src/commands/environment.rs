@@ -187,3 +187,160 @@ pub fn run_ps(args: PsArgs) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// Run the environment's checks against the running environment.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  slipway up stage && slipway test stage\n  slipway test stage --junit test-results.xml"
+)]
+pub struct TestArgs {
+    environment: String,
+    /// Also write the results as JUnit XML (for CI systems).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    #[arg(long, default_value = ".")]
+    project: PathBuf,
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+pub fn run_test(args: TestArgs) -> Result<ExitCode> {
+    let project = Project::find(&args.project)?;
+    check_environment(&project, &args.environment)?;
+    let manifest = &project.manifest;
+    let checks = &manifest.environments[&args.environment].tests;
+    if checks.is_empty() {
+        bail!(
+            "environment `{}` has no tests: add `tests = [...]` to [environments.{}]",
+            args.environment,
+            args.environment
+        );
+    }
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let output = args.output;
+    let results = runtime.block_on(async {
+        let engine = Engine::connect().await?;
+        let mut results = Vec::new();
+        for check in checks {
+            let result =
+                slipway_docker::checks::run_check(&engine, manifest, &args.environment, check)
+                    .await;
+            if output == Output::Text {
+                let mark = if result.passed { "ok  " } else { "FAIL" };
+                println!("{mark} {} ({} ms)", result.name, result.millis);
+                if !result.passed {
+                    for line in result.detail.lines() {
+                        println!("     {line}");
+                    }
+                }
+            }
+            results.push(result);
+        }
+        anyhow::Ok(results)
+    })?;
+    if let Some(path) = &args.junit {
+        std::fs::write(
+            path,
+            slipway_docker::checks::junit(&args.environment, &results),
+        )
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let failed = results.iter().filter(|r| !r.passed).count();
+    match output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&results)?),
+        Output::Text => println!("{} passed, {failed} failed", results.len() - failed),
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Show the logs of an environment's containers.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  slipway logs dev\n  slipway logs dev api --tail 50")]
+pub struct LogsArgs {
+    environment: String,
+    /// One app or service; default all.
+    name: Option<String>,
+    /// Lines from the end of each log.
+    #[arg(long, default_value_t = 100)]
+    tail: usize,
+    #[arg(long, default_value = ".")]
+    project: PathBuf,
+}
+
+pub fn run_logs(args: LogsArgs) -> Result<ExitCode> {
+    let project = Project::find(&args.project)?;
+    check_environment(&project, &args.environment)?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let engine = Engine::connect().await?;
+        for container in engine
+            .containers_of(&project.manifest.project.name, Some(&args.environment))
+            .await?
+        {
+            let label = container
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(LABEL_NAME))
+                .cloned()
+                .unwrap_or_default();
+            if args.name.as_ref().is_some_and(|n| n != &label) {
+                continue;
+            }
+            let name = container
+                .names
+                .as_ref()
+                .and_then(|n| n.first())
+                .map(|n| n.trim_start_matches('/').to_owned())
+                .unwrap_or_default();
+            for line in engine.last_logs(&name, args.tail).await.lines() {
+                println!("{label} | {line}");
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Run a command in a running app or service of an environment.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  slipway exec dev api -- python3 -m api.migrate\n  slipway exec dev db -- psql -U app -d shop -c 'select 1'"
+)]
+pub struct ExecArgs {
+    environment: String,
+    name: String,
+    #[arg(last = true, required = true)]
+    command: Vec<String>,
+    #[arg(long, default_value = ".")]
+    project: PathBuf,
+}
+
+pub fn run_exec(args: ExecArgs) -> Result<ExitCode> {
+    let project = Project::find(&args.project)?;
+    check_environment(&project, &args.environment)?;
+    let container = slipway_docker::environment::container_name(
+        &project.manifest,
+        &args.environment,
+        &args.name,
+    );
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let finished = runtime
+        .block_on(async {
+            let engine = Engine::connect().await?;
+            engine.exec(&container, &args.command).await
+        })
+        .with_context(|| {
+            format!(
+                "running a command in {container} (is `{}` up?)",
+                args.environment
+            )
+        })?;
+    print!("{}", finished.output);
+    Ok(ExitCode::from(
+        u8::try_from(finished.exit_code.clamp(0, 255)).unwrap_or(1),
+    ))
+}
