@@ -191,3 +191,27 @@ fn a_service_that_never_gets_healthy_stops_up_and_leaves_nothing_running() {
     );
     let _ = run(slipway(&shop).args(["down", "dev", "--volumes"]));
 }
+
+#[test]
+fn a_port_already_taken_is_a_clear_error_and_leaves_nothing() {
+    let temp = tempfile::tempdir().unwrap();
+    let shop = shop_copy(temp.path(), "itshop-port", 18184, 18185);
+    let _taken = std::net::TcpListener::bind("127.0.0.1:18184").unwrap();
+    let result = run(slipway(&shop)
+        .args(["up", "dev"])
+        .env("SHOP_DB_PASSWORD", "pw-env-test"));
+    assert_ne!(result.code, 0);
+    assert!(
+        result.stderr.contains("18184"),
+        "the error names the port: {}",
+        result.stderr
+    );
+    let ps = run(slipway(&shop).args(["ps", "--output", "json"]));
+    assert_eq!(
+        ps.stdout.trim(),
+        "[]",
+        "nothing of the environment is left: {}",
+        ps.stdout
+    );
+    let _ = run(slipway(&shop).args(["down", "dev", "--volumes"]));
+}
