@@ -624,17 +624,22 @@ async fn up_inner(
             )
         } else {
             let local = slipway_oci::app::local_name(manifest, name);
-            let archive = options.state_dir.join(format!("{name}.up.tar"));
-            std::fs::create_dir_all(&options.state_dir).map_err(|source| DockerError::Io {
-                path: options.state_dir.clone(),
-                source,
-            })?;
-            slipway_oci::app::docker_archive(manifest, name, &options.store_dir, &archive)
-                .await
+            let wanted = slipway_oci::app::config_digest(manifest, name, &options.store_dir)
                 .map_err(|e| DockerError::Engine(format!("app `{name}`: {e}")))?;
-            let loaded = engine.load(&archive).await;
-            let _ = std::fs::remove_file(&archive);
-            loaded?;
+            // The engine's image ID is the config digest: an image already loaded is not loaded again.
+            if engine.image_id(&local).await.as_deref() != Some(wanted.as_str()) {
+                let archive = options.state_dir.join(format!("{name}.up.tar"));
+                std::fs::create_dir_all(&options.state_dir).map_err(|source| DockerError::Io {
+                    path: options.state_dir.clone(),
+                    source,
+                })?;
+                slipway_oci::app::docker_archive(manifest, name, &options.store_dir, &archive)
+                    .await
+                    .map_err(|e| DockerError::Engine(format!("app `{name}`: {e}")))?;
+                let loaded = engine.load(&archive).await;
+                let _ = std::fs::remove_file(&archive);
+                loaded?;
+            }
             (local, Vec::new(), false)
         };
         let mut env_vars = env_lines(rendered, app.config.as_deref().unwrap_or(name));

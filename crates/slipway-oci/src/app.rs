@@ -927,3 +927,30 @@ pub fn import_docker_archive(store_dir: &Path, archive: &Path, local: &str) -> R
     )?;
     Ok(digest)
 }
+
+/// The config digest of an app's image in the store (this machine's platform of an index):
+/// the image ID the engine gives it once loaded.
+pub fn config_digest(manifest: &Manifest, app_name: &str, store_dir: &Path) -> Result<Digest> {
+    let store = Store::open(store_dir)?;
+    let local = local_name(manifest, app_name);
+    let descriptor = store
+        .get_ref(&local)?
+        .ok_or_else(|| OciError::NotInStore(local.clone()))?;
+    let mut image: Value = serde_json::from_slice(&store.read_blob(&descriptor.digest)?)
+        .map_err(|e| OciError::Json(e.to_string()))?;
+    if let Some(entries) = image["manifests"].as_array() {
+        let arch = host_architecture();
+        let chosen = entries
+            .iter()
+            .find(|e| e["platform"]["architecture"] == arch)
+            .and_then(|e| e["digest"].as_str())
+            .and_then(Digest::parse)
+            .ok_or_else(|| OciError::NotInStore(format!("{local} for linux/{arch}")))?;
+        image = serde_json::from_slice(&store.read_blob(&chosen)?)
+            .map_err(|e| OciError::Json(e.to_string()))?;
+    }
+    image["config"]["digest"]
+        .as_str()
+        .and_then(Digest::parse)
+        .ok_or_else(|| OciError::Json(format!("{local} has no config")))
+}
