@@ -805,3 +805,270 @@ pub async fn down(
     }
     Ok(removed)
 }
+
+/// A docker-compose file equivalent to `up ENV`, for people who want `docker compose`.
+/// Strings are written as JSON strings, which YAML reads as they are.
+pub fn compose_export(
+    manifest: &Manifest,
+    environment: &str,
+    options: &UpOptions,
+) -> Result<String> {
+    let q = |s: &str| serde_json::to_string(s).expect("a string serializes");
+    let env = &manifest.environments[environment];
+    let project = &manifest.project.name;
+    let config_dir = options.state_dir.join("config").join(environment);
+    let mut out = format!(
+        "# Written by `slipway compose export {environment}`: the {environment} environment of {project}.\n# Env files come from `slipway config render {environment}` (they hold secrets).\nname: {}\nservices:\n",
+        q(&format!("{project}-{environment}"))
+    );
+    let healthcheck = |out: &mut String, health: Option<(Vec<String>, i64, i64, i64, i64)>| {
+        if let Some((test, interval, timeout, retries, start)) = health {
+            let test: Vec<String> = test.iter().map(|t| q(t)).collect();
+            out.push_str(&format!("    healthcheck:\n      test: [{}]\n      interval: {}ms\n      timeout: {}ms\n      retries: {retries}\n      start_period: {}ms\n", test.join(", "), interval / 1_000_000, timeout / 1_000_000, start / 1_000_000));
+        }
+    };
+    let templates = options
+        .root
+        .join(manifest.environment_config_dir(environment));
+    let env_file = |out: &mut String, name: &str| {
+        // Only what has a template has an env file.
+        if templates.join(format!("{name}.env.j2")).is_file() {
+            let path = config_dir.join(format!("{name}.env"));
+            out.push_str(&format!(
+                "    env_file: [{}]\n",
+                q(&path.display().to_string())
+            ));
+        }
+    };
+    let services: Vec<&String> = manifest
+        .services
+        .keys()
+        .filter(|n| manifest.service_runs_in(n, environment))
+        .collect();
+    for name in &services {
+        let service = &manifest.services[*name];
+        out.push_str(&format!("  {name}:\n"));
+        match (&service.image, &service.build) {
+            (Some(image), _) => out.push_str(&format!("    image: {}\n", q(image))),
+            (None, Some(dir)) => out.push_str(&format!(
+                "    build: {}\n",
+                q(&options.root.join(dir).display().to_string())
+            )),
+            _ => {}
+        }
+        out.push_str(&format!(
+            "    container_name: {}\n",
+            q(&container_name(manifest, environment, name))
+        ));
+        if let Some(command) = &service.command {
+            let args: Vec<String> = command.argv().iter().map(|a| q(a)).collect();
+            out.push_str(&format!("    command: [{}]\n", args.join(", ")));
+        }
+        env_file(&mut out, service.config.as_deref().unwrap_or(name));
+        if !service.env.is_empty() {
+            out.push_str("    environment:\n");
+            for (k, v) in &service.env {
+                out.push_str(&format!("      {k}: {}\n", q(v)));
+            }
+        }
+        if !service.ports.is_empty() {
+            out.push_str("    ports:\n");
+            for port in &service.ports {
+                let full = if port.matches(':').count() == 1 {
+                    format!("127.0.0.1:{port}")
+                } else {
+                    port.clone()
+                };
+                out.push_str(&format!("      - {}\n", q(&full)));
+            }
+        }
+        if !service.volumes.is_empty() {
+            out.push_str("    volumes:\n");
+            for volume in &service.volumes {
+                out.push_str(&format!(
+                    "      - {}\n",
+                    q(&volume_bind(manifest, environment, &options.root, volume))
+                ));
+            }
+        }
+        healthcheck(&mut out, service.health.as_ref().and_then(health_of));
+        out.push_str(&format!(
+            "    networks:\n      internal:\n        aliases: [{}]\n",
+            q(name)
+        ));
+    }
+    let apps: Vec<&String> = match &env.apps {
+        Some(listed) => listed.iter().collect(),
+        None => manifest.apps.keys().collect(),
+    };
+    for name in apps {
+        let app = &manifest.apps[name];
+        let dest = app.dest.clone().unwrap_or_else(|| "/app".into());
+        out.push_str(&format!("  {name}:\n"));
+        if env.mount {
+            let base = app.base.as_deref().unwrap_or_default();
+            let registry_name = slipway_oci::app::default_registry(
+                manifest,
+                manifest.bases.get(base).and_then(|b| b.registry.as_deref()),
+            )
+            .unwrap_or_default();
+            let url = manifest
+                .registries
+                .get(&registry_name)
+                .map(|r| r.url.clone())
+                .unwrap_or_default();
+            let image = manifest
+                .bases
+                .get(base)
+                .map(|b| b.image.clone())
+                .unwrap_or_default();
+            let reference = match options.pinned_bases.get(base) {
+                Some(digest) => format!("{url}/{image}@{digest}"),
+                None => format!(
+                    "{url}/{image}:{}",
+                    slipway_oci::app::fixed_tag(manifest, base)
+                        .map_err(|e| DockerError::Engine(e.to_string()))?
+                ),
+            };
+            out.push_str(&format!("    image: {}\n", q(&reference)));
+            out.push_str(&format!(
+                "    volumes:\n      - {}\n",
+                q(&format!(
+                    "{}:{dest}",
+                    options.root.join(manifest.app_dir(name)).display()
+                ))
+            ));
+            if let Some(cmd) = &app.cmd {
+                let args: Vec<String> = cmd.argv().iter().map(|a| q(a)).collect();
+                out.push_str(&format!("    command: [{}]\n", args.join(", ")));
+            }
+            if let Some(user) = &app.user {
+                out.push_str(&format!("    user: {}\n", q(user)));
+            }
+            out.push_str(&format!(
+                "    working_dir: {}\n",
+                q(app.workdir.as_deref().unwrap_or(&dest))
+            ));
+        } else {
+            out.push_str(&format!(
+                "    image: {}\n",
+                q(&slipway_oci::app::local_name(manifest, name))
+            ));
+        }
+        out.push_str(&format!(
+            "    container_name: {}\n",
+            q(&container_name(manifest, environment, name))
+        ));
+        env_file(&mut out, app.config.as_deref().unwrap_or(name));
+        if let (Some((ip, host)), Some(port)) = (
+            env.publish
+                .get(name)
+                .and_then(|p| slipway_core::manifest::parse_publish(p)),
+            app.port,
+        ) {
+            out.push_str(&format!(
+                "    ports:\n      - {}\n",
+                q(&format!(
+                    "{}:{host}:{port}",
+                    ip.unwrap_or_else(|| "127.0.0.1".into())
+                ))
+            ));
+        }
+        healthcheck(&mut out, app.health.as_ref().and_then(health_of));
+        if !services.is_empty() {
+            out.push_str("    depends_on:\n");
+            for service in &services {
+                let condition = if manifest.services[*service].health.is_some() {
+                    "service_healthy"
+                } else {
+                    "service_started"
+                };
+                out.push_str(&format!(
+                    "      {service}:\n        condition: {condition}\n"
+                ));
+            }
+        }
+        out.push_str(&format!(
+            "    networks:\n      internal:\n        aliases: [{}]\n      public: {{}}\n",
+            q(name)
+        ));
+    }
+    out.push_str("networks:\n  internal:\n    internal: true\n  public: {}\n");
+    let named: Vec<String> = services
+        .iter()
+        .flat_map(|s| manifest.services[*s].volumes.iter())
+        .filter_map(|v| {
+            v.split(':')
+                .next()
+                .filter(|s| !s.starts_with('.') && !s.starts_with('/'))
+                .map(|s| format!("{project}-{environment}-{s}"))
+        })
+        .collect();
+    if !named.is_empty() {
+        out.push_str("volumes:\n");
+        for volume in named {
+            out.push_str(&format!("  {volume}:\n    name: {}\n", q(&volume)));
+        }
+    }
+    Ok(out)
+}
+
+/// Pulls what an environment runs from registries: its apps' bases (as pinned, or their fixed
+/// tag) and its services' images. Returns the references pulled.
+pub async fn pull(
+    engine: &Engine,
+    manifest: &Manifest,
+    environment: &str,
+    pinned: &std::collections::BTreeMap<String, slipway_oci::Digest>,
+) -> Result<Vec<String>> {
+    let mut pulled = Vec::new();
+    let env = &manifest.environments[environment];
+    let apps: Vec<&String> = match &env.apps {
+        Some(listed) => listed.iter().collect(),
+        None => manifest.apps.keys().collect(),
+    };
+    let mut bases: Vec<&str> = apps
+        .iter()
+        .filter_map(|a| manifest.apps[*a].base.as_deref())
+        .collect();
+    bases.sort();
+    bases.dedup();
+    for base in bases {
+        let registry_name =
+            slipway_oci::app::default_registry(manifest, manifest.bases[base].registry.as_deref())
+                .ok_or_else(|| DockerError::Engine(format!("base `{base}` has no registry")))?;
+        let registry = slipway_oci::app::registry(manifest, &registry_name)
+            .map_err(|e| DockerError::Engine(e.to_string()))?;
+        let repository = format!(
+            "{}/{}",
+            registry.client.host(),
+            registry.repository(&manifest.bases[base].image)
+        );
+        let reference = match pinned.get(base) {
+            Some(digest) => format!("{repository}@{digest}"),
+            None => format!(
+                "{repository}:{}",
+                slipway_oci::app::fixed_tag(manifest, base)
+                    .map_err(|e| DockerError::Engine(e.to_string()))?
+            ),
+        };
+        let credential = slipway_oci::credentials::from_docker_config(registry.client.host())
+            .map_err(|e| DockerError::Engine(e.to_string()))?;
+        engine.pull(&reference, credential.as_ref()).await?;
+        pulled.push(reference);
+    }
+    for (name, service) in manifest
+        .services
+        .iter()
+        .filter(|(n, _)| manifest.service_runs_in(n, environment))
+    {
+        if let Some(image) = &service.image {
+            engine
+                .pull(image, None)
+                .await
+                .map_err(|e| DockerError::Engine(format!("service `{name}`: {e}")))?;
+            pulled.push(image.clone());
+        }
+    }
+    Ok(pulled)
+}

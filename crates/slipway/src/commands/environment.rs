@@ -344,3 +344,69 @@ pub fn run_exec(args: ExecArgs) -> Result<ExitCode> {
         u8::try_from(finished.exit_code.clamp(0, 255)).unwrap_or(1),
     ))
 }
+
+/// Write a docker-compose file equivalent to `slipway up ENV`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  slipway compose export dev > docker-compose.dev.yml\n  slipway config render dev && docker compose -f docker-compose.dev.yml up -d"
+)]
+pub struct ComposeArgs {
+    #[command(subcommand)]
+    command: ComposeCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ComposeCommand {
+    /// Print the compose file of an environment.
+    Export {
+        environment: String,
+        #[arg(long, default_value = ".")]
+        project: PathBuf,
+    },
+}
+
+pub fn run_compose(args: ComposeArgs) -> Result<ExitCode> {
+    let ComposeCommand::Export {
+        environment,
+        project,
+    } = args.command;
+    let project = Project::find(&project)?;
+    check_environment(&project, &environment)?;
+    let options = UpOptions {
+        root: project.root.clone(),
+        store_dir: project.store_dir(),
+        state_dir: project.state_dir(),
+        pinned_bases: project.pinned_bases()?,
+        keep: false,
+    };
+    print!(
+        "{}",
+        slipway_docker::environment::compose_export(&project.manifest, &environment, &options)?
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Pull the newest of what an environment runs: its apps' bases and its services' images.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  slipway base update && slipway pull dev && slipway up dev")]
+pub struct PullArgs {
+    environment: String,
+    #[arg(long, default_value = ".")]
+    project: PathBuf,
+}
+
+pub fn run_pull(args: PullArgs) -> Result<ExitCode> {
+    let project = Project::find(&args.project)?;
+    check_environment(&project, &args.environment)?;
+    let pinned = project.pinned_bases()?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let pulled = runtime.block_on(async {
+        let engine = Engine::connect().await?;
+        slipway_docker::environment::pull(&engine, &project.manifest, &args.environment, &pinned)
+            .await
+    })?;
+    for reference in pulled {
+        println!("pulled {reference}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -94,6 +94,18 @@ fn dev_and_stage_come_up_change_only_what_changed_and_go_down() {
             .env("SHOP_DB_PASSWORD", "pw-env-test"))
     };
 
+    let pulled = run(slipway(&shop).args(["pull", "dev"]));
+    assert_eq!(pulled.code, 0, "{}", pulled.stderr);
+    assert_eq!(
+        pulled
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("pulled ") && l.contains("@sha256:"))
+            .count(),
+        2,
+        "both bases, as pinned: {}",
+        pulled.stdout
+    );
     let first = changes(&up("dev"));
     assert_eq!(
         first,
@@ -214,4 +226,59 @@ fn a_port_already_taken_is_a_clear_error_and_leaves_nothing() {
         ps.stdout
     );
     let _ = run(slipway(&shop).args(["down", "dev", "--volumes"]));
+}
+
+#[test]
+fn compose_export_writes_a_compose_file_that_lints_clean() {
+    let temp = tempfile::tempdir().unwrap();
+    let shop = temp.path().join("shop");
+    assert!(
+        Command::new("cp")
+            .arg("-r")
+            .arg(repo_root().join("examples/shop"))
+            .arg(&shop)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let _ = std::fs::remove_file(shop.join("slipway.lock"));
+    let exported = run(slipway(&shop).args(["compose", "export", "dev"]));
+    assert_eq!(exported.code, 0, "{}", exported.stderr);
+    write(&shop, "docker-compose.dev.yml", &exported.stdout);
+    let root = slipway_compose::yaml::parse(&exported.stdout).expect("the export is YAML");
+    let services = root.get("services").unwrap();
+    let names: Vec<&str> = services
+        .entries()
+        .iter()
+        .map(|(k, _)| k.name.as_str())
+        .collect();
+    assert_eq!(names, vec!["db", "api", "web"]);
+    assert_eq!(
+        services
+            .get("api")
+            .unwrap()
+            .get("depends_on")
+            .unwrap()
+            .get("db")
+            .unwrap()
+            .get("condition")
+            .unwrap()
+            .as_text()
+            .as_deref(),
+        Some("service_healthy")
+    );
+    assert!(
+        root.get("networks")
+            .unwrap()
+            .get("internal")
+            .unwrap()
+            .get("internal")
+            .unwrap()
+            .as_bool()
+            == Some(true)
+    );
+    let lint = run(slipway(&shop).args(["lint", "--format", "json", "docker-compose.dev.yml"]));
+    let report: serde_json::Value = serde_json::from_str(&lint.stdout).unwrap();
+    assert_eq!(report["errors"], 0, "{}", lint.stdout);
+    assert_eq!(report["warnings"], 0, "{}", lint.stdout);
 }
