@@ -259,6 +259,41 @@ impl Engine {
         }
     }
 
+    /// Follows the logs of several containers until they stop (or the process is interrupted),
+    /// each line given to `line` with its container's label.
+    pub async fn follow_logs(
+        &self,
+        containers: &[(String, String)],
+        tail: usize,
+        line: &mut (dyn FnMut(&str, &str) + Send),
+    ) -> Result<()> {
+        let streams = containers.iter().map(|(container, label)| {
+            let label = label.clone();
+            self.docker
+                .logs(
+                    container,
+                    Some(
+                        LogsOptionsBuilder::default()
+                            .stdout(true)
+                            .stderr(true)
+                            .follow(true)
+                            .tail(&tail.to_string())
+                            .build(),
+                    ),
+                )
+                .map(move |item| (label.clone(), item))
+                .boxed()
+        });
+        let mut merged = futures_util::stream::select_all(streams);
+        while let Some((label, item)) = merged.next().await {
+            let text = item.map_err(engine)?.to_string();
+            for text_line in text.lines() {
+                line(&label, text_line);
+            }
+        }
+        Ok(())
+    }
+
     pub async fn last_logs(&self, name: &str, lines: usize) -> String {
         let mut out = String::new();
         let mut logs = self.docker.logs(

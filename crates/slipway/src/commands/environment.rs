@@ -259,7 +259,9 @@ pub fn run_test(args: TestArgs) -> Result<ExitCode> {
 
 /// Show the logs of an environment's containers.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  slipway logs dev\n  slipway logs dev api --tail 50")]
+#[command(
+    after_help = "Examples:\n  slipway logs dev\n  slipway logs dev api --tail 50\n  slipway logs dev -f           follow every container's log"
+)]
 pub struct LogsArgs {
     environment: String,
     /// One app or service; default all.
@@ -267,6 +269,9 @@ pub struct LogsArgs {
     /// Lines from the end of each log.
     #[arg(long, default_value_t = 100)]
     tail: usize,
+    /// Keep following the logs as they grow.
+    #[arg(long, short = 'f')]
+    follow: bool,
     #[arg(long, default_value = ".")]
     project: PathBuf,
 }
@@ -277,6 +282,7 @@ pub fn run_logs(args: LogsArgs) -> Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let engine = Engine::connect().await?;
+        let mut selected = Vec::new();
         for container in engine
             .containers_of(&project.manifest.project.name, Some(&args.environment))
             .await?
@@ -296,8 +302,30 @@ pub fn run_logs(args: LogsArgs) -> Result<ExitCode> {
                 .and_then(|n| n.first())
                 .map(|n| n.trim_start_matches('/').to_owned())
                 .unwrap_or_default();
-            for line in engine.last_logs(&name, args.tail).await.lines() {
-                println!("{label} | {line}");
+            selected.push((name, label));
+        }
+        if selected.is_empty() {
+            bail!(
+                "nothing of `{}` is running{}: run `slipway up {}`",
+                args.environment,
+                args.name
+                    .as_deref()
+                    .map(|n| format!(" named `{n}`"))
+                    .unwrap_or_default(),
+                args.environment
+            );
+        }
+        if args.follow {
+            engine
+                .follow_logs(&selected, args.tail, &mut |label, line| {
+                    println!("{label} | {line}")
+                })
+                .await?;
+        } else {
+            for (name, label) in &selected {
+                for line in engine.last_logs(name, args.tail).await.lines() {
+                    println!("{label} | {line}");
+                }
             }
         }
         anyhow::Ok(())

@@ -124,6 +124,30 @@ fn dev_and_stage_come_up_change_only_what_changed_and_go_down() {
         "{\"visits\": 1}"
     );
 
+    let logs = run(slipway(&shop).args(["logs", "dev", "api", "--tail", "5"]));
+    assert!(
+        logs.stdout.lines().any(|l| l.starts_with("api | ")),
+        "{}",
+        logs.stdout
+    );
+    let bin = assert_cmd::cargo::cargo_bin("slipway");
+    let followed = Command::new("timeout")
+        .arg("3")
+        .arg(&bin)
+        .args(["logs", "dev", "-f", "--tail", "2"])
+        .current_dir(&shop)
+        .output()
+        .unwrap();
+    assert_eq!(
+        followed.status.code(),
+        Some(124),
+        "logs -f keeps following until stopped"
+    );
+    let followed = String::from_utf8_lossy(&followed.stdout);
+    assert!(
+        followed.contains("db | ") && followed.contains("api | "),
+        "{followed}"
+    );
     let again = changes(&up("dev"));
     assert!(
         again.iter().all(|(_, change)| change == "unchanged"),
