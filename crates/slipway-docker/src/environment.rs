@@ -628,26 +628,9 @@ async fn up_inner(
                     "app `{name}` has no base to run on with its directory mounted"
                 ))
             })?;
-            let registry_name = slipway_oci::app::default_registry(
-                manifest,
-                manifest.bases[base].registry.as_deref(),
-            )
-            .ok_or_else(|| DockerError::Engine(format!("base `{base}` has no registry")))?;
-            let registry = slipway_oci::app::registry(manifest, &registry_name)
-                .map_err(|e| DockerError::Engine(e.to_string()))?;
-            let repository = format!(
-                "{}/{}",
-                registry.client.host(),
-                registry.repository(&manifest.bases[base].image)
-            );
-            let reference = match options.pinned_bases.get(base) {
-                Some(digest) => format!("{repository}@{digest}"),
-                None => format!(
-                    "{repository}:{}",
-                    slipway_oci::app::fixed_tag(manifest, base)
-                        .map_err(|e| DockerError::Engine(e.to_string()))?
-                ),
-            };
+            let (registry, reference) =
+                slipway_oci::app::base_reference(manifest, base, &options.pinned_bases)
+                    .map_err(|e| DockerError::Engine(e.to_string()))?;
             let credential = slipway_oci::credentials::from_docker_config(registry.client.host())
                 .map_err(|e| DockerError::Engine(e.to_string()))?;
             engine.pull(&reference, credential.as_ref()).await?;
@@ -942,29 +925,9 @@ pub fn compose_export(
         out.push_str(&format!("  {name}:\n"));
         if env.mount {
             let base = app.base.as_deref().unwrap_or_default();
-            let registry_name = slipway_oci::app::default_registry(
-                manifest,
-                manifest.bases.get(base).and_then(|b| b.registry.as_deref()),
-            )
-            .unwrap_or_default();
-            let url = manifest
-                .registries
-                .get(&registry_name)
-                .map(|r| r.url.clone())
-                .unwrap_or_default();
-            let image = manifest
-                .bases
-                .get(base)
-                .map(|b| b.image.clone())
-                .unwrap_or_default();
-            let reference = match options.pinned_bases.get(base) {
-                Some(digest) => format!("{url}/{image}@{digest}"),
-                None => format!(
-                    "{url}/{image}:{}",
-                    slipway_oci::app::fixed_tag(manifest, base)
-                        .map_err(|e| DockerError::Engine(e.to_string()))?
-                ),
-            };
+            let (_, reference) =
+                slipway_oci::app::base_reference(manifest, base, &options.pinned_bases)
+                    .map_err(|e| DockerError::Engine(e.to_string()))?;
             out.push_str(&format!("    image: {}\n", q(&reference)));
             out.push_str(&format!(
                 "    volumes:\n      - {}\n",
@@ -1069,24 +1032,8 @@ pub async fn pull(
     bases.sort();
     bases.dedup();
     for base in bases {
-        let registry_name =
-            slipway_oci::app::default_registry(manifest, manifest.bases[base].registry.as_deref())
-                .ok_or_else(|| DockerError::Engine(format!("base `{base}` has no registry")))?;
-        let registry = slipway_oci::app::registry(manifest, &registry_name)
+        let (registry, reference) = slipway_oci::app::base_reference(manifest, base, pinned)
             .map_err(|e| DockerError::Engine(e.to_string()))?;
-        let repository = format!(
-            "{}/{}",
-            registry.client.host(),
-            registry.repository(&manifest.bases[base].image)
-        );
-        let reference = match pinned.get(base) {
-            Some(digest) => format!("{repository}@{digest}"),
-            None => format!(
-                "{repository}:{}",
-                slipway_oci::app::fixed_tag(manifest, base)
-                    .map_err(|e| DockerError::Engine(e.to_string()))?
-            ),
-        };
         let credential = slipway_oci::credentials::from_docker_config(registry.client.host())
             .map_err(|e| DockerError::Engine(e.to_string()))?;
         engine.pull(&reference, credential.as_ref()).await?;

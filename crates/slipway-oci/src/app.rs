@@ -735,26 +735,7 @@ pub async fn docker_archive(
 ) -> Result<String> {
     let store = Store::open(store_dir)?;
     let local = local_name(manifest, app_name);
-    let descriptor = store
-        .get_ref(&local)?
-        .ok_or_else(|| OciError::NotInStore(local.clone()))?;
-    let mut image: Value = serde_json::from_slice(&store.read_blob(&descriptor.digest)?)
-        .map_err(|e| OciError::Json(e.to_string()))?;
-    if let Some(entries) = image["manifests"].as_array() {
-        // The engine runs this machine's platform.
-        let arch = host_architecture();
-        let chosen = entries
-            .iter()
-            .find(|e| e["platform"]["architecture"] == arch)
-            .and_then(|e| e["digest"].as_str())
-            .and_then(Digest::parse)
-            .ok_or_else(|| OciError::NotFound {
-                registry: "the local store".into(),
-                reference: format!("{local} for linux/{arch}"),
-            })?;
-        image = serde_json::from_slice(&store.read_blob(&chosen)?)
-            .map_err(|e| OciError::Json(e.to_string()))?;
-    }
+    let (descriptor, image) = image_for_this_machine(&store, &local)?;
     let config = image["config"]["digest"]
         .as_str()
         .and_then(Digest::parse)
@@ -933,9 +914,19 @@ pub fn import_docker_archive(store_dir: &Path, archive: &Path, local: &str) -> R
 pub fn config_digest(manifest: &Manifest, app_name: &str, store_dir: &Path) -> Result<Digest> {
     let store = Store::open(store_dir)?;
     let local = local_name(manifest, app_name);
+    let (_, image) = image_for_this_machine(&store, &local)?;
+    image["config"]["digest"]
+        .as_str()
+        .and_then(Digest::parse)
+        .ok_or_else(|| OciError::Json(format!("{local} has no config")))
+}
+
+/// The store's image `local` (its descriptor, and the manifest of this machine's platform when
+/// it is an index): what the local engine runs.
+fn image_for_this_machine(store: &Store, local: &str) -> Result<(crate::store::Descriptor, Value)> {
     let descriptor = store
-        .get_ref(&local)?
-        .ok_or_else(|| OciError::NotInStore(local.clone()))?;
+        .get_ref(local)?
+        .ok_or_else(|| OciError::NotInStore(local.to_owned()))?;
     let mut image: Value = serde_json::from_slice(&store.read_blob(&descriptor.digest)?)
         .map_err(|e| OciError::Json(e.to_string()))?;
     if let Some(entries) = image["manifests"].as_array() {
@@ -945,12 +936,38 @@ pub fn config_digest(manifest: &Manifest, app_name: &str, store_dir: &Path) -> R
             .find(|e| e["platform"]["architecture"] == arch)
             .and_then(|e| e["digest"].as_str())
             .and_then(Digest::parse)
-            .ok_or_else(|| OciError::NotInStore(format!("{local} for linux/{arch}")))?;
+            .ok_or_else(|| OciError::NotFound {
+                registry: "the local store".into(),
+                reference: format!("{local} for linux/{arch}"),
+            })?;
         image = serde_json::from_slice(&store.read_blob(&chosen)?)
             .map_err(|e| OciError::Json(e.to_string()))?;
     }
-    image["config"]["digest"]
-        .as_str()
-        .and_then(Digest::parse)
-        .ok_or_else(|| OciError::Json(format!("{local} has no config")))
+    Ok((descriptor, image))
+}
+
+/// The image apps of `base` build and run on, as a full reference: pinned by digest in
+/// slipway.lock, or its fixed tag; with the registry it comes from.
+pub fn base_reference(
+    manifest: &Manifest,
+    base: &str,
+    pinned: &BTreeMap<String, Digest>,
+) -> Result<(Registry, String)> {
+    let config = manifest
+        .bases
+        .get(base)
+        .ok_or_else(|| OciError::Json(format!("no base `{base}` in slipway.toml")))?;
+    let registry_name = default_registry(manifest, config.registry.as_deref())
+        .ok_or_else(|| OciError::Json(format!("base `{base}` has no registry")))?;
+    let registry = registry(manifest, &registry_name)?;
+    let repository = format!(
+        "{}/{}",
+        registry.client.host(),
+        registry.repository(&config.image)
+    );
+    let reference = match pinned.get(base) {
+        Some(digest) => format!("{repository}@{digest}"),
+        None => format!("{repository}:{}", fixed_tag(manifest, base)?),
+    };
+    Ok((registry, reference))
 }

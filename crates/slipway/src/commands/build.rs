@@ -160,22 +160,8 @@ async fn build_with_engine(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     if let Some(base) = &app.base {
-        let registry_name =
-            slipway_oci::app::default_registry(manifest, manifest.bases[base].registry.as_deref())
-                .with_context(|| format!("base `{base}` has no registry"))?;
-        let registry = slipway_oci::app::registry(manifest, &registry_name)?;
-        let repository = format!(
-            "{}/{}",
-            registry.client.host(),
-            registry.repository(&manifest.bases[base].image)
-        );
-        let reference = match project.pinned_bases()?.get(base) {
-            Some(digest) => format!("{repository}@{digest}"),
-            None => format!(
-                "{repository}:{}",
-                slipway_oci::app::fixed_tag(manifest, base)?
-            ),
-        };
+        let (registry, reference) =
+            slipway_oci::app::base_reference(manifest, base, &project.pinned_bases()?)?;
         let credential = slipway_oci::credentials::from_docker_config(registry.client.host())?;
         engine.pull(&reference, credential.as_ref()).await?;
         build_args.insert("SLIPWAY_BASE".into(), reference);
