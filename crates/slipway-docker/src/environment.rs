@@ -200,20 +200,14 @@ impl Engine {
     }
 
     pub async fn remove(&self, name: &str) -> Result<()> {
-        match self
-            .docker
-            .remove_container(
-                name,
-                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-            )
-            .await
-        {
-            Ok(())
-            | Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(()),
-            Err(error) => Err(engine(error)),
-        }
+        absent_is_fine(
+            self.docker
+                .remove_container(
+                    name,
+                    Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+                )
+                .await,
+        )
     }
 
     /// Waits until the container is healthy, or only running when `health_checked` is false
@@ -336,27 +330,15 @@ impl Engine {
     }
 
     pub async fn remove_network(&self, name: &str) -> Result<()> {
-        match self.docker.remove_network(name).await {
-            Ok(())
-            | Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(()),
-            Err(error) => Err(engine(error)),
-        }
+        absent_is_fine(self.docker.remove_network(name).await)
     }
 
     pub async fn remove_volume(&self, name: &str) -> Result<()> {
-        match self
-            .docker
-            .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
-            .await
-        {
-            Ok(())
-            | Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(()),
-            Err(error) => Err(engine(error)),
-        }
+        absent_is_fine(
+            self.docker
+                .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
+                .await,
+        )
     }
 
     /// Runs a command in a running container; returns its exit code and output.
@@ -392,6 +374,17 @@ impl Engine {
             exit_code: inspect.exit_code.unwrap_or(-1),
             output,
         })
+    }
+}
+
+/// Removing what is already gone is not an error.
+fn absent_is_fine(result: std::result::Result<(), bollard::errors::Error>) -> Result<()> {
+    match result {
+        Ok(())
+        | Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(()),
+        Err(error) => Err(engine(error)),
     }
 }
 

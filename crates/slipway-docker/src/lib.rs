@@ -112,23 +112,7 @@ impl Engine {
         as_name: &str,
         credential: Option<&Credential>,
     ) -> Result<()> {
-        let (repository, tag) = split_tag(from);
-        let options = CreateImageOptionsBuilder::default()
-            .from_image(&repository)
-            .tag(&tag)
-            .build();
-        let mut stream = self
-            .docker
-            .create_image(Some(options), None, credentials(credential));
-        while let Some(item) = stream.next().await {
-            let info = item.map_err(engine)?;
-            if let Some(detail) = info.error_detail {
-                return Err(DockerError::Engine(format!(
-                    "pulling {from}: {}",
-                    detail.message.unwrap_or_default()
-                )));
-            }
-        }
+        self.pull(from, credential).await?;
         let (repo, tag) = split_tag(as_name);
         let options = TagImageOptionsBuilder::default()
             .repo(&repo)

@@ -1,31 +1,16 @@
 //! The base pipeline through the real Docker Engine and registry: a failing test stops the
 //! push; the example's bases and apps go all the way to the registry.
 
-use std::path::Path;
-use std::process::Command;
-
-use crate::{repo_root, run, slipway, write};
+use crate::{copy_example, run, skopeo_inspect, slipway, unique, write};
 
 fn registry() -> String {
     std::env::var("SLIPWAY_TEST_REGISTRY").expect("SLIPWAY_TEST_REGISTRY is not set: run the tests through scripts/test, which starts the test bed")
 }
 
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}-{}", nanos % 1_000_000_000)
-}
-
 fn tag_exists(repository: &str, tag: &str) -> bool {
-    let output = Command::new("skopeo")
-        .args(["inspect", "--tls-verify=false", "--authfile"])
-        .arg(Path::new(&std::env::var("DOCKER_CONFIG").unwrap()).join("config.json"))
-        .arg(format!("docker://{}/{repository}:{tag}", registry()))
-        .output()
-        .expect("skopeo runs");
-    output.status.success()
+    skopeo_inspect(false, &format!("{}/{repository}:{tag}", registry()))
+        .status
+        .success()
 }
 
 #[test]
@@ -81,39 +66,7 @@ fn a_failing_base_test_stops_the_push() {
 #[test]
 fn the_example_bases_and_apps_reach_the_registry() {
     let temp = tempfile::tempdir().unwrap();
-    let copy = temp.path().join("shop");
-    let status = Command::new("cp")
-        .arg("-r")
-        .arg(repo_root().join("examples/shop"))
-        .arg(&copy)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let _ = std::fs::remove_dir_all(copy.join(".slipway"));
-    let _ = std::fs::remove_file(copy.join("slipway.lock"));
-    // Base tags carry the commit: the copy is a repository of its own.
-    for git in [
-        &["init", "-q"][..],
-        &["add", "-A"],
-        &[
-            "-c",
-            "user.email=ci@slipway.invalid",
-            "-c",
-            "user.name=ci",
-            "commit",
-            "-qm",
-            "shop",
-        ],
-    ] {
-        assert!(
-            Command::new("git")
-                .args(git)
-                .current_dir(&copy)
-                .status()
-                .unwrap()
-                .success()
-        );
-    }
+    let copy = copy_example(temp.path());
     for step in [
         &["base", "release"][..],
         &["base", "update"],

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::{repo_root, run, slipway, write};
+use crate::{copy_example, run, slipway, write};
 
 fn curl(args: &[&str]) -> String {
     let output = Command::new("curl")
@@ -17,18 +17,7 @@ fn curl(args: &[&str]) -> String {
 }
 
 fn shop_copy(dir: &Path, name: &str, dev_port: u16, stage_port: u16) -> std::path::PathBuf {
-    let copy = dir.join("shop");
-    assert!(
-        Command::new("cp")
-            .arg("-r")
-            .arg(repo_root().join("examples/shop"))
-            .arg(&copy)
-            .status()
-            .unwrap()
-            .success()
-    );
-    let _ = std::fs::remove_dir_all(copy.join(".slipway"));
-    let _ = std::fs::remove_file(copy.join("slipway.lock"));
+    let copy = copy_example(dir);
     // Its own project name and ports, so it never meets another run's containers.
     let manifest = std::fs::read_to_string(copy.join("slipway.toml"))
         .unwrap()
@@ -36,28 +25,6 @@ fn shop_copy(dir: &Path, name: &str, dev_port: u16, stage_port: u16) -> std::pat
         .replace("127.0.0.1:8080", &format!("127.0.0.1:{dev_port}"))
         .replace("127.0.0.1:8081", &format!("127.0.0.1:{stage_port}"));
     write(&copy, "slipway.toml", &manifest);
-    for git in [
-        &["init", "-q"][..],
-        &["add", "-A"],
-        &[
-            "-c",
-            "user.email=ci@slipway.invalid",
-            "-c",
-            "user.name=ci",
-            "commit",
-            "-qm",
-            "shop",
-        ],
-    ] {
-        assert!(
-            Command::new("git")
-                .args(git)
-                .current_dir(&copy)
-                .status()
-                .unwrap()
-                .success()
-        );
-    }
     for step in [&["base", "release"][..], &["base", "update"]] {
         let result = run(slipway(&copy).args(step));
         assert_eq!(result.code, 0, "{step:?}: {}", result.stderr);
@@ -255,17 +222,7 @@ fn a_port_already_taken_is_a_clear_error_and_leaves_nothing() {
 #[test]
 fn compose_export_writes_a_compose_file_that_lints_clean() {
     let temp = tempfile::tempdir().unwrap();
-    let shop = temp.path().join("shop");
-    assert!(
-        Command::new("cp")
-            .arg("-r")
-            .arg(repo_root().join("examples/shop"))
-            .arg(&shop)
-            .status()
-            .unwrap()
-            .success()
-    );
-    let _ = std::fs::remove_file(shop.join("slipway.lock"));
+    let shop = copy_example(temp.path());
     let exported = run(slipway(&shop).args(["compose", "export", "dev"]));
     assert_eq!(exported.code, 0, "{}", exported.stderr);
     write(&shop, "docker-compose.dev.yml", &exported.stdout);

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::{run, slipway, write};
+use crate::{run, skopeo_inspect, slipway, unique, write};
 
 struct TestBed {
     registry: String,
@@ -65,14 +65,6 @@ fn json(result: &crate::Run) -> serde_json::Value {
         result.stdout, result.stderr
     );
     serde_json::from_str(&result.stdout).unwrap_or_else(|e| panic!("{e}: {}", result.stdout))
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}-{}", nanos % 1_000_000_000)
 }
 
 fn docker(args: &[&str]) -> std::process::Output {
@@ -353,13 +345,8 @@ fn secrets_never_reach_the_image() {
     );
 }
 
-fn skopeo_inspect(reference: &str) -> serde_json::Value {
-    let output = Command::new("skopeo")
-        .args(["inspect", "--tls-verify=false", "--authfile"])
-        .arg(Path::new(&std::env::var("DOCKER_CONFIG").unwrap()).join("config.json"))
-        .arg(format!("docker://{reference}"))
-        .output()
-        .expect("skopeo runs");
+fn inspect_json(reference: &str) -> serde_json::Value {
+    let output = skopeo_inspect(false, reference);
     assert!(
         output.status.success(),
         "skopeo inspect {reference}: {}",
@@ -388,7 +375,7 @@ fn an_independent_client_sees_what_was_pushed_and_promoted() {
         .map(|l| l["digest"].as_str().unwrap().to_owned())
         .collect();
 
-    let seen = skopeo_inspect(&format!("{}/{name}/hello:stage", bed.registry));
+    let seen = inspect_json(&format!("{}/{name}/hello:stage", bed.registry));
     assert_eq!(seen["Digest"], digest);
     let seen_layers: Vec<&str> = seen["Layers"]
         .as_array()
@@ -415,7 +402,7 @@ fn an_independent_client_sees_what_was_pushed_and_promoted() {
         "within one registry, blobs are mounted, not copied"
     );
     assert_eq!(
-        skopeo_inspect(&format!("{}/{name}/hello-prod:prod", bed.registry))["Digest"],
+        inspect_json(&format!("{}/{name}/hello-prod:prod", bed.registry))["Digest"],
         digest
     );
 
@@ -594,15 +581,10 @@ fn a_multi_platform_base_gives_a_multi_platform_app_image() {
     let password = std::env::var("SLIPWAY_TEST_REGISTRY_PASSWORD").unwrap();
     // An index over the stand-in for two platforms (the same image: enough to see each platform
     // get the app's layers).
-    let raw = Command::new("skopeo")
-        .args(["inspect", "--raw", "--tls-verify=false", "--authfile"])
-        .arg(Path::new(&std::env::var("DOCKER_CONFIG").unwrap()).join("config.json"))
-        .arg(format!(
-            "docker://{}/library/debian:bookworm-20251117-slim",
-            bed.registry
-        ))
-        .output()
-        .unwrap();
+    let raw = skopeo_inspect(
+        true,
+        &format!("{}/library/debian:bookworm-20251117-slim", bed.registry),
+    );
     assert!(raw.status.success());
     let manifest: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
     let digest = format!("sha256:{}", sha256_hex(&raw.stdout));
@@ -645,12 +627,7 @@ fn a_multi_platform_base_gives_a_multi_platform_app_image() {
     json(&run(
         slipway(temp.path()).args(["push", "--tag", "t1", "--output", "json"])
     ));
-    let pushed = Command::new("skopeo")
-        .args(["inspect", "--raw", "--tls-verify=false", "--authfile"])
-        .arg(Path::new(&std::env::var("DOCKER_CONFIG").unwrap()).join("config.json"))
-        .arg(format!("docker://{}/{name}/hello:t1", bed.registry))
-        .output()
-        .unwrap();
+    let pushed = skopeo_inspect(true, &format!("{}/{name}/hello:t1", bed.registry));
     let pushed: serde_json::Value = serde_json::from_slice(&pushed.stdout).unwrap();
     let platforms: Vec<&str> = pushed["manifests"]
         .as_array()
