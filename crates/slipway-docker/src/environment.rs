@@ -586,19 +586,7 @@ async fn up_inner(
         log(&format!(
             "service {name}: {change:?}, waiting for it to be healthy"
         ));
-        if let Err(error) = engine
-            .wait_healthy(
-                &spec.name,
-                health_timeout(health.as_ref()),
-                health.is_some(),
-            )
-            .await
-        {
-            let logs = engine.last_logs(&spec.name, 20).await;
-            return Err(DockerError::Engine(format!(
-                "service `{name}`: {error}; its last log lines:\n{logs}"
-            )));
-        }
+        wait_or_explain(engine, &spec, &format!("service `{name}`")).await?;
         started.push(Started {
             name: name.clone(),
             container: spec.name,
@@ -701,19 +689,7 @@ async fn up_inner(
         };
         let change = engine.ensure_container(&spec).await?;
         log(&format!("app {name}: {change:?}"));
-        if let Err(error) = engine
-            .wait_healthy(
-                &spec.name,
-                health_timeout(spec.health.as_ref()),
-                spec.health.is_some(),
-            )
-            .await
-        {
-            let logs = engine.last_logs(&spec.name, 20).await;
-            return Err(DockerError::Engine(format!(
-                "app `{name}`: {error}; its last log lines:\n{logs}"
-            )));
-        }
+        wait_or_explain(engine, &spec, &format!("app `{name}`")).await?;
         if let (Some(url), Some(path)) = (&url, app.health.as_ref().and_then(|h| h.path.as_ref())) {
             wait_http(&format!("{url}{path}"), Duration::from_secs(30))
                 .await
@@ -746,6 +722,21 @@ async fn up_inner(
         }
     }
     Ok(started)
+}
+
+/// Waits for a container as its spec's health check says; a failure carries its last log lines.
+async fn wait_or_explain(engine: &Engine, spec: &ContainerSpec, what: &str) -> Result<()> {
+    let health = spec.health.as_ref();
+    if let Err(error) = engine
+        .wait_healthy(&spec.name, health_timeout(health), health.is_some())
+        .await
+    {
+        let logs = engine.last_logs(&spec.name, 20).await;
+        return Err(DockerError::Engine(format!(
+            "{what}: {error}; its last log lines:\n{logs}"
+        )));
+    }
+    Ok(())
 }
 
 /// Polls an HTTP URL on the host until it answers 2xx or 3xx.

@@ -67,6 +67,18 @@ fn json(result: &crate::Run) -> serde_json::Value {
     serde_json::from_str(&result.stdout).unwrap_or_else(|e| panic!("{e}: {}", result.stdout))
 }
 
+/// Runs an image once, removes it, returns what it printed.
+fn run_and_remove(image: &str) -> String {
+    let output = docker(&["run", "--rm", image]);
+    let _ = docker(&["image", "rm", "-f", image]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 fn docker(args: &[&str]) -> std::process::Output {
     Command::new("docker")
         .args(args)
@@ -119,17 +131,7 @@ fn a_pushed_app_image_is_pulled_and_run_by_docker() {
             .ends_with(&digest),
         "docker sees another digest"
     );
-    let output = docker(&["run", "--rm", &image]);
-    let _ = docker(&["image", "rm", "-f", &image]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
-        "hello from slipway\na dependency\n"
-    );
+    assert_eq!(run_and_remove(&image), "hello from slipway\na dependency\n");
 }
 
 #[test]
@@ -439,17 +441,7 @@ fn load_puts_the_image_into_the_engine_under_a_predictable_tag() {
         "{}",
         result.stdout
     );
-    let output = docker(&["run", "--rm", &tag]);
-    let _ = docker(&["image", "rm", "-f", &tag]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
-        "hello from slipway\na dependency\n"
-    );
+    assert_eq!(run_and_remove(&tag), "hello from slipway\na dependency\n");
 }
 
 #[test]
