@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark `slipway build && slipway push` against `docker build` (FROM base + COPY app) +
 # `docker push`, on the same ~100 MB app directory, the same base and the test bed's registry,
-# in one run; plus the no-op rebuild, layer throughput against gzip -6, and peak memory on a
+# in one run; plus the no-op rebuild, layer throughput against gzip -1, and peak memory on a
 # 1 GB app directory. Prints a table.
 #
 # Usage: bench/build-vs-docker.sh [--no-build] [--size-mb N] [--big-mb N]
@@ -124,11 +124,11 @@ log "docker no-op"
 t0=$(now); (cd "$P" && docker build -q -t "$REG/dockerbench-$RUN_ID/big:warm" . >/dev/null && docker push -q "$REG/dockerbench-$RUN_ID/big:warm" >/dev/null); t1=$(now)
 DOCKER_NOOP=$(ms "$t0" "$t1")
 
-# --- layer throughput: slipway's layer build (tar + gzip 6, one core) vs tar | gzip -6 on the same bytes
+# --- layer throughput: slipway's layer build (tar + gzip 1) vs tar | gzip -1 on the same bytes
 rm -rf "$P/.slipway"
 t0=$(now); (cd "$P" && SOURCE_DATE_EPOCH=1700000001 "$SLIPWAY" build >/dev/null); t1=$(now)
 LAYER_MS=$(ms "$t0" "$t1")
-t0=$(now); tar -C "$P/app/big" -cf - . | gzip -6 > /dev/null; t1=$(now)
+t0=$(now); tar -C "$P/app/big" -cf - . | gzip -1 > /dev/null; t1=$(now)
 GZIP_MS=$(ms "$t0" "$t1")
 APP_BYTES=$(du -sb "$P/app/big" | cut -f1)
 
@@ -148,7 +148,7 @@ printf '%-34s %12s %12s %10s\n' "cold (empty store and repository)" "$SLIPWAY_CO
 printf '%-34s %12s %12s %10s\n' "warm (one source file changed)" "$SLIPWAY_WARM" "$DOCKER_WARM" "$(ratio "$DOCKER_WARM" "$SLIPWAY_WARM")"
 printf '%-34s %12s %12s %10s\n' "no-op (nothing changed)" "$SLIPWAY_NOOP" "$DOCKER_NOOP" "$(ratio "$DOCKER_NOOP" "$SLIPWAY_NOOP")"
 printf '\nno-op push: %s bytes uploaded; %s HEAD request(s) for %s layer(s) + config, %s upload session(s), %s PUT(s) (the manifest)\n' "$NOOP_BYTES" "$NOOP_HEADS" "$NOOP_LAYERS" "$NOOP_UPLOADS" "$NOOP_PUTS"
-printf 'layer pipeline: slipway build %s ms (%s MB/s) vs tar | gzip -6 %s ms (%s MB/s): %s of gzip'"'"'s speed\n' \
+printf 'layer pipeline: slipway build %s ms (%s MB/s) vs tar | gzip -1 %s ms (%s MB/s): %s of gzip'"'"'s speed\n' \
   "$LAYER_MS" "$(mbps "$APP_BYTES" "$LAYER_MS")" "$GZIP_MS" "$(mbps "$APP_BYTES" "$GZIP_MS")" "$(ratio "$GZIP_MS" "$LAYER_MS")"
 printf 'peak memory assembling a %s MB app directory: %s MB\n' "$BIG_MB" "$(( PEAK_KB / 1024 ))"
 docker image rm -f "$REG/dockerbench-$RUN_ID/big:cold" "$REG/dockerbench-$RUN_ID/big:warm" >/dev/null 2>&1 || true

@@ -17,8 +17,8 @@ use crate::store::write_atomic;
 use crate::{Digest, OciError, Result, Store, io_error};
 
 /// gzip level: part of the digest, so it never changes without a new cache format.
-const GZIP_LEVEL: u32 = 6;
-const CACHE_FORMAT: &str = "slipway-layer-v1";
+const GZIP_LEVEL: u32 = 1;
+const CACHE_FORMAT: &str = "slipway-layer-v2";
 
 /// What goes into one layer.
 #[derive(Debug, Clone)]
