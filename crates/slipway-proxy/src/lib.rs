@@ -1,0 +1,735 @@
+//! slipway's reverse proxy. One runs on each Docker host, owns the public port of the apps on
+//! that host and forwards each request to a container of the release its service's split picks.
+//! Releases change only through the admin socket: a health gate first, then a new split; the
+//! targets that lose their traffic are drained before the answer comes back, so the caller can
+//! stop them without cutting a request. The table is persisted on every change, so a restarted
+//! proxy routes as before, whether slipway runs or not.
+
+pub mod admin;
+pub mod metrics;
+pub mod table;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Body, Frame, Incoming};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, UnixListener};
+
+use crate::admin::{Answer, Command, HealthCheck, ReleaseStatus, ServiceStatus, Status};
+use crate::metrics::{ReleaseMetrics, Snapshot};
+use crate::table::{Service, Table};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Protocol(String),
+}
+
+pub type Result<T, E = ProxyError> = std::result::Result<T, E>;
+
+/// Bodies larger than this are streamed to one target without a second try.
+const RETRY_BODY_LIMIT: usize = 8 * 1024 * 1024;
+const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The public address, e.g. `0.0.0.0:80`.
+    pub listen: SocketAddr,
+    /// Where `/metrics` is served; never the public address.
+    pub metrics: Option<SocketAddr>,
+    pub admin_socket: PathBuf,
+    pub state_file: PathBuf,
+}
+
+type ProxyBody = BoxBody<Bytes, hyper::Error>;
+
+#[derive(Debug)]
+struct Shared {
+    table: RwLock<Table>,
+    inflight: Mutex<HashMap<String, Arc<AtomicUsize>>>,
+    metrics: Mutex<BTreeMap<(String, String), Arc<ReleaseMetrics>>>,
+    requests: AtomicU64,
+    client: Client<HttpConnector, Full<Bytes>>,
+    state_file: PathBuf,
+    /// One admin command at a time: a split is never computed from a stale table.
+    admin: tokio::sync::Mutex<()>,
+}
+
+/// A proxy with its sockets bound, ready to run.
+#[derive(Debug)]
+pub struct Proxy {
+    shared: Arc<Shared>,
+    public: TcpListener,
+    metrics: Option<TcpListener>,
+    admin: UnixListener,
+}
+
+impl Proxy {
+    /// Loads the persisted table and binds every socket, so a bad address fails before serving.
+    pub async fn bind(config: &Config) -> Result<Proxy> {
+        let shared = Arc::new(Shared::load(&config.state_file)?);
+        let public = bind_tcp(config.listen).await?;
+        let metrics = match config.metrics {
+            Some(address) => Some(bind_tcp(address).await?),
+            None => None,
+        };
+        if let Some(parent) = config.admin_socket.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| ProxyError::Io {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        let _ = std::fs::remove_file(&config.admin_socket);
+        let admin = UnixListener::bind(&config.admin_socket).map_err(|source| ProxyError::Io {
+            path: config.admin_socket.clone(),
+            source,
+        })?;
+        Ok(Proxy {
+            shared,
+            public,
+            metrics,
+            admin,
+        })
+    }
+
+    pub fn public_address(&self) -> SocketAddr {
+        self.public
+            .local_addr()
+            .expect("a bound socket has an address")
+    }
+
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics
+            .as_ref()
+            .map(|m| m.local_addr().expect("a bound socket has an address"))
+    }
+
+    /// Serves until the task is dropped.
+    pub async fn run(self) {
+        let Proxy {
+            shared,
+            public,
+            metrics,
+            admin,
+        } = self;
+        if let Some(listener) = metrics {
+            tokio::spawn(serve_metrics(listener, shared.clone()));
+        }
+        let admin_task = tokio::spawn(serve_admin(admin, shared.clone()));
+        let _abort_admin = AbortOnDrop(admin_task);
+        loop {
+            let Ok((stream, remote)) = public.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    let shared = shared.clone();
+                    async move { Ok::<_, Infallible>(shared.forward(request, remote).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades()
+                    .await;
+            });
+        }
+    }
+}
+
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn bind_tcp(address: SocketAddr) -> Result<TcpListener> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| ProxyError::Listen {
+            address: address.to_string(),
+            source,
+        })
+}
+
+impl Shared {
+    fn load(state_file: &Path) -> Result<Shared> {
+        let table = match std::fs::read(state_file) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| ProxyError::Protocol(format!("{}: {e}", state_file.display())))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Table::default(),
+            Err(source) => {
+                return Err(ProxyError::Io {
+                    path: state_file.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(Duration::from_secs(3)));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector);
+        Ok(Shared {
+            table: RwLock::new(table),
+            inflight: Mutex::default(),
+            metrics: Mutex::default(),
+            requests: AtomicU64::new(0),
+            client,
+            state_file: state_file.to_path_buf(),
+            admin: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn persist(&self, table: &Table) -> Result<()> {
+        let io = |source| ProxyError::Io {
+            path: self.state_file.clone(),
+            source,
+        };
+        if let Some(parent) = self.state_file.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        let temporary = self.state_file.with_extension("tmp");
+        let bytes = serde_json::to_vec_pretty(table).expect("the table serializes");
+        std::fs::write(&temporary, bytes).map_err(io)?;
+        std::fs::rename(&temporary, &self.state_file).map_err(io)
+    }
+
+    fn counter(&self, target: &str) -> Arc<AtomicUsize> {
+        self.inflight
+            .lock()
+            .expect("not poisoned")
+            .entry(target.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    fn metrics_of(&self, service: &str, release: &str) -> Arc<ReleaseMetrics> {
+        self.metrics
+            .lock()
+            .expect("not poisoned")
+            .entry((service.to_owned(), release.to_owned()))
+            .or_default()
+            .clone()
+    }
+
+    async fn forward(&self, request: Request<Incoming>, remote: SocketAddr) -> Response<ProxyBody> {
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| request.uri().authority().map(|a| a.to_string()));
+        let path = request.uri().path().to_owned();
+        let service: Option<(String, Service)> = {
+            let table = self.table.read().expect("not poisoned");
+            table
+                .route(host.as_deref(), &path)
+                .map(|(name, service)| (name.to_owned(), service.clone()))
+        };
+        let Some((service_name, service)) = service else {
+            return plain(StatusCode::NOT_FOUND, "no app is routed here\n");
+        };
+        let (mut parts, body) = request.into_parts();
+        let body = match Limited::new(body, RETRY_BODY_LIMIT).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n"),
+        };
+        strip_hop_by_hop(&mut parts.headers);
+        let forwarded_for = match parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(earlier) => format!("{earlier}, {}", remote.ip()),
+            None => remote.ip().to_string(),
+        };
+        if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+            parts.headers.insert("x-forwarded-for", value);
+        }
+        parts
+            .headers
+            .insert("x-forwarded-proto", HeaderValue::from_static("http"));
+        if let Some(host) = host.as_deref().and_then(|h| HeaderValue::from_str(h).ok()) {
+            parts.headers.insert("x-forwarded-host", host);
+        }
+        let idempotent = matches!(
+            parts.method,
+            http::Method::GET
+                | http::Method::HEAD
+                | http::Method::OPTIONS
+                | http::Method::PUT
+                | http::Method::DELETE
+        );
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map_or("/".to_owned(), |p| p.to_string());
+        let mut failed: Vec<String> = Vec::new();
+        let mut last_error = String::from("no target");
+        for _attempt in 0..3 {
+            let n = self.requests.fetch_add(1, Ordering::Relaxed);
+            let Some((release, target)) = service.pick(n, &failed) else {
+                break;
+            };
+            let (release, target) = (release.to_owned(), target.to_owned());
+            let Ok(uri) = format!("http://{target}{path_and_query}").parse::<http::Uri>() else {
+                return plain(StatusCode::BAD_REQUEST, "bad request target\n");
+            };
+            let mut upstream = Request::from_parts(parts.clone(), Full::new(body.clone()));
+            *upstream.uri_mut() = uri;
+            let inflight = InFlight::enter(self.counter(&target));
+            let metrics = self.metrics_of(&service_name, &release);
+            let started = Instant::now();
+            match tokio::time::timeout(UPSTREAM_TIMEOUT, self.client.request(upstream)).await {
+                Ok(Ok(response)) => {
+                    metrics.record(started.elapsed(), response.status().is_server_error());
+                    let (parts, body) = response.into_parts();
+                    let mut response = Response::from_parts(
+                        parts,
+                        Tracked {
+                            inner: body,
+                            _inflight: inflight,
+                        }
+                        .boxed(),
+                    );
+                    strip_hop_by_hop(response.headers_mut());
+                    return response;
+                }
+                Ok(Err(error)) => {
+                    metrics.record(started.elapsed(), true);
+                    last_error = format!("{target}: {error}");
+                    let retry = idempotent || error.is_connect();
+                    failed.push(target);
+                    if !retry {
+                        break;
+                    }
+                }
+                Err(_) => {
+                    metrics.record(started.elapsed(), true);
+                    return plain(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        "the app did not answer in time\n",
+                    );
+                }
+            }
+        }
+        eprintln!("{service_name}: no target answered {path}: {last_error}");
+        plain(StatusCode::BAD_GATEWAY, "the app is not reachable\n")
+    }
+
+    async fn command(&self, command: Command) -> Answer {
+        let _one_at_a_time = self.admin.lock().await;
+        match command {
+            Command::Gate { targets, check } => self.gate(targets, check).await,
+            Command::Set {
+                service,
+                host,
+                path,
+                groups,
+                drain_ms,
+            } => {
+                if groups.iter().any(|g| g.weight > 0 && g.targets.is_empty()) {
+                    return Answer::failed("a release with weight above 0 needs targets");
+                }
+                let next = {
+                    let table = self.table.read().expect("not poisoned");
+                    let mut next = table.clone();
+                    next.services
+                        .insert(service, Service { host, path, groups });
+                    next
+                };
+                if let Some(ungated) = next
+                    .routable_targets()
+                    .into_iter()
+                    .find(|t| !next.gated.contains(t))
+                {
+                    return Answer::failed(format!(
+                        "{ungated} has not passed a health gate; it is never routed to before it does"
+                    ));
+                }
+                self.switch(next, drain_ms).await
+            }
+            Command::Remove { service, drain_ms } => {
+                let next = {
+                    let mut next = self.table.read().expect("not poisoned").clone();
+                    next.services.remove(&service);
+                    next
+                };
+                self.switch(next, drain_ms).await
+            }
+            Command::Status => Answer {
+                ok: true,
+                status: Some(self.status()),
+                ..Default::default()
+            },
+        }
+    }
+
+    /// Installs `next`, then waits until the targets that lost their traffic have no request in flight.
+    async fn switch(&self, mut next: Table, drain_ms: u64) -> Answer {
+        let (before, known_before) = {
+            let table = self.table.read().expect("not poisoned");
+            (table.routable_targets(), table.all_targets())
+        };
+        // A target that leaves the table must pass a new gate to come back; one gated for a
+        // split not yet installed keeps its pass.
+        let known = next.all_targets();
+        next.gated
+            .retain(|t| known.contains(t) || !known_before.contains(t));
+        if let Err(error) = self.persist(&next) {
+            return Answer::failed(error.to_string());
+        }
+        let after = next.routable_targets();
+        *self.table.write().expect("not poisoned") = next;
+        let draining: Vec<String> = before.difference(&after).cloned().collect();
+        let deadline = Instant::now() + Duration::from_millis(drain_ms);
+        loop {
+            let busy: Vec<String> = draining
+                .iter()
+                .filter(|t| self.counter(t).load(Ordering::SeqCst) > 0)
+                .cloned()
+                .collect();
+            if busy.is_empty() || Instant::now() >= deadline {
+                return Answer {
+                    ok: true,
+                    undrained: busy,
+                    ..Default::default()
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn gate(&self, targets: Vec<String>, check: HealthCheck) -> Answer {
+        let started = Instant::now();
+        let checks = targets.iter().map(|target| {
+            let check = check.clone();
+            async move {
+                let result = self.gate_one(target, &check).await;
+                (target.clone(), result)
+            }
+        });
+        let results = futures_util::future::join_all(checks).await;
+        let mut answer = Answer {
+            ok: true,
+            ..Default::default()
+        };
+        let mut failures = Vec::new();
+        for (target, result) in results {
+            match result {
+                Ok(elapsed) => {
+                    answer.gated_ms.insert(target, elapsed.as_millis() as u64);
+                }
+                Err(reason) => failures.push(format!("{target}: {reason}")),
+            }
+        }
+        if !failures.is_empty() {
+            return Answer::failed(format!(
+                "health gate failed after {:.1}s: {}",
+                started.elapsed().as_secs_f64(),
+                failures.join("; ")
+            ));
+        }
+        let mut table = self.table.write().expect("not poisoned");
+        table.gated.extend(targets);
+        let snapshot = table.clone();
+        drop(table);
+        if let Err(error) = self.persist(&snapshot) {
+            return Answer::failed(error.to_string());
+        }
+        answer
+    }
+
+    async fn gate_one(&self, target: &str, check: &HealthCheck) -> Result<Duration, String> {
+        let started = Instant::now();
+        let deadline = started + Duration::from_millis(check.deadline_ms);
+        let mut consecutive = 0;
+        let mut last = String::from("no check ran");
+        let Ok(uri) = format!("http://{target}{}", check.path).parse::<http::Uri>() else {
+            return Err(format!("`{}` is not a path", check.path));
+        };
+        loop {
+            let request = Request::get(uri.clone())
+                .header(header::USER_AGENT, "slipway-proxy health gate")
+                .body(Full::new(Bytes::new()))
+                .expect("a GET request builds");
+            let outcome = tokio::time::timeout(
+                Duration::from_millis(check.timeout_ms),
+                self.client.request(request),
+            )
+            .await;
+            match outcome {
+                Ok(Ok(response))
+                    if response.status().is_success() || response.status().is_redirection() =>
+                {
+                    consecutive += 1;
+                    if consecutive >= check.healthy.max(1) {
+                        return Ok(started.elapsed());
+                    }
+                }
+                Ok(Ok(response)) => {
+                    consecutive = 0;
+                    last = format!("{} answered {}", check.path, response.status());
+                }
+                Ok(Err(error)) => {
+                    consecutive = 0;
+                    last = format!("{error}");
+                }
+                Err(_) => {
+                    consecutive = 0;
+                    last = format!("no answer within {} ms", check.timeout_ms);
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(last);
+            }
+            // The first checks come quickly: a container usually becomes healthy soon after it starts.
+            let pause = if consecutive > 0 {
+                check.interval_ms
+            } else {
+                check.interval_ms.min(250)
+            };
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+        }
+    }
+
+    fn status(&self) -> Status {
+        let table = self.table.read().expect("not poisoned").clone();
+        let mut status = Status::default();
+        for (name, service) in &table.services {
+            let releases = service
+                .groups
+                .iter()
+                .map(|group| ReleaseStatus {
+                    release: group.release.clone(),
+                    weight: group.weight,
+                    targets: group.targets.clone(),
+                    inflight: group
+                        .targets
+                        .iter()
+                        .map(|t| self.counter(t).load(Ordering::SeqCst))
+                        .sum(),
+                    metrics: self.metrics_of(name, &group.release).snapshot(),
+                })
+                .collect();
+            status.services.insert(
+                name.clone(),
+                ServiceStatus {
+                    host: service.host.clone(),
+                    path: service.path.clone(),
+                    releases,
+                },
+            );
+        }
+        status
+    }
+}
+
+async fn serve_admin(listener: UnixListener, shared: Arc<Shared>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let (read, mut write) = stream.into_split();
+            let mut line = String::new();
+            if BufReader::new(read).read_line(&mut line).await.is_err() {
+                return;
+            }
+            let answer = match serde_json::from_str::<Command>(&line) {
+                Ok(command) => shared.command(command).await,
+                Err(error) => Answer::failed(format!("not a command: {error}")),
+            };
+            let mut text = serde_json::to_string(&answer).expect("an answer serializes");
+            text.push('\n');
+            let _ = write.write_all(text.as_bytes()).await;
+        });
+    }
+}
+
+async fn serve_metrics(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                let shared = shared.clone();
+                async move {
+                    if request.uri().path() != "/metrics" {
+                        return Ok::<_, Infallible>(plain(StatusCode::NOT_FOUND, "see /metrics\n"));
+                    }
+                    let status = shared.status();
+                    let mut snapshots = BTreeMap::new();
+                    let mut weights = BTreeMap::new();
+                    let mut inflight = BTreeMap::new();
+                    for (name, service) in &status.services {
+                        for release in &service.releases {
+                            let key = (name.clone(), release.release.clone());
+                            snapshots.insert(key.clone(), release.metrics.clone());
+                            weights.insert(key.clone(), release.weight);
+                            inflight.insert(key, release.inflight);
+                        }
+                    }
+                    let mut response = plain(
+                        StatusCode::OK,
+                        metrics::prometheus(&snapshots, &weights, &inflight),
+                    );
+                    response.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("text/plain; version=0.0.4"),
+                    );
+                    Ok(response)
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+fn plain(status: StatusCode, text: impl Into<String>) -> Response<ProxyBody> {
+    let mut response = Response::new(
+        Full::new(Bytes::from(text.into()))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
+    let named: Vec<String> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(|s| s.trim().to_ascii_lowercase()))
+        .collect();
+    for name in named {
+        headers.remove(name.as_str());
+    }
+    for name in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+        "te",
+        "trailer",
+        "upgrade",
+    ] {
+        headers.remove(name);
+    }
+}
+
+/// Counts a request as in flight until its response body is finished or dropped.
+#[derive(Debug)]
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn enter(counter: Arc<AtomicUsize>) -> InFlight {
+        counter.fetch_add(1, Ordering::SeqCst);
+        InFlight(counter)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[derive(Debug)]
+struct Tracked {
+    inner: Incoming,
+    _inflight: InFlight,
+}
+
+impl Body for Tracked {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<std::result::Result<Frame<Bytes>, hyper::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The snapshot of one release's counters from a status answer.
+pub fn release_metrics<'s>(
+    status: &'s Status,
+    service: &str,
+    release: &str,
+) -> Option<&'s Snapshot> {
+    status
+        .services
+        .get(service)?
+        .releases
+        .iter()
+        .find(|r| r.release == release)
+        .map(|r| &r.metrics)
+}
+
+/// Releases routed with a weight above 0, for a quick look at a service.
+pub fn live_releases(status: &Status, service: &str) -> BTreeSet<String> {
+    status
+        .services
+        .get(service)
+        .map(|s| {
+            s.releases
+                .iter()
+                .filter(|r| r.weight > 0)
+                .map(|r| r.release.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,374 @@
+//! The proxy against real HTTP backends on loopback: releases switch and split under load
+//! without a failed request, in-flight requests finish before a drained target is let go, the
+//! table survives a restart, and nothing is routed to a target that has not passed its gate.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
+use slipway_proxy::admin::{Answer, Command, HealthCheck, send};
+use slipway_proxy::table::Group;
+use slipway_proxy::{Config, Proxy};
+
+/// A backend answering `/` with its name, `/health` with 200, `/slow` after 600 ms and
+/// `/fail` with 500.
+struct Backend {
+    address: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn backend(name: &'static str) -> Backend {
+    let app = Router::new()
+        .route("/", get(move || async move { name }))
+        .route(
+            "/api/who",
+            get(move || async move { format!("api {name}") }),
+        )
+        .route("/health", get(|| async { "ok" }))
+        .route(
+            "/slow",
+            get(move || async move {
+                tokio::time::sleep(Duration::from_millis(600)).await;
+                name
+            }),
+        )
+        .route(
+            "/fail",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    Backend { address, task }
+}
+
+struct Running {
+    url: String,
+    metrics_url: String,
+    socket: std::path::PathBuf,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn start_proxy(dir: &Path) -> Running {
+    let config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        metrics: Some("127.0.0.1:0".parse().unwrap()),
+        admin_socket: dir.join("admin.sock"),
+        state_file: dir.join("routes.json"),
+    };
+    let proxy = Proxy::bind(&config).await.unwrap();
+    let url = format!("http://{}", proxy.public_address());
+    let metrics_url = format!("http://{}/metrics", proxy.metrics_address().unwrap());
+    let task = tokio::spawn(proxy.run());
+    Running {
+        url,
+        metrics_url,
+        socket: config.admin_socket,
+        task,
+    }
+}
+
+fn check() -> HealthCheck {
+    HealthCheck {
+        path: "/health".into(),
+        interval_ms: 50,
+        timeout_ms: 500,
+        healthy: 2,
+        deadline_ms: 5_000,
+    }
+}
+
+async fn ok(socket: &Path, command: Command) -> Answer {
+    let answer = send(socket, &command).await.unwrap();
+    assert!(answer.ok, "{command:?} failed: {:?}", answer.error);
+    answer
+}
+
+fn set(service: &str, path: &str, groups: &[(&str, u32, &str)]) -> Command {
+    Command::Set {
+        service: service.into(),
+        host: None,
+        path: path.into(),
+        groups: groups
+            .iter()
+            .map(|(release, weight, target)| Group {
+                release: (*release).into(),
+                weight: *weight,
+                targets: vec![(*target).into()],
+            })
+            .collect(),
+        drain_ms: 5_000,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn releases_switch_and_split_under_load_without_a_failed_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = start_proxy(dir.path()).await;
+    let mut live = backend("r0").await;
+    ok(
+        &proxy.socket,
+        Command::Gate {
+            targets: vec![live.address.clone()],
+            check: check(),
+        },
+    )
+    .await;
+    ok(
+        &proxy.socket,
+        set("shop/prod/web", "/", &[("r0", 100, &live.address)]),
+    )
+    .await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let total = Arc::new(AtomicU64::new(0));
+    let failures = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        let (stop, total, failures, url) = (
+            stop.clone(),
+            total.clone(),
+            failures.clone(),
+            proxy.url.clone(),
+        );
+        clients.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            while !stop.load(Ordering::Relaxed) {
+                match client.get(format!("{url}/")).send().await {
+                    Ok(response) if response.status().is_success() => {}
+                    Ok(response) => failures
+                        .lock()
+                        .unwrap()
+                        .push(format!("status {}", response.status())),
+                    Err(error) => failures.lock().unwrap().push(error.to_string()),
+                }
+                total.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    let names = [
+        "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "r13", "r14",
+        "r15", "r16", "r17", "r18", "r19", "r20",
+    ];
+    let mut live_name = "r0";
+    for (cycle, name) in names.iter().enumerate() {
+        let next = backend(name).await;
+        ok(
+            &proxy.socket,
+            Command::Gate {
+                targets: vec![next.address.clone()],
+                check: check(),
+            },
+        )
+        .await;
+        if cycle % 2 == 0 {
+            // canary: a few steps of the split, then all of it
+            for weight in [10, 50] {
+                ok(
+                    &proxy.socket,
+                    set(
+                        "shop/prod/web",
+                        "/",
+                        &[
+                            (live_name, 100 - weight, &live.address),
+                            (name, weight, &next.address),
+                        ],
+                    ),
+                )
+                .await;
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+        }
+        let answer = ok(
+            &proxy.socket,
+            set(
+                "shop/prod/web",
+                "/",
+                &[(live_name, 0, &live.address), (name, 100, &next.address)],
+            ),
+        )
+        .await;
+        assert!(answer.undrained.is_empty(), "{:?}", answer.undrained);
+        // Drained: the old release can go.
+        live.task.abort();
+        live = next;
+        live_name = name;
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        client.await.unwrap();
+    }
+    let failures = failures.lock().unwrap().clone();
+    let total = total.load(Ordering::Relaxed);
+    assert!(
+        failures.is_empty(),
+        "{} of {total} requests failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert!(total > 100, "only {total} requests");
+    let body = reqwest::get(format!("{}/", proxy.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "r20");
+    proxy.task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_switch_waits_for_requests_in_flight_to_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = start_proxy(dir.path()).await;
+    let old = backend("old").await;
+    let new = backend("new").await;
+    ok(
+        &proxy.socket,
+        Command::Gate {
+            targets: vec![old.address.clone(), new.address.clone()],
+            check: check(),
+        },
+    )
+    .await;
+    ok(
+        &proxy.socket,
+        set("shop/prod/web", "/", &[("old", 100, &old.address)]),
+    )
+    .await;
+    let url = proxy.url.clone();
+    let slow = tokio::spawn(async move { reqwest::get(format!("{url}/slow")).await });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let started = std::time::Instant::now();
+    let answer = ok(
+        &proxy.socket,
+        set(
+            "shop/prod/web",
+            "/",
+            &[("old", 0, &old.address), ("new", 100, &new.address)],
+        ),
+    )
+    .await;
+    assert!(answer.undrained.is_empty());
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "the switch answered before the slow request finished"
+    );
+    let response = slow.await.unwrap().unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "old");
+    assert_eq!(
+        reqwest::get(format!("{}/", proxy.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "new"
+    );
+    proxy.task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_routed_to_a_target_that_has_not_passed_its_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = start_proxy(dir.path()).await;
+    let app = backend("new").await;
+    let refused = send(
+        &proxy.socket,
+        &set("shop/prod/web", "/", &[("r1", 100, &app.address)]),
+    )
+    .await
+    .unwrap();
+    assert!(!refused.ok);
+    assert!(
+        refused
+            .error
+            .unwrap()
+            .contains("has not passed a health gate")
+    );
+
+    let dead = "127.0.0.1:1".to_owned();
+    let mut quick = check();
+    quick.deadline_ms = 600;
+    let failed = send(
+        &proxy.socket,
+        &Command::Gate {
+            targets: vec![dead.clone()],
+            check: quick,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(!failed.ok);
+    assert!(failed.error.unwrap().contains("127.0.0.1:1"));
+    let response = reqwest::get(format!("{}/", proxy.url)).await.unwrap();
+    assert_eq!(response.status(), 404, "no route was installed");
+    proxy.task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_by_path_survive_a_restart_and_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = start_proxy(dir.path()).await;
+    let web = backend("web").await;
+    let api = backend("v1").await;
+    ok(
+        &proxy.socket,
+        Command::Gate {
+            targets: vec![web.address.clone(), api.address.clone()],
+            check: check(),
+        },
+    )
+    .await;
+    ok(
+        &proxy.socket,
+        set("shop/prod/web", "/", &[("r1", 100, &web.address)]),
+    )
+    .await;
+    ok(
+        &proxy.socket,
+        set("shop/prod/api", "/api", &[("r1", 100, &api.address)]),
+    )
+    .await;
+    proxy.task.abort();
+    let _ = proxy.task.await;
+
+    let restarted = start_proxy(dir.path()).await;
+    let get = |path: &str| {
+        let url = format!("{}{path}", restarted.url);
+        async move {
+            let response = reqwest::get(url).await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    assert_eq!(get("/").await, (200, "web".into()));
+    assert_eq!(get("/api/who").await, (200, "api v1".into()));
+    assert_eq!(get("/fail").await.0, 500);
+    let metrics = reqwest::get(&restarted.metrics_url)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .contains("slipway_proxy_requests_total{service=\"shop/prod/web\",release=\"r1\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("slipway_proxy_errors_total{service=\"shop/prod/web\",release=\"r1\"} 1"),
+        "{metrics}"
+    );
+    // The metrics port is not the public one, and the public one takes no orders.
+    assert!(!get("/metrics").await.1.contains("slipway_proxy"));
+    restarted.task.abort();
+}
