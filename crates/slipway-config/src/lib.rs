@@ -114,6 +114,15 @@ pub struct RenderedEnvironment {
 }
 
 impl RenderedEnvironment {
+    /// No files: for commands that only read what runs (status), never start anything.
+    pub fn empty(environment: &str) -> RenderedEnvironment {
+        RenderedEnvironment {
+            environment: environment.to_owned(),
+            files: Vec::new(),
+            secrets: Vec::new(),
+        }
+    }
+
     /// `text` with every secret value replaced by `****`.
     pub fn mask(&self, text: &str) -> String {
         let mut masked = text.to_owned();

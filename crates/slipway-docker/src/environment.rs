@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use bollard::models::{
     ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, NetworkConnectRequest,
-    NetworkCreateRequest, NetworkingConfig, PortBinding,
+    NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
@@ -45,6 +45,9 @@ pub struct ContainerSpec {
     pub binds: Vec<String>,
     pub health: Option<(Vec<String>, i64, i64, i64, i64)>,
     pub labels: Vec<(String, String)>,
+    /// `unless-stopped` for what must come back after the engine restarts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart: Option<String>,
 }
 
 impl ContainerSpec {
@@ -161,6 +164,14 @@ impl Engine {
                 binds: Some(spec.binds.clone()),
                 port_bindings: Some(bindings),
                 network_mode: Some(first_network),
+                restart_policy: spec.restart.as_ref().map(|name| RestartPolicy {
+                    name: Some(match name.as_str() {
+                        "always" => RestartPolicyNameEnum::ALWAYS,
+                        "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
+                        _ => RestartPolicyNameEnum::UNLESS_STOPPED,
+                    }),
+                    maximum_retry_count: None,
+                }),
                 ..Default::default()
             }),
             networking_config: Some(NetworkingConfig {
@@ -197,6 +208,16 @@ impl Engine {
             .await
             .map_err(engine)?;
         Ok(change)
+    }
+
+    pub async fn is_running(&self, name: &str) -> bool {
+        self.docker
+            .inspect_container(name, None)
+            .await
+            .ok()
+            .and_then(|c| c.state)
+            .and_then(|s| s.running)
+            .unwrap_or(false)
     }
 
     pub async fn remove(&self, name: &str) -> Result<()> {
@@ -459,7 +480,7 @@ pub struct Started {
     pub url: Option<String>,
 }
 
-fn env_lines(rendered: &slipway_config::RenderedEnvironment, file: &str) -> Vec<String> {
+pub fn env_lines(rendered: &slipway_config::RenderedEnvironment, file: &str) -> Vec<String> {
     rendered
         .files
         .iter()
@@ -474,31 +495,21 @@ fn env_lines(rendered: &slipway_config::RenderedEnvironment, file: &str) -> Vec<
         .unwrap_or_default()
 }
 
-/// Starts an environment: networks, then services (waited on), then apps, then hooks.
-pub async fn up(
-    engine: &Engine,
-    manifest: &Manifest,
-    environment: &str,
-    rendered: &slipway_config::RenderedEnvironment,
-    options: &UpOptions,
-    log: &mut (dyn FnMut(&str) + Send),
-) -> Result<Vec<Started>> {
-    let result = up_inner(engine, manifest, environment, rendered, options, log).await;
-    if result.is_err() && !options.keep {
-        let _ = down(engine, manifest, environment, false).await;
-    }
-    result
+/// `<project>-<env>-internal`: the network an environment's services and apps share.
+pub fn internal_network(manifest: &Manifest, environment: &str) -> String {
+    format!("{}-{environment}-internal", manifest.project.name)
 }
 
-async fn up_inner(
+/// Starts an environment's services on its internal network, each waited on by its health
+/// check. Running it again changes nothing.
+pub async fn start_services(
     engine: &Engine,
     manifest: &Manifest,
     environment: &str,
     rendered: &slipway_config::RenderedEnvironment,
-    options: &UpOptions,
+    root: &Path,
     log: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Vec<Started>> {
-    let env = &manifest.environments[environment];
     let project = &manifest.project.name;
     let labels = |name: &str| {
         vec![
@@ -508,16 +519,11 @@ async fn up_inner(
         ]
     };
     let network_labels: HashMap<String, String> = labels("network").into_iter().collect();
-    let internal = format!("{project}-{environment}-internal");
-    let public = format!("{project}-{environment}-public");
+    let internal = internal_network(manifest, environment);
     engine
         .ensure_network(&internal, true, &network_labels)
         .await?;
-    engine
-        .ensure_network(&public, false, &network_labels)
-        .await?;
     let mut started = Vec::new();
-
     // Services first, each waited on by its health check.
     for (name, service) in manifest
         .services
@@ -533,7 +539,7 @@ async fn up_inner(
             }
             (None, Some(dir)) => {
                 let tag = format!("{project}/{name}:{environment}");
-                let context = options.root.join(dir);
+                let context = root.join(dir);
                 log(&format!("building service {name} from {dir}"));
                 engine
                     .build(
@@ -577,10 +583,11 @@ async fn up_inner(
             binds: service
                 .volumes
                 .iter()
-                .map(|v| volume_bind(manifest, environment, &options.root, v))
+                .map(|v| volume_bind(manifest, environment, root, v))
                 .collect(),
             health: health.clone(),
             labels: labels(name),
+            restart: None,
         };
         let change = engine.ensure_container(&spec).await?;
         log(&format!(
@@ -594,6 +601,51 @@ async fn up_inner(
             url: None,
         });
     }
+
+    Ok(started)
+}
+
+/// Starts an environment: networks, then services (waited on), then apps, then hooks.
+pub async fn up(
+    engine: &Engine,
+    manifest: &Manifest,
+    environment: &str,
+    rendered: &slipway_config::RenderedEnvironment,
+    options: &UpOptions,
+    log: &mut (dyn FnMut(&str) + Send),
+) -> Result<Vec<Started>> {
+    let result = up_inner(engine, manifest, environment, rendered, options, log).await;
+    if result.is_err() && !options.keep {
+        let _ = down(engine, manifest, environment, false).await;
+    }
+    result
+}
+
+async fn up_inner(
+    engine: &Engine,
+    manifest: &Manifest,
+    environment: &str,
+    rendered: &slipway_config::RenderedEnvironment,
+    options: &UpOptions,
+    log: &mut (dyn FnMut(&str) + Send),
+) -> Result<Vec<Started>> {
+    let env = &manifest.environments[environment];
+    let project = &manifest.project.name;
+    let labels = |name: &str| {
+        vec![
+            (LABEL_PROJECT.to_owned(), project.clone()),
+            (LABEL_ENVIRONMENT.to_owned(), environment.to_owned()),
+            (LABEL_NAME.to_owned(), name.to_owned()),
+        ]
+    };
+    let network_labels: HashMap<String, String> = labels("network").into_iter().collect();
+    let internal = internal_network(manifest, environment);
+    let public = format!("{project}-{environment}-public");
+    engine
+        .ensure_network(&public, false, &network_labels)
+        .await?;
+    let mut started =
+        start_services(engine, manifest, environment, rendered, &options.root, log).await?;
 
     // Apps: on the base with the directory mounted, or the built image.
     let apps: Vec<&String> = match &env.apps {
@@ -686,6 +738,7 @@ async fn up_inner(
             binds,
             health: app.health.as_ref().and_then(health_of),
             labels: labels(name),
+            restart: None,
         };
         let change = engine.ensure_container(&spec).await?;
         log(&format!("app {name}: {change:?}"));

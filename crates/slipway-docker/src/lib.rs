@@ -67,6 +67,51 @@ impl Engine {
         Ok(Engine { docker })
     }
 
+    /// An engine named by URL: `unix:///path`, `tcp://host:port` (TLS when DOCKER_TLS_VERIFY
+    /// is set, with the certificates of DOCKER_CERT_PATH) or `ssh://user@host`.
+    pub async fn connect_to(host: &str) -> Result<Engine> {
+        let docker = Docker::connect_with_host(host)
+            .map_err(|e| DockerError::Connect(format!("{host}: {e}")))?;
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|e| DockerError::Connect(format!("{host}: {e}")))?;
+        Ok(Engine { docker })
+    }
+
+    /// Gives an image another name, e.g. a release's tag that keeps it from being pruned.
+    pub async fn tag(&self, image: &str, as_name: &str) -> Result<()> {
+        let (repo, tag) = split_tag(as_name);
+        let options = TagImageOptionsBuilder::default()
+            .repo(&repo)
+            .tag(&tag)
+            .build();
+        self.docker
+            .tag_image(image, Some(options))
+            .await
+            .map_err(engine)
+    }
+
+    /// Removes an image name; the image goes when no name or container holds it.
+    pub async fn untag(&self, name: &str) -> Result<()> {
+        match self
+            .docker
+            .remove_image(
+                name,
+                None::<bollard::query_parameters::RemoveImageOptions>,
+                None,
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404 | 409,
+                ..
+            }) => Ok(()),
+            Err(error) => Err(engine(error)),
+        }
+    }
+
     pub async fn has_image(&self, reference: &str) -> bool {
         self.docker.inspect_image(reference).await.is_ok()
     }

@@ -364,6 +364,22 @@ impl Shared {
                 if groups.iter().any(|g| g.weight > 0 && g.targets.is_empty()) {
                     return Answer::failed("a release with weight above 0 needs targets");
                 }
+                let normal = |p: &str| p.trim_end_matches('/').to_owned();
+                if let Some((other, _)) = self
+                    .table
+                    .read()
+                    .expect("not poisoned")
+                    .services
+                    .iter()
+                    .find(|(name, s)| {
+                        **name != service && s.host == host && normal(&s.path) == normal(&path)
+                    })
+                {
+                    return Answer::failed(format!(
+                        "{} {path} is already routed to {other}; give one of them its own `route = {{ host = \"...\" }}`",
+                        host.as_deref().unwrap_or("any host,")
+                    ));
+                }
                 let next = {
                     let table = self.table.read().expect("not poisoned");
                     let mut next = table.clone();

@@ -339,6 +339,20 @@ async fn routes_by_path_survive_a_restart_and_are_counted() {
         set("shop/prod/api", "/api", &[("r1", 100, &api.address)]),
     )
     .await;
+    // Another project cannot take a route that is already served.
+    let taken = send(
+        &proxy.socket,
+        &set("blog/prod/web", "/", &[("r1", 100, &web.address)]),
+    )
+    .await
+    .unwrap();
+    assert!(!taken.ok);
+    assert!(
+        taken
+            .error
+            .unwrap()
+            .contains("already routed to shop/prod/web")
+    );
     proxy.task.abort();
     let _ = proxy.task.await;
 

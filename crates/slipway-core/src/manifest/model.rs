@@ -332,9 +332,47 @@ pub enum Target {
         /// `unix:///var/run/docker.sock`, `ssh://user@host`, `tcp://host:2376`; default the local engine.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         hosts: Vec<String>,
+        /// The proxy that owns the apps' public port on each host (deploys only).
+        #[serde(default, skip_serializing_if = "ProxySettings::is_default")]
+        proxy: ProxySettings,
+        /// Releases whose images stay on the hosts for `slipway rollback`; default 3.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        keep_releases: Option<u32>,
     },
     /// Amazon ECS.
     Ecs(Box<EcsTarget>),
+}
+
+/// The proxy slipway runs on each Docker host of an environment it deploys to.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProxySettings {
+    /// `[ip:]port` the proxy listens on; the IP defaults to 127.0.0.1; default `127.0.0.1:8090`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish: Option<String>,
+    /// `[ip:]port` of its Prometheus `/metrics`; default `127.0.0.1:9190`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<String>,
+    /// Consecutive passing health checks before a release gets traffic; default 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthy_checks: Option<u32>,
+    /// How long a release that loses its traffic may finish its requests; default `30s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain: Option<Duration>,
+    /// How long a new release may take to pass its health gate; default `60s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate_timeout: Option<Duration>,
+    /// The image the proxy's own image is assembled on (through the registry mirroring
+    /// docker.io); it needs the C library slipway was built against. Default
+    /// `debian:bookworm-20251117-slim`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+}
+
+impl ProxySettings {
+    pub fn is_default(&self) -> bool {
+        self == &ProxySettings::default()
+    }
 }
 
 /// An environment on Amazon ECS.
@@ -367,7 +405,11 @@ pub struct EcsTarget {
 
 impl Default for Target {
     fn default() -> Self {
-        Target::Docker { hosts: Vec::new() }
+        Target::Docker {
+            hosts: Vec::new(),
+            proxy: ProxySettings::default(),
+            keep_releases: None,
+        }
     }
 }
 
@@ -598,7 +640,7 @@ pub enum RuleLevel {
 
 impl Target {
     pub fn is_local_docker(&self) -> bool {
-        matches!(self, Target::Docker { hosts } if hosts.is_empty())
+        matches!(self, Target::Docker { hosts, proxy, keep_releases: None } if hosts.is_empty() && proxy.is_default())
     }
 }
 

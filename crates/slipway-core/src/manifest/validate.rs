@@ -452,7 +452,18 @@ impl Checker<'_, '_> {
             }
         }
         match &env.target {
-            Target::Docker { hosts } => {
+            Target::Docker { hosts, proxy, .. } => {
+                for (field, value) in [("publish", &proxy.publish), ("metrics", &proxy.metrics)] {
+                    if let Some(value) = value
+                        && parse_publish(value).is_none()
+                    {
+                        self.bad(
+                            path.key("target").key("proxy").key(field),
+                            format!("`{value}` is not an address to listen on"),
+                            "write `[ip:]port`, e.g. `127.0.0.1:8090` or `0.0.0.0:80`".to_owned(),
+                        );
+                    }
+                }
                 for (i, host) in hosts.iter().enumerate() {
                     let ok = ["unix://", "ssh://", "tcp://"]
                         .iter()

@@ -8,7 +8,7 @@ use slipway_docker::environment::{LABEL_ENVIRONMENT, LABEL_NAME, UpOptions, down
 use super::Output;
 use super::project::Project;
 
-fn check_environment(project: &Project, name: &str) -> Result<()> {
+pub fn check_environment(project: &Project, name: &str) -> Result<()> {
     if !project.manifest.environments.contains_key(name) {
         let known: Vec<&str> = project
             .manifest

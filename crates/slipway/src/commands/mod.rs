@@ -2,12 +2,14 @@ pub mod base;
 pub mod build;
 pub mod completions;
 pub mod config;
+pub mod deploy;
 pub mod environment;
 pub mod images;
 pub mod init;
 pub mod lint;
 pub mod project;
 pub mod promote;
+pub mod proxy;
 pub mod push;
 pub mod schema;
 

@@ -1,0 +1,379 @@
+//! One Docker host of an environment: its proxy (a container of slipway's own image, assembled
+//! like an app image, that takes orders through `docker exec` on its admin socket) and the
+//! containers of each release.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use slipway_core::Manifest;
+use slipway_core::manifest::{CommandLine, ProxySettings};
+use slipway_docker::Engine;
+use slipway_docker::environment::{
+    ContainerSpec, LABEL_ENVIRONMENT, LABEL_NAME, LABEL_PROJECT, health_of,
+};
+use slipway_proxy::admin::{Answer, Command};
+
+use crate::{DeployError, Result};
+
+pub const PROXY_CONTAINER: &str = "slipway-proxy";
+pub const PROXY_NETWORK: &str = "slipway-proxy";
+pub const PROXY_IMAGE: &str = "slipway/proxy:latest";
+pub const LABEL_RELEASE: &str = "dev.slipway.release";
+pub const LABEL_REPLICA: &str = "dev.slipway.replica";
+pub const LABEL_IMAGE: &str = "dev.slipway.image";
+pub const LABEL_CONFIG_DIGEST: &str = "dev.slipway.config-digest";
+pub const LABEL_STARTED_BY: &str = "dev.slipway.started-by";
+pub const LABEL_STARTED_AT: &str = "dev.slipway.started-at";
+pub const LABEL_STRATEGY: &str = "dev.slipway.strategy";
+const PROXY_PORT: u16 = 8090;
+const PROXY_METRICS_PORT: u16 = 9190;
+const PROXY_SOCKET: &str = "/run/slipway-proxy/admin.sock";
+const PROXY_BINARY: &str = "/usr/local/bin/slipway";
+const DEFAULT_PROXY_BASE: &str = "debian:bookworm-20251117-slim";
+
+#[derive(Debug, Clone)]
+pub struct Host {
+    /// As written in slipway.toml, or `local`.
+    pub name: String,
+    pub engine: Engine,
+}
+
+impl Host {
+    pub async fn connect(url: Option<&str>) -> Result<Host> {
+        let engine = match url {
+            None => Engine::connect().await?,
+            Some(url) => Engine::connect_to(url).await?,
+        };
+        Ok(Host {
+            name: url.unwrap_or("local").to_owned(),
+            engine,
+        })
+    }
+
+    /// Sends one order to this host's proxy.
+    pub async fn proxy(&self, command: &Command) -> Result<Answer> {
+        let json = serde_json::to_string(command).expect("a command serializes");
+        let finished = self
+            .engine
+            .exec(
+                PROXY_CONTAINER,
+                &[
+                    PROXY_BINARY.to_owned(),
+                    "proxy".into(),
+                    "ctl".into(),
+                    "--socket".into(),
+                    PROXY_SOCKET.into(),
+                    json,
+                ],
+            )
+            .await?;
+        let answer: Answer =
+            serde_json::from_str(finished.output.trim()).map_err(|_| DeployError::Proxy {
+                host: self.name.clone(),
+                message: format!("it answered: {}", finished.output.trim()),
+            })?;
+        Ok(answer)
+    }
+
+    /// Like `proxy`, but a refusal is an error.
+    pub async fn order(&self, command: &Command) -> Result<Answer> {
+        let answer = self.proxy(command).await?;
+        if !answer.ok {
+            return Err(DeployError::Proxy {
+                host: self.name.clone(),
+                message: answer.error.unwrap_or_default(),
+            });
+        }
+        Ok(answer)
+    }
+}
+
+/// What the proxy settings come to, with their defaults.
+#[derive(Debug, Clone)]
+pub struct ProxyPlan {
+    pub publish: (String, u16),
+    pub metrics: (String, u16),
+    pub healthy_checks: u32,
+    pub drain: Duration,
+    pub gate_timeout: Duration,
+    pub base: String,
+}
+
+impl ProxyPlan {
+    pub fn from_settings(settings: &ProxySettings) -> ProxyPlan {
+        let address = |value: &Option<String>, default: u16| {
+            value
+                .as_deref()
+                .and_then(slipway_core::manifest::parse_publish)
+                .map(|(ip, port)| (ip.unwrap_or_else(|| "127.0.0.1".into()), port))
+                .unwrap_or(("127.0.0.1".into(), default))
+        };
+        ProxyPlan {
+            publish: address(&settings.publish, PROXY_PORT),
+            metrics: address(&settings.metrics, PROXY_METRICS_PORT),
+            healthy_checks: settings.healthy_checks.unwrap_or(2),
+            drain: settings.drain.map_or(Duration::from_secs(30), |d| d.0),
+            gate_timeout: settings
+                .gate_timeout
+                .map_or(Duration::from_secs(60), |d| d.0),
+            base: settings
+                .base
+                .clone()
+                .unwrap_or_else(|| DEFAULT_PROXY_BASE.into()),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}:{}", self.publish.0, self.publish.1)
+    }
+}
+
+/// Assembles the proxy's image (this very binary on a small base) into the project's store and
+/// returns a manifest that names it, for `docker_archive`.
+pub async fn build_proxy_image(
+    manifest: &Manifest,
+    plan: &ProxyPlan,
+    state_dir: &Path,
+    store_dir: &Path,
+) -> Result<Manifest> {
+    let registry_name = manifest
+        .registries
+        .iter()
+        .find(|(_, r)| r.mirror_of.iter().any(|m| m == "docker.io"))
+        .map(|(name, _)| name.clone())
+        .or_else(|| manifest.project.registry.clone())
+        .ok_or_else(|| {
+            DeployError::Plan(
+                "the proxy's image needs a registry to take its base from: add `mirror_of = [\"docker.io\"]` to a registry, or set [project] registry".into(),
+            )
+        })?;
+    let (repository, tag) = official_name(&plan.base);
+    let text = format!(
+        "schema = 1\n[project]\nname = \"slipway\"\nregistry = \"base\"\n\
+         [registries.base]\nurl = \"placeholder\"\n\
+         [bases.proxy-base]\nimage = \"{repository}\"\ntags = [\"{tag}\"]\n\
+         [apps.proxy]\ndir = \"bin\"\nbase = \"proxy-base\"\ndest = \"/usr/local/bin\"\n\
+         entrypoint = [\"{PROXY_BINARY}\"]\ncmd = [\"proxy\", \"run\"]\n"
+    );
+    let mut tool = slipway_core::load_manifest(&text)
+        .map_err(|e| DeployError::Plan(format!("the proxy's image: {e:?}")))?;
+    tool.registries
+        .insert("base".into(), manifest.registries[&registry_name].clone());
+    let root = state_dir.join("proxy-image");
+    let bin = root.join("bin");
+    std::fs::create_dir_all(&bin).map_err(|source| DeployError::Io {
+        path: bin.clone(),
+        source,
+    })?;
+    let exe = std::env::current_exe().map_err(|source| DeployError::Io {
+        path: PathBuf::from("/proc/self/exe"),
+        source,
+    })?;
+    copy_if_changed(&exe, &bin.join("slipway"))?;
+    let options = slipway_oci::app::BuildOptions {
+        project_root: root,
+        store_dir: store_dir.to_path_buf(),
+        // The digest follows the binary alone.
+        source_date_epoch: Some(0),
+        revision: None,
+        pinned_bases: BTreeMap::new(),
+        platforms: Vec::new(),
+    };
+    slipway_oci::app::build_app(&tool, "proxy", &options)
+        .await
+        .map_err(|e| DeployError::Plan(format!("assembling the proxy's image: {e}")))?;
+    Ok(tool)
+}
+
+fn copy_if_changed(from: &Path, to: &Path) -> Result<()> {
+    let same = match (std::fs::metadata(from), std::fs::metadata(to)) {
+        (Ok(a), Ok(b)) => a.len() == b.len() && a.modified().ok() <= b.modified().ok(),
+        _ => false,
+    };
+    if !same {
+        let temporary = to.with_extension("tmp");
+        std::fs::copy(from, &temporary)
+            .and_then(|_| std::fs::rename(&temporary, to))
+            .map_err(|source| DeployError::Io {
+                path: to.to_path_buf(),
+                source,
+            })?;
+    }
+    Ok(())
+}
+
+/// `debian:bookworm-slim` → (`library/debian`, `bookworm-slim`).
+fn official_name(reference: &str) -> (String, String) {
+    let (name, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
+    let name = if name.contains('/') {
+        name.to_owned()
+    } else {
+        format!("library/{name}")
+    };
+    (name, tag.to_owned())
+}
+
+/// Loads the proxy's image into a host (unless it has it) and starts or updates its container.
+pub async fn ensure_proxy(
+    host: &Host,
+    tool: &Manifest,
+    plan: &ProxyPlan,
+    state_dir: &Path,
+    store_dir: &Path,
+) -> Result<()> {
+    let wanted = slipway_oci::app::config_digest(tool, "proxy", store_dir)
+        .map_err(|e| DeployError::Plan(format!("the proxy's image: {e}")))?;
+    if host.engine.image_id(PROXY_IMAGE).await.as_deref() != Some(wanted.as_str()) {
+        load_from_store(host, tool, "proxy", state_dir, store_dir).await?;
+    }
+    host.engine
+        .ensure_network(PROXY_NETWORK, false, &Default::default())
+        .await?;
+    let spec = ContainerSpec {
+        name: PROXY_CONTAINER.into(),
+        image: PROXY_IMAGE.into(),
+        image_id: wanted.to_string(),
+        cmd: Some(vec![
+            "proxy".into(),
+            "run".into(),
+            "--listen".into(),
+            format!("0.0.0.0:{PROXY_PORT}"),
+            "--metrics".into(),
+            format!("0.0.0.0:{PROXY_METRICS_PORT}"),
+            "--state".into(),
+            "/var/lib/slipway-proxy/routes.json".into(),
+            "--socket".into(),
+            PROXY_SOCKET.into(),
+        ]),
+        entrypoint: None,
+        user: None,
+        workdir: None,
+        env: Vec::new(),
+        networks: vec![(PROXY_NETWORK.into(), Vec::new())],
+        ports: vec![
+            (plan.publish.0.clone(), plan.publish.1, PROXY_PORT),
+            (plan.metrics.0.clone(), plan.metrics.1, PROXY_METRICS_PORT),
+        ],
+        binds: vec!["slipway-proxy-state:/var/lib/slipway-proxy".into()],
+        health: None,
+        labels: vec![("dev.slipway.proxy".into(), "1".into())],
+        restart: Some("unless-stopped".into()),
+    };
+    if host.engine.ensure_container(&spec).await.is_err() {
+        // Another deploy on this host may have created it a moment ago.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        host.engine.ensure_container(&spec).await?;
+    }
+    // The admin socket appears a moment after the container starts.
+    let mut last = String::new();
+    for _ in 0..100 {
+        match host.proxy(&Command::Status).await {
+            Ok(answer) if answer.ok => return Ok(()),
+            Ok(answer) => last = answer.error.unwrap_or_default(),
+            Err(error) => last = error.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let logs = host.engine.last_logs(PROXY_CONTAINER, 20).await;
+    Err(DeployError::Proxy {
+        host: host.name.clone(),
+        message: format!("the proxy did not start: {last}; its last log lines:\n{logs}"),
+    })
+}
+
+/// Puts an image of the local store into a host's engine as `<project>/<app>:latest`.
+pub async fn load_from_store(
+    host: &Host,
+    manifest: &Manifest,
+    app: &str,
+    state_dir: &Path,
+    store_dir: &Path,
+) -> Result<()> {
+    std::fs::create_dir_all(state_dir).map_err(|source| DeployError::Io {
+        path: state_dir.to_path_buf(),
+        source,
+    })?;
+    let archive = state_dir.join(format!("{}-{app}.deploy.tar", manifest.project.name));
+    slipway_oci::app::docker_archive(manifest, app, store_dir, &archive)
+        .await
+        .map_err(|e| DeployError::Plan(format!("app `{app}`: {e}")))?;
+    let loaded = host.engine.load(&archive).await;
+    let _ = std::fs::remove_file(&archive);
+    loaded?;
+    Ok(())
+}
+
+/// Everything a release's container needs beyond the manifest.
+#[derive(Debug, Clone)]
+pub struct ContainerPlan<'a> {
+    pub manifest: &'a Manifest,
+    pub environment: &'a str,
+    pub app: &'a str,
+    pub release: &'a str,
+    pub image: &'a str,
+    pub image_id: &'a str,
+    pub env: Vec<String>,
+    pub internal_network: String,
+    pub labels: Vec<(String, String)>,
+}
+
+/// `<project>-<env>-<app>-<release>-<n>`
+pub fn container_name(
+    manifest: &Manifest,
+    environment: &str,
+    app: &str,
+    release: &str,
+    replica: u32,
+) -> String {
+    format!(
+        "{}-{environment}-{app}-{release}-{replica}",
+        manifest.project.name
+    )
+}
+
+pub async fn start_replica(host: &Host, plan: &ContainerPlan<'_>, replica: u32) -> Result<String> {
+    let app = &plan.manifest.apps[plan.app];
+    let name = container_name(
+        plan.manifest,
+        plan.environment,
+        plan.app,
+        plan.release,
+        replica,
+    );
+    let mut labels = vec![
+        (LABEL_PROJECT.to_owned(), plan.manifest.project.name.clone()),
+        (LABEL_ENVIRONMENT.to_owned(), plan.environment.to_owned()),
+        (LABEL_NAME.to_owned(), plan.app.to_owned()),
+        (LABEL_RELEASE.to_owned(), plan.release.to_owned()),
+        (LABEL_REPLICA.to_owned(), replica.to_string()),
+        (LABEL_IMAGE.to_owned(), plan.image_id.to_owned()),
+    ];
+    labels.extend(plan.labels.iter().cloned());
+    let spec = ContainerSpec {
+        name: name.clone(),
+        image: plan.image.to_owned(),
+        image_id: plan.image_id.to_owned(),
+        cmd: None,
+        entrypoint: None,
+        user: None,
+        workdir: None,
+        env: plan.env.clone(),
+        networks: vec![
+            (plan.internal_network.clone(), vec![plan.app.to_owned()]),
+            (PROXY_NETWORK.to_owned(), Vec::new()),
+        ],
+        ports: Vec::new(),
+        binds: Vec::new(),
+        health: app.health.as_ref().and_then(health_of),
+        labels,
+        restart: Some("unless-stopped".into()),
+    };
+    host.engine.ensure_container(&spec).await?;
+    Ok(name)
+}
+
+/// The argv of an app's health command, for messages.
+pub fn describe_command(command: &CommandLine) -> String {
+    command.argv().join(" ")
+}

@@ -1,0 +1,45 @@
+//! Deploys on Docker hosts: the release history (SQLite), the per-environment deploy lock, the
+//! proxy on each host, and the rollout strategies with their health gates, canary analysis,
+//! automatic rollback and recovery of an interrupted deploy.
+
+pub mod host;
+pub mod lock;
+pub mod rollout;
+pub mod status;
+pub mod store;
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the release history: {0}")]
+    Store(String),
+    #[error("environment `{environment}` is being deployed by {holder}; wait for it to finish")]
+    Locked { environment: String, holder: String },
+    #[error("{0}")]
+    Plan(String),
+    #[error("app `{app}`: {message}")]
+    Image { app: String, message: String },
+    #[error("the proxy on {host}: {message}")]
+    Proxy { host: String, message: String },
+    #[error("app `{app}` did not pass its health gate: {message}")]
+    Gate { app: String, message: String },
+    #[error("app `{app}`: canary analysis failed: {message}")]
+    Analysis { app: String, message: String },
+    #[error("release {release} was rolled back ({}): {reason}", restored.as_ref().map_or("nothing was live before it".to_owned(), |r| format!("{r} is live")))]
+    RolledBack {
+        release: String,
+        reason: String,
+        restored: Option<String>,
+    },
+    #[error(transparent)]
+    Engine(#[from] slipway_docker::DockerError),
+}
+
+pub type Result<T, E = DeployError> = std::result::Result<T, E>;

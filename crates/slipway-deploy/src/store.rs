@@ -1,0 +1,336 @@
+//! The release history: one SQLite database in the project's state dir. A release is written
+//! once when a deploy starts; afterwards only its outcome, its end time and its journal (the
+//! steps done so far, so an interrupted deploy can be found and undone) change.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use crate::{DeployError, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Being deployed now (or interrupted: the journal tells).
+    Deploying,
+    Live,
+    /// Replaced by a later release.
+    Superseded,
+    /// Had traffic, then was taken back (a failed gate or analysis, or `slipway rollback`).
+    RolledBack,
+    /// Never got traffic.
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Deploying => "deploying",
+            Outcome::Live => "live",
+            Outcome::Superseded => "superseded",
+            Outcome::RolledBack => "rolled-back",
+            Outcome::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> Outcome {
+        match text {
+            "live" => Outcome::Live,
+            "superseded" => Outcome::Superseded,
+            "rolled-back" => Outcome::RolledBack,
+            "failed" => Outcome::Failed,
+            _ => Outcome::Deploying,
+        }
+    }
+}
+
+/// One app of a release.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseApp {
+    /// What the image was deployed from: a local build or a registry reference.
+    pub image: String,
+    /// The image ID on the hosts (`sha256:` of its config).
+    pub image_id: String,
+    /// The manifest digest, when the image came from a registry or the local store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    pub replicas: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Release {
+    pub id: i64,
+    pub environment: String,
+    pub apps: BTreeMap<String, ReleaseApp>,
+    pub config_digest: String,
+    pub strategy: String,
+    pub started_by: String,
+    /// Unix seconds.
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub outcome: Outcome,
+    /// Why it ended as it did, e.g. the failed gate.
+    pub note: Option<String>,
+    /// Steps done, in order (`started api`, `switched web`...).
+    pub journal: Vec<String>,
+}
+
+impl Release {
+    /// `r7`: the name in container names, labels and the proxy's table.
+    pub fn name(&self) -> String {
+        release_name(self.id)
+    }
+}
+
+pub fn release_name(id: i64) -> String {
+    format!("r{id}")
+}
+
+/// A new release before it has an id.
+#[derive(Debug, Clone)]
+pub struct NewRelease {
+    pub environment: String,
+    pub apps: BTreeMap<String, ReleaseApp>,
+    pub config_digest: String,
+    pub strategy: String,
+    pub started_by: String,
+}
+
+#[derive(Debug)]
+pub struct Store {
+    connection: std::sync::Mutex<Connection>,
+}
+
+fn db(error: rusqlite::Error) -> DeployError {
+    DeployError::Store(error.to_string())
+}
+
+const COLUMNS: &str = "id, environment, apps, config_digest, strategy, started_by, started_at, finished_at, outcome, note, journal";
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| DeployError::Io {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        let connection = Connection::open(path).map_err(db)?;
+        connection
+            .execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA busy_timeout = 5000;
+                 CREATE TABLE IF NOT EXISTS releases (
+                   id INTEGER PRIMARY KEY AUTOINCREMENT,
+                   environment TEXT NOT NULL,
+                   apps TEXT NOT NULL,
+                   config_digest TEXT NOT NULL,
+                   strategy TEXT NOT NULL,
+                   started_by TEXT NOT NULL,
+                   started_at INTEGER NOT NULL,
+                   finished_at INTEGER,
+                   outcome TEXT NOT NULL,
+                   note TEXT,
+                   journal TEXT NOT NULL DEFAULT '[]'
+                 );
+                 CREATE INDEX IF NOT EXISTS releases_by_environment ON releases (environment, id);",
+            )
+            .map_err(db)?;
+        Ok(Store {
+            connection: std::sync::Mutex::new(connection),
+        })
+    }
+
+    fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.connection.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn begin(&self, new: &NewRelease, now: i64) -> Result<Release> {
+        let apps = serde_json::to_string(&new.apps).expect("apps serialize");
+        self.connection()
+            .execute(
+                "INSERT INTO releases (environment, apps, config_digest, strategy, started_by, started_at, outcome)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'deploying')",
+                params![new.environment, apps, new.config_digest, new.strategy, new.started_by, now],
+            )
+            .map_err(db)?;
+        let id = self.connection().last_insert_rowid();
+        self.get(id)?
+            .ok_or_else(|| DeployError::Store(format!("release {id} vanished")))
+    }
+
+    /// Records a step done, so an interruption can be undone.
+    pub fn journal(&self, id: i64, step: &str) -> Result<()> {
+        let mut release = self
+            .get(id)?
+            .ok_or_else(|| DeployError::Store(format!("no release {id}")))?;
+        release.journal.push(step.to_owned());
+        self.connection()
+            .execute(
+                "UPDATE releases SET journal = ?1 WHERE id = ?2",
+                params![
+                    serde_json::to_string(&release.journal).expect("strings serialize"),
+                    id
+                ],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    pub fn finish(&self, id: i64, outcome: Outcome, note: Option<&str>, now: i64) -> Result<()> {
+        self.connection()
+            .execute(
+                "UPDATE releases SET outcome = ?1, note = COALESCE(?2, note), finished_at = ?3 WHERE id = ?4",
+                params![outcome.as_str(), note, now, id],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Marks `id` live and whatever else was live in its environment superseded, in one transaction.
+    pub fn make_live(&self, id: i64, now: i64) -> Result<()> {
+        let mut connection = self.connection();
+        let transaction = connection.transaction().map_err(db)?;
+        transaction
+            .execute(
+                "UPDATE releases SET outcome = 'superseded'
+                 WHERE outcome = 'live' AND id != ?1
+                   AND environment = (SELECT environment FROM releases WHERE id = ?1)",
+                params![id],
+            )
+            .map_err(db)?;
+        transaction
+            .execute(
+                "UPDATE releases SET outcome = 'live', finished_at = COALESCE(finished_at, ?2) WHERE id = ?1",
+                params![id, now],
+            )
+            .map_err(db)?;
+        transaction.commit().map_err(db)
+    }
+
+    pub fn get(&self, id: i64) -> Result<Option<Release>> {
+        self.connection()
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM releases WHERE id = ?1"),
+                params![id],
+                row,
+            )
+            .optional()
+            .map_err(db)
+    }
+
+    /// Newest first.
+    pub fn list(&self, environment: &str, limit: usize) -> Result<Vec<Release>> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM releases WHERE environment = ?1 ORDER BY id DESC LIMIT ?2"
+            ))
+            .map_err(db)?;
+        let rows = statement
+            .query_map(params![environment, limit as i64], row)
+            .map_err(db)?;
+        rows.collect::<std::result::Result<Vec<_>, _>>().map_err(db)
+    }
+
+    pub fn live(&self, environment: &str) -> Result<Option<Release>> {
+        Ok(self
+            .list(environment, usize::MAX >> 1)?
+            .into_iter()
+            .find(|r| r.outcome == Outcome::Live))
+    }
+
+    pub fn unfinished(&self, environment: &str) -> Result<Vec<Release>> {
+        Ok(self
+            .list(environment, usize::MAX >> 1)?
+            .into_iter()
+            .filter(|r| r.outcome == Outcome::Deploying)
+            .collect())
+    }
+}
+
+fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Release> {
+    let apps: String = row.get(2)?;
+    let journal: String = row.get(10)?;
+    let outcome: String = row.get(8)?;
+    Ok(Release {
+        id: row.get(0)?,
+        environment: row.get(1)?,
+        apps: serde_json::from_str(&apps).unwrap_or_default(),
+        config_digest: row.get(3)?,
+        strategy: row.get(4)?,
+        started_by: row.get(5)?,
+        started_at: row.get(6)?,
+        finished_at: row.get(7)?,
+        outcome: Outcome::parse(&outcome),
+        note: row.get(9)?,
+        journal: serde_json::from_str(&journal).unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new(environment: &str) -> NewRelease {
+        NewRelease {
+            environment: environment.into(),
+            apps: BTreeMap::from([(
+                "api".to_owned(),
+                ReleaseApp {
+                    image: "shop/api:latest".into(),
+                    image_id: "sha256:aa".into(),
+                    digest: None,
+                    replicas: 2,
+                },
+            )]),
+            config_digest: "sha256:cc".into(),
+            strategy: "blue-green".into(),
+            started_by: "ada@laptop".into(),
+        }
+    }
+
+    #[test]
+    fn one_release_is_live_per_environment_and_history_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("releases.db")).unwrap();
+        let first = store.begin(&new("prod"), 100).unwrap();
+        store.make_live(first.id, 110).unwrap();
+        let other = store.begin(&new("stage"), 115).unwrap();
+        store.make_live(other.id, 116).unwrap();
+        let second = store.begin(&new("prod"), 120).unwrap();
+        store.journal(second.id, "started api").unwrap();
+        assert_eq!(
+            store.unfinished("prod").unwrap()[0].journal,
+            vec!["started api"]
+        );
+        store.make_live(second.id, 130).unwrap();
+
+        let history = store.list("prod", 10).unwrap();
+        assert_eq!(
+            history
+                .iter()
+                .map(|r| (r.id, r.outcome))
+                .collect::<Vec<_>>(),
+            vec![(second.id, Outcome::Live), (first.id, Outcome::Superseded)]
+        );
+        assert_eq!(store.live("stage").unwrap().unwrap().id, other.id);
+        assert_eq!(history[0].apps["api"].replicas, 2);
+        assert!(store.unfinished("prod").unwrap().is_empty());
+
+        let failed = store.begin(&new("prod"), 140).unwrap();
+        store
+            .finish(failed.id, Outcome::Failed, Some("gate"), 150)
+            .unwrap();
+        drop(store);
+        let reopened = Store::open(&dir.path().join("releases.db")).unwrap();
+        assert_eq!(reopened.live("prod").unwrap().unwrap().id, second.id);
+        let failed = reopened.get(failed.id).unwrap().unwrap();
+        assert_eq!(
+            (failed.outcome, failed.note.as_deref(), failed.finished_at),
+            (Outcome::Failed, Some("gate"), Some(150))
+        );
+    }
+}

@@ -1,0 +1,403 @@
+//! `slipway deploy`, `rollback`, `releases` and `status`: releases on Docker hosts.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use slipway_core::manifest::Strategy;
+use slipway_deploy::rollout::{Context as DeployContext, DeployRequest, Rollout, strategy_name};
+use slipway_deploy::store::{Release, Store};
+
+use super::Output;
+use super::environment::check_environment;
+use super::project::Project;
+
+/// Deploy a release of an environment: every app (or the named ones) behind the proxy on each
+/// host, with the environment's strategy, health-gated, rolled back automatically on failure.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  slipway build && slipway deploy prod --yes\n  slipway deploy prod --app api --strategy canary\n  slipway deploy prod --image api=registry.example/shop/api@sha256:...\n  slipway rollback prod"
+)]
+pub struct DeployArgs {
+    environment: String,
+    /// Only these apps; the others keep their running release.
+    #[arg(long = "app", value_name = "APP")]
+    apps: Vec<String>,
+    /// Deploy this registry image for an app instead of the local build.
+    #[arg(long = "image", value_name = "APP=REF")]
+    images: Vec<String>,
+    /// Override the environment's strategy: rolling, blue-green, canary or recreate.
+    #[arg(long)]
+    strategy: Option<String>,
+    /// Do not ask for confirmation (needed without a terminal when the environment requires approval).
+    #[arg(long)]
+    yes: bool,
+    #[arg(long, default_value = ".")]
+    project: PathBuf,
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+/// The login name: $USER, $LOGNAME, or the name of this process's uid in /etc/passwd.
+fn user_name() -> String {
+    if let Some(name) = ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|n| !n.is_empty()))
+    {
+        return name;
+    }
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        });
+    let Some(uid) = uid else {
+        return "unknown".into();
+    };
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|passwd| {
+            passwd.lines().find_map(|line| {
+                let fields: Vec<&str> = line.split(':').collect();
+                (fields.get(2) == Some(&uid.as_str())).then(|| fields[0].to_owned())
+            })
+        })
+        .unwrap_or_else(|| format!("uid {uid}"))
+}
+
+fn started_by() -> String {
+    let user = user_name();
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into());
+    format!("{user}@{host}")
+}
+
+fn strategy_override(project: &Project, environment: &str, name: &str) -> Result<Strategy> {
+    let configured = &project.manifest.environments[environment].strategy;
+    if strategy_name(configured) == name {
+        return Ok(configured.clone());
+    }
+    Ok(match name {
+        "rolling" => Strategy::Rolling {
+            max_surge: 1,
+            max_unavailable: 0,
+        },
+        "blue-green" => Strategy::BlueGreen { bake: None },
+        "canary" => Strategy::Canary {
+            steps: vec![10, 50, 100],
+            pause: None,
+            max_error_rate: None,
+            max_latency_increase: None,
+        },
+        "recreate" => Strategy::Recreate {
+            allow_downtime: false,
+        },
+        other => {
+            let hint = slipway_core::suggest::did_you_mean(
+                other,
+                ["rolling", "blue-green", "canary", "recreate"],
+            )
+            .unwrap_or_else(|| "use rolling, blue-green, canary or recreate".into());
+            bail!("unknown strategy `{other}`; {hint}")
+        }
+    })
+}
+
+/// What a command needs of the environment's config: deploys start containers with it; status
+/// and the history only read what runs, so they need no secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Config {
+    Rendered,
+    NotNeeded,
+}
+
+fn with_rollout<T>(
+    project: &Project,
+    environment: &str,
+    output: Output,
+    config: Config,
+    work: impl AsyncFnOnce(&mut Rollout<'_>) -> Result<T>,
+) -> Result<T> {
+    let manifest = &project.manifest;
+    let rendered = match config {
+        Config::Rendered => {
+            let inputs = slipway_config::Inputs::from_process(Default::default());
+            slipway_config::render(&project.root, manifest, environment, &inputs)?
+        }
+        Config::NotNeeded => slipway_config::RenderedEnvironment::empty(environment),
+    };
+    let log = move |line: &str| {
+        if output == Output::Text {
+            eprintln!("  {line}");
+        }
+    };
+    let context = DeployContext {
+        manifest,
+        environment,
+        root: project.root.clone(),
+        state_dir: project.state_dir(),
+        store_dir: project.store_dir(),
+        rendered: &rendered,
+        started_by: started_by(),
+        log: &log,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let mut rollout = Rollout::new(context).await?;
+        work(&mut rollout).await
+    })
+}
+
+pub fn run_deploy(args: DeployArgs) -> Result<ExitCode> {
+    let project = Project::find(&args.project)?;
+    check_environment(&project, &args.environment)?;
+    let mut images = BTreeMap::new();
+    for item in &args.images {
+        let Some((app, reference)) = item.split_once('=') else {
+            bail!("--image {item}: write APP=REF, e.g. api=127.0.0.1:5000/shop/api@sha256:...");
+        };
+        images.insert(app.to_owned(), reference.to_owned());
+    }
+    let strategy = args
+        .strategy
+        .as_deref()
+        .map(|s| strategy_override(&project, &args.environment, s))
+        .transpose()?;
+    let env = &project.manifest.environments[&args.environment];
+    if env.approval.required && !args.yes {
+        if !std::io::stdin().is_terminal() {
+            bail!(
+                "environment `{}` requires approval: pass --yes to deploy without asking, or approve the pipeline's gate",
+                args.environment
+            );
+        }
+        eprint!("deploy to `{}`? [y/N] ", args.environment);
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            bail!("not deployed");
+        }
+    }
+    let request = DeployRequest {
+        apps: args.apps.clone(),
+        images,
+        strategy,
+    };
+    let release = with_rollout(
+        &project,
+        &args.environment,
+        args.output,
+        Config::Rendered,
+        async |rollout| {
+            let release = rollout.deploy(&request).await?;
+            Ok((release, rollout.proxy_plan().url()))
+        },
+    )
+    .with_context(|| format!("deploying `{}`", args.environment))?;
+    let (release, url) = release;
+    match args.output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"release": release, "url": url}))?
+        ),
+        Output::Text => {
+            println!(
+                "release {} of `{}` is live at {url}",
+                release.name(),
+                args.environment
+            );
+            println!("roll back with: slipway rollback {}", args.environment);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Go back to the previous live release (or `--to` one), with its image already on the hosts.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  slipway rollback prod\n  slipway rollback prod --to r12")]
+pub struct RollbackArgs {
+    environment: String,
+    /// The release to go back to, e.g. `r12`; default the one live before the current one.
+    #[arg(long)]
+    to: Option<String>,
+    #[arg(long, default_value = ".")]
+    project: PathBuf,
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+fn release_id(text: &str) -> Result<i64> {
+    text.trim_start_matches('r').parse().with_context(|| {
+        format!("`{text}` is not a release: write it as `slipway releases` shows it, e.g. r12")
+    })
+}
+
+pub fn run_rollback(args: RollbackArgs) -> Result<ExitCode> {
+    let project = Project::find(&args.project)?;
+    check_environment(&project, &args.environment)?;
+    let to = args.to.as_deref().map(release_id).transpose()?;
+    let release = with_rollout(
+        &project,
+        &args.environment,
+        args.output,
+        Config::Rendered,
+        async |rollout| Ok(rollout.rollback(to).await?),
+    )
+    .with_context(|| format!("rolling back `{}`", args.environment))?;
+    match args.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&release)?),
+        Output::Text => println!(
+            "release {} of `{}` is live again",
+            release.name(),
+            args.environment
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The release history of an environment, newest first.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  slipway releases prod\n  slipway releases prod --output json")]
+pub struct ReleasesArgs {
+    environment: String,
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+    #[arg(long, default_value = ".")]
+    project: PathBuf,
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+fn when(epoch: i64) -> String {
+    slipway_oci::image::rfc3339(epoch.max(0) as u64)
+}
+
+pub fn run_releases(args: ReleasesArgs) -> Result<ExitCode> {
+    let project = Project::find(&args.project)?;
+    check_environment(&project, &args.environment)?;
+    let store = Store::open(&slipway_deploy::rollout::store_path(&project.state_dir()))?;
+    let releases: Vec<Release> = store.list(&args.environment, args.limit)?;
+    match args.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&releases)?),
+        Output::Text => {
+            if releases.is_empty() {
+                println!(
+                    "no releases of `{}` yet: `slipway deploy {}` makes the first",
+                    args.environment, args.environment
+                );
+            }
+            println!(
+                "{:<6} {:<12} {:<11} {:<21} {:<24} NOTE",
+                "ID", "OUTCOME", "STRATEGY", "STARTED", "BY"
+            );
+            for r in &releases {
+                println!(
+                    "{:<6} {:<12} {:<11} {:<21} {:<24} {}",
+                    r.name(),
+                    r.outcome.as_str(),
+                    r.strategy,
+                    when(r.started_at),
+                    r.started_by,
+                    r.note.as_deref().unwrap_or("").lines().next().unwrap_or("")
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What is live on each host of an environment: releases, traffic split, health, counters.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  slipway status prod\n  slipway status prod --from-hosts   only what the hosts say (when the local history is lost)"
+)]
+pub struct StatusArgs {
+    environment: String,
+    /// Read everything from the hosts (container labels and the proxy), not the local history.
+    #[arg(long)]
+    from_hosts: bool,
+    #[arg(long, default_value = ".")]
+    project: PathBuf,
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+pub fn run_status(args: StatusArgs) -> Result<ExitCode> {
+    let project = Project::find(&args.project)?;
+    check_environment(&project, &args.environment)?;
+    let environment = args.environment.clone();
+    let from_hosts = args.from_hosts;
+    let (live, hosts, url) = with_rollout(
+        &project,
+        &args.environment,
+        args.output,
+        Config::NotNeeded,
+        async |rollout| {
+            let live = if from_hosts {
+                None
+            } else {
+                rollout.recover().await?;
+                rollout.store().live(&environment)?
+            };
+            let hosts =
+                slipway_deploy::status::on_hosts(rollout.hosts(), &project.manifest, &environment)
+                    .await?;
+            Ok((live, hosts, rollout.proxy_plan().url()))
+        },
+    )?;
+    match args.output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"live": live, "url": url, "hosts": hosts})
+            )?
+        ),
+        Output::Text => {
+            match &live {
+                Some(release) => println!(
+                    "`{}`: {} is live (since {}, by {}) at {url}",
+                    args.environment,
+                    release.name(),
+                    when(release.finished_at.unwrap_or(release.started_at)),
+                    release.started_by
+                ),
+                None if !from_hosts => println!("`{}`: no live release", args.environment),
+                None => {}
+            }
+            for host in &hosts {
+                println!(
+                    "host {}{}",
+                    host.host,
+                    if host.proxy {
+                        ""
+                    } else {
+                        " (proxy not answering)"
+                    }
+                );
+                for (app, releases) in &host.apps {
+                    for r in releases {
+                        let weight = r.weight.map_or("-".to_owned(), |w| format!("{w}"));
+                        let states: Vec<String> = r
+                            .containers
+                            .iter()
+                            .map(|c| format!("{} {}", c.name, c.status))
+                            .collect();
+                        println!(
+                            "  {app:<10} {:<5} weight {weight:<4} {} requests, {} errors  {}",
+                            r.release,
+                            r.requests,
+                            r.errors,
+                            states.join("; ")
+                        );
+                    }
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,86 @@
+//! `slipway proxy run|ctl`: the proxy process itself (what runs in the proxy's container on
+//! each host) and the one-shot client slipway execs in that container to give it orders.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use slipway_proxy::admin::{Answer, Command};
+
+/// The reverse proxy slipway runs on each Docker host (started by `slipway deploy`).
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  slipway proxy run --listen 0.0.0.0:8090 --state /var/lib/slipway-proxy/routes.json\n  slipway proxy ctl '{\"op\":\"status\"}'"
+)]
+pub struct ProxyArgs {
+    #[command(subcommand)]
+    command: ProxyCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ProxyCommand {
+    /// Serve: route the public port to the live releases; orders on the admin socket.
+    Run {
+        #[arg(long, default_value = "0.0.0.0:8090")]
+        listen: SocketAddr,
+        /// Address of the Prometheus `/metrics` endpoint.
+        #[arg(long)]
+        metrics: Option<SocketAddr>,
+        /// The routing table, kept across restarts.
+        #[arg(long, default_value = "/var/lib/slipway-proxy/routes.json")]
+        state: PathBuf,
+        #[arg(long, default_value = "/run/slipway-proxy/admin.sock")]
+        socket: PathBuf,
+    },
+    /// Send one JSON command to a running proxy and print its JSON answer.
+    Ctl {
+        #[arg(long, default_value = "/run/slipway-proxy/admin.sock")]
+        socket: PathBuf,
+        /// e.g. `{"op":"status"}`
+        command: String,
+    },
+}
+
+pub fn run(args: ProxyArgs) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    match args.command {
+        ProxyCommand::Run {
+            listen,
+            metrics,
+            state,
+            socket,
+        } => runtime.block_on(async {
+            let config = slipway_proxy::Config {
+                listen,
+                metrics,
+                admin_socket: socket,
+                state_file: state,
+            };
+            let proxy = slipway_proxy::Proxy::bind(&config).await?;
+            eprintln!(
+                "slipway proxy on {}; metrics on {}; orders on {}",
+                proxy.public_address(),
+                metrics.map_or("-".into(), |m| m.to_string()),
+                config.admin_socket.display()
+            );
+            proxy.run().await;
+            Ok(ExitCode::SUCCESS)
+        }),
+        ProxyCommand::Ctl { socket, command } => {
+            // The answer is always JSON on stdout, so the caller parses one thing.
+            let answer = match serde_json::from_str::<Command>(&command) {
+                Ok(command) => runtime
+                    .block_on(slipway_proxy::admin::send(&socket, &command))
+                    .unwrap_or_else(|e| Answer::failed(e.to_string())),
+                Err(error) => Answer::failed(format!("not a command: {error}")),
+            };
+            println!("{}", serde_json::to_string(&answer)?);
+            Ok(if answer.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}
