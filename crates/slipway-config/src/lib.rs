@@ -114,6 +114,23 @@ pub struct RenderedEnvironment {
 }
 
 impl RenderedEnvironment {
+    /// The same secrets (for masking) with other files: a release's config as it was deployed.
+    pub fn with_files(&self, files: Vec<(String, String)>) -> RenderedEnvironment {
+        RenderedEnvironment {
+            environment: self.environment.clone(),
+            files: files
+                .into_iter()
+                .map(|(name, text)| Rendered {
+                    template: PathBuf::from(&name),
+                    name,
+                    text,
+                    keys: BTreeMap::new(),
+                })
+                .collect(),
+            secrets: self.secrets.clone(),
+        }
+    }
+
     /// No files: for commands that only read what runs (status), never start anything.
     pub fn empty(environment: &str) -> RenderedEnvironment {
         RenderedEnvironment {

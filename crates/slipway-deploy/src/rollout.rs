@@ -293,6 +293,13 @@ impl<'a> Rollout<'a> {
             now(),
         )?;
         let name = release.name();
+        // Kept (0600, like every rendered env file) so a rollback starts it as it was.
+        let kept = self.release_config_dir(&name);
+        if let Err(error) = slipway_config::write(self.ctx.rendered, &self.ctx.root, &kept) {
+            self.store
+                .finish(release.id, Outcome::Failed, Some(&error.to_string()), now())?;
+            return Err(DeployError::Plan(error.to_string()));
+        }
         self.log(&format!(
             "release {name} of {} ({}): {}",
             self.ctx.environment,
@@ -406,6 +413,35 @@ impl<'a> Rollout<'a> {
         }
     }
 
+    fn release_config_dir(&self, release: &str) -> PathBuf {
+        self.ctx
+            .state_dir
+            .join("releases")
+            .join(self.ctx.environment)
+            .join(release)
+    }
+
+    /// The config a release was deployed with, or the current one if it was not kept.
+    fn release_config(&self, release: &str) -> slipway_config::RenderedEnvironment {
+        let dir = self.release_config_dir(release);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            self.log(&format!(
+                "the config of {release} was not kept: using the current one"
+            ));
+            return self.ctx.rendered.clone();
+        };
+        let mut files: Vec<(String, String)> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let text = std::fs::read_to_string(e.path()).ok()?;
+                name.ends_with(".env").then_some((name, text))
+            })
+            .collect();
+        files.sort();
+        self.ctx.rendered.with_files(files)
+    }
+
     fn release_tag(&self, app: &str, release: &str) -> String {
         format!("{}/{app}:{release}", self.ctx.manifest.project.name)
     }
@@ -418,13 +454,26 @@ impl<'a> Rollout<'a> {
         app: &str,
         replicas: std::ops::RangeInclusive<u32>,
     ) -> Result<Vec<String>> {
+        self.start_with(host, release, app, replicas, self.ctx.rendered)
+            .await
+    }
+
+    async fn start_with(
+        &self,
+        host: &Host,
+        release: &Release,
+        app: &str,
+        replicas: std::ops::RangeInclusive<u32>,
+        config: &slipway_config::RenderedEnvironment,
+    ) -> Result<Vec<String>> {
         let entry = &release.apps[app];
         let name = release.name();
         let tag = self.release_tag(app, &name);
         // The release's own tag keeps its image on the host for rollbacks.
         host.engine.tag(&entry.image_id, &tag).await?;
+        let rendered = config;
         let config = self.ctx.manifest.apps[app].config.as_deref().unwrap_or(app);
-        let mut env = env_lines(self.ctx.rendered, config);
+        let mut env = env_lines(rendered, config);
         env.extend(
             self.ctx.manifest.apps[app]
                 .env
@@ -1086,8 +1135,17 @@ impl<'a> Rollout<'a> {
         }
     }
 
+    /// `recover`, unless a deploy of the environment is running now (it holds the lock).
+    pub async fn recover_if_idle(&mut self) -> Result<Vec<Release>> {
+        let Ok(_lock) = self.lock("status") else {
+            return Ok(Vec::new());
+        };
+        self.recover().await
+    }
+
     /// Finds deploys that were interrupted (their process died) and restores the live release.
-    pub async fn recover(&mut self) -> Result<Vec<Release>> {
+    /// The caller holds the lock.
+    async fn recover(&mut self) -> Result<Vec<Release>> {
         let unfinished = self.store.unfinished(self.ctx.environment)?;
         let previous = self.store.live(self.ctx.environment)?;
         for release in &unfinished {
@@ -1175,7 +1233,10 @@ impl<'a> Rollout<'a> {
                             ),
                         });
                     }
-                    let containers = self.start(host, &target, app, 1..=replicas).await?;
+                    let config = self.release_config(&name);
+                    let containers = self
+                        .start_with(host, &target, app, 1..=replicas, &config)
+                        .await?;
                     self.gate(host, app, &containers).await?;
                 } else if let (Some(check), Some(_)) =
                     (self.health_check(app), self.ctx.manifest.apps[app].port)
@@ -1249,6 +1310,7 @@ impl<'a> Rollout<'a> {
                         .await;
                 }
             }
+            let _ = std::fs::remove_dir_all(self.release_config_dir(&release.name()));
         }
     }
 }

@@ -253,15 +253,15 @@ impl Shared {
             .map(str::to_owned)
             .or_else(|| request.uri().authority().map(|a| a.to_string()));
         let path = request.uri().path().to_owned();
-        let service: Option<(String, Service)> = {
-            let table = self.table.read().expect("not poisoned");
-            table
-                .route(host.as_deref(), &path)
-                .map(|(name, service)| (name.to_owned(), service.clone()))
-        };
-        let Some((service_name, service)) = service else {
+        if self
+            .table
+            .read()
+            .expect("not poisoned")
+            .route(host.as_deref(), &path)
+            .is_none()
+        {
             return plain(StatusCode::NOT_FOUND, "no app is routed here\n");
-        };
+        }
         let (mut parts, body) = request.into_parts();
         let body = match Limited::new(body, RETRY_BODY_LIMIT).collect().await {
             Ok(collected) => collected.to_bytes(),
@@ -299,18 +299,37 @@ impl Shared {
             .map_or("/".to_owned(), |p| p.to_string());
         let mut failed: Vec<String> = Vec::new();
         let mut last_error = String::from("no target");
+        let mut service_name = String::new();
         for _attempt in 0..3 {
-            let n = self.requests.fetch_add(1, Ordering::Relaxed);
-            let Some((release, target)) = service.pick(n, &failed) else {
+            // Each attempt routes on the current table, and the request counts as in flight
+            // before the read lock is let go: a switch (which takes the write lock) then
+            // waits for it, so a drained target is never picked after its drain ended.
+            let picked = {
+                let table = self.table.read().expect("not poisoned");
+                table
+                    .route(host.as_deref(), &path)
+                    .and_then(|(name, service)| {
+                        let n = self.requests.fetch_add(1, Ordering::Relaxed);
+                        service.pick(n, &failed).map(|(release, target)| {
+                            let inflight = InFlight::enter(self.counter(target));
+                            (
+                                name.to_owned(),
+                                release.to_owned(),
+                                target.to_owned(),
+                                inflight,
+                            )
+                        })
+                    })
+            };
+            let Some((name, release, target, inflight)) = picked else {
                 break;
             };
-            let (release, target) = (release.to_owned(), target.to_owned());
+            service_name = name;
             let Ok(uri) = format!("http://{target}{path_and_query}").parse::<http::Uri>() else {
                 return plain(StatusCode::BAD_REQUEST, "bad request target\n");
             };
             let mut upstream = Request::from_parts(parts.clone(), Full::new(body.clone()));
             *upstream.uri_mut() = uri;
-            let inflight = InFlight::enter(self.counter(&target));
             let metrics = self.metrics_of(&service_name, &release);
             let started = Instant::now();
             match tokio::time::timeout(UPSTREAM_TIMEOUT, self.client.request(upstream)).await {

@@ -341,7 +341,7 @@ pub fn run_status(args: StatusArgs) -> Result<ExitCode> {
             let live = if from_hosts {
                 None
             } else {
-                rollout.recover().await?;
+                rollout.recover_if_idle().await?;
                 rollout.store().live(&environment)?
             };
             let hosts =

@@ -2,6 +2,7 @@
 
 mod bases;
 mod config;
+mod deploy;
 mod environments;
 mod images;
 mod init;

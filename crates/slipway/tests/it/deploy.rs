@@ -1,0 +1,521 @@
+//! `slipway deploy`, `rollback`, `releases` and `status` with the example shop on the real
+//! engine, behind the real proxy, with clients hitting it all the while: no request fails
+//! during a deploy or a rollback; a release that fails its health gate, a canary that returns
+//! errors and a deploy killed half-way all end with the old release serving.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::{copy_example, run, slipway, unique, write};
+
+const PROXY: &str = "127.0.0.1:8090";
+const PASSWORD: &str = "pw-deploy-test";
+
+/// One GET through the proxy with the project's Host header: (status, body).
+fn get(host: &str, path: &str) -> (u16, String) {
+    let attempt = || -> std::io::Result<(u16, String)> {
+        let mut stream = TcpStream::connect(PROXY)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        let status = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        Ok((status, body))
+    };
+    attempt().unwrap_or_else(|e| (0, e.to_string()))
+}
+
+/// Eight clients requesting `path` in a loop until stopped.
+struct Load {
+    stop: Arc<AtomicBool>,
+    total: Arc<AtomicU64>,
+    failures: Arc<Mutex<Vec<String>>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(host: &str, path: &str) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let total = Arc::new(AtomicU64::new(0));
+        let failures = Arc::new(Mutex::new(Vec::new()));
+        let threads = (0..8)
+            .map(|_| {
+                let (stop, total, failures) = (stop.clone(), total.clone(), failures.clone());
+                let (host, path) = (host.to_owned(), path.to_owned());
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let (status, body) = get(&host, &path);
+                        if !(200..300).contains(&status) {
+                            failures
+                                .lock()
+                                .unwrap()
+                                .push(format!("{status}: {}", body.trim()));
+                        }
+                        total.fetch_add(1, Ordering::Relaxed);
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                })
+            })
+            .collect();
+        Load {
+            stop,
+            total,
+            failures,
+            threads,
+        }
+    }
+
+    /// (requests, failures)
+    fn stop(self) -> (u64, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        for thread in self.threads {
+            thread.join().unwrap();
+        }
+        (
+            self.total.load(Ordering::Relaxed),
+            self.failures.lock().unwrap().clone(),
+        )
+    }
+}
+
+/// A copy of the shop with its own project name, its apps routed by its own Host header, a
+/// short health-gate timeout and the given prod strategy; bases released and the apps built.
+fn shop(dir: &Path, prefix: &str, strategy: &str) -> (PathBuf, String) {
+    let copy = copy_example(dir);
+    let name = unique(prefix);
+    let host = format!("{name}.test");
+    let manifest = std::fs::read_to_string(copy.join("slipway.toml")).unwrap();
+    let manifest = manifest
+        .replace("name = \"shop\"", &format!("name = \"{name}\""))
+        .replace(
+            "route = { path = \"/api\" }",
+            &format!("route = {{ host = \"{host}\", path = \"/api\" }}"),
+        )
+        .replace(
+            "route = { path = \"/\" }",
+            &format!("route = {{ host = \"{host}\", path = \"/\" }}"),
+        )
+        .replace(
+            "target = { kind = \"docker\" }",
+            "target = { kind = \"docker\", proxy = { gate_timeout = \"10s\", drain = \"5s\" } }",
+        )
+        .replace(
+            "strategy = { kind = \"canary\", steps = [10, 50, 100], pause = \"30s\", max_error_rate = \"1%\" }",
+            strategy,
+        )
+        // The stage and dev ports are not used here; keep them clear of other tests.
+        .replace("127.0.0.1:8080", "127.0.0.1:0")
+        .replace("127.0.0.1:8081", "127.0.0.1:0");
+    assert!(manifest.contains(strategy), "the prod strategy line moved");
+    write(&copy, "slipway.toml", &manifest);
+    for step in [&["base", "release"][..], &["base", "update"], &["build"]] {
+        let result = run(slipway(&copy).args(step));
+        assert_eq!(result.code, 0, "{step:?}: {}", result.stderr);
+    }
+    (copy, host)
+}
+
+fn deploy(shop: &Path, extra: &[&str]) -> crate::Run {
+    run(slipway(shop)
+        .args(["deploy", "prod", "--yes"])
+        .args(extra)
+        .env("SHOP_DB_PASSWORD", PASSWORD))
+}
+
+fn releases(shop: &Path) -> Vec<(String, String)> {
+    let result = run(slipway(shop).args(["releases", "prod", "--output", "json"]));
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    let json: serde_json::Value = serde_json::from_str(&result.stdout).unwrap();
+    json.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                format!("r{}", r["id"]),
+                r["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The status the hosts themselves report: app → [(release, weight, containers)].
+fn status_from_hosts(shop: &Path) -> serde_json::Value {
+    let result = run(slipway(shop).args(["status", "prod", "--from-hosts", "--output", "json"]));
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    let json: serde_json::Value = serde_json::from_str(&result.stdout).unwrap();
+    json["hosts"][0]["apps"].clone()
+}
+
+fn release_ids(shop: &Path) -> Vec<String> {
+    releases(shop).into_iter().map(|(id, _)| id).collect()
+}
+
+fn set_greeting(shop: &Path, greeting: &str) {
+    let path = shop.join("config/prod/values.toml");
+    let values = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = values
+        .lines()
+        .filter(|l| !l.starts_with("GREETING"))
+        .map(str::to_owned)
+        .collect();
+    lines.push(format!("GREETING = \"{greeting}\""));
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+}
+
+fn down(shop: &Path) {
+    let _ = run(slipway(shop).args(["down", "prod", "--volumes"]));
+}
+
+#[test]
+fn blue_green_deploys_and_rollbacks_under_load_drop_no_request() {
+    let temp = tempfile::tempdir().unwrap();
+    let (shop, host) = shop(
+        temp.path(),
+        "itdeploy-bg",
+        "strategy = { kind = \"blue-green\" }",
+    );
+
+    let first = deploy(&shop, &[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(
+        first.stdout.contains("is live at http://127.0.0.1:8090"),
+        "{}",
+        first.stdout
+    );
+    assert!(first.stdout.contains("slipway rollback prod"));
+    let (status, body) = get(&host, "/api/env");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"environment\": \"prod\""), "{body}");
+    assert_eq!(get(&host, "/").0, 200);
+
+    let load = Load::start(&host, "/api/env");
+    std::thread::sleep(Duration::from_millis(500));
+    set_greeting(&shop, "second release");
+    let second = deploy(&shop, &[]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(get(&host, "/api/env").1.contains("second release"));
+    let back = run(slipway(&shop)
+        .args(["rollback", "prod"])
+        .env("SHOP_DB_PASSWORD", PASSWORD));
+    assert_eq!(back.code, 0, "{}", back.stderr);
+    assert!(!get(&host, "/api/env").1.contains("second release"));
+    let third = deploy(&shop, &["--app", "api"]);
+    assert_eq!(third.code, 0, "{}", third.stderr);
+    std::thread::sleep(Duration::from_millis(500));
+    let (total, failures) = load.stop();
+    assert!(
+        failures.is_empty(),
+        "{} of {total} requests failed during deploys and a rollback: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert!(total > 100, "only {total} requests");
+    assert!(get(&host, "/api/env").1.contains("second release"));
+
+    assert_eq!(
+        releases(&shop),
+        vec![
+            ("r3".into(), "live".into()),
+            ("r2".into(), "rolled-back".into()),
+            ("r1".into(), "superseded".into()),
+        ]
+    );
+    // The hosts tell the same story without the local history: api runs r3, web still r1's
+    // containers (only api was deployed), each with all the traffic.
+    let apps = status_from_hosts(&shop);
+    let ids = release_ids(&shop);
+    let only = |app: &str| {
+        let list = apps[app].as_array().unwrap();
+        assert_eq!(list.len(), 1, "{app}: {list:?}");
+        (
+            list[0]["release"].as_str().unwrap().to_owned(),
+            list[0]["weight"].as_u64(),
+            list[0]["containers"][0]["status"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        )
+    };
+    let (api_release, api_weight, api_state) = only("api");
+    assert_eq!(
+        (api_release.as_str(), api_weight),
+        (ids[0].as_str(), Some(100))
+    );
+    assert!(api_state.contains("Up"), "{api_state}");
+    let (web_release, web_weight, _) = only("web");
+    assert_eq!(
+        (web_release.as_str(), web_weight),
+        (ids[2].as_str(), Some(100))
+    );
+    down(&shop);
+}
+
+#[test]
+fn a_release_that_fails_its_health_gate_is_rolled_back_while_the_old_one_serves() {
+    let temp = tempfile::tempdir().unwrap();
+    let (shop, host) = shop(
+        temp.path(),
+        "itdeploy-gate",
+        "strategy = { kind = \"blue-green\" }",
+    );
+    let first = deploy(&shop, &[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+
+    // The next api answers 503 on /health: its database is unreachable.
+    let template = shop.join("config/prod/api.env.j2");
+    let text = std::fs::read_to_string(&template).unwrap();
+    assert!(text.contains("@db:5432"), "the database host moved: {text}");
+    std::fs::write(&template, text.replace("@db:5432", "@no-such-db:5432")).unwrap();
+    let load = Load::start(&host, "/api/env");
+    let failed = deploy(&shop, &[]);
+    let (total, failures) = load.stop();
+    assert_ne!(failed.code, 0, "{}", failed.stdout);
+    assert!(
+        failed.stderr.contains("did not pass its health gate"),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        failed.stderr.contains("503"),
+        "the gate's last answer: {}",
+        failed.stderr
+    );
+    assert!(
+        failed.stderr.contains("last log lines"),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        !failed.stderr.contains(PASSWORD),
+        "a secret in the error: {}",
+        failed.stderr
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {total} failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+
+    let history = releases(&shop);
+    assert_eq!(history[0].1, "failed", "{history:?}");
+    assert_eq!(history[1].1, "live", "{history:?}");
+    let apps = status_from_hosts(&shop);
+    for app in ["api", "web"] {
+        let list = apps[app].as_array().unwrap();
+        assert_eq!(
+            list.len(),
+            1,
+            "the failed release's containers are gone: {list:?}"
+        );
+        assert_eq!(list[0]["release"].as_str().unwrap(), history[1].0);
+    }
+    down(&shop);
+}
+
+#[test]
+fn a_canary_that_returns_errors_is_stopped_by_the_analysis() {
+    let temp = tempfile::tempdir().unwrap();
+    let (shop, host) = shop(
+        temp.path(),
+        "itdeploy-canary",
+        "strategy = { kind = \"canary\", steps = [50, 100], pause = \"3s\", max_error_rate = \"1%\" }",
+    );
+    let first = deploy(&shop, &[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+
+    // The new api fails /api/env but still passes its health check.
+    let code = shop.join("app/api/api/__main__.py");
+    let text = std::fs::read_to_string(&code).unwrap();
+    let broken = text.replace(
+        "        elif path == \"/env\":\n",
+        "        elif path == \"/env\":\n            self.json(500, {\"error\": \"broken release\"})\n            return\n",
+    );
+    assert_ne!(broken, text, "the /env handler moved");
+    std::fs::write(&code, broken).unwrap();
+    let built = run(slipway(&shop).args(["build", "api"]));
+    assert_eq!(built.code, 0, "{}", built.stderr);
+
+    let load = Load::start(&host, "/api/env");
+    let canary = deploy(&shop, &[]);
+    let (_, during) = load.stop();
+    assert_ne!(canary.code, 0, "{}", canary.stdout);
+    assert!(
+        canary.stderr.contains("canary analysis failed"),
+        "{}",
+        canary.stderr
+    );
+    assert!(canary.stderr.contains("error rate"), "{}", canary.stderr);
+    assert!(!during.is_empty(), "the canary's share saw its errors");
+    let history = releases(&shop);
+    assert_eq!(history[0].1, "rolled-back", "{history:?}");
+    assert_eq!(history[1].1, "live", "{history:?}");
+    // All traffic is back on the old release.
+    for _ in 0..20 {
+        let (status, body) = get(&host, "/api/env");
+        assert_eq!(status, 200, "{body}");
+    }
+    down(&shop);
+}
+
+#[test]
+fn a_deploy_killed_half_way_is_undone_by_the_next_command() {
+    let temp = tempfile::tempdir().unwrap();
+    let (shop, host) = shop(
+        temp.path(),
+        "itdeploy-kill",
+        "strategy = { kind = \"canary\", steps = [50, 100], pause = \"60s\" }",
+    );
+    let first = deploy(&shop, &[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let load = Load::start(&host, "/api/env");
+    set_greeting(&shop, "never finished");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("slipway"))
+        .args(["deploy", "prod", "--yes"])
+        .current_dir(&shop)
+        .env("SHOP_DB_PASSWORD", PASSWORD)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        assert!(n > 0, "the deploy ended before its canary step: {seen}");
+        seen.push_str(&line);
+        if line.contains("canary at 50%") {
+            break;
+        }
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let during_canary = get(&host, "/api/env");
+    assert_eq!(during_canary.0, 200);
+
+    let status = run(slipway(&shop).args(["status", "prod"]));
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    assert!(
+        status.stderr.contains("was interrupted"),
+        "{}",
+        status.stderr
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let (total, failures) = load.stop();
+    assert!(
+        failures.is_empty(),
+        "{} of {total} failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    let history = releases(&shop);
+    assert_eq!(history[0].1, "failed", "{history:?}");
+    assert_eq!(history[1].1, "live", "{history:?}");
+    for _ in 0..10 {
+        assert!(!get(&host, "/api/env").1.contains("never finished"));
+    }
+    let apps = status_from_hosts(&shop);
+    assert_eq!(apps["api"].as_array().unwrap().len(), 1, "{apps}");
+    down(&shop);
+}
+
+#[test]
+fn bad_deploys_are_refused_with_clear_errors_and_change_nothing() {
+    let temp = tempfile::tempdir().unwrap();
+    let (shop, _host) = shop(
+        temp.path(),
+        "itdeploy-bad",
+        "strategy = { kind = \"blue-green\" }",
+    );
+
+    let no_release = run(slipway(&shop)
+        .args(["rollback", "prod", "--to", "r999999"])
+        .env("SHOP_DB_PASSWORD", PASSWORD));
+    assert_ne!(no_release.code, 0);
+    assert!(
+        no_release
+            .stderr
+            .contains("has no live release to roll back from"),
+        "{}",
+        no_release.stderr
+    );
+
+    let recreate = deploy(&shop, &["--strategy", "recreate"]);
+    assert_ne!(recreate.code, 0);
+    assert!(
+        recreate.stderr.contains("allow_downtime = true"),
+        "{}",
+        recreate.stderr
+    );
+
+    let missing = deploy(&shop, &["--image", "api=127.0.0.1:5000/no/such-image:1"]);
+    assert_ne!(missing.code, 0);
+    assert!(
+        missing.stderr.contains("app `api`") && missing.stderr.contains("no/such-image"),
+        "{}",
+        missing.stderr
+    );
+
+    let no_approval = run(slipway(&shop)
+        .args(["deploy", "prod"])
+        .env("SHOP_DB_PASSWORD", PASSWORD));
+    assert_ne!(no_approval.code, 0);
+    assert!(
+        no_approval.stderr.contains("requires approval"),
+        "{}",
+        no_approval.stderr
+    );
+
+    let manifest = std::fs::read_to_string(shop.join("slipway.toml")).unwrap();
+    write(
+        &shop,
+        "slipway.toml",
+        &manifest.replace("health = { path = \"/\", interval = \"2s\" }", ""),
+    );
+    let unchecked = deploy(&shop, &[]);
+    assert_ne!(unchecked.code, 0);
+    assert!(
+        unchecked
+            .stderr
+            .contains("app `web` has no health check path"),
+        "{}",
+        unchecked.stderr
+    );
+
+    write(
+        &shop,
+        "slipway.toml",
+        &manifest.replace(
+            "target = { kind = \"docker\",",
+            "target = { kind = \"docker\", hosts = [\"tcp://127.0.0.1:1\"],",
+        ),
+    );
+    let unreachable = deploy(&shop, &[]);
+    assert_ne!(unreachable.code, 0);
+    assert!(
+        unreachable.stderr.contains("tcp://127.0.0.1:1"),
+        "{}",
+        unreachable.stderr
+    );
+
+    // Nothing of this project runs anywhere, and no release was recorded.
+    assert!(releases(&shop).is_empty());
+    write(&shop, "slipway.toml", &manifest);
+    let apps = status_from_hosts(&shop);
+    assert_eq!(apps, serde_json::json!({}), "{apps}");
+}
