@@ -111,13 +111,10 @@ fn shop(dir: &Path, prefix: &str, strategy: &str) -> (PathBuf, String) {
             &format!("route = {{ host = \"{host}\", path = \"/\" }}"),
         )
         .replace(
-            "target = { kind = \"docker\" }",
-            "target = { kind = \"docker\", proxy = { gate_timeout = \"10s\", drain = \"5s\" } }",
+            "target = { kind = \"docker\", proxy = { publish = \"127.0.0.1:8090\" } }",
+            "target = { kind = \"docker\", proxy = { publish = \"127.0.0.1:8090\", gate_timeout = \"10s\", drain = \"5s\" } }",
         )
-        .replace(
-            "strategy = { kind = \"canary\", steps = [10, 50, 100], pause = \"30s\", max_error_rate = \"1%\" }",
-            strategy,
-        )
+        .replace("strategy = { kind = \"blue-green\" }", strategy)
         // The stage and dev ports are not used here; keep them clear of other tests.
         .replace("127.0.0.1:8080", "127.0.0.1:0")
         .replace("127.0.0.1:8081", "127.0.0.1:0");
