@@ -14,7 +14,10 @@
 #   - The official-image stand-in debian:bookworm-20251117-slim, made with
 #     `debootstrap --variant=minbase` from the host's Debian mirror, imported into the engine and
 #     pushed to the registry as 127.0.0.1:5000/library/debian:bookworm-20251117-slim.
-#   - $STATE/env (SLIPWAY_TEST_REGISTRY, SLIPWAY_TEST_REGISTRY_USER, SLIPWAY_TEST_REGISTRY_PASSWORD,
+#   - A second dockerd ("host two" of multi-host deploys) on unix://$STATE/run/docker2.sock with
+#     its own data-root, exec-root, address pool and default bridge (slipway-br2), no iptables rules
+#     (published ports go through docker-proxy), log $STATE/logs/docker2.log.
+#   - $STATE/env (SLIPWAY_TEST_REGISTRY, SLIPWAY_TEST_HOST2, SLIPWAY_TEST_REGISTRY_USER, SLIPWAY_TEST_REGISTRY_PASSWORD,
 #     DOCKER_CONFIG, ...) and $STATE/docker-config/config.json with the registry credentials.
 #
 # Settings (environment):
@@ -30,11 +33,14 @@ PORT=${SLIPWAY_TESTBED_REGISTRY_PORT:-5000}
 REGISTRY=127.0.0.1:${PORT}
 REG_USER=slipway
 DOCKER_SOCK=/var/run/docker.sock
+HOST2_SOCK=$STATE/run/docker2.sock    # a second engine: "host two" for multi-host deploys
+HOST2_BRIDGE=slipway-br2
+HOST2_POOL=10.231.0.0/16
 DEBIAN_SUITE=bookworm
 DEBIAN_TAG=bookworm-20251117-slim
 DEBIAN_IMAGE=debian:${DEBIAN_TAG}
 DEBIAN_REMOTE=${REGISTRY}/library/debian:${DEBIAN_TAG}
-PACKAGES=(docker.io docker-registry debootstrap apache2-utils curl ca-certificates skopeo git)
+PACKAGES=(docker.io docker-registry debootstrap apache2-utils curl ca-certificates skopeo git iproute2)
 
 CREATED=$STATE/created          # what `up` made: dockerd.pid, registry.pid, images
 LOGS=$STATE/logs
@@ -165,6 +171,53 @@ ensure_engine() {
   die "no Docker Engine answers on $DOCKER_SOCK after 60s (log: $LOGS/dockerd.log)"
 }
 
+host2_ping() {
+  curl -fsS --max-time 3 --unix-socket "$HOST2_SOCK" http://localhost/_ping >/dev/null 2>&1
+}
+
+# Host two: a second engine on this machine, kept apart from the first (its own state, networks
+# from another address pool, no iptables rules of its own).
+ensure_second_engine() {
+  host2_ping && return 0
+  need_root "starting the second dockerd"
+  local pidfile=$STATE/run/docker2.pid pid
+  pid=$(read_pid "$pidfile")
+  if [[ -n $pid ]] && pid_is "$pid" dockerd; then
+    stop_pid "$pid" dockerd   # alive but not answering: start it again
+  fi
+  mkdir -p "$LOGS" "$STATE/run" "$STATE/docker2" "$CREATED"
+  rm -f "$pidfile" "$HOST2_SOCK"
+  # Its own default bridge: `--bridge none` would make dockerd delete docker0, the first
+  # engine's bridge.
+  if ! ip link show "$HOST2_BRIDGE" >/dev/null 2>&1; then
+    ip link add "$HOST2_BRIDGE" type bridge
+    ip addr add 10.232.0.1/24 dev "$HOST2_BRIDGE"
+  fi
+  ip link set "$HOST2_BRIDGE" up
+  # The first engine sets FORWARD's policy to DROP and bridged traffic passes iptables: let host
+  # two's containers talk to each other on their networks.
+  if command -v iptables >/dev/null 2>&1; then
+    iptables -C FORWARD -s "$HOST2_POOL" -d "$HOST2_POOL" -j ACCEPT 2>/dev/null \
+      || iptables -I FORWARD -s "$HOST2_POOL" -d "$HOST2_POOL" -j ACCEPT
+  fi
+  log "starting the second dockerd (log $LOGS/docker2.log)"
+  setsid -f dockerd --host "unix://$HOST2_SOCK" --storage-driver "$(pick_storage_driver)" \
+    --data-root "$STATE/docker2/data" --exec-root "$STATE/run/docker2-exec" \
+    --pidfile "$pidfile" --bridge "$HOST2_BRIDGE" --iptables=false --ip6tables=false \
+    --default-address-pool "base=$HOST2_POOL,size=24" \
+    </dev/null >>"$LOGS/docker2.log" 2>&1 9>&-
+  local i
+  for ((i = 0; i < 120; i++)); do
+    if host2_ping; then
+      cp "$pidfile" "$CREATED/docker2.pid"
+      return 0
+    fi
+    sleep 0.5
+  done
+  tail -n 30 "$LOGS/docker2.log" >&2
+  die "the second dockerd does not answer on $HOST2_SOCK (log: $LOGS/docker2.log)"
+}
+
 # --- registry --------------------------------------------------------------------------------
 
 write_if_changed() { # write_if_changed FILE MODE < content; returns 0 if the file changed
@@ -268,6 +321,7 @@ export SLIPWAY_TEST_REGISTRY_USER=$REG_USER
 export SLIPWAY_TEST_REGISTRY_PASSWORD=$pw
 export SLIPWAY_TEST_DEBIAN_IMAGE=$DEBIAN_IMAGE
 export DOCKER_CONFIG=$DOCKER_CFG_DIR
+export SLIPWAY_TEST_HOST2=unix://$HOST2_SOCK
 EOF
   if [[ -f $DOCKER_CFG_DIR/config.json ]] && grep -qF "\"$auth\"" "$DOCKER_CFG_DIR/config.json"; then
     return 0
@@ -452,6 +506,7 @@ cmd_up() {
   lock_state
   ensure_packages
   ensure_engine
+  ensure_second_engine
   ensure_registry
   write_client_config
   ensure_debian_image
@@ -493,6 +548,11 @@ cmd_down() {
     else
       log "no engine answers; cannot remove images: $(tr '\n' ' ' <"$CREATED/images")"
     fi
+  fi
+  pid=$(read_pid "$CREATED/docker2.pid")
+  if [[ -n $pid ]] && pid_is "$pid" dockerd; then
+    log "stopping the second dockerd (pid $pid)"
+    stop_pid "$pid" dockerd
   fi
   pid=$(read_pid "$CREATED/dockerd.pid")
   if [[ -n $pid ]] && pid_is "$pid" dockerd; then

@@ -37,18 +37,30 @@ pub struct Host {
     /// As written in slipway.toml, or `local`.
     pub name: String,
     pub engine: Engine,
+    /// Where this host's proxy listens, when not the environment's address.
+    pub publish: Option<(String, u16)>,
+    /// Where this host's proxy serves `/metrics`, when not the environment's address.
+    pub metrics: Option<(String, u16)>,
 }
 
 impl Host {
-    pub async fn connect(url: Option<&str>) -> Result<Host> {
-        let engine = match url {
+    pub async fn connect(host: Option<&slipway_core::manifest::DockerHost>) -> Result<Host> {
+        let engine = match host {
             None => Engine::connect().await?,
-            Some(url) => Engine::connect_to(url).await?,
+            Some(host) => Engine::connect_to(host.url()).await?,
         };
         Ok(Host {
-            name: url.unwrap_or("local").to_owned(),
+            name: host.map_or("local", |h| h.url()).to_owned(),
             engine,
+            publish: address(host.and_then(|h| h.publish())),
+            metrics: address(host.and_then(|h| h.metrics())),
         })
+    }
+
+    /// The URL the apps answer on through this host's proxy.
+    pub fn url(&self, plan: &ProxyPlan) -> String {
+        let (ip, port) = self.publish.as_ref().unwrap_or(&plan.publish);
+        format!("http://{ip}:{port}")
     }
 
     /// Sends one order to this host's proxy.
@@ -87,6 +99,11 @@ impl Host {
         }
         Ok(answer)
     }
+}
+
+fn address(text: Option<&str>) -> Option<(String, u16)> {
+    text.and_then(slipway_core::manifest::parse_publish)
+        .map(|(ip, port)| (ip.unwrap_or_else(|| "127.0.0.1".into()), port))
 }
 
 /// What the proxy settings come to, with their defaults.
@@ -252,8 +269,14 @@ pub async fn ensure_proxy(
         env: Vec::new(),
         networks: vec![(PROXY_NETWORK.into(), Vec::new())],
         ports: vec![
-            (plan.publish.0.clone(), plan.publish.1, PROXY_PORT),
-            (plan.metrics.0.clone(), plan.metrics.1, PROXY_METRICS_PORT),
+            {
+                let (ip, port) = host.publish.clone().unwrap_or_else(|| plan.publish.clone());
+                (ip, port, PROXY_PORT)
+            },
+            {
+                let (ip, port) = host.metrics.clone().unwrap_or_else(|| plan.metrics.clone());
+                (ip, port, PROXY_METRICS_PORT)
+            },
         ],
         binds: vec!["slipway-proxy-state:/var/lib/slipway-proxy".into()],
         health: None,

@@ -98,8 +98,8 @@ impl<'a> Rollout<'a> {
         if hosts.is_empty() {
             connected.push(Host::connect(None).await?);
         }
-        for url in hosts {
-            connected.push(Host::connect(Some(url)).await?);
+        for host in hosts {
+            connected.push(Host::connect(Some(host)).await?);
         }
         let store = Store::open(&store_path(&ctx.state_dir))?;
         Ok(Rollout {

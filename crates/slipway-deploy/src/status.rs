@@ -19,6 +19,8 @@ use crate::host::{
 #[derive(Debug, Clone, Serialize)]
 pub struct HostStatus {
     pub host: String,
+    /// Where the host's proxy serves the apps.
+    pub url: String,
     /// Whether the host's proxy answered.
     pub proxy: bool,
     pub apps: BTreeMap<String, Vec<ReleaseOnHost>>,
@@ -50,6 +52,7 @@ pub struct ContainerState {
 
 pub async fn on_hosts(
     hosts: &[Host],
+    plan: &crate::host::ProxyPlan,
     manifest: &Manifest,
     environment: &str,
 ) -> Result<Vec<HostStatus>> {
@@ -124,6 +127,7 @@ pub async fn on_hosts(
         }
         out.push(HostStatus {
             host: host.name.clone(),
+            url: host.url(plan),
             proxy: proxy.is_some(),
             apps: host_apps,
         });

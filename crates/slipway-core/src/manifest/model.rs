@@ -331,7 +331,7 @@ pub enum Target {
     Docker {
         /// `unix:///var/run/docker.sock`, `ssh://user@host`, `tcp://host:2376`; default the local engine.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        hosts: Vec<String>,
+        hosts: Vec<DockerHost>,
         /// The proxy that owns the apps' public port on each host (deploys only).
         #[serde(default, skip_serializing_if = "ProxySettings::is_default")]
         proxy: ProxySettings,
@@ -341,6 +341,45 @@ pub enum Target {
     },
     /// Amazon ECS.
     Ecs(Box<EcsTarget>),
+}
+
+/// A Docker host: its engine's URL, or a table when it needs settings of its own.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum DockerHost {
+    /// `unix:///var/run/docker.sock`, `ssh://user@host` or `tcp://host:2376`.
+    Url(String),
+    Detailed {
+        url: String,
+        /// Where this host's proxy listens, when not the environment's `proxy.publish`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        publish: Option<String>,
+        /// Where this host's proxy serves `/metrics`, when not the environment's `proxy.metrics`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        metrics: Option<String>,
+    },
+}
+
+impl DockerHost {
+    pub fn url(&self) -> &str {
+        match self {
+            DockerHost::Url(url) | DockerHost::Detailed { url, .. } => url,
+        }
+    }
+
+    pub fn publish(&self) -> Option<&str> {
+        match self {
+            DockerHost::Url(_) => None,
+            DockerHost::Detailed { publish, .. } => publish.as_deref(),
+        }
+    }
+
+    pub fn metrics(&self) -> Option<&str> {
+        match self {
+            DockerHost::Url(_) => None,
+            DockerHost::Detailed { metrics, .. } => metrics.as_deref(),
+        }
+    }
 }
 
 /// The proxy slipway runs on each Docker host of an environment it deploys to.

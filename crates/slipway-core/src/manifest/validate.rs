@@ -464,10 +464,24 @@ impl Checker<'_, '_> {
                         );
                     }
                 }
-                for (i, host) in hosts.iter().enumerate() {
+                for (i, entry) in hosts.iter().enumerate() {
+                    let host = entry.url();
                     let ok = ["unix://", "ssh://", "tcp://"]
                         .iter()
                         .any(|s| host.starts_with(s));
+                    for (field, value) in
+                        [("publish", entry.publish()), ("metrics", entry.metrics())]
+                    {
+                        if let Some(value) = value
+                            && parse_publish(value).is_none()
+                        {
+                            self.bad(
+                                path.key("target").key("hosts").index(i).key(field),
+                                format!("`{value}` is not an address to listen on"),
+                                "write `[ip:]port`, e.g. `127.0.0.1:8090`".to_owned(),
+                            );
+                        }
+                    }
                     if !ok {
                         self.bad(path.key("target").key("hosts").index(i), format!("unsupported host `{host}`"), "write `unix:///var/run/docker.sock`, `ssh://user@host` or `tcp://host:2376`".to_owned());
                     }

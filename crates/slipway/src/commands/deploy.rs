@@ -344,9 +344,13 @@ pub fn run_status(args: StatusArgs) -> Result<ExitCode> {
                 rollout.recover_if_idle().await?;
                 rollout.store().live(&environment)?
             };
-            let hosts =
-                slipway_deploy::status::on_hosts(rollout.hosts(), &project.manifest, &environment)
-                    .await?;
+            let hosts = slipway_deploy::status::on_hosts(
+                rollout.hosts(),
+                rollout.proxy_plan(),
+                &project.manifest,
+                &environment,
+            )
+            .await?;
             Ok((live, hosts, rollout.proxy_plan().url()))
         },
     )?;
@@ -371,8 +375,9 @@ pub fn run_status(args: StatusArgs) -> Result<ExitCode> {
             }
             for host in &hosts {
                 println!(
-                    "host {}{}",
+                    "host {} ({}){}",
                     host.host,
+                    host.url,
                     if host.proxy {
                         ""
                     } else {

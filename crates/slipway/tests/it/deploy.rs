@@ -17,8 +17,12 @@ const PASSWORD: &str = "pw-deploy-test";
 
 /// One GET through the proxy with the project's Host header: (status, body).
 fn get(host: &str, path: &str) -> (u16, String) {
+    get_at(PROXY, host, path)
+}
+
+fn get_at(proxy: &str, host: &str, path: &str) -> (u16, String) {
     let attempt = || -> std::io::Result<(u16, String)> {
-        let mut stream = TcpStream::connect(PROXY)?;
+        let mut stream = TcpStream::connect(proxy)?;
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
         write!(
             stream,
@@ -50,16 +54,20 @@ struct Load {
 
 impl Load {
     fn start(host: &str, path: &str) -> Load {
+        Load::start_at(PROXY, host, path)
+    }
+
+    fn start_at(proxy: &str, host: &str, path: &str) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
         let total = Arc::new(AtomicU64::new(0));
         let failures = Arc::new(Mutex::new(Vec::new()));
         let threads = (0..8)
             .map(|_| {
                 let (stop, total, failures) = (stop.clone(), total.clone(), failures.clone());
-                let (host, path) = (host.to_owned(), path.to_owned());
+                let (proxy, host, path) = (proxy.to_owned(), host.to_owned(), path.to_owned());
                 std::thread::spawn(move || {
                     while !stop.load(Ordering::Relaxed) {
-                        let (status, body) = get(&host, &path);
+                        let (status, body) = get_at(&proxy, &host, &path);
                         if !(200..300).contains(&status) {
                             failures
                                 .lock()
@@ -96,6 +104,16 @@ impl Load {
 /// A copy of the shop with its own project name, its apps routed by its own Host header, a
 /// short health-gate timeout and the given prod strategy; bases released and the apps built.
 fn shop(dir: &Path, prefix: &str, strategy: &str) -> (PathBuf, String) {
+    shop_with(dir, prefix, strategy, &[])
+}
+
+/// `shop`, with more replacements in its slipway.toml.
+fn shop_with(
+    dir: &Path,
+    prefix: &str,
+    strategy: &str,
+    replacements: &[(&str, &str)],
+) -> (PathBuf, String) {
     let copy = copy_example(dir);
     let name = unique(prefix);
     let host = format!("{name}.test");
@@ -119,6 +137,11 @@ fn shop(dir: &Path, prefix: &str, strategy: &str) -> (PathBuf, String) {
         .replace("127.0.0.1:8080", "127.0.0.1:0")
         .replace("127.0.0.1:8081", "127.0.0.1:0");
     assert!(manifest.contains(strategy), "the prod strategy line moved");
+    let mut manifest = manifest;
+    for (from, to) in replacements {
+        assert!(manifest.contains(from), "`{from}` is not in slipway.toml");
+        manifest = manifest.replace(from, to);
+    }
     write(&copy, "slipway.toml", &manifest);
     for step in [&["base", "release"][..], &["base", "update"], &["build"]] {
         let result = run(slipway(&copy).args(step));
@@ -178,6 +201,15 @@ fn down(shop: &Path) {
     let _ = run(slipway(shop).args(["down", "prod", "--volumes"]));
 }
 
+/// Takes the project's prod down when the test ends, passed or not.
+struct Down(PathBuf);
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        down(&self.0);
+    }
+}
+
 #[test]
 fn blue_green_deploys_and_rollbacks_under_load_drop_no_request() {
     let temp = tempfile::tempdir().unwrap();
@@ -186,6 +218,7 @@ fn blue_green_deploys_and_rollbacks_under_load_drop_no_request() {
         "itdeploy-bg",
         "strategy = { kind = \"blue-green\" }",
     );
+    let _down = Down(shop.clone());
 
     let first = deploy(&shop, &[]);
     assert_eq!(first.code, 0, "{}", first.stderr);
@@ -259,7 +292,6 @@ fn blue_green_deploys_and_rollbacks_under_load_drop_no_request() {
         (web_release.as_str(), web_weight),
         (ids[2].as_str(), Some(100))
     );
-    down(&shop);
 }
 
 #[test]
@@ -270,6 +302,7 @@ fn a_release_that_fails_its_health_gate_is_rolled_back_while_the_old_one_serves(
         "itdeploy-gate",
         "strategy = { kind = \"blue-green\" }",
     );
+    let _down = Down(shop.clone());
     let first = deploy(&shop, &[]);
     assert_eq!(first.code, 0, "{}", first.stderr);
 
@@ -322,7 +355,6 @@ fn a_release_that_fails_its_health_gate_is_rolled_back_while_the_old_one_serves(
         );
         assert_eq!(list[0]["release"].as_str().unwrap(), history[1].0);
     }
-    down(&shop);
 }
 
 #[test]
@@ -333,6 +365,7 @@ fn a_canary_that_returns_errors_is_stopped_by_the_analysis() {
         "itdeploy-canary",
         "strategy = { kind = \"canary\", steps = [50, 100], pause = \"3s\", max_error_rate = \"1%\" }",
     );
+    let _down = Down(shop.clone());
     let first = deploy(&shop, &[]);
     assert_eq!(first.code, 0, "{}", first.stderr);
 
@@ -367,7 +400,6 @@ fn a_canary_that_returns_errors_is_stopped_by_the_analysis() {
         let (status, body) = get(&host, "/api/env");
         assert_eq!(status, 200, "{body}");
     }
-    down(&shop);
 }
 
 #[test]
@@ -378,6 +410,7 @@ fn a_deploy_killed_half_way_is_undone_by_the_next_command() {
         "itdeploy-kill",
         "strategy = { kind = \"canary\", steps = [50, 100], pause = \"60s\" }",
     );
+    let _down = Down(shop.clone());
     let first = deploy(&shop, &[]);
     assert_eq!(first.code, 0, "{}", first.stderr);
     let load = Load::start(&host, "/api/env");
@@ -428,7 +461,6 @@ fn a_deploy_killed_half_way_is_undone_by_the_next_command() {
     }
     let apps = status_from_hosts(&shop);
     assert_eq!(apps["api"].as_array().unwrap().len(), 1, "{apps}");
-    down(&shop);
 }
 
 #[test]
@@ -439,6 +471,7 @@ fn bad_deploys_are_refused_with_clear_errors_and_change_nothing() {
         "itdeploy-bad",
         "strategy = { kind = \"blue-green\" }",
     );
+    let _down = Down(shop.clone());
 
     let no_release = run(slipway(&shop)
         .args(["rollback", "prod", "--to", "r999999"])
@@ -515,4 +548,105 @@ fn bad_deploys_are_refused_with_clear_errors_and_change_nothing() {
     write(&shop, "slipway.toml", &manifest);
     let apps = status_from_hosts(&shop);
     assert_eq!(apps, serde_json::json!({}), "{apps}");
+}
+
+#[test]
+fn rolling_goes_host_by_host_on_two_engines_without_a_failed_request() {
+    let host_two = std::env::var("SLIPWAY_TEST_HOST2")
+        .expect("SLIPWAY_TEST_HOST2 is not set: run the tests through scripts/test");
+    const PROXY_TWO: &str = "127.0.0.1:18090";
+    let temp = tempfile::tempdir().unwrap();
+    let hosts = format!(
+        "hosts = [\"unix:///var/run/docker.sock\", {{ url = \"{host_two}\", publish = \"{PROXY_TWO}\", metrics = \"127.0.0.1:19190\" }}], proxy = {{"
+    );
+    let (shop, host) = shop_with(
+        temp.path(),
+        "itdeploy-hosts",
+        "strategy = { kind = \"rolling\", max_surge = 1 }",
+        &[
+            (
+                "replicas = { api = 2 }",
+                "replicas = { web = 2 }\napps = [\"web\"]\nservices = []",
+            ),
+            (
+                "target = { kind = \"docker\", proxy = {",
+                &format!("target = {{ kind = \"docker\", {hosts}"),
+            ),
+        ],
+    );
+    let _down = Down(shop.clone());
+    let first = deploy(&shop, &[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    for proxy in [PROXY, PROXY_TWO] {
+        assert_eq!(get_at(proxy, &host, "/").0, 200, "through {proxy}");
+    }
+
+    let loads = [
+        Load::start_at(PROXY, &host, "/"),
+        Load::start_at(PROXY_TWO, &host, "/"),
+    ];
+    write(
+        &shop,
+        "app/web/index.html",
+        "<!doctype html><title>shop</title><p>second release</p>\n",
+    );
+    let built = run(slipway(&shop).args(["build", "web"]));
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let second = deploy(&shop, &[]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    for load in loads {
+        let (total, failures) = load.stop();
+        assert!(
+            failures.is_empty(),
+            "{} of {total} failed: {:?}",
+            failures.len(),
+            &failures[..failures.len().min(5)]
+        );
+        assert!(total > 50, "only {total} requests");
+    }
+    for proxy in [PROXY, PROXY_TWO] {
+        assert!(
+            get_at(proxy, &host, "/").1.contains("second release"),
+            "through {proxy}"
+        );
+    }
+    // Host by host: every change on the first host comes before any on the second.
+    let traffic: Vec<&str> = second
+        .stderr
+        .lines()
+        .filter(|l| l.contains(" traffic: "))
+        .collect();
+    let last_local = traffic
+        .iter()
+        .rposition(|l| l.trim_start().starts_with("unix:///var/run/docker.sock:"))
+        .unwrap();
+    let first_two = traffic.iter().position(|l| l.contains(&host_two)).unwrap();
+    assert!(last_local < first_two, "{traffic:#?}");
+    assert!(traffic.len() >= 4, "one replica at a time: {traffic:#?}");
+
+    let status = run(slipway(&shop).args(["status", "prod", "--output", "json"]));
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let hosts = json["hosts"].as_array().unwrap();
+    assert_eq!(hosts.len(), 2);
+    for host in hosts {
+        let web = host["apps"]["web"].as_array().unwrap();
+        assert_eq!(web.len(), 1, "{web:?}");
+        assert_eq!(web[0]["containers"].as_array().unwrap().len(), 2, "{web:?}");
+        assert_eq!(
+            web[0]["weight"].as_u64(),
+            Some(2),
+            "two replicas, one weight each"
+        );
+    }
+    let _ = std::process::Command::new("docker")
+        .args(["-H", &host_two, "rm", "-f"])
+        .args(hosts.iter().flat_map(|h| {
+            h["apps"]["web"][0]["containers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["name"].as_str().unwrap().to_owned())
+        }))
+        .output();
 }
