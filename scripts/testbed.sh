@@ -14,7 +14,8 @@
 #   - The official-image stand-in debian:bookworm-20251117-slim, made with
 #     `debootstrap --variant=minbase` from the host's Debian mirror, imported into the engine and
 #     pushed to the registry as 127.0.0.1:5000/library/debian:bookworm-20251117-slim.
-#   - A second dockerd ("host two" of multi-host deploys) on unix://$STATE/run/docker2.sock with
+#   - A second dockerd ("host two" of multi-host deploys) on unix://$STATE/run/docker2.sock and
+#     tcp://127.0.0.1:2380 (loopback only, no TLS: a remote host's path, pulling from the registry), with
 #     its own data-root, exec-root, address pool and default bridge (slipway-br2), no iptables rules
 #     (published ports go through docker-proxy), log $STATE/logs/docker2.log.
 #   - $STATE/env (SLIPWAY_TEST_REGISTRY, SLIPWAY_TEST_HOST2, SLIPWAY_TEST_REGISTRY_USER, SLIPWAY_TEST_REGISTRY_PASSWORD,
@@ -35,6 +36,7 @@ REG_USER=slipway
 DOCKER_SOCK=/var/run/docker.sock
 HOST2_SOCK=$STATE/run/docker2.sock    # a second engine: "host two" for multi-host deploys
 HOST2_BRIDGE=slipway-br2
+HOST2_TCP=127.0.0.1:2380                # host two's API over TCP too (loopback only, no TLS)
 HOST2_POOL=10.231.0.0/16
 DEBIAN_SUITE=bookworm
 DEBIAN_TAG=bookworm-20251117-slim
@@ -139,8 +141,12 @@ ensure_engine() {
     return 0
   fi
   need_root "starting dockerd"
-  local running
-  running=$(pidof dockerd || true)
+  local running="" pid
+  for pid in $(pidof dockerd || true); do
+    # host two's dockerd is not the first engine
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$HOST2_SOCK" || running+="$pid "
+  done
+  running=${running% }
   if [[ -z $running ]]; then
     local driver pidfile=$STATE/run/dockerd.pid
     driver=$(pick_storage_driver)
@@ -171,6 +177,16 @@ ensure_engine() {
   die "no Docker Engine answers on $DOCKER_SOCK after 60s (log: $LOGS/dockerd.log)"
 }
 
+# restore_docker0 ADDRESS: recreate the first engine's default bridge if it is gone.
+restore_docker0() {
+  [[ -n $1 ]] || return 0
+  ip link show docker0 >/dev/null 2>&1 && return 0
+  log "restoring docker0 ($1), removed by the second dockerd"
+  ip link add docker0 type bridge
+  ip addr add "$1" dev docker0
+  ip link set docker0 up
+}
+
 host2_ping() {
   curl -fsS --max-time 3 --unix-socket "$HOST2_SOCK" http://localhost/_ping >/dev/null 2>&1
 }
@@ -187,6 +203,10 @@ ensure_second_engine() {
   fi
   mkdir -p "$LOGS" "$STATE/run" "$STATE/docker2" "$CREATED"
   rm -f "$pidfile" "$HOST2_SOCK"
+  # A dockerd whose bridge is not docker0 deletes docker0 when it starts: note the first
+  # engine's bridge address to put it back.
+  local docker0_address
+  docker0_address=$(ip -4 -o addr show docker0 2>/dev/null | awk '{print $4}' | head -1)
   # Its own default bridge: `--bridge none` would make dockerd delete docker0, the first
   # engine's bridge.
   if ! ip link show "$HOST2_BRIDGE" >/dev/null 2>&1; then
@@ -201,7 +221,7 @@ ensure_second_engine() {
       || iptables -I FORWARD -s "$HOST2_POOL" -d "$HOST2_POOL" -j ACCEPT
   fi
   log "starting the second dockerd (log $LOGS/docker2.log)"
-  setsid -f dockerd --host "unix://$HOST2_SOCK" --storage-driver "$(pick_storage_driver)" \
+  setsid -f dockerd --host "unix://$HOST2_SOCK" --host "tcp://$HOST2_TCP" --storage-driver "$(pick_storage_driver)" \
     --data-root "$STATE/docker2/data" --exec-root "$STATE/run/docker2-exec" \
     --pidfile "$pidfile" --bridge "$HOST2_BRIDGE" --iptables=false --ip6tables=false \
     --default-address-pool "base=$HOST2_POOL,size=24" \
@@ -210,6 +230,7 @@ ensure_second_engine() {
   for ((i = 0; i < 120; i++)); do
     if host2_ping; then
       cp "$pidfile" "$CREATED/docker2.pid"
+      restore_docker0 "$docker0_address"
       return 0
     fi
     sleep 0.5
@@ -322,6 +343,7 @@ export SLIPWAY_TEST_REGISTRY_PASSWORD=$pw
 export SLIPWAY_TEST_DEBIAN_IMAGE=$DEBIAN_IMAGE
 export DOCKER_CONFIG=$DOCKER_CFG_DIR
 export SLIPWAY_TEST_HOST2=unix://$HOST2_SOCK
+export SLIPWAY_TEST_HOST2_TCP=tcp://$HOST2_TCP
 EOF
   if [[ -f $DOCKER_CFG_DIR/config.json ]] && grep -qF "\"$auth\"" "$DOCKER_CFG_DIR/config.json"; then
     return 0

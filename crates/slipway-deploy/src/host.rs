@@ -57,6 +57,11 @@ impl Host {
         })
     }
 
+    /// An engine on this machine takes images by `docker load`; others pull from the registry.
+    pub fn is_local(&self) -> bool {
+        self.name == "local" || self.name.starts_with("unix://")
+    }
+
     /// The URL the apps answer on through this host's proxy.
     pub fn url(&self, plan: &ProxyPlan) -> String {
         let (ip, port) = self.publish.as_ref().unwrap_or(&plan.publish);

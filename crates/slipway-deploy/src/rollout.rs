@@ -390,8 +390,12 @@ impl<'a> Rollout<'a> {
                             message: format!("{e}; build it first with `slipway build {app}`"),
                         })?;
                 let local = slipway_oci::app::local_name(self.ctx.manifest, app);
+                let mut pushed: Option<slipway_oci::app::Pushed> = None;
                 for host in &self.hosts {
-                    if host.engine.image_id(&local).await.as_deref() != Some(wanted.as_str()) {
+                    if host.engine.image_id(&local).await.as_deref() == Some(wanted.as_str()) {
+                        continue;
+                    }
+                    if host.is_local() {
                         self.log(&format!("{}: loading {local}", host.name));
                         load_from_store(
                             host,
@@ -401,12 +405,29 @@ impl<'a> Rollout<'a> {
                             &self.ctx.store_dir,
                         )
                         .await?;
+                        continue;
                     }
+                    // A remote host pulls the image by digest from the environment's registry.
+                    if pushed.is_none() {
+                        pushed = Some(self.push(app).await?);
+                    }
+                    let reference = &pushed.as_ref().expect("pushed above").reference;
+                    let registry_host = reference.split('/').next().unwrap_or_default();
+                    let credential = slipway_oci::credentials::from_docker_config(registry_host)
+                        .map_err(|e| DeployError::Plan(e.to_string()))?;
+                    self.log(&format!("{}: pulling {reference}", host.name));
+                    host.engine
+                        .pull_as(reference, &local, credential.as_ref())
+                        .await
+                        .map_err(|e| DeployError::Image {
+                            app: app.to_owned(),
+                            message: format!("cannot pull {reference} on {}: {e}", host.name),
+                        })?;
                 }
                 Ok(ReleaseApp {
                     image: local,
                     image_id: wanted.to_string(),
-                    digest: None,
+                    digest: pushed.map(|p| p.digest.to_string()),
                     replicas,
                 })
             }
@@ -440,6 +461,32 @@ impl<'a> Rollout<'a> {
             .collect();
         files.sort();
         self.ctx.rendered.with_files(files)
+    }
+
+    /// Pushes an app's image to the environment's registry (blobs it has are skipped).
+    async fn push(&self, app: &str) -> Result<slipway_oci::app::Pushed> {
+        let env = &self.ctx.manifest.environments[self.ctx.environment];
+        let registry = slipway_oci::app::default_registry(self.ctx.manifest, env.registry.as_deref())
+            .ok_or_else(|| {
+                DeployError::Plan(format!(
+                    "remote hosts pull images from a registry: set `registry` in [environments.{}] or [project]",
+                    self.ctx.environment
+                ))
+            })?;
+        self.log(&format!("pushing {app} to {registry}"));
+        slipway_oci::app::push_app(
+            self.ctx.manifest,
+            app,
+            &self.ctx.store_dir,
+            &registry,
+            &[],
+            &|_, _| {},
+        )
+        .await
+        .map_err(|e| DeployError::Image {
+            app: app.to_owned(),
+            message: format!("pushing to `{registry}`: {e}"),
+        })
     }
 
     fn release_tag(&self, app: &str, release: &str) -> String {

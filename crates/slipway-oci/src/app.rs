@@ -705,7 +705,10 @@ pub async fn push_app(
             });
         }
     }
-    for tag in tags {
+    // Without a tag the manifest is put by its digest, so the image still exists to pull.
+    let by_digest = [descriptor.digest.to_string()];
+    let references: &[String] = if tags.is_empty() { &by_digest } else { tags };
+    for tag in references {
         let digest = target
             .client
             .put_manifest(&repository, tag, &manifest_bytes, &media_type)

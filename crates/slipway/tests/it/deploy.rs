@@ -552,8 +552,9 @@ fn bad_deploys_are_refused_with_clear_errors_and_change_nothing() {
 
 #[test]
 fn rolling_goes_host_by_host_on_two_engines_without_a_failed_request() {
-    let host_two = std::env::var("SLIPWAY_TEST_HOST2")
-        .expect("SLIPWAY_TEST_HOST2 is not set: run the tests through scripts/test");
+    // Over TCP, host two is a remote host: it pulls the images from the registry.
+    let host_two = std::env::var("SLIPWAY_TEST_HOST2_TCP")
+        .expect("SLIPWAY_TEST_HOST2_TCP is not set: run the tests through scripts/test");
     const PROXY_TWO: &str = "127.0.0.1:18090";
     let temp = tempfile::tempdir().unwrap();
     let hosts = format!(
@@ -577,6 +578,13 @@ fn rolling_goes_host_by_host_on_two_engines_without_a_failed_request() {
     let _down = Down(shop.clone());
     let first = deploy(&shop, &[]);
     assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(
+        first
+            .stderr
+            .contains(&format!("{host_two}: pulling 127.0.0.1:5000/")),
+        "{}",
+        first.stderr
+    );
     for proxy in [PROXY, PROXY_TWO] {
         assert_eq!(get_at(proxy, &host, "/").0, 200, "through {proxy}");
     }
