@@ -129,11 +129,14 @@ run deploy prod --yes >/dev/null 2>&1
 t0=$(now); run rollback prod >/dev/null 2>&1; t1=$(now)
 ROLLBACK_MS=$(ms "$t0" "$t1")
 
-# --- 4: the proxy against the container directly
+# --- 4: the proxy against the container directly. Latency with one connection (no queueing
+# on this machine's two cores), throughput with sixteen. "proxy" is the proxy container's own
+# address; "published port" adds the engine's port forwarding, as users reach it.
 CONTAINER=$(docker ps --filter label=dev.slipway.project=benchdeploy --filter label=dev.slipway.name=web --format '{{.Names}}' | head -1)
 DIRECT_IP=$(docker inspect -f '{{(index .NetworkSettings.Networks "slipway-proxy").IPAddress}}' "$CONTAINER")
-wrk_run() { # wrk_run URL: prints "p50_ms p99_ms rps"
-  wrk -t2 -c16 -d"${SECONDS_PER_RUN}s" --latency -H "Host: $HOST" "$1" | python3 -c '
+PROXY_IP=$(docker inspect -f '{{(index .NetworkSettings.Networks "slipway-proxy").IPAddress}}' slipway-proxy)
+wrk_run() { # wrk_run CONNECTIONS URL: prints "p50_ms p99_ms rps"
+  wrk -t1 -c"$1" -d"${SECONDS_PER_RUN}s" --latency -H "Host: $HOST" "$2" | python3 -c '
 import re, sys
 text = sys.stdin.read()
 def ms(v, unit):
@@ -142,10 +145,13 @@ p = dict((q, ms(v, u)) for q, v, u in re.findall(r"\s(50|99)%\s+([\d.]+)(us|ms|s
 rps = re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)
 print("%.3f %.3f %s" % (p["50"], p["99"], rps))'
 }
-log "wrk: through the proxy"
-read -r PROXY_P50 PROXY_P99 PROXY_RPS < <(wrk_run "http://$PROXY/")
-log "wrk: the container directly"
-read -r DIRECT_P50 DIRECT_P99 DIRECT_RPS < <(wrk_run "http://$DIRECT_IP:8080/")
+log "wrk: the container, the proxy, the published port"
+read -r DIRECT_P50 DIRECT_P99 _ < <(wrk_run 1 "http://$DIRECT_IP:8080/")
+read -r PROXY_P50 PROXY_P99 _ < <(wrk_run 1 "http://$PROXY_IP:8090/")
+read -r PORT_P50 PORT_P99 _ < <(wrk_run 1 "http://$PROXY/")
+read -r _ _ DIRECT_RPS < <(wrk_run 16 "http://$DIRECT_IP:8080/")
+read -r _ _ PROXY_RPS < <(wrk_run 16 "http://$PROXY_IP:8090/")
+read -r _ _ PORT_RPS < <(wrk_run 16 "http://$PROXY/")
 
 # --- 5: docker-compose up -d of the same app, under the same load
 log "docker-compose up -d under load"
@@ -181,10 +187,11 @@ printf '%-52s %s ms\n' "deploy, command to 100% on the new release" "$DEPLOY_MS"
 printf '%-52s %s ms (goal < 1000)\n' "passed health gate -> traffic switched" "$SWITCH_MS"
 printf '%-52s %s ms (goal < 2000)\n' "failed gate detected -> 100% on the old release" "$RESTORE_MS"
 printf '%-52s %s ms\n' "slipway rollback (start to end)" "$ROLLBACK_MS"
-printf '\n%-20s %10s %10s %12s\n' "wrk -t2 -c16" "p50 ms" "p99 ms" "requests/s"
-printf '%-20s %10s %10s %12s\n' "through the proxy" "$PROXY_P50" "$PROXY_P99" "$PROXY_RPS"
-printf '%-20s %10s %10s %12s\n' "container directly" "$DIRECT_P50" "$DIRECT_P99" "$DIRECT_RPS"
-printf '%-20s %10s %10s\n' "proxy overhead" "$(pct "$PROXY_P50" "$DIRECT_P50")" "$(pct "$PROXY_P99" "$DIRECT_P99")"
+printf '\n%-26s %10s %10s %16s\n' "wrk, nginx static page" "p50 ms c1" "p99 ms c1" "requests/s c16"
+printf '%-26s %10s %10s %16s\n' "container directly" "$DIRECT_P50" "$DIRECT_P99" "$DIRECT_RPS"
+printf '%-26s %10s %10s %16s\n' "through the proxy" "$PROXY_P50" "$PROXY_P99" "$PROXY_RPS"
+printf '%-26s %10s %10s %16s\n' "through the published port" "$PORT_P50" "$PORT_P99" "$PORT_RPS"
+printf '%-26s %10s %10s %16s\n' "proxy overhead" "$(pct "$PROXY_P50" "$DIRECT_P50")" "$(pct "$PROXY_P99" "$DIRECT_P99")" "$(pct "$PROXY_RPS" "$DIRECT_RPS")"
 printf '\n%-40s %10s %10s %10s\n' "under load (8 clients)" "requests" "failed" "took ms"
 printf '%-40s %10s %10s %10s\n' "docker-compose up -d --force-recreate" "$COMPOSE_REQUESTS" "$COMPOSE_FAILED" "$COMPOSE_MS"
 printf '%-40s %10s %10s %10s\n' "slipway deploy (blue-green)" "$SLIPWAY_REQUESTS" "$SLIPWAY_FAILED" "$DEPLOY_MS"

@@ -405,3 +405,29 @@ pub async fn start_replica(host: &Host, plan: &ContainerPlan<'_>, replica: u32) 
 pub fn describe_command(command: &CommandLine) -> String {
     command.argv().join(" ")
 }
+
+/// Removes an environment's routes from a host's proxy (after `slipway down`), so it answers
+/// 404 at once instead of trying containers that are gone. A host without a proxy has none.
+pub async fn forget_routes(
+    host: &Host,
+    manifest: &Manifest,
+    environment: &str,
+) -> Result<Vec<String>> {
+    if !host.engine.is_running(PROXY_CONTAINER).await {
+        return Ok(Vec::new());
+    }
+    let mut forgotten = Vec::new();
+    for app in manifest.apps.keys() {
+        let service = format!("{}/{environment}/{app}", manifest.project.name);
+        let answer = host
+            .proxy(&Command::Remove {
+                service: service.clone(),
+                drain_ms: 0,
+            })
+            .await?;
+        if answer.ok {
+            forgotten.push(service);
+        }
+    }
+    Ok(forgotten)
+}

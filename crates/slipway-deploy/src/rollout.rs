@@ -239,7 +239,7 @@ impl<'a> Rollout<'a> {
 
     /// Deploys a new release: images onto the hosts, services, the proxy, then the strategy.
     pub async fn deploy(&mut self, request: &DeployRequest) -> Result<Release> {
-        let _lock = self.lock("deploy")?;
+        let lock = self.lock("deploy")?;
         self.recover().await?;
         let env = &self.ctx.manifest.environments[self.ctx.environment];
         let strategy = request
@@ -313,6 +313,8 @@ impl<'a> Rollout<'a> {
             Ok(()) => {
                 self.store.make_live(release.id, now())?;
                 self.log(&format!("release {name} is live"));
+                // The bake waits without the lock, so `slipway rollback` can take it meanwhile.
+                drop(lock);
                 if let (Strategy::BlueGreen { bake: Some(bake) }, Some(previous)) =
                     (&strategy, &previous)
                 {

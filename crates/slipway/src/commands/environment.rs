@@ -117,8 +117,17 @@ pub fn run_down(args: DownArgs) -> Result<ExitCode> {
     check_environment(&project, &args.environment)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let removed = runtime.block_on(async {
-        let engine = Engine::connect().await?;
-        down(&engine, &project.manifest, &args.environment, args.volumes).await
+        let host = slipway_deploy::host::Host::connect(None).await?;
+        slipway_deploy::host::forget_routes(&host, &project.manifest, &args.environment).await?;
+        Ok::<_, anyhow::Error>(
+            down(
+                &host.engine,
+                &project.manifest,
+                &args.environment,
+                args.volumes,
+            )
+            .await?,
+        )
     })?;
     for name in &removed {
         println!("removed {name}");

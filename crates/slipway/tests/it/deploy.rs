@@ -632,6 +632,35 @@ fn rolling_goes_host_by_host_on_two_engines_without_a_failed_request() {
     assert!(last_local < first_two, "{traffic:#?}");
     assert!(traffic.len() >= 4, "one replica at a time: {traffic:#?}");
 
+    // Host two's proxy restarted under load: it comes back with its routes (they live on its
+    // volume), serving the live release; the requests cut by the restart itself are counted.
+    let load = Load::start_at(PROXY_TWO, &host, "/");
+    std::thread::sleep(Duration::from_millis(300));
+    let restarted = std::process::Command::new("docker")
+        .args(["-H", &host_two, "restart", "--time", "5", "slipway-proxy"])
+        .output()
+        .unwrap();
+    assert!(
+        restarted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restarted.stderr)
+    );
+    let back = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        get_at(PROXY_TWO, &host, "/").0 == 200
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let (total, failures) = load.stop();
+    eprintln!(
+        "host two's proxy restarted under load: {} of {total} requests failed",
+        failures.len()
+    );
+    assert!(
+        back,
+        "host two's proxy did not route again after its restart"
+    );
+    assert!(get_at(PROXY_TWO, &host, "/").1.contains("second release"));
+
     let status = run(slipway(&shop).args(["status", "prod", "--output", "json"]));
     assert_eq!(status.code, 0, "{}", status.stderr);
     let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
@@ -657,4 +686,108 @@ fn rolling_goes_host_by_host_on_two_engines_without_a_failed_request() {
                 .map(|c| c["name"].as_str().unwrap().to_owned())
         }))
         .output();
+}
+
+#[test]
+fn a_rollback_during_the_bake_time_is_an_instant_switch() {
+    let temp = tempfile::tempdir().unwrap();
+    let (shop, host) = shop(
+        temp.path(),
+        "itdeploy-bake",
+        "strategy = { kind = \"blue-green\", bake = \"12s\" }",
+    );
+    let _down = Down(shop.clone());
+    let first = deploy(&shop, &[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let load = Load::start(&host, "/api/env");
+    set_greeting(&shop, "baking");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("slipway"))
+        .args(["deploy", "prod", "--yes"])
+        .current_dir(&shop)
+        .env("SHOP_DB_PASSWORD", PASSWORD)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        assert!(n > 0, "the deploy ended before its bake: {seen}");
+        seen.push_str(&line);
+        if line.contains("switches back at once") {
+            break;
+        }
+    }
+    assert!(get(&host, "/api/env").1.contains("baking"));
+    let started = std::time::Instant::now();
+    let back = run(slipway(&shop)
+        .args(["rollback", "prod"])
+        .env("SHOP_DB_PASSWORD", PASSWORD));
+    let took = started.elapsed();
+    assert_eq!(back.code, 0, "{}", back.stderr);
+    assert!(!get(&host, "/api/env").1.contains("baking"));
+    // The old set was still running: no container was started for the rollback.
+    assert!(
+        !back.stderr.contains("passed its health gate ("),
+        "{}",
+        back.stderr
+    );
+    eprintln!("rollback during the bake took {took:?}");
+    let status = child.wait().unwrap();
+    assert!(status.success(), "the baking deploy itself succeeded");
+    let (total, failures) = load.stop();
+    assert!(
+        failures.is_empty(),
+        "{} of {total} failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    let history = releases(&shop);
+    assert_eq!(
+        history.iter().map(|(_, o)| o.as_str()).collect::<Vec<_>>(),
+        vec!["rolled-back", "live"]
+    );
+    // Only the first release's containers are left.
+    let apps = status_from_hosts(&shop);
+    assert_eq!(apps["api"].as_array().unwrap().len(), 1, "{apps}");
+    assert_eq!(apps["api"][0]["release"].as_str().unwrap(), history[1].0);
+
+    // `down` takes the project's routes out of the proxy too.
+    let routes = || {
+        let output = std::process::Command::new("docker")
+            .args([
+                "exec",
+                "slipway-proxy",
+                "slipway",
+                "proxy",
+                "ctl",
+                r#"{"op":"status"}"#,
+            ])
+            .output()
+            .unwrap();
+        let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let project = shop_project(&shop);
+        answer["status"]["services"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| k.starts_with(&format!("{project}/")))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(routes().len(), 2, "api and web are routed");
+    let down = run(slipway(&shop).args(["down", "prod"]));
+    assert_eq!(down.code, 0, "{}", down.stderr);
+    assert_eq!(routes(), Vec::<String>::new());
+}
+
+fn shop_project(shop: &Path) -> String {
+    let manifest = std::fs::read_to_string(shop.join("slipway.toml")).unwrap();
+    manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("name = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .unwrap()
+        .to_owned()
 }
