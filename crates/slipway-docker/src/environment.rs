@@ -77,10 +77,19 @@ impl Engine {
         if self.docker.inspect_network(name, None).await.is_ok() {
             return Ok(());
         }
+        // An internal network gets no address on the host's side either, so nothing on the
+        // host reaches its containers (a database) unless a port is published.
+        let options = internal.then(|| {
+            HashMap::from([(
+                "com.docker.network.bridge.inhibit_ipv4".to_owned(),
+                "true".to_owned(),
+            )])
+        });
         let request = NetworkCreateRequest {
             name: name.to_owned(),
             internal: Some(internal),
             labels: Some(labels.clone()),
+            options,
             ..Default::default()
         };
         self.docker.create_network(request).await.map_err(engine)?;
@@ -495,6 +504,11 @@ pub fn env_lines(rendered: &slipway_config::RenderedEnvironment, file: &str) -> 
         .unwrap_or_default()
 }
 
+/// `<project>-<env>-public`: the network of what publishes ports.
+pub fn public_network(manifest: &Manifest, environment: &str) -> String {
+    format!("{}-{environment}-public", manifest.project.name)
+}
+
 /// `<project>-<env>-internal`: the network an environment's services and apps share.
 pub fn internal_network(manifest: &Manifest, environment: &str) -> String {
     format!("{}-{environment}-internal", manifest.project.name)
@@ -560,7 +574,16 @@ pub async fn start_services(
         };
         let mut env_vars = env_lines(rendered, service.config.as_deref().unwrap_or(name));
         env_vars.extend(service.env.iter().map(|(k, v)| format!("{k}={v}")));
-        let ports = service
+        if !service.ports.is_empty() {
+            engine
+                .ensure_network(
+                    &public_network(manifest, environment),
+                    false,
+                    &network_labels,
+                )
+                .await?;
+        }
+        let ports: Vec<(String, u16, u16)> = service
             .ports
             .iter()
             .filter_map(|p| slipway_core::manifest::parse_port_mapping(p))
@@ -578,7 +601,15 @@ pub async fn start_services(
             user: None,
             workdir: None,
             env: env_vars,
-            networks: vec![(internal.clone(), vec![name.clone()])],
+            // A published port needs a network that is not internal.
+            networks: if ports.is_empty() {
+                vec![(internal.clone(), vec![name.clone()])]
+            } else {
+                vec![
+                    (internal.clone(), vec![name.clone()]),
+                    (public_network(manifest, environment), vec![name.clone()]),
+                ]
+            },
             ports,
             binds: service
                 .volumes
@@ -640,12 +671,14 @@ async fn up_inner(
     };
     let network_labels: HashMap<String, String> = labels("network").into_iter().collect();
     let internal = internal_network(manifest, environment);
-    let public = format!("{project}-{environment}-public");
+    let public = public_network(manifest, environment);
     engine
         .ensure_network(&public, false, &network_labels)
         .await?;
     let mut started =
         start_services(engine, manifest, environment, rendered, &options.root, log).await?;
+
+    log("services healthy");
 
     // Apps: on the base with the directory mounted, or the built image.
     let apps: Vec<&String> = match &env.apps {
@@ -679,6 +712,7 @@ async fn up_inner(
                 .map_err(|e| DockerError::Engine(format!("app `{name}`: {e}")))?;
             // The engine's image ID is the config digest: an image already loaded is not loaded again.
             if engine.image_id(&local).await.as_deref() != Some(wanted.as_str()) {
+                log(&format!("app {name}: loading its image into the engine"));
                 let archive = options.state_dir.join(format!("{name}.up.tar"));
                 std::fs::create_dir_all(&options.state_dir).map_err(|source| DockerError::Io {
                     path: options.state_dir.clone(),
@@ -748,6 +782,7 @@ async fn up_inner(
                 .await
                 .map_err(|e| DockerError::Engine(format!("app `{name}`: {e}")))?;
         }
+        log(&format!("app {name}: healthy"));
         started.push(Started {
             name: name.clone(),
             container: spec.name,

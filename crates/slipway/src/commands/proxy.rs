@@ -32,6 +32,9 @@ enum ProxyCommand {
         state: PathBuf,
         #[arg(long, default_value = "/run/slipway-proxy/admin.sock")]
         socket: PathBuf,
+        /// Worker threads; 1 runs everything on one thread (lowest latency on small hosts).
+        #[arg(long, env = "SLIPWAY_PROXY_THREADS")]
+        threads: Option<usize>,
     },
     /// Send one JSON command to a running proxy and print its JSON answer.
     Ctl {
@@ -43,13 +46,28 @@ enum ProxyCommand {
 }
 
 pub fn run(args: ProxyArgs) -> Result<ExitCode> {
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let runtime = match &args.command {
+        ProxyCommand::Run {
+            threads: Some(1), ..
+        } => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        ProxyCommand::Run {
+            threads: Some(n), ..
+        } => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(*n)
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Runtime::new(),
+    }
+    .context("cannot start the async runtime")?;
     match args.command {
         ProxyCommand::Run {
             listen,
             metrics,
             state,
             socket,
+            threads: _,
         } => runtime.block_on(async {
             let config = slipway_proxy::Config {
                 listen,

@@ -257,6 +257,17 @@ fn blue_green_deploys_and_rollbacks_under_load_drop_no_request() {
     assert!(total > 100, "only {total} requests");
     assert!(get(&host, "/api/env").1.contains("second release"));
 
+    let unknown = run(slipway(&shop)
+        .args(["rollback", "prod", "--to", "r99"])
+        .env("SHOP_DB_PASSWORD", PASSWORD));
+    assert_ne!(unknown.code, 0);
+    assert!(
+        unknown
+            .stderr
+            .contains("no release r99 in environment `prod`"),
+        "{}",
+        unknown.stderr
+    );
     assert_eq!(
         releases(&shop),
         vec![

@@ -55,6 +55,10 @@ fn changes(result: &crate::Run) -> Vec<(String, String)> {
 fn dev_and_stage_come_up_change_only_what_changed_and_go_down() {
     let temp = tempfile::tempdir().unwrap();
     let shop = shop_copy(temp.path(), "itshop-updown", 18180, 18181);
+    // What an earlier, failed run of this test may have left.
+    for env in ["dev", "stage"] {
+        let _ = run(slipway(&shop).args(["down", env, "--volumes"]));
+    }
     let up = |env: &str| {
         run(slipway(&shop)
             .args(["up", env, "--output", "json"])
@@ -154,10 +158,85 @@ fn dev_and_stage_come_up_change_only_what_changed_and_go_down() {
     let env: serde_json::Value =
         serde_json::from_str(&curl(&["http://127.0.0.1:18181/api/env"])).unwrap();
     assert_eq!(env["environment"], "stage");
+    // The database is on the internal network only: no published port, no route from the
+    // host to it, while the app reaches it (its health check queries it).
+    let db = "itshop-updown-stage-db";
+    let port = std::process::Command::new("docker")
+        .args(["port", db])
+        .output()
+        .unwrap();
+    assert!(port.status.success() && port.stdout.is_empty(), "{port:?}");
+    let inspect = std::process::Command::new("docker")
+        .args([
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+            db,
+        ])
+        .output()
+        .unwrap();
+    let addresses = String::from_utf8_lossy(&inspect.stdout).to_string();
+    for address in addresses.split_whitespace() {
+        assert!(
+            !postgres_answers(&format!("{address}:5432")),
+            "the host reached the database at {address}:5432"
+        );
+    }
+    assert_eq!(curl(&["http://127.0.0.1:18181/api/health"]).trim(), "ok");
     assert_eq!(
         run(slipway(&shop).args(["down", "stage", "--volumes"])).code,
         0
     );
+}
+
+#[test]
+fn a_missing_config_key_or_a_stopped_engine_is_a_clear_error_and_starts_nothing() {
+    let temp = tempfile::tempdir().unwrap();
+    let shop = shop_copy(temp.path(), "itshop-badup", 18186, 18187);
+    let template = shop.join("config/dev/api.env.j2");
+    let text = std::fs::read_to_string(&template).unwrap();
+    std::fs::write(
+        &template,
+        format!("{text}MAIL_FROM={{{{ vars.MAIL_FROM }}}}\n"),
+    )
+    .unwrap();
+    let line = text.lines().count() + 1;
+    let missing = run(slipway(&shop)
+        .args(["up", "dev"])
+        .env("SHOP_DB_PASSWORD", "pw-env-test"));
+    assert_ne!(missing.code, 0);
+    assert!(
+        missing
+            .stderr
+            .contains(&format!("config/dev/api.env.j2:{line}"))
+            && missing.stderr.contains("MAIL_FROM"),
+        "the error names the template, line and key: {}",
+        missing.stderr
+    );
+    let no_secret = run(slipway(&shop)
+        .args(["up", "dev"])
+        .env_remove("SHOP_DB_PASSWORD"));
+    assert_ne!(no_secret.code, 0);
+    assert!(
+        no_secret.stderr.contains("SHOP_DB_PASSWORD"),
+        "{}",
+        no_secret.stderr
+    );
+    std::fs::write(&template, text).unwrap();
+
+    let stopped = run(slipway(&shop)
+        .args(["up", "dev"])
+        .env("SHOP_DB_PASSWORD", "pw-env-test")
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock"));
+    assert_ne!(stopped.code, 0);
+    assert!(
+        stopped.stderr.contains("cannot reach the Docker Engine")
+            && stopped.stderr.contains("is it running?"),
+        "{}",
+        stopped.stderr
+    );
+    let ps = run(slipway(&shop).args(["ps", "--output", "json"]));
+    assert_eq!(ps.stdout.trim(), "[]", "nothing was started: {}", ps.stdout);
 }
 
 #[test]
@@ -262,4 +341,44 @@ fn compose_export_writes_a_compose_file_that_lints_clean() {
     let report: serde_json::Value = serde_json::from_str(&lint.stdout).unwrap();
     assert_eq!(report["errors"], 0, "{}", lint.stdout);
     assert_eq!(report["warnings"], 0, "{}", lint.stdout);
+}
+
+#[test]
+fn a_published_database_port_is_reachable_from_the_host() {
+    let temp = tempfile::tempdir().unwrap();
+    let shop = shop_copy(temp.path(), "itshop-dbport", 18188, 18189);
+    let manifest = std::fs::read_to_string(shop.join("slipway.toml")).unwrap();
+    let published = manifest.replace(
+        "volumes = [\"db-data:/var/lib/postgresql/data\"]",
+        "volumes = [\"db-data:/var/lib/postgresql/data\"]\nports = [\"127.0.0.1:18190:5432\"]",
+    );
+    assert_ne!(published, manifest, "the db service moved");
+    write(&shop, "slipway.toml", &published);
+    let up = run(slipway(&shop)
+        .args(["up", "dev"])
+        .env("SHOP_DB_PASSWORD", "pw-env-test"));
+    assert_eq!(up.code, 0, "{}", up.stderr);
+    let reached = postgres_answers("127.0.0.1:18190");
+    let _ = run(slipway(&shop).args(["down", "dev", "--volumes"]));
+    assert!(reached, "no PostgreSQL answered on the published port");
+}
+
+/// Whether a PostgreSQL server answers at `address`: its reply to an SSLRequest is `S` or `N`.
+/// (A bare TCP connect is not proof: a network may accept connections for any address.)
+fn postgres_answers(address: &str) -> bool {
+    use std::io::{Read, Write};
+    let timeout = std::time::Duration::from_secs(2);
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&address.parse().unwrap(), timeout)
+    else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(timeout));
+    if stream
+        .write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])
+        .is_err()
+    {
+        return false;
+    }
+    let mut reply = [0u8; 1];
+    matches!(stream.read(&mut reply), Ok(1) if reply[0] == b'S' || reply[0] == b'N')
 }
