@@ -30,6 +30,12 @@ pub enum DeployError {
     Proxy { host: String, message: String },
     #[error("app `{app}` did not pass its health gate: {message}")]
     Gate { app: String, message: String },
+    #[error("the {when} hook of app `{app}` failed: {message}")]
+    Hook {
+        app: String,
+        when: String,
+        message: String,
+    },
     #[error("app `{app}`: canary analysis failed: {message}")]
     Analysis { app: String, message: String },
     #[error("release {release} was rolled back ({}): {reason}", restored.as_ref().map_or("nothing was live before it".to_owned(), |r| format!("{r} is live")))]

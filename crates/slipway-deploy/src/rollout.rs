@@ -50,6 +50,8 @@ pub struct DeployRequest {
     /// App → registry reference to deploy instead of the local build.
     pub images: BTreeMap<String, String>,
     pub strategy: Option<Strategy>,
+    /// Finish the interrupted deploy instead of undoing it.
+    pub resume: bool,
 }
 
 pub fn now() -> i64 {
@@ -65,6 +67,10 @@ pub struct Rollout<'a> {
     hosts: Vec<Host>,
     plan: ProxyPlan,
     keep: u32,
+    /// The config of the release being resumed, instead of the current one.
+    config_override: Option<slipway_config::RenderedEnvironment>,
+    /// Apps whose `before_deploy` hooks ran in this deploy.
+    hooks_done: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for Rollout<'_> {
@@ -108,6 +114,8 @@ impl<'a> Rollout<'a> {
             ctx,
             store,
             hosts: connected,
+            config_override: None,
+            hooks_done: Default::default(),
         })
     }
 
@@ -240,12 +248,15 @@ impl<'a> Rollout<'a> {
     /// Deploys a new release: images onto the hosts, services, the proxy, then the strategy.
     pub async fn deploy(&mut self, request: &DeployRequest) -> Result<Release> {
         let lock = self.lock("deploy")?;
-        self.recover().await?;
         let env = &self.ctx.manifest.environments[self.ctx.environment];
         let strategy = request
             .strategy
             .clone()
             .unwrap_or_else(|| env.strategy.clone());
+        if request.resume {
+            return self.resume(lock, &strategy).await;
+        }
+        self.recover().await?;
         let all_apps = self.environment_apps();
         let deployed: Vec<String> = if request.apps.is_empty() {
             all_apps.clone()
@@ -306,6 +317,76 @@ impl<'a> Rollout<'a> {
             strategy_name(&strategy),
             deployed.join(", ")
         ));
+        self.complete(lock, release, previous, deployed, strategy, tool)
+            .await
+    }
+
+    /// Finishes a deploy that was interrupted, with the images and config it started with:
+    /// what it started is kept (the same containers are found again), the rest is done.
+    async fn resume(&mut self, lock: DeployLock, strategy: &Strategy) -> Result<Release> {
+        let mut unfinished = self.store.unfinished(self.ctx.environment)?;
+        if unfinished.is_empty() {
+            return Err(DeployError::Plan(format!(
+                "no interrupted deploy of `{}` to resume",
+                self.ctx.environment
+            )));
+        }
+        let release = unfinished.remove(0);
+        let previous = self.store.live(self.ctx.environment)?;
+        // Older interrupted deploys are undone as usual.
+        for older in &unfinished {
+            self.undo(older, previous.as_ref()).await?;
+            self.store
+                .finish(older.id, Outcome::Failed, Some("interrupted"), now())?;
+        }
+        let carried: Vec<String> = release
+            .journal
+            .iter()
+            .filter_map(|s| s.strip_prefix("carried "))
+            .filter_map(|s| s.split(' ').next().map(str::to_owned))
+            .collect();
+        let deployed: Vec<String> = release
+            .apps
+            .keys()
+            .filter(|a| !carried.contains(a))
+            .cloned()
+            .collect();
+        self.check(strategy, &deployed)?;
+        self.config_override = Some(self.release_config(&release.name()));
+        let tool = build_proxy_image(
+            self.ctx.manifest,
+            &self.plan,
+            &self.ctx.state_dir,
+            &self.ctx.store_dir,
+        )
+        .await?;
+        self.log(&format!(
+            "resuming release {} of {} ({}): {}",
+            release.name(),
+            self.ctx.environment,
+            strategy_name(strategy),
+            deployed.join(", ")
+        ));
+        self.store.journal(release.id, "resumed")?;
+        self.complete(lock, release, previous, deployed, strategy.clone(), tool)
+            .await
+    }
+
+    /// Runs the strategy; on success the release is live (and baked), on failure it is undone.
+    async fn complete(
+        &mut self,
+        lock: DeployLock,
+        release: Release,
+        previous: Option<Release>,
+        deployed: Vec<String>,
+        strategy: Strategy,
+        tool: Manifest,
+    ) -> Result<Release> {
+        let name = release.name();
+        self.hooks_done
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         let outcome = self
             .roll(&release, previous.as_ref(), &deployed, &strategy, &tool)
             .await;
@@ -321,6 +402,16 @@ impl<'a> Rollout<'a> {
                     self.bake(&release, previous, &deployed, bake.0).await?;
                 }
                 self.prune().await;
+                let env = &self.ctx.manifest.environments[self.ctx.environment];
+                for hook in env
+                    .hooks
+                    .after_deploy
+                    .iter()
+                    .filter(|h| release.apps.contains_key(&h.app))
+                {
+                    // The release stays live: the hook's failure is reported, not rolled back.
+                    self.run_hook(&release, hook, "after_deploy").await?;
+                }
                 Ok(self.store.get(release.id)?.expect("the release exists"))
             }
             Err(failure) => {
@@ -503,8 +594,8 @@ impl<'a> Rollout<'a> {
         app: &str,
         replicas: std::ops::RangeInclusive<u32>,
     ) -> Result<Vec<String>> {
-        self.start_with(host, release, app, replicas, self.ctx.rendered)
-            .await
+        let config = self.config_override.as_ref().unwrap_or(self.ctx.rendered);
+        self.start_with(host, release, app, replicas, config).await
     }
 
     async fn start_with(
@@ -609,6 +700,68 @@ impl<'a> Rollout<'a> {
                 Ok(())
             }
         }
+    }
+
+    /// Runs an app's `before_deploy` hooks (migrations, say) once per deploy, in the first new
+    /// container of the app on the first host: after it passed its gate, before it has traffic.
+    async fn before_deploy(&self, release: &Release, app: &str) -> Result<()> {
+        if !self
+            .hooks_done
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(app.to_owned())
+        {
+            return Ok(());
+        }
+        let env = &self.ctx.manifest.environments[self.ctx.environment];
+        for hook in env.hooks.before_deploy.iter().filter(|h| h.app == app) {
+            self.run_hook(release, hook, "before_deploy").await?;
+        }
+        Ok(())
+    }
+
+    async fn run_hook(
+        &self,
+        release: &Release,
+        hook: &slipway_core::manifest::Hook,
+        when: &str,
+    ) -> Result<()> {
+        let host = &self.hosts[0];
+        let container = container_name(
+            self.ctx.manifest,
+            self.ctx.environment,
+            &hook.app,
+            &containers_release(release, &hook.app),
+            1,
+        );
+        let argv = hook.run.argv();
+        self.log(&format!(
+            "{}: {when} hook in {container}: {}",
+            host.name,
+            argv.join(" ")
+        ));
+        let finished = host.engine.exec(&container, &argv).await?;
+        self.store.journal(
+            release.id,
+            &format!(
+                "{when} hook {}: exit {}",
+                argv.join(" "),
+                finished.exit_code
+            ),
+        )?;
+        if finished.exit_code != 0 {
+            return Err(DeployError::Hook {
+                app: hook.app.clone(),
+                when: when.to_owned(),
+                message: format!(
+                    "`{}` exited with {}:\n{}",
+                    argv.join(" "),
+                    finished.exit_code,
+                    self.ctx.rendered.mask(finished.output.trim_end())
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Gates every new set at once; the first failure is the answer.
@@ -791,6 +944,7 @@ impl<'a> Rollout<'a> {
                             .start(host, release, app, 1..=self.replicas(app))
                             .await?;
                         self.gate(host, app, &containers).await?;
+                        self.before_deploy(release, app).await?;
                         let targets = self.targets(host, &new, app, self.replicas(app)).await;
                         self.route(host, release, app, vec![group(&new, 100, targets)])
                             .await?;
@@ -861,6 +1015,7 @@ impl<'a> Rollout<'a> {
                                     .start(host, release, app, started + 1..=started + count)
                                     .await?;
                                 self.gate(host, app, &containers).await?;
+                                self.before_deploy(release, app).await?;
                                 started += count;
                                 self.route(
                                     host,
@@ -912,6 +1067,9 @@ impl<'a> Rollout<'a> {
                     }
                 }
                 self.gate_all(&started_sets).await?;
+                for app in deployed {
+                    self.before_deploy(release, app).await?;
+                }
                 let pause = pause.map_or(Duration::from_secs(30), |d| d.0);
                 for step in steps {
                     let step = u32::from(*step).min(100);
@@ -996,6 +1154,9 @@ impl<'a> Rollout<'a> {
                     }
                 }
                 self.gate_all(&started_sets).await?;
+                for app in deployed {
+                    self.before_deploy(release, app).await?;
+                }
                 let keep_old = matches!(strategy, Strategy::BlueGreen { bake: Some(_) });
                 for host in &self.hosts {
                     for app in deployed {

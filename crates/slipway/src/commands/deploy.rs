@@ -31,6 +31,10 @@ pub struct DeployArgs {
     /// Override the environment's strategy: rolling, blue-green, canary or recreate.
     #[arg(long)]
     strategy: Option<String>,
+    /// Finish a deploy that was interrupted (slipway killed) instead of undoing it, with the
+    /// images and config it started with.
+    #[arg(long, conflicts_with_all = ["apps", "images"])]
+    resume: bool,
     /// Do not ask for confirmation (needed without a terminal when the environment requires approval).
     #[arg(long)]
     yes: bool,
@@ -187,6 +191,7 @@ pub fn run_deploy(args: DeployArgs) -> Result<ExitCode> {
         apps: args.apps.clone(),
         images,
         strategy,
+        resume: args.resume,
     };
     let release = with_rollout(
         &project,

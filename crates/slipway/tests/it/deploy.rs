@@ -228,6 +228,11 @@ fn blue_green_deploys_and_rollbacks_under_load_drop_no_request() {
         first.stdout
     );
     assert!(first.stdout.contains("slipway rollback prod"));
+    assert!(
+        first.stderr.contains("before_deploy hook in") && first.stderr.contains("api.migrate"),
+        "the migrations ran before the release took traffic: {}",
+        first.stderr
+    );
     let (status, body) = get(&host, "/api/env");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"environment\": \"prod\""), "{body}");
@@ -426,26 +431,7 @@ fn a_deploy_killed_half_way_is_undone_by_the_next_command() {
     assert_eq!(first.code, 0, "{}", first.stderr);
     let load = Load::start(&host, "/api/env");
     set_greeting(&shop, "never finished");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("slipway"))
-        .args(["deploy", "prod", "--yes"])
-        .current_dir(&shop)
-        .env("SHOP_DB_PASSWORD", PASSWORD)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        let n = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
-        assert!(n > 0, "the deploy ended before its canary step: {seen}");
-        seen.push_str(&line);
-        if line.contains("canary at 50%") {
-            break;
-        }
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    kill_deploy_at(&shop, "canary at 50%");
     let during_canary = get(&host, "/api/env");
     assert_eq!(during_canary.0, 200);
 
@@ -472,6 +458,52 @@ fn a_deploy_killed_half_way_is_undone_by_the_next_command() {
     }
     let apps = status_from_hosts(&shop);
     assert_eq!(apps["api"].as_array().unwrap().len(), 1, "{apps}");
+
+    // Killed again, this time finished with --resume: its own config, its containers kept.
+    set_greeting(&shop, "resumed");
+    kill_deploy_at(&shop, "canary at 50%");
+    set_greeting(&shop, "changed after the kill");
+    let resumed = deploy(&shop, &["--resume", "--strategy", "blue-green"]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert!(
+        resumed.stderr.contains("resuming release"),
+        "{}",
+        resumed.stderr
+    );
+    assert!(get(&host, "/api/env").1.contains("\"resumed\""));
+    let history = releases(&shop);
+    assert_eq!(history[0].1, "live", "{history:?}");
+    let nothing = deploy(&shop, &["--resume"]);
+    assert_ne!(nothing.code, 0);
+    assert!(
+        nothing.stderr.contains("no interrupted deploy"),
+        "{}",
+        nothing.stderr
+    );
+}
+
+/// Starts `slipway deploy prod` and kills it (SIGKILL) when its output shows `moment`.
+fn kill_deploy_at(shop: &Path, moment: &str) {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("slipway"))
+        .args(["deploy", "prod", "--yes"])
+        .current_dir(shop)
+        .env("SHOP_DB_PASSWORD", PASSWORD)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        assert!(n > 0, "the deploy ended before `{moment}`: {seen}");
+        seen.push_str(&line);
+        if line.contains(moment) {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
 
 #[test]
