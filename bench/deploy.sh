@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark deploys on the local engine with the example shop's web app, in one run, and print a
+# Benchmark deploys on the local engine with the example shop (db, api, web), in one run, and print a
 # table:
 #   - deploy duration, command to 100% of the traffic on the new release (blue-green);
 #   - time from the new release's passed health gate to the traffic switch;
@@ -44,7 +44,7 @@ rm -rf "$WORK"; mkdir -p "$WORK"
 cp -r examples/shop "$WORK/shop"
 P=$WORK/shop
 rm -rf "$P/.slipway" "$P/slipway.lock"
-# Only the web app (no database), routed by its own Host header, blue-green.
+# The shop's prod (db, api, web), routed by its own Host header, blue-green.
 python3 - "$P/slipway.toml" "$HOST" <<'PY'
 import sys
 path, host = sys.argv[1], sys.argv[2]
@@ -52,7 +52,6 @@ text = open(path).read()
 text = text.replace('name = "shop"', 'name = "benchdeploy"')
 text = text.replace('route = { path = "/" }', 'route = { host = "%s", path = "/" }' % host)
 text = text.replace('route = { path = "/api" }', 'route = { host = "%s", path = "/api" }' % host)
-text = text.replace('replicas = { api = 2 }', 'apps = ["web"]\nservices = []')
 text = text.replace('target = { kind = "docker", proxy = { publish = "127.0.0.1:8090" } }',
                     'target = { kind = "docker", proxy = { publish = "127.0.0.1:8090", gate_timeout = "8s", drain = "5s" } }')
 open(path, "w").write(text)
@@ -63,7 +62,7 @@ log "bases and the web image"
 run base release >/dev/null 2>&1
 run base update >/dev/null
 run build web >/dev/null
-export SHOP_DB_PASSWORD=unused-by-web
+export SHOP_DB_PASSWORD=bench-deploy-password
 
 now() { date +%s%N; }
 ms() { echo $(( ($2 - $1) / 1000000 )); }
@@ -152,6 +151,11 @@ read -r PORT_P50 PORT_P99 _ < <(wrk_run 1 "http://$PROXY/")
 read -r _ _ DIRECT_RPS < <(wrk_run 16 "http://$DIRECT_IP:8080/")
 read -r _ _ PROXY_RPS < <(wrk_run 16 "http://$PROXY_IP:8090/")
 read -r _ _ PORT_RPS < <(wrk_run 16 "http://$PROXY/")
+# The api (Python, ~1 ms a request): what an app's own work makes of the proxy's share.
+API=$(docker ps --filter label=dev.slipway.project=benchdeploy --filter label=dev.slipway.name=api --format '{{.Names}}' | head -1)
+API_IP=$(docker inspect -f '{{(index .NetworkSettings.Networks "slipway-proxy").IPAddress}}' "$API")
+read -r API_DIRECT_P50 API_DIRECT_P99 _ < <(wrk_run 1 "http://$API_IP:8000/api/env")
+read -r API_PROXY_P50 API_PROXY_P99 _ < <(wrk_run 1 "http://$PROXY_IP:8090/api/env")
 
 # --- 5: docker-compose up -d of the same app, under the same load
 log "docker-compose up -d under load"
@@ -177,7 +181,7 @@ rm -f "$WORK/compose.marker"; wait
 COMPOSE_MS=$(ms "$t0" "$t1")
 read -r COMPOSE_REQUESTS COMPOSE_FAILED < "$WORK/compose.load"
 (cd "$WORK/compose" && docker-compose -p benchdeploy down >/dev/null 2>&1)
-run down prod >/dev/null 2>&1 || true
+run down prod --volumes >/dev/null 2>&1 || true
 
 pct() { python3 -c "print(f'{($1 - $2) / $2 * 100:+.1f}%')"; }
 printf '\nslipway deploy on the local engine: the example shop web app, proxy %s\n' "$PROXY"
@@ -192,6 +196,10 @@ printf '%-26s %10s %10s %16s\n' "container directly" "$DIRECT_P50" "$DIRECT_P99"
 printf '%-26s %10s %10s %16s\n' "through the proxy" "$PROXY_P50" "$PROXY_P99" "$PROXY_RPS"
 printf '%-26s %10s %10s %16s\n' "through the published port" "$PORT_P50" "$PORT_P99" "$PORT_RPS"
 printf '%-26s %10s %10s %16s\n' "proxy overhead" "$(pct "$PROXY_P50" "$DIRECT_P50")" "$(pct "$PROXY_P99" "$DIRECT_P99")" "$(pct "$PROXY_RPS" "$DIRECT_RPS")"
+printf '\n%-26s %10s %10s\n' "wrk, the api's /api/env" "p50 ms c1" "p99 ms c1"
+printf '%-26s %10s %10s\n' "container directly" "$API_DIRECT_P50" "$API_DIRECT_P99"
+printf '%-26s %10s %10s\n' "through the proxy" "$API_PROXY_P50" "$API_PROXY_P99"
+printf '%-26s %10s %10s\n' "proxy overhead" "$(pct "$API_PROXY_P50" "$API_DIRECT_P50")" "$(pct "$API_PROXY_P99" "$API_DIRECT_P99")"
 printf '\n%-40s %10s %10s %10s\n' "under load (8 clients)" "requests" "failed" "took ms"
 printf '%-40s %10s %10s %10s\n' "docker-compose up -d --force-recreate" "$COMPOSE_REQUESTS" "$COMPOSE_FAILED" "$COMPOSE_MS"
 printf '%-40s %10s %10s %10s\n' "slipway deploy (blue-green)" "$SLIPWAY_REQUESTS" "$SLIPWAY_FAILED" "$DEPLOY_MS"

@@ -764,6 +764,25 @@ impl<'a> Rollout<'a> {
         Ok(())
     }
 
+    /// Starts every app's new containers on every host, gates them all at once, then runs the
+    /// `before_deploy` hooks: the release is ready for traffic.
+    async fn start_whole_set(&self, release: &Release, deployed: &[String]) -> Result<()> {
+        let mut started_sets = Vec::new();
+        for host in &self.hosts {
+            for app in deployed {
+                let containers = self
+                    .start(host, release, app, 1..=self.replicas(app))
+                    .await?;
+                started_sets.push((host, app, containers));
+            }
+        }
+        self.gate_all(&started_sets).await?;
+        for app in deployed {
+            self.before_deploy(release, app).await?;
+        }
+        Ok(())
+    }
+
     /// Gates every new set at once; the first failure is the answer.
     async fn gate_all(&self, sets: &[(&Host, &String, Vec<String>)]) -> Result<()> {
         let gates = sets
@@ -1057,19 +1076,7 @@ impl<'a> Rollout<'a> {
                 max_error_rate,
                 max_latency_increase,
             } if !first_release => {
-                let mut started_sets = Vec::new();
-                for host in &self.hosts {
-                    for app in deployed {
-                        let containers = self
-                            .start(host, release, app, 1..=self.replicas(app))
-                            .await?;
-                        started_sets.push((host, app, containers));
-                    }
-                }
-                self.gate_all(&started_sets).await?;
-                for app in deployed {
-                    self.before_deploy(release, app).await?;
-                }
+                self.start_whole_set(release, deployed).await?;
                 let pause = pause.map_or(Duration::from_secs(30), |d| d.0);
                 for step in steps {
                     let step = u32::from(*step).min(100);
@@ -1144,19 +1151,7 @@ impl<'a> Rollout<'a> {
             }
             // Blue-green, and every strategy's first release: start all, gate all, switch all.
             _ => {
-                let mut started_sets = Vec::new();
-                for host in &self.hosts {
-                    for app in deployed {
-                        let containers = self
-                            .start(host, release, app, 1..=self.replicas(app))
-                            .await?;
-                        started_sets.push((host, app, containers));
-                    }
-                }
-                self.gate_all(&started_sets).await?;
-                for app in deployed {
-                    self.before_deploy(release, app).await?;
-                }
+                self.start_whole_set(release, deployed).await?;
                 let keep_old = matches!(strategy, Strategy::BlueGreen { bake: Some(_) });
                 for host in &self.hosts {
                     for app in deployed {

@@ -504,6 +504,15 @@ pub fn env_lines(rendered: &slipway_config::RenderedEnvironment, file: &str) -> 
         .unwrap_or_default()
 }
 
+/// The labels of everything `up` makes: project, environment and name.
+pub fn labels_of(manifest: &Manifest, environment: &str, name: &str) -> Vec<(String, String)> {
+    vec![
+        (LABEL_PROJECT.to_owned(), manifest.project.name.clone()),
+        (LABEL_ENVIRONMENT.to_owned(), environment.to_owned()),
+        (LABEL_NAME.to_owned(), name.to_owned()),
+    ]
+}
+
 /// `<project>-<env>-public`: the network of what publishes ports.
 pub fn public_network(manifest: &Manifest, environment: &str) -> String {
     format!("{}-{environment}-public", manifest.project.name)
@@ -525,13 +534,7 @@ pub async fn start_services(
     log: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Vec<Started>> {
     let project = &manifest.project.name;
-    let labels = |name: &str| {
-        vec![
-            (LABEL_PROJECT.to_owned(), project.clone()),
-            (LABEL_ENVIRONMENT.to_owned(), environment.to_owned()),
-            (LABEL_NAME.to_owned(), name.to_owned()),
-        ]
-    };
+    let labels = |name: &str| labels_of(manifest, environment, name);
     let network_labels: HashMap<String, String> = labels("network").into_iter().collect();
     let internal = internal_network(manifest, environment);
     engine
@@ -661,14 +664,7 @@ async fn up_inner(
     log: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Vec<Started>> {
     let env = &manifest.environments[environment];
-    let project = &manifest.project.name;
-    let labels = |name: &str| {
-        vec![
-            (LABEL_PROJECT.to_owned(), project.clone()),
-            (LABEL_ENVIRONMENT.to_owned(), environment.to_owned()),
-            (LABEL_NAME.to_owned(), name.to_owned()),
-        ]
-    };
+    let labels = |name: &str| labels_of(manifest, environment, name);
     let network_labels: HashMap<String, String> = labels("network").into_iter().collect();
     let internal = internal_network(manifest, environment);
     let public = public_network(manifest, environment);

@@ -158,15 +158,7 @@ impl Engine {
         credential: Option<&Credential>,
     ) -> Result<()> {
         self.pull(from, credential).await?;
-        let (repo, tag) = split_tag(as_name);
-        let options = TagImageOptionsBuilder::default()
-            .repo(&repo)
-            .tag(&tag)
-            .build();
-        self.docker
-            .tag_image(from, Some(options))
-            .await
-            .map_err(engine)
+        self.tag(from, as_name).await
     }
 
     /// Builds `dockerfile` in `context` and tags the result with every name of `tags`.

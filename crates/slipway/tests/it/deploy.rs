@@ -157,6 +157,13 @@ fn deploy(shop: &Path, extra: &[&str]) -> crate::Run {
         .env("SHOP_DB_PASSWORD", PASSWORD))
 }
 
+/// `deploy`, which must succeed.
+fn deploy_ok(shop: &Path, extra: &[&str]) -> crate::Run {
+    let result = deploy(shop, extra);
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    result
+}
+
 fn releases(shop: &Path) -> Vec<(String, String)> {
     let result = run(slipway(shop).args(["releases", "prod", "--output", "json"]));
     assert_eq!(result.code, 0, "{}", result.stderr);
@@ -220,8 +227,7 @@ fn blue_green_deploys_and_rollbacks_under_load_drop_no_request() {
     );
     let _down = Down(shop.clone());
 
-    let first = deploy(&shop, &[]);
-    assert_eq!(first.code, 0, "{}", first.stderr);
+    let first = deploy_ok(&shop, &[]);
     assert!(
         first.stdout.contains("is live at http://127.0.0.1:8090"),
         "{}",
@@ -241,16 +247,14 @@ fn blue_green_deploys_and_rollbacks_under_load_drop_no_request() {
     let load = Load::start(&host, "/api/env");
     std::thread::sleep(Duration::from_millis(500));
     set_greeting(&shop, "second release");
-    let second = deploy(&shop, &[]);
-    assert_eq!(second.code, 0, "{}", second.stderr);
+    deploy_ok(&shop, &[]);
     assert!(get(&host, "/api/env").1.contains("second release"));
     let back = run(slipway(&shop)
         .args(["rollback", "prod"])
         .env("SHOP_DB_PASSWORD", PASSWORD));
     assert_eq!(back.code, 0, "{}", back.stderr);
     assert!(!get(&host, "/api/env").1.contains("second release"));
-    let third = deploy(&shop, &["--app", "api"]);
-    assert_eq!(third.code, 0, "{}", third.stderr);
+    deploy_ok(&shop, &["--app", "api"]);
     std::thread::sleep(Duration::from_millis(500));
     let (total, failures) = load.stop();
     assert!(
@@ -319,8 +323,7 @@ fn a_release_that_fails_its_health_gate_is_rolled_back_while_the_old_one_serves(
         "strategy = { kind = \"blue-green\" }",
     );
     let _down = Down(shop.clone());
-    let first = deploy(&shop, &[]);
-    assert_eq!(first.code, 0, "{}", first.stderr);
+    deploy_ok(&shop, &[]);
 
     // The next api answers 503 on /health: its database is unreachable.
     let template = shop.join("config/prod/api.env.j2");
@@ -382,8 +385,7 @@ fn a_canary_that_returns_errors_is_stopped_by_the_analysis() {
         "strategy = { kind = \"canary\", steps = [50, 100], pause = \"3s\", max_error_rate = \"1%\" }",
     );
     let _down = Down(shop.clone());
-    let first = deploy(&shop, &[]);
-    assert_eq!(first.code, 0, "{}", first.stderr);
+    deploy_ok(&shop, &[]);
 
     // The new api fails /api/env but still passes its health check.
     let code = shop.join("app/api/api/__main__.py");
@@ -427,8 +429,7 @@ fn a_deploy_killed_half_way_is_undone_by_the_next_command() {
         "strategy = { kind = \"canary\", steps = [50, 100], pause = \"60s\" }",
     );
     let _down = Down(shop.clone());
-    let first = deploy(&shop, &[]);
-    assert_eq!(first.code, 0, "{}", first.stderr);
+    deploy_ok(&shop, &[]);
     let load = Load::start(&host, "/api/env");
     set_greeting(&shop, "never finished");
     kill_deploy_at(&shop, "canary at 50%");
@@ -463,8 +464,7 @@ fn a_deploy_killed_half_way_is_undone_by_the_next_command() {
     set_greeting(&shop, "resumed");
     kill_deploy_at(&shop, "canary at 50%");
     set_greeting(&shop, "changed after the kill");
-    let resumed = deploy(&shop, &["--resume", "--strategy", "blue-green"]);
-    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let resumed = deploy_ok(&shop, &["--resume", "--strategy", "blue-green"]);
     assert!(
         resumed.stderr.contains("resuming release"),
         "{}",
@@ -619,8 +619,7 @@ fn rolling_goes_host_by_host_on_two_engines_without_a_failed_request() {
         ],
     );
     let _down = Down(shop.clone());
-    let first = deploy(&shop, &[]);
-    assert_eq!(first.code, 0, "{}", first.stderr);
+    let first = deploy_ok(&shop, &[]);
     assert!(
         first
             .stderr
@@ -643,8 +642,7 @@ fn rolling_goes_host_by_host_on_two_engines_without_a_failed_request() {
     );
     let built = run(slipway(&shop).args(["build", "web"]));
     assert_eq!(built.code, 0, "{}", built.stderr);
-    let second = deploy(&shop, &[]);
-    assert_eq!(second.code, 0, "{}", second.stderr);
+    let second = deploy_ok(&shop, &[]);
     for load in loads {
         let (total, failures) = load.stop();
         assert!(
@@ -740,8 +738,7 @@ fn a_rollback_during_the_bake_time_is_an_instant_switch() {
         "strategy = { kind = \"blue-green\", bake = \"12s\" }",
     );
     let _down = Down(shop.clone());
-    let first = deploy(&shop, &[]);
-    assert_eq!(first.code, 0, "{}", first.stderr);
+    deploy_ok(&shop, &[]);
     let load = Load::start(&host, "/api/env");
     set_greeting(&shop, "baking");
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("slipway"))
