@@ -480,7 +480,7 @@ impl<'a> Rollout<'a> {
                     slipway_oci::app::config_digest(self.ctx.manifest, app, &self.ctx.store_dir)
                         .map_err(|e| DeployError::Image {
                             app: app.to_owned(),
-                            message: format!("{e}; build it first with `slipway build {app}`"),
+                            message: e.to_string(),
                         })?;
                 let local = slipway_oci::app::local_name(self.ctx.manifest, app);
                 let mut pushed: Option<slipway_oci::app::Pushed> = None;
@@ -740,7 +740,14 @@ impl<'a> Rollout<'a> {
             host.name,
             argv.join(" ")
         ));
+        let started = std::time::Instant::now();
         let finished = host.engine.exec(&container, &argv).await?;
+        self.log(&format!(
+            "{}: {when} hook exited with {} after {:.1}s",
+            host.name,
+            finished.exit_code,
+            started.elapsed().as_secs_f64()
+        ));
         self.store.journal(
             release.id,
             &format!(

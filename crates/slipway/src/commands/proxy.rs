@@ -82,7 +82,16 @@ pub fn run(args: ProxyArgs) -> Result<ExitCode> {
                 metrics.map_or("-".into(), |m| m.to_string()),
                 config.admin_socket.display()
             );
-            proxy.run().await;
+            // As a container's first process nothing stops it by default: SIGTERM (docker stop,
+            // restart) ends it at once instead of after the engine's timeout.
+            let mut terminate =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .context("cannot watch for SIGTERM")?;
+            tokio::select! {
+                () = proxy.run() => {}
+                _ = terminate.recv() => eprintln!("slipway proxy: SIGTERM, stopping"),
+                _ = tokio::signal::ctrl_c() => eprintln!("slipway proxy: interrupted, stopping"),
+            }
             Ok(ExitCode::SUCCESS)
         }),
         ProxyCommand::Ctl { socket, command } => {
