@@ -37,12 +37,16 @@ DOCKER_SOCK=/var/run/docker.sock
 HOST2_SOCK=$STATE/run/docker2.sock    # a second engine: "host two" for multi-host deploys
 HOST2_BRIDGE=slipway-br2
 HOST2_TCP=127.0.0.1:2380                # host two's API over TCP too (loopback only, no TLS)
+SSH_ALIAS=slipway-host-two             # its name in ~/.ssh/config
+SSH_PORT=2222                           # host two over ssh: an sshd on loopback whose only
+                                        # command is `docker system dial-stdio` to host two
 HOST2_POOL=10.231.0.0/16
 DEBIAN_SUITE=bookworm
 DEBIAN_TAG=bookworm-20251117-slim
 DEBIAN_IMAGE=debian:${DEBIAN_TAG}
 DEBIAN_REMOTE=${REGISTRY}/library/debian:${DEBIAN_TAG}
-PACKAGES=(docker.io docker-registry debootstrap apache2-utils curl ca-certificates skopeo git iproute2)
+PACKAGES=(docker.io docker-registry debootstrap apache2-utils curl ca-certificates skopeo git iproute2
+  openssh-server openssh-client)
 
 CREATED=$STATE/created          # what `up` made: dockerd.pid, registry.pid, images
 LOGS=$STATE/logs
@@ -239,6 +243,64 @@ ensure_second_engine() {
   die "the second dockerd does not answer on $HOST2_SOCK (log: $LOGS/docker2.log)"
 }
 
+# Host two over ssh, as production hosts are reached: an sshd on 127.0.0.1:$SSH_PORT that takes
+# this user's keys (one is made if there is none) and runs nothing but `docker system
+# dial-stdio` against host two's engine.
+ensure_ssh_host() {
+  local dir=$STATE/sshd pidfile=$STATE/run/sshd.pid pid
+  pid=$(read_pid "$pidfile")
+  if [[ -n $pid ]] && pid_is "$pid" sshd; then
+    return 0
+  fi
+  mkdir -p "$dir" "$STATE/run" /run/sshd
+  chmod 700 "$dir"
+  [[ -f $dir/host_ed25519 ]] || ssh-keygen -q -t ed25519 -N '' -f "$dir/host_ed25519"
+  local home
+  home=$(getent passwd "$(id -un)" | cut -d: -f6)
+  if ! ls "$home"/.ssh/id_*.pub >/dev/null 2>&1; then
+    mkdir -p "$home/.ssh"
+    chmod 700 "$home/.ssh"
+    ssh-keygen -q -t ed25519 -N '' -f "$home/.ssh/id_ed25519"
+  fi
+  local key
+  : >"$dir/authorized_keys"
+  for key in "$home"/.ssh/id_*.pub; do
+    printf 'command="DOCKER_HOST=unix://%s exec docker system dial-stdio",no-pty,no-port-forwarding,no-agent-forwarding,no-X11-forwarding %s\n' \
+      "$HOST2_SOCK" "$(cat "$key")" >>"$dir/authorized_keys"
+  done
+  printf '%s\n' "Port $SSH_PORT" "ListenAddress 127.0.0.1" "HostKey $dir/host_ed25519" \
+    "AuthorizedKeysFile $dir/authorized_keys" "PermitRootLogin prohibit-password" \
+    "PasswordAuthentication no" "KbdInteractiveAuthentication no" "UsePAM no" \
+    "StrictModes no" "PidFile $pidfile" >"$dir/sshd_config"
+  log "starting sshd on 127.0.0.1:$SSH_PORT (host two over ssh)"
+  /usr/sbin/sshd -f "$dir/sshd_config" -E "$LOGS/sshd.log" 9>&-
+  local i
+  for ((i = 0; i < 50; i++)); do
+    [[ -s $pidfile ]] && break
+    sleep 0.1
+  done
+  if [[ ! -s $pidfile ]]; then
+    tail -n 20 "$LOGS/sshd.log" >&2
+    die "sshd did not start (log: $LOGS/sshd.log)"
+  fi
+  cp "$pidfile" "$CREATED/sshd.pid"
+  # An alias, because the engine client takes no port in ssh:// URLs (as with any host on a
+  # port other than 22, ~/.ssh/config names it).
+  local config=$home/.ssh/config
+  if ! grep -qx "Host $SSH_ALIAS" "$config" 2>/dev/null; then
+    printf '\n# slipway test bed: host two over ssh (scripts/testbed.sh)\nHost %s\n  HostName 127.0.0.1\n  Port %s\n' \
+      "$SSH_ALIAS" "$SSH_PORT" >>"$config"
+    chmod 600 "$config"
+  fi
+  # Its host key is known, so ssh connects without asking.
+  local known=$home/.ssh/known_hosts entry
+  entry="[127.0.0.1]:$SSH_PORT $(cut -d' ' -f1-2 "$dir/host_ed25519.pub")"
+  grep -qxF "$entry" "$known" 2>/dev/null || {
+    ssh-keygen -R "[127.0.0.1]:$SSH_PORT" -f "$known" >/dev/null 2>&1 || true
+    printf '%s\n' "$entry" >>"$known"
+  }
+}
+
 # --- registry --------------------------------------------------------------------------------
 
 write_if_changed() { # write_if_changed FILE MODE < content; returns 0 if the file changed
@@ -344,6 +406,7 @@ export SLIPWAY_TEST_DEBIAN_IMAGE=$DEBIAN_IMAGE
 export DOCKER_CONFIG=$DOCKER_CFG_DIR
 export SLIPWAY_TEST_HOST2=unix://$HOST2_SOCK
 export SLIPWAY_TEST_HOST2_TCP=tcp://$HOST2_TCP
+export SLIPWAY_TEST_HOST2_SSH=ssh://$(id -un)@$SSH_ALIAS
 EOF
   if [[ -f $DOCKER_CFG_DIR/config.json ]] && grep -qF "\"$auth\"" "$DOCKER_CFG_DIR/config.json"; then
     return 0
@@ -529,6 +592,7 @@ cmd_up() {
   ensure_packages
   ensure_engine
   ensure_second_engine
+  ensure_ssh_host
   ensure_registry
   write_client_config
   ensure_debian_image
@@ -570,6 +634,11 @@ cmd_down() {
     else
       log "no engine answers; cannot remove images: $(tr '\n' ' ' <"$CREATED/images")"
     fi
+  fi
+  pid=$(read_pid "$CREATED/sshd.pid")
+  if [[ -n $pid ]] && pid_is "$pid" sshd; then
+    log "stopping sshd (pid $pid)"
+    stop_pid "$pid" sshd
   fi
   pid=$(read_pid "$CREATED/docker2.pid")
   if [[ -n $pid ]] && pid_is "$pid" dockerd; then

@@ -595,9 +595,10 @@ fn bad_deploys_are_refused_with_clear_errors_and_change_nothing() {
 
 #[test]
 fn rolling_goes_host_by_host_on_two_engines_without_a_failed_request() {
-    // Over TCP, host two is a remote host: it pulls the images from the registry.
-    let host_two = std::env::var("SLIPWAY_TEST_HOST2_TCP")
-        .expect("SLIPWAY_TEST_HOST2_TCP is not set: run the tests through scripts/test");
+    // Over ssh (an sshd on loopback dialing the test bed's second engine), host two is a
+    // remote host as production ones are: it pulls the images from the registry.
+    let host_two = std::env::var("SLIPWAY_TEST_HOST2_SSH")
+        .expect("SLIPWAY_TEST_HOST2_SSH is not set: run the tests through scripts/test");
     const PROXY_TWO: &str = "127.0.0.1:18090";
     let temp = tempfile::tempdir().unwrap();
     let hosts = format!(
@@ -702,11 +703,36 @@ fn rolling_goes_host_by_host_on_two_engines_without_a_failed_request() {
     );
     assert!(get_at(PROXY_TWO, &host, "/").1.contains("second release"));
 
+    // The same host over plain TCP tells the same.
+    let tcp = std::env::var("SLIPWAY_TEST_HOST2_TCP")
+        .expect("SLIPWAY_TEST_HOST2_TCP is not set: run the tests through scripts/test");
+    let manifest = std::fs::read_to_string(shop.join("slipway.toml")).unwrap();
+    write(&shop, "slipway.toml", &manifest.replace(&host_two, &tcp));
+    let over_tcp = run(slipway(&shop).args(["status", "prod", "--output", "json"]));
+    write(&shop, "slipway.toml", &manifest);
+    assert_eq!(over_tcp.code, 0, "{}", over_tcp.stderr);
+    let over_tcp: serde_json::Value = serde_json::from_str(&over_tcp.stdout).unwrap();
+    assert_eq!(over_tcp["hosts"][1]["host"].as_str(), Some(tcp.as_str()));
+
     let status = run(slipway(&shop).args(["status", "prod", "--output", "json"]));
     assert_eq!(status.code, 0, "{}", status.stderr);
     let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     let hosts = json["hosts"].as_array().unwrap();
     assert_eq!(hosts.len(), 2);
+    let names = |host: &serde_json::Value| -> Vec<String> {
+        host["apps"]["web"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["containers"].as_array().unwrap().iter())
+            .map(|c| c["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        names(&hosts[1]),
+        names(&over_tcp["hosts"][1]),
+        "ssh and tcp see one host"
+    );
     for host in hosts {
         let web = host["apps"]["web"].as_array().unwrap();
         assert_eq!(web.len(), 1, "{web:?}");
