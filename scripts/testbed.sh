@@ -14,8 +14,9 @@
 #   - The official-image stand-in debian:bookworm-20251117-slim, made with
 #     `debootstrap --variant=minbase` from the host's Debian mirror, imported into the engine and
 #     pushed to the registry as 127.0.0.1:5000/library/debian:bookworm-20251117-slim.
-#   - A second dockerd ("host two" of multi-host deploys) on unix://$STATE/run/docker2.sock and
-#     tcp://127.0.0.1:2380 (loopback only, no TLS: a remote host's path, pulling from the registry), with
+#   - A second dockerd ("host two" of multi-host deploys) on unix://$STATE/run/docker2.sock,
+#     tcp://127.0.0.1:2381 (TLS with client certificates from $STATE/tls) and ssh (sshd on
+#     127.0.0.1:2222, alias slipway-host-two), with
 #     its own data-root, exec-root, address pool and default bridge (slipway-br2), no iptables rules
 #     (published ports go through docker-proxy), log $STATE/logs/docker2.log.
 #   - $STATE/env (SLIPWAY_TEST_REGISTRY, SLIPWAY_TEST_HOST2, SLIPWAY_TEST_REGISTRY_USER, SLIPWAY_TEST_REGISTRY_PASSWORD,
@@ -36,7 +37,7 @@ REG_USER=slipway
 DOCKER_SOCK=/var/run/docker.sock
 HOST2_SOCK=$STATE/run/docker2.sock    # a second engine: "host two" for multi-host deploys
 HOST2_BRIDGE=slipway-br2
-HOST2_TCP=127.0.0.1:2380                # host two's API over TCP too (loopback only, no TLS)
+HOST2_TCP=127.0.0.1:2381                # host two's API over TCP too: TLS, client certificates
 SSH_ALIAS=slipway-host-two             # its name in ~/.ssh/config
 SSH_PORT=2222                           # host two over ssh: an sshd on loopback whose only
                                         # command is `docker system dial-stdio` to host two
@@ -46,7 +47,7 @@ DEBIAN_TAG=bookworm-20251117-slim
 DEBIAN_IMAGE=debian:${DEBIAN_TAG}
 DEBIAN_REMOTE=${REGISTRY}/library/debian:${DEBIAN_TAG}
 PACKAGES=(docker.io docker-registry debootstrap apache2-utils curl ca-certificates skopeo git iproute2
-  openssh-server openssh-client)
+  openssh-server openssh-client openssl)
 
 CREATED=$STATE/created          # what `up` made: dockerd.pid, registry.pid, images
 LOGS=$STATE/logs
@@ -195,6 +196,31 @@ host2_ping() {
   curl -fsS --max-time 3 --unix-socket "$HOST2_SOCK" http://localhost/_ping >/dev/null 2>&1
 }
 
+# A certificate authority, host two's server certificate (127.0.0.1) and a client certificate,
+# laid out as DOCKER_CERT_PATH expects (ca.pem, cert.pem, key.pem).
+ensure_tls_certificates() {
+  local tls=$STATE/tls
+  [[ -s $tls/client/key.pem && -s $tls/server-key.pem ]] && return 0
+  mkdir -p "$tls/client"
+  chmod 700 "$tls"
+  (
+    cd "$tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=slipway test bed CA" \
+      -keyout ca-key.pem -out ca.pem 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+      -keyout server-key.pem -out server.csr 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 3650 \
+      -extfile server.ext -out server-cert.pem 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=slipway tests" \
+      -keyout client/key.pem -out client.csr 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 3650 \
+      -extfile client.ext -out client/cert.pem 2>/dev/null
+    cp ca.pem client/ca.pem
+  )
+}
+
 # Host two: a second engine on this machine, kept apart from the first (its own state, networks
 # from another address pool, no iptables rules of its own).
 ensure_second_engine() {
@@ -225,7 +251,11 @@ ensure_second_engine() {
       || iptables -I FORWARD -s "$HOST2_POOL" -d "$HOST2_POOL" -j ACCEPT
   fi
   log "starting the second dockerd (log $LOGS/docker2.log)"
-  setsid -f dockerd --host "unix://$HOST2_SOCK" --host "tcp://$HOST2_TCP" --storage-driver "$(pick_storage_driver)" \
+  ensure_tls_certificates
+  local tls=$STATE/tls
+  setsid -f dockerd --host "unix://$HOST2_SOCK" --host "tcp://$HOST2_TCP" \
+    --tlsverify --tlscacert "$tls/ca.pem" --tlscert "$tls/server-cert.pem" --tlskey "$tls/server-key.pem" \
+    --storage-driver "$(pick_storage_driver)" \
     --data-root "$STATE/docker2/data" --exec-root "$STATE/run/docker2-exec" \
     --pidfile "$pidfile" --bridge "$HOST2_BRIDGE" --iptables=false --ip6tables=false \
     --default-address-pool "base=$HOST2_POOL,size=24" \
@@ -406,6 +436,7 @@ export SLIPWAY_TEST_DEBIAN_IMAGE=$DEBIAN_IMAGE
 export DOCKER_CONFIG=$DOCKER_CFG_DIR
 export SLIPWAY_TEST_HOST2=unix://$HOST2_SOCK
 export SLIPWAY_TEST_HOST2_TCP=tcp://$HOST2_TCP
+export SLIPWAY_TEST_HOST2_CERT_PATH=$STATE/tls/client
 export SLIPWAY_TEST_HOST2_SSH=ssh://$(id -un)@$SSH_ALIAS
 EOF
   if [[ -f $DOCKER_CFG_DIR/config.json ]] && grep -qF "\"$auth\"" "$DOCKER_CFG_DIR/config.json"; then

@@ -703,12 +703,21 @@ fn rolling_goes_host_by_host_on_two_engines_without_a_failed_request() {
     );
     assert!(get_at(PROXY_TWO, &host, "/").1.contains("second release"));
 
-    // The same host over plain TCP tells the same.
+    // The same host over TCP with TLS (client certificates, as Docker's DOCKER_CERT_PATH lays
+    // them out) tells the same; without the certificates it is refused.
     let tcp = std::env::var("SLIPWAY_TEST_HOST2_TCP")
         .expect("SLIPWAY_TEST_HOST2_TCP is not set: run the tests through scripts/test");
+    let certs = std::env::var("SLIPWAY_TEST_HOST2_CERT_PATH")
+        .expect("SLIPWAY_TEST_HOST2_CERT_PATH is not set: run the tests through scripts/test");
     let manifest = std::fs::read_to_string(shop.join("slipway.toml")).unwrap();
     write(&shop, "slipway.toml", &manifest.replace(&host_two, &tcp));
-    let over_tcp = run(slipway(&shop).args(["status", "prod", "--output", "json"]));
+    let without_tls = run(slipway(&shop).args(["status", "prod", "--output", "json"]));
+    assert_ne!(without_tls.code, 0, "{}", without_tls.stdout);
+    assert!(without_tls.stderr.contains(&tcp), "{}", without_tls.stderr);
+    let over_tcp = run(slipway(&shop)
+        .args(["status", "prod", "--output", "json"])
+        .env("DOCKER_TLS_VERIFY", "1")
+        .env("DOCKER_CERT_PATH", &certs));
     write(&shop, "slipway.toml", &manifest);
     assert_eq!(over_tcp.code, 0, "{}", over_tcp.stderr);
     let over_tcp: serde_json::Value = serde_json::from_str(&over_tcp.stdout).unwrap();
