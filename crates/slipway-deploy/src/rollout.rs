@@ -205,8 +205,23 @@ impl<'a> Rollout<'a> {
 
     /// Targets of `release`'s containers of `app` that exist on `host`, as the proxy names them.
     async fn targets(&self, host: &Host, release: &str, app: &str, replicas: u32) -> Vec<String> {
+        self.running(host, release, app, replicas)
+            .await
+            .into_iter()
+            .map(|(_, target)| target)
+            .collect()
+    }
+
+    /// `(container, target)` of each of `release`'s containers of `app` running on `host`.
+    async fn running(
+        &self,
+        host: &Host,
+        release: &str,
+        app: &str,
+        replicas: u32,
+    ) -> Vec<(String, String)> {
         let port = self.ctx.manifest.apps[app].port.unwrap_or(80);
-        let mut targets = Vec::new();
+        let mut running = Vec::new();
         for replica in 1..=replicas {
             let name = container_name(
                 self.ctx.manifest,
@@ -216,10 +231,10 @@ impl<'a> Rollout<'a> {
                 replica,
             );
             if host.engine.is_running(&name).await {
-                targets.push(format!("{name}:{port}"));
+                running.push((name.clone(), format!("{name}:{port}")));
             }
         }
-        targets
+        running
     }
 
     /// Checks what a deploy needs before anything on a host changes.
@@ -996,29 +1011,11 @@ impl<'a> Rollout<'a> {
                                 let old_replicas = previous
                                     .and_then(|p| p.apps.get(app))
                                     .map_or(1, |a| a.replicas);
-                                let mut list = Vec::new();
-                                for replica in 1..=old_replicas {
-                                    let container = container_name(
-                                        self.ctx.manifest,
-                                        self.ctx.environment,
-                                        app,
-                                        old_name,
-                                        replica,
-                                    );
-                                    let target = format!(
-                                        "{container}:{}",
-                                        self.ctx.manifest.apps[app].port.unwrap_or(80)
-                                    );
-                                    if host.engine.is_running(&container).await {
-                                        list.push((container, target));
-                                    }
-                                }
-                                list
+                                self.running(host, old_name, app, old_replicas).await
                             }
                             None => Vec::new(),
                         };
                         let old_release = old_name.clone().unwrap_or_default();
-                        let port = self.ctx.manifest.apps[app].port.unwrap_or(80);
                         let mut started = 0;
                         while started < replicas || !old.is_empty() {
                             let count = batch.min(replicas - started);
@@ -1032,7 +1029,6 @@ impl<'a> Rollout<'a> {
                                     count as usize,
                                     &new,
                                     started,
-                                    port,
                                 )
                                 .await?;
                             }
@@ -1070,7 +1066,6 @@ impl<'a> Rollout<'a> {
                                 retire,
                                 &new,
                                 started,
-                                port,
                             )
                             .await?;
                         }
@@ -1201,7 +1196,6 @@ impl<'a> Rollout<'a> {
         count: usize,
         new: &str,
         started: u32,
-        _port: u16,
     ) -> Result<()> {
         if count == 0 || old.is_empty() {
             return Ok(());
