@@ -18,7 +18,7 @@ use super::project::Project;
 /// host, with the environment's strategy, health-gated, rolled back automatically on failure.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  slipway build && slipway deploy prod --yes\n  slipway deploy prod --app api --strategy canary\n  slipway deploy prod --image api=registry.example/shop/api@sha256:...\n  slipway rollback prod"
+    after_help = "Examples:\n  slipway build && slipway deploy prod --yes\n  slipway deploy prod --app api --strategy canary\n  slipway deploy prod --image api=registry.example/shop/api@sha256:...\n  slipway deploy prod --resume         finish a deploy that was interrupted\n  slipway rollback prod"
 )]
 pub struct DeployArgs {
     environment: String,
