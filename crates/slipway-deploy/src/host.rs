@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use slipway_core::Manifest;
-use slipway_core::manifest::{CommandLine, ProxySettings};
+use slipway_core::manifest::ProxySettings;
 use slipway_docker::Engine;
 use slipway_docker::environment::{
     ContainerSpec, LABEL_ENVIRONMENT, LABEL_NAME, LABEL_PROJECT, health_of,
@@ -144,10 +144,6 @@ impl ProxyPlan {
                 .clone()
                 .unwrap_or_else(|| DEFAULT_PROXY_BASE.into()),
         }
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}:{}", self.publish.0, self.publish.1)
     }
 }
 
@@ -399,11 +395,6 @@ pub async fn start_replica(host: &Host, plan: &ContainerPlan<'_>, replica: u32) 
     };
     host.engine.ensure_container(&spec).await?;
     Ok(name)
-}
-
-/// The argv of an app's health command, for messages.
-pub fn describe_command(command: &CommandLine) -> String {
-    command.argv().join(" ")
 }
 
 /// Removes an environment's routes from a host's proxy (after `slipway down`), so it answers

@@ -131,6 +131,22 @@ impl<'a> Rollout<'a> {
         &self.plan
     }
 
+    /// Where the apps answer through the first host's proxy.
+    pub fn url(&self) -> String {
+        self.hosts[0].url(&self.plan)
+    }
+
+    /// The proxy's image, assembled from this binary (unchanged layers are reused).
+    async fn proxy_image(&self) -> Result<Manifest> {
+        build_proxy_image(
+            self.ctx.manifest,
+            &self.plan,
+            &self.ctx.state_dir,
+            &self.ctx.store_dir,
+        )
+        .await
+    }
+
     fn log(&self, line: &str) {
         (self.ctx.log)(line);
     }
@@ -300,13 +316,7 @@ impl<'a> Rollout<'a> {
             let entry = self.prepare_image(app, request.images.get(app)).await?;
             apps.insert(app.clone(), entry);
         }
-        let tool = build_proxy_image(
-            self.ctx.manifest,
-            &self.plan,
-            &self.ctx.state_dir,
-            &self.ctx.store_dir,
-        )
-        .await?;
+        let tool = self.proxy_image().await?;
 
         let release = self.store.begin(
             &NewRelease {
@@ -368,13 +378,7 @@ impl<'a> Rollout<'a> {
             .collect();
         self.check(strategy, &deployed)?;
         self.config_override = Some(self.release_config(&release.name()));
-        let tool = build_proxy_image(
-            self.ctx.manifest,
-            &self.plan,
-            &self.ctx.state_dir,
-            &self.ctx.store_dir,
-        )
-        .await?;
+        let tool = self.proxy_image().await?;
         self.log(&format!(
             "resuming release {} of {} ({}): {}",
             release.name(),

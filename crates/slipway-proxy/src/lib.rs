@@ -9,7 +9,7 @@ pub mod admin;
 pub mod metrics;
 pub mod table;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -75,7 +75,8 @@ type ProxyBody = BoxBody<Bytes, hyper::Error>;
 struct Shared {
     table: RwLock<Table>,
     inflight: Mutex<HashMap<String, Arc<AtomicUsize>>>,
-    metrics: Mutex<BTreeMap<(String, String), Arc<ReleaseMetrics>>>,
+    /// service → release → counters
+    metrics: Mutex<HashMap<String, HashMap<String, Arc<ReleaseMetrics>>>>,
     requests: AtomicU64,
     client: Client<HttpConnector, Full<Bytes>>,
     state_file: PathBuf,
@@ -227,22 +228,25 @@ impl Shared {
         std::fs::rename(&temporary, &self.state_file).map_err(io)
     }
 
+    // Both run for every request: a lookup first, an allocation only the first time.
     fn counter(&self, target: &str) -> Arc<AtomicUsize> {
-        self.inflight
-            .lock()
-            .expect("not poisoned")
-            .entry(target.to_owned())
-            .or_default()
-            .clone()
+        let mut inflight = self.inflight.lock().expect("not poisoned");
+        if let Some(counter) = inflight.get(target) {
+            return counter.clone();
+        }
+        inflight.entry(target.to_owned()).or_default().clone()
     }
 
     fn metrics_of(&self, service: &str, release: &str) -> Arc<ReleaseMetrics> {
-        self.metrics
-            .lock()
-            .expect("not poisoned")
-            .entry((service.to_owned(), release.to_owned()))
-            .or_default()
-            .clone()
+        let mut metrics = self.metrics.lock().expect("not poisoned");
+        let releases = match metrics.get_mut(service) {
+            Some(releases) => releases,
+            None => metrics.entry(service.to_owned()).or_default(),
+        };
+        if let Some(release) = releases.get(release) {
+            return release.clone();
+        }
+        releases.entry(release.to_owned()).or_default().clone()
     }
 
     async fn forward(&self, request: Request<Incoming>, remote: SocketAddr) -> Response<ProxyBody> {
@@ -752,19 +756,4 @@ pub fn release_metrics<'s>(
         .iter()
         .find(|r| r.release == release)
         .map(|r| &r.metrics)
-}
-
-/// Releases routed with a weight above 0, for a quick look at a service.
-pub fn live_releases(status: &Status, service: &str) -> BTreeSet<String> {
-    status
-        .services
-        .get(service)
-        .map(|s| {
-            s.releases
-                .iter()
-                .filter(|r| r.weight > 0)
-                .map(|r| r.release.clone())
-                .collect()
-        })
-        .unwrap_or_default()
 }

@@ -200,7 +200,7 @@ pub fn run_deploy(args: DeployArgs) -> Result<ExitCode> {
         Config::Rendered,
         async |rollout| {
             let release = rollout.deploy(&request).await?;
-            Ok((release, rollout.proxy_plan().url()))
+            Ok((release, rollout.url()))
         },
     )
     .with_context(|| format!("deploying `{}`", args.environment))?;
@@ -356,7 +356,7 @@ pub fn run_status(args: StatusArgs) -> Result<ExitCode> {
                 &environment,
             )
             .await?;
-            Ok((live, hosts, rollout.proxy_plan().url()))
+            Ok((live, hosts, rollout.url()))
         },
     )?;
     match args.output {

@@ -32,6 +32,17 @@ fn shop_copy(dir: &Path, name: &str, dev_port: u16, stage_port: u16) -> std::pat
     copy
 }
 
+/// `slipway ps` lists no container of the project.
+fn assert_nothing_left(shop: &Path) {
+    let ps = run(slipway(shop).args(["ps", "--output", "json"]));
+    assert_eq!(
+        ps.stdout.trim(),
+        "[]",
+        "nothing of the environment is left: {}",
+        ps.stdout
+    );
+}
+
 fn changes(result: &crate::Run) -> Vec<(String, String)> {
     assert_eq!(
         result.code, 0,
@@ -140,8 +151,7 @@ fn dev_and_stage_come_up_change_only_what_changed_and_go_down() {
     );
 
     assert_eq!(run(slipway(&shop).args(["down", "dev"])).code, 0);
-    let ps = run(slipway(&shop).args(["ps", "--output", "json"]));
-    assert_eq!(ps.stdout.trim(), "[]", "{}", ps.stdout);
+    assert_nothing_left(&shop);
     changes(&up("dev"));
     assert_eq!(
         curl(&["http://127.0.0.1:18180/api/visits"]).trim(),
@@ -235,8 +245,7 @@ fn a_missing_config_key_or_a_stopped_engine_is_a_clear_error_and_starts_nothing(
         "{}",
         stopped.stderr
     );
-    let ps = run(slipway(&shop).args(["ps", "--output", "json"]));
-    assert_eq!(ps.stdout.trim(), "[]", "nothing was started: {}", ps.stdout);
+    assert_nothing_left(&shop);
 }
 
 #[test]
@@ -264,13 +273,7 @@ fn a_service_that_never_gets_healthy_stops_up_and_leaves_nothing_running() {
         result.stderr
     );
     assert!(!result.stderr.contains("pw-env-test"), "{}", result.stderr);
-    let ps = run(slipway(&shop).args(["ps", "--output", "json"]));
-    assert_eq!(
-        ps.stdout.trim(),
-        "[]",
-        "nothing of the environment is left: {}",
-        ps.stdout
-    );
+    assert_nothing_left(&shop);
     let _ = run(slipway(&shop).args(["down", "dev", "--volumes"]));
 }
 
@@ -288,13 +291,7 @@ fn a_port_already_taken_is_a_clear_error_and_leaves_nothing() {
         "the error names the port: {}",
         result.stderr
     );
-    let ps = run(slipway(&shop).args(["ps", "--output", "json"]));
-    assert_eq!(
-        ps.stdout.trim(),
-        "[]",
-        "nothing of the environment is left: {}",
-        ps.stdout
-    );
+    assert_nothing_left(&shop);
     let _ = run(slipway(&shop).args(["down", "dev", "--volumes"]));
 }
 
