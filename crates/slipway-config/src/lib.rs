@@ -157,6 +157,32 @@ impl RenderedEnvironment {
 pub struct Inputs {
     pub set: BTreeMap<String, String>,
     pub process_environment: BTreeMap<String, String>,
+    /// Secrets of the providers this crate cannot read itself (`ssm:`, `secretsmanager:`).
+    pub external: ExternalSecrets,
+}
+
+/// How secrets kept outside (in AWS) enter the rendered config.
+#[derive(Debug, Clone, Default)]
+pub enum ExternalSecrets {
+    /// Rendering one is an error (nothing fetched them).
+    #[default]
+    Unavailable,
+    /// Values fetched beforehand, by provider reference (`ssm:/shop/db` → value).
+    Values(BTreeMap<String, String>),
+    /// Each renders as [`secret_placeholder`]: the target passes a reference, never the value
+    /// (ECS task definitions' `secrets`).
+    References,
+}
+
+/// What a secret kept outside renders as under [`ExternalSecrets::References`]; a key whose
+/// whole value is this becomes a reference to the secret.
+pub fn secret_placeholder(name: &str) -> String {
+    format!("\u{1}slipway-secret:{name}\u{1}")
+}
+
+/// Providers whose secrets [`ExternalSecrets`] supplies.
+pub fn is_external_provider(reference: &str) -> bool {
+    reference.starts_with("ssm:") || reference.starts_with("secretsmanager:")
 }
 
 impl Inputs {
@@ -164,6 +190,7 @@ impl Inputs {
         Inputs {
             set,
             process_environment: std::env::vars().collect(),
+            external: ExternalSecrets::Unavailable,
         }
     }
 }
@@ -256,9 +283,17 @@ fn read_secret(
                 .trim_end_matches(['\n', '\r'])
                 .to_owned())
         }
-        other => Err(fail(format!(
-            "the provider `{other}` is not available here (ssm and secretsmanager arrive with the AWS target)"
-        ))),
+        "ssm" | "secretsmanager" => match &inputs.external {
+            ExternalSecrets::Values(values) => values
+                .get(source_ref)
+                .cloned()
+                .ok_or_else(|| fail("it was not fetched from AWS".into())),
+            ExternalSecrets::References => Ok(secret_placeholder(name)),
+            ExternalSecrets::Unavailable => Err(fail(
+                "AWS secrets are read only by commands that reach AWS (deploy, up, config render)".into(),
+            )),
+        },
+        other => Err(fail(format!("unknown provider `{other}`"))),
     }
 }
 

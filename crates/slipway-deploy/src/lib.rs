@@ -1,7 +1,8 @@
-//! Deploys on Docker hosts: the release history (SQLite), the per-environment deploy lock, the
+//! Deploys on Docker hosts and Amazon ECS: the release history (SQLite), the per-environment deploy lock, the
 //! proxy on each host, and the rollout strategies with their health gates, canary analysis,
 //! automatic rollback and recovery of an interrupted deploy.
 
+pub mod ecs;
 pub mod host;
 pub mod lock;
 pub mod rollout;
@@ -46,6 +47,8 @@ pub enum DeployError {
     },
     #[error(transparent)]
     Engine(#[from] slipway_docker::DockerError),
+    #[error(transparent)]
+    Aws(#[from] slipway_aws::AwsError),
 }
 
 pub type Result<T, E = DeployError> = std::result::Result<T, E>;

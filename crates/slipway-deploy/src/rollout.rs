@@ -492,6 +492,8 @@ impl<'a> Rollout<'a> {
                     image_id,
                     digest: reference.split_once('@').map(|(_, d)| d.to_owned()),
                     replicas,
+                    task_definition: None,
+                    service: None,
                 })
             }
             None => {
@@ -541,6 +543,8 @@ impl<'a> Rollout<'a> {
                     image_id: wanted.to_string(),
                     digest: pushed.map(|p| p.digest.to_string()),
                     replicas,
+                    task_definition: None,
+                    service: None,
                 })
             }
         }

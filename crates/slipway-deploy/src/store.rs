@@ -57,6 +57,12 @@ pub struct ReleaseApp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
     pub replicas: u32,
+    /// On ECS: the task definition revision this release registered for the app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_definition: Option<String>,
+    /// On ECS: the service that runs it (`<service>-blue`/`-green` with two colours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -179,6 +185,15 @@ impl Store {
         Ok(())
     }
 
+    /// Records what a deploy learned about its apps after it began (ECS task definition ARNs).
+    pub fn record_apps(&self, id: i64, apps: &BTreeMap<String, ReleaseApp>) -> Result<()> {
+        let apps = serde_json::to_string(apps).expect("apps serialize");
+        self.connection()
+            .execute("UPDATE releases SET apps = ?1 WHERE id = ?2", params![apps, id])
+            .map_err(db)?;
+        Ok(())
+    }
+
     pub fn finish(&self, id: i64, outcome: Outcome, note: Option<&str>, now: i64) -> Result<()> {
         self.connection()
             .execute(
@@ -284,6 +299,8 @@ mod tests {
                     image_id: "sha256:aa".into(),
                     digest: None,
                     replicas: 2,
+                    task_definition: None,
+                    service: None,
                 },
             )]),
             config_digest: "sha256:cc".into(),

@@ -523,6 +523,34 @@ async fn resolve_base(
     })
 }
 
+/// Where `push_app` puts an app's image in a registry, by digest (`host/prefix/project/app@sha256:...`),
+/// without pushing: what a deploy will reference.
+pub fn planned_reference(
+    manifest: &Manifest,
+    app_name: &str,
+    store_dir: &Path,
+    registry_name: &str,
+) -> Result<String> {
+    let store = Store::open(store_dir)?;
+    let local = local_name(manifest, app_name);
+    let descriptor = store
+        .get_ref(&local)?
+        .ok_or_else(|| OciError::NotInStore(local.clone()))?;
+    let config = manifest
+        .registries
+        .get(registry_name)
+        .ok_or_else(|| OciError::Registry {
+            registry: registry_name.into(),
+            message: "not defined in slipway.toml".into(),
+        })?;
+    Ok(format!(
+        "{}/{}/{app_name}@{}",
+        config.url.trim_end_matches('/'),
+        manifest.project.name,
+        descriptor.digest
+    ))
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Pushed {
     pub app: String,

@@ -414,32 +414,66 @@ impl ProxySettings {
     }
 }
 
-/// An environment on Amazon ECS.
+/// An environment on Amazon ECS: one ECS service per app (two for blue-green and canary, whose
+/// traffic slipway moves between two target groups on an ALB listener).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EcsTarget {
     pub cluster: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
-    /// App → ECS service name; default `<project>-<app>`.
+    /// App → its service, task family, load balancer and sidecars.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    pub services: IndexMap<String, String>,
+    pub apps: IndexMap<String, EcsApp>,
+    /// `FARGATE` (default) or `EC2`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launch_type: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subnets: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub security_groups: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub assign_public_ip: bool,
+    /// Task execution role: image pulls, logs and secrets. Required when the environment has secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_role_arn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_role_arn: Option<String>,
+    /// Task CPU units, for every app unless the app says otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+    /// Task memory (MiB), for every app unless the app says otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    /// CloudWatch Logs group of the `awslogs` driver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_group: Option<String>,
+    /// How long a service may take to reach a steady state; default 10m.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steady_timeout: Option<Duration>,
+}
+
+/// One app on ECS.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EcsApp {
+    /// ECS service name; default `<project>-<env>-<app>`. Blue-green and canary use
+    /// `<service>-blue` and `<service>-green`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// Task definition family; default the service name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<String>,
+    /// ALB listener whose forward weights slipway moves (blue-green, canary).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub log_group: Option<String>,
+    pub listener: Option<String>,
+    /// Target group ARNs: one for rolling, two (blue, green) for blue-green and canary.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub target_groups: Vec<String>,
 }
 
 impl Default for Target {

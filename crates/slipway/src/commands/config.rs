@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use slipway_config::{Inputs, render, write};
+use slipway_config::write;
 
 use super::Output;
 use super::project::Project;
@@ -47,7 +47,6 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
             .with_context(|| format!("--set {pair}: write NAME=VALUE"))?;
         set.insert(name.to_owned(), value.to_owned());
     }
-    let inputs = Inputs::from_process(set);
     let manifest = &project.manifest;
     let check_environment = |name: &str| -> Result<()> {
         if !manifest.environments.contains_key(name) {
@@ -61,7 +60,7 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
     match &args.command {
         ConfigCommand::Render { environment } => {
             check_environment(environment)?;
-            let rendered = render(&project.root, manifest, environment, &inputs)?;
+            let rendered = project.render_config(environment, set.clone())?;
             let written = write(
                 &rendered,
                 &project.root,
@@ -82,7 +81,7 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
         ConfigCommand::Check => {
             let mut failures = Vec::new();
             for environment in manifest.environments.keys() {
-                match render(&project.root, manifest, environment, &inputs) {
+                match project.render_config(environment, set.clone()) {
                     Ok(rendered) => {
                         if args.output == Output::Text {
                             println!("{environment}: {} file(s) render", rendered.files.len());
@@ -97,7 +96,7 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
         }
         ConfigCommand::Explain { environment } => {
             check_environment(environment)?;
-            let rendered = render(&project.root, manifest, environment, &inputs)?;
+            let rendered = project.render_config(environment, set.clone())?;
             let mut rows = Vec::new();
             for file in &rendered.files {
                 for (key, (value, sources)) in &file.keys {
@@ -139,8 +138,8 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
         ConfigCommand::Diff { a, b } => {
             check_environment(a)?;
             check_environment(b)?;
-            let left = render(&project.root, manifest, a, &inputs)?;
-            let right = render(&project.root, manifest, b, &inputs)?;
+            let left = project.render_config(a, set.clone())?;
+            let right = project.render_config(b, set.clone())?;
             let differences = slipway_config::diff(&left, &right);
             match args.output {
                 Output::Json => {

@@ -1,4 +1,4 @@
-//! `slipway deploy`, `rollback`, `releases` and `status`: releases on Docker hosts.
+//! `slipway deploy`, `rollback`, `releases` and `status`: releases on Docker hosts and ECS.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use slipway_core::manifest::Strategy;
+use slipway_deploy::ecs::EcsRollout;
 use slipway_deploy::rollout::{Context as DeployContext, DeployRequest, Rollout, strategy_name};
 use slipway_deploy::store::{Release, Store};
 
@@ -129,10 +130,7 @@ fn with_rollout<T>(
 ) -> Result<T> {
     let manifest = &project.manifest;
     let rendered = match config {
-        Config::Rendered => {
-            let inputs = slipway_config::Inputs::from_process(Default::default());
-            slipway_config::render(&project.root, manifest, environment, &inputs)?
-        }
+        Config::Rendered => project.render_config(environment, Default::default())?,
         Config::NotNeeded => slipway_config::RenderedEnvironment::empty(environment),
     };
     let log = move |line: &str| {
@@ -155,6 +153,43 @@ fn with_rollout<T>(
         let mut rollout = Rollout::new(context).await?;
         work(&mut rollout).await
     })
+}
+
+/// Like [`with_rollout`], for an environment on Amazon ECS.
+pub(crate) fn with_ecs_rollout<T>(
+    project: &Project,
+    environment: &str,
+    output: Output,
+    work: impl AsyncFnOnce(&EcsRollout<'_>) -> Result<T>,
+) -> Result<T> {
+    let rendered = project.render_config(environment, Default::default())?;
+    let log = move |line: &str| {
+        if output == Output::Text {
+            eprintln!("  {line}");
+        }
+    };
+    let context = DeployContext {
+        manifest: &project.manifest,
+        environment,
+        root: project.root.clone(),
+        state_dir: project.state_dir(),
+        store_dir: project.store_dir(),
+        rendered: &rendered,
+        started_by: started_by(),
+        log: &log,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let rollout = EcsRollout::new(context).await?;
+        work(&rollout).await
+    })
+}
+
+fn on_ecs(project: &Project, environment: &str) -> bool {
+    matches!(
+        project.manifest.environments[environment].target,
+        slipway_core::manifest::Target::Ecs(_)
+    )
 }
 
 pub fn run_deploy(args: DeployArgs) -> Result<ExitCode> {
@@ -193,16 +228,23 @@ pub fn run_deploy(args: DeployArgs) -> Result<ExitCode> {
         strategy,
         resume: args.resume,
     };
-    let release = with_rollout(
-        &project,
-        &args.environment,
-        args.output,
-        Config::Rendered,
-        async |rollout| {
+    let release = if on_ecs(&project, &args.environment) {
+        with_ecs_rollout(&project, &args.environment, args.output, async |rollout| {
             let release = rollout.deploy(&request).await?;
-            Ok((release, rollout.url()))
-        },
-    )
+            Ok((release, format!("ECS cluster {}", rollout.cluster())))
+        })
+    } else {
+        with_rollout(
+            &project,
+            &args.environment,
+            args.output,
+            Config::Rendered,
+            async |rollout| {
+                let release = rollout.deploy(&request).await?;
+                Ok((release, rollout.url()))
+            },
+        )
+    }
     .with_context(|| format!("deploying `{}`", args.environment))?;
     let (release, url) = release;
     match args.output {
@@ -246,13 +288,19 @@ pub fn run_rollback(args: RollbackArgs) -> Result<ExitCode> {
     let project = Project::find(&args.project)?;
     check_environment(&project, &args.environment)?;
     let to = args.to.as_deref().map(release_id).transpose()?;
-    let release = with_rollout(
-        &project,
-        &args.environment,
-        args.output,
-        Config::Rendered,
-        async |rollout| Ok(rollout.rollback(to).await?),
-    )
+    let release = if on_ecs(&project, &args.environment) {
+        with_ecs_rollout(&project, &args.environment, args.output, async |rollout| {
+            Ok(rollout.rollback(to).await?)
+        })
+    } else {
+        with_rollout(
+            &project,
+            &args.environment,
+            args.output,
+            Config::Rendered,
+            async |rollout| Ok(rollout.rollback(to).await?),
+        )
+    }
     .with_context(|| format!("rolling back `{}`", args.environment))?;
     match args.output {
         Output::Json => println!("{}", serde_json::to_string_pretty(&release)?),

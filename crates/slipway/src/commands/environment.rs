@@ -45,8 +45,7 @@ pub fn run_up(args: UpArgs) -> Result<ExitCode> {
     let project = Project::find(&args.project)?;
     check_environment(&project, &args.environment)?;
     let manifest = &project.manifest;
-    let inputs = slipway_config::Inputs::from_process(Default::default());
-    let rendered = slipway_config::render(&project.root, manifest, &args.environment, &inputs)?;
+    let rendered = project.render_config(&args.environment, Default::default())?;
     slipway_config::write(
         &rendered,
         &project.root,

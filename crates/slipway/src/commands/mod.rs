@@ -3,6 +3,7 @@ pub mod build;
 pub mod completions;
 pub mod config;
 pub mod deploy;
+pub mod ecs;
 pub mod environment;
 pub mod images;
 pub mod init;

@@ -42,6 +42,36 @@ impl Project {
         }
     }
 
+    /// Renders an environment's config. Secrets kept in AWS are fetched for Docker targets;
+    /// an ECS environment gets references instead (its tasks read them at start).
+    pub fn render_config(
+        &self,
+        environment: &str,
+        set: std::collections::BTreeMap<String, String>,
+    ) -> Result<slipway_config::RenderedEnvironment> {
+        let mut inputs = slipway_config::Inputs::from_process(set);
+        if let Some(env) = self.manifest.environments.get(environment) {
+            let external: Vec<&String> = env
+                .secrets
+                .values()
+                .filter(|r| slipway_config::is_external_provider(r))
+                .collect();
+            inputs.external = if matches!(env.target, slipway_core::manifest::Target::Ecs(_)) {
+                slipway_config::ExternalSecrets::References
+            } else if external.is_empty() {
+                slipway_config::ExternalSecrets::Unavailable
+            } else {
+                slipway_config::ExternalSecrets::Values(fetch_aws_secrets(&external)?)
+            };
+        }
+        Ok(slipway_config::render(
+            &self.root,
+            &self.manifest,
+            environment,
+            &inputs,
+        )?)
+    }
+
     pub fn state_dir(&self) -> PathBuf {
         self.root.join(
             self.manifest
@@ -108,4 +138,29 @@ impl Project {
     pub fn revision(&self) -> Option<String> {
         self.git(&["rev-parse", "HEAD"])
     }
+}
+
+/// Fetches each `ssm:`/`secretsmanager:` reference's value with the default AWS credentials.
+fn fetch_aws_secrets(
+    references: &[&String],
+) -> Result<std::collections::BTreeMap<String, String>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let config = slipway_aws::load_config(None).await;
+        let secrets = slipway_aws::secrets::Secrets::new(&config);
+        let mut values = std::collections::BTreeMap::new();
+        for reference in references {
+            let source = slipway_aws::secrets::SecretSource::parse(reference)
+                .expect("filtered to AWS providers");
+            let value = secrets
+                .value(&source)
+                .await
+                .with_context(|| format!("reading secret `{reference}` from AWS"))?;
+            values.insert((*reference).clone(), value);
+        }
+        Ok(values)
+    })
 }

@@ -1,0 +1,630 @@
+//! The ECS and ELBv2 calls a deploy makes: register a task definition, create or update a
+//! service and follow it to a steady state, read and move an ALB listener's forward weights.
+
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use aws_sdk_ecs::types as ecs;
+use aws_sdk_elasticloadbalancingv2::types as elb;
+
+use crate::taskdef::TaskDefinition;
+use crate::{AwsError, Result, api};
+
+/// A service as a deploy needs to see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceState {
+    pub name: String,
+    pub status: String,
+    pub task_definition: Option<String>,
+    pub desired: i32,
+    pub running: i32,
+    pub deployments: Vec<DeploymentState>,
+    /// Newest first.
+    pub events: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeploymentState {
+    pub id: String,
+    /// `PRIMARY`, `ACTIVE` or `INACTIVE`.
+    pub status: String,
+    pub task_definition: Option<String>,
+    /// `IN_PROGRESS`, `COMPLETED` or `FAILED`, when ECS reports it.
+    pub rollout_state: Option<String>,
+    pub rollout_reason: Option<String>,
+    pub desired: i32,
+    pub running: i32,
+    pub failed_tasks: i32,
+}
+
+/// What a new service is created with.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceSpec {
+    pub cluster: String,
+    pub name: String,
+    pub task_definition: String,
+    pub desired: i32,
+    pub launch_type: String,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub assign_public_ip: bool,
+    /// Target group, container name, container port.
+    pub load_balancer: Option<(String, String, u16)>,
+    pub tags: Vec<(String, String)>,
+}
+
+/// How a rolling update replaces tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rolling {
+    pub minimum_healthy_percent: i32,
+    pub maximum_percent: i32,
+}
+
+impl Default for Rolling {
+    fn default() -> Self {
+        Rolling {
+            minimum_healthy_percent: 100,
+            maximum_percent: 200,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Ecs {
+    ecs: aws_sdk_ecs::Client,
+    elb: aws_sdk_elasticloadbalancingv2::Client,
+}
+
+impl Ecs {
+    pub fn new(config: &SdkConfig) -> Ecs {
+        Ecs {
+            ecs: aws_sdk_ecs::Client::new(config),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
+        }
+    }
+
+    /// An error unless the cluster exists and is active.
+    pub async fn check_cluster(&self, cluster: &str) -> Result<()> {
+        let answer = self
+            .ecs
+            .describe_clusters()
+            .clusters(cluster)
+            .send()
+            .await
+            .map_err(api("DescribeClusters"))?;
+        let active = answer
+            .clusters()
+            .iter()
+            .any(|c| c.status() == Some("ACTIVE"));
+        if active {
+            Ok(())
+        } else {
+            Err(AwsError::Missing(format!(
+                "the ECS cluster `{cluster}` does not exist (or is not active) in this account and region; create it or fix `cluster` in the environment's target"
+            )))
+        }
+    }
+
+    /// An error unless the target group exists.
+    pub async fn check_target_group(&self, arn: &str) -> Result<()> {
+        self.elb
+            .describe_target_groups()
+            .target_group_arns(arn)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|error| {
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_target_group_not_found_exception())
+                {
+                    AwsError::Missing(format!("the target group `{arn}` does not exist"))
+                } else {
+                    api("DescribeTargetGroups")(error)
+                }
+            })
+    }
+
+    /// Registers a new revision; returns its ARN.
+    pub async fn register(&self, definition: &TaskDefinition) -> Result<String> {
+        let mut request = self
+            .ecs
+            .register_task_definition()
+            .family(&definition.family)
+            .network_mode(ecs::NetworkMode::from(definition.network_mode.as_str()))
+            .set_task_role_arn(definition.task_role_arn.clone())
+            .set_execution_role_arn(definition.execution_role_arn.clone())
+            .set_cpu(definition.cpu.clone())
+            .set_memory(definition.memory.clone());
+        for compatibility in &definition.requires_compatibilities {
+            request =
+                request.requires_compatibilities(ecs::Compatibility::from(compatibility.as_str()));
+        }
+        for container in &definition.container_definitions {
+            let mut built = ecs::ContainerDefinition::builder()
+                .name(&container.name)
+                .image(&container.image)
+                .essential(container.essential)
+                .set_command(container.command.clone());
+            for port in &container.port_mappings {
+                built = built.port_mappings(
+                    ecs::PortMapping::builder()
+                        .container_port(i32::from(port.container_port))
+                        .protocol(ecs::TransportProtocol::from(port.protocol.as_str()))
+                        .build(),
+                );
+            }
+            for pair in &container.environment {
+                built = built.environment(
+                    ecs::KeyValuePair::builder()
+                        .name(&pair.name)
+                        .value(&pair.value)
+                        .build(),
+                );
+            }
+            for secret in &container.secrets {
+                built = built.secrets(
+                    ecs::Secret::builder()
+                        .name(&secret.name)
+                        .value_from(&secret.value_from)
+                        .build()
+                        .map_err(api("RegisterTaskDefinition"))?,
+                );
+            }
+            if let Some(check) = &container.health_check {
+                built = built.health_check(
+                    ecs::HealthCheck::builder()
+                        .set_command(Some(check.command.clone()))
+                        .interval(check.interval as i32)
+                        .timeout(check.timeout as i32)
+                        .retries(check.retries as i32)
+                        .start_period(check.start_period as i32)
+                        .build()
+                        .map_err(api("RegisterTaskDefinition"))?,
+                );
+            }
+            if let Some(logs) = &container.log_configuration {
+                built = built.log_configuration(
+                    ecs::LogConfiguration::builder()
+                        .log_driver(ecs::LogDriver::from(logs.log_driver.as_str()))
+                        .set_options(Some(logs.options.clone().into_iter().collect()))
+                        .build()
+                        .map_err(api("RegisterTaskDefinition"))?,
+                );
+            }
+            request = request.container_definitions(built.build());
+        }
+        for tag in &definition.tags {
+            request = request.tags(ecs::Tag::builder().key(&tag.key).value(&tag.value).build());
+        }
+        let answer = request
+            .send()
+            .await
+            .map_err(api("RegisterTaskDefinition"))?;
+        answer
+            .task_definition()
+            .and_then(|t| t.task_definition_arn())
+            .map(str::to_owned)
+            .ok_or_else(|| AwsError::Api {
+                operation: "RegisterTaskDefinition",
+                message: "no ARN in the answer".into(),
+            })
+    }
+
+    /// The task definition an ARN names, in slipway's shape (for `ecs diff`).
+    pub async fn task_definition(&self, arn: &str) -> Result<TaskDefinition> {
+        let answer = self
+            .ecs
+            .describe_task_definition()
+            .task_definition(arn)
+            .include(ecs::TaskDefinitionField::Tags)
+            .send()
+            .await
+            .map_err(api("DescribeTaskDefinition"))?;
+        let described = answer.task_definition().ok_or_else(|| AwsError::Api {
+            operation: "DescribeTaskDefinition",
+            message: format!("no task definition `{arn}`"),
+        })?;
+        use crate::taskdef as ours;
+        Ok(TaskDefinition {
+            family: described.family().unwrap_or_default().to_owned(),
+            task_role_arn: described.task_role_arn().map(str::to_owned),
+            execution_role_arn: described.execution_role_arn().map(str::to_owned),
+            network_mode: described
+                .network_mode()
+                .map_or("bridge".to_owned(), |m| m.as_str().to_owned()),
+            requires_compatibilities: described
+                .requires_compatibilities()
+                .iter()
+                .map(|c| c.as_str().to_owned())
+                .collect(),
+            cpu: described.cpu().map(str::to_owned),
+            memory: described.memory().map(str::to_owned),
+            container_definitions: described
+                .container_definitions()
+                .iter()
+                .map(|c| ours::ContainerDefinition {
+                    name: c.name().unwrap_or_default().to_owned(),
+                    image: c.image().unwrap_or_default().to_owned(),
+                    essential: c.essential().unwrap_or(true),
+                    command: (!c.command().is_empty()).then(|| c.command().to_vec()),
+                    port_mappings: c
+                        .port_mappings()
+                        .iter()
+                        .map(|p| ours::PortMapping {
+                            container_port: p.container_port().unwrap_or(0) as u16,
+                            protocol: p.protocol().map_or("tcp".into(), |p| p.as_str().into()),
+                        })
+                        .collect(),
+                    environment: c
+                        .environment()
+                        .iter()
+                        .map(|kv| ours::KeyValue {
+                            name: kv.name().unwrap_or_default().to_owned(),
+                            value: kv.value().unwrap_or_default().to_owned(),
+                        })
+                        .collect(),
+                    secrets: c
+                        .secrets()
+                        .iter()
+                        .map(|s| ours::SecretRef {
+                            name: s.name().to_owned(),
+                            value_from: s.value_from().to_owned(),
+                        })
+                        .collect(),
+                    health_check: c.health_check().map(|h| ours::HealthCheck {
+                        command: h.command().to_vec(),
+                        interval: h.interval().unwrap_or(30) as u32,
+                        timeout: h.timeout().unwrap_or(5) as u32,
+                        retries: h.retries().unwrap_or(3) as u32,
+                        start_period: h.start_period().unwrap_or(0) as u32,
+                    }),
+                    log_configuration: c.log_configuration().map(|l| ours::LogConfiguration {
+                        log_driver: l.log_driver().as_str().to_owned(),
+                        options: l
+                            .options()
+                            .map(|o| o.clone().into_iter().collect())
+                            .unwrap_or_default(),
+                    }),
+                })
+                .collect(),
+            tags: answer
+                .tags()
+                .iter()
+                .map(|t| ours::Tag {
+                    key: t.key().unwrap_or_default().to_owned(),
+                    value: t.value().unwrap_or_default().to_owned(),
+                })
+                .collect(),
+        })
+    }
+
+    /// The service, or `None` when it does not exist (or was deleted).
+    pub async fn service(&self, cluster: &str, name: &str) -> Result<Option<ServiceState>> {
+        let answer = self
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .services(name)
+            .send()
+            .await
+            .map_err(api("DescribeServices"))?;
+        let Some(service) = answer
+            .services()
+            .iter()
+            .find(|s| s.status() != Some("INACTIVE"))
+        else {
+            return Ok(None);
+        };
+        Ok(Some(ServiceState {
+            name: service.service_name().unwrap_or(name).to_owned(),
+            status: service.status().unwrap_or_default().to_owned(),
+            task_definition: service.task_definition().map(str::to_owned),
+            desired: service.desired_count(),
+            running: service.running_count(),
+            deployments: service
+                .deployments()
+                .iter()
+                .map(|d| DeploymentState {
+                    id: d.id().unwrap_or_default().to_owned(),
+                    status: d.status().unwrap_or_default().to_owned(),
+                    task_definition: d.task_definition().map(str::to_owned),
+                    rollout_state: d.rollout_state().map(|s| s.as_str().to_owned()),
+                    rollout_reason: d.rollout_state_reason().map(str::to_owned),
+                    desired: d.desired_count(),
+                    running: d.running_count(),
+                    failed_tasks: d.failed_tasks(),
+                })
+                .collect(),
+            events: service
+                .events()
+                .iter()
+                .filter_map(|e| e.message().map(str::to_owned))
+                .collect(),
+        }))
+    }
+
+    pub async fn create_service(&self, spec: &ServiceSpec, rolling: Rolling) -> Result<()> {
+        let mut request = self
+            .ecs
+            .create_service()
+            .cluster(&spec.cluster)
+            .service_name(&spec.name)
+            .task_definition(&spec.task_definition)
+            .desired_count(spec.desired)
+            .launch_type(ecs::LaunchType::from(spec.launch_type.as_str()))
+            .deployment_configuration(deployment_configuration(rolling)?)
+            .propagate_tags(ecs::PropagateTags::Service)
+            .enable_ecs_managed_tags(true);
+        if !spec.subnets.is_empty() {
+            request = request.network_configuration(
+                ecs::NetworkConfiguration::builder()
+                    .awsvpc_configuration(
+                        ecs::AwsVpcConfiguration::builder()
+                            .set_subnets(Some(spec.subnets.clone()))
+                            .set_security_groups(Some(spec.security_groups.clone()))
+                            .assign_public_ip(if spec.assign_public_ip {
+                                ecs::AssignPublicIp::Enabled
+                            } else {
+                                ecs::AssignPublicIp::Disabled
+                            })
+                            .build()
+                            .map_err(api("CreateService"))?,
+                    )
+                    .build(),
+            );
+        }
+        if let Some((target_group, container, port)) = &spec.load_balancer {
+            request = request.load_balancers(
+                ecs::LoadBalancer::builder()
+                    .target_group_arn(target_group)
+                    .container_name(container)
+                    .container_port(i32::from(*port))
+                    .build(),
+            );
+        }
+        for (key, value) in &spec.tags {
+            request = request.tags(ecs::Tag::builder().key(key).value(value).build());
+        }
+        request.send().await.map_err(api("CreateService"))?;
+        Ok(())
+    }
+
+    /// Points the service at `task_definition` with `desired` tasks.
+    pub async fn update_service(
+        &self,
+        cluster: &str,
+        name: &str,
+        task_definition: Option<&str>,
+        desired: i32,
+        rolling: Rolling,
+    ) -> Result<()> {
+        self.ecs
+            .update_service()
+            .cluster(cluster)
+            .service(name)
+            .set_task_definition(task_definition.map(str::to_owned))
+            .desired_count(desired)
+            .deployment_configuration(deployment_configuration(rolling)?)
+            .send()
+            .await
+            .map_err(api("UpdateService"))?;
+        Ok(())
+    }
+
+    /// Waits until the service runs `task_definition` alone, with all its tasks; fails early when
+    /// the deployment fails, when ECS rolls it back (its circuit breaker), or when `give_up`
+    /// tasks of the new deployment have stopped, with the reasons of the stopped tasks.
+    pub async fn wait_steady(
+        &self,
+        cluster: &str,
+        name: &str,
+        task_definition: &str,
+        timeout: Duration,
+        give_up: i32,
+        progress: &(dyn Fn(&str) + Send + Sync),
+    ) -> Result<()> {
+        let started = Instant::now();
+        let mut last = String::new();
+        let mut pause = Duration::from_millis(200);
+        loop {
+            let Some(service) = self.service(cluster, name).await? else {
+                return Err(AwsError::NotSteady {
+                    service: name.to_owned(),
+                    reason: "the service no longer exists".into(),
+                });
+            };
+            let primary = service.deployments.iter().find(|d| d.status == "PRIMARY");
+            let line = format!(
+                "{name}: {}/{} running{}",
+                service.running,
+                service.desired,
+                primary
+                    .and_then(|p| p.rollout_state.as_deref())
+                    .map(|s| format!(", {}", s.to_lowercase().replace('_', " ")))
+                    .unwrap_or_default()
+            );
+            if line != last {
+                progress(&line);
+                last = line;
+            }
+            if service.task_definition.as_deref() != Some(task_definition) {
+                let reasons = self.stopped_reasons(cluster, name).await;
+                return Err(AwsError::NotSteady {
+                    service: name.to_owned(),
+                    reason: format!(
+                        "ECS rolled the service back to {}{}",
+                        service.task_definition.as_deref().unwrap_or("nothing"),
+                        reasons
+                    ),
+                });
+            }
+            if let Some(primary) = primary {
+                if primary.rollout_state.as_deref() == Some("FAILED") {
+                    let reasons = self.stopped_reasons(cluster, name).await;
+                    return Err(AwsError::NotSteady {
+                        service: name.to_owned(),
+                        reason: format!(
+                            "the deployment failed: {}{reasons}",
+                            primary.rollout_reason.as_deref().unwrap_or("no reason given")
+                        ),
+                    });
+                }
+                if give_up > 0 && primary.failed_tasks >= give_up {
+                    let reasons = self.stopped_reasons(cluster, name).await;
+                    return Err(AwsError::NotSteady {
+                        service: name.to_owned(),
+                        reason: format!(
+                            "{} tasks of the new deployment stopped{reasons}",
+                            primary.failed_tasks
+                        ),
+                    });
+                }
+                let done = service.deployments.len() == 1
+                    && primary.rollout_state.as_deref().is_none_or(|s| s == "COMPLETED")
+                    && service.running >= service.desired;
+                if done {
+                    return Ok(());
+                }
+            }
+            if started.elapsed() >= timeout {
+                let reasons = self.stopped_reasons(cluster, name).await;
+                return Err(AwsError::NotSteady {
+                    service: name.to_owned(),
+                    reason: format!(
+                        "no steady state after {}s ({}/{} running){reasons}",
+                        timeout.as_secs(),
+                        service.running,
+                        service.desired
+                    ),
+                });
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// `; stopped tasks: <reason>, ...` for the service's recently stopped tasks, or nothing.
+    pub async fn stopped_reasons(&self, cluster: &str, service: &str) -> String {
+        let Ok(listed) = self
+            .ecs
+            .list_tasks()
+            .cluster(cluster)
+            .service_name(service)
+            .desired_status(ecs::DesiredStatus::Stopped)
+            .send()
+            .await
+        else {
+            return String::new();
+        };
+        if listed.task_arns().is_empty() {
+            return String::new();
+        }
+        let Ok(described) = self
+            .ecs
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(listed.task_arns().iter().take(5).cloned().collect()))
+            .send()
+            .await
+        else {
+            return String::new();
+        };
+        let mut reasons: Vec<String> = Vec::new();
+        for task in described.tasks() {
+            let mut reason = task.stopped_reason().unwrap_or("stopped").to_owned();
+            for container in task.containers() {
+                if let Some(why) = container.reason() {
+                    reason.push_str(&format!(" ({}: {why})", container.name().unwrap_or("?")));
+                }
+            }
+            if !reasons.contains(&reason) {
+                reasons.push(reason);
+            }
+        }
+        if reasons.is_empty() {
+            String::new()
+        } else {
+            format!("; stopped tasks: {}", reasons.join("; "))
+        }
+    }
+
+    /// The listener's forward weights by target group ARN, in the listener's order.
+    pub async fn weights(&self, listener: &str) -> Result<Vec<(String, i32)>> {
+        let answer = self
+            .elb
+            .describe_listeners()
+            .listener_arns(listener)
+            .send()
+            .await
+            .map_err(|error| {
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_listener_not_found_exception())
+                {
+                    AwsError::Missing(format!("the ALB listener `{listener}` does not exist"))
+                } else {
+                    api("DescribeListeners")(error)
+                }
+            })?;
+        let Some(found) = answer.listeners().first() else {
+            return Err(AwsError::Missing(format!(
+                "the ALB listener `{listener}` does not exist"
+            )));
+        };
+        let mut weights = Vec::new();
+        for action in found.default_actions() {
+            if action.r#type() != Some(&elb::ActionTypeEnum::Forward) {
+                continue;
+            }
+            if let Some(config) = action.forward_config() {
+                for group in config.target_groups() {
+                    if let Some(arn) = group.target_group_arn() {
+                        weights.push((arn.to_owned(), group.weight().unwrap_or(1)));
+                    }
+                }
+            } else if let Some(arn) = action.target_group_arn() {
+                weights.push((arn.to_owned(), 1));
+            }
+        }
+        Ok(weights)
+    }
+
+    /// Forwards the listener's traffic by these weights (0–999 each).
+    pub async fn set_weights(&self, listener: &str, weights: &[(String, i32)]) -> Result<()> {
+        let mut forward = elb::ForwardActionConfig::builder();
+        for (arn, weight) in weights {
+            forward = forward.target_groups(
+                elb::TargetGroupTuple::builder()
+                    .target_group_arn(arn)
+                    .weight(*weight)
+                    .build(),
+            );
+        }
+        let action = elb::Action::builder()
+            .r#type(elb::ActionTypeEnum::Forward)
+            .forward_config(forward.build())
+            .build();
+        self.elb
+            .modify_listener()
+            .listener_arn(listener)
+            .default_actions(action)
+            .send()
+            .await
+            .map_err(api("ModifyListener"))?;
+        Ok(())
+    }
+}
+
+fn deployment_configuration(rolling: Rolling) -> Result<ecs::DeploymentConfiguration> {
+    Ok(ecs::DeploymentConfiguration::builder()
+        .deployment_circuit_breaker(
+            ecs::DeploymentCircuitBreaker::builder()
+                .enable(true)
+                .rollback(true)
+                .build(),
+        )
+        .minimum_healthy_percent(rolling.minimum_healthy_percent)
+        .maximum_percent(rolling.maximum_percent)
+        .build())
+}

@@ -1,0 +1,322 @@
+//! Task definitions as slipway writes them: pure data in the shape of ECS's
+//! `RegisterTaskDefinition` JSON, so `slipway ecs render` prints exactly what a deploy sends and
+//! `slipway ecs diff` compares it with what runs.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// What one app's task needs, gathered by the deploy from slipway.toml, the image and the
+/// rendered config.
+#[derive(Debug, Clone, Default)]
+pub struct AppTask {
+    pub family: String,
+    /// The app's container name (the app's name).
+    pub container: String,
+    /// Pinned by digest: `registry/repository@sha256:...`.
+    pub image: String,
+    pub port: Option<u16>,
+    /// `CMD`/`CMD-SHELL` health check command, when the app has one.
+    pub health_command: Option<Vec<String>>,
+    pub health_interval_s: Option<u32>,
+    pub health_timeout_s: Option<u32>,
+    pub health_retries: Option<u32>,
+    pub health_start_period_s: Option<u32>,
+    /// Non-secret environment, sorted by name.
+    pub environment: BTreeMap<String, String>,
+    /// Name → `valueFrom` (an SSM parameter or Secrets Manager secret ARN).
+    pub secrets: BTreeMap<String, String>,
+    pub sidecars: Vec<SidecarTask>,
+    pub launch_type: String,
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
+    pub execution_role_arn: Option<String>,
+    pub task_role_arn: Option<String>,
+    pub log_group: Option<String>,
+    pub region: String,
+    /// Resource tags, e.g. the project, environment and release.
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SidecarTask {
+    pub name: String,
+    pub image: String,
+    pub command: Option<Vec<String>>,
+    pub environment: BTreeMap<String, String>,
+    pub port: Option<u16>,
+    pub essential: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskDefinition {
+    pub family: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_role_arn: Option<String>,
+    pub network_mode: String,
+    pub requires_compatibilities: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    pub container_definitions: Vec<ContainerDefinition>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerDefinition {
+    pub name: String,
+    pub image: String,
+    pub essential: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub port_mappings: Vec<PortMapping>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub environment: Vec<KeyValue>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheck>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_configuration: Option<LogConfiguration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PortMapping {
+    pub container_port: u16,
+    pub protocol: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyValue {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretRef {
+    pub name: String,
+    pub value_from: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthCheck {
+    pub command: Vec<String>,
+    pub interval: u32,
+    pub timeout: u32,
+    pub retries: u32,
+    pub start_period: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogConfiguration {
+    pub log_driver: String,
+    pub options: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
+}
+
+/// The task definition for one app.
+pub fn render(task: &AppTask) -> TaskDefinition {
+    let fargate = task.launch_type == "FARGATE";
+    let log_configuration = |stream_prefix: &str| {
+        task.log_group.as_ref().map(|group| LogConfiguration {
+            log_driver: "awslogs".into(),
+            options: BTreeMap::from([
+                ("awslogs-group".into(), group.clone()),
+                ("awslogs-region".into(), task.region.clone()),
+                ("awslogs-stream-prefix".into(), stream_prefix.to_owned()),
+            ]),
+        })
+    };
+    let pairs = |map: &BTreeMap<String, String>| {
+        map.iter()
+            .map(|(name, value)| KeyValue {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect()
+    };
+    let mut containers = vec![ContainerDefinition {
+        name: task.container.clone(),
+        image: task.image.clone(),
+        essential: true,
+        command: None,
+        port_mappings: task
+            .port
+            .map(|port| PortMapping {
+                container_port: port,
+                protocol: "tcp".into(),
+            })
+            .into_iter()
+            .collect(),
+        environment: pairs(&task.environment),
+        secrets: task
+            .secrets
+            .iter()
+            .map(|(name, value_from)| SecretRef {
+                name: name.clone(),
+                value_from: value_from.clone(),
+            })
+            .collect(),
+        health_check: task.health_command.as_ref().map(|command| HealthCheck {
+            command: command.clone(),
+            interval: task.health_interval_s.unwrap_or(5).clamp(5, 300),
+            timeout: task.health_timeout_s.unwrap_or(3).clamp(2, 60),
+            retries: task.health_retries.unwrap_or(3).clamp(1, 10),
+            start_period: task.health_start_period_s.unwrap_or(0).min(300),
+        }),
+        log_configuration: log_configuration(&task.container),
+    }];
+    for sidecar in &task.sidecars {
+        containers.push(ContainerDefinition {
+            name: sidecar.name.clone(),
+            image: sidecar.image.clone(),
+            essential: sidecar.essential,
+            command: sidecar.command.clone(),
+            port_mappings: sidecar
+                .port
+                .map(|port| PortMapping {
+                    container_port: port,
+                    protocol: "tcp".into(),
+                })
+                .into_iter()
+                .collect(),
+            environment: pairs(&sidecar.environment),
+            secrets: Vec::new(),
+            health_check: None,
+            log_configuration: log_configuration(&sidecar.name),
+        });
+    }
+    TaskDefinition {
+        family: task.family.clone(),
+        task_role_arn: task.task_role_arn.clone(),
+        execution_role_arn: task.execution_role_arn.clone(),
+        network_mode: if fargate { "awsvpc" } else { "bridge" }.into(),
+        requires_compatibilities: vec![task.launch_type.clone()],
+        cpu: task
+            .cpu
+            .clone()
+            .or_else(|| fargate.then(|| "256".to_owned())),
+        memory: task
+            .memory
+            .clone()
+            .or_else(|| fargate.then(|| "512".to_owned())),
+        container_definitions: containers,
+        tags: task
+            .tags
+            .iter()
+            .map(|(key, value)| Tag {
+                key: key.clone(),
+                value: value.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// A line diff of two JSON documents, `-`/`+`/` ` prefixed: enough for task definitions and
+/// services, which are small.
+pub fn diff_lines(old: &str, new: &str) -> Vec<String> {
+    let old: Vec<&str> = old.lines().collect();
+    let new: Vec<&str> = new.lines().collect();
+    // Longest common subsequence table, from the end.
+    let mut lcs = vec![vec![0u32; new.len() + 1]; old.len() + 1];
+    for i in (0..old.len()).rev() {
+        for j in (0..new.len()).rev() {
+            lcs[i][j] = if old[i] == new[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::new();
+    while i < old.len() || j < new.len() {
+        if i < old.len() && j < new.len() && old[i] == new[j] {
+            out.push(format!("  {}", old[i]));
+            i += 1;
+            j += 1;
+        } else if j < new.len() && (i == old.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            out.push(format!("+ {}", new[j]));
+            j += 1;
+        } else {
+            out.push(format!("- {}", old[i]));
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api() -> AppTask {
+        AppTask {
+            family: "shop-prod-api".into(),
+            container: "api".into(),
+            image: "123456789012.dkr.ecr.eu-central-1.amazonaws.com/shop/api@sha256:abc".into(),
+            port: Some(8000),
+            environment: BTreeMap::from([("LOG_LEVEL".into(), "info".into())]),
+            secrets: BTreeMap::from([(
+                "DB_PASSWORD".into(),
+                "arn:aws:ssm:eu-central-1:123456789012:parameter/shop/prod/db".into(),
+            )]),
+            sidecars: vec![SidecarTask {
+                name: "xray".into(),
+                image: "public.ecr.aws/xray/aws-xray-daemon:3.3.13".into(),
+                port: Some(2000),
+                ..SidecarTask::default()
+            }],
+            launch_type: "FARGATE".into(),
+            execution_role_arn: Some("arn:aws:iam::123456789012:role/exec".into()),
+            log_group: Some("/ecs/shop-prod".into()),
+            region: "eu-central-1".into(),
+            ..AppTask::default()
+        }
+    }
+
+    #[test]
+    fn secrets_are_references_and_the_image_is_pinned() {
+        let json = serde_json::to_value(render(&api())).unwrap();
+        let app = &json["containerDefinitions"][0];
+        assert_eq!(app["image"], api().image);
+        assert_eq!(app["secrets"][0]["name"], "DB_PASSWORD");
+        assert_eq!(
+            app["secrets"][0]["valueFrom"],
+            "arn:aws:ssm:eu-central-1:123456789012:parameter/shop/prod/db"
+        );
+        assert!(app["environment"].to_string().contains("LOG_LEVEL"));
+        assert!(!app["environment"].to_string().contains("DB_PASSWORD"));
+        assert_eq!(json["networkMode"], "awsvpc");
+        assert_eq!(json["cpu"], "256");
+        assert_eq!(
+            app["logConfiguration"]["options"]["awslogs-group"],
+            "/ecs/shop-prod"
+        );
+        let xray = &json["containerDefinitions"][1];
+        assert_eq!(xray["name"], "xray");
+        assert_eq!(xray["essential"], false);
+    }
+
+    #[test]
+    fn diff_shows_changed_lines_only_as_changes() {
+        let lines = diff_lines("a\nb\nc\n", "a\nB\nc\nd\n");
+        assert_eq!(lines, ["  a", "- b", "+ B", "  c", "+ d"]);
+    }
+}
