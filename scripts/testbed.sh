@@ -19,12 +19,15 @@
 #     127.0.0.1:2222, alias slipway-host-two), with
 #     its own data-root, exec-root, address pool and default bridge (slipway-br2), no iptables rules
 #     (published ports go through docker-proxy), log $STATE/logs/docker2.log.
-#   - $STATE/env (SLIPWAY_TEST_REGISTRY, SLIPWAY_TEST_HOST2, SLIPWAY_TEST_REGISTRY_USER, SLIPWAY_TEST_REGISTRY_PASSWORD,
+#   - moto_server (PyPI moto[server], pinned, in a venv at $STATE/moto-venv) on
+#     127.0.0.1:$SLIPWAY_TESTBED_MOTO_PORT (default 5055): ECS, ELBv2, SSM, Secrets Manager, ECR.
+#   - $STATE/env (SLIPWAY_TEST_REGISTRY, SLIPWAY_TEST_AWS_ENDPOINT, SLIPWAY_TEST_HOST2, SLIPWAY_TEST_REGISTRY_USER, SLIPWAY_TEST_REGISTRY_PASSWORD,
 #     DOCKER_CONFIG, ...) and $STATE/docker-config/config.json with the registry credentials.
 #
 # Settings (environment):
 #   SLIPWAY_TESTBED_DIR             state dir (default /var/tmp/slipway-testbed)
 #   SLIPWAY_TESTBED_REGISTRY_PORT   registry port on 127.0.0.1 (default 5000)
+#   SLIPWAY_TESTBED_MOTO_PORT       moto_server port on 127.0.0.1 (default 5055)
 #   SLIPWAY_TESTBED_STORAGE_DRIVER  storage driver for a dockerd we start (default: overlay2 if the
 #                                   kernel has overlayfs, else vfs)
 #   SLIPWAY_TESTBED_DEBIAN_MIRROR   Debian mirror URL (default: read from the host's apt sources)
@@ -54,6 +57,9 @@ LOGS=$STATE/logs
 CACHE=$STATE/cache
 REGDIR=$STATE/registry
 ENV_FILE=$STATE/env
+MOTO_VERSION=5.2.5
+MOTO_PORT=${SLIPWAY_TESTBED_MOTO_PORT:-5055}
+MOTO_VENV=$STATE/moto-venv
 DOCKER_CFG_DIR=$STATE/docker-config
 ROOTFS_TAR=$CACHE/debian-${DEBIAN_SUITE}-minbase-$(uname -m).tar.gz
 
@@ -420,6 +426,36 @@ EOF
   die "the registry does not answer on http://$REGISTRY/v2/ (log: $LOGS/registry.log)"
 }
 
+# --- moto: the AWS APIs (ECS, ELBv2, SSM, Secrets Manager, ECR) on loopback -------------------
+
+moto_status() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MOTO_PORT/moto-api/" 2>/dev/null || true; }
+
+ensure_moto() {
+  if [[ ! -x $MOTO_VENV/bin/moto_server ]] || ! "$MOTO_VENV/bin/pip" show moto 2>/dev/null | grep -qx "Version: $MOTO_VERSION"; then
+    log "installing moto[server]==$MOTO_VERSION from PyPI into $MOTO_VENV"
+    python3 -m venv "$MOTO_VENV"
+    "$MOTO_VENV/bin/pip" install -q "moto[server]==$MOTO_VERSION" >>"$LOGS/moto-install.log" 2>&1 ||
+      { tail -n 20 "$LOGS/moto-install.log" >&2; die "cannot install moto (log: $LOGS/moto-install.log)"; }
+  fi
+  local pid
+  pid=$(read_pid "$CREATED/moto.pid")
+  if [[ -n $pid ]] && pid_is "$pid" moto_server && [[ $(moto_status) == 200 ]]; then
+    return 0
+  fi
+  [[ $(moto_status) == 000 ]] || die "something else answers on 127.0.0.1:$MOTO_PORT: stop it or set SLIPWAY_TESTBED_MOTO_PORT"
+  log "starting moto_server on 127.0.0.1:$MOTO_PORT (log $LOGS/moto.log)"
+  # New ECS services report two running tasks at once, so deploys reach a steady state.
+  setsid -f bash -c 'echo $$ >"$1"; exec env MOTO_ECS_SERVICE_RUNNING=2 "$2" -H 127.0.0.1 -p "$3"' _ \
+    "$CREATED/moto.pid" "$MOTO_VENV/bin/moto_server" "$MOTO_PORT" </dev/null >>"$LOGS/moto.log" 2>&1 9>&-
+  local i
+  for ((i = 0; i < 100; i++)); do
+    [[ $(moto_status) == 200 ]] && return 0
+    sleep 0.2
+  done
+  tail -n 20 "$LOGS/moto.log" >&2
+  die "moto_server does not answer on 127.0.0.1:$MOTO_PORT (log: $LOGS/moto.log)"
+}
+
 write_client_config() {
   local pw auth
   pw=$(reg_password)
@@ -438,6 +474,7 @@ export SLIPWAY_TEST_HOST2=unix://$HOST2_SOCK
 export SLIPWAY_TEST_HOST2_TCP=tcp://$HOST2_TCP
 export SLIPWAY_TEST_HOST2_CERT_PATH=$STATE/tls/client
 export SLIPWAY_TEST_HOST2_SSH=ssh://$(id -un)@$SSH_ALIAS
+export SLIPWAY_TEST_AWS_ENDPOINT=http://127.0.0.1:$MOTO_PORT
 EOF
   if [[ -f $DOCKER_CFG_DIR/config.json ]] && grep -qF "\"$auth\"" "$DOCKER_CFG_DIR/config.json"; then
     return 0
@@ -625,6 +662,7 @@ cmd_up() {
   ensure_second_engine
   ensure_ssh_host
   ensure_registry
+  ensure_moto
   write_client_config
   ensure_debian_image
   log "up ($((SECONDS - t0))s): engine $DOCKER_SOCK, registry $REGISTRY, image $DEBIAN_IMAGE; env in $ENV_FILE"
@@ -652,6 +690,11 @@ cmd_down() {
   if [[ -n $pid ]] && pid_is "$pid" docker-registry; then
     log "stopping the registry (pid $pid)"
     stop_pid "$pid" docker-registry
+  fi
+  pid=$(read_pid "$CREATED/moto.pid")
+  if [[ -n $pid ]] && pid_is "$pid" moto_server; then
+    log "stopping moto_server (pid $pid)"
+    stop_pid "$pid" moto_server
   fi
   if [[ -s $CREATED/images ]]; then
     if engine_ping; then

@@ -466,7 +466,10 @@ impl Ecs {
                         service: name.to_owned(),
                         reason: format!(
                             "the deployment failed: {}{reasons}",
-                            primary.rollout_reason.as_deref().unwrap_or("no reason given")
+                            primary
+                                .rollout_reason
+                                .as_deref()
+                                .unwrap_or("no reason given")
                         ),
                     });
                 }
@@ -481,7 +484,10 @@ impl Ecs {
                     });
                 }
                 let done = service.deployments.len() == 1
-                    && primary.rollout_state.as_deref().is_none_or(|s| s == "COMPLETED")
+                    && primary
+                        .rollout_state
+                        .as_deref()
+                        .is_none_or(|s| s == "COMPLETED")
                     && service.running >= service.desired;
                 if done {
                     return Ok(());

@@ -129,7 +129,9 @@ impl Secrets {
                     .parameter()
                     .and_then(|p| p.value())
                     .map(str::to_owned)
-                    .ok_or_else(|| AwsError::Missing(format!("the SSM parameter `{name}` has no value")))
+                    .ok_or_else(|| {
+                        AwsError::Missing(format!("the SSM parameter `{name}` has no value"))
+                    })
             }
             SecretSource::SecretsManager(name) => {
                 let answer = self
@@ -150,14 +152,11 @@ impl Secrets {
                             api("GetSecretValue")(error)
                         }
                     })?;
-                answer
-                    .secret_string()
-                    .map(str::to_owned)
-                    .ok_or_else(|| {
-                        AwsError::Missing(format!(
-                            "the secret `{name}` holds binary data; slipway reads text secrets only"
-                        ))
-                    })
+                answer.secret_string().map(str::to_owned).ok_or_else(|| {
+                    AwsError::Missing(format!(
+                        "the secret `{name}` holds binary data; slipway reads text secrets only"
+                    ))
+                })
             }
         }
     }

@@ -251,7 +251,7 @@ pub fn diff_lines(old: &str, new: &str) -> Vec<String> {
             out.push(format!("  {}", old[i]));
             i += 1;
             j += 1;
-        } else if j < new.len() && (i == old.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
+        } else if j < new.len() && (i == old.len() || lcs[i][j + 1] > lcs[i + 1][j]) {
             out.push(format!("+ {}", new[j]));
             j += 1;
         } else {

@@ -290,7 +290,8 @@ fn read_secret(
                 .ok_or_else(|| fail("it was not fetched from AWS".into())),
             ExternalSecrets::References => Ok(secret_placeholder(name)),
             ExternalSecrets::Unavailable => Err(fail(
-                "AWS secrets are read only by commands that reach AWS (deploy, up, config render)".into(),
+                "AWS secrets are read only by commands that reach AWS (deploy, up, config render)"
+                    .into(),
             )),
         },
         other => Err(fail(format!("unknown provider `{other}`"))),

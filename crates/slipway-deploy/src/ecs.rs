@@ -216,14 +216,21 @@ impl<'a> EcsRollout<'a> {
     }
 
     /// The task definition of one app with `image` (pinned by digest).
-    async fn task_definition(&self, app: &str, image: &str, release: &str) -> Result<TaskDefinition> {
+    async fn task_definition(
+        &self,
+        app: &str,
+        image: &str,
+        release: &str,
+    ) -> Result<TaskDefinition> {
         let manifest_app = &self.ctx.manifest.apps[app];
         let settings = self.settings(app);
         let (environment, secrets) = self.environment_of(app).await?;
         let health = manifest_app.health.as_ref();
         let health_command = health.and_then(|h| h.cmd.as_ref()).map(|cmd| match cmd {
             CommandLine::Shell(script) => vec!["CMD-SHELL".to_owned(), script.clone()],
-            CommandLine::Exec(args) => std::iter::once("CMD".to_owned()).chain(args.iter().cloned()).collect(),
+            CommandLine::Exec(args) => std::iter::once("CMD".to_owned())
+                .chain(args.iter().cloned())
+                .collect(),
         });
         let seconds = |d: Option<slipway_core::manifest::Duration>| d.map(|d| d.0.as_secs() as u32);
         let task = AppTask {
@@ -259,14 +266,23 @@ impl<'a> EcsRollout<'a> {
                 .collect(),
             launch_type: self.launch_type(),
             cpu: settings.cpu.clone().or_else(|| self.target.cpu.clone()),
-            memory: settings.memory.clone().or_else(|| self.target.memory.clone()),
+            memory: settings
+                .memory
+                .clone()
+                .or_else(|| self.target.memory.clone()),
             execution_role_arn: self.target.execution_role_arn.clone(),
             task_role_arn: self.target.task_role_arn.clone(),
             log_group: self.target.log_group.clone(),
             region: self.region.clone(),
             tags: BTreeMap::from([
-                ("slipway:project".into(), self.ctx.manifest.project.name.clone()),
-                ("slipway:environment".into(), self.ctx.environment.to_owned()),
+                (
+                    "slipway:project".into(),
+                    self.ctx.manifest.project.name.clone(),
+                ),
+                (
+                    "slipway:environment".into(),
+                    self.ctx.environment.to_owned(),
+                ),
                 ("slipway:app".into(), app.to_owned()),
                 ("slipway:release".into(), release.to_owned()),
             ]),
@@ -298,16 +314,11 @@ impl<'a> EcsRollout<'a> {
             return Ok(reference.clone());
         }
         let registry = self.registry()?;
-        slipway_oci::app::planned_reference(
-            self.ctx.manifest,
-            app,
-            &self.ctx.store_dir,
-            &registry,
-        )
-        .map_err(|e| DeployError::Image {
-            app: app.to_owned(),
-            message: format!("{e}; run `slipway build {app}` first"),
-        })
+        slipway_oci::app::planned_reference(self.ctx.manifest, app, &self.ctx.store_dir, &registry)
+            .map_err(|e| DeployError::Image {
+                app: app.to_owned(),
+                message: format!("{e}; run `slipway build {app}` first"),
+            })
     }
 
     /// The task definitions a deploy of these apps would register (for `slipway ecs render`).
@@ -331,18 +342,26 @@ impl<'a> EcsRollout<'a> {
             let image = self.planned_image(&app, images.get(&app))?;
             out.push((
                 app.clone(),
-                self.task_definition(&app, &image, &release_name(next)).await?,
+                self.task_definition(&app, &image, &release_name(next))
+                    .await?,
             ));
         }
         Ok(out)
     }
 
     /// What the services run now: app → (service, its task definition), for `slipway ecs diff`.
-    pub async fn live_definitions(&self, apps: &[String]) -> Result<BTreeMap<String, (String, Option<TaskDefinition>)>> {
+    pub async fn live_definitions(
+        &self,
+        apps: &[String],
+    ) -> Result<BTreeMap<String, (String, Option<TaskDefinition>)>> {
         let mut out = BTreeMap::new();
         for app in apps {
             let mut candidates = vec![self.service_name(app)];
-            candidates.extend(COLOURS.iter().map(|c| format!("{}-{c}", self.service_name(app))));
+            candidates.extend(
+                COLOURS
+                    .iter()
+                    .map(|c| format!("{}-{c}", self.service_name(app))),
+            );
             let mut found = (self.service_name(app), None);
             for name in candidates {
                 if let Some(service) = self.ecs.service(&self.target.cluster, &name).await?
@@ -368,14 +387,19 @@ impl<'a> EcsRollout<'a> {
             ));
         }
         self.ecs.check_cluster(&self.target.cluster).await?;
-        let two_colours = matches!(strategy, Strategy::BlueGreen { .. } | Strategy::Canary { .. });
+        let two_colours = matches!(
+            strategy,
+            Strategy::BlueGreen { .. } | Strategy::Canary { .. }
+        );
         for app in apps {
             if !self.ctx.manifest.apps.contains_key(app) {
                 return Err(DeployError::Plan(format!("no app `{app}` in slipway.toml")));
             }
             let settings = self.settings(app);
             if two_colours {
-                let (Some(listener), [_, _]) = (&settings.listener, settings.target_groups.as_slice()) else {
+                let (Some(listener), [_, _]) =
+                    (&settings.listener, settings.target_groups.as_slice())
+                else {
                     return Err(DeployError::Plan(format!(
                         "the {} strategy on ECS moves traffic between two target groups on an ALB listener: set `listener` and `target_groups = [BLUE_ARN, GREEN_ARN]` in [environments.{}.target.apps.{app}]",
                         strategy_name(strategy),
@@ -451,7 +475,9 @@ impl<'a> EcsRollout<'a> {
             if request.images.contains_key(&plan.app) {
                 continue;
             }
-            let registry = registry.as_ref().map_err(|e| DeployError::Plan(e.to_string()))?;
+            let registry = registry
+                .as_ref()
+                .map_err(|e| DeployError::Plan(e.to_string()))?;
             self.log(&format!("pushing {} to {registry}", plan.app));
             let pushed = slipway_oci::app::push_app(
                 self.ctx.manifest,
@@ -466,13 +492,10 @@ impl<'a> EcsRollout<'a> {
                 app: plan.app.clone(),
                 message: format!("pushing to `{registry}`: {e}"),
             })?;
-            plan.entry.image_id = slipway_oci::app::config_digest(
-                self.ctx.manifest,
-                &plan.app,
-                &self.ctx.store_dir,
-            )
-            .map(|d| d.to_string())
-            .unwrap_or_default();
+            plan.entry.image_id =
+                slipway_oci::app::config_digest(self.ctx.manifest, &plan.app, &self.ctx.store_dir)
+                    .map(|d| d.to_string())
+                    .unwrap_or_default();
             debug_assert_eq!(pushed.reference, plan.entry.image);
         }
 
@@ -509,7 +532,9 @@ impl<'a> EcsRollout<'a> {
         for plan in &planned {
             let arn = self.ecs.register(&plan.definition).await?;
             self.log(&format!("{}: registered {arn}", plan.app));
-            let entry = apps.get_mut(&plan.app).expect("planned apps are in the release");
+            let entry = apps
+                .get_mut(&plan.app)
+                .expect("planned apps are in the release");
             entry.task_definition = Some(arn.clone());
             self.store.record_apps(release.id, &apps)?;
             self.store
@@ -527,16 +552,21 @@ impl<'a> EcsRollout<'a> {
                 Ok(self.store.get(release.id)?.expect("the release exists"))
             }
             Err(error) => {
-                self.log(&format!("{}: {error}; restoring the live release", release.name()));
+                self.log(&format!(
+                    "{}: {error}; restoring the live release",
+                    release.name()
+                ));
                 self.store.record_apps(release.id, &apps)?;
                 let restored = match &previous {
                     Some(previous) => {
-                        self.activate(previous, &deployed).await.map_err(|restore| {
-                            DeployError::Plan(format!(
-                                "{error}; and restoring {} failed too: {restore}",
-                                previous.name()
-                            ))
-                        })?;
+                        self.activate(previous, &deployed)
+                            .await
+                            .map_err(|restore| {
+                                DeployError::Plan(format!(
+                                    "{error}; and restoring {} failed too: {restore}",
+                                    previous.name()
+                                ))
+                            })?;
                         Some(previous.name())
                     }
                     None => None,
@@ -585,14 +615,16 @@ impl<'a> EcsRollout<'a> {
                         minimum_healthy_percent: (100 - percent(*max_unavailable)).max(0),
                         maximum_percent: 100 + percent(*max_surge).max(1),
                     };
-                    self.roll_one(release, &plan.app, &arn, desired, rolling).await?
+                    self.roll_one(release, &plan.app, &arn, desired, rolling)
+                        .await?
                 }
                 Strategy::Recreate { .. } => {
                     let rolling = Rolling {
                         minimum_healthy_percent: 0,
                         maximum_percent: 100,
                     };
-                    self.roll_one(release, &plan.app, &arn, desired, rolling).await?
+                    self.roll_one(release, &plan.app, &arn, desired, rolling)
+                        .await?
                 }
             };
             apps.get_mut(&plan.app).expect("planned").service = Some(service);
@@ -624,14 +656,27 @@ impl<'a> EcsRollout<'a> {
             }
             None => {
                 self.log(&format!("{app}: creating service {name}"));
-                let spec = self.service_spec(app, &name, arn, desired, self.settings(app).target_groups.first().cloned());
+                let spec = self.service_spec(
+                    app,
+                    &name,
+                    arn,
+                    desired,
+                    self.settings(app).target_groups.first().cloned(),
+                );
                 self.ecs.create_service(&spec, rolling).await?;
             }
         }
         self.store
             .journal(release.id, &format!("updated {app} {name}"))?;
         self.ecs
-            .wait_steady(cluster, &name, arn, self.steady_timeout(), self.give_up(desired), self.ctx.log)
+            .wait_steady(
+                cluster,
+                &name,
+                arn,
+                self.steady_timeout(),
+                self.give_up(desired),
+                self.ctx.log,
+            )
             .await?;
         Ok(name)
     }
@@ -659,8 +704,14 @@ impl<'a> EcsRollout<'a> {
                     .map(|port| (group, app.to_owned(), port))
             }),
             tags: vec![
-                ("slipway:project".into(), self.ctx.manifest.project.name.clone()),
-                ("slipway:environment".into(), self.ctx.environment.to_owned()),
+                (
+                    "slipway:project".into(),
+                    self.ctx.manifest.project.name.clone(),
+                ),
+                (
+                    "slipway:environment".into(),
+                    self.ctx.environment.to_owned(),
+                ),
                 ("slipway:app".into(), app.to_owned()),
             ],
         }
@@ -677,7 +728,25 @@ impl<'a> EcsRollout<'a> {
                 .find(|(arn, _)| *arn == settings.target_groups[i])
                 .map_or(0, |(_, w)| *w)
         };
-        let (blue, green) = (weight_of(0), weight_of(1));
+        // A colour is live only when its service runs: a new listener forwards to one target
+        // group before any service exists.
+        let mut running = [false; 2];
+        for (colour, name) in COLOURS.iter().enumerate() {
+            let service = format!("{}-{name}", self.service_name(app));
+            running[colour] = self
+                .ecs
+                .service(&self.target.cluster, &service)
+                .await?
+                .is_some_and(|s| s.desired > 0);
+        }
+        let live_weight = |colour: usize| {
+            if running[colour] {
+                weight_of(colour)
+            } else {
+                0
+            }
+        };
+        let (blue, green) = (live_weight(0), live_weight(1));
         Ok(match (blue, green) {
             (0, 0) => None,
             (b, g) if b >= g => Some(0),
@@ -690,7 +759,10 @@ impl<'a> EcsRollout<'a> {
         let listener = settings.listener.as_deref().expect("checked before");
         let weights = [
             (settings.target_groups[new_colour].clone(), percent),
-            (settings.target_groups[1 - new_colour].clone(), 100 - percent),
+            (
+                settings.target_groups[1 - new_colour].clone(),
+                100 - percent,
+            ),
         ];
         self.ecs.set_weights(listener, &weights).await?;
         self.log(&format!(
@@ -704,7 +776,13 @@ impl<'a> EcsRollout<'a> {
 
     /// Points a colour's service at `arn` with `desired` tasks (creating it the first time) and
     /// waits for its steady state.
-    async fn prepare_colour(&self, app: &str, colour: usize, arn: &str, desired: i32) -> Result<String> {
+    async fn prepare_colour(
+        &self,
+        app: &str,
+        colour: usize,
+        arn: &str,
+        desired: i32,
+    ) -> Result<String> {
         let name = format!("{}-{}", self.service_name(app), COLOURS[colour]);
         let cluster = &self.target.cluster;
         let rolling = Rolling {
@@ -712,7 +790,9 @@ impl<'a> EcsRollout<'a> {
             maximum_percent: 200,
         };
         match self.ecs.service(cluster, &name).await? {
-            Some(service) if service.task_definition.as_deref() == Some(arn) && service.desired == desired => {}
+            Some(service)
+                if service.task_definition.as_deref() == Some(arn)
+                    && service.desired == desired => {}
             Some(_) => {
                 self.log(&format!("{app}: updating service {name}"));
                 self.ecs
@@ -727,7 +807,14 @@ impl<'a> EcsRollout<'a> {
             }
         }
         self.ecs
-            .wait_steady(cluster, &name, arn, self.steady_timeout(), self.give_up(desired), self.ctx.log)
+            .wait_steady(
+                cluster,
+                &name,
+                arn,
+                self.steady_timeout(),
+                self.give_up(desired),
+                self.ctx.log,
+            )
             .await?;
         Ok(name)
     }
@@ -763,8 +850,7 @@ impl<'a> EcsRollout<'a> {
             }
             _ => {
                 self.set_split(app, new_colour, 100).await?;
-                self.store
-                    .journal(release.id, &format!("switched {app}"))?;
+                self.store.journal(release.id, &format!("switched {app}"))?;
             }
         }
         if let Some(old) = live {
@@ -799,24 +885,51 @@ impl<'a> EcsRollout<'a> {
                 )));
             };
             let desired = entry.replicas as i32;
-            match COLOURS.iter().position(|c| service.ends_with(&format!("-{c}"))) {
+            match COLOURS
+                .iter()
+                .position(|c| service.ends_with(&format!("-{c}")))
+            {
                 Some(colour) => {
                     self.prepare_colour(app, colour, arn, desired).await?;
                     self.set_split(app, colour, 100).await?;
                     let other = format!("{}-{}", self.service_name(app), COLOURS[1 - colour]);
-                    if self.ecs.service(&self.target.cluster, &other).await?.is_some() {
+                    if self
+                        .ecs
+                        .service(&self.target.cluster, &other)
+                        .await?
+                        .is_some()
+                    {
                         self.ecs
-                            .update_service(&self.target.cluster, &other, None, 0, Rolling::default())
+                            .update_service(
+                                &self.target.cluster,
+                                &other,
+                                None,
+                                0,
+                                Rolling::default(),
+                            )
                             .await?;
                     }
                 }
                 None => {
                     self.log(&format!("{app}: service {service} back to {arn}"));
                     self.ecs
-                        .update_service(&self.target.cluster, service, Some(arn), desired, Rolling::default())
+                        .update_service(
+                            &self.target.cluster,
+                            service,
+                            Some(arn),
+                            desired,
+                            Rolling::default(),
+                        )
                         .await?;
                     self.ecs
-                        .wait_steady(&self.target.cluster, service, arn, self.steady_timeout(), self.give_up(desired), self.ctx.log)
+                        .wait_steady(
+                            &self.target.cluster,
+                            service,
+                            arn,
+                            self.steady_timeout(),
+                            self.give_up(desired),
+                            self.ctx.log,
+                        )
                         .await?;
                 }
             }
@@ -858,14 +971,18 @@ impl<'a> EcsRollout<'a> {
         })?;
         let history = self.store.list(self.ctx.environment, 1000)?;
         let target = match to {
-            Some(id) => history.iter().find(|r| r.id == id).cloned().ok_or_else(|| {
-                DeployError::Plan(format!(
-                    "no release {} in environment `{}`; `slipway releases {}` lists them",
-                    release_name(id),
-                    self.ctx.environment,
-                    self.ctx.environment
-                ))
-            })?,
+            Some(id) => history
+                .iter()
+                .find(|r| r.id == id)
+                .cloned()
+                .ok_or_else(|| {
+                    DeployError::Plan(format!(
+                        "no release {} in environment `{}`; `slipway releases {}` lists them",
+                        release_name(id),
+                        self.ctx.environment,
+                        self.ctx.environment
+                    ))
+                })?,
             None => history
                 .iter()
                 .find(|r| r.id < current.id && r.outcome == Outcome::Superseded)
@@ -878,7 +995,10 @@ impl<'a> EcsRollout<'a> {
                 })?,
         };
         if target.id == current.id {
-            return Err(DeployError::Plan(format!("{} is already live", target.name())));
+            return Err(DeployError::Plan(format!(
+                "{} is already live",
+                target.name()
+            )));
         }
         if matches!(target.outcome, Outcome::Failed | Outcome::Deploying) {
             return Err(DeployError::Plan(format!(

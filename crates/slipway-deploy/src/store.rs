@@ -189,7 +189,10 @@ impl Store {
     pub fn record_apps(&self, id: i64, apps: &BTreeMap<String, ReleaseApp>) -> Result<()> {
         let apps = serde_json::to_string(apps).expect("apps serialize");
         self.connection()
-            .execute("UPDATE releases SET apps = ?1 WHERE id = ?2", params![apps, id])
+            .execute(
+                "UPDATE releases SET apps = ?1 WHERE id = ?2",
+                params![apps, id],
+            )
             .map_err(db)?;
         Ok(())
     }

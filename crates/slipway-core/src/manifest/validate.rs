@@ -491,27 +491,42 @@ impl Checker<'_, '_> {
                 for (app, settings) in &ecs.apps {
                     let app_path = path.key("target").key("apps").key(app);
                     self.reference(app_path.clone(), "app", "apps", app);
-                    let two_colours = matches!(env.strategy, Strategy::BlueGreen { .. } | Strategy::Canary { .. });
+                    let two_colours = matches!(
+                        env.strategy,
+                        Strategy::BlueGreen { .. } | Strategy::Canary { .. }
+                    );
                     let wanted = if two_colours { 2 } else { 1 };
-                    if !settings.target_groups.is_empty() && settings.target_groups.len() != wanted {
+                    if !settings.target_groups.is_empty() && settings.target_groups.len() != wanted
+                    {
                         self.bad(app_path.key("target_groups"), format!("{} target group(s) for this strategy, found {}", wanted, settings.target_groups.len()), if two_colours { "blue-green and canary move traffic between two target groups: write `[BLUE_ARN, GREEN_ARN]`".to_owned() } else { "write the one target group the service registers with".to_owned() });
                     }
-                    if two_colours && (settings.listener.is_none() || settings.target_groups.len() != 2) {
+                    if two_colours
+                        && (settings.listener.is_none() || settings.target_groups.len() != 2)
+                    {
                         self.bad(app_path.clone(), "blue-green and canary on ECS need an ALB listener and two target groups".into(), "add `listener = \"arn:...:listener/...\"` and `target_groups = [BLUE_ARN, GREEN_ARN]`".to_owned());
                     }
                 }
                 for (key, reference) in &env.secrets {
-                    if !(reference.starts_with("ssm:") || reference.starts_with("secretsmanager:")) {
+                    if !(reference.starts_with("ssm:") || reference.starts_with("secretsmanager:"))
+                    {
                         self.bad(path.key("secrets").key(key), format!("`{reference}` cannot reach an ECS task: tasks get secrets as references, never as values"), "keep it in SSM Parameter Store (`ssm:/path`) or Secrets Manager (`secretsmanager:NAME`)".to_owned());
                     }
                 }
                 if !env.secrets.is_empty() && ecs.execution_role_arn.is_none() {
-                    self.bad(path.key("target").key("execution_role_arn"), "tasks with secrets need a task execution role to read them".into(), "add `execution_role_arn = \"arn:aws:iam::ACCOUNT:role/NAME\"`".to_owned());
+                    self.bad(
+                        path.key("target").key("execution_role_arn"),
+                        "tasks with secrets need a task execution role to read them".into(),
+                        "add `execution_role_arn = \"arn:aws:iam::ACCOUNT:role/NAME\"`".to_owned(),
+                    );
                 }
                 if let Some(launch_type) = &ecs.launch_type
                     && !matches!(launch_type.as_str(), "FARGATE" | "EC2" | "EXTERNAL")
                 {
-                    self.bad(path.key("target").key("launch_type"), format!("unknown launch type `{launch_type}`"), "write `FARGATE`, `EC2` or `EXTERNAL`".to_owned());
+                    self.bad(
+                        path.key("target").key("launch_type"),
+                        format!("unknown launch type `{launch_type}`"),
+                        "write `FARGATE`, `EC2` or `EXTERNAL`".to_owned(),
+                    );
                 }
             }
         }

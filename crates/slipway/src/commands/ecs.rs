@@ -54,7 +54,9 @@ fn parse_images(items: &[String]) -> Result<BTreeMap<String, String>> {
     let mut images = BTreeMap::new();
     for item in items {
         let Some((app, reference)) = item.split_once('=') else {
-            bail!("--image {item}: write APP=REF, e.g. api=123456789012.dkr.ecr.eu-central-1.amazonaws.com/shop/api@sha256:...");
+            bail!(
+                "--image {item}: write APP=REF, e.g. api=123456789012.dkr.ecr.eu-central-1.amazonaws.com/shop/api@sha256:..."
+            );
         };
         images.insert(app.to_owned(), reference.to_owned());
     }
@@ -82,11 +84,14 @@ pub fn run(args: EcsArgs) -> Result<ExitCode> {
         } => {
             require_ecs(&project, &environment)?;
             let images = parse_images(&images)?;
-            let rendered = with_ecs_rollout(&project, &environment, Output::Json, async |rollout| {
-                Ok(rollout.render(&apps, &images).await?)
-            })?;
-            let documents: BTreeMap<&String, &slipway_aws::taskdef::TaskDefinition> =
-                rendered.iter().map(|(app, definition)| (app, definition)).collect();
+            let rendered =
+                with_ecs_rollout(&project, &environment, Output::Json, async |rollout| {
+                    Ok(rollout.render(&apps, &images).await?)
+                })?;
+            let documents: BTreeMap<&String, &slipway_aws::taskdef::TaskDefinition> = rendered
+                .iter()
+                .map(|(app, definition)| (app, definition))
+                .collect();
             println!("{}", serde_json::to_string_pretty(&documents)?);
             Ok(ExitCode::SUCCESS)
         }
@@ -99,12 +104,13 @@ pub fn run(args: EcsArgs) -> Result<ExitCode> {
         } => {
             require_ecs(&project, &environment)?;
             let images = parse_images(&images)?;
-            let (planned, live) = with_ecs_rollout(&project, &environment, Output::Json, async |rollout| {
-                let planned = rollout.render(&apps, &images).await?;
-                let names: Vec<String> = planned.iter().map(|(app, _)| app.clone()).collect();
-                let live = rollout.live_definitions(&names).await?;
-                Ok((planned, live))
-            })?;
+            let (planned, live) =
+                with_ecs_rollout(&project, &environment, Output::Json, async |rollout| {
+                    let planned = rollout.render(&apps, &images).await?;
+                    let names: Vec<String> = planned.iter().map(|(app, _)| app.clone()).collect();
+                    let live = rollout.live_definitions(&names).await?;
+                    Ok((planned, live))
+                })?;
             let mut report = Vec::new();
             let mut changed = false;
             for (app, mut definition) in planned {
@@ -134,7 +140,9 @@ pub fn run(args: EcsArgs) -> Result<ExitCode> {
                 }));
                 if output == Output::Text {
                     match (running.is_some(), app_changed) {
-                        (false, _) => println!("{app}: service {service} does not exist yet; a deploy creates it with:"),
+                        (false, _) => println!(
+                            "{app}: service {service} does not exist yet; a deploy creates it with:"
+                        ),
                         (true, false) => {
                             println!("{app}: no change against {service}");
                             continue;

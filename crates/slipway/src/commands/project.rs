@@ -141,9 +141,7 @@ impl Project {
 }
 
 /// Fetches each `ssm:`/`secretsmanager:` reference's value with the default AWS credentials.
-fn fetch_aws_secrets(
-    references: &[&String],
-) -> Result<std::collections::BTreeMap<String, String>> {
+fn fetch_aws_secrets(references: &[&String]) -> Result<std::collections::BTreeMap<String, String>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -1,0 +1,570 @@
+//! Deploys to Amazon ECS against the test bed's moto_server: the example shop's api as ECS
+//! services, read back through the AWS API (boto3, `aws/moto.py`), never through slipway's own
+//! output. moto does not keep a service's deployment configuration, so a recording front between
+//! slipway and moto checks what slipway asked for.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+use crate::{copy_example, repo_root, run, slipway, unique, write};
+
+fn endpoint() -> String {
+    std::env::var("SLIPWAY_TEST_AWS_ENDPOINT")
+        .expect("SLIPWAY_TEST_AWS_ENDPOINT is not set: run the tests through scripts/test")
+}
+
+/// boto3 from moto's own venv, on `aws/moto.py`.
+fn moto(args: &[&str]) -> Value {
+    let python = PathBuf::from(std::env::var("SLIPWAY_TESTBED_DIR").expect("the test bed's env"))
+        .join("moto-venv/bin/python");
+    let output = std::process::Command::new(python)
+        .arg(repo_root().join("crates/slipway/tests/it/aws/moto.py"))
+        .args(args)
+        .env("SLIPWAY_TEST_AWS_ENDPOINT", endpoint())
+        .output()
+        .expect("python runs");
+    assert!(
+        output.status.success(),
+        "moto.py {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The shop with an `aws` environment on ECS (the api only) on a fresh cluster, VPC and ALB.
+struct Shop {
+    dir: PathBuf,
+    cluster: String,
+    aws: Value,
+    endpoint: String,
+}
+
+impl Shop {
+    fn new(dir: &Path, strategy: &str) -> Shop {
+        let copy = copy_example(dir);
+        let name = unique("ecs");
+        let aws = moto(&["setup", &name]);
+        let strings = |v: &Value| serde_json::to_string(v).unwrap();
+        let target_groups = if strategy.contains("rolling") {
+            format!("[{}]", strings(&aws["target_groups"][0]))
+        } else {
+            strings(&aws["target_groups"])
+        };
+        let manifest = std::fs::read_to_string(copy.join("slipway.toml"))
+            .unwrap()
+            .replace("name = \"shop\"", &format!("name = \"{name}\""));
+        let manifest = format!(
+            r#"{manifest}
+[environments.aws]
+registry = "team"
+apps = ["api"]
+strategy = {strategy}
+replicas = {{ api = 2 }}
+secrets = {{ DB_PASSWORD = "ssm:{parameter}", STRIPE_KEY = "secretsmanager:{name}/stripe" }}
+
+[environments.aws.target]
+kind = "ecs"
+cluster = "{name}"
+region = "eu-central-1"
+subnets = {subnets}
+security_groups = [{group}]
+execution_role_arn = "arn:aws:iam::123456789012:role/{name}-execution"
+task_role_arn = "arn:aws:iam::123456789012:role/{name}-task"
+log_group = "/ecs/{name}"
+steady_timeout = "30s"
+
+[environments.aws.target.apps.api]
+listener = {listener}
+target_groups = {target_groups}
+"#,
+            parameter = aws["parameter"].as_str().unwrap(),
+            subnets = strings(&aws["subnets"]),
+            group = strings(&aws["security_group"]),
+            listener = strings(&aws["listener"]),
+        );
+        write(&copy, "slipway.toml", &manifest);
+        write(
+            &copy,
+            "config/aws/api.env.j2",
+            "DB_PASSWORD={{ secret.DB_PASSWORD }}\nSTRIPE_KEY={{ secret.STRIPE_KEY }}\nAPP_ENV={{ environment }}\nGREETING={{ vars.GREETING }}\n",
+        );
+        write(&copy, "config/aws/values.toml", "GREETING = \"first\"\n");
+        for step in [&["base", "release"][..], &["base", "update"], &["build"]] {
+            let result = run(slipway(&copy).args(step));
+            assert_eq!(result.code, 0, "{step:?}: {}", result.stderr);
+        }
+        Shop {
+            dir: copy,
+            cluster: name,
+            aws,
+            endpoint: endpoint(),
+        }
+    }
+
+    fn slipway(&self, args: &[&str]) -> crate::Run {
+        run(slipway(&self.dir)
+            .args(args)
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE"))
+    }
+
+    fn ok(&self, args: &[&str]) -> crate::Run {
+        let result = self.slipway(args);
+        assert_eq!(result.code, 0, "slipway {args:?}: {}", result.stderr);
+        result
+    }
+
+    fn state(&self) -> Value {
+        moto(&[
+            "state",
+            &self.cluster,
+            self.aws["listener"].as_str().unwrap(),
+        ])
+    }
+
+    fn set_greeting(&self, greeting: &str) {
+        write(
+            &self.dir,
+            "config/aws/values.toml",
+            &format!("GREETING = \"{greeting}\"\n"),
+        );
+    }
+
+    fn weights(&self) -> (i64, i64) {
+        let state = self.state();
+        let weight = |i: usize| {
+            state["weights"][self.aws["target_groups"][i].as_str().unwrap()]
+                .as_i64()
+                .unwrap_or(0)
+        };
+        (weight(0), weight(1))
+    }
+}
+
+fn definition<'s>(state: &'s Value, service: &str) -> &'s Value {
+    let arn = state["services"][service]["taskDefinition"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no service {service} in {state:#}"));
+    &state["taskDefinitions"][arn]
+}
+
+fn revision(state: &Value, service: &str) -> String {
+    state["services"][service]["taskDefinition"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+fn env_value<'v>(container: &'v Value, name: &str) -> Option<&'v str> {
+    container["environment"]
+        .as_array()?
+        .iter()
+        .find(|pair| pair["name"] == name)
+        .and_then(|pair| pair["value"].as_str())
+}
+
+/// An HTTP front for moto that records each AWS call's target and body, then forwards it.
+struct Recorder {
+    address: String,
+    calls: Arc<Mutex<Vec<(String, Value)>>>,
+}
+
+impl Recorder {
+    fn start(upstream: &str) -> Recorder {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let upstream = upstream.trim_start_matches("http://").to_owned();
+        let calls: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+        let recorded = calls.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let recorded = recorded.clone();
+                let upstream = upstream.clone();
+                std::thread::spawn(move || {
+                    let _ = forward(client, &upstream, &recorded);
+                });
+            }
+        });
+        Recorder { address, calls }
+    }
+
+    fn bodies(&self, target: &str) -> Vec<Value> {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(t, _)| t.ends_with(target))
+            .map(|(_, body)| body.clone())
+            .collect()
+    }
+}
+
+/// One request per connection: the head and body read, `Connection: close` put in, the answer
+/// copied back until the upstream closes.
+fn forward(
+    mut client: TcpStream,
+    upstream: &str,
+    recorded: &Mutex<Vec<(String, Value)>>,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(client.try_clone()?);
+    let mut head = Vec::new();
+    let mut length = 0usize;
+    let mut target = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        if line == "\r\n" {
+            break;
+        }
+        let lower = line.to_ascii_lowercase();
+        if let Some(value) = lower.strip_prefix("content-length:") {
+            length = value.trim().parse().unwrap_or(0);
+        }
+        if lower.starts_with("x-amz-target:") {
+            target = line["x-amz-target:".len()..].trim().to_owned();
+        }
+        if !lower.starts_with("connection:") {
+            head.extend_from_slice(line.as_bytes());
+        }
+    }
+    head.extend_from_slice(b"Connection: close\r\n\r\n");
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    if !target.is_empty() {
+        recorded
+            .lock()
+            .unwrap()
+            .push((target, serde_json::from_slice(&body).unwrap_or(Value::Null)));
+    }
+    let mut server = TcpStream::connect(upstream)?;
+    server.write_all(&head)?;
+    server.write_all(&body)?;
+    let mut answer = Vec::new();
+    server.read_to_end(&mut answer)?;
+    client.write_all(&answer)?;
+    client.flush()
+}
+
+#[test]
+fn ecs_rolling_deploys_registers_pinned_task_definitions_and_rolls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut shop = Shop::new(dir.path(), "{ kind = \"rolling\", max_surge = 2 }");
+    let recorder = Recorder::start(&shop.endpoint);
+    shop.endpoint = recorder.address.clone();
+    let service = format!("{}-aws-api", shop.cluster);
+
+    // What a deploy would send, before anything exists.
+    let rendered: Value = serde_json::from_str(&shop.ok(&["ecs", "render", "aws"]).stdout).unwrap();
+    assert_eq!(rendered["api"]["family"], service);
+    let diff = shop.ok(&["ecs", "diff", "aws"]);
+    assert!(
+        diff.stdout.contains("does not exist yet"),
+        "{}",
+        diff.stdout
+    );
+
+    shop.ok(&["deploy", "aws", "--yes"]);
+    let state = shop.state();
+    let first = definition(&state, &service).clone();
+    let api = &first["containerDefinitions"][0];
+    // The image is the pushed one, pinned by digest.
+    let image = api["image"].as_str().unwrap();
+    let (repository, digest) = image.split_once('@').expect("pinned by digest");
+    assert!(digest.starts_with("sha256:"), "{image}");
+    let inspected = crate::skopeo_inspect(true, image);
+    assert!(
+        inspected.status.success(),
+        "{image} is not in the registry: {}",
+        String::from_utf8_lossy(&inspected.stderr)
+    );
+    assert!(
+        repository.ends_with(&format!("/{}/api", shop.cluster)),
+        "{image}"
+    );
+    // Secrets are references; their values appear nowhere in the task definition.
+    let secrets: Vec<(String, String)> = api["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_owned(),
+                s["valueFrom"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        secrets,
+        vec![
+            (
+                "DB_PASSWORD".to_owned(),
+                shop.aws["parameter"].as_str().unwrap().to_owned()
+            ),
+            (
+                "STRIPE_KEY".to_owned(),
+                shop.aws["secret_arn"].as_str().unwrap().to_owned()
+            ),
+        ]
+    );
+    let whole = first.to_string();
+    assert!(!whole.contains("ssm-secret-value"), "{whole}");
+    assert!(!whole.contains("sm-secret-value"), "{whole}");
+    assert_eq!(env_value(api, "APP_ENV"), Some("aws"));
+    assert_eq!(env_value(api, "GREETING"), Some("first"));
+    assert_eq!(api["portMappings"][0]["containerPort"], 8000);
+    assert_eq!(
+        api["logConfiguration"]["options"]["awslogs-group"],
+        format!("/ecs/{}", shop.cluster)
+    );
+    assert_eq!(
+        first["executionRoleArn"],
+        format!("arn:aws:iam::123456789012:role/{}-execution", shop.cluster)
+    );
+    assert_eq!(first["requiresCompatibilities"][0], "FARGATE");
+    assert_eq!(first["networkMode"], "awsvpc");
+    // The service: its task definition, count, load balancer and network.
+    let described = &state["services"][&service];
+    assert_eq!(described["desiredCount"], 2);
+    assert_eq!(described["launchType"], "FARGATE");
+    assert_eq!(
+        described["loadBalancers"][0]["targetGroupArn"],
+        shop.aws["target_groups"][0]
+    );
+    assert_eq!(described["loadBalancers"][0]["containerPort"], 8000);
+    assert_eq!(
+        described["networkConfiguration"]["awsvpcConfiguration"]["subnets"],
+        shop.aws["subnets"]
+    );
+    // The deployment configuration slipway asked for (moto does not keep it).
+    let created = recorder.bodies("CreateService");
+    assert_eq!(created.len(), 1, "{created:?}");
+    let configuration = &created[0]["deploymentConfiguration"];
+    assert_eq!(configuration["deploymentCircuitBreaker"]["enable"], true);
+    assert_eq!(configuration["deploymentCircuitBreaker"]["rollback"], true);
+    assert_eq!(configuration["minimumHealthyPercent"], 100);
+    assert_eq!(configuration["maximumPercent"], 200);
+
+    // A second release: a new revision with the new config; the service moves to it.
+    shop.set_greeting("second");
+    let diff = shop.ok(&["ecs", "diff", "aws"]);
+    assert!(
+        diff.stdout.contains("-           \"value\": \"first\""),
+        "{}",
+        diff.stdout
+    );
+    assert!(
+        diff.stdout.contains("+           \"value\": \"second\""),
+        "{}",
+        diff.stdout
+    );
+    shop.ok(&["deploy", "aws", "--yes"]);
+    let state = shop.state();
+    assert_eq!(revision(&state, &service), "2");
+    let second = definition(&state, &service);
+    assert_eq!(
+        env_value(&second["containerDefinitions"][0], "GREETING"),
+        Some("second")
+    );
+    let updated = recorder.bodies("UpdateService");
+    assert_eq!(updated.len(), 1, "{updated:?}");
+    assert!(
+        updated[0]["taskDefinition"]
+            .as_str()
+            .unwrap()
+            .ends_with(":2")
+    );
+
+    // Rollback: the service is back on the first revision; the history says so.
+    shop.ok(&["rollback", "aws"]);
+    assert_eq!(revision(&shop.state(), &service), "1");
+    let releases: Value =
+        serde_json::from_str(&shop.ok(&["releases", "aws", "--output", "json"]).stdout).unwrap();
+    let outcomes: Vec<(&str, &str)> = releases
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["strategy"].as_str().unwrap(),
+                r["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(outcomes, [("rolling", "rolled-back"), ("rolling", "live")]);
+    assert!(
+        releases[1]["apps"]["api"]["task_definition"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("task-definition/{service}:1"))
+    );
+}
+
+#[test]
+fn ecs_blue_green_moves_the_listener_weights_and_rolls_back_on_the_old_colour() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = Shop::new(dir.path(), "{ kind = \"blue-green\" }");
+    let blue = format!("{}-aws-api-blue", shop.cluster);
+    let green = format!("{}-aws-api-green", shop.cluster);
+
+    shop.ok(&["deploy", "aws", "--yes"]);
+    let state = shop.state();
+    assert_eq!(revision(&state, &blue), "1");
+    assert_eq!(state["services"][&blue]["desiredCount"], 2);
+    assert_eq!(
+        state["services"][&blue]["loadBalancers"][0]["targetGroupArn"],
+        shop.aws["target_groups"][0]
+    );
+    assert!(state["services"].get(&green).is_none(), "{state:#}");
+    assert_eq!(shop.weights(), (100, 0));
+
+    shop.set_greeting("second");
+    shop.ok(&["deploy", "aws", "--yes"]);
+    let state = shop.state();
+    assert_eq!(revision(&state, &green), "2");
+    assert_eq!(state["services"][&green]["desiredCount"], 2);
+    assert_eq!(
+        state["services"][&green]["loadBalancers"][0]["targetGroupArn"],
+        shop.aws["target_groups"][1]
+    );
+    assert_eq!(state["services"][&blue]["desiredCount"], 0);
+    assert_eq!(shop.weights(), (0, 100));
+
+    shop.ok(&["rollback", "aws"]);
+    let state = shop.state();
+    assert_eq!(revision(&state, &blue), "1");
+    assert_eq!(state["services"][&blue]["desiredCount"], 2);
+    assert_eq!(state["services"][&green]["desiredCount"], 0);
+    assert_eq!(shop.weights(), (100, 0));
+}
+
+#[test]
+fn ecs_canary_moves_the_weights_in_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = Shop::new(
+        dir.path(),
+        "{ kind = \"canary\", steps = [10, 50, 100], pause = \"1s\" }",
+    );
+    shop.ok(&["deploy", "aws", "--yes"]);
+    shop.set_greeting("second");
+    let result = shop.ok(&["deploy", "aws", "--yes"]);
+    let steps: Vec<&str> = result
+        .stderr
+        .lines()
+        .filter(|l| l.contains("api traffic:"))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "  api traffic: green 10%, blue 90%",
+            "  api traffic: green 50%, blue 50%",
+            "  api traffic: green 100%, blue 0%",
+        ],
+        "{}",
+        result.stderr
+    );
+    assert_eq!(shop.weights(), (0, 100));
+}
+
+#[test]
+fn ecs_bad_input_is_refused_before_anything_changes_in_aws() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = Shop::new(dir.path(), "{ kind = \"rolling\" }");
+    let manifest = std::fs::read_to_string(shop.dir.join("slipway.toml")).unwrap();
+    let nothing_registered = || {
+        let families = moto(&["families", &shop.cluster]);
+        assert_eq!(
+            families,
+            Value::Array(Vec::new()),
+            "something was registered"
+        );
+        assert_eq!(shop.state()["services"], serde_json::json!({}));
+    };
+
+    // An unknown cluster.
+    write(
+        &shop.dir,
+        "slipway.toml",
+        &manifest.replace(
+            &format!("cluster = \"{}\"", shop.cluster),
+            "cluster = \"no-such-cluster\"",
+        ),
+    );
+    let result = shop.slipway(&["deploy", "aws", "--yes"]);
+    assert_ne!(result.code, 0);
+    assert!(
+        result
+            .stderr
+            .contains("the ECS cluster `no-such-cluster` does not exist"),
+        "{}",
+        result.stderr
+    );
+    nothing_registered();
+
+    // A secret reference that does not exist.
+    write(
+        &shop.dir,
+        "slipway.toml",
+        &manifest.replace("/db_password\"", "/no-such-parameter\""),
+    );
+    let result = shop.slipway(&["deploy", "aws", "--yes"]);
+    assert_ne!(result.code, 0);
+    assert!(
+        result.stderr.contains("no-such-parameter` does not exist"),
+        "{}",
+        result.stderr
+    );
+    assert!(result.stderr.contains("DB_PASSWORD"), "{}", result.stderr);
+    nothing_registered();
+
+    // No execution role, though the tasks have secrets: refused by the manifest check.
+    let without_role: String = manifest
+        .lines()
+        .filter(|l| !l.starts_with("execution_role_arn"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    write(&shop.dir, "slipway.toml", &without_role);
+    let result = shop.slipway(&["deploy", "aws", "--yes"]);
+    assert_ne!(result.code, 0);
+    assert!(
+        result
+            .stderr
+            .contains("environments.aws.target.execution_role_arn"),
+        "{}",
+        result.stderr
+    );
+    nothing_registered();
+
+    // A secret inside a longer value cannot be a reference.
+    write(&shop.dir, "slipway.toml", &manifest);
+    write(
+        &shop.dir,
+        "config/aws/api.env.j2",
+        "DATABASE_URL=postgresql://app:{{ secret.DB_PASSWORD }}@db/shop\nSTRIPE_KEY={{ secret.STRIPE_KEY }}\n",
+    );
+    let result = shop.slipway(&["deploy", "aws", "--yes"]);
+    assert_ne!(result.code, 0);
+    assert!(
+        result.stderr.contains("config/aws/api.env.j2")
+            && result
+                .stderr
+                .contains("`DATABASE_URL` mixes the secret DB_PASSWORD"),
+        "{}",
+        result.stderr
+    );
+    nothing_registered();
+    let releases: Value =
+        serde_json::from_str(&shop.ok(&["releases", "aws", "--output", "json"]).stdout).unwrap();
+    assert_eq!(releases, serde_json::json!([]));
+}

@@ -1,0 +1,117 @@
+"""AWS side of the ECS tests, through boto3 against the test bed's moto_server: a client
+independent of slipway, to set up what a team already has (VPC, cluster, ALB, secrets) and to read
+back what a deploy left behind.
+
+    moto.py setup NAME            creates it all; prints the ARNs and IDs as JSON
+    moto.py state CLUSTER [LISTENER]
+                                  prints services, their task definitions and listener weights
+    moto.py families PREFIX       prints the task definition ARNs whose family starts with PREFIX
+"""
+
+import json
+import os
+import sys
+
+import boto3
+
+REGION = "eu-central-1"
+
+
+def client(service):
+    return boto3.client(
+        service,
+        endpoint_url=os.environ["SLIPWAY_TEST_AWS_ENDPOINT"],
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def setup(name):
+    ec2 = client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]["SubnetId"]
+        for cidr, zone in (("10.0.1.0/24", REGION + "a"), ("10.0.2.0/24", REGION + "b"))
+    ]
+    group = ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc)["GroupId"]
+    client("ecs").create_cluster(clusterName=name)
+    elb = client("elbv2")
+    balancer = elb.create_load_balancer(
+        Name=name[:32], Subnets=subnets, SecurityGroups=[group], Scheme="internal", Type="application"
+    )["LoadBalancers"][0]["LoadBalancerArn"]
+    groups = [
+        elb.create_target_group(
+            Name=(name[:24] + "-" + colour)[:32],
+            Protocol="HTTP",
+            Port=8000,
+            VpcId=vpc,
+            TargetType="ip",
+            HealthCheckPath="/health",
+        )["TargetGroups"][0]["TargetGroupArn"]
+        for colour in ("blue", "green")
+    ]
+    listener = elb.create_listener(
+        LoadBalancerArn=balancer,
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": groups[0]}],
+    )["Listeners"][0]["ListenerArn"]
+    parameter = "/%s/db_password" % name
+    client("ssm").put_parameter(Name=parameter, Value="ssm-secret-value-" + name, Type="SecureString")
+    secret = client("secretsmanager").create_secret(
+        Name=name + "/stripe", SecretString="sm-secret-value-" + name
+    )["ARN"]
+    parameter_arn = client("ssm").get_parameter(Name=parameter)["Parameter"]["ARN"]
+    print(
+        json.dumps(
+            {
+                "subnets": subnets,
+                "security_group": group,
+                "target_groups": groups,
+                "listener": listener,
+                "parameter": parameter,
+                "parameter_arn": parameter_arn,
+                "secret_arn": secret,
+            }
+        )
+    )
+
+
+def state(cluster, listener=None):
+    ecs = client("ecs")
+    arns = ecs.list_services(cluster=cluster)["serviceArns"]
+    services = {}
+    definitions = {}
+    if arns:
+        for service in ecs.describe_services(cluster=cluster, services=arns)["services"]:
+            services[service["serviceName"]] = {
+                "taskDefinition": service.get("taskDefinition"),
+                "desiredCount": service.get("desiredCount"),
+                "deploymentConfiguration": service.get("deploymentConfiguration"),
+                "loadBalancers": service.get("loadBalancers"),
+                "networkConfiguration": service.get("networkConfiguration"),
+                "launchType": service.get("launchType"),
+            }
+            arn = service.get("taskDefinition")
+            if arn and arn not in definitions:
+                definitions[arn] = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+    weights = {}
+    if listener:
+        found = client("elbv2").describe_listeners(ListenerArns=[listener])["Listeners"][0]
+        for action in found["DefaultActions"]:
+            for group in action.get("ForwardConfig", {}).get("TargetGroups", []):
+                weights[group["TargetGroupArn"]] = group.get("Weight", 1)
+            if "ForwardConfig" not in action and "TargetGroupArn" in action:
+                weights[action["TargetGroupArn"]] = 1
+    print(json.dumps({"services": services, "taskDefinitions": definitions, "weights": weights}, default=str))
+
+
+def families(prefix):
+    ecs = client("ecs")
+    print(json.dumps(ecs.list_task_definitions(familyPrefix=prefix)["taskDefinitionArns"]))
+
+
+if __name__ == "__main__":
+    command, args = sys.argv[1], sys.argv[2:]
+    {"setup": setup, "state": state, "families": families}[command](*args)
