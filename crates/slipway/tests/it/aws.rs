@@ -173,10 +173,26 @@ fn env_value<'v>(container: &'v Value, name: &str) -> Option<&'v str> {
         .and_then(|pair| pair["value"].as_str())
 }
 
-/// An HTTP front for moto that records each AWS call's target and body, then forwards it.
+/// Faults a real ECS produces and moto does not, injected by the front for services whose task
+/// definition revision is `revision`.
+#[derive(Debug, Clone, Default)]
+enum Fault {
+    #[default]
+    None,
+    /// New tasks keep stopping: the image cannot be pulled.
+    TasksStop { revision: String },
+    /// The deployment stays in progress with nothing running.
+    NeverSteady { revision: String },
+    /// The next `count` calls of `operation` are throttled.
+    Throttle { operation: String, count: usize },
+}
+
+/// An HTTP front for moto that records each AWS call's target and body, then forwards it, and
+/// can answer as a misbehaving ECS would.
 struct Recorder {
     address: String,
     calls: Arc<Mutex<Vec<(String, Value)>>>,
+    fault: Arc<Mutex<Fault>>,
 }
 
 impl Recorder {
@@ -185,17 +201,26 @@ impl Recorder {
         let address = format!("http://{}", listener.local_addr().unwrap());
         let upstream = upstream.trim_start_matches("http://").to_owned();
         let calls: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
-        let recorded = calls.clone();
+        let fault: Arc<Mutex<Fault>> = Arc::default();
+        let (recorded, faults) = (calls.clone(), fault.clone());
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
-                let recorded = recorded.clone();
+                let (recorded, faults) = (recorded.clone(), faults.clone());
                 let upstream = upstream.clone();
                 std::thread::spawn(move || {
-                    let _ = forward(client, &upstream, &recorded);
+                    let _ = forward(client, &upstream, &recorded, &faults);
                 });
             }
         });
-        Recorder { address, calls }
+        Recorder {
+            address,
+            calls,
+            fault,
+        }
+    }
+
+    fn inject(&self, fault: Fault) {
+        *self.fault.lock().unwrap() = fault;
     }
 
     fn bodies(&self, target: &str) -> Vec<Value> {
@@ -209,12 +234,75 @@ impl Recorder {
     }
 }
 
+/// The faulty answer to `operation`, given moto's answer, or `None` to pass moto's on.
+fn faulty(fault: &mut Fault, operation: &str, answer: &Value) -> Option<(u16, Value)> {
+    match fault {
+        Fault::None => None,
+        Fault::Throttle {
+            operation: op,
+            count,
+        } => {
+            if op.as_str() != operation || *count == 0 {
+                return None;
+            }
+            *count -= 1;
+            Some((
+                400,
+                serde_json::json!({"__type": "ThrottlingException", "message": "Rate exceeded"}),
+            ))
+        }
+        Fault::TasksStop { revision } | Fault::NeverSteady { revision } => {
+            let revision = format!(":{revision}");
+            let stopping = matches!(fault, Fault::TasksStop { .. });
+            let on_revision = |service: &Value| {
+                service["taskDefinition"]
+                    .as_str()
+                    .is_some_and(|t| t.ends_with(&revision))
+            };
+            match operation {
+                "DescribeServices" => {
+                    let mut answer = answer.clone();
+                    for service in answer["services"].as_array_mut()? {
+                        if !on_revision(service) {
+                            continue;
+                        }
+                        service["runningCount"] = 0.into();
+                        let definition = service["taskDefinition"].clone();
+                        for deployment in service["deployments"].as_array_mut()? {
+                            deployment["taskDefinition"] = definition.clone();
+                            deployment["runningCount"] = 0.into();
+                            deployment["rolloutState"] = "IN_PROGRESS".into();
+                            deployment["failedTasks"] = if stopping { 3 } else { 0 }.into();
+                        }
+                    }
+                    Some((200, answer))
+                }
+                "ListTasks" if stopping => Some((
+                    200,
+                    serde_json::json!({"taskArns": ["arn:aws:ecs:eu-central-1:123456789012:task/c/0123456789abcdef"]}),
+                )),
+                "DescribeTasks" if stopping => Some((
+                    200,
+                    serde_json::json!({"tasks": [{
+                        "taskArn": "arn:aws:ecs:eu-central-1:123456789012:task/c/0123456789abcdef",
+                        "lastStatus": "STOPPED",
+                        "stoppedReason": "Essential container in task exited",
+                        "containers": [{"name": "api", "reason": "CannotPullContainerError: pull image manifest has been retried 5 time(s)"}]
+                    }], "failures": []}),
+                )),
+                _ => None,
+            }
+        }
+    }
+}
+
 /// One request per connection: the head and body read, `Connection: close` put in, the answer
-/// copied back until the upstream closes.
+/// copied back until the upstream closes (or replaced by a fault's).
 fn forward(
     mut client: TcpStream,
     upstream: &str,
     recorded: &Mutex<Vec<(String, Value)>>,
+    fault: &Mutex<Fault>,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
     let mut head = Vec::new();
@@ -243,17 +331,38 @@ fn forward(
     let mut body = vec![0; length];
     reader.read_exact(&mut body)?;
     if !target.is_empty() {
-        recorded
-            .lock()
-            .unwrap()
-            .push((target, serde_json::from_slice(&body).unwrap_or(Value::Null)));
+        recorded.lock().unwrap().push((
+            target.clone(),
+            serde_json::from_slice(&body).unwrap_or(Value::Null),
+        ));
     }
-    let mut server = TcpStream::connect(upstream)?;
-    server.write_all(&head)?;
-    server.write_all(&body)?;
+    let operation = target.rsplit('.').next().unwrap_or_default();
     let mut answer = Vec::new();
-    server.read_to_end(&mut answer)?;
-    client.write_all(&answer)?;
+    // A throttled call never reaches moto, as a throttled call changes nothing in AWS.
+    if !matches!(&*fault.lock().unwrap(), Fault::Throttle { operation: op, count } if op == operation && *count > 0)
+    {
+        let mut server = TcpStream::connect(upstream)?;
+        server.write_all(&head)?;
+        server.write_all(&body)?;
+        server.read_to_end(&mut answer)?;
+    }
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(answer.len(), |p| p + 4);
+    let moto_answer: Value = serde_json::from_slice(&answer[split..]).unwrap_or(Value::Null);
+    let replaced = faulty(&mut fault.lock().unwrap(), operation, &moto_answer);
+    if let Some((status, body)) = replaced {
+        let body = body.to_string();
+        let reason = if status == 200 { "OK" } else { "Bad Request" };
+        write!(
+            client,
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )?;
+    } else {
+        client.write_all(&answer)?;
+    }
     client.flush()
 }
 
@@ -567,4 +676,72 @@ fn ecs_bad_input_is_refused_before_anything_changes_in_aws() {
     let releases: Value =
         serde_json::from_str(&shop.ok(&["releases", "aws", "--output", "json"]).stdout).unwrap();
     assert_eq!(releases, serde_json::json!([]));
+}
+
+#[test]
+fn ecs_failing_deployments_are_rolled_back_with_the_stopped_tasks_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut shop = Shop::new(dir.path(), "{ kind = \"rolling\" }");
+    let front = Recorder::start(&shop.endpoint);
+    shop.endpoint = front.address.clone();
+    let service = format!("{}-aws-api", shop.cluster);
+
+    // Throttled calls are retried by the SDK; the deploy goes through.
+    front.inject(Fault::Throttle {
+        operation: "RegisterTaskDefinition".into(),
+        count: 2,
+    });
+    shop.ok(&["deploy", "aws", "--yes"]);
+    assert_eq!(front.bodies("RegisterTaskDefinition").len(), 3);
+    assert_eq!(revision(&shop.state(), &service), "1");
+
+    // The new tasks keep stopping: slipway gives up before the circuit breaker would, shows why,
+    // and puts the service back on the live release's revision.
+    front.inject(Fault::TasksStop {
+        revision: "2".into(),
+    });
+    shop.set_greeting("broken image");
+    let result = shop.slipway(&["deploy", "aws", "--yes"]);
+    assert_ne!(result.code, 0, "{}", result.stderr);
+    assert!(
+        result.stderr.contains("CannotPullContainerError"),
+        "{}",
+        result.stderr
+    );
+    assert!(
+        result.stderr.contains("rolled back") && result.stderr.contains("r1 is live"),
+        "{}",
+        result.stderr
+    );
+    assert_eq!(revision(&shop.state(), &service), "1");
+
+    // A deployment that never settles: rolled back after the environment's steady timeout.
+    front.inject(Fault::NeverSteady {
+        revision: "3".into(),
+    });
+    let manifest = std::fs::read_to_string(shop.dir.join("slipway.toml")).unwrap();
+    write(
+        &shop.dir,
+        "slipway.toml",
+        &manifest.replace("steady_timeout = \"30s\"", "steady_timeout = \"2s\""),
+    );
+    shop.set_greeting("slow");
+    let result = shop.slipway(&["deploy", "aws", "--yes"]);
+    assert_ne!(result.code, 0, "{}", result.stderr);
+    assert!(
+        result.stderr.contains("no steady state after 2s"),
+        "{}",
+        result.stderr
+    );
+    assert_eq!(revision(&shop.state(), &service), "1");
+
+    let releases: Value =
+        serde_json::from_str(&shop.ok(&["releases", "aws", "--output", "json"]).stdout).unwrap();
+    let outcomes: Vec<&str> = releases
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["rolled-back", "rolled-back", "live"]);
 }
