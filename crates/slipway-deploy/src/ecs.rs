@@ -43,6 +43,25 @@ impl std::fmt::Debug for EcsRollout<'_> {
     }
 }
 
+/// What runs for one app on ECS (`slipway status`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AppStatus {
+    pub app: String,
+    pub services: Vec<ServiceStatus>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ServiceStatus {
+    pub name: String,
+    pub task_definition: Option<String>,
+    pub desired: i32,
+    pub running: i32,
+    pub rollout_state: Option<String>,
+    pub deployments: usize,
+    /// Its target group's weight on the listener (blue-green and canary).
+    pub weight: Option<i32>,
+}
+
 /// One app's part of a deploy, prepared before anything in AWS changes.
 #[derive(Debug, Clone)]
 struct Planned {
@@ -373,6 +392,48 @@ impl<'a> EcsRollout<'a> {
                 }
             }
             out.insert(app.clone(), found);
+        }
+        Ok(out)
+    }
+
+    /// What runs for each app: its services (both colours where there are two), their task
+    /// definitions, task counts and share of the listener's traffic.
+    pub async fn status(&self) -> Result<Vec<AppStatus>> {
+        let mut out = Vec::new();
+        for app in self.environment_apps() {
+            let settings = self.settings(&app);
+            let weights = match &settings.listener {
+                Some(listener) => self.ecs.weights(listener).await?,
+                None => Vec::new(),
+            };
+            let base = self.service_name(&app);
+            let mut services = Vec::new();
+            let names = [
+                base.clone(),
+                format!("{base}-blue"),
+                format!("{base}-green"),
+            ];
+            for (i, name) in names.iter().enumerate() {
+                let Some(service) = self.ecs.service(&self.target.cluster, name).await? else {
+                    continue;
+                };
+                let weight = (i > 0)
+                    .then(|| settings.target_groups.get(i - 1))
+                    .flatten()
+                    .and_then(|group| weights.iter().find(|(arn, _)| arn == group))
+                    .map(|(_, w)| *w);
+                let primary = service.deployments.iter().find(|d| d.status == "PRIMARY");
+                services.push(ServiceStatus {
+                    name: name.clone(),
+                    task_definition: service.task_definition.clone(),
+                    desired: service.desired,
+                    running: service.running,
+                    rollout_state: primary.and_then(|p| p.rollout_state.clone()),
+                    deployments: service.deployments.len(),
+                    weight,
+                });
+            }
+            out.push(AppStatus { app, services });
         }
         Ok(out)
     }

@@ -383,6 +383,9 @@ pub struct StatusArgs {
 pub fn run_status(args: StatusArgs) -> Result<ExitCode> {
     let project = Project::find(&args.project)?;
     check_environment(&project, &args.environment)?;
+    if on_ecs(&project, &args.environment) {
+        return ecs_status(&project, &args);
+    }
     let environment = args.environment.clone();
     let from_hosts = args.from_hosts;
     let (live, hosts, url) = with_rollout(
@@ -453,6 +456,64 @@ pub fn run_status(args: StatusArgs) -> Result<ExitCode> {
                             states.join("; ")
                         );
                     }
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ecs_status(project: &Project, args: &StatusArgs) -> Result<ExitCode> {
+    let environment = args.environment.clone();
+    let from_hosts = args.from_hosts;
+    let (live, apps, cluster) =
+        with_ecs_rollout(project, &args.environment, args.output, async |rollout| {
+            let live = if from_hosts {
+                None
+            } else {
+                rollout.store().live(&environment)?
+            };
+            Ok((live, rollout.status().await?, rollout.cluster().to_owned()))
+        })?;
+    match args.output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"live": live, "cluster": cluster, "apps": apps})
+            )?
+        ),
+        Output::Text => {
+            match &live {
+                Some(release) => println!(
+                    "`{}`: {} is live (since {}, by {}) on ECS cluster {cluster}",
+                    args.environment,
+                    release.name(),
+                    when(release.finished_at.unwrap_or(release.started_at)),
+                    release.started_by
+                ),
+                None if !from_hosts => println!("`{}`: no live release", args.environment),
+                None => {}
+            }
+            for app in &apps {
+                if app.services.is_empty() {
+                    println!("  {:<10} no service yet", app.app);
+                }
+                for service in &app.services {
+                    let revision = service
+                        .task_definition
+                        .as_deref()
+                        .and_then(|t| t.rsplit('/').next())
+                        .unwrap_or("-");
+                    let weight = service
+                        .weight
+                        .map_or(String::new(), |w| format!(", weight {w}"));
+                    let rollout = service.rollout_state.as_deref().map_or(String::new(), |s| {
+                        format!(", {}", s.to_lowercase().replace('_', " "))
+                    });
+                    println!(
+                        "  {:<10} {} on {revision}: {}/{} running{rollout}{weight}",
+                        app.app, service.name, service.running, service.desired
+                    );
                 }
             }
         }

@@ -549,6 +549,22 @@ fn ecs_blue_green_moves_the_listener_weights_and_rolls_back_on_the_old_colour() 
     );
     assert_eq!(state["services"][&blue]["desiredCount"], 0);
     assert_eq!(shop.weights(), (0, 100));
+    let status: Value =
+        serde_json::from_str(&shop.ok(&["status", "aws", "--output", "json"]).stdout).unwrap();
+    assert_eq!(status["live"]["id"], 2);
+    let services: Vec<(String, i64, i64)> = status["apps"][0]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_owned(),
+                s["desired"].as_i64().unwrap(),
+                s["weight"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(services, [(blue.clone(), 0, 0), (green.clone(), 2, 100)]);
 
     shop.ok(&["rollback", "aws"]);
     let state = shop.state();
