@@ -1,11 +1,12 @@
 //! Amazon Web Services for slipway: the ECS target (task definitions pinned by digest, services
 //! followed to a steady state, ALB listener weights for blue-green and canary), and the secret
-//! providers `ssm:` and `secretsmanager:`.
+//! providers `ssm:` and `secretsmanager:`, and ECR's registry login.
 //!
 //! Credentials and the region come from the standard AWS chain (environment, profile, SSO,
 //! instance or task role); `AWS_ENDPOINT_URL` points every client elsewhere (the tests use a
 //! local moto server).
 
+pub mod ecr;
 pub mod ecs;
 pub mod secrets;
 pub mod taskdef;

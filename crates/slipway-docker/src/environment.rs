@@ -693,8 +693,7 @@ async fn up_inner(
             let (registry, reference) =
                 slipway_oci::app::base_reference(manifest, base, &options.pinned_bases)
                     .map_err(|e| DockerError::Engine(e.to_string()))?;
-            let credential = slipway_oci::credentials::from_docker_config(registry.client.host())
-                .map_err(|e| DockerError::Engine(e.to_string()))?;
+            let credential = registry.client.credential().cloned();
             engine.pull(&reference, credential.as_ref()).await?;
             let source = options.root.join(manifest.app_dir(name));
             (
@@ -1102,8 +1101,7 @@ pub async fn pull(
     for base in bases {
         let (registry, reference) = slipway_oci::app::base_reference(manifest, base, pinned)
             .map_err(|e| DockerError::Engine(e.to_string()))?;
-        let credential = slipway_oci::credentials::from_docker_config(registry.client.host())
-            .map_err(|e| DockerError::Engine(e.to_string()))?;
+        let credential = registry.client.credential().cloned();
         engine.pull(&reference, credential.as_ref()).await?;
         pulled.push(reference);
     }

@@ -50,8 +50,7 @@ pub fn registry(manifest: &Manifest, name: &str) -> Result<Registry> {
         Credentials::DockerConfig => credentials::from_docker_config(&host)?,
         Credentials::Env => credentials::from_env(name),
         Credentials::None => None,
-        // The AWS chain arrives with the ECS issue; a docker-credential-ecr-login helper works now.
-        Credentials::Aws => credentials::from_docker_config(&host)?,
+        Credentials::Aws => credentials::from_aws(&host)?,
     };
     Ok(Registry {
         name: name.into(),

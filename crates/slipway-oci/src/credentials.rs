@@ -56,6 +56,31 @@ fn docker_config_path() -> Option<PathBuf> {
     }
 }
 
+/// Exchanges cloud credentials for a registry login (ECR's token), set by the binary, which
+/// knows the cloud; errors are messages for the user.
+pub type LoginProvider = Box<dyn Fn(&str) -> std::result::Result<Credential, String> + Send + Sync>;
+
+static AWS_LOGIN: std::sync::OnceLock<LoginProvider> = std::sync::OnceLock::new();
+
+/// Installs the provider of `credentials = "aws"` logins (once per process).
+pub fn set_aws_login(provider: LoginProvider) {
+    let _ = AWS_LOGIN.set(provider);
+}
+
+/// `credentials = "aws"`: a login from the installed provider, else Docker's config (where a
+/// docker-credential-ecr-login helper may answer).
+pub fn from_aws(host: &str) -> Result<Option<Credential>> {
+    match AWS_LOGIN.get() {
+        Some(provider) => provider(host)
+            .map(Some)
+            .map_err(|message| OciError::Registry {
+                registry: host.to_owned(),
+                message,
+            }),
+        None => from_docker_config(host),
+    }
+}
+
 /// Credentials for `host` from Docker's config, if it has any.
 pub fn from_docker_config(host: &str) -> Result<Option<Credential>> {
     let Some(path) = docker_config_path() else {

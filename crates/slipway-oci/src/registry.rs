@@ -66,6 +66,11 @@ impl RegistryClient {
         })
     }
 
+    /// The login this client uses, for handing to the Docker Engine (pulls and pushes).
+    pub fn credential(&self) -> Option<&Credential> {
+        self.credential.as_ref()
+    }
+
     pub fn host(&self) -> &str {
         &self.host
     }

@@ -73,6 +73,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let color = cli.color.enabled();
+    commands::aws_login::install();
     let result = match cli.command {
         Command::Init(args) => commands::init::run(args),
         Command::Base(args) => commands::base::run(args),

@@ -761,3 +761,205 @@ fn ecs_failing_deployments_are_rolled_back_with_the_stopped_tasks_reasons() {
         .collect();
     assert_eq!(outcomes, ["rolled-back", "rolled-back", "live"]);
 }
+
+/// A registry that behaves like ECR in front of the test bed's registry: Basic auth with the
+/// user `AWS` and the token GetAuthorizationToken gives (moto's), no Location header on a
+/// manifest push, no cross-repository mounts. It records each request it is sent.
+struct EcrFront {
+    address: String,
+    seen: Arc<Mutex<Vec<String>>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl EcrFront {
+    fn start() -> EcrFront {
+        use base64::Engine;
+        use http_body_util::BodyExt;
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let upstream = std::env::var("SLIPWAY_TEST_REGISTRY").expect("the test bed's registry");
+        let basic = |user: &str, password: &str| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+            )
+        };
+        let expected = basic("AWS", "123456789012-auth-token");
+        let real = basic(
+            &std::env::var("SLIPWAY_TEST_REGISTRY_USER").unwrap(),
+            &std::env::var("SLIPWAY_TEST_REGISTRY_PASSWORD").unwrap(),
+        );
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let log = seen.clone();
+        runtime.spawn(async move {
+            let client = hyper_util::client::legacy::Client::builder(
+                hyper_util::rt::TokioExecutor::new(),
+            )
+            .build_http::<hyper::body::Incoming>();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (client, log, expected, real, upstream) = (
+                    client.clone(),
+                    log.clone(),
+                    expected.clone(),
+                    real.clone(),
+                    upstream.clone(),
+                );
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                        let (client, log, expected, real, upstream) = (
+                            client.clone(),
+                            log.clone(),
+                            expected.clone(),
+                            real.clone(),
+                            upstream.clone(),
+                        );
+                        async move {
+                            let line = format!("{} {}", request.method(), request.uri());
+                            let authorized = request
+                                .headers()
+                                .get("authorization")
+                                .is_some_and(|v| v.as_bytes() == expected.as_bytes());
+                            log.lock().unwrap().push(format!(
+                                "{line}{}",
+                                if authorized { "" } else { " (no login)" }
+                            ));
+                            if !authorized {
+                                let mut answer = hyper::Response::new(
+                                    http_body_util::Full::new(hyper::body::Bytes::from_static(b"{\"errors\":[{\"code\":\"DENIED\"}]}"))
+                                        .map_err(|never| match never {})
+                                        .boxed(),
+                                );
+                                *answer.status_mut() = hyper::StatusCode::UNAUTHORIZED;
+                                answer.headers_mut().insert(
+                                    "www-authenticate",
+                                    "Basic realm=\"https://123456789012.dkr.ecr.eu-central-1.amazonaws.com/\",service=\"ecr.amazonaws.com\"".parse().unwrap(),
+                                );
+                                return Ok::<_, hyper::Error>(answer);
+                            }
+                            // No cross-repository mounts: a mount request starts a plain upload.
+                            let path_and_query = match request.uri().query() {
+                                Some(query) if query.contains("mount=") => request.uri().path().to_owned(),
+                                _ => request.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default(),
+                            };
+                            let manifest_push = request.method() == hyper::Method::PUT
+                                && request.uri().path().contains("/manifests/");
+                            *request.uri_mut() = format!("http://{upstream}{path_and_query}").parse().unwrap();
+                            request.headers_mut().insert("authorization", real.parse().unwrap());
+                            let mut answer = match client.request(request).await {
+                                Ok(answer) => answer.map(|b| b.boxed()),
+                                Err(error) => {
+                                    let mut answer = hyper::Response::new(
+                                        http_body_util::Full::new(hyper::body::Bytes::from(error.to_string()))
+                                            .map_err(|never| match never {})
+                                            .boxed(),
+                                    );
+                                    *answer.status_mut() = hyper::StatusCode::BAD_GATEWAY;
+                                    return Ok(answer);
+                                }
+                            };
+                            if manifest_push {
+                                answer.headers_mut().remove("location");
+                            }
+                            Ok(answer)
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        EcrFront {
+            address,
+            seen,
+            _runtime: runtime,
+        }
+    }
+}
+
+#[test]
+fn a_push_to_ecr_logs_in_with_the_aws_token_and_copes_with_its_quirks() {
+    let dir = tempfile::tempdir().unwrap();
+    let front = EcrFront::start();
+    let shop = copy_example(dir.path());
+    let name = unique("ecrpush");
+    let manifest = std::fs::read_to_string(shop.join("slipway.toml"))
+        .unwrap()
+        .replace("name = \"shop\"", &format!("name = \"{name}\""));
+    let manifest = format!(
+        "{manifest}\n[registries.ecr]\nurl = \"{}\"\ncredentials = \"aws\"\n",
+        front.address
+    );
+    write(&shop, "slipway.toml", &manifest);
+    for step in [
+        &["base", "release"][..],
+        &["base", "update"],
+        &["build", "api"],
+    ] {
+        let result = run(slipway(&shop).args(step));
+        assert_eq!(result.code, 0, "{step:?}: {}", result.stderr);
+    }
+    let push = |shop: &Path| {
+        run(slipway(shop)
+            .args([
+                "push",
+                "api",
+                "--registry",
+                "ecr",
+                "--tag",
+                "r1",
+                "--output",
+                "json",
+            ])
+            .env("AWS_ENDPOINT_URL", endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "eu-central-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true"))
+    };
+    let result = push(&shop);
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    let pushed: Value = serde_json::from_str(&result.stdout).unwrap();
+    let digest = pushed[0]["digest"].as_str().unwrap();
+    // The image is in the registry behind the front, by digest and by tag.
+    let registry = std::env::var("SLIPWAY_TEST_REGISTRY").unwrap();
+    for reference in [
+        format!("{registry}/{name}/api@{digest}"),
+        format!("{registry}/{name}/api:r1"),
+    ] {
+        let inspected = crate::skopeo_inspect(true, &reference);
+        assert!(
+            inspected.status.success(),
+            "{reference}: {}",
+            String::from_utf8_lossy(&inspected.stderr)
+        );
+    }
+    let seen = front.seen.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .any(|line| line.starts_with("PUT /v2/") && line.contains("/manifests/r1")),
+        "{seen:#?}"
+    );
+    // Only the first request of a client goes without the login: the token was used.
+    let refused = seen.iter().filter(|l| l.ends_with("(no login)")).count();
+    assert!(refused <= 2, "{seen:#?}");
+    assert!(!result.stderr.contains("123456789012-auth-token"));
+
+    // Without AWS credentials the push fails and says why.
+    let result = run(slipway(&shop)
+        .args(["push", "api", "--registry", "ecr"])
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "eu-central-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_MAX_ATTEMPTS", "1"));
+    assert_ne!(result.code, 0);
+    assert!(result.stderr.contains("ECR login"), "{}", result.stderr);
+}
