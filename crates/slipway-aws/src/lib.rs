@@ -8,6 +8,7 @@
 
 pub mod ecr;
 pub mod ecs;
+pub mod import;
 pub mod secrets;
 pub mod taskdef;
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use super::Output;
 use super::deploy::with_ecs_rollout;
@@ -15,7 +15,7 @@ use super::project::Project;
 /// Amazon ECS: see what a deploy would send before it does.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  slipway ecs render prod                  the task definitions, as JSON\n  slipway ecs render prod --app api --image api=REPO@sha256:...\n  slipway ecs diff prod                    what would change in the running services"
+    after_help = "Examples:\n  slipway ecs render prod                  the task definitions, as JSON\n  slipway ecs render prod --app api --image api=REPO@sha256:...\n  slipway ecs diff prod                    what would change in the running services\n  slipway ecs import --env prod aws/task-definitions/ --services aws/service-definitions/"
 )]
 pub struct EcsArgs {
     #[command(subcommand)]
@@ -34,6 +34,22 @@ enum EcsCommand {
         /// Use this registry image (pinned by digest) instead of the local build.
         #[arg(long = "image", value_name = "APP=REF")]
         images: Vec<String>,
+    },
+    /// Write an ECS environment from the task definition (and service) JSON files a project
+    /// deploys today: its target, apps, secrets as references, and config templates.
+    Import {
+        /// The environment to create, e.g. `prod`.
+        #[arg(long = "env")]
+        environment: String,
+        /// Task definition JSON files, or directories of them.
+        #[arg(required = true)]
+        task_definitions: Vec<PathBuf>,
+        /// Service definition JSON files (as given to `aws ecs create-service`), or directories.
+        #[arg(long = "services")]
+        services: Vec<PathBuf>,
+        /// Print what would be written instead of writing it.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Show what a deploy would change in each app's task definition, line by line.
     Diff {
@@ -63,6 +79,40 @@ fn parse_images(items: &[String]) -> Result<BTreeMap<String, String>> {
     Ok(images)
 }
 
+/// `(file, JSON)` of each `.json` file among `paths` (directories are read, sorted).
+fn read_json(paths: &[PathBuf]) -> Result<Vec<(String, serde_json::Value)>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut inside: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("reading {}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "json"))
+                .collect();
+            inside.sort();
+            files.extend(inside);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    files
+        .into_iter()
+        .map(|file| {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let json = serde_json::from_str(&text).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}:{}:{}: not JSON: {e}",
+                    file.display(),
+                    e.line(),
+                    e.column()
+                )
+            })?;
+            Ok((file.display().to_string(), json))
+        })
+        .collect()
+}
+
 fn require_ecs(project: &Project, environment: &str) -> Result<()> {
     check_environment(project, environment)?;
     if !matches!(
@@ -77,6 +127,66 @@ fn require_ecs(project: &Project, environment: &str) -> Result<()> {
 pub fn run(args: EcsArgs) -> Result<ExitCode> {
     let project = Project::find(&args.project)?;
     match args.command {
+        EcsCommand::Import {
+            environment,
+            task_definitions,
+            services,
+            dry_run,
+        } => {
+            if project.manifest.environments.contains_key(&environment) {
+                bail!(
+                    "slipway.toml already has an environment `{environment}`; import under another name with --env"
+                );
+            }
+            let imported = slipway_aws::import::import(
+                &environment,
+                &read_json(&task_definitions)?,
+                &read_json(&services)?,
+            )?;
+            let manifest_path = project.root.join("slipway.toml");
+            let current = std::fs::read_to_string(&manifest_path)
+                .with_context(|| format!("reading {}", manifest_path.display()))?;
+            let combined = format!("{}\n{}", current.trim_end(), imported.toml);
+            // Nothing is written unless the result loads and validates.
+            if let Err(error) = slipway_core::load_manifest(&combined) {
+                for diagnostic in error.diagnostics(&manifest_path, &combined) {
+                    eprint!("{}", diagnostic.render(Some(&combined), false));
+                }
+                bail!(
+                    "the imported environment does not validate; nothing was written. It was:\n{}",
+                    imported.toml
+                );
+            }
+            let config_dir = project.root.join("config").join(&environment);
+            for app in imported.templates.keys() {
+                let path = config_dir.join(format!("{app}.env.j2"));
+                if path.exists() {
+                    bail!("{} exists; not overwriting it", path.display());
+                }
+            }
+            if dry_run {
+                println!("# slipway.toml, appended:\n{}", imported.toml);
+                for (app, text) in &imported.templates {
+                    println!("# config/{environment}/{app}.env.j2:\n{text}");
+                }
+            } else {
+                std::fs::create_dir_all(&config_dir)
+                    .with_context(|| format!("creating {}", config_dir.display()))?;
+                for (app, text) in &imported.templates {
+                    let path = config_dir.join(format!("{app}.env.j2"));
+                    std::fs::write(&path, text)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    println!("wrote config/{environment}/{app}.env.j2");
+                }
+                std::fs::write(&manifest_path, combined)
+                    .with_context(|| format!("writing {}", manifest_path.display()))?;
+                println!("added [environments.{environment}] to slipway.toml");
+            }
+            for note in &imported.notes {
+                eprintln!("note: {note}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         EcsCommand::Render {
             environment,
             apps,

@@ -963,3 +963,82 @@ fn a_push_to_ecr_logs_in_with_the_aws_token_and_copes_with_its_quirks() {
     assert_ne!(result.code, 0);
     assert!(result.stderr.contains("ECR login"), "{}", result.stderr);
 }
+
+#[test]
+fn ecs_import_writes_an_environment_from_task_definition_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = copy_example(dir.path());
+    let fixtures = repo_root().join("crates/slipway/tests/it/aws/import");
+    let task_definitions = fixtures.join("task-definitions");
+    let services = fixtures.join("service-definitions");
+    let import = |extra: &[&str]| {
+        run(slipway(&shop)
+            .args(["ecs", "import", "--env", "aws"])
+            .arg(&task_definitions)
+            .arg("--services")
+            .arg(&services)
+            .args(extra))
+    };
+    let before = std::fs::read_to_string(shop.join("slipway.toml")).unwrap();
+    let dry = import(&["--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_eq!(
+        std::fs::read_to_string(shop.join("slipway.toml")).unwrap(),
+        before
+    );
+    assert!(!shop.join("config/aws").exists());
+
+    let result = import(&[]);
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    // The mutable tag and the sidecar are pointed out.
+    assert!(
+        result.stderr.contains("runs the mutable tag"),
+        "{}",
+        result.stderr
+    );
+    assert!(result.stderr.contains("`xray`"), "{}", result.stderr);
+    let manifest = std::fs::read_to_string(shop.join("slipway.toml")).unwrap();
+    for line in [
+        "[environments.aws.secrets]",
+        "AWS_SECRET_ACCESS_KEY = \"ssm:/shop/backend-flask/AWS_SECRET_ACCESS_KEY\"",
+        "CONNECTION_URL = \"secretsmanager:shop/prod/connection-url\"",
+        "cluster = \"shop\"",
+        "region = \"ca-central-1\"",
+        "launch_type = \"FARGATE\"",
+        "subnets = [\"subnet-0462b87709683ccaa\", \"subnet-066a53dd88d557b05\"]",
+        "assign_public_ip = true",
+        "execution_role_arn = \"arn:aws:iam::123456789012:role/shopTaskExecutionRole\"",
+        "log_group = \"shop\"",
+        "[environments.aws.target.apps.api]\nservice = \"backend-flask\"\nfamily = \"shop-backend\"",
+        "[environments.aws.target.apps.web]\nservice = \"shop-frontend\"",
+    ] {
+        assert!(manifest.contains(line), "`{line}` missing in:\n{manifest}");
+    }
+    let api = std::fs::read_to_string(shop.join("config/aws/api.env.j2")).unwrap();
+    assert!(api.contains("OTEL_SERVICE_NAME=backend-flask"), "{api}");
+    assert!(
+        api.contains("CONNECTION_URL={{ secret.CONNECTION_URL }}"),
+        "{api}"
+    );
+    // The project still loads, and the new environment's config renders (as references).
+    let explain = run(slipway(&shop).args(["config", "explain", "aws", "--output", "json"]));
+    assert_eq!(explain.code, 0, "{}", explain.stderr);
+    assert!(
+        explain.stdout.contains("FRONTEND_URL"),
+        "{}",
+        explain.stdout
+    );
+
+    // Importing again under the same name changes nothing.
+    let again = import(&[]);
+    assert_ne!(again.code, 0);
+    assert!(
+        again.stderr.contains("already has an environment `aws`"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(shop.join("slipway.toml")).unwrap(),
+        manifest
+    );
+}
