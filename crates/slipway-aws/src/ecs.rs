@@ -555,8 +555,39 @@ impl Ecs {
         }
     }
 
-    /// The listener's forward weights by target group ARN, in the listener's order.
+    /// The forward weights by target group ARN of a listener's default action or, for a
+    /// listener rule ARN (several apps behind one listener, by path), of that rule.
     pub async fn weights(&self, listener: &str) -> Result<Vec<(String, i32)>> {
+        if listener.contains(":listener-rule/") {
+            let answer = self
+                .elb
+                .describe_rules()
+                .rule_arns(listener)
+                .send()
+                .await
+                .map_err(|error| {
+                    if error
+                        .as_service_error()
+                        .is_some_and(|e| e.is_rule_not_found_exception())
+                    {
+                        AwsError::Missing(format!(
+                            "the ALB listener rule `{listener}` does not exist"
+                        ))
+                    } else {
+                        api("DescribeRules")(error)
+                    }
+                })?;
+            let Some(rule) = answer.rules().first() else {
+                return Err(AwsError::Missing(format!(
+                    "the ALB listener rule `{listener}` does not exist"
+                )));
+            };
+            return Ok(forward_weights(rule.actions()));
+        }
+        self.listener_weights(listener).await
+    }
+
+    async fn listener_weights(&self, listener: &str) -> Result<Vec<(String, i32)>> {
         let answer = self
             .elb
             .describe_listeners()
@@ -578,25 +609,10 @@ impl Ecs {
                 "the ALB listener `{listener}` does not exist"
             )));
         };
-        let mut weights = Vec::new();
-        for action in found.default_actions() {
-            if action.r#type() != Some(&elb::ActionTypeEnum::Forward) {
-                continue;
-            }
-            if let Some(config) = action.forward_config() {
-                for group in config.target_groups() {
-                    if let Some(arn) = group.target_group_arn() {
-                        weights.push((arn.to_owned(), group.weight().unwrap_or(1)));
-                    }
-                }
-            } else if let Some(arn) = action.target_group_arn() {
-                weights.push((arn.to_owned(), 1));
-            }
-        }
-        Ok(weights)
+        Ok(forward_weights(found.default_actions()))
     }
 
-    /// Forwards the listener's traffic by these weights (0–999 each).
+    /// Forwards the listener's (or listener rule's) traffic by these weights (0–999 each).
     pub async fn set_weights(&self, listener: &str, weights: &[(String, i32)]) -> Result<()> {
         let mut forward = elb::ForwardActionConfig::builder();
         for (arn, weight) in weights {
@@ -611,15 +627,44 @@ impl Ecs {
             .r#type(elb::ActionTypeEnum::Forward)
             .forward_config(forward.build())
             .build();
-        self.elb
-            .modify_listener()
-            .listener_arn(listener)
-            .default_actions(action)
-            .send()
-            .await
-            .map_err(api("ModifyListener"))?;
+        if listener.contains(":listener-rule/") {
+            self.elb
+                .modify_rule()
+                .rule_arn(listener)
+                .actions(action)
+                .send()
+                .await
+                .map_err(api("ModifyRule"))?;
+        } else {
+            self.elb
+                .modify_listener()
+                .listener_arn(listener)
+                .default_actions(action)
+                .send()
+                .await
+                .map_err(api("ModifyListener"))?;
+        }
         Ok(())
     }
+}
+
+fn forward_weights(actions: &[elb::Action]) -> Vec<(String, i32)> {
+    let mut weights = Vec::new();
+    for action in actions {
+        if action.r#type() != Some(&elb::ActionTypeEnum::Forward) {
+            continue;
+        }
+        if let Some(config) = action.forward_config() {
+            for group in config.target_groups() {
+                if let Some(arn) = group.target_group_arn() {
+                    weights.push((arn.to_owned(), group.weight().unwrap_or(1)));
+                }
+            }
+        } else if let Some(arn) = action.target_group_arn() {
+            weights.push((arn.to_owned(), 1));
+        }
+    }
+    weights
 }
 
 fn deployment_configuration(rolling: Rolling) -> Result<ecs::DeploymentConfiguration> {

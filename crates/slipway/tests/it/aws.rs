@@ -41,10 +41,17 @@ struct Shop {
     cluster: String,
     aws: Value,
     endpoint: String,
+    /// The listener (or listener rule) slipway moves weights on.
+    router: String,
 }
 
 impl Shop {
     fn new(dir: &Path, strategy: &str) -> Shop {
+        Shop::with_router(dir, strategy, "listener")
+    }
+
+    /// `router`: "listener" (its default action) or "rule" (the api's path rule on it).
+    fn with_router(dir: &Path, strategy: &str, router: &str) -> Shop {
         let copy = copy_example(dir);
         let name = unique("ecs");
         let aws = moto(&["setup", &name]);
@@ -84,7 +91,7 @@ target_groups = {target_groups}
             parameter = aws["parameter"].as_str().unwrap(),
             subnets = strings(&aws["subnets"]),
             group = strings(&aws["security_group"]),
-            listener = strings(&aws["listener"]),
+            listener = strings(&aws[router]),
         );
         write(&copy, "slipway.toml", &manifest);
         write(
@@ -100,6 +107,7 @@ target_groups = {target_groups}
         Shop {
             dir: copy,
             cluster: name,
+            router: aws[router].as_str().unwrap().to_owned(),
             aws,
             endpoint: endpoint(),
         }
@@ -122,11 +130,7 @@ target_groups = {target_groups}
     }
 
     fn state(&self) -> Value {
-        moto(&[
-            "state",
-            &self.cluster,
-            self.aws["listener"].as_str().unwrap(),
-        ])
+        moto(&["state", &self.cluster, &self.router])
     }
 
     fn set_greeting(&self, greeting: &str) {
@@ -575,11 +579,12 @@ fn ecs_blue_green_moves_the_listener_weights_and_rolls_back_on_the_old_colour() 
 }
 
 #[test]
-fn ecs_canary_moves_the_weights_in_steps() {
+fn ecs_canary_moves_the_weights_of_a_listener_rule_in_steps() {
     let dir = tempfile::tempdir().unwrap();
-    let shop = Shop::new(
+    let shop = Shop::with_router(
         dir.path(),
         "{ kind = \"canary\", steps = [10, 50, 100], pause = \"1s\" }",
+        "rule",
     );
     shop.ok(&["deploy", "aws", "--yes"]);
     shop.set_greeting("second");

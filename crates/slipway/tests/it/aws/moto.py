@@ -3,8 +3,8 @@ independent of slipway, to set up what a team already has (VPC, cluster, ALB, se
 back what a deploy left behind.
 
     moto.py setup NAME            creates it all; prints the ARNs and IDs as JSON
-    moto.py state CLUSTER [LISTENER]
-                                  prints services, their task definitions and listener weights
+    moto.py state CLUSTER [LISTENER_OR_RULE]
+                                  prints services, their task definitions and the weights
     moto.py families PREFIX       prints the task definition ARNs whose family starts with PREFIX
 """
 
@@ -57,6 +57,13 @@ def setup(name):
         Port=80,
         DefaultActions=[{"Type": "forward", "TargetGroupArn": groups[0]}],
     )["Listeners"][0]["ListenerArn"]
+    # Several apps behind one listener: the api's own rule, by path.
+    rule = elb.create_rule(
+        ListenerArn=listener,
+        Priority=10,
+        Conditions=[{"Field": "path-pattern", "Values": ["/api*"]}],
+        Actions=[{"Type": "forward", "TargetGroupArn": groups[0]}],
+    )["Rules"][0]["RuleArn"]
     parameter = "/%s/db_password" % name
     client("ssm").put_parameter(Name=parameter, Value="ssm-secret-value-" + name, Type="SecureString")
     secret = client("secretsmanager").create_secret(
@@ -70,6 +77,7 @@ def setup(name):
                 "security_group": group,
                 "target_groups": groups,
                 "listener": listener,
+                "rule": rule,
                 "parameter": parameter,
                 "parameter_arn": parameter_arn,
                 "secret_arn": secret,
@@ -98,8 +106,11 @@ def state(cluster, listener=None):
                 definitions[arn] = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
     weights = {}
     if listener:
-        found = client("elbv2").describe_listeners(ListenerArns=[listener])["Listeners"][0]
-        for action in found["DefaultActions"]:
+        if ":listener-rule/" in listener:
+            actions = client("elbv2").describe_rules(RuleArns=[listener])["Rules"][0]["Actions"]
+        else:
+            actions = client("elbv2").describe_listeners(ListenerArns=[listener])["Listeners"][0]["DefaultActions"]
+        for action in actions:
             for group in action.get("ForwardConfig", {}).get("TargetGroups", []):
                 weights[group["TargetGroupArn"]] = group.get("Weight", 1)
             if "ForwardConfig" not in action and "TargetGroupArn" in action:
