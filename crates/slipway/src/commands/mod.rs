@@ -1,3 +1,4 @@
+pub mod aws;
 pub mod aws_login;
 pub mod base;
 pub mod build;

@@ -1047,3 +1047,119 @@ fn ecs_import_writes_an_environment_from_task_definition_files() {
         manifest
     );
 }
+
+#[test]
+fn a_scaffolded_stack_is_valid_cloudformation_and_takes_a_blue_green_deploy() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = copy_example(dir.path());
+    let name = unique("scaffold");
+    let base = std::fs::read_to_string(shop.join("slipway.toml"))
+        .unwrap()
+        .replace("name = \"shop\"", &format!("name = \"{name}\""));
+    // The environment as a team starts it: the names it wants, no ARNs yet.
+    let environment = |target_rest: &str| {
+        format!(
+            r#"{base}
+[environments.aws]
+registry = "team"
+apps = ["api", "web"]
+strategy = {{ kind = "blue-green" }}
+secrets = {{ DB_PASSWORD = "ssm:/{name}/db_password", STRIPE_KEY = "secretsmanager:{name}/stripe" }}
+
+[environments.aws.target]
+kind = "ecs"
+cluster = "{name}"
+region = "eu-central-1"
+log_group = "/ecs/{name}"
+{target_rest}
+"#
+        )
+    };
+    write(
+        &shop,
+        "slipway.toml",
+        &environment("execution_role_arn = \"arn:aws:iam::123456789012:role/to-be-made\""),
+    );
+    write(
+        &shop,
+        "config/aws/api.env.j2",
+        "DB_PASSWORD={{ secret.DB_PASSWORD }}\nSTRIPE_KEY={{ secret.STRIPE_KEY }}\nAPP_ENV={{ environment }}\nGREETING=hello\n",
+    );
+    let scaffold = run(slipway(&shop).args(["aws", "scaffold", "aws"]));
+    assert_eq!(scaffold.code, 0, "{}", scaffold.stderr);
+    let template_file = dir.path().join("template.json");
+    std::fs::write(&template_file, &scaffold.stdout).unwrap();
+    let template: Value = serde_json::from_str(&scaffold.stdout).unwrap();
+    assert_eq!(
+        template["Resources"]["RepositoryApi"]["Properties"]["ImageScanningConfiguration"]["ScanOnPush"],
+        true
+    );
+
+    // Valid against the CloudFormation resource specification (cfn-lint, from PyPI).
+    let lint = std::process::Command::new(
+        std::env::var("SLIPWAY_CFN_LINT")
+            .expect("SLIPWAY_CFN_LINT is not set: run the tests through scripts/test"),
+    )
+    .arg(&template_file)
+    .output()
+    .expect("cfn-lint runs");
+    assert!(
+        lint.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&lint.stdout),
+        String::from_utf8_lossy(&lint.stderr)
+    );
+
+    // Applied (on moto), its outputs complete the environment, which then deploys.
+    let stack = moto(&["stack", &name, template_file.to_str().unwrap()]);
+    assert_eq!(stack["status"], "CREATE_COMPLETE", "{stack:#}");
+    let outputs = &stack["outputs"];
+    let groups = |app: &str| {
+        let joined = outputs[format!("{app}TargetGroups")].as_str().unwrap();
+        serde_json::to_string(&joined.split(',').collect::<Vec<_>>()).unwrap()
+    };
+    let quoted = |key: &str| serde_json::to_string(&outputs[key]).unwrap();
+    write(
+        &shop,
+        "slipway.toml",
+        &environment(&format!(
+            "execution_role_arn = {}\ntask_role_arn = {}\nsubnets = {}\nsecurity_groups = [{}]\n\n[environments.aws.target.apps.api]\nlistener = {}\ntarget_groups = {}\n\n[environments.aws.target.apps.web]\nlistener = {}\ntarget_groups = {}\n",
+            quoted("ExecutionRoleArn"),
+            quoted("TaskRoleArn"),
+            serde_json::to_string(&stack["subnets"]).unwrap(),
+            quoted("TaskSecurityGroup"),
+            quoted("ApiListener"),
+            groups("Api"),
+            quoted("WebListener"),
+            groups("Web"),
+        )),
+    );
+    for step in [&["base", "release"][..], &["base", "update"], &["build"]] {
+        let result = run(slipway(&shop).args(step));
+        assert_eq!(result.code, 0, "{step:?}: {}", result.stderr);
+    }
+    let deploy = run(slipway(&shop)
+        .args(["deploy", "aws", "--yes"])
+        .env("AWS_ENDPOINT_URL", endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true"));
+    assert_eq!(deploy.code, 0, "{}", deploy.stderr);
+    // The api's path rule and the listener's default action (web) both went to blue.
+    for app in ["Api", "Web"] {
+        let router = outputs[format!("{app}Listener")].as_str().unwrap();
+        let state = moto(&["state", &name, router]);
+        let blue = outputs[format!("{app}TargetGroups")]
+            .as_str()
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap();
+        assert_eq!(state["weights"][blue], 100, "{app}: {state:#}");
+        let service = format!("{name}-aws-{}-blue", app.to_lowercase());
+        assert_eq!(
+            state["services"][&service]["loadBalancers"][0]["targetGroupArn"], blue,
+            "{state:#}"
+        );
+    }
+}

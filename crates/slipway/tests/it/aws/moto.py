@@ -5,6 +5,7 @@ back what a deploy left behind.
     moto.py setup NAME            creates it all; prints the ARNs and IDs as JSON
     moto.py state CLUSTER [LISTENER_OR_RULE]
                                   prints services, their task definitions and the weights
+    moto.py stack NAME TEMPLATE   a VPC and the secrets, then TEMPLATE as stack NAME; prints its outputs
     moto.py families PREFIX       prints the task definition ARNs whose family starts with PREFIX
 """
 
@@ -86,6 +87,31 @@ def setup(name):
     )
 
 
+def stack(name, template_file):
+    """A VPC with two subnets and the secrets, then the template as a CloudFormation stack."""
+    ec2 = client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.2.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]["SubnetId"]
+        for cidr, zone in (("10.2.1.0/24", REGION + "a"), ("10.2.2.0/24", REGION + "b"))
+    ]
+    client("ssm").put_parameter(Name="/%s/db_password" % name, Value="ssm-secret-value", Type="SecureString")
+    client("secretsmanager").create_secret(Name=name + "/stripe", SecretString="sm-secret-value")
+    formation = client("cloudformation")
+    formation.create_stack(
+        StackName=name,
+        TemplateBody=open(template_file).read(),
+        Parameters=[
+            {"ParameterKey": "VpcId", "ParameterValue": vpc},
+            {"ParameterKey": "Subnets", "ParameterValue": ",".join(subnets)},
+        ],
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    found = formation.describe_stacks(StackName=name)["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in found.get("Outputs", [])}
+    print(json.dumps({"status": found["StackStatus"], "outputs": outputs, "subnets": subnets}))
+
+
 def state(cluster, listener=None):
     ecs = client("ecs")
     arns = ecs.list_services(cluster=cluster)["serviceArns"]
@@ -125,4 +151,4 @@ def families(prefix):
 
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
-    {"setup": setup, "state": state, "families": families}[command](*args)
+    {"setup": setup, "stack": stack, "state": state, "families": families}[command](*args)

@@ -1,0 +1,91 @@
+//! `slipway aws scaffold`: the CloudFormation template an ECS environment needs before its
+//! first deploy, printed for review; slipway never applies it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use slipway_aws::scaffold::{Scaffold, ScaffoldApp};
+use slipway_aws::secrets::SecretSource;
+
+use super::environment::check_environment;
+use super::project::Project;
+
+/// Amazon Web Services: what an ECS environment needs around it.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  slipway aws scaffold prod > aws/prod.json\n  aws cloudformation deploy --template-file aws/prod.json --stack-name shop-prod \\\n    --capabilities CAPABILITY_IAM --parameter-overrides VpcId=vpc-... Subnets=subnet-a,subnet-b"
+)]
+pub struct AwsArgs {
+    #[command(subcommand)]
+    command: AwsCommand,
+    #[arg(long, default_value = ".", global = true)]
+    project: PathBuf,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum AwsCommand {
+    /// Print a CloudFormation template (JSON) with the ECR repositories, cluster, log group,
+    /// roles, load balancer and target groups of an ECS environment. Not applied.
+    Scaffold {
+        environment: String,
+        /// Images each ECR repository keeps (its lifecycle policy).
+        #[arg(long, default_value_t = 20)]
+        keep_images: u32,
+    },
+}
+
+pub fn run(args: AwsArgs) -> Result<ExitCode> {
+    let project = Project::find(&args.project)?;
+    let manifest = &project.manifest;
+    match args.command {
+        AwsCommand::Scaffold {
+            environment,
+            keep_images,
+        } => {
+            check_environment(&project, &environment)?;
+            let env = &manifest.environments[&environment];
+            let slipway_core::manifest::Target::Ecs(target) = &env.target else {
+                bail!(
+                    "environment `{environment}` runs on Docker hosts; scaffold is for ECS environments (`target = {{ kind = \"ecs\", ... }}`)"
+                );
+            };
+            let apps: Vec<String> = match &env.apps {
+                Some(listed) => listed.clone(),
+                None => manifest.apps.keys().cloned().collect(),
+            };
+            let scaffold = Scaffold {
+                project: manifest.project.name.clone(),
+                environment: environment.clone(),
+                cluster: target.cluster.clone(),
+                log_group: target
+                    .log_group
+                    .clone()
+                    .unwrap_or_else(|| format!("/ecs/{}-{environment}", manifest.project.name)),
+                apps: apps
+                    .iter()
+                    .map(|name| {
+                        let app = &manifest.apps[name];
+                        ScaffoldApp {
+                            name: name.clone(),
+                            port: app.port,
+                            health_path: app.health.as_ref().and_then(|h| h.path.clone()),
+                            route_path: app.route.as_ref().and_then(|r| r.path.clone()),
+                        }
+                    })
+                    .collect(),
+                secrets: env
+                    .secrets
+                    .values()
+                    .filter_map(|r| SecretSource::parse(r))
+                    .collect(),
+                keep_images,
+            };
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&slipway_aws::scaffold::template(&scaffold))?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
