@@ -137,7 +137,7 @@ async fn resolve_official_images(
         log(&format!("pulling {image} through the mirror {from}"));
         let client =
             registry(manifest, mirror_name).map_err(|e| DockerError::Engine(e.to_string()))?;
-        let credential = client.client.credential().cloned();
+        let credential = client.client.credential();
         engine.pull_as(&from, &image, credential.as_ref()).await?;
     }
     Ok(())
@@ -254,7 +254,7 @@ pub async fn push_base(
     let (registry_name, _) = base_repository(manifest, &built.name)?;
     let target =
         registry(manifest, &registry_name).map_err(|e| DockerError::Engine(e.to_string()))?;
-    let credential = target.client.credential().cloned();
+    let credential = target.client.credential();
     for reference in &built.references {
         engine.push(reference, credential.as_ref()).await?;
     }

@@ -693,7 +693,7 @@ async fn up_inner(
             let (registry, reference) =
                 slipway_oci::app::base_reference(manifest, base, &options.pinned_bases)
                     .map_err(|e| DockerError::Engine(e.to_string()))?;
-            let credential = registry.client.credential().cloned();
+            let credential = registry.client.credential();
             engine.pull(&reference, credential.as_ref()).await?;
             let source = options.root.join(manifest.app_dir(name));
             (
@@ -1101,7 +1101,7 @@ pub async fn pull(
     for base in bases {
         let (registry, reference) = slipway_oci::app::base_reference(manifest, base, pinned)
             .map_err(|e| DockerError::Engine(e.to_string()))?;
-        let credential = registry.client.credential().cloned();
+        let credential = registry.client.credential();
         engine.pull(&reference, credential.as_ref()).await?;
         pulled.push(reference);
     }

@@ -52,9 +52,14 @@ pub fn registry(manifest: &Manifest, name: &str) -> Result<Registry> {
         Credentials::None => None,
         Credentials::Aws => credentials::from_aws(&host)?,
     };
+    let mut client = RegistryClient::new(&host, config.insecure, credential)?;
+    if config.credentials == Credentials::Aws {
+        let host = host.clone();
+        client = client.with_refresh(std::sync::Arc::new(move || credentials::refresh_aws(&host)));
+    }
     Ok(Registry {
         name: name.into(),
-        client: RegistryClient::new(&host, config.insecure, credential)?,
+        client,
         prefix,
     })
 }

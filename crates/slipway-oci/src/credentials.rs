@@ -58,7 +58,9 @@ fn docker_config_path() -> Option<PathBuf> {
 
 /// Exchanges cloud credentials for a registry login (ECR's token), set by the binary, which
 /// knows the cloud; errors are messages for the user.
-pub type LoginProvider = Box<dyn Fn(&str) -> std::result::Result<Credential, String> + Send + Sync>;
+/// `(host, fresh)`: `fresh` asks for a new login rather than a kept one.
+pub type LoginProvider =
+    Box<dyn Fn(&str, bool) -> std::result::Result<Credential, String> + Send + Sync>;
 
 static AWS_LOGIN: std::sync::OnceLock<LoginProvider> = std::sync::OnceLock::new();
 
@@ -71,13 +73,21 @@ pub fn set_aws_login(provider: LoginProvider) {
 /// docker-credential-ecr-login helper may answer).
 pub fn from_aws(host: &str) -> Result<Option<Credential>> {
     match AWS_LOGIN.get() {
-        Some(provider) => provider(host)
+        Some(provider) => provider(host, false)
             .map(Some)
             .map_err(|message| OciError::Registry {
                 registry: host.to_owned(),
                 message,
             }),
         None => from_docker_config(host),
+    }
+}
+
+/// A new `credentials = "aws"` login, when the registry refused the last one.
+pub fn refresh_aws(host: &str) -> std::result::Result<Credential, String> {
+    match AWS_LOGIN.get() {
+        Some(provider) => provider(host, true),
+        None => Err("the registry refused the login and no AWS login is available".into()),
     }
 }
 

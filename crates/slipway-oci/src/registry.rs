@@ -17,12 +17,17 @@ pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, appl
 
 const RETRIES: u32 = 4;
 
-#[derive(Debug)]
+/// Fetches a new login when the registry refuses the current one (an ECR token that expired
+/// during a push); errors are messages for the user.
+pub type Refresher =
+    std::sync::Arc<dyn Fn() -> std::result::Result<Credential, String> + Send + Sync>;
+
 pub struct RegistryClient {
     http: reqwest::Client,
     host: String,
     base_url: String,
-    credential: Option<Credential>,
+    credential: Mutex<Option<Credential>>,
+    refresh: Option<Refresher>,
     /// `Authorization` values by repository (tokens are scoped to one).
     authorizations: Mutex<HashMap<String, String>>,
 }
@@ -32,6 +37,16 @@ pub struct Manifest {
     pub bytes: Vec<u8>,
     pub media_type: String,
     pub digest: Digest,
+}
+
+impl std::fmt::Debug for RegistryClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryClient")
+            .field("host", &self.host)
+            .field("base_url", &self.base_url)
+            .field("refreshable", &self.refresh.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl RegistryClient {
@@ -61,14 +76,21 @@ impl RegistryClient {
             http,
             host: host.into(),
             base_url: format!("{scheme}://{host}"),
-            credential,
+            credential: Mutex::new(credential),
+            refresh: None,
             authorizations: Mutex::new(HashMap::new()),
         })
     }
 
+    /// Logs in again with `refresh` when the registry refuses a login it took before.
+    pub fn with_refresh(mut self, refresh: Refresher) -> RegistryClient {
+        self.refresh = Some(refresh);
+        self
+    }
+
     /// The login this client uses, for handing to the Docker Engine (pulls and pushes).
-    pub fn credential(&self) -> Option<&Credential> {
-        self.credential.as_ref()
+    pub fn credential(&self) -> Option<Credential> {
+        self.credential.lock().expect("not poisoned").clone()
     }
 
     pub fn host(&self) -> &str {
@@ -89,9 +111,11 @@ impl RegistryClient {
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     {
         let mut authenticated = false;
+        let mut refreshed = false;
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let used = self.credential();
             let mut request = build(&self.http);
             let authorization = self
                 .authorizations
@@ -111,6 +135,31 @@ impl RegistryClient {
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or_default()
                         .to_owned();
+                    self.authenticate(repository, &challenge).await?;
+                }
+                // Refused again with a login that worked before: it expired (ECR tokens last
+                // 12 hours); log in anew once, unless another request already did.
+                Ok(response)
+                    if response.status() == StatusCode::UNAUTHORIZED
+                        && !refreshed
+                        && self.refresh.is_some() =>
+                {
+                    refreshed = true;
+                    let challenge = response
+                        .headers()
+                        .get(header::WWW_AUTHENTICATE)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    if self.credential() == used {
+                        let refresh = self.refresh.as_ref().expect("checked above");
+                        let fresh = refresh().map_err(|message| OciError::Auth {
+                            registry: self.host.clone(),
+                            repository: repository.into(),
+                            message,
+                        })?;
+                        *self.credential.lock().expect("not poisoned") = Some(fresh);
+                    }
                     self.authenticate(repository, &challenge).await?;
                 }
                 Ok(response)
@@ -150,7 +199,7 @@ impl RegistryClient {
                 url.push_str(&format!("&service={}", encode(service)));
             }
             let mut request = self.http.get(&url);
-            if let Some(credential) = &self.credential {
+            if let Some(credential) = self.credential() {
                 request = request.basic_auth(&credential.username, Some(&credential.password));
             }
             let response = request
@@ -174,7 +223,7 @@ impl RegistryClient {
                 .ok_or_else(|| auth_failed("the token service sent no token".into()))?;
             format!("Bearer {token}")
         } else {
-            let credential = self.credential.as_ref().ok_or_else(|| auth_failed("the registry wants a login and none is configured (docker login, or SLIPWAY_REGISTRY_<NAME>_USERNAME/_PASSWORD)".into()))?;
+            let credential = self.credential().ok_or_else(|| auth_failed("the registry wants a login and none is configured (docker login, or SLIPWAY_REGISTRY_<NAME>_USERNAME/_PASSWORD)".into()))?;
             let pair = format!("{}:{}", credential.username, credential.password);
             format!(
                 "Basic {}",

@@ -15,11 +15,13 @@ pub fn install() {
     slipway_oci::credentials::set_aws_login(Box::new(login));
 }
 
-fn login(host: &str) -> Result<Credential, String> {
+/// `renew`: the registry refused the kept login; fetch a new one.
+fn login(host: &str, renew: bool) -> Result<Credential, String> {
     let fresh = |expires: &Option<SystemTime>| {
         expires.is_none_or(|at| at > SystemTime::now() + Duration::from_secs(60))
     };
-    if let Some((credential, expires)) = LOGINS.lock().expect("not poisoned").get(host)
+    if !renew
+        && let Some((credential, expires)) = LOGINS.lock().expect("not poisoned").get(host)
         && fresh(expires)
     {
         return Ok(credential.clone());

@@ -189,6 +189,27 @@ enum Fault {
     NeverSteady { revision: String },
     /// The next `count` calls of `operation` are throttled.
     Throttle { operation: String, count: usize },
+    /// GetAuthorizationToken issues a new token each call, the only one the ECR front takes.
+    IssueTokens(Arc<Mutex<EcrTokens>>),
+}
+
+/// The tokens an ECR front accepts: `current` (a whole `Authorization` value), for `uses_left`
+/// more requests when set (then it has expired, until a new one is issued).
+#[derive(Debug, Default)]
+struct EcrTokens {
+    current: String,
+    uses_left: Option<usize>,
+    issued: usize,
+    /// How long the first token lasts, in requests.
+    first_lasts: usize,
+}
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
 }
 
 /// An HTTP front for moto that records each AWS call's target and body, then forwards it, and
@@ -242,6 +263,30 @@ impl Recorder {
 fn faulty(fault: &mut Fault, operation: &str, answer: &Value) -> Option<(u16, Value)> {
     match fault {
         Fault::None => None,
+        Fault::IssueTokens(tokens) => {
+            if operation != "GetAuthorizationToken" {
+                return None;
+            }
+            use base64::Engine;
+            let mut tokens = tokens.lock().unwrap();
+            tokens.issued += 1;
+            let password = format!("token-{}", tokens.issued);
+            tokens.current = basic("AWS", &password);
+            tokens.uses_left = (tokens.issued == 1).then_some(tokens.first_lasts);
+            let expires = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+                + 12 * 3600;
+            Some((
+                200,
+                serde_json::json!({"authorizationData": [{
+                    "authorizationToken": base64::engine::general_purpose::STANDARD.encode(format!("AWS:{password}")),
+                    "expiresAt": expires,
+                    "proxyEndpoint": "https://123456789012.dkr.ecr.eu-central-1.amazonaws.com"
+                }]}),
+            ))
+        }
         Fault::Throttle {
             operation: op,
             count,
@@ -777,8 +822,15 @@ struct EcrFront {
 }
 
 impl EcrFront {
+    /// A front that takes moto's fixed token.
     fn start() -> EcrFront {
-        use base64::Engine;
+        EcrFront::with_tokens(Arc::new(Mutex::new(EcrTokens {
+            current: basic("AWS", "123456789012-auth-token"),
+            ..EcrTokens::default()
+        })))
+    }
+
+    fn with_tokens(tokens: Arc<Mutex<EcrTokens>>) -> EcrFront {
         use http_body_util::BodyExt;
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let listener = runtime
@@ -786,13 +838,7 @@ impl EcrFront {
             .unwrap();
         let address = listener.local_addr().unwrap().to_string();
         let upstream = std::env::var("SLIPWAY_TEST_REGISTRY").expect("the test bed's registry");
-        let basic = |user: &str, password: &str| {
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-            )
-        };
-        let expected = basic("AWS", "123456789012-auth-token");
+        let expected = tokens;
         let real = basic(
             &std::env::var("SLIPWAY_TEST_REGISTRY_USER").unwrap(),
             &std::env::var("SLIPWAY_TEST_REGISTRY_PASSWORD").unwrap(),
@@ -826,10 +872,21 @@ impl EcrFront {
                         );
                         async move {
                             let line = format!("{} {}", request.method(), request.uri());
-                            let authorized = request
-                                .headers()
-                                .get("authorization")
-                                .is_some_and(|v| v.as_bytes() == expected.as_bytes());
+                            let authorized = {
+                                let mut tokens = expected.lock().unwrap();
+                                let presented = request
+                                    .headers()
+                                    .get("authorization")
+                                    .is_some_and(|v| v.as_bytes() == tokens.current.as_bytes());
+                                match tokens.uses_left {
+                                    Some(0) => false,
+                                    Some(left) if presented => {
+                                        tokens.uses_left = Some(left - 1);
+                                        true
+                                    }
+                                    _ => presented,
+                                }
+                            };
                             log.lock().unwrap().push(format!(
                                 "{line}{}",
                                 if authorized { "" } else { " (no login)" }
@@ -1162,4 +1219,75 @@ log_group = "/ecs/{name}"
             "{state:#}"
         );
     }
+}
+
+#[test]
+fn an_ecr_token_that_expires_mid_push_is_renewed_and_the_push_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = Arc::new(Mutex::new(EcrTokens {
+        first_lasts: 3,
+        ..EcrTokens::default()
+    }));
+    let front = EcrFront::with_tokens(tokens.clone());
+    let aws = Recorder::start(&endpoint());
+    aws.inject(Fault::IssueTokens(tokens.clone()));
+    let shop = copy_example(dir.path());
+    let name = unique("ecrexpiry");
+    let manifest = std::fs::read_to_string(shop.join("slipway.toml"))
+        .unwrap()
+        .replace("name = \"shop\"", &format!("name = \"{name}\""));
+    let manifest = format!(
+        "{manifest}\n[registries.ecr]\nurl = \"{}\"\ncredentials = \"aws\"\n",
+        front.address
+    );
+    write(&shop, "slipway.toml", &manifest);
+    for step in [
+        &["base", "release"][..],
+        &["base", "update"],
+        &["build", "api"],
+    ] {
+        let result = run(slipway(&shop).args(step));
+        assert_eq!(result.code, 0, "{step:?}: {}", result.stderr);
+    }
+    let result = run(slipway(&shop)
+        .args([
+            "push",
+            "api",
+            "--registry",
+            "ecr",
+            "--tag",
+            "r1",
+            "--output",
+            "json",
+        ])
+        .env("AWS_ENDPOINT_URL", &aws.address)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "eu-central-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true"));
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    let logins = aws.bodies("GetAuthorizationToken").len();
+    assert!(logins >= 2, "the token was not renewed ({logins} login(s))");
+    let seen = front.seen.lock().unwrap().clone();
+    // Refused after the first token's three requests, then taken again with the new one.
+    let first_refusal_after_use = seen
+        .iter()
+        .enumerate()
+        .skip(1)
+        .find(|(_, l)| l.ends_with("(no login)"))
+        .map(|(i, _)| i)
+        .expect("the front refused the expired token");
+    assert!(
+        seen[first_refusal_after_use..]
+            .iter()
+            .any(|l| l.contains("/manifests/r1") && !l.ends_with("(no login)")),
+        "{seen:#?}"
+    );
+    let registry = std::env::var("SLIPWAY_TEST_REGISTRY").unwrap();
+    let inspected = crate::skopeo_inspect(true, &format!("{registry}/{name}/api:r1"));
+    assert!(
+        inspected.status.success(),
+        "{}",
+        String::from_utf8_lossy(&inspected.stderr)
+    );
 }
