@@ -1,5 +1,5 @@
 //! A client of the OCI distribution API: manifests and blobs, basic and bearer-token auth,
-//! HEAD before upload, cross-repository mount, streamed monolithic uploads, retries on 502/503/504
+//! HEAD before upload, cross-repository mount, streamed monolithic uploads, retries on 500/502/503/504
 //! and dropped connections, and the manifest written last so no tag points at a missing blob.
 
 use std::collections::HashMap;
@@ -162,8 +162,11 @@ impl RegistryClient {
                     }
                     self.authenticate(repository, &challenge).await?;
                 }
+                // 500 too: the distribution registry answers it when a concurrent write of the
+                // same tag leaves a link file half-written for a moment.
                 Ok(response)
-                    if matches!(response.status().as_u16(), 502..=504) && attempt < RETRIES =>
+                    if matches!(response.status().as_u16(), 500 | 502..=504)
+                        && attempt < RETRIES =>
                 {
                     tokio::time::sleep(backoff(attempt)).await;
                 }
