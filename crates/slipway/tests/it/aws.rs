@@ -1291,3 +1291,62 @@ fn an_ecr_token_that_expires_mid_push_is_renewed_and_the_push_completes() {
         String::from_utf8_lossy(&inspected.stderr)
     );
 }
+
+#[test]
+fn aws_secrets_are_fetched_when_a_docker_environment_renders_its_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = copy_example(dir.path());
+    let name = unique("render");
+    let aws = moto(&["setup", &name]);
+    let manifest = std::fs::read_to_string(shop.join("slipway.toml")).unwrap();
+    let stage = "[environments.stage]\npublish = { web = \"127.0.0.1:8081\" }\nsecrets = { DB_PASSWORD = \"env:SHOP_DB_PASSWORD\" }";
+    assert!(manifest.contains(stage), "the stage environment moved");
+    let with_ssm = |parameter: &str| {
+        manifest.replace(
+            stage,
+            &format!(
+                "[environments.stage]\npublish = {{ web = \"127.0.0.1:8081\" }}\nsecrets = {{ DB_PASSWORD = \"ssm:{parameter}\" }}"
+            ),
+        )
+    };
+    let render = |shop: &Path, command: &[&str]| {
+        run(slipway(shop)
+            .args(command)
+            .env("AWS_ENDPOINT_URL", endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "eu-central-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true"))
+    };
+    write(
+        &shop,
+        "slipway.toml",
+        &with_ssm(aws["parameter"].as_str().unwrap()),
+    );
+    let result = render(&shop, &["config", "render", "stage"]);
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    let rendered = shop.join(".slipway/config/stage/api.env");
+    let text = std::fs::read_to_string(&rendered).unwrap();
+    let value = format!("ssm-secret-value-{name}");
+    assert!(text.contains(&format!("app:{value}@")), "{text}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&rendered).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let explain = render(&shop, &["config", "explain", "stage"]);
+    assert_eq!(explain.code, 0, "{}", explain.stderr);
+    assert!(!explain.stdout.contains(&value), "{}", explain.stdout);
+
+    // A parameter that does not exist: named, and nothing rendered.
+    std::fs::remove_file(&rendered).unwrap();
+    write(&shop, "slipway.toml", &with_ssm("/no/such/parameter"));
+    let result = render(&shop, &["config", "render", "stage"]);
+    assert_ne!(result.code, 0);
+    assert!(
+        result.stderr.contains("/no/such/parameter` does not exist"),
+        "{}",
+        result.stderr
+    );
+    assert!(!rendered.exists());
+}
