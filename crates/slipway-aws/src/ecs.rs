@@ -50,14 +50,44 @@ pub struct ServiceSpec {
     pub assign_public_ip: bool,
     /// Target group, container name, container port.
     pub load_balancer: Option<(String, String, u16)>,
+    /// For ECS's own blue-green, canary and linear deployments.
+    pub traffic_shift: Option<TrafficShift>,
     pub tags: Vec<(String, String)>,
 }
 
-/// How a rolling update replaces tasks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What ECS needs to move traffic itself: the second target group, the listener rule it
+/// rewrites, and the role it does so with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrafficShift {
+    pub alternate_target_group: String,
+    pub production_listener_rule: String,
+    pub role_arn: String,
+}
+
+/// ECS's own deployment strategies (the service's `deploymentConfiguration.strategy`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Native {
+    BlueGreen {
+        bake_minutes: i32,
+    },
+    Canary {
+        percent: f64,
+        bake_minutes: i32,
+    },
+    Linear {
+        step_percent: f64,
+        bake_minutes: i32,
+    },
+}
+
+/// How a deployment replaces tasks: a rolling update's percentages, or one of ECS's own
+/// strategies; CloudWatch alarms that roll it back.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Rolling {
     pub minimum_healthy_percent: i32,
     pub maximum_percent: i32,
+    pub native: Option<Native>,
+    pub alarms: Vec<String>,
 }
 
 impl Default for Rolling {
@@ -65,6 +95,8 @@ impl Default for Rolling {
         Rolling {
             minimum_healthy_percent: 100,
             maximum_percent: 200,
+            native: None,
+            alarms: Vec::new(),
         }
     }
 }
@@ -375,13 +407,20 @@ impl Ecs {
             );
         }
         if let Some((target_group, container, port)) = &spec.load_balancer {
-            request = request.load_balancers(
-                ecs::LoadBalancer::builder()
-                    .target_group_arn(target_group)
-                    .container_name(container)
-                    .container_port(i32::from(*port))
-                    .build(),
-            );
+            let mut balancer = ecs::LoadBalancer::builder()
+                .target_group_arn(target_group)
+                .container_name(container)
+                .container_port(i32::from(*port));
+            if let Some(shift) = &spec.traffic_shift {
+                balancer = balancer.advanced_configuration(
+                    ecs::AdvancedConfiguration::builder()
+                        .alternate_target_group_arn(&shift.alternate_target_group)
+                        .production_listener_rule(&shift.production_listener_rule)
+                        .role_arn(&shift.role_arn)
+                        .build(),
+                );
+            }
+            request = request.load_balancers(balancer.build());
         }
         for (key, value) in &spec.tags {
             request = request.tags(ecs::Tag::builder().key(key).value(value).build());
@@ -668,7 +707,7 @@ fn forward_weights(actions: &[elb::Action]) -> Vec<(String, i32)> {
 }
 
 fn deployment_configuration(rolling: Rolling) -> Result<ecs::DeploymentConfiguration> {
-    Ok(ecs::DeploymentConfiguration::builder()
+    let mut configuration = ecs::DeploymentConfiguration::builder()
         .deployment_circuit_breaker(
             ecs::DeploymentCircuitBreaker::builder()
                 .enable(true)
@@ -676,6 +715,50 @@ fn deployment_configuration(rolling: Rolling) -> Result<ecs::DeploymentConfigura
                 .build(),
         )
         .minimum_healthy_percent(rolling.minimum_healthy_percent)
-        .maximum_percent(rolling.maximum_percent)
-        .build())
+        .maximum_percent(rolling.maximum_percent);
+    match rolling.native {
+        None => {}
+        Some(Native::BlueGreen { bake_minutes }) => {
+            configuration = configuration
+                .strategy(ecs::DeploymentStrategy::BlueGreen)
+                .bake_time_in_minutes(bake_minutes);
+        }
+        Some(Native::Canary {
+            percent,
+            bake_minutes,
+        }) => {
+            configuration = configuration
+                .strategy(ecs::DeploymentStrategy::Canary)
+                .canary_configuration(
+                    ecs::CanaryConfiguration::builder()
+                        .canary_percent(percent)
+                        .canary_bake_time_in_minutes(bake_minutes)
+                        .build(),
+                );
+        }
+        Some(Native::Linear {
+            step_percent,
+            bake_minutes,
+        }) => {
+            configuration = configuration
+                .strategy(ecs::DeploymentStrategy::Linear)
+                .linear_configuration(
+                    ecs::LinearConfiguration::builder()
+                        .step_percent(step_percent)
+                        .step_bake_time_in_minutes(bake_minutes)
+                        .build(),
+                );
+        }
+    }
+    if !rolling.alarms.is_empty() {
+        configuration = configuration.alarms(
+            ecs::DeploymentAlarms::builder()
+                .set_alarm_names(Some(rolling.alarms.clone()))
+                .enable(true)
+                .rollback(true)
+                .build()
+                .map_err(api("DeploymentConfiguration"))?,
+        );
+    }
+    Ok(configuration.build())
 }

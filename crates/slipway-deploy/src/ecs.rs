@@ -12,10 +12,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
-use slipway_aws::ecs::{Ecs, Rolling, ServiceSpec};
+use slipway_aws::ecs::{Ecs, Native, Rolling, ServiceSpec, TrafficShift};
 use slipway_aws::secrets::{SecretSource, Secrets};
 use slipway_aws::taskdef::{self, AppTask, SidecarTask, TaskDefinition};
-use slipway_core::manifest::{CommandLine, EcsApp, EcsTarget, Strategy, Target};
+use slipway_core::manifest::{
+    CommandLine, EcsApp, EcsDeployments, EcsTarget, NativeCanary, Strategy, Target, native_canary,
+};
 
 use crate::lock::DeployLock;
 use crate::rollout::{Context, DeployRequest, now, store_path, strategy_name};
@@ -663,34 +665,72 @@ impl<'a> EcsRollout<'a> {
                 .expect("registered before rolling");
             let desired = self.desired(&plan.app);
             let service = match strategy {
-                Strategy::BlueGreen { .. } | Strategy::Canary { .. } => {
+                Strategy::BlueGreen { .. } | Strategy::Canary { .. } if !self.native() => {
                     self.roll_colours(release, strategy, &plan.app, &arn, desired, previous)
                         .await?
                 }
-                Strategy::Rolling {
-                    max_surge,
-                    max_unavailable,
-                } => {
-                    let percent = |n: u32| (n as i32 * 100 + desired - 1) / desired;
-                    let rolling = Rolling {
-                        minimum_healthy_percent: (100 - percent(*max_unavailable)).max(0),
-                        maximum_percent: 100 + percent(*max_surge).max(1),
-                    };
-                    self.roll_one(release, &plan.app, &arn, desired, rolling)
-                        .await?
-                }
-                Strategy::Recreate { .. } => {
-                    let rolling = Rolling {
-                        minimum_healthy_percent: 0,
-                        maximum_percent: 100,
-                    };
-                    self.roll_one(release, &plan.app, &arn, desired, rolling)
+                _ => {
+                    let plan_of = self.deployment(strategy, desired);
+                    self.roll_one(release, &plan.app, &arn, desired, plan_of)
                         .await?
                 }
             };
             apps.get_mut(&plan.app).expect("planned").service = Some(service);
         }
         Ok(())
+    }
+
+    /// Whether ECS moves blue-green and canary traffic itself.
+    fn native(&self) -> bool {
+        self.target.deployments == EcsDeployments::Ecs
+    }
+
+    /// How a one-service deployment of `strategy` replaces tasks, with the environment's alarms.
+    fn deployment(&self, strategy: &Strategy, desired: i32) -> Rolling {
+        let percent = |n: u32| (n as i32 * 100 + desired - 1) / desired;
+        let minutes = |d: Option<slipway_core::manifest::Duration>| {
+            d.map_or(0, |d| d.0.as_secs().div_ceil(60) as i32)
+        };
+        let base = Rolling {
+            alarms: self.target.alarms.clone(),
+            ..Rolling::default()
+        };
+        match strategy {
+            Strategy::Rolling {
+                max_surge,
+                max_unavailable,
+            } => Rolling {
+                minimum_healthy_percent: (100 - percent(*max_unavailable)).max(0),
+                maximum_percent: 100 + percent(*max_surge).max(1),
+                ..base
+            },
+            Strategy::Recreate { .. } => Rolling {
+                minimum_healthy_percent: 0,
+                maximum_percent: 100,
+                ..base
+            },
+            Strategy::BlueGreen { bake } => Rolling {
+                native: Some(Native::BlueGreen {
+                    bake_minutes: minutes(*bake),
+                }),
+                ..base
+            },
+            Strategy::Canary { steps, pause, .. } => Rolling {
+                native: match native_canary(steps) {
+                    Some(NativeCanary::Canary(percent)) => Some(Native::Canary {
+                        percent: f64::from(percent),
+                        bake_minutes: minutes(*pause),
+                    }),
+                    Some(NativeCanary::Linear(step)) => Some(Native::Linear {
+                        step_percent: f64::from(step),
+                        bake_minutes: minutes(*pause),
+                    }),
+                    // Refused by the manifest check; a plain rolling update otherwise.
+                    None => None,
+                },
+                ..base
+            },
+        }
     }
 
     fn give_up(&self, desired: i32) -> i32 {
@@ -717,13 +757,27 @@ impl<'a> EcsRollout<'a> {
             }
             None => {
                 self.log(&format!("{app}: creating service {name}"));
-                let spec = self.service_spec(
+                let settings = self.settings(app);
+                let mut spec = self.service_spec(
                     app,
                     &name,
                     arn,
                     desired,
-                    self.settings(app).target_groups.first().cloned(),
+                    settings.target_groups.first().cloned(),
                 );
+                if rolling.native.is_some()
+                    && let (Some(rule), Some(alternate), Some(role)) = (
+                        settings.listener.clone(),
+                        settings.target_groups.get(1).cloned(),
+                        self.target.load_balancer_role_arn.clone(),
+                    )
+                {
+                    spec.traffic_shift = Some(TrafficShift {
+                        alternate_target_group: alternate,
+                        production_listener_rule: rule,
+                        role_arn: role,
+                    });
+                }
                 self.ecs.create_service(&spec, rolling).await?;
             }
         }
@@ -764,6 +818,7 @@ impl<'a> EcsRollout<'a> {
                     .port
                     .map(|port| (group, app.to_owned(), port))
             }),
+            traffic_shift: None,
             tags: vec![
                 (
                     "slipway:project".into(),
@@ -849,6 +904,7 @@ impl<'a> EcsRollout<'a> {
         let rolling = Rolling {
             minimum_healthy_percent: 0,
             maximum_percent: 200,
+            ..Rolling::default()
         };
         match self.ecs.service(cluster, &name).await? {
             Some(service)
@@ -973,13 +1029,14 @@ impl<'a> EcsRollout<'a> {
                 }
                 None => {
                     self.log(&format!("{app}: service {service} back to {arn}"));
+                    let strategy = &self.ctx.manifest.environments[self.ctx.environment].strategy;
                     self.ecs
                         .update_service(
                             &self.target.cluster,
                             service,
                             Some(arn),
                             desired,
-                            Rolling::default(),
+                            self.deployment(strategy, desired),
                         )
                         .await?;
                     self.ecs

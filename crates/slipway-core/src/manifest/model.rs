@@ -451,6 +451,59 @@ pub struct EcsTarget {
     /// How long a service may take to reach a steady state; default 10m.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steady_timeout: Option<Duration>,
+    /// Who moves the traffic of blue-green and canary deploys.
+    #[serde(default, skip_serializing_if = "EcsDeployments::is_slipway")]
+    pub deployments: EcsDeployments,
+    /// With `deployments = "ecs"`: the role ECS moves the listener rule's traffic with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_balancer_role_arn: Option<String>,
+    /// CloudWatch alarms that stop and roll back a deployment when they fire.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alarms: Vec<String>,
+}
+
+/// Who moves an ECS environment's traffic in blue-green and canary deploys.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum EcsDeployments {
+    /// slipway: two services per app (`-blue`, `-green`) and the ALB listener's weights; works on
+    /// every account and region.
+    #[default]
+    Slipway,
+    /// ECS itself: one service per app with ECS's BLUE_GREEN, CANARY or LINEAR strategy over two
+    /// target groups and a listener rule.
+    Ecs,
+}
+
+impl EcsDeployments {
+    pub fn is_slipway(&self) -> bool {
+        *self == EcsDeployments::Slipway
+    }
+}
+
+/// A canary's steps as one of ECS's own strategies: `Canary(10)` for `[10, 100]`, `Linear(25)`
+/// for `[25, 50, 75, 100]`; `None` for other steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NativeCanary {
+    Canary(u8),
+    Linear(u8),
+}
+
+pub fn native_canary(steps: &[u8]) -> Option<NativeCanary> {
+    match steps {
+        [percent, 100] if *percent < 100 => Some(NativeCanary::Canary(*percent)),
+        [first, ..]
+            if steps.len() > 2
+                && steps
+                    .iter()
+                    .enumerate()
+                    .all(|(i, s)| u32::from(*s) == u32::from(*first) * (i as u32 + 1))
+                && steps.last() == Some(&100) =>
+        {
+            Some(NativeCanary::Linear(*first))
+        }
+        _ => None,
+    }
 }
 
 /// One app on ECS.

@@ -501,9 +501,32 @@ impl Checker<'_, '_> {
                         self.bad(app_path.key("target_groups"), format!("{} target group(s) for this strategy, found {}", wanted, settings.target_groups.len()), if two_colours { "blue-green and canary move traffic between two target groups: write `[BLUE_ARN, GREEN_ARN]`".to_owned() } else { "write the one target group the service registers with".to_owned() });
                     }
                     if two_colours
+                        && ecs.deployments == super::EcsDeployments::Ecs
+                        && settings
+                            .listener
+                            .as_deref()
+                            .is_some_and(|l| !l.contains(":listener-rule/"))
+                    {
+                        self.bad(app_path.key("listener"), "ECS's own blue-green and canary deployments move traffic on a listener rule".into(), "give the app's listener rule ARN (`...:listener-rule/...`)".to_owned());
+                    }
+                    if two_colours
                         && (settings.listener.is_none() || settings.target_groups.len() != 2)
                     {
                         self.bad(app_path.clone(), "blue-green and canary on ECS need an ALB listener and two target groups".into(), "add `listener = \"arn:...:listener/...\"` and `target_groups = [BLUE_ARN, GREEN_ARN]`".to_owned());
+                    }
+                }
+                let two_colours = matches!(
+                    env.strategy,
+                    Strategy::BlueGreen { .. } | Strategy::Canary { .. }
+                );
+                if two_colours && ecs.deployments == super::EcsDeployments::Ecs {
+                    if ecs.load_balancer_role_arn.is_none() {
+                        self.bad(path.key("target").key("load_balancer_role_arn"), "ECS's own blue-green and canary deployments need the role ECS moves the listener's traffic with".into(), "add `load_balancer_role_arn = \"arn:aws:iam::ACCOUNT:role/NAME\"`, or use `deployments = \"slipway\"`".to_owned());
+                    }
+                    if let Strategy::Canary { steps, .. } = &env.strategy
+                        && super::native_canary(steps).is_none()
+                    {
+                        self.bad(path.key("strategy").key("steps"), "ECS's own canary moves one step then the rest (e.g. `[10, 100]`), and its linear strategy equal steps (e.g. `[25, 50, 75, 100]`)".into(), "use such steps, or `deployments = \"slipway\"` for any steps".to_owned());
                     }
                 }
                 for (key, reference) in &env.secrets {

@@ -52,6 +52,11 @@ impl Shop {
 
     /// `router`: "listener" (its default action) or "rule" (the api's path rule on it).
     fn with_router(dir: &Path, strategy: &str, router: &str) -> Shop {
+        Shop::with_target(dir, strategy, router, "")
+    }
+
+    /// `with_router`, with `target_lines` added to the environment's target table.
+    fn with_target(dir: &Path, strategy: &str, router: &str, target_lines: &str) -> Shop {
         let copy = copy_example(dir);
         let name = unique("ecs");
         let aws = moto(&["setup", &name]);
@@ -83,6 +88,7 @@ execution_role_arn = "arn:aws:iam::123456789012:role/{name}-execution"
 task_role_arn = "arn:aws:iam::123456789012:role/{name}-task"
 log_group = "/ecs/{name}"
 steady_timeout = "30s"
+{target_lines}
 
 [environments.aws.target.apps.api]
 listener = {listener}
@@ -1349,4 +1355,123 @@ fn aws_secrets_are_fetched_when_a_docker_environment_renders_its_config() {
         result.stderr
     );
     assert!(!rendered.exists());
+}
+
+#[test]
+fn ecs_own_blue_green_canary_and_linear_deployments_are_requested_with_alarms() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut shop = Shop::with_target(
+        dir.path(),
+        "{ kind = \"blue-green\", bake = \"2m\" }",
+        "rule",
+        "deployments = \"ecs\"\nload_balancer_role_arn = \"arn:aws:iam::123456789012:role/ecs-infrastructure\"\nalarms = [\"api-5xx\", \"api-latency\"]",
+    );
+    let front = Recorder::start(&shop.endpoint);
+    shop.endpoint = front.address.clone();
+    let service = format!("{}-aws-api", shop.cluster);
+    let manifest = std::fs::read_to_string(shop.dir.join("slipway.toml")).unwrap();
+    let with_strategy = |strategy: &str| {
+        manifest.replace(
+            "strategy = { kind = \"blue-green\", bake = \"2m\" }",
+            strategy,
+        )
+    };
+
+    // Blue-green by ECS itself: one service, both target groups, the rule, the role.
+    shop.ok(&["deploy", "aws", "--yes"]);
+    let created = front.bodies("CreateService");
+    assert_eq!(created.len(), 1, "{created:?}");
+    let configuration = &created[0]["deploymentConfiguration"];
+    assert_eq!(configuration["strategy"], "BLUE_GREEN");
+    assert_eq!(configuration["bakeTimeInMinutes"], 2);
+    assert_eq!(
+        configuration["alarms"],
+        serde_json::json!({"alarmNames": ["api-5xx", "api-latency"], "enable": true, "rollback": true})
+    );
+    let balancer = &created[0]["loadBalancers"][0];
+    assert_eq!(balancer["targetGroupArn"], shop.aws["target_groups"][0]);
+    assert_eq!(
+        balancer["advancedConfiguration"],
+        serde_json::json!({
+            "alternateTargetGroupArn": shop.aws["target_groups"][1],
+            "productionListenerRule": shop.aws["rule"],
+            "roleArn": "arn:aws:iam::123456789012:role/ecs-infrastructure",
+        })
+    );
+    let state = shop.state();
+    assert_eq!(revision(&state, &service), "1");
+    assert!(state["services"].get(format!("{service}-blue")).is_none());
+
+    // ECS's canary: one step, then the rest.
+    write(
+        &shop.dir,
+        "slipway.toml",
+        &with_strategy("strategy = { kind = \"canary\", steps = [10, 100], pause = \"3m\" }"),
+    );
+    shop.set_greeting("canary");
+    shop.ok(&["deploy", "aws", "--yes"]);
+    let updated = front.bodies("UpdateService");
+    let configuration = &updated.last().unwrap()["deploymentConfiguration"];
+    assert_eq!(configuration["strategy"], "CANARY");
+    assert_eq!(
+        configuration["canaryConfiguration"],
+        serde_json::json!({"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 3})
+    );
+    assert_eq!(revision(&shop.state(), &service), "2");
+
+    // ECS's linear strategy: equal steps.
+    write(
+        &shop.dir,
+        "slipway.toml",
+        &with_strategy(
+            "strategy = { kind = \"canary\", steps = [25, 50, 75, 100], pause = \"1m\" }",
+        ),
+    );
+    shop.set_greeting("linear");
+    shop.ok(&["deploy", "aws", "--yes"]);
+    let updated = front.bodies("UpdateService");
+    let configuration = &updated.last().unwrap()["deploymentConfiguration"];
+    assert_eq!(configuration["strategy"], "LINEAR");
+    assert_eq!(
+        configuration["linearConfiguration"],
+        serde_json::json!({"stepPercent": 25.0, "stepBakeTimeInMinutes": 1})
+    );
+    assert_eq!(revision(&shop.state(), &service), "3");
+
+    // A rollback is one more deployment of the same kind, back to the previous revision.
+    shop.ok(&["rollback", "aws"]);
+    let updated = front.bodies("UpdateService");
+    let last = updated.last().unwrap();
+    assert!(
+        last["taskDefinition"].as_str().unwrap().ends_with(":2"),
+        "{last}"
+    );
+    assert_eq!(last["deploymentConfiguration"]["strategy"], "LINEAR");
+    assert_eq!(revision(&shop.state(), &service), "2");
+
+    // What ECS cannot do is refused by the manifest check, naming the field.
+    for (strategy, field) in [
+        (
+            "strategy = { kind = \"canary\", steps = [10, 40, 100] }",
+            "environments.aws.strategy.steps",
+        ),
+        ("strategy = { kind = \"blue-green\" }", ""),
+    ] {
+        let mut text = with_strategy(strategy);
+        if field.is_empty() {
+            text = text.replace(
+                &format!("listener = \"{}\"", shop.aws["rule"].as_str().unwrap()),
+                &format!("listener = \"{}\"", shop.aws["listener"].as_str().unwrap()),
+            );
+        }
+        write(&shop.dir, "slipway.toml", &text);
+        let result = shop.slipway(&["deploy", "aws", "--yes"]);
+        assert_ne!(result.code, 0);
+        let field = if field.is_empty() {
+            "environments.aws.target.apps.api.listener"
+        } else {
+            field
+        };
+        assert!(result.stderr.contains(field), "{field}: {}", result.stderr);
+    }
 }
