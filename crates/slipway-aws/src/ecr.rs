@@ -81,6 +81,61 @@ pub async fn login(host: &str) -> Result<EcrLogin> {
     })
 }
 
+/// Creates `repository` in `host`'s registry when it is missing, with scan-on-push and a
+/// lifecycle policy that keeps the last `keep` images. An existing repository is left as it is.
+pub async fn ensure_repository(host: &str, repository: &str, keep: u32) -> Result<bool> {
+    let parsed = parse_host(host);
+    let config = crate::load_config(parsed.as_ref().map(|(_, region)| region.as_str())).await;
+    let client = aws_sdk_ecr::Client::new(&config);
+    match client
+        .describe_repositories()
+        .repository_names(repository)
+        .send()
+        .await
+    {
+        Ok(_) => return Ok(false),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_repository_not_found_exception()) => {}
+        Err(error) => return Err(api("DescribeRepositories")(error)),
+    }
+    client
+        .create_repository()
+        .repository_name(repository)
+        .image_scanning_configuration(
+            aws_sdk_ecr::types::ImageScanningConfiguration::builder()
+                .scan_on_push(true)
+                .build(),
+        )
+        .tags(
+            aws_sdk_ecr::types::Tag::builder()
+                .key("slipway:created-by")
+                .value("slipway push")
+                .build()
+                .map_err(api("CreateRepository"))?,
+        )
+        .send()
+        .await
+        .map_err(api("CreateRepository"))?;
+    let policy = serde_json::json!({
+        "rules": [{
+            "rulePriority": 1,
+            "description": format!("keep the last {keep} images"),
+            "selection": { "tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": keep },
+            "action": { "type": "expire" }
+        }]
+    });
+    client
+        .put_lifecycle_policy()
+        .repository_name(repository)
+        .lifecycle_policy_text(policy.to_string())
+        .send()
+        .await
+        .map_err(api("PutLifecyclePolicy"))?;
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

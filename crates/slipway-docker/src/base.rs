@@ -255,11 +255,14 @@ pub async fn push_base(
     let target =
         registry(manifest, &registry_name).map_err(|e| DockerError::Engine(e.to_string()))?;
     let credential = target.client.credential();
+    let repository = target.repository(&manifest.bases[&built.name].image);
+    target
+        .prepare_repository(&repository)
+        .map_err(|e| DockerError::Engine(e.to_string()))?;
     for reference in &built.references {
         engine.push(reference, credential.as_ref()).await?;
     }
     let fixed = fixed_tag(manifest, &built.name).map_err(|e| DockerError::Engine(e.to_string()))?;
-    let repository = target.repository(&manifest.bases[&built.name].image);
     let pushed = target
         .client
         .get_manifest(&repository, fixed)

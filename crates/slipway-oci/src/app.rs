@@ -22,9 +22,19 @@ pub struct Registry {
     pub client: RegistryClient,
     /// Path prefix of the registry's URL (`host/prefix`), put before repositories.
     pub prefix: Option<String>,
+    /// Repositories are created before a push (ECR's `create_repositories = true`).
+    pub create_repositories: bool,
 }
 
 impl Registry {
+    /// Makes `repository` exist first when the registry does not create repositories on push.
+    pub fn prepare_repository(&self, repository: &str) -> Result<()> {
+        if self.create_repositories {
+            credentials::ensure_aws_repository(self.client.host(), repository)?;
+        }
+        Ok(())
+    }
+
     pub fn repository(&self, repository: &str) -> String {
         match &self.prefix {
             Some(prefix) => format!("{prefix}/{repository}"),
@@ -61,6 +71,7 @@ pub fn registry(manifest: &Manifest, name: &str) -> Result<Registry> {
         name: name.into(),
         client,
         prefix,
+        create_repositories: config.create_repositories && config.credentials == Credentials::Aws,
     })
 }
 
@@ -587,6 +598,7 @@ pub async fn push_app(
         serde_json::from_slice(&manifest_bytes).map_err(|e| OciError::Json(e.to_string()))?;
     let target = registry(manifest, registry_name)?;
     let repository = target.repository(&format!("{}/{app_name}", manifest.project.name));
+    target.prepare_repository(&repository)?;
     let base_ref = descriptor
         .annotations
         .get("org.opencontainers.image.base.name")

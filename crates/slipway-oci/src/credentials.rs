@@ -91,6 +91,33 @@ pub fn refresh_aws(host: &str) -> std::result::Result<Credential, String> {
     }
 }
 
+/// Makes a repository exist in a registry that does not create them on push (ECR); set by the
+/// binary. Errors are messages for the user.
+pub type RepositoryCreator =
+    Box<dyn Fn(&str, &str) -> std::result::Result<(), String> + Send + Sync>;
+
+static AWS_REPOSITORIES: std::sync::OnceLock<RepositoryCreator> = std::sync::OnceLock::new();
+
+/// Installs what `create_repositories = true` calls before a push to a `credentials = "aws"`
+/// registry (once per process).
+pub fn set_aws_repository_creator(creator: RepositoryCreator) {
+    let _ = AWS_REPOSITORIES.set(creator);
+}
+
+/// Creates `repository` on `host` when it is missing.
+pub fn ensure_aws_repository(host: &str, repository: &str) -> Result<()> {
+    match AWS_REPOSITORIES.get() {
+        Some(creator) => creator(host, repository).map_err(|message| OciError::Registry {
+            registry: host.to_owned(),
+            message,
+        }),
+        None => Err(OciError::Registry {
+            registry: host.to_owned(),
+            message: "create_repositories needs the AWS login (credentials = \"aws\")".into(),
+        }),
+    }
+}
+
 /// Credentials for `host` from Docker's config, if it has any.
 pub fn from_docker_config(host: &str) -> Result<Option<Credential>> {
     let Some(path) = docker_config_path() else {

@@ -10,9 +10,41 @@ use slipway_oci::credentials::Credential;
 static LOGINS: Mutex<BTreeMap<String, (Credential, Option<SystemTime>)>> =
     Mutex::new(BTreeMap::new());
 
-/// Installs the login provider slipway-oci calls for `credentials = "aws"`.
+/// Images an ECR repository created by a push keeps (its lifecycle policy).
+const KEEP_IMAGES: u32 = 30;
+
+/// Installs what slipway-oci calls for `credentials = "aws"`: the login, and repository creation
+/// for `create_repositories = true`.
 pub fn install() {
     slipway_oci::credentials::set_aws_login(Box::new(login));
+    slipway_oci::credentials::set_aws_repository_creator(Box::new(|host, repository| {
+        let (host, repository) = (host.to_owned(), repository.to_owned());
+        on_own_runtime(move || async move {
+            slipway_aws::ecr::ensure_repository(&host, &repository, KEEP_IMAGES)
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("creating the ECR repository `{repository}`: {e}"))
+        })
+    }));
+}
+
+/// Runs an AWS call on a thread and runtime of its own: registry code calls these from inside
+/// and outside async code, and must never block on the caller's runtime.
+fn on_own_runtime<T, F, Fut>(work: F) -> Result<T, String>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        runtime.block_on(work())
+    })
+    .join()
+    .map_err(|_| "an AWS call's thread panicked".to_owned())?
 }
 
 /// `renew`: the registry refused the kept login; fetch a new one.
@@ -26,20 +58,12 @@ fn login(host: &str, renew: bool) -> Result<Credential, String> {
     {
         return Ok(credential.clone());
     }
-    // Registry clients are made inside and outside async code: the login runs on a thread of
-    // its own with a runtime of its own, so it never blocks on the caller's runtime.
     let owned = host.to_owned();
-    let answer = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        runtime
-            .block_on(slipway_aws::ecr::login(&owned))
+    let answer = on_own_runtime(move || async move {
+        slipway_aws::ecr::login(&owned)
+            .await
             .map_err(|e| format!("ECR login: {e}"))
-    })
-    .join()
-    .map_err(|_| "the ECR login thread panicked".to_owned())??;
+    })?;
     let credential = Credential {
         username: answer.username,
         password: answer.password,

@@ -111,6 +111,7 @@ pub fn run(args: PromoteArgs) -> Result<ExitCode> {
         .map(|r| target.repository(&r))
         .unwrap_or_else(|| source_repository.clone());
     let tags: Vec<String> = tag.or(source_tag).into_iter().collect();
+    target.prepare_repository(&target_repository)?;
     let store = Store::open(&project.store_dir())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let promoted = runtime

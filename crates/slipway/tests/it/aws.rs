@@ -961,7 +961,7 @@ fn a_push_to_ecr_logs_in_with_the_aws_token_and_copes_with_its_quirks() {
         .unwrap()
         .replace("name = \"shop\"", &format!("name = \"{name}\""));
     let manifest = format!(
-        "{manifest}\n[registries.ecr]\nurl = \"{}\"\ncredentials = \"aws\"\n",
+        "{manifest}\n[registries.ecr]\nurl = \"{}\"\ncredentials = \"aws\"\ncreate_repositories = true\n",
         front.address
     );
     write(&shop, "slipway.toml", &manifest);
@@ -1018,6 +1018,16 @@ fn a_push_to_ecr_logs_in_with_the_aws_token_and_copes_with_its_quirks() {
     let refused = seen.iter().filter(|l| l.ends_with("(no login)")).count();
     assert!(refused <= 2, "{seen:#?}");
     assert!(!result.stderr.contains("123456789012-auth-token"));
+    // The repository was created first, scanned on push, with a lifecycle policy.
+    let created = moto(&["repository", &format!("{name}/api")]);
+    assert_eq!(
+        created["repository"]["imageScanningConfiguration"]["scanOnPush"],
+        true
+    );
+    assert_eq!(
+        created["lifecycle"]["rules"][0]["selection"]["countType"],
+        "imageCountMoreThan"
+    );
 
     // Without AWS credentials the push fails and says why.
     let result = run(slipway(&shop)

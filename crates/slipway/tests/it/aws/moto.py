@@ -6,6 +6,7 @@ back what a deploy left behind.
     moto.py state CLUSTER [LISTENER_OR_RULE]
                                   prints services, their task definitions and the weights
     moto.py stack NAME TEMPLATE   a VPC and the secrets, then TEMPLATE as stack NAME; prints its outputs
+    moto.py repository NAME       prints an ECR repository and its lifecycle policy
     moto.py families PREFIX       prints the task definition ARNs whose family starts with PREFIX
 """
 
@@ -144,6 +145,13 @@ def state(cluster, listener=None):
     print(json.dumps({"services": services, "taskDefinitions": definitions, "weights": weights}, default=str))
 
 
+def repository(name):
+    ecr = client("ecr")
+    found = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
+    policy = ecr.get_lifecycle_policy(repositoryName=name)["lifecyclePolicyText"]
+    print(json.dumps({"repository": found, "lifecycle": json.loads(policy)}, default=str))
+
+
 def families(prefix):
     ecs = client("ecs")
     print(json.dumps(ecs.list_task_definitions(familyPrefix=prefix)["taskDefinitionArns"]))
@@ -151,4 +159,5 @@ def families(prefix):
 
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
-    {"setup": setup, "stack": stack, "state": state, "families": families}[command](*args)
+    commands = {"setup": setup, "stack": stack, "state": state, "families": families, "repository": repository}
+    commands[command](*args)
