@@ -9,6 +9,7 @@
 pub mod ecr;
 pub mod ecs;
 pub mod import;
+pub mod metrics;
 pub mod scaffold;
 pub mod secrets;
 pub mod taskdef;

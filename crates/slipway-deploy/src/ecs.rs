@@ -26,6 +26,13 @@ use crate::{DeployError, Result};
 
 const COLOURS: [&str; 2] = ["blue", "green"];
 
+/// A canary's thresholds: error rate as a fraction, latency increase as a fraction.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    error_rate: f64,
+    latency_increase: Option<f64>,
+}
+
 /// The deploy engine for one environment on ECS.
 pub struct EcsRollout<'a> {
     ctx: Context<'a>,
@@ -33,6 +40,7 @@ pub struct EcsRollout<'a> {
     store: Store,
     ecs: Ecs,
     secrets: Secrets,
+    metrics: slipway_aws::metrics::Metrics,
     region: String,
 }
 
@@ -93,6 +101,7 @@ impl<'a> EcsRollout<'a> {
             store,
             ecs: Ecs::new(&config),
             secrets: Secrets::new(&config),
+            metrics: slipway_aws::metrics::Metrics::new(&config),
             region,
             ctx,
         })
@@ -954,14 +963,31 @@ impl<'a> EcsRollout<'a> {
         self.store
             .journal(release.id, &format!("started {app} {name}"))?;
         match strategy {
-            Strategy::Canary { steps, pause, .. } => {
+            // Nothing live yet: no old release to move traffic from, or to compare with.
+            Strategy::Canary { .. } if live.is_none() => {
+                self.set_split(app, new_colour, 100).await?;
+                self.store.journal(release.id, &format!("switched {app}"))?;
+            }
+            Strategy::Canary {
+                steps,
+                pause,
+                max_error_rate,
+                max_latency_increase,
+            } => {
                 let pause = pause.map_or(Duration::from_secs(30), |d| d.0);
+                let limits = Limits {
+                    error_rate: max_error_rate.map_or(0.01, |p| p.0 / 100.0),
+                    latency_increase: max_latency_increase.map(|p| p.0 / 100.0),
+                };
                 for (i, step) in steps.iter().enumerate() {
                     self.set_split(app, new_colour, i32::from(*step)).await?;
+                    let step_started = std::time::SystemTime::now();
                     self.store
                         .journal(release.id, &format!("weighted {app} {step}"))?;
                     if i + 1 < steps.len() {
                         tokio::time::sleep(pause).await;
+                        self.analyse(app, *step, new_colour, step_started, limits)
+                            .await?;
                     }
                 }
             }
@@ -986,6 +1012,63 @@ impl<'a> EcsRollout<'a> {
             self.log(&format!("{app}: scaled {old_name} to 0"));
         }
         Ok(name)
+    }
+
+    /// Compares the new colour's errors and latency with the old one's from CloudWatch over the
+    /// step's window; a breach fails the deploy (which puts the old colour back).
+    async fn analyse(
+        &self,
+        app: &str,
+        step: u8,
+        new_colour: usize,
+        since: std::time::SystemTime,
+        limits: Limits,
+    ) -> Result<()> {
+        let settings = self.settings(app);
+        let groups = &settings.target_groups;
+        let listener = settings.listener.as_deref().expect("checked before");
+        let until = std::time::SystemTime::now();
+        let new = self
+            .metrics
+            .traffic(listener, &groups[new_colour], since, until)
+            .await?;
+        let old = self
+            .metrics
+            .traffic(listener, &groups[1 - new_colour], since, until)
+            .await?;
+        self.log(&format!(
+            "{app} at {step}%: new {} requests, {} errors; old {} requests, {} errors",
+            new.requests, new.errors, old.requests, old.errors
+        ));
+        if new.requests > 0.0 && new.error_rate() > limits.error_rate {
+            return Err(DeployError::Analysis {
+                app: app.to_owned(),
+                message: format!(
+                    "at {step}% the new release's error rate was {:.1}% ({} of {} requests), above {:.1}%",
+                    new.error_rate() * 100.0,
+                    new.errors,
+                    new.requests,
+                    limits.error_rate * 100.0
+                ),
+            });
+        }
+        if let (Some(limit), Some(old_latency), Some(new_latency)) =
+            (limits.latency_increase, old.mean_latency, new.mean_latency)
+            && old.requests >= 20.0
+            && new.requests >= 20.0
+            && new_latency.as_secs_f64() > old_latency.as_secs_f64() * (1.0 + limit)
+        {
+            return Err(DeployError::Analysis {
+                app: app.to_owned(),
+                message: format!(
+                    "at {step}% the new release's mean response time was {} ms against {} ms, more than {:.0}% slower",
+                    new_latency.as_millis(),
+                    old_latency.as_millis(),
+                    limit * 100.0
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Makes `release` what runs for `apps`: services back on its task definitions and, with two

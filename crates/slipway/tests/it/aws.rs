@@ -1485,3 +1485,43 @@ fn ecs_own_blue_green_canary_and_linear_deployments_are_requested_with_alarms() 
         assert!(result.stderr.contains(field), "{field}: {}", result.stderr);
     }
 }
+
+#[test]
+fn an_ecs_canary_whose_target_group_returns_errors_is_stopped_by_the_analysis() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = Shop::with_router(
+        dir.path(),
+        "{ kind = \"canary\", steps = [50, 100], pause = \"5s\", max_error_rate = \"5%\" }",
+        "rule",
+    );
+    shop.ok(&["deploy", "aws", "--yes"]);
+    assert_eq!(shop.weights(), (100, 0));
+    let green = format!("{}-aws-api-green", shop.cluster);
+    // While the next release takes half the traffic, its target group answers 20% 5xx; the
+    // old one none. The points cover the whole step, whenever it starts.
+    let rule = shop.aws["rule"].as_str().unwrap().to_owned();
+    for (group, errors) in [(1, "4"), (0, "0")] {
+        moto(&[
+            "metrics",
+            &rule,
+            shop.aws["target_groups"][group].as_str().unwrap(),
+            "20",
+            errors,
+            "30",
+        ]);
+    }
+    shop.set_greeting("errors");
+    let result = shop.slipway(&["deploy", "aws", "--yes"]);
+    assert_ne!(result.code, 0, "{}", result.stderr);
+    assert!(
+        result
+            .stderr
+            .contains("canary analysis failed: at 50% the new release's error rate was 20.0%"),
+        "{}",
+        result.stderr
+    );
+    assert!(result.stderr.contains("r1 is live"), "{}", result.stderr);
+    // Back on blue: all the traffic, and the canary's service scaled to nothing.
+    assert_eq!(shop.weights(), (100, 0));
+    assert_eq!(shop.state()["services"][&green]["desiredCount"], 0);
+}

@@ -7,6 +7,8 @@ back what a deploy left behind.
                                   prints services, their task definitions and the weights
     moto.py stack NAME TEMPLATE   a VPC and the secrets, then TEMPLATE as stack NAME; prints its outputs
     moto.py repository NAME       prints an ECR repository and its lifecycle policy
+    moto.py metrics LISTENER TARGET_GROUP REQUESTS ERRORS SECONDS
+                                  ALB metrics of the target group, every half second from now
     moto.py families PREFIX       prints the task definition ARNs whose family starts with PREFIX
 """
 
@@ -152,6 +154,24 @@ def repository(name):
     print(json.dumps({"repository": found, "lifecycle": json.loads(policy)}, default=str))
 
 
+def metrics(listener, target_group, requests, errors, seconds):
+    """ALB metrics of a target group, a data point every half second from now for SECONDS."""
+    import datetime
+    balancer = "/".join(listener.split(":listener-rule/" if ":listener-rule/" in listener else ":listener/")[1].split("/")[:3])
+    group = "targetgroup/" + target_group.split(":targetgroup/")[1]
+    dimensions = [{"Name": "TargetGroup", "Value": group}, {"Name": "LoadBalancer", "Value": balancer}]
+    now = datetime.datetime.now(datetime.timezone.utc)
+    data = []
+    for i in range(int(float(seconds) * 2)):
+        at = now + datetime.timedelta(seconds=i / 2)
+        data.append({"MetricName": "RequestCount", "Dimensions": dimensions, "Timestamp": at, "Value": float(requests), "Unit": "Count"})
+        data.append({"MetricName": "HTTPCode_Target_5XX_Count", "Dimensions": dimensions, "Timestamp": at, "Value": float(errors), "Unit": "Count"})
+    cloudwatch = client("cloudwatch")
+    for start in range(0, len(data), 500):
+        cloudwatch.put_metric_data(Namespace="AWS/ApplicationELB", MetricData=data[start:start + 500])
+    print(json.dumps({"points": len(data)}))
+
+
 def families(prefix):
     ecs = client("ecs")
     print(json.dumps(ecs.list_task_definitions(familyPrefix=prefix)["taskDefinitionArns"]))
@@ -159,5 +179,12 @@ def families(prefix):
 
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
-    commands = {"setup": setup, "stack": stack, "state": state, "families": families, "repository": repository}
+    commands = {
+        "setup": setup,
+        "stack": stack,
+        "state": state,
+        "families": families,
+        "repository": repository,
+        "metrics": metrics,
+    }
     commands[command](*args)
