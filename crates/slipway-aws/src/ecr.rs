@@ -87,8 +87,11 @@ pub async fn ensure_repository(host: &str, repository: &str, keep: u32) -> Resul
     let parsed = parse_host(host);
     let config = crate::load_config(parsed.as_ref().map(|(_, region)| region.as_str())).await;
     let client = aws_sdk_ecr::Client::new(&config);
+    // The host's account, which may not be the caller's own.
+    let registry_id = parsed.map(|(account, _)| account);
     match client
         .describe_repositories()
+        .set_registry_id(registry_id.clone())
         .repository_names(repository)
         .send()
         .await
@@ -102,6 +105,7 @@ pub async fn ensure_repository(host: &str, repository: &str, keep: u32) -> Resul
     }
     client
         .create_repository()
+        .set_registry_id(registry_id.clone())
         .repository_name(repository)
         .image_scanning_configuration(
             aws_sdk_ecr::types::ImageScanningConfiguration::builder()
@@ -128,6 +132,7 @@ pub async fn ensure_repository(host: &str, repository: &str, keep: u32) -> Resul
     });
     client
         .put_lifecycle_policy()
+        .set_registry_id(registry_id)
         .repository_name(repository)
         .lifecycle_policy_text(policy.to_string())
         .send()

@@ -152,9 +152,11 @@ pub fn import(
                 continue;
             };
             if looks_secret(name) {
+                // Templates are committed: a plain secret never goes into one.
                 notes.push(format!(
-                    "{file}: `{name}` looks like a secret kept as a plain value; move it to SSM or Secrets Manager"
+                    "{file}: `{name}` looks like a secret kept as a plain value, so it was left out of the template; put it in SSM or Secrets Manager, then add `{name}={{{{ secret.{name} }}}}` to the template and its reference under [environments.{environment}.secrets]"
                 ));
+                continue;
             }
             let _ = writeln!(template, "{name}={value}");
         }
@@ -168,6 +170,16 @@ pub fn import(
             else {
                 continue;
             };
+            if value_from.contains(":secret:")
+                && value_from
+                    .split(":secret:")
+                    .nth(1)
+                    .is_some_and(|rest| rest.contains(':'))
+            {
+                return Err(AwsError::Plan(format!(
+                    "{file}: secret `{name}` reads one JSON key of a Secrets Manager secret ({value_from}); slipway passes whole secrets: keep that value in a secret of its own"
+                )));
+            }
             let _ = writeln!(template, "{name}={{{{ secret.{name} }}}}");
             let wanted = reference(value_from);
             if let Some(existing) = secrets.get(name)

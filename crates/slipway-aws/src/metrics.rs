@@ -82,17 +82,19 @@ impl Metrics {
                 .value(balancer)
                 .build(),
         ];
-        let period = until
-            .duration_since(since)
-            .unwrap_or_default()
-            .as_secs()
-            .max(1);
-        // Periods are whole minutes beyond 60 s; one period spans the window.
-        let period = if period > 60 {
-            period.div_ceil(60) * 60
-        } else {
-            period
-        };
+        // ALB metrics are one-minute points: the window starts at its minute, and one period of
+        // whole minutes spans it (CloudWatch refuses other periods for them).
+        let since = std::time::UNIX_EPOCH
+            + Duration::from_secs(
+                since
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs()
+                    / 60
+                    * 60,
+            );
+        let window = until.duration_since(since).unwrap_or_default().as_secs();
+        let period = window.div_ceil(60).max(1) * 60;
         let statistic = |name: &'static str, statistic: Statistic| {
             let dimensions = dimensions.clone();
             async move {

@@ -2,12 +2,15 @@
 //! its first deploy: ECR repositories (scan on push, a lifecycle that keeps the last releases),
 //! the cluster, the log group, the execution and task roles, an ALB with two target groups per
 //! app (blue, green) behind one listener (the `/` app on its default action, the others on path
-//! rules). Services are not in it: the first `slipway deploy` creates them with their task
+//! rules) and a test listener that reaches the green ones the same way. Services are not in it: the first `slipway deploy` creates them with their task
 //! definitions. Pure: it is printed for a person to review and apply, never applied here.
 
 use serde_json::{Value, json};
 
 use crate::secrets::SecretSource;
+
+/// The load balancer's port for the idle colour (the test listener).
+const TEST_PORT: u16 = 8081;
 
 #[derive(Debug, Clone)]
 pub struct ScaffoldApp {
@@ -160,7 +163,10 @@ pub fn template(scaffold: &Scaffold) -> Value {
             "Properties": {
                 "GroupDescription": format!("{} {}: the load balancer", scaffold.project, scaffold.environment),
                 "VpcId": { "Ref": "VpcId" },
-                "SecurityGroupIngress": [{ "IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "CidrIp": "0.0.0.0/0" }],
+                "SecurityGroupIngress": [
+                    { "IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "CidrIp": "0.0.0.0/0" },
+                    { "IpProtocol": "tcp", "FromPort": TEST_PORT, "ToPort": TEST_PORT, "CidrIp": { "Ref": "TestCidr" } }
+                ],
                 "Tags": tags
             }
         }),
@@ -200,6 +206,7 @@ pub fn template(scaffold: &Scaffold) -> Value {
         "Type": "fixed-response",
         "FixedResponseConfig": { "StatusCode": "404", "ContentType": "text/plain", "MessageBody": "no app is routed here" }
     }]);
+    let mut test_default_action = default_action.clone();
     let mut priority = 10;
     let mut rules = Vec::new();
     for app in &routed {
@@ -226,6 +233,26 @@ pub fn template(scaffold: &Scaffold) -> Value {
             );
         }
         let path = app.route_path.clone().unwrap_or_else(|| "/".into());
+        // The test listener forwards to green, the same way: it keeps both target groups on the
+        // load balancer (ECS refuses a service on a target group that is on none) and lets a
+        // person try the idle colour before it takes traffic.
+        if path == "/" {
+            test_default_action = forward(&groups[1]);
+        } else {
+            let prefix = path.trim_end_matches('/');
+            resources.insert(
+                logical(&["TestRule", &app.name]),
+                json!({
+                    "Type": "AWS::ElasticLoadBalancingV2::ListenerRule",
+                    "Properties": {
+                        "ListenerArn": { "Ref": "TestListener" },
+                        "Priority": priority,
+                        "Conditions": [{ "Field": "path-pattern", "PathPatternConfig": { "Values": [prefix, format!("{prefix}/*")] } }],
+                        "Actions": forward(&groups[1])
+                    }
+                }),
+            );
+        }
         let router = if path == "/" {
             default_action = forward(&groups[0]);
             json!({ "Ref": "Listener" })
@@ -272,6 +299,18 @@ pub fn template(scaffold: &Scaffold) -> Value {
             }
         }),
     );
+    resources.insert(
+        "TestListener".into(),
+        json!({
+            "Type": "AWS::ElasticLoadBalancingV2::Listener",
+            "Properties": {
+                "LoadBalancerArn": { "Ref": "LoadBalancer" },
+                "Port": TEST_PORT,
+                "Protocol": "HTTP",
+                "DefaultActions": test_default_action
+            }
+        }),
+    );
     outputs.insert("Cluster".into(), json!({ "Value": { "Ref": "Cluster" } }));
     outputs.insert(
         "ExecutionRoleArn".into(),
@@ -294,7 +333,8 @@ pub fn template(scaffold: &Scaffold) -> Value {
         "Description": format!("What the `{}` environment of {} needs on ECS before its first slipway deploy (written by slipway aws scaffold)", scaffold.environment, scaffold.project),
         "Parameters": {
             "VpcId": { "Type": "AWS::EC2::VPC::Id", "Description": "The VPC of the load balancer and the tasks" },
-            "Subnets": { "Type": "List<AWS::EC2::Subnet::Id>", "Description": "At least two subnets in different zones" }
+            "Subnets": { "Type": "List<AWS::EC2::Subnet::Id>", "Description": "At least two subnets in different zones" },
+            "TestCidr": { "Type": "String", "Default": "10.0.0.0/8", "Description": "Who may reach the test listener (the idle colour)" }
         },
         "Resources": resources,
         "Outputs": outputs

@@ -26,6 +26,21 @@ use crate::{DeployError, Result};
 
 const COLOURS: [&str; 2] = ["blue", "green"];
 
+/// How long ECS's own strategy holds a deployment before it completes (its bake times).
+fn native_duration(native: Option<Native>) -> Duration {
+    let minutes = match native {
+        None => 0,
+        Some(Native::BlueGreen { bake_minutes }) | Some(Native::Canary { bake_minutes, .. }) => {
+            bake_minutes
+        }
+        Some(Native::Linear {
+            step_percent,
+            bake_minutes,
+        }) => bake_minutes * (100.0 / step_percent.max(1.0)).ceil() as i32,
+    };
+    Duration::from_secs(60 * minutes.max(0) as u64)
+}
+
 /// A canary's thresholds: error rate as a fraction, latency increase as a fraction.
 #[derive(Debug, Clone, Copy)]
 struct Limits {
@@ -362,11 +377,7 @@ impl<'a> EcsRollout<'a> {
         } else {
             apps.to_vec()
         };
-        let next = self
-            .store
-            .list(self.ctx.environment, 1)?
-            .first()
-            .map_or(1, |r| r.id + 1);
+        let next = self.store.next_id()?;
         let mut out = Vec::new();
         for app in apps {
             let image = self.planned_image(&app, images.get(&app))?;
@@ -458,6 +469,15 @@ impl<'a> EcsRollout<'a> {
                 "the recreate strategy stops the running release before the new one starts (downtime); set `allow_downtime = true` in the environment's strategy to accept that".into(),
             ));
         }
+        if self.native()
+            && let Strategy::Canary { steps, .. } = strategy
+            && native_canary(steps).is_none()
+        {
+            return Err(DeployError::Plan(format!(
+                "ECS's own canary moves one step then the rest (e.g. [10, 100]) and its linear strategy equal steps (e.g. [25, 50, 75, 100]), not {steps:?}; change the steps or set `deployments = \"slipway\"` in [environments.{}.target]",
+                self.ctx.environment
+            )));
+        }
         self.ecs.check_cluster(&self.target.cluster).await?;
         let two_colours = matches!(
             strategy,
@@ -516,11 +536,7 @@ impl<'a> EcsRollout<'a> {
         self.check(&strategy, &deployed).await?;
         self.recover().await?;
         let previous = self.store.live(self.ctx.environment)?;
-        let next = self
-            .store
-            .list(self.ctx.environment, 1)?
-            .first()
-            .map_or(1, |r| r.id + 1);
+        let next = self.store.next_id()?;
 
         // Everything that can fail without touching AWS first: images, secrets, definitions.
         let mut planned = Vec::new();
@@ -568,7 +584,16 @@ impl<'a> EcsRollout<'a> {
                 slipway_oci::app::config_digest(self.ctx.manifest, &plan.app, &self.ctx.store_dir)
                     .map(|d| d.to_string())
                     .unwrap_or_default();
-            debug_assert_eq!(pushed.reference, plan.entry.image);
+            // The registry's own name for it wins over the planned one (they differ only when
+            // the registry's URL is written differently in slipway.toml).
+            if pushed.reference != plan.entry.image {
+                for container in &mut plan.definition.container_definitions {
+                    if container.image == plan.entry.image {
+                        container.image = pushed.reference.clone();
+                    }
+                }
+                plan.entry.image = pushed.reference.clone();
+            }
         }
 
         let mut apps = BTreeMap::new();
@@ -592,7 +617,14 @@ impl<'a> EcsRollout<'a> {
             },
             now(),
         )?;
-        debug_assert_eq!(release.id, next);
+        // Ids are shared by every environment: the tag carries the id `begin` gave.
+        for plan in &mut planned {
+            for tag in &mut plan.definition.tags {
+                if tag.key == "slipway:release" {
+                    tag.value = release.name();
+                }
+            }
+        }
         self.log(&format!(
             "release {} of `{}` on ECS cluster {} ({})",
             release.name(),
@@ -641,19 +673,59 @@ impl<'a> EcsRollout<'a> {
                             })?;
                         Some(previous.name())
                     }
-                    None => None,
+                    None => {
+                        // Nothing to go back to: the services this release started stop
+                        // retrying its revisions.
+                        self.stand_down(&apps).await;
+                        None
+                    }
                 };
-                self.store.finish(
-                    release.id,
-                    Outcome::RolledBack,
-                    Some(&error.to_string()),
-                    now(),
-                )?;
+                let had_traffic = self.store.get(release.id)?.is_some_and(|r| {
+                    r.journal.iter().any(|step| {
+                        ["weighted ", "switched ", "updated "]
+                            .iter()
+                            .any(|prefix| step.starts_with(prefix))
+                    })
+                });
+                let outcome = if had_traffic {
+                    Outcome::RolledBack
+                } else {
+                    Outcome::Failed
+                };
+                self.store
+                    .finish(release.id, outcome, Some(&error.to_string()), now())?;
                 Err(DeployError::RolledBack {
                     release: release.name(),
                     reason: error.to_string(),
                     restored,
                 })
+            }
+        }
+    }
+
+    /// Scales to zero every service of these apps that runs one of their new revisions (a
+    /// failed first deploy). Best effort: the deploy has already failed.
+    async fn stand_down(&self, apps: &BTreeMap<String, ReleaseApp>) {
+        for (app, entry) in apps {
+            let Some(arn) = &entry.task_definition else {
+                continue;
+            };
+            let base = self.service_name(app);
+            for name in [
+                base.clone(),
+                format!("{base}-blue"),
+                format!("{base}-green"),
+            ] {
+                let Ok(Some(service)) = self.ecs.service(&self.target.cluster, &name).await else {
+                    continue;
+                };
+                if service.task_definition.as_deref() == Some(arn.as_str()) && service.desired > 0 {
+                    self.log(&format!("{app}: scaling {name} to 0"));
+                    let _ = self
+                        .ecs
+                        .update_service(&self.target.cluster, &name, None, 0, Rolling::default())
+                        .await;
+                }
             }
         }
     }
@@ -718,6 +790,7 @@ impl<'a> EcsRollout<'a> {
                 maximum_percent: 100,
                 ..base
             },
+            Strategy::BlueGreen { .. } | Strategy::Canary { .. } if !self.native() => base,
             Strategy::BlueGreen { bake } => Rolling {
                 native: Some(Native::BlueGreen {
                     bake_minutes: minutes(*bake),
@@ -757,6 +830,7 @@ impl<'a> EcsRollout<'a> {
     ) -> Result<String> {
         let name = self.service_name(app);
         let cluster = &self.target.cluster;
+        let timeout = self.steady_timeout() + native_duration(rolling.native);
         match self.ecs.service(cluster, &name).await? {
             Some(_) => {
                 self.log(&format!("{app}: updating service {name}"));
@@ -797,7 +871,7 @@ impl<'a> EcsRollout<'a> {
                 cluster,
                 &name,
                 arn,
-                self.steady_timeout(),
+                timeout,
                 self.give_up(desired),
                 self.ctx.log,
             )
@@ -910,9 +984,10 @@ impl<'a> EcsRollout<'a> {
     ) -> Result<String> {
         let name = format!("{}-{}", self.service_name(app), COLOURS[colour]);
         let cluster = &self.target.cluster;
+        // 100% healthy while replacing: this colour may be the one with the traffic (a
+        // rollback to a release that ran on it).
         let rolling = Rolling {
-            minimum_healthy_percent: 0,
-            maximum_percent: 200,
+            alarms: self.target.alarms.clone(),
             ..Rolling::default()
         };
         match self.ecs.service(cluster, &name).await? {
@@ -1040,6 +1115,11 @@ impl<'a> EcsRollout<'a> {
             "{app} at {step}%: new {} requests, {} errors; old {} requests, {} errors",
             new.requests, new.errors, old.requests, old.errors
         ));
+        if new.requests == 0.0 {
+            self.log(&format!(
+                "{app} at {step}%: CloudWatch has no requests of the new release yet (ALB metrics arrive a minute or more late; a pause of 5m or more gives the analysis data); nothing to compare"
+            ));
+        }
         if new.requests > 0.0 && new.error_rate() > limits.error_rate {
             return Err(DeployError::Analysis {
                 app: app.to_owned(),
@@ -1113,13 +1193,15 @@ impl<'a> EcsRollout<'a> {
                 None => {
                     self.log(&format!("{app}: service {service} back to {arn}"));
                     let strategy = &self.ctx.manifest.environments[self.ctx.environment].strategy;
+                    let deployment = self.deployment(strategy, desired);
+                    let timeout = self.steady_timeout() + native_duration(deployment.native);
                     self.ecs
                         .update_service(
                             &self.target.cluster,
                             service,
                             Some(arn),
                             desired,
-                            self.deployment(strategy, desired),
+                            deployment,
                         )
                         .await?;
                     self.ecs
@@ -1127,7 +1209,7 @@ impl<'a> EcsRollout<'a> {
                             &self.target.cluster,
                             service,
                             arn,
-                            self.steady_timeout(),
+                            timeout,
                             self.give_up(desired),
                             self.ctx.log,
                         )

@@ -253,6 +253,16 @@ impl Store {
         rows.collect::<std::result::Result<Vec<_>, _>>().map_err(db)
     }
 
+    /// The id the next release (of any environment) will most likely get: a label for what a
+    /// deploy would do, never a promise.
+    pub fn next_id(&self) -> Result<i64> {
+        self.connection()
+            .query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM releases", [], |row| {
+                row.get(0)
+            })
+            .map_err(db)
+    }
+
     pub fn live(&self, environment: &str) -> Result<Option<Release>> {
         Ok(self
             .list(environment, usize::MAX >> 1)?

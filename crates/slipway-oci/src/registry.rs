@@ -139,9 +139,12 @@ impl RegistryClient {
                 }
                 // Refused again with a login that worked before: it expired (ECR tokens last
                 // 12 hours); log in anew once, unless another request already did.
+                // ECR answers an expired token with 403 "denied", others with 401.
                 Ok(response)
-                    if response.status() == StatusCode::UNAUTHORIZED
-                        && !refreshed
+                    if matches!(
+                        response.status(),
+                        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+                    ) && !refreshed
                         && self.refresh.is_some() =>
                 {
                     refreshed = true;

@@ -147,6 +147,12 @@ target_groups = {target_groups}
         );
     }
 
+    fn store_has_no_live_release(&self) -> bool {
+        let status: Value =
+            serde_json::from_str(&self.ok(&["status", "aws", "--output", "json"]).stdout).unwrap();
+        status["live"].is_null()
+    }
+
     fn weights(&self) -> (i64, i64) {
         let state = self.state();
         let weight = |i: usize| {
@@ -1524,4 +1530,28 @@ fn an_ecs_canary_whose_target_group_returns_errors_is_stopped_by_the_analysis() 
     // Back on blue: all the traffic, and the canary's service scaled to nothing.
     assert_eq!(shop.weights(), (100, 0));
     assert_eq!(shop.state()["services"][&green]["desiredCount"], 0);
+}
+
+#[test]
+fn a_failed_first_ecs_deploy_leaves_no_service_retrying_its_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut shop = Shop::new(dir.path(), "{ kind = \"rolling\" }");
+    let front = Recorder::start(&shop.endpoint);
+    shop.endpoint = front.address.clone();
+    front.inject(Fault::TasksStop {
+        revision: "1".into(),
+    });
+    let result = shop.slipway(&["deploy", "aws", "--yes"]);
+    assert_ne!(result.code, 0, "{}", result.stderr);
+    assert!(
+        result.stderr.contains("nothing was live before it"),
+        "{}",
+        result.stderr
+    );
+    let service = format!("{}-aws-api", shop.cluster);
+    assert_eq!(shop.state()["services"][&service]["desiredCount"], 0);
+    let releases: Value =
+        serde_json::from_str(&shop.ok(&["releases", "aws", "--output", "json"]).stdout).unwrap();
+    assert_eq!(releases[0]["outcome"], "rolled-back");
+    assert!(shop.store_has_no_live_release());
 }
