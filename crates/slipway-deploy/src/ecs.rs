@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use sha2::{Digest as _, Sha256};
 use slipway_aws::ecs::{Ecs, Native, Rolling, ServiceSpec, TrafficShift};
 use slipway_aws::secrets::{SecretSource, Secrets};
 use slipway_aws::taskdef::{self, AppTask, SidecarTask, TaskDefinition};
@@ -20,7 +19,9 @@ use slipway_core::manifest::{
 };
 
 use crate::lock::DeployLock;
-use crate::rollout::{Context, DeployRequest, now, store_path, strategy_name};
+use crate::rollout::{
+    Context, DeployRequest, config_digest, environment_apps, now, store_path, strategy_name,
+};
 use crate::store::{NewRelease, Outcome, Release, ReleaseApp, Store, release_name};
 use crate::{DeployError, Result};
 
@@ -146,10 +147,7 @@ impl<'a> EcsRollout<'a> {
     }
 
     fn environment_apps(&self) -> Vec<String> {
-        match &self.ctx.manifest.environments[self.ctx.environment].apps {
-            Some(listed) => listed.clone(),
-            None => self.ctx.manifest.apps.keys().cloned().collect(),
-        }
+        environment_apps(self.ctx.manifest, self.ctx.environment)
     }
 
     fn settings(&self, app: &str) -> EcsApp {
@@ -189,14 +187,7 @@ impl<'a> EcsRollout<'a> {
     }
 
     fn config_digest(&self) -> String {
-        let mut hasher = Sha256::new();
-        for file in &self.ctx.rendered.files {
-            hasher.update(file.name.as_bytes());
-            hasher.update([0]);
-            hasher.update(file.text.as_bytes());
-            hasher.update([0]);
-        }
-        format!("sha256:{}", hex::encode(hasher.finalize()))
+        config_digest(self.ctx.rendered)
     }
 
     /// The app's non-secret environment and its secrets (name → ARN) from the rendered config.
@@ -1246,50 +1237,7 @@ impl<'a> EcsRollout<'a> {
     pub async fn rollback(&self, to: Option<i64>) -> Result<Release> {
         let _lock = self.lock("rollback")?;
         self.recover().await?;
-        let current = self.store.live(self.ctx.environment)?.ok_or_else(|| {
-            DeployError::Plan(format!(
-                "environment `{}` has no live release to roll back from",
-                self.ctx.environment
-            ))
-        })?;
-        let history = self.store.list(self.ctx.environment, 1000)?;
-        let target = match to {
-            Some(id) => history
-                .iter()
-                .find(|r| r.id == id)
-                .cloned()
-                .ok_or_else(|| {
-                    DeployError::Plan(format!(
-                        "no release {} in environment `{}`; `slipway releases {}` lists them",
-                        release_name(id),
-                        self.ctx.environment,
-                        self.ctx.environment
-                    ))
-                })?,
-            None => history
-                .iter()
-                .find(|r| r.id < current.id && r.outcome == Outcome::Superseded)
-                .cloned()
-                .ok_or_else(|| {
-                    DeployError::Plan(format!(
-                        "environment `{}` has no earlier release to roll back to",
-                        self.ctx.environment
-                    ))
-                })?,
-        };
-        if target.id == current.id {
-            return Err(DeployError::Plan(format!(
-                "{} is already live",
-                target.name()
-            )));
-        }
-        if matches!(target.outcome, Outcome::Failed | Outcome::Deploying) {
-            return Err(DeployError::Plan(format!(
-                "{} never went live ({}); roll back to a release that did",
-                target.name(),
-                target.outcome.as_str()
-            )));
-        }
+        let (current, target) = self.store.rollback_target(self.ctx.environment, to)?;
         let apps: Vec<String> = target.apps.keys().cloned().collect();
         self.activate(&target, &apps).await?;
         self.store.finish(

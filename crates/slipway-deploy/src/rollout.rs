@@ -19,7 +19,7 @@ use crate::host::{
     start_replica,
 };
 use crate::lock::DeployLock;
-use crate::store::{NewRelease, Outcome, Release, ReleaseApp, Store, release_name};
+use crate::store::{NewRelease, Outcome, Release, ReleaseApp, Store};
 use crate::{DeployError, Result};
 
 /// What a deploy needs beyond the manifest.
@@ -169,13 +169,8 @@ impl<'a> Rollout<'a> {
         )
     }
 
-    /// The apps an environment runs, in manifest order.
     fn environment_apps(&self) -> Vec<String> {
-        let env = &self.ctx.manifest.environments[self.ctx.environment];
-        match &env.apps {
-            Some(listed) => listed.clone(),
-            None => self.ctx.manifest.apps.keys().cloned().collect(),
-        }
+        environment_apps(self.ctx.manifest, self.ctx.environment)
     }
 
     fn replicas(&self, app: &str) -> u32 {
@@ -209,14 +204,7 @@ impl<'a> Rollout<'a> {
     }
 
     fn config_digest(&self) -> String {
-        let mut hasher = Sha256::new();
-        for file in &self.ctx.rendered.files {
-            hasher.update(file.name.as_bytes());
-            hasher.update([0]);
-            hasher.update(file.text.as_bytes());
-            hasher.update([0]);
-        }
-        format!("sha256:{}", hex::encode(hasher.finalize()))
+        config_digest(self.ctx.rendered)
     }
 
     /// Targets of `release`'s containers of `app` that exist on `host`, as the proxy names them.
@@ -1386,50 +1374,7 @@ impl<'a> Rollout<'a> {
     pub async fn rollback(&mut self, to: Option<i64>) -> Result<Release> {
         let _lock = self.lock("rollback")?;
         self.recover().await?;
-        let current = self.store.live(self.ctx.environment)?.ok_or_else(|| {
-            DeployError::Plan(format!(
-                "environment `{}` has no live release to roll back from",
-                self.ctx.environment
-            ))
-        })?;
-        let history = self.store.list(self.ctx.environment, 1000)?;
-        let target = match to {
-            Some(id) => history
-                .iter()
-                .find(|r| r.id == id)
-                .cloned()
-                .ok_or_else(|| {
-                    DeployError::Plan(format!(
-                        "no release {} in environment `{}`; `slipway releases {}` lists them",
-                        release_name(id),
-                        self.ctx.environment,
-                        self.ctx.environment
-                    ))
-                })?,
-            None => history
-                .iter()
-                .find(|r| r.id < current.id && r.outcome == Outcome::Superseded)
-                .cloned()
-                .ok_or_else(|| {
-                    DeployError::Plan(format!(
-                        "environment `{}` has no earlier release to roll back to",
-                        self.ctx.environment
-                    ))
-                })?,
-        };
-        if target.id == current.id {
-            return Err(DeployError::Plan(format!(
-                "{} is already live",
-                target.name()
-            )));
-        }
-        if matches!(target.outcome, Outcome::Failed | Outcome::Deploying) {
-            return Err(DeployError::Plan(format!(
-                "{} never went live ({}); roll back to a release that did",
-                target.name(),
-                target.outcome.as_str()
-            )));
-        }
+        let (current, target) = self.store.rollback_target(self.ctx.environment, to)?;
         let apps: Vec<String> = target.apps.keys().cloned().collect();
         let name = target.name();
         for host in &self.hosts {
@@ -1609,6 +1554,26 @@ pub fn analyse(
         });
     }
     Ok(())
+}
+
+/// The digest of a release's rendered config (every file's name and text).
+pub fn config_digest(rendered: &slipway_config::RenderedEnvironment) -> String {
+    let mut hasher = Sha256::new();
+    for file in &rendered.files {
+        hasher.update(file.name.as_bytes());
+        hasher.update([0]);
+        hasher.update(file.text.as_bytes());
+        hasher.update([0]);
+    }
+    format!("sha256:{}", hex::encode(hasher.finalize()))
+}
+
+/// The apps an environment runs, in manifest order.
+pub fn environment_apps(manifest: &Manifest, environment: &str) -> Vec<String> {
+    match &manifest.environments[environment].apps {
+        Some(listed) => listed.clone(),
+        None => manifest.apps.keys().cloned().collect(),
+    }
 }
 
 pub fn strategy_name(strategy: &Strategy) -> &'static str {

@@ -270,6 +270,53 @@ impl Store {
             .find(|r| r.outcome == Outcome::Live))
     }
 
+    /// `(live, target)` of a rollback in `environment`: `to`, or the release live before the
+    /// current one. An error names what is wrong: nothing live, no such release, one that
+    /// never went live.
+    pub fn rollback_target(
+        &self,
+        environment: &str,
+        to: Option<i64>,
+    ) -> Result<(Release, Release)> {
+        let current = self.live(environment)?.ok_or_else(|| {
+            DeployError::Plan(format!(
+                "environment `{environment}` has no live release to roll back from"
+            ))
+        })?;
+        let history = self.list(environment, 1000)?;
+        let target = match to {
+            Some(id) => history.iter().find(|r| r.id == id).cloned().ok_or_else(|| {
+                DeployError::Plan(format!(
+                    "no release {} in environment `{environment}`; `slipway releases {environment}` lists them",
+                    release_name(id)
+                ))
+            })?,
+            None => history
+                .iter()
+                .find(|r| r.id < current.id && r.outcome == Outcome::Superseded)
+                .cloned()
+                .ok_or_else(|| {
+                    DeployError::Plan(format!(
+                        "environment `{environment}` has no earlier release to roll back to"
+                    ))
+                })?,
+        };
+        if target.id == current.id {
+            return Err(DeployError::Plan(format!(
+                "{} is already live",
+                target.name()
+            )));
+        }
+        if matches!(target.outcome, Outcome::Failed | Outcome::Deploying) {
+            return Err(DeployError::Plan(format!(
+                "{} never went live ({}); roll back to a release that did",
+                target.name(),
+                target.outcome.as_str()
+            )));
+        }
+        Ok((current, target))
+    }
+
     pub fn unfinished(&self, environment: &str) -> Result<Vec<Release>> {
         Ok(self
             .list(environment, usize::MAX >> 1)?
