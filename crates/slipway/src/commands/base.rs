@@ -174,6 +174,21 @@ async fn pipeline(
                                 file.display()
                             );
                         }
+                        super::notify::notify(
+                            manifest,
+                            slipway_core::manifest::EventKind::BasePublished,
+                            None,
+                            format!(
+                                "{}: a new `{name}` base image is published",
+                                manifest.project.name
+                            ),
+                            vec![
+                                ("digest".into(), published.digest.clone()),
+                                ("tags".into(), published.references.join(", ")),
+                            ],
+                            Some(&manifest.bases[name].notify),
+                            output,
+                        );
                     }
                 }
                 _ => unreachable!("steps are listed above"),

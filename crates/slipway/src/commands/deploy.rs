@@ -13,7 +13,9 @@ use slipway_deploy::store::{Release, Store};
 
 use super::Output;
 use super::environment::check_environment;
+use super::notify::notify;
 use super::project::Project;
+use slipway_core::manifest::EventKind;
 
 /// Deploy a release of an environment: every app (or the named ones) behind the proxy on each
 /// host, with the environment's strategy, health-gated, rolled back automatically on failure.
@@ -244,9 +246,53 @@ pub fn run_deploy(args: DeployArgs) -> Result<ExitCode> {
                 Ok((release, rollout.url()))
             },
         )
-    }
-    .with_context(|| format!("deploying `{}`", args.environment))?;
-    let (release, url) = release;
+    };
+    let (release, url) = match release {
+        Ok(done) => done,
+        Err(error) => {
+            // An automatic rollback is news too; any other failure stops before traffic moved.
+            if let Some(slipway_deploy::DeployError::RolledBack {
+                release,
+                reason,
+                restored,
+            }) = error.downcast_ref::<slipway_deploy::DeployError>()
+            {
+                notify(
+                    &project.manifest,
+                    EventKind::RolledBack,
+                    Some(&args.environment),
+                    format!(
+                        "{}: release {release} of `{}` was rolled back",
+                        project.manifest.project.name, args.environment
+                    ),
+                    vec![
+                        ("why".into(), reason.clone()),
+                        (
+                            "live".into(),
+                            restored.clone().unwrap_or_else(|| "nothing".into()),
+                        ),
+                    ],
+                    None,
+                    args.output,
+                );
+            }
+            return Err(error.context(format!("deploying `{}`", args.environment)));
+        }
+    };
+    notify(
+        &project.manifest,
+        EventKind::Deployed,
+        Some(&args.environment),
+        format!(
+            "{}: release {} of `{}` is live",
+            project.manifest.project.name,
+            release.name(),
+            args.environment
+        ),
+        release_facts(&release, &url),
+        None,
+        args.output,
+    );
     match args.output {
         Output::Json => println!(
             "{}",
@@ -278,6 +324,22 @@ pub struct RollbackArgs {
     output: Output,
 }
 
+/// What a notification says of a release: its id, strategy, who started it, each app's image.
+fn release_facts(release: &Release, url: &str) -> Vec<(String, String)> {
+    let mut facts = vec![
+        ("release".to_owned(), release.name()),
+        ("strategy".to_owned(), release.strategy.clone()),
+        ("by".to_owned(), release.started_by.clone()),
+    ];
+    if !url.is_empty() {
+        facts.push(("where".to_owned(), url.to_owned()));
+    }
+    for (app, entry) in &release.apps {
+        facts.push((app.clone(), entry.image.clone()));
+    }
+    facts
+}
+
 fn release_id(text: &str) -> Result<i64> {
     text.trim_start_matches('r').parse().with_context(|| {
         format!("`{text}` is not a release: write it as `slipway releases` shows it, e.g. r12")
@@ -302,6 +364,20 @@ pub fn run_rollback(args: RollbackArgs) -> Result<ExitCode> {
         )
     }
     .with_context(|| format!("rolling back `{}`", args.environment))?;
+    notify(
+        &project.manifest,
+        EventKind::RolledBack,
+        Some(&args.environment),
+        format!(
+            "{}: `{}` rolled back to release {}",
+            project.manifest.project.name,
+            args.environment,
+            release.name()
+        ),
+        release_facts(&release, ""),
+        None,
+        args.output,
+    );
     match args.output {
         Output::Json => println!("{}", serde_json::to_string_pretty(&release)?),
         Output::Text => println!(

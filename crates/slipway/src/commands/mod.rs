@@ -10,6 +10,7 @@ pub mod environment;
 pub mod images;
 pub mod init;
 pub mod lint;
+pub mod notify;
 pub mod project;
 pub mod promote;
 pub mod proxy;

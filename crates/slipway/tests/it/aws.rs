@@ -120,8 +120,13 @@ target_groups = {target_groups}
     }
 
     fn slipway(&self, args: &[&str]) -> crate::Run {
+        self.slipway_with(args, &[])
+    }
+
+    fn slipway_with(&self, args: &[&str], env: &[(&str, &str)]) -> crate::Run {
         run(slipway(&self.dir)
             .args(args)
+            .envs(env.iter().copied())
             .env("AWS_ENDPOINT_URL", &self.endpoint)
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -1554,4 +1559,154 @@ fn a_failed_first_ecs_deploy_leaves_no_service_retrying_its_tasks() {
         serde_json::from_str(&shop.ok(&["releases", "aws", "--output", "json"]).stdout).unwrap();
     assert_eq!(releases[0]["outcome"], "rolled-back");
     assert!(shop.store_has_no_live_release());
+}
+
+/// A webhook receiver on loopback: records `(path, JSON body)` of each POST and answers each path
+/// with the statuses listed for it in turn (the last one from then on).
+struct Receiver {
+    address: String,
+    got: Arc<Mutex<Vec<(String, Value)>>>,
+}
+
+impl Receiver {
+    fn start(script: &[(&str, &[u16])]) -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let got: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+        let script: std::collections::HashMap<String, Vec<u16>> = script
+            .iter()
+            .map(|(path, statuses)| (path.to_string(), statuses.to_vec()))
+            .collect();
+        let recorded = got.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).is_err() {
+                    continue;
+                }
+                let path = request_line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("")
+                    .to_owned();
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let seen = {
+                    let mut got = recorded.lock().unwrap();
+                    got.push((
+                        path.clone(),
+                        serde_json::from_slice(&body).unwrap_or(Value::Null),
+                    ));
+                    got.iter().filter(|(p, _)| *p == path).count()
+                };
+                let statuses = script.get(&path).cloned().unwrap_or_else(|| vec![404]);
+                let status = statuses[(seen - 1).min(statuses.len() - 1)];
+                let mut stream = stream;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+                );
+            }
+        });
+        Receiver { address, got }
+    }
+
+    fn bodies(&self, path: &str) -> Vec<Value> {
+        self.got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, body)| body.clone())
+            .collect()
+    }
+}
+
+#[test]
+fn deploys_and_rollbacks_are_announced_and_a_failing_channel_never_fails_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = Shop::new(dir.path(), "{ kind = \"rolling\" }");
+    // Slack answers at once; Teams fails twice, then takes it; the example's webhook never does.
+    let receiver = Receiver::start(&[
+        ("/slack", &[200]),
+        ("/teams", &[500, 503, 200]),
+        ("/hook?token=webhook-secret", &[500]),
+    ]);
+    let manifest = std::fs::read_to_string(shop.dir.join("slipway.toml")).unwrap();
+    write(
+        &shop.dir,
+        "slipway.toml",
+        &format!(
+            "{manifest}\n[notifications.chat]\nkind = \"slack\"\nurl = \"{0}/slack\"\n\n[notifications.room]\nkind = \"teams\"\nurl = \"env:TEST_TEAMS_WEBHOOK\"\nevents = [\"rolled-back\"]\n",
+            receiver.address
+        ),
+    );
+    let teams = format!("{}/teams", receiver.address);
+    let hook = format!("{}/hook?token=webhook-secret", receiver.address);
+    let env = [
+        ("TEST_TEAMS_WEBHOOK", teams.as_str()),
+        ("SHOP_NOTIFY_URL", hook.as_str()),
+    ];
+    let deploy = shop.slipway_with(&["deploy", "aws", "--yes"], &env);
+    assert_eq!(
+        deploy.code, 0,
+        "a failing channel failed the deploy: {}",
+        deploy.stderr
+    );
+    // Slack got the deploy; Teams takes only rollbacks; the webhook was tried three times.
+    let slack = receiver.bodies("/slack");
+    assert_eq!(slack.len(), 1, "{slack:?}");
+    let text = slack[0]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with(&format!("*{}: release r1 of `aws` is live*", shop.cluster)),
+        "{text}"
+    );
+    assert!(text.contains("api: 127.0.0.1:5000/"), "{text}");
+    assert!(receiver.bodies("/teams").is_empty());
+    let hooks = receiver.bodies("/hook?token=webhook-secret");
+    assert_eq!(hooks.len(), 3, "{}", deploy.stderr);
+    assert_eq!(hooks[0]["event"], "deployed");
+    assert_eq!(hooks[0]["environment"], "aws");
+    assert!(
+        deploy
+            .stderr
+            .contains("notification to `dev` failed after 3 attempt(s)"),
+        "{}",
+        deploy.stderr
+    );
+    assert!(
+        !deploy.stderr.contains("webhook-secret"),
+        "{}",
+        deploy.stderr
+    );
+
+    shop.set_greeting("second");
+    shop.ok(&["deploy", "aws", "--yes"]);
+    let rollback = shop.slipway_with(&["rollback", "aws"], &env);
+    assert_eq!(rollback.code, 0, "{}", rollback.stderr);
+    // Teams got the rollback as an Adaptive Card on its third try.
+    let cards = receiver.bodies("/teams");
+    assert_eq!(cards.len(), 3);
+    let card = &cards[2]["attachments"][0]["content"];
+    assert_eq!(card["type"], "AdaptiveCard");
+    assert_eq!(
+        card["body"][0]["text"],
+        format!("{}: `aws` rolled back to release r1", shop.cluster)
+    );
+    assert!(
+        rollback.stderr.contains("notified room (rolled-back)"),
+        "{}",
+        rollback.stderr
+    );
 }

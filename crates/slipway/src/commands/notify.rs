@@ -1,0 +1,68 @@
+//! Sends an event to the project's notification channels and says how each went, on stderr.
+//! A channel that fails never changes the command's outcome.
+
+use slipway_core::Manifest;
+use slipway_core::manifest::EventKind;
+use slipway_notify::{Event, send};
+
+use super::Output;
+
+/// Tells the channels that take `kind` (of `only`, when given). Quiet when there are none.
+pub fn notify(
+    manifest: &Manifest,
+    kind: EventKind,
+    environment: Option<&str>,
+    title: String,
+    facts: Vec<(String, String)>,
+    only: Option<&[String]>,
+    output: Output,
+) {
+    if slipway_notify::channels_for(manifest, kind, only).is_empty() {
+        return;
+    }
+    let event = Event {
+        kind,
+        title,
+        facts,
+        project: manifest.project.name.clone(),
+        environment: environment.map(str::to_owned),
+        at: slipway_oci::image::rfc3339(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        ),
+    };
+    // Callers run inside and outside async code: the sends get a thread and runtime of their own.
+    let deliveries = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map(|runtime| runtime.block_on(send(manifest, &event, only)))
+            })
+            .join()
+    });
+    let Ok(Ok(deliveries)) = deliveries else {
+        eprintln!("warning: notifications not sent: cannot start the async runtime");
+        return;
+    };
+    for delivery in deliveries {
+        match (&delivery.error, output) {
+            (None, Output::Text) => eprintln!(
+                "  notified {} ({})",
+                delivery.channel,
+                slipway_notify::event_name(kind)
+            ),
+            (None, Output::Json) => {}
+            (Some(error), _) if delivery.attempts == 0 => eprintln!(
+                "warning: notification channel `{}` skipped: {error}",
+                delivery.channel
+            ),
+            (Some(error), _) => eprintln!(
+                "warning: notification to `{}` failed after {} attempt(s): {error}",
+                delivery.channel, delivery.attempts
+            ),
+        }
+    }
+}
