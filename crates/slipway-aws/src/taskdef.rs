@@ -151,19 +151,20 @@ pub fn render(task: &AppTask) -> TaskDefinition {
             })
             .collect()
     };
+    let tcp = |port: Option<u16>| {
+        port.map(|port| PortMapping {
+            container_port: port,
+            protocol: "tcp".into(),
+        })
+        .into_iter()
+        .collect()
+    };
     let mut containers = vec![ContainerDefinition {
         name: task.container.clone(),
         image: task.image.clone(),
         essential: true,
         command: None,
-        port_mappings: task
-            .port
-            .map(|port| PortMapping {
-                container_port: port,
-                protocol: "tcp".into(),
-            })
-            .into_iter()
-            .collect(),
+        port_mappings: tcp(task.port),
         environment: pairs(&task.environment),
         secrets: task
             .secrets
@@ -188,14 +189,7 @@ pub fn render(task: &AppTask) -> TaskDefinition {
             image: sidecar.image.clone(),
             essential: sidecar.essential,
             command: sidecar.command.clone(),
-            port_mappings: sidecar
-                .port
-                .map(|port| PortMapping {
-                    container_port: port,
-                    protocol: "tcp".into(),
-                })
-                .into_iter()
-                .collect(),
+            port_mappings: tcp(sidecar.port),
             environment: pairs(&sidecar.environment),
             secrets: Vec::new(),
             health_check: None,

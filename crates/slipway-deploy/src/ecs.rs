@@ -136,14 +136,13 @@ impl<'a> EcsRollout<'a> {
     }
 
     fn lock(&self, what: &str) -> Result<DeployLock> {
-        let holder = format!(
-            "{} (pid {}) running `slipway {what} {}` since {}",
-            self.ctx.started_by,
-            std::process::id(),
+        DeployLock::acquire_for(
+            &self.ctx.state_dir,
             self.ctx.environment,
-            now()
-        );
-        DeployLock::acquire(&self.ctx.state_dir, self.ctx.environment, &holder)
+            &self.ctx.started_by,
+            what,
+            now(),
+        )
     }
 
     fn environment_apps(&self) -> Vec<String> {

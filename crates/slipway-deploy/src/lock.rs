@@ -16,6 +16,22 @@ pub struct DeployLock {
 
 impl DeployLock {
     /// Takes the lock of `environment` or says who has it.
+    /// The lock of `environment`, held by `started_by` running `slipway <what> <environment>`:
+    /// the holder line another command's refusal shows.
+    pub fn acquire_for(
+        state_dir: &Path,
+        environment: &str,
+        started_by: &str,
+        what: &str,
+        now: i64,
+    ) -> Result<DeployLock> {
+        let holder = format!(
+            "{started_by} (pid {}) running `slipway {what} {environment}` since {now}",
+            std::process::id()
+        );
+        DeployLock::acquire(state_dir, environment, &holder)
+    }
+
     pub fn acquire(state_dir: &Path, environment: &str, holder: &str) -> Result<DeployLock> {
         let dir = state_dir.join("locks");
         std::fs::create_dir_all(&dir).map_err(|source| DeployError::Io {

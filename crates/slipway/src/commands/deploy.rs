@@ -494,17 +494,12 @@ pub fn run_status(args: StatusArgs) -> Result<ExitCode> {
             )?
         ),
         Output::Text => {
-            match &live {
-                Some(release) => println!(
-                    "`{}`: {} is live (since {}, by {}) at {url}",
-                    args.environment,
-                    release.name(),
-                    when(release.finished_at.unwrap_or(release.started_at)),
-                    release.started_by
-                ),
-                None if !from_hosts => println!("`{}`: no live release", args.environment),
-                None => {}
-            }
+            print_live(
+                &args.environment,
+                live.as_ref(),
+                &format!("at {url}"),
+                from_hosts,
+            );
             for host in &hosts {
                 println!(
                     "host {} ({}){}",
@@ -539,6 +534,21 @@ pub fn run_status(args: StatusArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The first line of `slipway status`: the live release and where it runs (nothing when only
+/// the hosts were read).
+fn print_live(environment: &str, live: Option<&Release>, place: &str, from_hosts: bool) {
+    match live {
+        Some(release) => println!(
+            "`{environment}`: {} is live (since {}, by {}) {place}",
+            release.name(),
+            when(release.finished_at.unwrap_or(release.started_at)),
+            release.started_by
+        ),
+        None if !from_hosts => println!("`{environment}`: no live release"),
+        None => {}
+    }
+}
+
 fn ecs_status(project: &Project, args: &StatusArgs) -> Result<ExitCode> {
     let environment = args.environment.clone();
     let from_hosts = args.from_hosts;
@@ -559,17 +569,12 @@ fn ecs_status(project: &Project, args: &StatusArgs) -> Result<ExitCode> {
             )?
         ),
         Output::Text => {
-            match &live {
-                Some(release) => println!(
-                    "`{}`: {} is live (since {}, by {}) on ECS cluster {cluster}",
-                    args.environment,
-                    release.name(),
-                    when(release.finished_at.unwrap_or(release.started_at)),
-                    release.started_by
-                ),
-                None if !from_hosts => println!("`{}`: no live release", args.environment),
-                None => {}
-            }
+            print_live(
+                &args.environment,
+                live.as_ref(),
+                &format!("on ECS cluster {cluster}"),
+                from_hosts,
+            );
             for app in &apps {
                 if app.services.is_empty() {
                     println!("  {:<10} no service yet", app.app);

@@ -17,6 +17,48 @@ fn endpoint() -> String {
         .expect("SLIPWAY_TEST_AWS_ENDPOINT is not set: run the tests through scripts/test")
 }
 
+/// Runs `base release`, `base update` and `build BUILD...` in a project, which must succeed.
+fn prepare(shop: &Path, build: &[&str]) {
+    let build: Vec<&str> = std::iter::once("build")
+        .chain(build.iter().copied())
+        .collect();
+    for step in [&["base", "release"][..], &["base", "update"], &build] {
+        let result = run(slipway(shop).args(step));
+        assert_eq!(result.code, 0, "{step:?}: {}", result.stderr);
+    }
+}
+
+/// `command` with test credentials for the AWS endpoint at `endpoint`, and no instance metadata.
+fn with_aws<'c>(
+    command: &'c mut assert_cmd::Command,
+    endpoint: &str,
+) -> &'c mut assert_cmd::Command {
+    command
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "eu-central-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+}
+
+/// The shop named `prefix-...` with an `ecr` registry at `front` (`credentials = "aws"`, plus
+/// `extra` lines), its api built.
+fn ecr_shop(dir: &Path, prefix: &str, front: &str, extra: &str) -> (PathBuf, String) {
+    let shop = copy_example(dir);
+    let name = unique(prefix);
+    let manifest = std::fs::read_to_string(shop.join("slipway.toml"))
+        .unwrap()
+        .replace("name = \"shop\"", &format!("name = \"{name}\""));
+    write(
+        &shop,
+        "slipway.toml",
+        &format!("{manifest}\n[registries.ecr]\nurl = \"{front}\"\ncredentials = \"aws\"\n{extra}"),
+    );
+    prepare(&shop, &["api"]);
+    (shop, name)
+}
+
 /// boto3 from moto's own venv, on `aws/moto.py`.
 fn moto(args: &[&str]) -> Value {
     let python = PathBuf::from(std::env::var("SLIPWAY_TESTBED_DIR").expect("the test bed's env"))
@@ -106,10 +148,7 @@ target_groups = {target_groups}
             "DB_PASSWORD={{ secret.DB_PASSWORD }}\nSTRIPE_KEY={{ secret.STRIPE_KEY }}\nAPP_ENV={{ environment }}\nGREETING={{ vars.GREETING }}\n",
         );
         write(&copy, "config/aws/values.toml", "GREETING = \"first\"\n");
-        for step in [&["base", "release"][..], &["base", "update"], &["build"]] {
-            let result = run(slipway(&copy).args(step));
-            assert_eq!(result.code, 0, "{step:?}: {}", result.stderr);
-        }
+        prepare(&copy, &[]);
         Shop {
             dir: copy,
             cluster: name,
@@ -124,14 +163,9 @@ target_groups = {target_groups}
     }
 
     fn slipway_with(&self, args: &[&str], env: &[(&str, &str)]) -> crate::Run {
-        run(slipway(&self.dir)
+        run(with_aws(&mut slipway(&self.dir), &self.endpoint)
             .args(args)
-            .envs(env.iter().copied())
-            .env("AWS_ENDPOINT_URL", &self.endpoint)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env_remove("AWS_PROFILE"))
+            .envs(env.iter().copied()))
     }
 
     fn ok(&self, args: &[&str]) -> crate::Run {
@@ -966,41 +1000,23 @@ impl EcrFront {
 fn a_push_to_ecr_logs_in_with_the_aws_token_and_copes_with_its_quirks() {
     let dir = tempfile::tempdir().unwrap();
     let front = EcrFront::start();
-    let shop = copy_example(dir.path());
-    let name = unique("ecrpush");
-    let manifest = std::fs::read_to_string(shop.join("slipway.toml"))
-        .unwrap()
-        .replace("name = \"shop\"", &format!("name = \"{name}\""));
-    let manifest = format!(
-        "{manifest}\n[registries.ecr]\nurl = \"{}\"\ncredentials = \"aws\"\ncreate_repositories = true\n",
-        front.address
+    let (shop, name) = ecr_shop(
+        dir.path(),
+        "ecrpush",
+        &front.address,
+        "create_repositories = true\n",
     );
-    write(&shop, "slipway.toml", &manifest);
-    for step in [
-        &["base", "release"][..],
-        &["base", "update"],
-        &["build", "api"],
-    ] {
-        let result = run(slipway(&shop).args(step));
-        assert_eq!(result.code, 0, "{step:?}: {}", result.stderr);
-    }
     let push = |shop: &Path| {
-        run(slipway(shop)
-            .args([
-                "push",
-                "api",
-                "--registry",
-                "ecr",
-                "--tag",
-                "r1",
-                "--output",
-                "json",
-            ])
-            .env("AWS_ENDPOINT_URL", endpoint())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "eu-central-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true"))
+        run(with_aws(&mut slipway(shop), &endpoint()).args([
+            "push",
+            "api",
+            "--registry",
+            "ecr",
+            "--tag",
+            "r1",
+            "--output",
+            "json",
+        ]))
     };
     let result = push(&shop);
     assert_eq!(result.code, 0, "{}", result.stderr);
@@ -1040,14 +1056,9 @@ fn a_push_to_ecr_logs_in_with_the_aws_token_and_copes_with_its_quirks() {
         "imageCountMoreThan"
     );
 
-    // Without AWS credentials the push fails and says why.
-    let result = run(slipway(&shop)
+    // With AWS out of reach, the push fails and says why.
+    let result = run(with_aws(&mut slipway(&shop), "http://127.0.0.1:9")
         .args(["push", "api", "--registry", "ecr"])
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "eu-central-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_MAX_ATTEMPTS", "1"));
     assert_ne!(result.code, 0);
     assert!(result.stderr.contains("ECR login"), "{}", result.stderr);
@@ -1218,16 +1229,8 @@ log_group = "/ecs/{name}"
             groups("Web"),
         )),
     );
-    for step in [&["base", "release"][..], &["base", "update"], &["build"]] {
-        let result = run(slipway(&shop).args(step));
-        assert_eq!(result.code, 0, "{step:?}: {}", result.stderr);
-    }
-    let deploy = run(slipway(&shop)
-        .args(["deploy", "aws", "--yes"])
-        .env("AWS_ENDPOINT_URL", endpoint())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true"));
+    prepare(&shop, &[]);
+    let deploy = run(with_aws(&mut slipway(&shop), &endpoint()).args(["deploy", "aws", "--yes"]));
     assert_eq!(deploy.code, 0, "{}", deploy.stderr);
     // The api's path rule and the listener's default action (web) both went to blue.
     for app in ["Api", "Web"] {
@@ -1258,40 +1261,17 @@ fn an_ecr_token_that_expires_mid_push_is_renewed_and_the_push_completes() {
     let front = EcrFront::with_tokens(tokens.clone());
     let aws = Recorder::start(&endpoint());
     aws.inject(Fault::IssueTokens(tokens.clone()));
-    let shop = copy_example(dir.path());
-    let name = unique("ecrexpiry");
-    let manifest = std::fs::read_to_string(shop.join("slipway.toml"))
-        .unwrap()
-        .replace("name = \"shop\"", &format!("name = \"{name}\""));
-    let manifest = format!(
-        "{manifest}\n[registries.ecr]\nurl = \"{}\"\ncredentials = \"aws\"\n",
-        front.address
-    );
-    write(&shop, "slipway.toml", &manifest);
-    for step in [
-        &["base", "release"][..],
-        &["base", "update"],
-        &["build", "api"],
-    ] {
-        let result = run(slipway(&shop).args(step));
-        assert_eq!(result.code, 0, "{step:?}: {}", result.stderr);
-    }
-    let result = run(slipway(&shop)
-        .args([
-            "push",
-            "api",
-            "--registry",
-            "ecr",
-            "--tag",
-            "r1",
-            "--output",
-            "json",
-        ])
-        .env("AWS_ENDPOINT_URL", &aws.address)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "eu-central-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true"));
+    let (shop, name) = ecr_shop(dir.path(), "ecrexpiry", &front.address, "");
+    let result = run(with_aws(&mut slipway(&shop), &aws.address).args([
+        "push",
+        "api",
+        "--registry",
+        "ecr",
+        "--tag",
+        "r1",
+        "--output",
+        "json",
+    ]));
     assert_eq!(result.code, 0, "{}", result.stderr);
     let logins = aws.bodies("GetAuthorizationToken").len();
     assert!(logins >= 2, "the token was not renewed ({logins} login(s))");
@@ -1337,13 +1317,7 @@ fn aws_secrets_are_fetched_when_a_docker_environment_renders_its_config() {
         )
     };
     let render = |shop: &Path, command: &[&str]| {
-        run(slipway(shop)
-            .args(command)
-            .env("AWS_ENDPOINT_URL", endpoint())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "eu-central-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true"))
+        run(with_aws(&mut slipway(shop), &endpoint()).args(command))
     };
     write(
         &shop,
