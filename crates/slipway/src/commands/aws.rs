@@ -27,6 +27,9 @@ pub struct AwsArgs {
 enum AwsCommand {
     /// Print a CloudFormation template (JSON) with the ECR repositories, cluster, log group,
     /// roles, load balancer and target groups of an ECS environment. Not applied.
+    #[command(
+        after_help = "Examples:\n  slipway aws scaffold prod > aws/prod.json\n  slipway aws scaffold prod --keep-images 50"
+    )]
     Scaffold {
         environment: String,
         /// Images each ECR repository keeps (its lifecycle policy).

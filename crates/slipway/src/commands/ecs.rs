@@ -27,6 +27,9 @@ pub struct EcsArgs {
 #[derive(Debug, clap::Subcommand)]
 enum EcsCommand {
     /// Print the task definitions (RegisterTaskDefinition JSON) a deploy would register.
+    #[command(
+        after_help = "Examples:\n  slipway ecs render prod\n  slipway ecs render prod --app api --image api=REPO@sha256:..."
+    )]
     Render {
         environment: String,
         #[arg(long = "app", value_name = "APP")]
@@ -37,6 +40,9 @@ enum EcsCommand {
     },
     /// Write an ECS environment from the task definition (and service) JSON files a project
     /// deploys today: its target, apps, secrets as references, and config templates.
+    #[command(
+        after_help = "Examples:\n  slipway ecs import --env prod aws/task-definitions/ --services aws/service-definitions/ --dry-run"
+    )]
     Import {
         /// The environment to create, e.g. `prod`.
         #[arg(long = "env")]
@@ -52,6 +58,9 @@ enum EcsCommand {
         dry_run: bool,
     },
     /// Show what a deploy would change in each app's task definition, line by line.
+    #[command(
+        after_help = "Examples:\n  slipway ecs diff prod\n  slipway ecs diff prod --exit-code   exit 1 when something would change"
+    )]
     Diff {
         environment: String,
         #[arg(long = "app", value_name = "APP")]
