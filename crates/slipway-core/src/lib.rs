@@ -6,6 +6,7 @@ pub mod lock;
 pub mod manifest;
 pub mod scaffold;
 pub mod suggest;
+pub mod time;
 
 pub use diagnostic::{Diagnostic, Severity, SourceLocation};
 pub use manifest::{Manifest, ManifestError, load_manifest};

@@ -38,6 +38,7 @@ pub struct Delivery {
 pub fn event_name(kind: EventKind) -> &'static str {
     match kind {
         EventKind::BasePublished => "base-published",
+        EventKind::RunSucceeded => "run-succeeded",
         EventKind::RunFailed => "run-failed",
         EventKind::ApprovalWaiting => "approval-waiting",
         EventKind::Deployed => "deployed",

@@ -60,6 +60,13 @@ enum Command {
     Status(commands::deploy::StatusArgs),
     Proxy(commands::proxy::ProxyArgs),
     Ecs(commands::ecs::EcsArgs),
+    Pipeline(commands::pipeline::PipelineArgs),
+    Approve(commands::pipeline::ApproveArgs),
+    /// Reject the gate a pipeline run waits at; the run stops and deploys nothing.
+    #[command(
+        after_help = "Examples:\n  slipway reject 12 --comment \"stage shows the old prices\""
+    )]
+    Reject(commands::pipeline::ApproveArgs),
     Aws(commands::aws::AwsArgs),
     Build(commands::build::BuildArgs),
     Push(commands::push::PushArgs),
@@ -93,6 +100,9 @@ fn main() -> ExitCode {
         Command::Status(args) => commands::deploy::run_status(args),
         Command::Proxy(args) => commands::proxy::run(args),
         Command::Ecs(args) => commands::ecs::run(args),
+        Command::Pipeline(args) => commands::pipeline::run(args),
+        Command::Approve(args) => commands::pipeline::run_approve(args),
+        Command::Reject(args) => commands::pipeline::run_reject(args),
         Command::Aws(args) => commands::aws::run(args),
         Command::Build(args) => commands::build::run(args),
         Command::Push(args) => commands::push::run(args),

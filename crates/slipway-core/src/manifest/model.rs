@@ -58,6 +58,15 @@ pub struct Project {
     /// Where slipway keeps local state (image store, rendered env files, releases).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_dir: Option<String>,
+    /// The branch releases come from; a `branch` pipeline never starts on it. Default `main`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_branch: Option<String>,
+}
+
+impl Project {
+    pub fn default_branch(&self) -> &str {
+        self.default_branch.as_deref().unwrap_or("main")
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
@@ -686,6 +695,8 @@ pub enum NotificationKind {
 #[serde(rename_all = "kebab-case")]
 pub enum EventKind {
     BasePublished,
+    /// A pipeline's `notify` step: the run got there.
+    RunSucceeded,
     RunFailed,
     ApprovalWaiting,
     Deployed,

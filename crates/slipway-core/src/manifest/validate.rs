@@ -666,7 +666,7 @@ impl Checker<'_, '_> {
             "base push",
             "base release",
         ];
-        const WITH_ENV: &[&str] = &["up", "test", "deploy", "down", "promote"];
+        const WITH_ENV: &[&str] = &["up", "test", "deploy", "down", "promote", "approve"];
         let words: Vec<&str> = text.split_whitespace().collect();
         if SIMPLE.contains(&words.join(" ").as_str()) {
             return;

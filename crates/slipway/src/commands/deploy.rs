@@ -76,7 +76,17 @@ fn user_name() -> String {
         .unwrap_or_else(|| format!("uid {uid}"))
 }
 
+/// Who a release names as its starter: the person at this terminal, or what a pipeline says
+/// (the approver of its gate).
 fn started_by() -> String {
+    std::env::var("SLIPWAY_STARTED_BY")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(actor)
+}
+
+/// `user@host` of the person running this command.
+pub fn actor() -> String {
     let user = user_name();
     let host = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_owned())

@@ -11,6 +11,7 @@ pub mod images;
 pub mod init;
 pub mod lint;
 pub mod notify;
+pub mod pipeline;
 pub mod project;
 pub mod promote;
 pub mod proxy;

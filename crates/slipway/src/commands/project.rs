@@ -72,7 +72,12 @@ impl Project {
         )?)
     }
 
+    /// The project's state dir; a pipeline running another commit in a worktree points its
+    /// steps at the project's own (`SLIPWAY_STATE_DIR`), so images and releases stay in one place.
     pub fn state_dir(&self) -> PathBuf {
+        if let Some(dir) = std::env::var_os("SLIPWAY_STATE_DIR").filter(|d| !d.is_empty()) {
+            return PathBuf::from(dir);
+        }
         self.root.join(
             self.manifest
                 .project

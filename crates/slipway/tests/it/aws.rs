@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use crate::{copy_example, repo_root, run, slipway, unique, write};
+use crate::{Receiver, copy_example, repo_root, run, slipway, unique, write};
 
 fn endpoint() -> String {
     std::env::var("SLIPWAY_TEST_AWS_ENDPOINT")
@@ -1533,78 +1533,6 @@ fn a_failed_first_ecs_deploy_leaves_no_service_retrying_its_tasks() {
         serde_json::from_str(&shop.ok(&["releases", "aws", "--output", "json"]).stdout).unwrap();
     assert_eq!(releases[0]["outcome"], "rolled-back");
     assert!(shop.store_has_no_live_release());
-}
-
-/// A webhook receiver on loopback: records `(path, JSON body)` of each POST and answers each path
-/// with the statuses listed for it in turn (the last one from then on).
-struct Receiver {
-    address: String,
-    got: Arc<Mutex<Vec<(String, Value)>>>,
-}
-
-impl Receiver {
-    fn start(script: &[(&str, &[u16])]) -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = format!("http://{}", listener.local_addr().unwrap());
-        let got: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
-        let script: std::collections::HashMap<String, Vec<u16>> = script
-            .iter()
-            .map(|(path, statuses)| (path.to_string(), statuses.to_vec()))
-            .collect();
-        let recorded = got.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut request_line = String::new();
-                if reader.read_line(&mut request_line).is_err() {
-                    continue;
-                }
-                let path = request_line
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or("")
-                    .to_owned();
-                let mut length = 0;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = value.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; length];
-                let _ = reader.read_exact(&mut body);
-                let seen = {
-                    let mut got = recorded.lock().unwrap();
-                    got.push((
-                        path.clone(),
-                        serde_json::from_slice(&body).unwrap_or(Value::Null),
-                    ));
-                    got.iter().filter(|(p, _)| *p == path).count()
-                };
-                let statuses = script.get(&path).cloned().unwrap_or_else(|| vec![404]);
-                let status = statuses[(seen - 1).min(statuses.len() - 1)];
-                let mut stream = stream;
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
-                );
-            }
-        });
-        Receiver { address, got }
-    }
-
-    fn bodies(&self, path: &str) -> Vec<Value> {
-        self.got
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(p, _)| p == path)
-            .map(|(_, body)| body.clone())
-            .collect()
-    }
 }
 
 #[test]

@@ -9,9 +9,13 @@ mod images;
 mod init;
 mod lint;
 mod manifest_errors;
+mod pipelines;
 mod sarif_schema;
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use assert_cmd::Command;
 
@@ -87,7 +91,7 @@ pub fn skopeo_inspect(raw: bool, reference: &str) -> std::process::Output {
 /// Makes `dir` a git repository with everything in it committed (base tags carry the commit).
 pub fn git_commit_all(dir: &Path) {
     for args in [
-        &["init", "-q"][..],
+        &["init", "-q", "-b", "main"][..],
         &["add", "-A"],
         &[
             "-c",
@@ -122,4 +126,77 @@ pub fn copy_example(dir: &Path) -> PathBuf {
     let _ = std::fs::remove_file(copy.join("slipway.lock"));
     git_commit_all(&copy);
     copy
+}
+
+/// A webhook receiver on loopback: records `(path, JSON body)` of each POST and answers each path
+/// with the statuses listed for it in turn (the last one from then on).
+#[derive(Debug)]
+pub struct Receiver {
+    pub address: String,
+    got: Arc<Mutex<Vec<(String, serde_json::Value)>>>,
+}
+
+impl Receiver {
+    pub fn start(script: &[(&str, &[u16])]) -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let got: Arc<Mutex<Vec<(String, serde_json::Value)>>> = Arc::default();
+        let script: std::collections::HashMap<String, Vec<u16>> = script
+            .iter()
+            .map(|(path, statuses)| (path.to_string(), statuses.to_vec()))
+            .collect();
+        let recorded = got.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).is_err() {
+                    continue;
+                }
+                let path = request_line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("")
+                    .to_owned();
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let seen = {
+                    let mut got = recorded.lock().unwrap();
+                    got.push((
+                        path.clone(),
+                        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+                    ));
+                    got.iter().filter(|(p, _)| *p == path).count()
+                };
+                let statuses = script.get(&path).cloned().unwrap_or_else(|| vec![404]);
+                let status = statuses[(seen - 1).min(statuses.len() - 1)];
+                let mut stream = stream;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+                );
+            }
+        });
+        Receiver { address, got }
+    }
+
+    pub fn bodies(&self, path: &str) -> Vec<serde_json::Value> {
+        self.got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, body)| body.clone())
+            .collect()
+    }
 }

@@ -1,0 +1,326 @@
+//! Which pipelines a change starts. A change is a commit on a branch and the paths that changed
+//! since the pipeline last succeeded (or, the first time, in the commit itself). The filters of
+//! `on.push` decide: branch globs, path globs a change must touch, and paths that never count
+//! (a commit touching only `docs/` starts no release).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use globset::{Glob, GlobBuilder, GlobMatcher};
+use slipway_core::Manifest;
+use slipway_core::manifest::{GitFilter, PipelineKind};
+
+use crate::steps::kind_of;
+use crate::store::short;
+use crate::{PipelineError, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The full commit id.
+    pub rev: String,
+    pub branch: Option<String>,
+    /// The commit changes are measured from; `None` for a pipeline's first run.
+    pub base_rev: Option<String>,
+    pub paths: Vec<String>,
+}
+
+pub fn git(root: &Path, args: &[&str]) -> Result<String> {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .output()
+        .map_err(|error| PipelineError::Git {
+            command: args.join(" "),
+            message: format!("cannot run git: {error}"),
+        })?;
+    if !output.status.success() {
+        return Err(PipelineError::Git {
+            command: args.join(" "),
+            message: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+/// The full commit id `rev` names.
+pub fn resolve_rev(root: &Path, rev: &str) -> Result<String> {
+    git(
+        root,
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{rev}^{{commit}}"),
+        ],
+    )
+    .map_err(|_| PipelineError::Git {
+        command: format!("rev-parse {rev}"),
+        message: format!("`{rev}` is not a commit of {}", root.display()),
+    })
+}
+
+/// The branch checked out in `root`, if any.
+pub fn current_branch(root: &Path) -> Option<String> {
+    git(root, &["rev-parse", "--abbrev-ref", "HEAD"])
+        .ok()
+        .filter(|b| b != "HEAD")
+}
+
+/// The paths, relative to the project at `root` (which may sit below the repository's top),
+/// that differ between `base` and `rev`; without a base, the paths `rev` itself changed (all of
+/// them for a first commit).
+pub fn changed_paths(root: &Path, base: Option<&str>, rev: &str) -> Result<Vec<String>> {
+    let listing = match base {
+        Some(base) if base != rev => git(
+            root,
+            &[
+                "diff",
+                "--name-only",
+                "--no-renames",
+                "--relative",
+                base,
+                rev,
+            ],
+        )?,
+        Some(_) => String::new(),
+        None => git(
+            root,
+            &[
+                "diff-tree",
+                "--no-commit-id",
+                "--name-only",
+                "--no-renames",
+                "--relative",
+                "-r",
+                "--root",
+                rev,
+            ],
+        )?,
+    };
+    Ok(listing
+        .lines()
+        .map(str::to_owned)
+        .filter(|l| !l.is_empty())
+        .collect())
+}
+
+/// Where a run's steps see the project at its commit: the project itself when it is at that
+/// commit with nothing uncommitted, else a detached worktree of the commit, removed on drop.
+#[derive(Debug)]
+pub struct Checkout {
+    pub root: PathBuf,
+    worktree: Option<(PathBuf, PathBuf)>,
+}
+
+impl Checkout {
+    pub fn of(project_root: &Path, rev: &str, worktrees: &Path) -> Result<Checkout> {
+        let head = resolve_rev(project_root, "HEAD").ok();
+        if head.as_deref() == Some(rev) && !is_dirty(project_root)? {
+            return Ok(Checkout {
+                root: project_root.to_path_buf(),
+                worktree: None,
+            });
+        }
+        let prefix = git(project_root, &["rev-parse", "--show-prefix"])?;
+        let top = PathBuf::from(git(project_root, &["rev-parse", "--show-toplevel"])?);
+        std::fs::create_dir_all(worktrees).map_err(|source| PipelineError::Io {
+            path: worktrees.to_path_buf(),
+            source,
+        })?;
+        let path = worktrees.join(format!("{}-{}", short(rev), std::process::id()));
+        let path_text = path.to_string_lossy().into_owned();
+        git(
+            &top,
+            &["worktree", "add", "--detach", "--force", &path_text, rev],
+        )?;
+        Ok(Checkout {
+            root: path.join(prefix),
+            worktree: Some((top, path)),
+        })
+    }
+
+    /// Whether the steps run in a worktree rather than in the project.
+    pub fn is_worktree(&self) -> bool {
+        self.worktree.is_some()
+    }
+}
+
+impl Drop for Checkout {
+    fn drop(&mut self) {
+        if let Some((top, path)) = &self.worktree {
+            let _ = git(
+                top,
+                &["worktree", "remove", "--force", &path.to_string_lossy()],
+            );
+        }
+    }
+}
+
+/// Whether the working tree at `root` has uncommitted changes to tracked files.
+pub fn is_dirty(root: &Path) -> Result<bool> {
+    Ok(!git(root, &["status", "--porcelain", "--untracked-files=no"])?.is_empty())
+}
+
+fn path_glob(pattern: &str) -> Option<GlobMatcher> {
+    GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .build()
+        .ok()
+        .map(|g| g.compile_matcher())
+}
+
+fn branch_glob(pattern: &str) -> Option<GlobMatcher> {
+    Glob::new(pattern).ok().map(|g| g.compile_matcher())
+}
+
+/// Whether a push of `paths` to `branch` passes `filter`.
+pub fn filter_accepts(filter: &GitFilter, branch: Option<&str>, paths: &[String]) -> bool {
+    if !filter.branches.is_empty() {
+        let Some(branch) = branch else { return false };
+        if !filter
+            .branches
+            .iter()
+            .filter_map(|b| branch_glob(b))
+            .any(|g| g.is_match(branch))
+        {
+            return false;
+        }
+    }
+    let ignored: Vec<GlobMatcher> = filter
+        .ignore_paths
+        .iter()
+        .filter_map(|p| path_glob(p))
+        .collect();
+    let wanted: Vec<GlobMatcher> = filter.paths.iter().filter_map(|p| path_glob(p)).collect();
+    paths
+        .iter()
+        .filter(|path| !ignored.iter().any(|g| g.is_match(path)))
+        .any(|path| wanted.is_empty() || wanted.iter().any(|g| g.is_match(path)))
+}
+
+/// The pipelines of `manifest` a push of `change` starts, in slipway.toml's order. The change's
+/// paths are those since each pipeline's own last success, so `paths_for` is asked per pipeline.
+pub fn matching_pipelines(
+    manifest: &Manifest,
+    branch: Option<&str>,
+    mut paths_for: impl FnMut(&str) -> Result<Vec<String>>,
+) -> Result<Vec<(String, Vec<String>)>> {
+    let default_branch = manifest.project.default_branch();
+    let mut out = Vec::new();
+    for (name, pipeline) in &manifest.pipelines {
+        let Some(filter) = &pipeline.on.push else {
+            continue;
+        };
+        // A branch pipeline prepares a pull request: never for the branch it would merge into.
+        if kind_of(name, pipeline) == PipelineKind::Branch && branch == Some(default_branch) {
+            continue;
+        }
+        let paths = paths_for(name)?;
+        if filter_accepts(filter, branch, &paths) {
+            out.push((name.clone(), paths));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(branches: &[&str], paths: &[&str], ignore: &[&str]) -> GitFilter {
+        let owned = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect();
+        GitFilter {
+            branches: owned(branches),
+            paths: owned(paths),
+            ignore_paths: owned(ignore),
+        }
+    }
+
+    fn paths(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn paths_and_branches_decide() {
+        let release = filter(&["main"], &["app/**", "config/**"], &[]);
+        assert!(filter_accepts(
+            &release,
+            Some("main"),
+            &paths(&["app/api/api/__main__.py"])
+        ));
+        assert!(!filter_accepts(
+            &release,
+            Some("main"),
+            &paths(&["docs/deploy.md"])
+        ));
+        assert!(!filter_accepts(
+            &release,
+            Some("feature/x"),
+            &paths(&["app/web/index.html"])
+        ));
+        assert!(!filter_accepts(
+            &release,
+            None,
+            &paths(&["app/web/index.html"])
+        ));
+        assert!(!filter_accepts(&release, Some("main"), &[]));
+        // `*` stays within one directory.
+        let top = filter(&[], &["*.toml"], &[]);
+        assert!(filter_accepts(
+            &top,
+            Some("main"),
+            &paths(&["slipway.toml"])
+        ));
+        assert!(!filter_accepts(
+            &top,
+            Some("main"),
+            &paths(&["config/prod/x.toml"])
+        ));
+    }
+
+    #[test]
+    fn ignored_paths_never_start_a_run_on_their_own() {
+        let any = filter(&["feature/*"], &[], &["docs/**", "*.md"]);
+        assert!(!filter_accepts(
+            &any,
+            Some("feature/login"),
+            &paths(&["docs/a.md", "README.md"])
+        ));
+        assert!(filter_accepts(
+            &any,
+            Some("feature/login"),
+            &paths(&["docs/a.md", "app/api/x.py"])
+        ));
+    }
+
+    #[test]
+    fn a_branch_pipeline_never_runs_on_the_default_branch() {
+        let manifest = slipway_core::load_manifest(
+            r#"
+schema = 1
+[project]
+name = "shop"
+[pipelines.branch]
+on = { push = {} }
+steps = ["lint"]
+[pipelines.release]
+on = { push = { branches = ["main"], paths = ["app/**"] } }
+steps = ["build"]
+"#,
+        )
+        .unwrap();
+        let changed = |_: &str| Ok(paths(&["app/api/x.py"]));
+        let names = |found: Vec<(String, Vec<String>)>| {
+            found.into_iter().map(|(n, _)| n).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(matching_pipelines(&manifest, Some("main"), changed).unwrap()),
+            ["release"]
+        );
+        assert_eq!(
+            names(matching_pipelines(&manifest, Some("login"), changed).unwrap()),
+            ["branch"]
+        );
+    }
+}

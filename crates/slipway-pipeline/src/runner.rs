@@ -1,0 +1,757 @@
+//! Carries out a run: its steps in order, each recorded (state, exit code, every output line)
+//! in the run history as it happens, so `slipway pipeline logs`, the server and a person
+//! approving from elsewhere all see the same run. A failed step ends the run and tells the
+//! pipeline's channels; an `approve` step waits for a decision in the history.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use slipway_core::Manifest;
+use slipway_core::manifest::{EventKind, PipelineKind};
+use slipway_notify::{Delivery, Event};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::sync::mpsc;
+
+use crate::changes::Change;
+use crate::steps::{self, Action, PlannedStep, kind_name};
+use crate::store::{
+    Approval, ApprovalState, NewRun, Run, RunState, RunStore, StepState, runner_alive, short,
+};
+use crate::{PipelineError, Result, now};
+
+/// What a run is doing, for whoever watches it (a terminal, the server's live logs).
+#[derive(Debug, Clone)]
+pub enum Progress {
+    Queued {
+        run: i64,
+        behind: i64,
+    },
+    StepStarted {
+        run: i64,
+        index: usize,
+        total: usize,
+        name: String,
+    },
+    Line {
+        run: i64,
+        index: usize,
+        line: String,
+    },
+    StepFinished {
+        run: i64,
+        index: usize,
+        name: String,
+        state: StepState,
+        elapsed: Duration,
+    },
+    Waiting {
+        run: i64,
+        approval: Approval,
+    },
+    Notified {
+        run: i64,
+        deliveries: Vec<Delivery>,
+    },
+    Finished {
+        run: i64,
+        state: RunState,
+        note: Option<String>,
+    },
+}
+
+pub type ProgressSink = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// Everything a run needs besides its record.
+pub struct Runner {
+    pub manifest: Manifest,
+    pub store: Arc<RunStore>,
+    /// Where the steps run: the project, or a worktree of another commit.
+    pub root: PathBuf,
+    /// The slipway binary built-in steps run.
+    pub exe: PathBuf,
+    /// Set for every step (e.g. the state dir of the project when the steps run in a worktree).
+    pub env: Vec<(String, String)>,
+    pub progress: ProgressSink,
+    /// How often a waiting run looks for a decision.
+    pub poll: Duration,
+    /// Where a person decides: the dashboard's page of the run, when a server shows it.
+    pub approval_link: Option<Arc<dyn Fn(i64) -> String + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("root", &self.root)
+            .field("exe", &self.exe)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Records a new run of `pipeline` for `change`, queued.
+pub fn create_run(
+    manifest: &Manifest,
+    store: &RunStore,
+    pipeline: &str,
+    change: &Change,
+    trigger: &str,
+    started_by: &str,
+) -> Result<Run> {
+    let (definition, kind) = steps::pipeline(manifest, pipeline)?;
+    let planned = steps::plan(manifest, definition)?;
+    store.create(&NewRun {
+        pipeline: pipeline.to_owned(),
+        kind: kind_name(kind).to_owned(),
+        rev: change.rev.clone(),
+        branch: change.branch.clone(),
+        base_rev: change.base_rev.clone(),
+        trigger: trigger.to_owned(),
+        started_by: started_by.to_owned(),
+        changed: change.paths.clone(),
+        steps: planned.into_iter().map(|s| s.name).collect(),
+    })
+}
+
+/// Whether `actor` (`user@host` or a dashboard login) is one of `approvers`: an entry names
+/// either the whole actor or its user.
+pub fn is_approver(approvers: &[String], actor: &str) -> bool {
+    let user = actor.split('@').next().unwrap_or(actor);
+    approvers.is_empty() || approvers.iter().any(|a| a == actor || a == user)
+}
+
+/// Approves or rejects the gate run `id` waits at. Returns the decided approval.
+pub fn decide(
+    manifest: &Manifest,
+    store: &RunStore,
+    id: i64,
+    actor: &str,
+    approve: bool,
+    comment: Option<&str>,
+) -> Result<Approval> {
+    let run = store.require(id)?;
+    let Some(pending) = store.pending_approval(id)? else {
+        return Err(PipelineError::NotDecidable {
+            run: id,
+            reason: match run.state {
+                RunState::Waiting | RunState::Running | RunState::Queued => {
+                    format!("is {} and not waiting for approval", run.state)
+                }
+                state => format!("has {state}: there is nothing to decide"),
+            },
+        });
+    };
+    if pending.expires_at.is_some_and(|at| at <= now()) {
+        store.decide(id, pending.step, ApprovalState::Expired, "slipway", None)?;
+        store.finish(id, RunState::Expired, Some("the approval lapsed"))?;
+        return Err(PipelineError::NotDecidable {
+            run: id,
+            reason: "waited too long: its approval lapsed; start a new run".into(),
+        });
+    }
+    if let Some(environment) = &pending.environment {
+        let approvers = manifest
+            .environments
+            .get(environment)
+            .map(|e| e.approval.approvers.clone())
+            .unwrap_or_default();
+        if !is_approver(&approvers, actor) {
+            store.audit(actor, "refused-decision", Some(id), Some("not an approver"))?;
+            return Err(PipelineError::NotAnApprover {
+                run: id,
+                actor: actor.to_owned(),
+                environment: environment.clone(),
+                approvers: approvers.join(", "),
+            });
+        }
+    }
+    let state = if approve {
+        ApprovalState::Approved
+    } else {
+        ApprovalState::Rejected
+    };
+    if !store.decide(id, pending.step, state, actor, comment)? {
+        return Err(PipelineError::NotDecidable {
+            run: id,
+            reason: "was decided by someone else a moment ago".into(),
+        });
+    }
+    if !approve {
+        // The runner, if one waits, sees the rejection and stops; without one nothing else would.
+        let carried = run
+            .runner
+            .as_deref()
+            .is_some_and(|r| runner_alive(r, run.heartbeat));
+        if !carried {
+            store.set_step(id, pending.step, StepState::Failed, None)?;
+            store.finish(
+                id,
+                RunState::Rejected,
+                Some(&format!("rejected by {actor}")),
+            )?;
+        }
+    }
+    store
+        .approval(id, pending.step)?
+        .ok_or(PipelineError::UnknownRun(id))
+}
+
+/// Whether a live process other than this one carries run `run`.
+pub fn carried_elsewhere(run: &Run) -> bool {
+    run.runner
+        .as_deref()
+        .is_some_and(|r| r != crate::store::this_runner() && runner_alive(r, run.heartbeat))
+}
+
+enum StepOutcome {
+    Done,
+    Failed(String),
+    Stopped(RunState, String),
+}
+
+impl Runner {
+    fn emit(&self, progress: Progress) {
+        (self.progress)(progress);
+    }
+
+    /// Carries out run `id` from its first step not yet done, to its end or to a failure.
+    pub async fn carry_out(&self, id: i64) -> Result<Run> {
+        let run = self.store.require(id)?;
+        let (definition, kind) = steps::pipeline(&self.manifest, &run.pipeline)?;
+        let planned = steps::plan(&self.manifest, definition)?;
+        let recorded: Vec<&str> = run.steps.iter().map(|s| s.name.as_str()).collect();
+        let current: Vec<&str> = planned.iter().map(|s| s.name.as_str()).collect();
+        if recorded != current {
+            return Err(PipelineError::NotResumable {
+                run: id,
+                reason: format!(
+                    "pipeline `{}` has other steps now ({}) than when the run started ({}); start a new run",
+                    run.pipeline,
+                    current.join(", "),
+                    recorded.join(", ")
+                ),
+            });
+        }
+        if kind == PipelineKind::Release {
+            self.wait_for_turn(&run).await?;
+        }
+        let run = self.store.claim(id)?;
+        let store = self.store.clone();
+        let heartbeat = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(2));
+            loop {
+                tick.tick().await;
+                let _ = store.heartbeat(id);
+            }
+        });
+        let result = self.steps(&run, kind, &planned).await;
+        heartbeat.abort();
+        let (state, note) = match result {
+            Ok(()) => (RunState::Succeeded, None),
+            Err(StepFailure { state, note }) => (state, Some(note)),
+        };
+        self.store.finish(id, state, note.as_deref())?;
+        let run = self.store.require(id)?;
+        if run.state == RunState::Failed {
+            self.notify_failure(&run, definition.notify.as_slice())
+                .await;
+        }
+        self.emit(Progress::Finished {
+            run: id,
+            state: run.state,
+            note: run.note.clone(),
+        });
+        Ok(run)
+    }
+
+    /// One release run at a time per pipeline: later ones queue behind the oldest unfinished.
+    async fn wait_for_turn(&self, run: &Run) -> Result<()> {
+        let mut told = None;
+        loop {
+            let ahead = self
+                .store
+                .unfinished()?
+                .into_iter()
+                .filter(|other| other.pipeline == run.pipeline && other.id < run.id)
+                .find(|other| match other.state {
+                    RunState::Waiting => true,
+                    RunState::Running | RunState::Queued => other
+                        .runner
+                        .as_deref()
+                        .is_some_and(|r| runner_alive(r, other.heartbeat)),
+                    _ => false,
+                });
+            let Some(ahead) = ahead else { return Ok(()) };
+            if told != Some(ahead.id) {
+                self.emit(Progress::Queued {
+                    run: run.id,
+                    behind: ahead.id,
+                });
+                told = Some(ahead.id);
+            }
+            tokio::time::sleep(self.poll).await;
+        }
+    }
+
+    async fn steps(
+        &self,
+        run: &Run,
+        kind: PipelineKind,
+        planned: &[PlannedStep],
+    ) -> Result<(), StepFailure> {
+        let total = planned.len();
+        for (index, step) in planned.iter().enumerate() {
+            if matches!(
+                run.steps[index].state,
+                StepState::Succeeded | StepState::Skipped
+            ) {
+                continue;
+            }
+            self.emit(Progress::StepStarted {
+                run: run.id,
+                index,
+                total,
+                name: step.name.clone(),
+            });
+            let started = Instant::now();
+            let state = if matches!(step.action, Action::Approve { .. }) {
+                StepState::Waiting
+            } else {
+                StepState::Running
+            };
+            self.store
+                .set_step(run.id, index, state, None)
+                .map_err(StepFailure::store)?;
+            let outcome = match self.step(run, kind, index, step).await {
+                Ok(outcome) => outcome,
+                Err(error) => StepOutcome::Failed(error.to_string()),
+            };
+            let (state, exit_code) = match &outcome {
+                StepOutcome::Done => (StepState::Succeeded, Some(0)),
+                StepOutcome::Failed(_) | StepOutcome::Stopped(..) => (StepState::Failed, None),
+            };
+            let exit_code = match &outcome {
+                StepOutcome::Failed(message) => message
+                    .strip_prefix("exit status ")
+                    .and_then(|code| code.split_whitespace().next())
+                    .and_then(|code| code.parse().ok()),
+                _ => exit_code,
+            };
+            self.store
+                .set_step(run.id, index, state, exit_code)
+                .map_err(StepFailure::store)?;
+            self.emit(Progress::StepFinished {
+                run: run.id,
+                index,
+                name: step.name.clone(),
+                state,
+                elapsed: started.elapsed(),
+            });
+            match outcome {
+                StepOutcome::Done => {}
+                StepOutcome::Failed(message) => {
+                    // The remaining steps will not run: say so in the record.
+                    for later in index + 1..total {
+                        let _ = self.store.set_step(run.id, later, StepState::Skipped, None);
+                    }
+                    return Err(StepFailure {
+                        state: RunState::Failed,
+                        note: format!("step `{}` failed: {message}", step.name),
+                    });
+                }
+                StepOutcome::Stopped(state, note) => {
+                    for later in index + 1..total {
+                        let _ = self.store.set_step(run.id, later, StepState::Skipped, None);
+                    }
+                    return Err(StepFailure { state, note });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn step(
+        &self,
+        run: &Run,
+        kind: PipelineKind,
+        index: usize,
+        step: &PlannedStep,
+    ) -> Result<StepOutcome> {
+        match &step.action {
+            Action::Slipway(args) => {
+                let mut argv = vec![self.exe.to_string_lossy().into_owned()];
+                argv.extend(args.iter().cloned());
+                self.child(run, index, &argv, &[]).await
+            }
+            Action::Deploy { environment } => {
+                let approved = self
+                    .store
+                    .approvals(run.id)?
+                    .into_iter()
+                    .rev()
+                    .find(|a| {
+                        a.state == ApprovalState::Approved
+                            && a.environment.as_deref().is_none_or(|e| e == environment)
+                    });
+                let mut argv = vec![
+                    self.exe.to_string_lossy().into_owned(),
+                    "deploy".to_owned(),
+                    environment.clone(),
+                ];
+                let started_by = match &approved {
+                    Some(approval) => {
+                        // The gate was the confirmation `deploy` asks for.
+                        argv.push("--yes".to_owned());
+                        format!(
+                            "{} (approved run {} of {})",
+                            approval.decided_by.as_deref().unwrap_or("someone"),
+                            run.id,
+                            run.pipeline
+                        )
+                    }
+                    None => format!("{} (run {} of {})", run.started_by, run.id, run.pipeline),
+                };
+                self.child(run, index, &argv, &[("SLIPWAY_STARTED_BY", started_by)])
+                    .await
+            }
+            Action::Command(argv) => self.child(run, index, argv, &[]).await,
+            Action::Approve { environment } => self.gate(run, index, environment.as_deref()).await,
+            Action::Notify => {
+                let event_kind = if kind == PipelineKind::Base {
+                    EventKind::BasePublished
+                } else {
+                    EventKind::RunSucceeded
+                };
+                let what = if kind == PipelineKind::Base {
+                    "new base images are ready".to_owned()
+                } else {
+                    format!("{} pipeline went through", run.pipeline)
+                };
+                let event = self.event(
+                    run,
+                    event_kind,
+                    format!("{}: {what}", self.manifest.project.name),
+                    None,
+                );
+                let only = self.channels_of(run);
+                let deliveries =
+                    slipway_notify::send(&self.manifest, &event, only.as_deref()).await;
+                for delivery in &deliveries {
+                    let line = match &delivery.error {
+                        None => format!("notified {}", delivery.channel),
+                        Some(error) => {
+                            format!("notification to {} failed: {error}", delivery.channel)
+                        }
+                    };
+                    self.log(run.id, index, &line);
+                }
+                self.emit(Progress::Notified {
+                    run: run.id,
+                    deliveries,
+                });
+                Ok(StepOutcome::Done)
+            }
+            Action::PullRequest => Ok(StepOutcome::Failed(
+                "pull requests need `[git]` in slipway.toml (host, repository, token)".into(),
+            )),
+        }
+    }
+
+    fn log(&self, run: i64, index: usize, line: &str) {
+        let _ = self.store.append_log(run, index, line);
+        self.emit(Progress::Line {
+            run,
+            index,
+            line: line.to_owned(),
+        });
+    }
+
+    /// The pipeline's `notify` channels when it names some; else every channel.
+    fn channels_of(&self, run: &Run) -> Option<Vec<String>> {
+        self.manifest
+            .pipelines
+            .get(&run.pipeline)
+            .map(|p| p.notify.clone())
+            .filter(|names| !names.is_empty())
+    }
+
+    fn event(&self, run: &Run, kind: EventKind, title: String, environment: Option<&str>) -> Event {
+        let mut facts = vec![
+            ("run".to_owned(), run.id.to_string()),
+            ("pipeline".to_owned(), run.pipeline.clone()),
+            ("commit".to_owned(), short(&run.rev).to_owned()),
+        ];
+        if let Some(branch) = &run.branch {
+            facts.push(("branch".to_owned(), branch.clone()));
+        }
+        facts.push(("started by".to_owned(), run.started_by.clone()));
+        Event {
+            kind,
+            title,
+            facts,
+            project: self.manifest.project.name.clone(),
+            environment: environment.map(str::to_owned),
+            at: rfc3339(now()),
+        }
+    }
+
+    async fn notify_failure(&self, run: &Run) {
+        let mut event = self.event(
+            run,
+            EventKind::RunFailed,
+            format!(
+                "{}: run {} of {} failed",
+                self.manifest.project.name, run.id, run.pipeline
+            ),
+            None,
+        );
+        if let Some(note) = &run.note {
+            event.facts.push(("why".to_owned(), note.clone()));
+        }
+        let only = self.channels_of(run);
+        let deliveries = slipway_notify::send(&self.manifest, &event, only.as_deref()).await;
+        if !deliveries.is_empty() {
+            self.emit(Progress::Notified {
+                run: run.id,
+                deliveries,
+            });
+        }
+    }
+
+    /// Waits at a gate until a person decides or the approval lapses.
+    async fn gate(
+        &self,
+        run: &Run,
+        index: usize,
+        environment: Option<&str>,
+    ) -> Result<StepOutcome> {
+        let settings = environment
+            .and_then(|e| self.manifest.environments.get(e))
+            .map(|e| e.approval.clone())
+            .unwrap_or_default();
+        let expires_at = settings.expires.map(|d| now() + d.0.as_secs() as i64);
+        let (approval, first_ask) =
+            self.store
+                .request_approval(run.id, index, environment, expires_at)?;
+        if approval.state == ApprovalState::Pending {
+            self.store.set_run_state(run.id, RunState::Waiting)?;
+            let how = match &self.approval_link {
+                Some(link) => link(run.id),
+                None => format!("slipway approve {} (or slipway reject {})", run.id, run.id),
+            };
+            self.log(run.id, index, &format!("waiting for approval: {how}"));
+            if first_ask {
+                let target =
+                    environment.map_or_else(|| "go on".to_owned(), |e| format!("deploy {e}"));
+                let mut event = self.event(
+                    run,
+                    EventKind::ApprovalWaiting,
+                    format!(
+                        "{}: run {} of {} waits for approval to {target}",
+                        self.manifest.project.name, run.id, run.pipeline
+                    ),
+                    environment,
+                );
+                event.facts.push(("decide".to_owned(), how));
+                if let Some(at) = expires_at {
+                    event.facts.push(("lapses".to_owned(), rfc3339(at)));
+                }
+                let only = self.channels_of(run);
+                let deliveries =
+                    slipway_notify::send(&self.manifest, &event, only.as_deref()).await;
+                for delivery in &deliveries {
+                    if let Some(error) = &delivery.error {
+                        self.log(
+                            run.id,
+                            index,
+                            &format!("notification to {} failed: {error}", delivery.channel),
+                        );
+                    }
+                }
+                if !deliveries.is_empty() {
+                    self.emit(Progress::Notified {
+                        run: run.id,
+                        deliveries,
+                    });
+                }
+            }
+            self.emit(Progress::Waiting {
+                run: run.id,
+                approval: approval.clone(),
+            });
+        }
+        loop {
+            let approval = self
+                .store
+                .approval(run.id, index)?
+                .ok_or(PipelineError::UnknownRun(run.id))?;
+            match approval.state {
+                ApprovalState::Pending => {
+                    if approval.expires_at.is_some_and(|at| at <= now()) {
+                        self.store.decide(
+                            run.id,
+                            index,
+                            ApprovalState::Expired,
+                            "slipway",
+                            None,
+                        )?;
+                        continue;
+                    }
+                    tokio::time::sleep(self.poll).await;
+                }
+                ApprovalState::Approved => {
+                    self.store.set_run_state(run.id, RunState::Running)?;
+                    let by = approval.decided_by.as_deref().unwrap_or("someone");
+                    let comment = approval
+                        .comment
+                        .as_deref()
+                        .map(|c| format!(": {c}"))
+                        .unwrap_or_default();
+                    self.log(run.id, index, &format!("approved by {by}{comment}"));
+                    return Ok(StepOutcome::Done);
+                }
+                ApprovalState::Rejected => {
+                    let by = approval.decided_by.as_deref().unwrap_or("someone");
+                    let comment = approval
+                        .comment
+                        .as_deref()
+                        .map(|c| format!(": {c}"))
+                        .unwrap_or_default();
+                    self.log(run.id, index, &format!("rejected by {by}{comment}"));
+                    return Ok(StepOutcome::Stopped(
+                        RunState::Rejected,
+                        format!("rejected by {by}{comment}"),
+                    ));
+                }
+                ApprovalState::Expired => {
+                    self.log(run.id, index, "the approval lapsed");
+                    return Ok(StepOutcome::Stopped(
+                        RunState::Expired,
+                        "the approval lapsed before anyone decided".into(),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Runs `argv` in the project, its output (both streams, line by line) into the record.
+    async fn child(
+        &self,
+        run: &Run,
+        index: usize,
+        argv: &[String],
+        env: &[(&str, String)],
+    ) -> Result<StepOutcome> {
+        let Some((program, args)) = argv.split_first() else {
+            return Ok(StepOutcome::Failed("the step has no command".into()));
+        };
+        let mut command = tokio::process::Command::new(program);
+        command
+            .args(args)
+            .current_dir(&self.root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env("SLIPWAY_RUN", run.id.to_string())
+            .env("SLIPWAY_PIPELINE", &run.pipeline)
+            .env("SLIPWAY_COMMIT", &run.rev)
+            .kill_on_drop(true);
+        for (name, value) in self
+            .env
+            .iter()
+            .map(|(n, v)| (n.as_str(), v))
+            .chain(env.iter().map(|(n, v)| (*n, v)))
+        {
+            command.env(name, value);
+        }
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(error) => {
+                return Ok(StepOutcome::Failed(format!(
+                    "cannot start {program}: {error}"
+                )));
+            }
+        };
+        let (lines, mut receive) = mpsc::unbounded_channel();
+        if let Some(stdout) = child.stdout.take() {
+            forward(stdout, lines.clone());
+        }
+        if let Some(stderr) = child.stderr.take() {
+            forward(stderr, lines.clone());
+        }
+        drop(lines);
+        while let Some(line) = receive.recv().await {
+            self.log(run.id, index, &line);
+        }
+        let status = child.wait().await.map_err(|source| PipelineError::Io {
+            path: PathBuf::from(program),
+            source,
+        })?;
+        Ok(if status.success() {
+            StepOutcome::Done
+        } else {
+            StepOutcome::Failed(match status.code() {
+                Some(code) => format!("exit status {code}"),
+                None => "killed by a signal".to_owned(),
+            })
+        })
+    }
+}
+
+struct StepFailure {
+    state: RunState,
+    note: String,
+}
+
+impl StepFailure {
+    fn store(error: PipelineError) -> StepFailure {
+        StepFailure {
+            state: RunState::Failed,
+            note: error.to_string(),
+        }
+    }
+}
+
+fn forward(stream: impl AsyncRead + Unpin + Send + 'static, lines: mpsc::UnboundedSender<String>) {
+    tokio::spawn(async move {
+        let mut reader = BufReader::new(stream);
+        let mut buffer = Vec::new();
+        loop {
+            buffer.clear();
+            match reader.read_until(b'\n', &mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let text = String::from_utf8_lossy(&buffer);
+                    // Progress redraws end in `\r`: keep the last state of the line.
+                    let line = text
+                        .trim_end_matches(['\n', '\r'])
+                        .rsplit('\r')
+                        .next()
+                        .unwrap_or_default();
+                    if lines.send(line.to_owned()).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+}
+
+fn rfc3339(seconds: i64) -> String {
+    slipway_core::time::rfc3339(seconds.max(0) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn approvers_match_by_user_or_user_at_host() {
+        let approvers = vec!["bob".to_owned(), "ci@build-1".to_owned()];
+        assert!(is_approver(&approvers, "bob@laptop"));
+        assert!(is_approver(&approvers, "ci@build-1"));
+        assert!(!is_approver(&approvers, "ci@build-2"));
+        assert!(!is_approver(&approvers, "eve@laptop"));
+        assert!(is_approver(&[], "anyone@anywhere"));
+    }
+}

@@ -1,0 +1,871 @@
+//! The run history: one SQLite database in the project's state dir holding runs, their steps
+//! and log lines, approvals and the audit log. Several processes share it (the runner, a person
+//! approving from another terminal, the server), so every change is one statement and every
+//! decision is a conditional update that only one of them can win.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::{Deserialize, Serialize};
+
+use crate::{PipelineError, Result, now};
+
+macro_rules! text_enum {
+    ($name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(rename_all = "kebab-case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            fn parse(text: &str) -> Result<$name> {
+                match text {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(PipelineError::Store(format!(
+                        "unknown {} `{other}`", stringify!($name)
+                    ))),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum!(RunState {
+    Queued => "queued",
+    Running => "running",
+    Waiting => "waiting",
+    Succeeded => "succeeded",
+    Failed => "failed",
+    Rejected => "rejected",
+    Expired => "expired",
+    Interrupted => "interrupted",
+});
+
+text_enum!(StepState {
+    Pending => "pending",
+    Running => "running",
+    Waiting => "waiting",
+    Succeeded => "succeeded",
+    Failed => "failed",
+    Skipped => "skipped",
+});
+
+text_enum!(ApprovalState {
+    Pending => "pending",
+    Approved => "approved",
+    Rejected => "rejected",
+    Expired => "expired",
+});
+
+impl RunState {
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            RunState::Succeeded | RunState::Failed | RunState::Rejected | RunState::Expired
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepRecord {
+    pub index: usize,
+    pub name: String,
+    pub state: StepState,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub exit_code: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Run {
+    pub id: i64,
+    pub pipeline: String,
+    pub kind: String,
+    /// The commit the run builds.
+    pub rev: String,
+    pub branch: Option<String>,
+    /// The commit of the pipeline's last successful run, the changes were measured from.
+    pub base_rev: Option<String>,
+    /// `manual`, `push`, `poll`, `webhook:github`...
+    pub trigger: String,
+    pub started_by: String,
+    pub state: RunState,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    /// Why it ended as it did.
+    pub note: Option<String>,
+    /// `host:pid` of the process carrying it out, while one does.
+    pub runner: Option<String>,
+    pub heartbeat: Option<i64>,
+    /// The paths the change touched.
+    pub changed: Vec<String>,
+    pub steps: Vec<StepRecord>,
+}
+
+impl Run {
+    /// The step being carried out or waited on, else the first not yet done.
+    pub fn current_step(&self) -> Option<&StepRecord> {
+        self.steps
+            .iter()
+            .find(|s| !matches!(s.state, StepState::Succeeded | StepState::Skipped))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Approval {
+    pub run_id: i64,
+    pub step: usize,
+    /// The environment the gate guards (the next `deploy`), when there is one.
+    pub environment: Option<String>,
+    pub state: ApprovalState,
+    pub requested_at: i64,
+    pub expires_at: Option<i64>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<i64>,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogLine {
+    pub seq: i64,
+    pub step: usize,
+    pub at: i64,
+    pub line: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub run_id: Option<i64>,
+    pub detail: Option<String>,
+}
+
+/// A run before it has an id.
+#[derive(Debug, Clone, Default)]
+pub struct NewRun {
+    pub pipeline: String,
+    pub kind: String,
+    pub rev: String,
+    pub branch: Option<String>,
+    pub base_rev: Option<String>,
+    pub trigger: String,
+    pub started_by: String,
+    pub changed: Vec<String>,
+    pub steps: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct RunStore {
+    connection: std::sync::Mutex<Connection>,
+}
+
+fn db(error: rusqlite::Error) -> PipelineError {
+    PipelineError::Store(error.to_string())
+}
+
+const RUN_COLUMNS: &str = "id, pipeline, kind, rev, branch, base_rev, trigger, started_by, state, created_at, started_at, finished_at, note, runner, heartbeat, changed";
+
+/// `host:pid` of this process.
+pub fn this_runner() -> String {
+    format!("{}:{}", host_name(), std::process::id())
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+/// Whether the process `runner` names still carries its run: on this host, its pid is alive;
+/// elsewhere, its heartbeat is recent.
+pub fn runner_alive(runner: &str, heartbeat: Option<i64>) -> bool {
+    let fresh = heartbeat.is_some_and(|at| now() - at < 30);
+    match runner.rsplit_once(':') {
+        Some((host, pid)) if host == host_name() => {
+            Path::new("/proc").join(pid).exists() && heartbeat.is_some_and(|at| now() - at < 120)
+        }
+        _ => fresh,
+    }
+}
+
+impl RunStore {
+    pub fn open(path: &Path) -> Result<RunStore> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| PipelineError::Io {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        let connection = Connection::open(path).map_err(db)?;
+        connection
+            .execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA busy_timeout = 5000;
+                 CREATE TABLE IF NOT EXISTS runs (
+                   id INTEGER PRIMARY KEY AUTOINCREMENT,
+                   pipeline TEXT NOT NULL,
+                   kind TEXT NOT NULL,
+                   rev TEXT NOT NULL,
+                   branch TEXT,
+                   base_rev TEXT,
+                   trigger TEXT NOT NULL,
+                   started_by TEXT NOT NULL,
+                   state TEXT NOT NULL,
+                   created_at INTEGER NOT NULL,
+                   started_at INTEGER,
+                   finished_at INTEGER,
+                   note TEXT,
+                   runner TEXT,
+                   heartbeat INTEGER,
+                   changed TEXT NOT NULL DEFAULT '[]'
+                 );
+                 CREATE INDEX IF NOT EXISTS runs_by_pipeline ON runs (pipeline, id);
+                 CREATE TABLE IF NOT EXISTS steps (
+                   run_id INTEGER NOT NULL,
+                   idx INTEGER NOT NULL,
+                   name TEXT NOT NULL,
+                   state TEXT NOT NULL,
+                   started_at INTEGER,
+                   finished_at INTEGER,
+                   exit_code INTEGER,
+                   PRIMARY KEY (run_id, idx)
+                 );
+                 CREATE TABLE IF NOT EXISTS logs (
+                   seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                   run_id INTEGER NOT NULL,
+                   idx INTEGER NOT NULL,
+                   at INTEGER NOT NULL,
+                   line TEXT NOT NULL
+                 );
+                 CREATE INDEX IF NOT EXISTS logs_by_run ON logs (run_id, seq);
+                 CREATE TABLE IF NOT EXISTS approvals (
+                   run_id INTEGER NOT NULL,
+                   idx INTEGER NOT NULL,
+                   environment TEXT,
+                   state TEXT NOT NULL,
+                   requested_at INTEGER NOT NULL,
+                   expires_at INTEGER,
+                   decided_by TEXT,
+                   decided_at INTEGER,
+                   comment TEXT,
+                   PRIMARY KEY (run_id, idx)
+                 );
+                 CREATE TABLE IF NOT EXISTS audit (
+                   id INTEGER PRIMARY KEY AUTOINCREMENT,
+                   at INTEGER NOT NULL,
+                   actor TEXT NOT NULL,
+                   action TEXT NOT NULL,
+                   run_id INTEGER,
+                   detail TEXT
+                 );",
+            )
+            .map_err(db)?;
+        Ok(RunStore {
+            connection: std::sync::Mutex::new(connection),
+        })
+    }
+
+    fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.connection.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a new run, queued, with its steps pending.
+    pub fn create(&self, new: &NewRun) -> Result<Run> {
+        let at = now();
+        let id = {
+            let mut connection = self.connection();
+            let tx = connection.transaction().map_err(db)?;
+            tx.execute(
+                "INSERT INTO runs (pipeline, kind, rev, branch, base_rev, trigger, started_by, state, created_at, changed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?9)",
+                params![
+                    new.pipeline,
+                    new.kind,
+                    new.rev,
+                    new.branch,
+                    new.base_rev,
+                    new.trigger,
+                    new.started_by,
+                    at,
+                    serde_json::to_string(&new.changed).expect("strings serialize"),
+                ],
+            )
+            .map_err(db)?;
+            let id = tx.last_insert_rowid();
+            for (index, name) in new.steps.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO steps (run_id, idx, name, state) VALUES (?1, ?2, ?3, 'pending')",
+                    params![id, index as i64, name],
+                )
+                .map_err(db)?;
+            }
+            tx.execute(
+                "INSERT INTO audit (at, actor, action, run_id, detail) VALUES (?1, ?2, 'started', ?3, ?4)",
+                params![at, new.started_by, id, format!("{} at {} ({})", new.pipeline, short(&new.rev), new.trigger)],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)?;
+            id
+        };
+        self.get(id)?.ok_or(PipelineError::UnknownRun(id))
+    }
+
+    pub fn get(&self, id: i64) -> Result<Option<Run>> {
+        let connection = self.connection();
+        let run = connection
+            .query_row(
+                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
+                params![id],
+                run_row,
+            )
+            .optional()
+            .map_err(db)?;
+        let Some(run) = run else { return Ok(None) };
+        let mut run = run?;
+        run.steps = steps_of(&connection, id)?;
+        Ok(Some(run))
+    }
+
+    pub fn require(&self, id: i64) -> Result<Run> {
+        self.get(id)?.ok_or(PipelineError::UnknownRun(id))
+    }
+
+    /// The newest runs first, of one pipeline when given.
+    pub fn list(&self, pipeline: Option<&str>, limit: usize) -> Result<Vec<Run>> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE (?1 IS NULL OR pipeline = ?1) ORDER BY id DESC LIMIT ?2"
+            ))
+            .map_err(db)?;
+        let runs = statement
+            .query_map(params![pipeline, limit as i64], run_row)
+            .map_err(db)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db)?;
+        let mut out = Vec::with_capacity(runs.len());
+        for run in runs {
+            let mut run = run?;
+            run.steps = steps_of(&connection, run.id)?;
+            out.push(run);
+        }
+        Ok(out)
+    }
+
+    /// Runs not yet finished, oldest first.
+    pub fn unfinished(&self) -> Result<Vec<Run>> {
+        let ids: Vec<i64> = {
+            let connection = self.connection();
+            let mut statement = connection
+                .prepare(
+                    "SELECT id FROM runs WHERE state IN ('queued', 'running', 'waiting', 'interrupted') ORDER BY id",
+                )
+                .map_err(db)?;
+            statement
+                .query_map([], |row| row.get(0))
+                .map_err(db)?
+                .collect::<Result<_, _>>()
+                .map_err(db)?
+        };
+        ids.into_iter()
+            .filter_map(|id| self.get(id).transpose())
+            .collect()
+    }
+
+    /// Takes `id` for this process: from now on it is `running` here. Fails when another live
+    /// process carries it.
+    pub fn claim(&self, id: i64) -> Result<Run> {
+        let run = self.require(id)?;
+        if let Some(runner) = &run.runner
+            && !run.state.is_finished()
+            && *runner != this_runner()
+            && runner_alive(runner, run.heartbeat)
+            && run.state != RunState::Queued
+        {
+            return Err(PipelineError::NotResumable {
+                run: id,
+                reason: format!("it is being carried out by {runner}"),
+            });
+        }
+        if run.state.is_finished() {
+            return Err(PipelineError::NotResumable {
+                run: id,
+                reason: format!("it has {}", run.state),
+            });
+        }
+        let at = now();
+        self.connection()
+            .execute(
+                "UPDATE runs SET state = CASE WHEN state = 'waiting' THEN 'waiting' ELSE 'running' END,
+                   runner = ?1, heartbeat = ?2, started_at = COALESCE(started_at, ?2) WHERE id = ?3",
+                params![this_runner(), at, id],
+            )
+            .map_err(db)?;
+        self.require(id)
+    }
+
+    pub fn heartbeat(&self, id: i64) -> Result<()> {
+        self.connection()
+            .execute(
+                "UPDATE runs SET heartbeat = ?1 WHERE id = ?2",
+                params![now(), id],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    pub fn set_run_state(&self, id: i64, state: RunState) -> Result<()> {
+        self.connection()
+            .execute(
+                "UPDATE runs SET state = ?1 WHERE id = ?2",
+                params![state.as_str(), id],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    pub fn set_step(
+        &self,
+        id: i64,
+        index: usize,
+        state: StepState,
+        exit_code: Option<i32>,
+    ) -> Result<()> {
+        let at = now();
+        let sql = match state {
+            StepState::Running | StepState::Waiting => {
+                "UPDATE steps SET state = ?1, started_at = COALESCE(started_at, ?2), finished_at = NULL, exit_code = ?3 WHERE run_id = ?4 AND idx = ?5"
+            }
+            StepState::Pending => {
+                "UPDATE steps SET state = ?1, started_at = NULL, finished_at = NULL, exit_code = ?3 WHERE run_id = ?4 AND idx = ?5 AND ?2 IS NOT NULL"
+            }
+            _ => {
+                "UPDATE steps SET state = ?1, finished_at = ?2, exit_code = ?3 WHERE run_id = ?4 AND idx = ?5"
+            }
+        };
+        self.connection()
+            .execute(
+                sql,
+                params![state.as_str(), at, exit_code, id, index as i64],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Ends the run. Only an unfinished run can end, so a late writer cannot overturn a verdict.
+    pub fn finish(&self, id: i64, state: RunState, note: Option<&str>) -> Result<()> {
+        self.connection()
+            .execute(
+                "UPDATE runs SET state = ?1, note = ?2, finished_at = ?3, runner = NULL
+                 WHERE id = ?4 AND state NOT IN ('succeeded', 'failed', 'rejected', 'expired')",
+                params![state.as_str(), note, now(), id],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Marks runs whose process died mid-step as interrupted; runs waiting on a person stay
+    /// waiting (nothing is lost: the decision resumes them). Returns the ones marked.
+    pub fn reap(&self) -> Result<Vec<i64>> {
+        let mut reaped = Vec::new();
+        for run in self.unfinished()? {
+            let dead = run.state == RunState::Running
+                && run
+                    .runner
+                    .as_deref()
+                    .is_none_or(|runner| !runner_alive(runner, run.heartbeat));
+            if dead {
+                self.connection()
+                    .execute(
+                        "UPDATE runs SET state = 'interrupted', runner = NULL WHERE id = ?1 AND state = 'running'",
+                        params![run.id],
+                    )
+                    .map_err(db)?;
+                reaped.push(run.id);
+            }
+        }
+        Ok(reaped)
+    }
+
+    pub fn append_log(&self, id: i64, step: usize, line: &str) -> Result<i64> {
+        let connection = self.connection();
+        connection
+            .execute(
+                "INSERT INTO logs (run_id, idx, at, line) VALUES (?1, ?2, ?3, ?4)",
+                params![id, step as i64, now(), line],
+            )
+            .map_err(db)?;
+        Ok(connection.last_insert_rowid())
+    }
+
+    /// Log lines of run `id` after sequence number `after`, oldest first.
+    pub fn logs(&self, id: i64, after: i64) -> Result<Vec<LogLine>> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare(
+                "SELECT seq, idx, at, line FROM logs WHERE run_id = ?1 AND seq > ?2 ORDER BY seq",
+            )
+            .map_err(db)?;
+        statement
+            .query_map(params![id, after], |row| {
+                Ok(LogLine {
+                    seq: row.get(0)?,
+                    step: row.get::<_, i64>(1)? as usize,
+                    at: row.get(2)?,
+                    line: row.get(3)?,
+                })
+            })
+            .map_err(db)?
+            .collect::<Result<_, _>>()
+            .map_err(db)
+    }
+
+    /// The gate of step `step`, asked for once: asking again returns the first request.
+    pub fn request_approval(
+        &self,
+        id: i64,
+        step: usize,
+        environment: Option<&str>,
+        expires_at: Option<i64>,
+    ) -> Result<(Approval, bool)> {
+        let inserted = self
+            .connection()
+            .execute(
+                "INSERT OR IGNORE INTO approvals (run_id, idx, environment, state, requested_at, expires_at)
+                 VALUES (?1, ?2, ?3, 'pending', ?4, ?5)",
+                params![id, step as i64, environment, now(), expires_at],
+            )
+            .map_err(db)?;
+        let approval = self
+            .approval(id, step)?
+            .ok_or_else(|| PipelineError::Store(format!("approval of run {id} vanished")))?;
+        Ok((approval, inserted == 1))
+    }
+
+    pub fn approval(&self, id: i64, step: usize) -> Result<Option<Approval>> {
+        self.connection()
+            .query_row(
+                "SELECT run_id, idx, environment, state, requested_at, expires_at, decided_by, decided_at, comment
+                 FROM approvals WHERE run_id = ?1 AND idx = ?2",
+                params![id, step as i64],
+                approval_row,
+            )
+            .optional()
+            .map_err(db)?
+            .transpose()
+    }
+
+    /// The gate of run `id` that waits for a decision, if any.
+    pub fn pending_approval(&self, id: i64) -> Result<Option<Approval>> {
+        self.connection()
+            .query_row(
+                "SELECT run_id, idx, environment, state, requested_at, expires_at, decided_by, decided_at, comment
+                 FROM approvals WHERE run_id = ?1 AND state = 'pending' ORDER BY idx LIMIT 1",
+                params![id],
+                approval_row,
+            )
+            .optional()
+            .map_err(db)?
+            .transpose()
+    }
+
+    /// Every approval of run `id`, in step order.
+    pub fn approvals(&self, id: i64) -> Result<Vec<Approval>> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare(
+                "SELECT run_id, idx, environment, state, requested_at, expires_at, decided_by, decided_at, comment
+                 FROM approvals WHERE run_id = ?1 ORDER BY idx",
+            )
+            .map_err(db)?;
+        let rows = statement
+            .query_map(params![id], approval_row)
+            .map_err(db)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db)?;
+        rows.into_iter().collect()
+    }
+
+    /// Decides a pending gate and writes the audit entry, in one transaction. `false` when the
+    /// gate was no longer pending (someone else decided first, or it lapsed).
+    pub fn decide(
+        &self,
+        id: i64,
+        step: usize,
+        state: ApprovalState,
+        actor: &str,
+        comment: Option<&str>,
+    ) -> Result<bool> {
+        let at = now();
+        let mut connection = self.connection();
+        let tx = connection.transaction().map_err(db)?;
+        let changed = tx
+            .execute(
+                "UPDATE approvals SET state = ?1, decided_by = ?2, decided_at = ?3, comment = ?4
+                 WHERE run_id = ?5 AND idx = ?6 AND state = 'pending'",
+                params![state.as_str(), actor, at, comment, id, step as i64],
+            )
+            .map_err(db)?;
+        if changed == 1 {
+            let action = match state {
+                ApprovalState::Approved => "approved",
+                ApprovalState::Rejected => "rejected",
+                ApprovalState::Expired => "approval-expired",
+                ApprovalState::Pending => "approval-reopened",
+            };
+            tx.execute(
+                "INSERT INTO audit (at, actor, action, run_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![at, actor, action, id, comment],
+            )
+            .map_err(db)?;
+        }
+        tx.commit().map_err(db)?;
+        Ok(changed == 1)
+    }
+
+    pub fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        run: Option<i64>,
+        detail: Option<&str>,
+    ) -> Result<()> {
+        self.connection()
+            .execute(
+                "INSERT INTO audit (at, actor, action, run_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![now(), actor, action, run, detail],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Audit entries, newest first, of one run when given.
+    pub fn audit_log(&self, run: Option<i64>, limit: usize) -> Result<Vec<AuditEntry>> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare(
+                "SELECT at, actor, action, run_id, detail FROM audit
+                 WHERE (?1 IS NULL OR run_id = ?1) ORDER BY id DESC LIMIT ?2",
+            )
+            .map_err(db)?;
+        statement
+            .query_map(params![run, limit as i64], |row| {
+                Ok(AuditEntry {
+                    at: row.get(0)?,
+                    actor: row.get(1)?,
+                    action: row.get(2)?,
+                    run_id: row.get(3)?,
+                    detail: row.get(4)?,
+                })
+            })
+            .map_err(db)?
+            .collect::<Result<_, _>>()
+            .map_err(db)
+    }
+
+    /// The commit of `pipeline`'s newest successful run: changes are measured from there.
+    pub fn last_succeeded_rev(&self, pipeline: &str) -> Result<Option<String>> {
+        self.connection()
+            .query_row(
+                "SELECT rev FROM runs WHERE pipeline = ?1 AND state = 'succeeded' ORDER BY id DESC LIMIT 1",
+                params![pipeline],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(db)
+    }
+}
+
+pub fn short(rev: &str) -> &str {
+    &rev[..rev.len().min(12)]
+}
+
+fn run_row(row: &Row<'_>) -> rusqlite::Result<Result<Run>> {
+    let state: String = row.get(8)?;
+    let changed: String = row.get(15)?;
+    let run = Run {
+        id: row.get(0)?,
+        pipeline: row.get(1)?,
+        kind: row.get(2)?,
+        rev: row.get(3)?,
+        branch: row.get(4)?,
+        base_rev: row.get(5)?,
+        trigger: row.get(6)?,
+        started_by: row.get(7)?,
+        state: RunState::Queued,
+        created_at: row.get(9)?,
+        started_at: row.get(10)?,
+        finished_at: row.get(11)?,
+        note: row.get(12)?,
+        runner: row.get(13)?,
+        heartbeat: row.get(14)?,
+        changed: serde_json::from_str(&changed).unwrap_or_default(),
+        steps: Vec::new(),
+    };
+    Ok(RunState::parse(&state).map(|state| Run { state, ..run }))
+}
+
+fn steps_of(connection: &Connection, id: i64) -> Result<Vec<StepRecord>> {
+    let mut statement = connection
+        .prepare(
+            "SELECT idx, name, state, started_at, finished_at, exit_code FROM steps WHERE run_id = ?1 ORDER BY idx",
+        )
+        .map_err(db)?;
+    let rows = statement
+        .query_map(params![id], |row| {
+            let state: String = row.get(2)?;
+            Ok((
+                StepRecord {
+                    index: row.get::<_, i64>(0)? as usize,
+                    name: row.get(1)?,
+                    state: StepState::Pending,
+                    started_at: row.get(3)?,
+                    finished_at: row.get(4)?,
+                    exit_code: row.get(5)?,
+                },
+                state,
+            ))
+        })
+        .map_err(db)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db)?;
+    rows.into_iter()
+        .map(|(step, state)| StepState::parse(&state).map(|state| StepRecord { state, ..step }))
+        .collect()
+}
+
+fn approval_row(row: &Row<'_>) -> rusqlite::Result<Result<Approval>> {
+    let state: String = row.get(3)?;
+    let approval = Approval {
+        run_id: row.get(0)?,
+        step: row.get::<_, i64>(1)? as usize,
+        environment: row.get(2)?,
+        state: ApprovalState::Pending,
+        requested_at: row.get(4)?,
+        expires_at: row.get(5)?,
+        decided_by: row.get(6)?,
+        decided_at: row.get(7)?,
+        comment: row.get(8)?,
+    };
+    Ok(ApprovalState::parse(&state).map(|state| Approval { state, ..approval }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, RunStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RunStore::open(&dir.path().join("runs.db")).unwrap();
+        (dir, store)
+    }
+
+    fn release_run(store: &RunStore) -> Run {
+        store
+            .create(&NewRun {
+                pipeline: "release".into(),
+                kind: "release".into(),
+                rev: "a".repeat(40),
+                trigger: "manual".into(),
+                started_by: "ada@laptop".into(),
+                steps: vec!["build".into(), "approve".into(), "deploy prod".into()],
+                ..NewRun::default()
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn a_gate_is_decided_once_and_audited() {
+        let (_dir, store) = store();
+        let run = release_run(&store);
+        let (approval, first) = store
+            .request_approval(run.id, 1, Some("prod"), None)
+            .unwrap();
+        assert!(first);
+        assert_eq!(approval.state, ApprovalState::Pending);
+        let (_, again) = store
+            .request_approval(run.id, 1, Some("prod"), None)
+            .unwrap();
+        assert!(!again, "a second request must not open a second gate");
+        assert!(
+            store
+                .decide(run.id, 1, ApprovalState::Approved, "bob", Some("ship it"))
+                .unwrap()
+        );
+        assert!(
+            !store
+                .decide(run.id, 1, ApprovalState::Rejected, "eve", None)
+                .unwrap(),
+            "a decided gate cannot be overturned"
+        );
+        let approval = store.approval(run.id, 1).unwrap().unwrap();
+        assert_eq!(approval.state, ApprovalState::Approved);
+        assert_eq!(approval.decided_by.as_deref(), Some("bob"));
+        let audit = store.audit_log(Some(run.id), 10).unwrap();
+        let actions: Vec<_> = audit
+            .iter()
+            .map(|e| (e.actor.as_str(), e.action.as_str()))
+            .collect();
+        assert_eq!(actions, [("bob", "approved"), ("ada@laptop", "started")]);
+    }
+
+    #[test]
+    fn a_finished_run_keeps_its_verdict() {
+        let (_dir, store) = store();
+        let run = release_run(&store);
+        store
+            .finish(run.id, RunState::Rejected, Some("rejected by bob"))
+            .unwrap();
+        store.finish(run.id, RunState::Succeeded, None).unwrap();
+        let run = store.require(run.id).unwrap();
+        assert_eq!(run.state, RunState::Rejected);
+        assert!(matches!(
+            store.claim(run.id),
+            Err(PipelineError::NotResumable { .. })
+        ));
+    }
+
+    #[test]
+    fn a_run_whose_process_died_mid_step_is_interrupted() {
+        let (_dir, store) = store();
+        let run = release_run(&store);
+        store.claim(run.id).unwrap();
+        // A pid that cannot exist on Linux (above pid_max's ceiling).
+        store
+            .connection()
+            .execute(
+                "UPDATE runs SET runner = ?1 WHERE id = ?2",
+                params![format!("{}:4194305", host_name()), run.id],
+            )
+            .unwrap();
+        assert_eq!(store.reap().unwrap(), vec![run.id]);
+        assert_eq!(store.require(run.id).unwrap().state, RunState::Interrupted);
+        assert_eq!(store.claim(run.id).unwrap().state, RunState::Running);
+    }
+
+    #[test]
+    fn changes_are_measured_from_the_last_success() {
+        let (_dir, store) = store();
+        assert_eq!(store.last_succeeded_rev("release").unwrap(), None);
+        let run = release_run(&store);
+        store.finish(run.id, RunState::Succeeded, None).unwrap();
+        let failed = release_run(&store);
+        store.finish(failed.id, RunState::Failed, None).unwrap();
+        assert_eq!(
+            store.last_succeeded_rev("release").unwrap(),
+            Some("a".repeat(40))
+        );
+    }
+}

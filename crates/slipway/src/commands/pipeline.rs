@@ -1,0 +1,562 @@
+//! `slipway pipeline run|trigger|list|show|logs|resume`, `slipway approve`, `slipway reject`:
+//! the pipelines of slipway.toml carried out here, with live step output, and the gates decided
+//! from any terminal.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use slipway_pipeline::Progress;
+use slipway_pipeline::changes::{self, Change, Checkout};
+use slipway_pipeline::runner::{self, ProgressSink, Runner};
+use slipway_pipeline::store::{Run, RunState, RunStore, StepState, short};
+
+use super::Output;
+use super::deploy::actor;
+use super::project::Project;
+
+/// Pipelines: run them, see their runs and logs.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  slipway pipeline run release             build, push, stage, wait for approval, deploy\n  slipway pipeline run release --rev v1.4   the same for another commit (in a worktree)\n  slipway pipeline trigger --dry-run        which pipelines the last commit starts\n  slipway pipeline list\n  slipway pipeline logs 12 --follow\n  slipway approve 12 --comment \"checked stage\""
+)]
+pub struct PipelineArgs {
+    #[command(subcommand)]
+    command: PipelineCommand,
+    #[arg(long, default_value = ".", global = true)]
+    project: PathBuf,
+    #[arg(long, value_enum, default_value_t = Output::Text, global = true)]
+    output: Output,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum PipelineCommand {
+    /// Run one pipeline now, whatever changed, with live step output.
+    #[command(
+        after_help = "Examples:\n  slipway pipeline run release\n  slipway pipeline run base --rev main~1"
+    )]
+    Run {
+        name: String,
+        /// The commit to run (default: the checked-out one).
+        #[arg(long, default_value = "HEAD")]
+        rev: String,
+    },
+    /// Start the pipelines a push of REV to BRANCH starts: those whose `on.push` filters match
+    /// the paths changed since each one last succeeded.
+    #[command(
+        after_help = "Examples:\n  slipway pipeline trigger                 the checked-out commit and branch\n  slipway pipeline trigger --rev 3f2a1c --branch main --dry-run"
+    )]
+    Trigger {
+        #[arg(long, default_value = "HEAD")]
+        rev: String,
+        /// Default: the checked-out branch.
+        #[arg(long)]
+        branch: Option<String>,
+        /// Say which pipelines would start, and why, without starting them.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// The runs, newest first.
+    #[command(
+        after_help = "Examples:\n  slipway pipeline list\n  slipway pipeline list release --limit 5 --output json"
+    )]
+    List {
+        /// Only this pipeline's runs.
+        name: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// One run: its steps, approvals and audit trail.
+    #[command(after_help = "Examples:\n  slipway pipeline show 12")]
+    Show { run: i64 },
+    /// A run's output, step by step.
+    #[command(
+        after_help = "Examples:\n  slipway pipeline logs 12\n  slipway pipeline logs 12 --follow"
+    )]
+    Logs {
+        run: i64,
+        /// Keep printing until the run ends.
+        #[arg(long, short)]
+        follow: bool,
+    },
+    /// Carry on an interrupted run from the step it stopped at.
+    #[command(after_help = "Examples:\n  slipway pipeline resume 12")]
+    Resume { run: i64 },
+}
+
+/// Approve the gate a pipeline run waits at; the run goes on (here, if nothing else carries it).
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  slipway approve 12\n  slipway approve 12 --comment \"checked stage\""
+)]
+pub struct ApproveArgs {
+    run: i64,
+    /// Why, kept in the audit log.
+    #[arg(long, short)]
+    comment: Option<String>,
+    #[arg(long, default_value = ".")]
+    project: PathBuf,
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+struct Pipelines {
+    project: Project,
+    store: Arc<RunStore>,
+}
+
+fn open(project: &std::path::Path) -> Result<Pipelines> {
+    let project = Project::find(project)?;
+    let store = RunStore::open(&project.state_dir().join("pipelines.db"))?;
+    store.reap()?;
+    Ok(Pipelines {
+        project,
+        store: Arc::new(store),
+    })
+}
+
+pub fn run(args: PipelineArgs) -> Result<ExitCode> {
+    let context = open(&args.project)?;
+    let output = args.output;
+    match args.command {
+        PipelineCommand::Run { name, rev } => {
+            let root = &context.project.root;
+            let rev = changes::resolve_rev(root, &rev)?;
+            let base_rev = context.store.last_succeeded_rev(&name)?;
+            let change = Change {
+                paths: changes::changed_paths(root, base_rev.as_deref(), &rev)?,
+                rev,
+                branch: changes::current_branch(root),
+                base_rev,
+            };
+            let run = runner::create_run(
+                &context.project.manifest,
+                &context.store,
+                &name,
+                &change,
+                "manual",
+                &actor(),
+            )?;
+            let runs = carry_out(&context, vec![run], output)?;
+            finish(&runs, output)
+        }
+        PipelineCommand::Trigger {
+            rev,
+            branch,
+            dry_run,
+        } => {
+            let root = &context.project.root;
+            let rev = changes::resolve_rev(root, &rev)?;
+            let branch = branch.or_else(|| changes::current_branch(root));
+            let mut bases = std::collections::BTreeMap::new();
+            let matching = slipway_pipeline::matching_pipelines(
+                &context.project.manifest,
+                branch.as_deref(),
+                |name| {
+                    let base = context.store.last_succeeded_rev(name)?;
+                    let paths = changes::changed_paths(root, base.as_deref(), &rev)?;
+                    bases.insert(name.to_owned(), base);
+                    Ok(paths)
+                },
+            )?;
+            if dry_run || matching.is_empty() {
+                return print_matching(&matching, &rev, branch.as_deref(), dry_run, output);
+            }
+            let mut runs = Vec::new();
+            for (name, paths) in matching {
+                let change = Change {
+                    rev: rev.clone(),
+                    branch: branch.clone(),
+                    base_rev: bases.remove(&name).flatten(),
+                    paths,
+                };
+                runs.push(runner::create_run(
+                    &context.project.manifest,
+                    &context.store,
+                    &name,
+                    &change,
+                    "push",
+                    &actor(),
+                )?);
+            }
+            let runs = carry_out(&context, runs, output)?;
+            finish(&runs, output)
+        }
+        PipelineCommand::List { name, limit } => {
+            let runs = context.store.list(name.as_deref(), limit)?;
+            print_list(&runs, output)
+        }
+        PipelineCommand::Show { run } => {
+            let found = context.store.require(run)?;
+            let approvals = context.store.approvals(run)?;
+            let audit = context.store.audit_log(Some(run), 50)?;
+            if output == Output::Json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "run": found, "approvals": approvals, "audit": audit,
+                    }))?
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            print_run(&found);
+            for approval in approvals {
+                let decided = match (&approval.decided_by, approval.decided_at) {
+                    (Some(by), Some(at)) => format!(" by {by} at {}", time(at)),
+                    _ => String::new(),
+                };
+                let comment = approval
+                    .comment
+                    .map(|c| format!(": {c}"))
+                    .unwrap_or_default();
+                let guards = approval
+                    .environment
+                    .map(|e| format!(" (deploy {e})"))
+                    .unwrap_or_default();
+                println!("approval{guards}: {}{decided}{comment}", approval.state);
+            }
+            println!("audit:");
+            for entry in audit.iter().rev() {
+                let detail = entry
+                    .detail
+                    .as_deref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default();
+                println!(
+                    "  {}  {} {}{detail}",
+                    time(entry.at),
+                    entry.actor,
+                    entry.action
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PipelineCommand::Logs { run, follow } => logs(&context, run, follow, output),
+        PipelineCommand::Resume { run } => {
+            let found = context.store.require(run)?;
+            if runner::carried_elsewhere(&found) {
+                bail!(
+                    "run {run} is being carried out by {}; `slipway pipeline logs {run} --follow` shows it",
+                    found.runner.unwrap_or_default()
+                );
+            }
+            if found.state.is_finished() {
+                bail!(
+                    "run {run} has {} already: start a new one with `slipway pipeline run {}`",
+                    found.state,
+                    found.pipeline
+                );
+            }
+            let runs = carry_out(&context, vec![found], output)?;
+            finish(&runs, output)
+        }
+    }
+}
+
+pub fn run_approve(args: ApproveArgs) -> Result<ExitCode> {
+    decide(args, true)
+}
+
+pub fn run_reject(args: ApproveArgs) -> Result<ExitCode> {
+    decide(args, false)
+}
+
+fn decide(args: ApproveArgs, approve: bool) -> Result<ExitCode> {
+    let context = open(&args.project)?;
+    let who = actor();
+    let approval = runner::decide(
+        &context.project.manifest,
+        &context.store,
+        args.run,
+        &who,
+        approve,
+        args.comment.as_deref(),
+    )?;
+    let run = context.store.require(args.run)?;
+    let verb = if approve { "approved" } else { "rejected" };
+    if args.output == Output::Json && !approve {
+        println!("{}", serde_json::to_string_pretty(&approval)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.output == Output::Text {
+        eprintln!("{verb} run {} of {} ({who})", run.id, run.pipeline);
+    }
+    if !approve {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if runner::carried_elsewhere(&run) {
+        if args.output == Output::Json {
+            println!("{}", serde_json::to_string_pretty(&approval)?);
+        } else {
+            eprintln!(
+                "run {} goes on in {}; `slipway pipeline logs {} --follow` shows it",
+                run.id,
+                run.runner.as_deref().unwrap_or("its runner"),
+                run.id
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Nothing waits on the gate any more (its terminal was closed): carry the run on here.
+    if args.output == Output::Text {
+        eprintln!("carrying run {} on here", run.id);
+    }
+    let runs = carry_out(&context, vec![run], args.output)?;
+    finish(&runs, args.output)
+}
+
+/// Carries out `runs` side by side (a release may wait at its gate while a base run goes on).
+fn carry_out(context: &Pipelines, runs: Vec<Run>, output: Output) -> Result<Vec<Run>> {
+    let project = &context.project;
+    let exe = std::env::current_exe().context("cannot find the slipway binary")?;
+    let state_dir = std::path::absolute(project.state_dir())?;
+    let sink: ProgressSink = match output {
+        Output::Text => Arc::new(print_progress),
+        Output::Json => Arc::new(|_| {}),
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let mut checkouts = Vec::new();
+    let mut runners = Vec::new();
+    for run in &runs {
+        if output == Output::Text {
+            let branch = run
+                .branch
+                .as_deref()
+                .map(|b| format!(" on {b}"))
+                .unwrap_or_default();
+            eprintln!(
+                "run {} of {} at {}{branch} ({} path(s) changed)",
+                run.id,
+                run.pipeline,
+                short(&run.rev),
+                run.changed.len()
+            );
+        }
+        let checkout = Checkout::of(&project.root, &run.rev, &state_dir.join("worktrees"))?;
+        if checkout.is_worktree() && output == Output::Text {
+            eprintln!(
+                "  in a worktree of {}: uncommitted changes are not part of the run",
+                short(&run.rev)
+            );
+        }
+        runners.push(Runner {
+            manifest: project.manifest.clone(),
+            store: context.store.clone(),
+            root: checkout.root.clone(),
+            exe: exe.clone(),
+            env: vec![(
+                "SLIPWAY_STATE_DIR".to_owned(),
+                state_dir.to_string_lossy().into_owned(),
+            )],
+            progress: sink.clone(),
+            poll: Duration::from_millis(300),
+            approval_link: None,
+        });
+        checkouts.push(checkout);
+    }
+    let results = runtime.block_on(futures_util::future::join_all(
+        runners
+            .iter()
+            .zip(&runs)
+            .map(|(runner, run)| runner.carry_out(run.id)),
+    ));
+    drop(checkouts);
+    results.into_iter().map(|r| r.map_err(Into::into)).collect()
+}
+
+fn print_progress(progress: Progress) {
+    let mut err = std::io::stderr().lock();
+    let _ = match progress {
+        Progress::Queued { run, behind } => {
+            writeln!(err, "run {run} queued behind run {behind}")
+        }
+        Progress::StepStarted {
+            run,
+            index,
+            total,
+            name,
+        } => {
+            writeln!(err, "==> run {run} [{}/{total}] {name}", index + 1)
+        }
+        Progress::Line { line, .. } => writeln!(err, "    {line}"),
+        Progress::StepFinished {
+            run,
+            name,
+            state,
+            elapsed,
+            ..
+        } => {
+            let mark = if state == StepState::Succeeded {
+                "ok"
+            } else {
+                state.as_str()
+            };
+            writeln!(
+                err,
+                "<== run {run} {name}: {mark} ({:.1}s)",
+                elapsed.as_secs_f64()
+            )
+        }
+        Progress::Waiting { .. } => Ok(()),
+        Progress::Notified { deliveries, .. } => {
+            for delivery in deliveries {
+                let _ = match delivery.error {
+                    None => writeln!(err, "    notified {}", delivery.channel),
+                    Some(error) => writeln!(
+                        err,
+                        "warning: notification to `{}` failed: {error}",
+                        delivery.channel
+                    ),
+                };
+            }
+            Ok(())
+        }
+        Progress::Finished { run, state, note } => {
+            let note = note.map(|n| format!(": {n}")).unwrap_or_default();
+            writeln!(err, "run {run} {state}{note}")
+        }
+    };
+}
+
+fn finish(runs: &[Run], output: Output) -> Result<ExitCode> {
+    if output == Output::Json {
+        println!("{}", serde_json::to_string_pretty(runs)?);
+    }
+    Ok(if runs.iter().all(|r| r.state == RunState::Succeeded) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_matching(
+    matching: &[(String, Vec<String>)],
+    rev: &str,
+    branch: Option<&str>,
+    dry_run: bool,
+    output: Output,
+) -> Result<ExitCode> {
+    if output == Output::Json {
+        let list: Vec<_> = matching
+            .iter()
+            .map(|(name, paths)| serde_json::json!({ "pipeline": name, "changed": paths }))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let branch = branch.unwrap_or("(no branch)");
+    if matching.is_empty() {
+        println!("no pipeline starts for {} on {branch}", short(rev));
+    }
+    for (name, paths) in matching {
+        let verb = if dry_run { "would start" } else { "starts" };
+        let shown: Vec<&str> = paths.iter().take(5).map(String::as_str).collect();
+        let more = paths.len().saturating_sub(shown.len());
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        println!("{name} {verb}: {}{more}", shown.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_list(runs: &[Run], output: Output) -> Result<ExitCode> {
+    if output == Output::Json {
+        println!("{}", serde_json::to_string_pretty(runs)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if runs.is_empty() {
+        println!("no runs yet: `slipway pipeline run NAME` starts one");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<5} {:<10} {:<12} {:<12} {:<14} {:<9} {:<20} STEP",
+        "RUN", "PIPELINE", "STATE", "COMMIT", "BRANCH", "TRIGGER", "STARTED"
+    );
+    for run in runs {
+        let step = match run.state {
+            RunState::Succeeded => String::new(),
+            _ => run
+                .current_step()
+                .map(|s| s.name.clone())
+                .unwrap_or_default(),
+        };
+        println!(
+            "{:<5} {:<10} {:<12} {:<12} {:<14} {:<9} {:<20} {step}",
+            run.id,
+            run.pipeline,
+            run.state.as_str(),
+            short(&run.rev),
+            run.branch.as_deref().unwrap_or("-"),
+            run.trigger,
+            time(run.created_at)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_run(run: &Run) {
+    let branch = run
+        .branch
+        .as_deref()
+        .map(|b| format!(" on {b}"))
+        .unwrap_or_default();
+    println!(
+        "run {} of {}: {} (commit {}{branch}, {} by {})",
+        run.id,
+        run.pipeline,
+        run.state,
+        short(&run.rev),
+        run.trigger,
+        run.started_by
+    );
+    if let Some(note) = &run.note {
+        println!("  {note}");
+    }
+    for step in &run.steps {
+        let took = match (step.started_at, step.finished_at) {
+            (Some(a), Some(b)) => format!(" {}s", b - a),
+            _ => String::new(),
+        };
+        println!("  {:<10} {}{took}", step.state.as_str(), step.name);
+    }
+}
+
+fn logs(context: &Pipelines, id: i64, follow: bool, output: Output) -> Result<ExitCode> {
+    let run = context.store.require(id)?;
+    let mut after = 0;
+    let mut step = None;
+    loop {
+        for line in context.store.logs(id, after)? {
+            after = line.seq;
+            if output == Output::Json {
+                println!("{}", serde_json::to_string(&line)?);
+                continue;
+            }
+            if step != Some(line.step) {
+                step = Some(line.step);
+                let name = run.steps.get(line.step).map_or("?", |s| s.name.as_str());
+                println!("==> {name}");
+            }
+            println!("    {}", line.line);
+        }
+        let now = context.store.require(id)?;
+        if !follow || now.state.is_finished() || now.state == RunState::Interrupted {
+            if follow && output == Output::Text {
+                let note = now.note.map(|n| format!(": {n}")).unwrap_or_default();
+                println!("run {id} {}{note}", now.state);
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn time(at: i64) -> String {
+    slipway_core::time::rfc3339(at.max(0) as u64)
+}

@@ -1,0 +1,607 @@
+//! Pipelines: a push starts the pipelines whose filters its changes pass (a docs-only commit
+//! starts none); a run waits at its gate until an approver decides, from any terminal, even
+//! after the terminal that started it is gone; a rejection or a lapsed approval stops it with
+//! nothing deployed; the example's release pipeline goes from build to prod on the real engine.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::{Receiver, copy_example, run, slipway, unique, write};
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.email=dev@slipway.invalid",
+            "-c",
+            "user.name=dev",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(output.status.success(), "git {args:?}: {output:?}");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+fn commit(dir: &Path, files: &[(&str, &str)], message: &str) -> String {
+    for (path, contents) in files {
+        write(dir, path, contents);
+    }
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-qm", message]);
+    git(dir, &["rev-parse", "HEAD"])
+}
+
+/// A project of `run` steps only (no engine needed), committed on `main`.
+fn small_project(dir: &Path, pipelines: &str) -> PathBuf {
+    let root = dir.join("small");
+    write(
+        &root,
+        "slipway.toml",
+        &format!(
+            r#"schema = 1
+[project]
+name = "{}"
+
+[environments.prod]
+approval = {{ required = true, approvers = ["carol"] }}
+
+[environments.qa]
+approval = {{ required = true, expires = "1s" }}
+
+{pipelines}"#,
+            unique("pipes")
+        ),
+    );
+    write(&root, ".gitignore", ".slipway/\n");
+    write(&root, "app/api/main.py", "print('hello')\n");
+    write(&root, "docs/guide.md", "# guide\n");
+    git(&root, &["init", "-q", "-b", "main"]);
+    commit(&root, &[], "first");
+    root
+}
+
+fn json(result: &crate::Run) -> Value {
+    assert_eq!(
+        result.code, 0,
+        "stdout: {}\nstderr: {}",
+        result.stdout, result.stderr
+    );
+    serde_json::from_str(&result.stdout).unwrap_or_else(|e| panic!("{e}: {}", result.stdout))
+}
+
+fn runs(root: &Path) -> Vec<Value> {
+    json(&run(
+        slipway(root).args(["pipeline", "list", "--output", "json"])
+    ))
+    .as_array()
+    .unwrap()
+    .clone()
+}
+
+fn show(root: &Path, id: u64) -> Value {
+    json(&run(slipway(root).args([
+        "pipeline",
+        "show",
+        &id.to_string(),
+        "--output",
+        "json",
+    ])))
+}
+
+/// `slipway ARGS` in the background, with `env`.
+fn spawn(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("slipway"))
+        .args(args)
+        .current_dir(root)
+        .envs(env.iter().copied())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("slipway starts")
+}
+
+/// Waits until run `id` is in `state`.
+fn wait_for_state(root: &Path, id: u64, state: &str, limit: Duration) -> Value {
+    let start = Instant::now();
+    loop {
+        let run = show(root, id)["run"].clone();
+        if run["state"] == state {
+            return run;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "run {id} did not reach `{state}` within {limit:?}: {run:#}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The id of the run a background `slipway pipeline run` records, once it has.
+fn started_run(root: &Path, before: usize) -> u64 {
+    let start = Instant::now();
+    loop {
+        let listed = runs(root);
+        if listed.len() > before {
+            return listed[0]["id"].as_u64().unwrap();
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "no run started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn finish(child: Child) -> crate::Run {
+    let output = child.wait_with_output().unwrap();
+    crate::Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+const TRIGGERED: &str = r#"
+[pipelines.release]
+on = { push = { branches = ["main"], paths = ["app/**", "slipway.toml"], ignore_paths = ["**/*.md"] } }
+steps = [{ name = "record", run = "echo \"$SLIPWAY_PIPELINE $SLIPWAY_COMMIT\" >> \"$RAN\"" }]
+
+[pipelines.branch]
+on = { push = {} }
+steps = [{ name = "record", run = "echo \"$SLIPWAY_PIPELINE $SLIPWAY_COMMIT\" >> \"$RAN\"" }]
+"#;
+
+#[test]
+fn a_push_starts_the_pipelines_its_changes_pass_and_a_docs_only_commit_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = small_project(dir.path(), TRIGGERED);
+    let ran_file = dir.path().join("ran.txt");
+    let ran = || std::fs::read_to_string(&ran_file).unwrap_or_default();
+
+    // The first push to main: everything is new; the release runs, the branch pipeline never
+    // runs on the default branch.
+    let first = git(&root, &["rev-parse", "HEAD"]);
+    let result = run(slipway(&root)
+        .env("RAN", &ran_file)
+        .args(["pipeline", "trigger"]));
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    assert_eq!(ran(), format!("release {first}\n"));
+
+    // A commit touching only docs starts nothing.
+    commit(
+        &root,
+        &[
+            ("docs/guide.md", "# guide\nmore\n"),
+            ("app/api/NOTES.md", "x\n"),
+        ],
+        "docs",
+    );
+    let dry = json(&run(slipway(&root).env("RAN", &ran_file).args([
+        "pipeline",
+        "trigger",
+        "--dry-run",
+        "--output",
+        "json",
+    ])));
+    assert_eq!(dry, serde_json::json!([]));
+    let result = run(slipway(&root)
+        .env("RAN", &ran_file)
+        .args(["pipeline", "trigger"]));
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    assert!(
+        result.stdout.contains("no pipeline starts"),
+        "{}",
+        result.stdout
+    );
+    assert_eq!(runs(&root).len(), 1, "a docs-only commit started a run");
+
+    // An app change on a feature branch starts the branch pipeline only.
+    git(&root, &["checkout", "-q", "-b", "feature/login"]);
+    let feature = commit(&root, &[("app/api/main.py", "print('login')\n")], "login");
+    let result = run(slipway(&root)
+        .env("RAN", &ran_file)
+        .args(["pipeline", "trigger"]));
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    assert_eq!(ran(), format!("release {first}\nbranch {feature}\n"));
+
+    // Merged to main, the release's changes are measured from its last success: the docs
+    // commit's files are part of them, as is the app change.
+    git(&root, &["checkout", "-q", "main"]);
+    git(
+        &root,
+        &[
+            "merge",
+            "-q",
+            "--no-ff",
+            "-m",
+            "merge login",
+            "feature/login",
+        ],
+    );
+    let merged = git(&root, &["rev-parse", "HEAD"]);
+    let dry = json(&run(slipway(&root).env("RAN", &ran_file).args([
+        "pipeline",
+        "trigger",
+        "--dry-run",
+        "--output",
+        "json",
+    ])));
+    assert_eq!(dry[0]["pipeline"], "release");
+    let mut changed: Vec<&str> = dry[0]["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    changed.sort();
+    assert_eq!(
+        changed,
+        ["app/api/NOTES.md", "app/api/main.py", "docs/guide.md"]
+    );
+    let result = run(slipway(&root)
+        .env("RAN", &ran_file)
+        .args(["pipeline", "trigger"]));
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    assert!(ran().ends_with(&format!("release {merged}\n")), "{}", ran());
+
+    // A run of an older commit happens in a worktree: the project's files are left alone and
+    // the run sees that commit's files.
+    let result = run(slipway(&root)
+        .env("RAN", &ran_file)
+        .args(["pipeline", "run", "release", "--rev", &first]));
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    assert!(result.stderr.contains("in a worktree"), "{}", result.stderr);
+    assert!(ran().ends_with(&format!("release {first}\n")), "{}", ran());
+    assert_eq!(
+        std::fs::read_to_string(root.join("app/api/main.py")).unwrap(),
+        "print('login')\n"
+    );
+    let listed = runs(&root);
+    assert_eq!(listed.len(), 4);
+    assert!(
+        listed.iter().all(|r| r["state"] == "succeeded"),
+        "{listed:#?}"
+    );
+    assert_eq!(
+        git(&root, &["worktree", "list", "--porcelain"])
+            .matches("worktree ")
+            .count(),
+        1,
+        "the run's worktree was left behind"
+    );
+}
+
+const GATED: &str = r#"
+[notifications.team]
+kind = "webhook"
+url = "env:TEST_HOOK"
+
+[pipelines.release]
+steps = [
+  { name = "stage", run = "echo staged" },
+  "approve prod",
+  { name = "ship", run = "echo shipped by \"$SLIPWAY_RUN\" > \"$SHIPPED\"" },
+]
+
+[pipelines.hotfix]
+kind = "release"
+steps = ["approve", "deploy qa"]
+
+[pipelines.broken]
+kind = "release"
+steps = [{ name = "unit tests", run = "echo 3 failed >&2; exit 3" }, { name = "ship", run = "touch \"$SHIPPED\"" }]
+"#;
+
+#[test]
+fn a_gate_waits_for_an_approver_from_any_terminal_and_a_rejection_deploys_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = small_project(dir.path(), GATED);
+    let receiver = Receiver::start(&[("/hook", &[200])]);
+    let hook = format!("{}/hook", receiver.address);
+    let shipped = dir.path().join("shipped.txt");
+    let with_hook = |args: &[&str], user: &str| {
+        run(slipway(&root)
+            .args(args)
+            .env("USER", user)
+            .env("TEST_HOOK", &hook)
+            .env("SHIPPED", &shipped))
+    };
+
+    // Run 1 waits at its gate; the people asked are told how to decide.
+    let shipped_text = shipped.to_string_lossy().into_owned();
+    let as_ada = [
+        ("USER", "ada"),
+        ("TEST_HOOK", hook.as_str()),
+        ("SHIPPED", shipped_text.as_str()),
+    ];
+    let before = runs(&root).len();
+    let runner = spawn(&root, &["pipeline", "run", "release"], &as_ada);
+    let id = started_run(&root, before);
+    wait_for_state(&root, id, "waiting", Duration::from_secs(20));
+    assert!(
+        !shipped.exists(),
+        "a step after the gate ran before the decision"
+    );
+    let waiting = receiver.bodies("/hook");
+    let asked = waiting
+        .iter()
+        .find(|b| b["event"] == "approval-waiting")
+        .unwrap_or_else(|| panic!("no approval-waiting event: {waiting:#?}"));
+    assert_eq!(asked["environment"], "prod");
+    assert_eq!(
+        asked["facts"]["decide"],
+        format!("slipway approve {id} (or slipway reject {id})")
+    );
+
+    // Someone who is not one of prod's approvers is refused, and nothing moves.
+    let refused = with_hook(&["approve", &id.to_string()], "mallory");
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused.stderr.contains("mallory@")
+            && refused.stderr.contains("the approvers of `prod` are carol"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(show(&root, id)["run"]["state"], "waiting");
+
+    // An approver, from another terminal: the waiting runner goes on.
+    let approved = with_hook(
+        &["approve", &id.to_string(), "--comment", "stage looks right"],
+        "carol",
+    );
+    assert_eq!(approved.code, 0, "{}", approved.stderr);
+    let finished = finish(runner);
+    assert_eq!(finished.code, 0, "{}", finished.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&shipped).unwrap(),
+        format!("shipped by {id}\n")
+    );
+    let record = show(&root, id);
+    assert_eq!(record["run"]["state"], "succeeded");
+    assert_eq!(record["approvals"][0]["state"], "approved");
+    assert!(
+        record["approvals"][0]["decided_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("carol@")
+    );
+    assert_eq!(record["approvals"][0]["comment"], "stage looks right");
+    let actions: Vec<(&str, &str)> = record["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap().split('@').next().unwrap(),
+                e["action"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("ada", "started"),
+            ("mallory", "refused-decision"),
+            ("carol", "approved")
+        ]
+    );
+    std::fs::remove_file(&shipped).unwrap();
+
+    // Run 2: the terminal that started it is gone (killed at the gate); the approval carries the
+    // run on in the approver's terminal.
+    let before = runs(&root).len();
+    let mut runner = spawn(&root, &["pipeline", "run", "release"], &as_ada);
+    let id = started_run(&root, before);
+    wait_for_state(&root, id, "waiting", Duration::from_secs(20));
+    runner.kill().unwrap();
+    runner.wait().unwrap();
+    let listed = run(slipway(&root).args(["pipeline", "list"]));
+    assert!(
+        listed.stdout.lines().nth(1).unwrap().contains("waiting"),
+        "{}",
+        listed.stdout
+    );
+    let approved = with_hook(&["approve", &id.to_string()], "carol");
+    assert_eq!(approved.code, 0, "{}", approved.stderr);
+    assert!(
+        approved
+            .stderr
+            .contains(&format!("carrying run {id} on here")),
+        "{}",
+        approved.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&shipped).unwrap(),
+        format!("shipped by {id}\n")
+    );
+    std::fs::remove_file(&shipped).unwrap();
+
+    // Run 3 is rejected: it stops, the steps after the gate never run, the runner says so.
+    let before = runs(&root).len();
+    let runner = spawn(&root, &["pipeline", "run", "release"], &as_ada);
+    let id = started_run(&root, before);
+    wait_for_state(&root, id, "waiting", Duration::from_secs(20));
+    let rejected = with_hook(
+        &["reject", &id.to_string(), "--comment", "prices are wrong"],
+        "carol",
+    );
+    assert_eq!(rejected.code, 0, "{}", rejected.stderr);
+    let finished = finish(runner);
+    assert_eq!(finished.code, 1, "{}", finished.stderr);
+    assert!(
+        finished.stderr.contains("rejected by carol@"),
+        "{}",
+        finished.stderr
+    );
+    assert!(!shipped.exists(), "a rejected run shipped");
+    let record = show(&root, id);
+    assert_eq!(record["run"]["state"], "rejected");
+    assert_eq!(record["run"]["steps"][2]["state"], "skipped");
+    // A decided gate cannot be decided again.
+    let again = with_hook(&["approve", &id.to_string()], "carol");
+    assert_ne!(again.code, 0);
+    assert!(
+        again
+            .stderr
+            .contains("has rejected: there is nothing to decide"),
+        "{}",
+        again.stderr
+    );
+
+    // An approval that lapses stops the run: nobody deployed qa.
+    let lapsed = with_hook(&["pipeline", "run", "hotfix"], "ada");
+    assert_eq!(lapsed.code, 1, "{}", lapsed.stderr);
+    assert!(
+        lapsed.stderr.contains("the approval lapsed"),
+        "{}",
+        lapsed.stderr
+    );
+    let id = runs(&root)[0]["id"].as_u64().unwrap();
+    let record = show(&root, id);
+    assert_eq!(record["run"]["state"], "expired");
+    assert_eq!(record["run"]["steps"][1]["state"], "skipped");
+
+    // A failing step fails the run, skips the rest, keeps its output and tells the channel.
+    let broken = with_hook(&["pipeline", "run", "broken"], "ada");
+    assert_eq!(broken.code, 1, "{}", broken.stderr);
+    assert!(!shipped.exists());
+    let id = runs(&root)[0]["id"].as_u64().unwrap();
+    let record = show(&root, id);
+    assert_eq!(record["run"]["state"], "failed");
+    assert_eq!(record["run"]["steps"][0]["exit_code"], 3);
+    assert_eq!(record["run"]["steps"][1]["state"], "skipped");
+    let logs = run(slipway(&root).args(["pipeline", "logs", &id.to_string()]));
+    assert!(
+        logs.stdout.contains("==> unit tests\n    3 failed"),
+        "{}",
+        logs.stdout
+    );
+    let failed: Vec<Value> = receiver
+        .bodies("/hook")
+        .into_iter()
+        .filter(|b| b["event"] == "run-failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(
+        failed[0]["facts"]["why"],
+        "step `unit tests` failed: exit status 3"
+    );
+
+    // Bad input: clear errors, nothing started.
+    let before = runs(&root).len();
+    let unknown = run(slipway(&root).args(["approve", "999"]));
+    assert_ne!(unknown.code, 0);
+    assert!(unknown.stderr.contains("no run 999"), "{}", unknown.stderr);
+    let unknown = run(slipway(&root).args(["pipeline", "run", "relase"]));
+    assert_ne!(unknown.code, 0);
+    assert!(
+        unknown
+            .stderr
+            .contains("no pipeline `relase` in slipway.toml; it has release, hotfix, broken"),
+        "{}",
+        unknown.stderr
+    );
+    let bad_rev =
+        run(slipway(&root).args(["pipeline", "run", "release", "--rev", "no-such-commit"]));
+    assert_ne!(bad_rev.code, 0);
+    assert!(
+        bad_rev.stderr.contains("`no-such-commit` is not a commit"),
+        "{}",
+        bad_rev.stderr
+    );
+    assert_eq!(runs(&root).len(), before);
+}
+
+/// The example's release pipeline on the real engine: build, push, stage up and tested, the
+/// gate, then prod, deployed with the approver's name on the release.
+#[test]
+fn the_example_release_pipeline_goes_from_build_to_prod_through_its_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = copy_example(dir.path());
+    let name = unique("itpipe");
+    let host = format!("{name}.test");
+    let manifest = std::fs::read_to_string(shop.join("slipway.toml"))
+        .unwrap()
+        .replace("name = \"shop\"", &format!("name = \"{name}\""))
+        .replace(
+            "route = { path = \"/api\" }",
+            &format!("route = {{ host = \"{host}\", path = \"/api\" }}"),
+        )
+        .replace(
+            "route = { path = \"/\" }",
+            &format!("route = {{ host = \"{host}\", path = \"/\" }}"),
+        )
+        .replace("127.0.0.1:8080", "127.0.0.1:0")
+        .replace("127.0.0.1:8081", "127.0.0.1:18281");
+    write(&shop, "slipway.toml", &manifest);
+    for step in [&["base", "release"][..], &["base", "update"]] {
+        let result = run(slipway(&shop).args(step));
+        assert_eq!(result.code, 0, "{step:?}: {}", result.stderr);
+    }
+    git(&shop, &["add", "-A"]);
+    git(&shop, &["commit", "-qm", "pin the bases"]);
+    struct Down(PathBuf);
+    impl Drop for Down {
+        fn drop(&mut self) {
+            for env in ["stage", "prod"] {
+                let _ = run(slipway(&self.0).args(["down", env, "--volumes"]));
+            }
+        }
+    }
+    let _down = Down(shop.clone());
+
+    let runner = spawn(
+        &shop,
+        &["pipeline", "run", "release"],
+        &[("SHOP_DB_PASSWORD", "pw-pipeline-test"), ("USER", "ada")],
+    );
+    let id = started_run(&shop, 0);
+    let waiting = wait_for_state(&shop, id, "waiting", Duration::from_secs(600));
+    let done: Vec<&str> = waiting["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["state"] == "succeeded")
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(done, ["build", "push", "up stage", "test stage"]);
+    let releases = run(slipway(&shop).args(["releases", "prod", "--output", "json"]));
+    assert_eq!(
+        json(&releases),
+        serde_json::json!([]),
+        "prod changed before the approval"
+    );
+
+    let approved = run(slipway(&shop)
+        .args(["approve", &id.to_string()])
+        .env("USER", "carol"));
+    assert_eq!(approved.code, 0, "{}", approved.stderr);
+    let finished = finish(runner);
+    assert_eq!(finished.code, 0, "{}", finished.stderr);
+    let releases = json(&run(
+        slipway(&shop).args(["releases", "prod", "--output", "json"])
+    ));
+    assert_eq!(releases[0]["outcome"], "live");
+    let by = releases[0]["started_by"].as_str().unwrap();
+    assert!(
+        by.starts_with("carol@") && by.ends_with(&format!("(approved run {id} of release)")),
+        "{by}"
+    );
+    let page = std::process::Command::new("curl")
+        .args([
+            "-fsS",
+            "-H",
+            &format!("Host: {host}"),
+            "http://127.0.0.1:8090/api/env",
+        ])
+        .output()
+        .unwrap();
+    assert!(page.status.success(), "{page:?}");
+    let env: Value = serde_json::from_slice(&page.stdout).unwrap();
+    assert_eq!(env["environment"], "prod");
+}
