@@ -253,8 +253,7 @@ impl Runner {
         self.store.finish(id, state, note.as_deref())?;
         let run = self.store.require(id)?;
         if run.state == RunState::Failed {
-            self.notify_failure(&run, definition.notify.as_slice())
-                .await;
+            self.notify_failure(&run).await;
         }
         self.emit(Progress::Finished {
             run: id,
@@ -384,15 +383,10 @@ impl Runner {
                 self.child(run, index, &argv, &[]).await
             }
             Action::Deploy { environment } => {
-                let approved = self
-                    .store
-                    .approvals(run.id)?
-                    .into_iter()
-                    .rev()
-                    .find(|a| {
-                        a.state == ApprovalState::Approved
-                            && a.environment.as_deref().is_none_or(|e| e == environment)
-                    });
+                let approved = self.store.approvals(run.id)?.into_iter().rev().find(|a| {
+                    a.state == ApprovalState::Approved
+                        && a.environment.as_deref().is_none_or(|e| e == environment)
+                });
                 let mut argv = vec![
                     self.exe.to_string_lossy().into_owned(),
                     "deploy".to_owned(),
