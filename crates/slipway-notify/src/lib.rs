@@ -1,8 +1,11 @@
 //! Tells people what happened: events (a base image published, a release deployed or rolled
 //! back) go to the channels of slipway.toml's `[notifications]` that take them. Slack incoming
-//! webhooks, Microsoft Teams workflow webhooks (an Adaptive Card) and a generic JSON webhook.
+//! webhooks, Microsoft Teams workflow webhooks (an Adaptive Card), a generic JSON webhook and
+//! email over SMTP with STARTTLS.
 //! A channel that fails is retried, then reported; it never fails what it reports on. Webhook
 //! URLs carry their secret, so they never appear in a report.
+
+pub mod email;
 
 use std::time::Duration;
 
@@ -99,7 +102,7 @@ pub fn payload(kind: NotificationKind, event: &Event) -> Value {
 }
 
 /// `url`, or the variable `env:VAR` names.
-fn resolve(url: &str) -> Result<String, String> {
+pub(crate) fn resolve(url: &str) -> Result<String, String> {
     match url.strip_prefix("env:") {
         Some(var) => std::env::var(var)
             .map_err(|_| format!("the environment variable {var} (its webhook URL) is not set")),
@@ -146,10 +149,28 @@ async fn deliver(
         error: Some(error),
     };
     if channel.kind == NotificationKind::Email {
-        return failed(
-            0,
-            "email channels are not sent by this version of slipway; use a webhook channel".into(),
-        );
+        let mailer = match email::Mailer::new(channel, event) {
+            Ok(mailer) => mailer,
+            Err(failure) => return failed(0, failure.message),
+        };
+        let mut last = String::new();
+        for attempt in 1..=ATTEMPTS {
+            match mailer.send().await {
+                Ok(()) => {
+                    return Delivery {
+                        channel: name.to_owned(),
+                        attempts: attempt,
+                        error: None,
+                    };
+                }
+                Err(failure) if !failure.retry => return failed(attempt, failure.message),
+                Err(failure) => last = failure.message,
+            }
+            if attempt < ATTEMPTS {
+                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+            }
+        }
+        return failed(ATTEMPTS, last);
     }
     let url = match channel.url.as_deref().map(resolve) {
         Some(Ok(url)) => url,

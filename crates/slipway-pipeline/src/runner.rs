@@ -430,6 +430,7 @@ impl Runner {
                 let only = self.channels_of(run);
                 let deliveries =
                     slipway_notify::send(&self.manifest, &event, only.as_deref()).await;
+                // Recorded only: the watcher is told once, by the `Notified` progress below.
                 for delivery in &deliveries {
                     let line = match &delivery.error {
                         None => format!("notified {}", delivery.channel),
@@ -437,7 +438,7 @@ impl Runner {
                             format!("notification to {} failed: {error}", delivery.channel)
                         }
                     };
-                    self.log(run.id, index, &line);
+                    let _ = self.store.append_log(run.id, index, &line);
                 }
                 self.emit(Progress::Notified {
                     run: run.id,
@@ -555,11 +556,8 @@ impl Runner {
                     slipway_notify::send(&self.manifest, &event, only.as_deref()).await;
                 for delivery in &deliveries {
                     if let Some(error) = &delivery.error {
-                        self.log(
-                            run.id,
-                            index,
-                            &format!("notification to {} failed: {error}", delivery.channel),
-                        );
+                        let line = format!("notification to {} failed: {error}", delivery.channel);
+                        let _ = self.store.append_log(run.id, index, &line);
                     }
                 }
                 if !deliveries.is_empty() {

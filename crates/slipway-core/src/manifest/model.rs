@@ -676,6 +676,12 @@ pub struct Notification {
     /// `host:port` of the SMTP server (STARTTLS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp: Option<String>,
+    /// SMTP login, when the server asks for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// SMTP password: `env:VAR` (never written in slipway.toml itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
     /// Events sent to this channel; default all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<EventKind>,

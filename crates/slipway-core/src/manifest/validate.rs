@@ -341,15 +341,44 @@ impl Checker<'_, '_> {
             let path = root.key("notifications").key(name);
             use super::NotificationKind as K;
             match channel.kind {
-                K::Email if channel.to.is_empty() || channel.smtp.is_none() => {
-                    self.bad(path, "an email channel needs `to` and `smtp`".into(), None)
-                }
+                K::Email if channel.to.is_empty() || channel.smtp.is_none() => self.bad(
+                    path.clone(),
+                    "an email channel needs `to` and `smtp`".into(),
+                    None,
+                ),
                 K::Slack | K::Teams | K::Webhook if channel.url.is_none() => self.bad(
-                    path,
+                    path.clone(),
                     "a webhook channel needs `url` (or `url = \"env:VAR\"`)".into(),
                     None,
                 ),
                 _ => {}
+            }
+            if let Some(password) = &channel.password
+                && !password.starts_with("env:")
+            {
+                self.bad(
+                    path.key("password"),
+                    "an SMTP password is never written in slipway.toml".into(),
+                    "write `password = \"env:VAR\"` and set VAR where slipway runs".to_owned(),
+                );
+            }
+            if channel.password.is_some() != channel.username.is_some() {
+                self.bad(
+                    path.clone(),
+                    "`username` and `password` go together".into(),
+                    None,
+                );
+            }
+            if let Some(smtp) = &channel.smtp
+                && !smtp
+                    .rsplit_once(':')
+                    .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+            {
+                self.bad(
+                    path.key("smtp"),
+                    format!("`{smtp}` is not host:port"),
+                    "e.g. `smtp = \"smtp.example.com:587\"`".to_owned(),
+                );
             }
         }
         for (name, pipeline) in &m.pipelines {

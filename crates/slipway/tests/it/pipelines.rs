@@ -93,9 +93,38 @@ fn show(root: &Path, id: u64) -> Value {
     ])))
 }
 
+/// A `slipway` in the background, killed if the test ends before it does.
+struct Background(Option<Child>);
+
+impl Background {
+    fn kill(&mut self) {
+        let mut child = self.0.take().expect("running");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    fn finish(mut self) -> crate::Run {
+        let output = self.0.take().expect("running").wait_with_output().unwrap();
+        crate::Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// `slipway ARGS` in the background, with `env`.
-fn spawn(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
-    std::process::Command::new(assert_cmd::cargo::cargo_bin("slipway"))
+fn spawn(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Background {
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("slipway"))
         .args(args)
         .current_dir(root)
         .envs(env.iter().copied())
@@ -104,7 +133,8 @@ fn spawn(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("slipway starts")
+        .expect("slipway starts");
+    Background(Some(child))
 }
 
 /// Waits until run `id` is in `state`.
@@ -133,15 +163,6 @@ fn started_run(root: &Path, before: usize) -> u64 {
         }
         assert!(start.elapsed() < Duration::from_secs(20), "no run started");
         std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn finish(child: Child) -> crate::Run {
-    let output = child.wait_with_output().unwrap();
-    crate::Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
 
@@ -354,7 +375,7 @@ fn a_gate_waits_for_an_approver_from_any_terminal_and_a_rejection_deploys_nothin
         "carol",
     );
     assert_eq!(approved.code, 0, "{}", approved.stderr);
-    let finished = finish(runner);
+    let finished = runner.finish();
     assert_eq!(finished.code, 0, "{}", finished.stderr);
     assert_eq!(
         std::fs::read_to_string(&shipped).unwrap(),
@@ -398,8 +419,7 @@ fn a_gate_waits_for_an_approver_from_any_terminal_and_a_rejection_deploys_nothin
     let mut runner = spawn(&root, &["pipeline", "run", "release"], &as_ada);
     let id = started_run(&root, before);
     wait_for_state(&root, id, "waiting", Duration::from_secs(20));
-    runner.kill().unwrap();
-    runner.wait().unwrap();
+    runner.kill();
     let listed = run(slipway(&root).args(["pipeline", "list"]));
     assert!(
         listed.stdout.lines().nth(1).unwrap().contains("waiting"),
@@ -431,7 +451,7 @@ fn a_gate_waits_for_an_approver_from_any_terminal_and_a_rejection_deploys_nothin
         "carol",
     );
     assert_eq!(rejected.code, 0, "{}", rejected.stderr);
-    let finished = finish(runner);
+    let finished = runner.finish();
     assert_eq!(finished.code, 1, "{}", finished.stderr);
     assert!(
         finished.stderr.contains("rejected by carol@"),
@@ -581,7 +601,7 @@ fn the_example_release_pipeline_goes_from_build_to_prod_through_its_gate() {
         .args(["approve", &id.to_string()])
         .env("USER", "carol"));
     assert_eq!(approved.code, 0, "{}", approved.stderr);
-    let finished = finish(runner);
+    let finished = runner.finish();
     assert_eq!(finished.code, 0, "{}", finished.stderr);
     let releases = json(&run(
         slipway(&shop).args(["releases", "prod", "--output", "json"])
@@ -604,4 +624,231 @@ fn the_example_release_pipeline_goes_from_build_to_prod_through_its_gate() {
     assert!(page.status.success(), "{page:?}");
     let env: Value = serde_json::from_slice(&page.stdout).unwrap();
     assert_eq!(env["environment"], "prod");
+}
+
+/// aiosmtpd on loopback with STARTTLS required (a throwaway certificate for `localhost`), a login
+/// of `slipway` with `password`, recording each message it takes.
+struct SmtpServer {
+    child: Child,
+    port: u16,
+    /// The CA that signed the server's certificate.
+    ca: PathBuf,
+    out: PathBuf,
+}
+
+impl SmtpServer {
+    fn start(dir: &Path, password: &str) -> SmtpServer {
+        let python = std::env::var("SLIPWAY_PYTHON")
+            .expect("SLIPWAY_PYTHON is not set: run the tests through scripts/test");
+        // A throwaway CA (what SSL_CERT_FILE trusts) and the server's certificate from it.
+        let (ca, ca_key) = (dir.join("smtp-ca.pem"), dir.join("smtp-ca-key.pem"));
+        let (cert, key) = (dir.join("smtp-cert.pem"), dir.join("smtp-key.pem"));
+        let (request, extensions) = (dir.join("smtp.csr"), dir.join("smtp.ext"));
+        std::fs::write(&extensions, "subjectAltName=DNS:localhost\n").unwrap();
+        let openssl = |args: &[&std::ffi::OsStr]| {
+            let status = std::process::Command::new("openssl")
+                .args(args)
+                .stderr(Stdio::null())
+                .status()
+                .expect("openssl runs");
+            assert!(status.success(), "openssl {args:?}");
+        };
+        let os = |s: &'static str| std::ffi::OsStr::new(s);
+        openssl(&[
+            os("req"),
+            os("-x509"),
+            os("-newkey"),
+            os("rsa:2048"),
+            os("-nodes"),
+            os("-days"),
+            os("1"),
+            os("-subj"),
+            os("/CN=slipway test CA"),
+            os("-keyout"),
+            ca_key.as_os_str(),
+            os("-out"),
+            ca.as_os_str(),
+        ]);
+        openssl(&[
+            os("req"),
+            os("-newkey"),
+            os("rsa:2048"),
+            os("-nodes"),
+            os("-subj"),
+            os("/CN=localhost"),
+            os("-keyout"),
+            key.as_os_str(),
+            os("-out"),
+            request.as_os_str(),
+        ]);
+        openssl(&[
+            os("x509"),
+            os("-req"),
+            os("-in"),
+            request.as_os_str(),
+            os("-CA"),
+            ca.as_os_str(),
+            os("-CAkey"),
+            ca_key.as_os_str(),
+            os("-CAcreateserial"),
+            os("-days"),
+            os("1"),
+            os("-extfile"),
+            extensions.as_os_str(),
+            os("-out"),
+            cert.as_os_str(),
+        ]);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let (out, ready) = (dir.join("mail.jsonl"), dir.join("smtp-ready"));
+        let child = std::process::Command::new(python)
+            .arg(crate::repo_root().join("crates/slipway/tests/it/smtp/server.py"))
+            .arg(port.to_string())
+            .args([&cert, &key])
+            .arg(password)
+            .args([&out, &ready])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the SMTP server starts");
+        let start = Instant::now();
+        while !ready.exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "the SMTP server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        SmtpServer {
+            child,
+            port,
+            ca,
+            out,
+        }
+    }
+
+    fn messages(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.out)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn email_goes_out_over_starttls_with_a_login_and_a_failing_channel_never_fails_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = SmtpServer::start(dir.path(), "mail-secret-4242");
+    let root = small_project(
+        dir.path(),
+        &format!(
+            r#"
+[notifications.ops]
+kind = "email"
+to = ["ops@shop.test", "Dev Team <dev@shop.test>"]
+from = "slipway <ci@shop.test>"
+smtp = "localhost:{}"
+username = "slipway"
+password = "env:TEST_SMTP_PASSWORD"
+events = ["run-failed", "run-succeeded"]
+
+[pipelines.release]
+steps = [{{ name = "check", run = "true" }}, "notify"]
+
+[pipelines.broken]
+kind = "release"
+steps = [{{ name = "unit tests", run = "echo 3 failed >&2; exit 3" }}]
+"#,
+            smtp.port
+        ),
+    );
+    let pipeline = |name: &str, password: &str, trust: bool| {
+        let mut command = slipway(&root);
+        command
+            .args(["pipeline", "run", name])
+            .env("TEST_SMTP_PASSWORD", password);
+        if trust {
+            command.env("SSL_CERT_FILE", &smtp.ca);
+        }
+        run(&mut command)
+    };
+
+    let ok = pipeline("release", "mail-secret-4242", true);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(ok.stderr.contains("notified ops"), "{}", ok.stderr);
+    let broken = pipeline("broken", "mail-secret-4242", true);
+    assert_eq!(broken.code, 1, "{}", broken.stderr);
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 2, "{messages:#?}");
+    for message in &messages {
+        assert_eq!(message["tls"], true, "sent before STARTTLS");
+        assert_eq!(message["login"], true);
+        assert_eq!(message["from"], "ci@shop.test");
+        assert_eq!(
+            message["to"],
+            serde_json::json!(["ops@shop.test", "dev@shop.test"])
+        );
+    }
+    let text = |i: usize| {
+        messages[i]["message"]
+            .as_str()
+            .unwrap()
+            .replace("\r\n", "\n")
+    };
+    assert!(text(0).contains("\nSubject: "), "{}", text(0));
+    assert!(
+        text(0).contains("release pipeline went through"),
+        "{}",
+        text(0)
+    );
+    assert!(text(0).contains("event: run-succeeded"), "{}", text(0));
+    assert!(text(1).contains("run 2 of broken failed"), "{}", text(1));
+    assert!(
+        text(1).contains("why: step `unit tests` failed: exit status 3"),
+        "{}",
+        text(1)
+    );
+
+    // A wrong password and an untrusted certificate: nothing is sent, the run's outcome is its
+    // own, the failure is reported without the password.
+    let wrong = pipeline("release", "not-the-password", true);
+    assert_eq!(wrong.code, 0, "{}", wrong.stderr);
+    assert!(
+        wrong
+            .stderr
+            .contains("warning: notification to `ops` failed"),
+        "{}",
+        wrong.stderr
+    );
+    assert!(wrong.stderr.contains("535"), "{}", wrong.stderr);
+    assert!(
+        !wrong.stderr.contains("not-the-password"),
+        "{}",
+        wrong.stderr
+    );
+    let untrusted = pipeline("release", "mail-secret-4242", false);
+    assert_eq!(untrusted.code, 0, "{}", untrusted.stderr);
+    assert!(
+        untrusted
+            .stderr
+            .contains("warning: notification to `ops` failed"),
+        "{}",
+        untrusted.stderr
+    );
+    assert_eq!(
+        smtp.messages().len(),
+        2,
+        "a message went out without a trusted STARTTLS or login"
+    );
 }
