@@ -42,6 +42,9 @@ pub struct Manifest {
     /// Named sequences of steps run on an event.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub pipelines: IndexMap<String, Pipeline>,
+    /// `slipway serve`: the dashboard, webhooks and the pipelines they start.
+    #[serde(default, skip_serializing_if = "ServerSettings::is_default")]
+    pub server: ServerSettings,
     /// Settings of `slipway lint`.
     #[serde(default, skip_serializing_if = "LintSettings::is_empty")]
     pub lint: LintSettings,
@@ -756,6 +759,37 @@ pub struct GitFilter {
     /// Path globs that never start the pipeline on their own, e.g. `["docs/**"]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignore_paths: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address the server listens on; default `127.0.0.1:8300`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// The address people reach it at, for links in notifications; default `http://<listen>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Login name → password, as `env:VAR`. A login may press Deploy, Reject and Rollback (the
+    /// environment's `approval.approvers` still decide who may approve).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub users: IndexMap<String, String>,
+    /// Let anyone who reaches the server see its pages without logging in (changes still need
+    /// a login).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub public_read: bool,
+    /// The secret git hosts sign webhooks with, as `env:VAR`; without it webhooks are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+    /// Look for new commits in the project's repository this often, e.g. `"30s"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll: Option<Duration>,
+}
+
+impl ServerSettings {
+    pub fn is_default(&self) -> bool {
+        *self == ServerSettings::default()
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]

@@ -414,6 +414,24 @@ impl Checker<'_, '_> {
                 );
             }
         }
+        for (user, password) in &m.server.users {
+            if !password.starts_with("env:") {
+                self.bad(
+                    root.key("server").key("users").key(user),
+                    "a password is never written in slipway.toml".into(),
+                    format!("write `{user} = \"env:VAR\"` and set VAR where `slipway serve` runs"),
+                );
+            }
+        }
+        if let Some(secret) = &m.server.webhook_secret
+            && !secret.starts_with("env:")
+        {
+            self.bad(
+                root.key("server").key("webhook_secret"),
+                "a webhook secret is never written in slipway.toml".into(),
+                "write `webhook_secret = \"env:VAR\"`".to_owned(),
+            );
+        }
         for (i, id) in m.lint.ignore.iter().enumerate() {
             self.check_rule_id(root.key("lint").key("ignore").index(i), id);
         }

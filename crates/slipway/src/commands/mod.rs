@@ -17,6 +17,7 @@ pub mod promote;
 pub mod proxy;
 pub mod push;
 pub mod schema;
+pub mod serve;
 
 /// `--output text|json` for commands a script may read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]

@@ -11,6 +11,7 @@ mod lint;
 mod manifest_errors;
 mod pipelines;
 mod sarif_schema;
+mod server;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

@@ -1,0 +1,248 @@
+//! Webhooks from git hosts: who signed the request, and what was pushed. GitHub and
+//! Gitea/Forgejo sign the body with HMAC-SHA256 (`X-Hub-Signature-256: sha256=<hex>`,
+//! `X-Gitea-Signature: <hex>`); GitLab sends the shared secret itself (`X-Gitlab-Token`). A
+//! request that fails the check is refused before its body is read as JSON.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GitHost {
+    GitHub,
+    GitLab,
+    Gitea,
+}
+
+impl GitHost {
+    pub fn name(self) -> &'static str {
+        match self {
+            GitHost::GitHub => "github",
+            GitHost::GitLab => "gitlab",
+            GitHost::Gitea => "gitea",
+        }
+    }
+}
+
+/// What a verified webhook asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HookEvent {
+    /// A push (a merge lands as a push too): the branch and the commit it now points at.
+    Push { branch: String, rev: String },
+    /// A branch deleted, a tag, a ping: nothing to run.
+    Ignored(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HookError {
+    /// 401: no signature, or the wrong one.
+    Unauthorized(String),
+    /// 400: signed, but not a body we understand.
+    BadRequest(String),
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Checks that `body` was sent by someone who knows `secret`. `header` finds a request
+/// header by (lower-case) name.
+pub fn verify<'h>(
+    host: GitHost,
+    secret: &str,
+    body: &[u8],
+    header: impl Fn(&str) -> Option<&'h str>,
+) -> Result<(), HookError> {
+    let missing = |name: &str| HookError::Unauthorized(format!("no {name} header"));
+    match host {
+        GitHost::GitLab => {
+            let token = header("x-gitlab-token").ok_or_else(|| missing("X-Gitlab-Token"))?;
+            if !same_secret(secret, token) {
+                return Err(HookError::Unauthorized("wrong X-Gitlab-Token".into()));
+            }
+            Ok(())
+        }
+        GitHost::GitHub | GitHost::Gitea => {
+            let (name, signature) = match host {
+                GitHost::GitHub => {
+                    let value = header("x-hub-signature-256")
+                        .ok_or_else(|| missing("X-Hub-Signature-256"))?;
+                    (
+                        "X-Hub-Signature-256",
+                        value.strip_prefix("sha256=").ok_or_else(|| {
+                            HookError::Unauthorized(
+                                "X-Hub-Signature-256 is not `sha256=<hex>`".into(),
+                            )
+                        })?,
+                    )
+                }
+                _ => (
+                    "X-Gitea-Signature",
+                    header("x-gitea-signature")
+                        .or_else(|| header("x-forgejo-signature"))
+                        .ok_or_else(|| missing("X-Gitea-Signature"))?,
+                ),
+            };
+            let expected = hex::decode(signature.trim())
+                .map_err(|_| HookError::Unauthorized(format!("{name} is not hex")))?;
+            let mut mac =
+                HmacSha256::new_from_slice(secret.as_bytes()).expect("any key length works");
+            mac.update(body);
+            mac.verify_slice(&expected)
+                .map_err(|_| HookError::Unauthorized(format!("{name} does not match the body")))
+        }
+    }
+}
+
+/// Whether `given` is `secret`, compared through an HMAC of both so the time taken says nothing
+/// of the secret (passwords, CSRF tokens, GitLab's token).
+pub fn same_secret(secret: &str, given: &str) -> bool {
+    let key = HmacSha256::new_from_slice(b"slipway-compare").expect("any key length works");
+    let mut mac = key.clone();
+    mac.update(secret.as_bytes());
+    let expected = mac.finalize().into_bytes();
+    let mut mac = key;
+    mac.update(given.as_bytes());
+    mac.verify_slice(&expected).is_ok()
+}
+
+/// Signs `body` as GitHub and Gitea do: the hex HMAC-SHA256 under `secret`.
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("any key length works");
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Reads a verified body: `event` is the host's event header.
+pub fn parse(host: GitHost, event: Option<&str>, body: &[u8]) -> Result<HookEvent, HookError> {
+    let is_push = match (host, event) {
+        (GitHost::GitHub, Some("push")) | (GitHost::Gitea, Some("push")) => true,
+        (GitHost::GitLab, Some("Push Hook")) => true,
+        (_, Some(other)) => {
+            return Ok(HookEvent::Ignored(format!(
+                "`{other}` events start nothing"
+            )));
+        }
+        (_, None) => {
+            return Err(HookError::BadRequest(
+                "no event header (X-GitHub-Event, X-Gitlab-Event or X-Gitea-Event)".into(),
+            ));
+        }
+    };
+    debug_assert!(is_push);
+    let json: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| HookError::BadRequest(format!("the body is not JSON: {e}")))?;
+    let text = |key: &str| json.get(key).and_then(|v| v.as_str());
+    let reference =
+        text("ref").ok_or_else(|| HookError::BadRequest("no `ref` in the push".into()))?;
+    let rev = match host {
+        GitHost::GitLab => text("checkout_sha").or_else(|| text("after")),
+        _ => text("after"),
+    }
+    .ok_or_else(|| HookError::BadRequest("no `after` commit in the push".into()))?;
+    let Some(branch) = reference.strip_prefix("refs/heads/") else {
+        return Ok(HookEvent::Ignored(format!("`{reference}` is not a branch")));
+    };
+    if rev.chars().all(|c| c == '0') {
+        return Ok(HookEvent::Ignored(format!("branch `{branch}` was deleted")));
+    }
+    if rev.len() != 40 || !rev.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(HookError::BadRequest(format!("`{rev}` is not a commit id")));
+    }
+    Ok(HookEvent::Push {
+        branch: branch.to_owned(),
+        rev: rev.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "hook-secret";
+    const SHA: &str = "3f2a1c0d9e8b7a6f5e4d3c2b1a0f9e8d7c6b5a49";
+
+    fn push(reference: &str, after: &str) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({ "ref": reference, "after": after, "before": SHA }))
+            .unwrap()
+    }
+
+    #[test]
+    fn github_and_gitea_signatures_cover_the_body() {
+        let body = push("refs/heads/main", SHA);
+        let good = format!("sha256={}", sign(SECRET, &body));
+        let github = |value: &'static str| {
+            move |name: &str| (name == "x-hub-signature-256").then_some(value)
+        };
+        let good: &'static str = Box::leak(good.into_boxed_str());
+        assert_eq!(verify(GitHost::GitHub, SECRET, &body, github(good)), Ok(()));
+        let mut tampered = body.clone();
+        tampered[10] ^= 1;
+        assert!(matches!(
+            verify(GitHost::GitHub, SECRET, &tampered, github(good)),
+            Err(HookError::Unauthorized(_))
+        ));
+        assert!(matches!(
+            verify(GitHost::GitHub, "other", &body, github(good)),
+            Err(HookError::Unauthorized(_))
+        ));
+        assert!(matches!(
+            verify(GitHost::GitHub, SECRET, &body, |_| None),
+            Err(HookError::Unauthorized(m)) if m.contains("X-Hub-Signature-256")
+        ));
+        let gitea_signature: &'static str = Box::leak(sign(SECRET, &body).into_boxed_str());
+        assert_eq!(
+            verify(GitHost::Gitea, SECRET, &body, |name| (name
+                == "x-gitea-signature")
+                .then_some(gitea_signature)),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn gitlab_sends_the_token_itself() {
+        let body = push("refs/heads/main", SHA);
+        assert_eq!(
+            verify(GitHost::GitLab, SECRET, &body, |n| (n == "x-gitlab-token")
+                .then_some(SECRET)),
+            Ok(())
+        );
+        assert!(
+            verify(GitHost::GitLab, SECRET, &body, |n| (n == "x-gitlab-token")
+                .then_some("guess"))
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn pushes_to_branches_start_runs_and_the_rest_is_ignored() {
+        assert_eq!(
+            parse(GitHost::GitHub, Some("push"), &push("refs/heads/main", SHA)),
+            Ok(HookEvent::Push {
+                branch: "main".into(),
+                rev: SHA.into()
+            })
+        );
+        assert!(matches!(
+            parse(GitHost::GitHub, Some("push"), &push("refs/tags/v1", SHA)),
+            Ok(HookEvent::Ignored(_))
+        ));
+        assert!(matches!(
+            parse(GitHost::Gitea, Some("push"), &push("refs/heads/old", &"0".repeat(40))),
+            Ok(HookEvent::Ignored(m)) if m.contains("deleted")
+        ));
+        assert!(matches!(
+            parse(GitHost::GitHub, Some("ping"), b"{}"),
+            Ok(HookEvent::Ignored(_))
+        ));
+        assert!(matches!(
+            parse(GitHost::GitHub, Some("push"), b"{not json"),
+            Err(HookError::BadRequest(m)) if m.contains("not JSON")
+        ));
+        assert!(matches!(
+            parse(
+                GitHost::GitLab,
+                Some("Push Hook"),
+                &push("refs/heads/main", "not-a-sha")
+            ),
+            Err(HookError::BadRequest(_))
+        ));
+    }
+}

@@ -1,0 +1,403 @@
+//! `slipway serve`: one project's pipelines started by webhooks from its git host (or by
+//! watching its repository), carried out in this process, and a dashboard where people see
+//! environments, runs and their live logs, and press Deploy, Reject and Rollback. Everything it
+//! shows and decides goes through the same run history and release history as the CLI, so a
+//! person may approve from a terminal or from a browser, and a restart loses nothing: runs that
+//! wait on a person wait again, runs cut mid-step are shown interrupted with a Resume button.
+
+pub mod hooks;
+pub mod html;
+mod pages;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::{get, post};
+use slipway_core::Manifest;
+use slipway_pipeline::changes::{self, Change, Checkout};
+use slipway_pipeline::runner::{self, Runner};
+use slipway_pipeline::store::{Run, RunState, RunStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Pipeline(#[from] slipway_pipeline::PipelineError),
+    #[error(transparent)]
+    Releases(#[from] slipway_deploy::DeployError),
+    #[error("{0}")]
+    Settings(String),
+}
+
+pub type Result<T, E = ServerError> = std::result::Result<T, E>;
+
+/// What the server is started with: slipway.toml's `[server]`, resolved.
+#[derive(Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    /// Where people reach it, for links in notifications.
+    pub url: String,
+    /// Login name → password.
+    pub users: Vec<(String, String)>,
+    pub public_read: bool,
+    pub webhook_secret: Option<String>,
+    pub poll: Option<Duration>,
+    pub project_root: PathBuf,
+    pub state_dir: PathBuf,
+    /// The slipway binary pipeline steps and rollbacks run.
+    pub exe: PathBuf,
+    pub manifest: Manifest,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Passwords and the webhook secret stay out of any output.
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("url", &self.url)
+            .field(
+                "users",
+                &self.users.iter().map(|(u, _)| u).collect::<Vec<_>>(),
+            )
+            .field("public_read", &self.public_read)
+            .field("project_root", &self.project_root)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Session {
+    user: String,
+    csrf: String,
+}
+
+/// The server's shared state.
+pub(crate) struct App {
+    settings: Settings,
+    runs: Arc<RunStore>,
+    releases: slipway_deploy::store::Store,
+    sessions: Mutex<HashMap<String, Session>>,
+    /// `slipway status ENV --output json`, refreshed in the background when it is older than
+    /// a few seconds, so pages never wait on the hosts.
+    status: Mutex<HashMap<String, (Instant, serde_json::Value)>>,
+    refreshing: Mutex<std::collections::HashSet<String>>,
+    counters: Mutex<BTreeMap<String, u64>>,
+    started: Instant,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl App {
+    fn count(&self, key: String) {
+        *self
+            .counters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_default() += 1;
+    }
+
+    fn project(&self) -> &str {
+        &self.settings.manifest.project.name
+    }
+
+    fn runner(self: &Arc<Self>, root: PathBuf) -> Runner {
+        let url = self.settings.url.trim_end_matches('/').to_owned();
+        Runner {
+            manifest: self.settings.manifest.clone(),
+            store: self.runs.clone(),
+            root,
+            exe: self.settings.exe.clone(),
+            env: vec![(
+                "SLIPWAY_STATE_DIR".to_owned(),
+                self.settings.state_dir.to_string_lossy().into_owned(),
+            )],
+            progress: Arc::new(|progress| {
+                if let slipway_pipeline::Progress::Finished { run, state, note } = progress {
+                    let note = note.map(|n| format!(": {n}")).unwrap_or_default();
+                    eprintln!("run {run} {state}{note}");
+                }
+            }),
+            poll: Duration::from_millis(250),
+            approval_link: Some(Arc::new(move |id| format!("{url}/runs/{id}"))),
+        }
+    }
+
+    /// Carries out run `id` in the background, in a worktree when it is not the checked-out
+    /// commit.
+    fn carry(self: &Arc<Self>, id: i64) {
+        let app = self.clone();
+        tokio::spawn(async move {
+            let Ok(Some(run)) = app.runs.get(id) else {
+                return;
+            };
+            let root = app.settings.project_root.clone();
+            let worktrees = app.settings.state_dir.join("worktrees");
+            let rev = run.rev.clone();
+            let checkout =
+                tokio::task::spawn_blocking(move || Checkout::of(&root, &rev, &worktrees)).await;
+            let checkout = match checkout {
+                Ok(Ok(checkout)) => checkout,
+                Ok(Err(error)) => {
+                    let _ = app
+                        .runs
+                        .finish(id, RunState::Failed, Some(&error.to_string()));
+                    return;
+                }
+                Err(error) => {
+                    let _ = app
+                        .runs
+                        .finish(id, RunState::Failed, Some(&error.to_string()));
+                    return;
+                }
+            };
+            let runner = app.runner(checkout.root.clone());
+            if let Err(error) = runner.carry_out(id).await {
+                eprintln!("run {id}: {error}");
+                let _ = app
+                    .runs
+                    .finish(id, RunState::Failed, Some(&error.to_string()));
+            }
+            app.count(format!(
+                "slipway_pipeline_runs_finished_total{{pipeline=\"{}\"}}",
+                run.pipeline
+            ));
+            drop(tokio::task::spawn_blocking(move || drop(checkout)));
+        });
+    }
+
+    /// Starts `pipeline` at `change`.
+    fn start(
+        self: &Arc<Self>,
+        pipeline: &str,
+        change: &Change,
+        trigger: &str,
+        by: &str,
+    ) -> Result<Run> {
+        let run = runner::create_run(
+            &self.settings.manifest,
+            &self.runs,
+            pipeline,
+            change,
+            trigger,
+            by,
+        )?;
+        self.carry(run.id);
+        Ok(run)
+    }
+
+    /// A push of `rev` to `branch`: starts the pipelines its changes pass. The commit is
+    /// fetched first when the project's repository does not have it yet.
+    fn on_push(self: &Arc<Self>, branch: &str, rev: &str, trigger: &str) -> Result<Vec<Run>> {
+        let root = &self.settings.project_root;
+        if changes::resolve_rev(root, rev).is_err() {
+            let _ = changes::git(root, &["fetch", "--all", "--quiet"]);
+        }
+        let rev = changes::resolve_rev(root, rev)?;
+        let mut bases = HashMap::new();
+        let matching =
+            slipway_pipeline::matching_pipelines(&self.settings.manifest, Some(branch), |name| {
+                let base = self.runs.last_succeeded_rev(name)?;
+                let paths = changes::changed_paths(root, base.as_deref(), &rev)?;
+                bases.insert(name.to_owned(), base);
+                Ok(paths)
+            })?;
+        let mut started = Vec::new();
+        for (name, paths) in matching {
+            let change = Change {
+                rev: rev.clone(),
+                branch: Some(branch.to_owned()),
+                base_rev: bases.remove(&name).flatten(),
+                paths,
+            };
+            started.push(self.start(&name, &change, trigger, &format!("{trigger} of {branch}"))?);
+        }
+        Ok(started)
+    }
+
+    /// The cached status of `environment`, refreshing it in the background when stale.
+    fn status(self: &Arc<Self>, environment: &str) -> Option<serde_json::Value> {
+        let cached = self
+            .status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(environment)
+            .cloned();
+        let stale = cached
+            .as_ref()
+            .is_none_or(|(at, _)| at.elapsed() > Duration::from_secs(5));
+        if stale {
+            self.refresh_status(environment);
+        }
+        cached.map(|(_, value)| value)
+    }
+
+    fn refresh_status(self: &Arc<Self>, environment: &str) {
+        if !self
+            .refreshing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(environment.to_owned())
+        {
+            return;
+        }
+        let app = self.clone();
+        let environment = environment.to_owned();
+        tokio::spawn(async move {
+            let output = tokio::process::Command::new(&app.settings.exe)
+                .args(["status", &environment, "--output", "json"])
+                .current_dir(&app.settings.project_root)
+                .env("SLIPWAY_STATE_DIR", &app.settings.state_dir)
+                .stdin(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .output();
+            let value = match tokio::time::timeout(Duration::from_secs(20), output).await {
+                Ok(Ok(output)) if output.status.success() => {
+                    serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null)
+                }
+                Ok(Ok(output)) => serde_json::json!({
+                    "error": String::from_utf8_lossy(&output.stderr).trim().to_owned()
+                }),
+                _ => serde_json::json!({ "error": "the hosts did not answer" }),
+            };
+            app.status
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(environment.clone(), (Instant::now(), value));
+            app.refreshing
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&environment);
+        });
+    }
+
+    /// Drops the cached status of `environment` (after a deploy or rollback).
+    fn forget_status(&self, environment: &str) {
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(environment);
+    }
+}
+
+/// Watches the project's repository: a branch whose head moved is a push.
+async fn poll(app: Arc<App>, every: Duration) {
+    let mut seen: Option<HashMap<String, String>> = None;
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let root = app.settings.project_root.clone();
+        let heads = tokio::task::spawn_blocking(move || {
+            let _ = changes::git(&root, &["fetch", "--all", "--quiet"]);
+            changes::git(
+                &root,
+                &[
+                    "for-each-ref",
+                    "--format=%(refname:short) %(objectname)",
+                    "refs/heads",
+                ],
+            )
+        })
+        .await;
+        let Ok(Ok(listing)) = heads else { continue };
+        let heads: HashMap<String, String> = listing
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(b, r)| (b.to_owned(), r.to_owned()))
+            .collect();
+        // The first look only learns where the branches are: starting the server runs nothing.
+        if let Some(before) = &seen {
+            for (branch, rev) in &heads {
+                if before.get(branch) != Some(rev) {
+                    let app = app.clone();
+                    let (branch, rev) = (branch.clone(), rev.clone());
+                    let started =
+                        tokio::task::spawn_blocking(move || app.on_push(&branch, &rev, "poll"))
+                            .await;
+                    if let Ok(Err(error)) = started {
+                        eprintln!("poll: {error}");
+                    }
+                }
+            }
+        }
+        seen = Some(heads);
+    }
+}
+
+/// Serves until `shutdown` completes.
+pub async fn serve(
+    settings: Settings,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let runs = Arc::new(RunStore::open(&settings.state_dir.join("pipelines.db"))?);
+    let releases = slipway_deploy::store::Store::open(&slipway_deploy::rollout::store_path(
+        &settings.state_dir,
+    ))?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|source| ServerError::Listen {
+            address: settings.listen,
+            source,
+        })?;
+    let poll_every = settings.poll;
+    let address = settings.listen;
+    let app = Arc::new(App {
+        settings,
+        runs,
+        releases,
+        sessions: Mutex::default(),
+        status: Mutex::default(),
+        refreshing: Mutex::default(),
+        counters: Mutex::default(),
+        started: Instant::now(),
+    });
+    // Runs cut by a stop of the server: those waiting on a person (or never started) go on;
+    // those cut mid-step wait for someone to press Resume.
+    app.runs.reap()?;
+    for run in app.runs.unfinished()? {
+        if matches!(run.state, RunState::Waiting | RunState::Queued)
+            && !runner::carried_elsewhere(&run)
+        {
+            app.carry(run.id);
+        }
+    }
+    if let Some(every) = poll_every {
+        tokio::spawn(poll(app.clone(), every));
+    }
+    let router = Router::new()
+        .route("/", get(pages::dashboard))
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .route("/runs/{id}", get(pages::run_page))
+        .route("/runs/{id}/events", get(pages::run_events))
+        .route("/runs/{id}/approve", post(pages::approve))
+        .route("/runs/{id}/reject", post(pages::reject))
+        .route("/runs/{id}/resume", post(pages::resume))
+        .route("/pipelines/{name}/run", post(pages::run_pipeline))
+        .route("/environments/{name}", get(pages::environment_page))
+        .route("/environments/{name}/rollback", post(pages::rollback))
+        .route("/hooks/{host}", post(pages::webhook))
+        .route("/api/runs", get(pages::api_runs))
+        .route("/api/runs/{id}", get(pages::api_run))
+        .route("/metrics", get(pages::metrics))
+        .route("/health", get(|| async { "ok" }))
+        .with_state(app);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|source| ServerError::Listen { address, source })
+}
