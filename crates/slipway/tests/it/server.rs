@@ -322,9 +322,13 @@ fn a_pushed_release_is_approved_and_rolled_back_in_the_browser() {
         )
         .replace("127.0.0.1:8080", "127.0.0.1:0")
         .replace("127.0.0.1:8081", &format!("127.0.0.1:{}", free_port()))
-        + &format!(
-            "\n[server]\nlisten = \"{address}\"\nusers = {{ ada = \"env:TEST_ADA_PASSWORD\" }}\nwebhook_secret = \"env:TEST_WEBHOOK_SECRET\"\n"
+        .replace(
+            "listen = \"127.0.0.1:8300\"\nusers = { ada = \"env:SHOP_ADA_PASSWORD\" }",
+            &format!(
+                "listen = \"{address}\"\nusers = {{ ada = \"env:TEST_ADA_PASSWORD\" }}\nwebhook_secret = \"env:TEST_WEBHOOK_SECRET\""
+            ),
         );
+    assert!(manifest.contains(&address), "the example's [server] moved");
     write(&shop, "slipway.toml", &manifest);
     set_greeting(&shop, "first release");
     let _down = Down(shop.clone());
