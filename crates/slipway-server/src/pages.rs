@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -154,6 +154,11 @@ fn may_change(
     Ok(user)
 }
 
+/// The fields of a form body; an empty or missing body (a script's POST) has none.
+fn form_of(body: &[u8]) -> HashMap<String, String> {
+    serde_urlencoded::from_bytes(body).unwrap_or_default()
+}
+
 fn login_redirect() -> Response {
     Redirect::to("/login").into_response()
 }
@@ -188,10 +193,8 @@ pub(crate) async fn login_form(State(app): Shared) -> Html<String> {
     ))
 }
 
-pub(crate) async fn login(
-    State(app): Shared,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
+pub(crate) async fn login(State(app): Shared, body: Bytes) -> Response {
+    let form = form_of(&body);
     let user = form.get("user").map(String::as_str).unwrap_or_default();
     let password = form.get("password").map(String::as_str).unwrap_or_default();
     if !password_matches(&app, user, password) {
@@ -230,11 +233,8 @@ pub(crate) async fn login(
         .into_response()
 }
 
-pub(crate) async fn logout(
-    State(app): Shared,
-    headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
+pub(crate) async fn logout(State(app): Shared, headers: HeaderMap, body: Bytes) -> Response {
+    let form = form_of(&body);
     if let Err(refused) = may_change(&app, &headers, &form) {
         return *refused;
     }
@@ -717,8 +717,9 @@ pub(crate) async fn approve(
     State(app): Shared,
     headers: HeaderMap,
     Path(id): Path<i64>,
-    Form(form): Form<HashMap<String, String>>,
+    body: Bytes,
 ) -> Response {
+    let form = form_of(&body);
     decide(app, headers, id, form, true).await
 }
 
@@ -726,8 +727,9 @@ pub(crate) async fn reject(
     State(app): Shared,
     headers: HeaderMap,
     Path(id): Path<i64>,
-    Form(form): Form<HashMap<String, String>>,
+    body: Bytes,
 ) -> Response {
+    let form = form_of(&body);
     decide(app, headers, id, form, false).await
 }
 
@@ -735,8 +737,9 @@ pub(crate) async fn resume(
     State(app): Shared,
     headers: HeaderMap,
     Path(id): Path<i64>,
-    Form(form): Form<HashMap<String, String>>,
+    body: Bytes,
 ) -> Response {
+    let form = form_of(&body);
     let user = match may_change(&app, &headers, &form) {
         Ok(user) => user,
         Err(refused) => return *refused,
@@ -776,8 +779,9 @@ pub(crate) async fn run_pipeline(
     State(app): Shared,
     headers: HeaderMap,
     Path(name): Path<String>,
-    Form(form): Form<HashMap<String, String>>,
+    body: Bytes,
 ) -> Response {
+    let form = form_of(&body);
     let user = match may_change(&app, &headers, &form) {
         Ok(user) => user,
         Err(refused) => return *refused,
@@ -922,8 +926,9 @@ pub(crate) async fn rollback(
     State(app): Shared,
     headers: HeaderMap,
     Path(name): Path<String>,
-    Form(form): Form<HashMap<String, String>>,
+    body: Bytes,
 ) -> Response {
+    let form = form_of(&body);
     let user = match may_change(&app, &headers, &form) {
         Ok(user) => user,
         Err(refused) => return *refused,
