@@ -232,9 +232,6 @@ impl Runner {
                 ),
             });
         }
-        if kind == PipelineKind::Release {
-            self.wait_for_turn(&run).await?;
-        }
         let run = self.store.claim(id)?;
         let store = self.store.clone();
         let heartbeat = tokio::spawn(async move {
@@ -244,6 +241,15 @@ impl Runner {
                 let _ = store.heartbeat(id);
             }
         });
+        if kind == PipelineKind::Release
+            && let Err(error) = self.wait_for_turn(&run).await
+        {
+            heartbeat.abort();
+            return Err(error);
+        }
+        if run.state == RunState::Queued {
+            self.store.set_run_state(id, RunState::Running)?;
+        }
         let result = self.steps(&run, kind, &planned).await;
         heartbeat.abort();
         let (state, note) = match result {

@@ -281,15 +281,16 @@ impl RunStore {
         self.connection.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records a new run, queued, with its steps pending.
+    /// Records a new run, queued, with its steps pending, carried by this process (which is to
+    /// carry it out, so a run created a moment later queues behind it).
     pub fn create(&self, new: &NewRun) -> Result<Run> {
         let at = now();
         let id = {
             let mut connection = self.connection();
             let tx = connection.transaction().map_err(db)?;
             tx.execute(
-                "INSERT INTO runs (pipeline, kind, rev, branch, base_rev, trigger, started_by, state, created_at, changed)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?9)",
+                "INSERT INTO runs (pipeline, kind, rev, branch, base_rev, trigger, started_by, state, created_at, changed, runner, heartbeat)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?9, ?10, ?8)",
                 params![
                     new.pipeline,
                     new.kind,
@@ -300,6 +301,7 @@ impl RunStore {
                     new.started_by,
                     at,
                     serde_json::to_string(&new.changed).expect("strings serialize"),
+                    this_runner(),
                 ],
             )
             .map_err(db)?;
@@ -384,15 +386,15 @@ impl RunStore {
             .collect()
     }
 
-    /// Takes `id` for this process: from now on it is `running` here. Fails when another live
-    /// process carries it.
+    /// Takes `id` for this process: from now on this process carries it (a queued or waiting
+    /// run keeps its state, anything else is `running`). Fails when another live process
+    /// carries it.
     pub fn claim(&self, id: i64) -> Result<Run> {
         let run = self.require(id)?;
         if let Some(runner) = &run.runner
             && !run.state.is_finished()
             && *runner != this_runner()
             && runner_alive(runner, run.heartbeat)
-            && run.state != RunState::Queued
         {
             return Err(PipelineError::NotResumable {
                 run: id,
@@ -408,7 +410,7 @@ impl RunStore {
         let at = now();
         self.connection()
             .execute(
-                "UPDATE runs SET state = CASE WHEN state = 'waiting' THEN 'waiting' ELSE 'running' END,
+                "UPDATE runs SET state = CASE WHEN state IN ('waiting', 'queued') THEN state ELSE 'running' END,
                    runner = ?1, heartbeat = ?2, started_at = COALESCE(started_at, ?2) WHERE id = ?3",
                 params![this_runner(), at, id],
             )
@@ -842,6 +844,7 @@ mod tests {
         let (_dir, store) = store();
         let run = release_run(&store);
         store.claim(run.id).unwrap();
+        store.set_run_state(run.id, RunState::Running).unwrap();
         // A pid that cannot exist on Linux (above pid_max's ceiling).
         store
             .connection()

@@ -500,6 +500,13 @@ fn a_pushed_release_is_approved_and_rolled_back_in_the_browser() {
     // Rollback from the environment's page: the previous release is live again.
     browser.open(&format!("{base}/environments/prod"));
     browser.click("form[action='/environments/prod/rollback'] button");
+    // The answer comes when the rollback is done: wait for it without reloading the page.
+    wait_until("the rollback answers", Duration::from_secs(120), || {
+        browser
+            .call("GET", "/url", Value::Null)
+            .as_str()
+            .is_some_and(|u| u.contains("?msg="))
+    });
     let page = browser.wait_for_text(
         &format!("{base}/environments/prod"),
         "rolled back by ada",
