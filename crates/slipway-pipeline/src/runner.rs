@@ -535,7 +535,6 @@ impl Runner {
             self.store
                 .request_approval(run.id, index, environment, expires_at)?;
         if approval.state == ApprovalState::Pending {
-            self.store.set_run_state(run.id, RunState::Waiting)?;
             let how = match &self.approval_link {
                 Some(link) => link(run.id),
                 None => format!("slipway approve {} (or slipway reject {})", run.id, run.id),
@@ -573,6 +572,8 @@ impl Runner {
                     });
                 }
             }
+            // `waiting` means the people who decide have been asked.
+            self.store.set_run_state(run.id, RunState::Waiting)?;
             self.emit(Progress::Waiting {
                 run: run.id,
                 approval: approval.clone(),

@@ -209,10 +209,14 @@ impl RunStore {
             })?;
         }
         let connection = Connection::open(path).map_err(db)?;
+        // Other processes write the same history: wait for their locks, also while switching
+        // to WAL below.
+        connection
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(db)?;
         connection
             .execute_batch(
                 "PRAGMA journal_mode = WAL;
-                 PRAGMA busy_timeout = 5000;
                  CREATE TABLE IF NOT EXISTS runs (
                    id INTEGER PRIMARY KEY AUTOINCREMENT,
                    pipeline TEXT NOT NULL,

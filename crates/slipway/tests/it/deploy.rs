@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::{copy_example, run, slipway, unique, write};
+use crate::{copy_example, run, set_greeting, slipway, unique, write};
 
 const PROXY: &str = "127.0.0.1:8090";
 const PASSWORD: &str = "pw-deploy-test";
@@ -190,18 +190,6 @@ fn status_from_hosts(shop: &Path) -> serde_json::Value {
 
 fn release_ids(shop: &Path) -> Vec<String> {
     releases(shop).into_iter().map(|(id, _)| id).collect()
-}
-
-fn set_greeting(shop: &Path, greeting: &str) {
-    let path = shop.join("config/prod/values.toml");
-    let values = std::fs::read_to_string(&path).unwrap();
-    let mut lines: Vec<String> = values
-        .lines()
-        .filter(|l| !l.starts_with("GREETING"))
-        .map(str::to_owned)
-        .collect();
-    lines.push(format!("GREETING = \"{greeting}\""));
-    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
 }
 
 fn down(shop: &Path) {

@@ -201,3 +201,51 @@ impl Receiver {
             .collect()
     }
 }
+
+/// `git ARGS` in `dir` as a developer would run it; its output, trimmed.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.email=dev@slipway.invalid",
+            "-c",
+            "user.name=dev",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(output.status.success(), "git {args:?}: {output:?}");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// The example's slipway.toml (copied to `shop`) as its own project `name`, its apps routed by
+/// `host` behind the shared proxy, dev unpublished and stage on `stage_port`.
+pub fn own_shop_manifest(shop: &Path, name: &str, host: &str, stage_port: u16) -> String {
+    std::fs::read_to_string(shop.join("slipway.toml"))
+        .unwrap()
+        .replace("name = \"shop\"", &format!("name = \"{name}\""))
+        .replace(
+            "route = { path = \"/api\" }",
+            &format!("route = {{ host = \"{host}\", path = \"/api\" }}"),
+        )
+        .replace(
+            "route = { path = \"/\" }",
+            &format!("route = {{ host = \"{host}\", path = \"/\" }}"),
+        )
+        .replace("127.0.0.1:8080", "127.0.0.1:0")
+        .replace("127.0.0.1:8081", &format!("127.0.0.1:{stage_port}"))
+}
+
+/// Sets prod's GREETING (what the example's `/api/env` answers) in config/prod/values.toml.
+pub fn set_greeting(shop: &Path, greeting: &str) {
+    let path = shop.join("config/prod/values.toml");
+    let values = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = values
+        .lines()
+        .filter(|l| !l.starts_with("GREETING"))
+        .map(str::to_owned)
+        .collect();
+    lines.push(format!("GREETING = \"{greeting}\""));
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+}

@@ -9,23 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::{Receiver, copy_example, run, slipway, unique, write};
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = std::process::Command::new("git")
-        .args([
-            "-c",
-            "user.email=dev@slipway.invalid",
-            "-c",
-            "user.name=dev",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git runs");
-    assert!(output.status.success(), "git {args:?}: {output:?}");
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
+use crate::{Receiver, copy_example, git, own_shop_manifest, run, slipway, unique, write};
 
 fn commit(dir: &Path, files: &[(&str, &str)], message: &str) -> String {
     for (path, contents) in files {
@@ -545,19 +529,7 @@ fn the_example_release_pipeline_goes_from_build_to_prod_through_its_gate() {
     let shop = copy_example(dir.path());
     let name = unique("itpipe");
     let host = format!("{name}.test");
-    let manifest = std::fs::read_to_string(shop.join("slipway.toml"))
-        .unwrap()
-        .replace("name = \"shop\"", &format!("name = \"{name}\""))
-        .replace(
-            "route = { path = \"/api\" }",
-            &format!("route = {{ host = \"{host}\", path = \"/api\" }}"),
-        )
-        .replace(
-            "route = { path = \"/\" }",
-            &format!("route = {{ host = \"{host}\", path = \"/\" }}"),
-        )
-        .replace("127.0.0.1:8080", "127.0.0.1:0")
-        .replace("127.0.0.1:8081", "127.0.0.1:18281");
+    let manifest = own_shop_manifest(&shop, &name, &host, 18281);
     write(&shop, "slipway.toml", &manifest);
     for step in [&["base", "release"][..], &["base", "update"]] {
         let result = run(slipway(&shop).args(step));

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::{copy_example, run, slipway, unique, write};
+use crate::{copy_example, git, own_shop_manifest, run, set_greeting, slipway, unique, write};
 
 const PASSWORD: &str = "ada-dashboard-pw";
 const SECRET: &str = "webhook-secret-77";
@@ -256,39 +256,11 @@ impl Drop for Browser {
     }
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = std::process::Command::new("git")
-        .args([
-            "-c",
-            "user.email=dev@slipway.invalid",
-            "-c",
-            "user.name=dev",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "git {args:?}: {output:?}");
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
-
 fn greeting(host: &str) -> String {
     let (status, _, body) = http("127.0.0.1:8090", "GET", "/api/env", &[("Host", host)], b"");
     assert_eq!(status, 200, "{body}");
     let env: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     env["greeting"].as_str().unwrap_or_default().to_owned()
-}
-
-fn set_greeting(shop: &Path, greeting: &str) {
-    let path = shop.join("config/prod/values.toml");
-    let values = std::fs::read_to_string(&path).unwrap();
-    let mut lines: Vec<String> = values
-        .lines()
-        .filter(|l| !l.starts_with("GREETING"))
-        .map(str::to_owned)
-        .collect();
-    lines.push(format!("GREETING = \"{greeting}\""));
-    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
 }
 
 struct Down(PathBuf);
@@ -309,19 +281,7 @@ fn a_pushed_release_is_approved_and_rolled_back_in_the_browser() {
     let host = format!("{name}.test");
     let port = free_port();
     let address = format!("127.0.0.1:{port}");
-    let manifest = std::fs::read_to_string(shop.join("slipway.toml"))
-        .unwrap()
-        .replace("name = \"shop\"", &format!("name = \"{name}\""))
-        .replace(
-            "route = { path = \"/api\" }",
-            &format!("route = {{ host = \"{host}\", path = \"/api\" }}"),
-        )
-        .replace(
-            "route = { path = \"/\" }",
-            &format!("route = {{ host = \"{host}\", path = \"/\" }}"),
-        )
-        .replace("127.0.0.1:8080", "127.0.0.1:0")
-        .replace("127.0.0.1:8081", &format!("127.0.0.1:{}", free_port()))
+    let manifest = own_shop_manifest(&shop, &name, &host, free_port())
         .replace(
             "listen = \"127.0.0.1:8300\"\nusers = { ada = \"env:SHOP_ADA_PASSWORD\" }",
             &format!(
