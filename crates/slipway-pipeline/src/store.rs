@@ -208,15 +208,36 @@ impl RunStore {
                 source,
             })?;
         }
-        let connection = Connection::open(path).map_err(db)?;
-        // Other processes write the same history: wait for their locks, also while switching
-        // to WAL below.
-        connection
-            .busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(db)?;
-        connection
-            .execute_batch(
-                "PRAGMA journal_mode = WAL;
+        // Two processes opening a new history at once (a runner and `pipeline list`) can get
+        // SQLITE_BUSY without the busy handler being asked (switching to WAL, WAL recovery):
+        // try again for a while.
+        let mut attempt = 0;
+        let connection = loop {
+            match Self::initialise(path) {
+                Err(rusqlite::Error::SqliteFailure(error, _))
+                    if attempt < 50
+                        && matches!(
+                            error.code,
+                            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                        ) =>
+                {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                other => break other.map_err(db)?,
+            }
+        };
+        Ok(RunStore {
+            connection: std::sync::Mutex::new(connection),
+        })
+    }
+
+    fn initialise(path: &Path) -> rusqlite::Result<Connection> {
+        let connection = Connection::open(path)?;
+        // Other processes write the same history: wait for their locks.
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        connection.execute_batch(
+            "PRAGMA journal_mode = WAL;
                  CREATE TABLE IF NOT EXISTS runs (
                    id INTEGER PRIMARY KEY AUTOINCREMENT,
                    pipeline TEXT NOT NULL,
@@ -274,11 +295,8 @@ impl RunStore {
                    run_id INTEGER,
                    detail TEXT
                  );",
-            )
-            .map_err(db)?;
-        Ok(RunStore {
-            connection: std::sync::Mutex::new(connection),
-        })
+        )?;
+        Ok(connection)
     }
 
     fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
