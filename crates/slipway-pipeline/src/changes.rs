@@ -11,7 +11,7 @@ use slipway_core::Manifest;
 use slipway_core::manifest::{GitFilter, PipelineKind};
 
 use crate::steps::kind_of;
-use crate::store::short;
+use crate::store::{RunStore, short};
 use crate::{PipelineError, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,6 +222,45 @@ pub fn matching_pipelines(
         }
     }
     Ok(out)
+}
+
+/// What pipeline `pipeline` would run at `rev` (a full commit id): the paths changed since its
+/// last successful run.
+pub fn change_for(
+    root: &Path,
+    store: &RunStore,
+    pipeline: &str,
+    rev: &str,
+    branch: Option<&str>,
+) -> Result<Change> {
+    let base_rev = store.last_succeeded_rev(pipeline)?;
+    Ok(Change {
+        paths: changed_paths(root, base_rev.as_deref(), rev)?,
+        rev: rev.to_owned(),
+        branch: branch.map(str::to_owned),
+        base_rev,
+    })
+}
+
+/// The pipelines a push of `rev` (a full commit id) to `branch` starts, each with its change.
+pub fn pushed(
+    manifest: &Manifest,
+    store: &RunStore,
+    root: &Path,
+    branch: Option<&str>,
+    rev: &str,
+) -> Result<Vec<(String, Change)>> {
+    let mut changes = std::collections::HashMap::new();
+    let matching = matching_pipelines(manifest, branch, |name| {
+        let change = change_for(root, store, name, rev, branch)?;
+        let paths = change.paths.clone();
+        changes.insert(name.to_owned(), change);
+        Ok(paths)
+    })?;
+    Ok(matching
+        .into_iter()
+        .filter_map(|(name, _)| changes.remove(&name).map(|change| (name, change)))
+        .collect())
 }
 
 #[cfg(test)]

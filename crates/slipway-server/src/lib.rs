@@ -208,22 +208,14 @@ impl App {
             let _ = changes::git(root, &["fetch", "--all", "--quiet"]);
         }
         let rev = changes::resolve_rev(root, rev)?;
-        let mut bases = HashMap::new();
-        let matching =
-            slipway_pipeline::matching_pipelines(&self.settings.manifest, Some(branch), |name| {
-                let base = self.runs.last_succeeded_rev(name)?;
-                let paths = changes::changed_paths(root, base.as_deref(), &rev)?;
-                bases.insert(name.to_owned(), base);
-                Ok(paths)
-            })?;
         let mut started = Vec::new();
-        for (name, paths) in matching {
-            let change = Change {
-                rev: rev.clone(),
-                branch: Some(branch.to_owned()),
-                base_rev: bases.remove(&name).flatten(),
-                paths,
-            };
+        for (name, change) in changes::pushed(
+            &self.settings.manifest,
+            &self.runs,
+            root,
+            Some(branch),
+            &rev,
+        )? {
             started.push(self.start(&name, &change, trigger, &format!("{trigger} of {branch}"))?);
         }
         Ok(started)

@@ -16,7 +16,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use base64::Engine;
 use slipway_pipeline::PipelineError;
-use slipway_pipeline::changes::{self, Change};
+use slipway_pipeline::changes;
 use slipway_pipeline::runner;
 use slipway_pipeline::store::{ApprovalState, RunState, StepState};
 
@@ -792,13 +792,8 @@ pub(crate) async fn run_pipeline(
         tokio::task::spawn_blocking(move || -> Result<_, PipelineError> {
             let root = &app.settings.project_root;
             let rev = changes::resolve_rev(root, "HEAD")?;
-            let base_rev = app.runs.last_succeeded_rev(&name)?;
-            let change = Change {
-                paths: changes::changed_paths(root, base_rev.as_deref(), &rev)?,
-                rev,
-                branch: changes::current_branch(root),
-                base_rev,
-            };
+            let branch = changes::current_branch(root);
+            let change = changes::change_for(root, &app.runs, &name, &rev, branch.as_deref())?;
             let run = runner::create_run(
                 &app.settings.manifest,
                 &app.runs,

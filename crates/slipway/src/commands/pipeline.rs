@@ -125,13 +125,8 @@ pub fn run(args: PipelineArgs) -> Result<ExitCode> {
         PipelineCommand::Run { name, rev } => {
             let root = &context.project.root;
             let rev = changes::resolve_rev(root, &rev)?;
-            let base_rev = context.store.last_succeeded_rev(&name)?;
-            let change = Change {
-                paths: changes::changed_paths(root, base_rev.as_deref(), &rev)?,
-                rev,
-                branch: changes::current_branch(root),
-                base_rev,
-            };
+            let branch = changes::current_branch(root);
+            let change = changes::change_for(root, &context.store, &name, &rev, branch.as_deref())?;
             let run = runner::create_run(
                 &context.project.manifest,
                 &context.store,
@@ -151,28 +146,18 @@ pub fn run(args: PipelineArgs) -> Result<ExitCode> {
             let root = &context.project.root;
             let rev = changes::resolve_rev(root, &rev)?;
             let branch = branch.or_else(|| changes::current_branch(root));
-            let mut bases = std::collections::BTreeMap::new();
-            let matching = slipway_pipeline::matching_pipelines(
+            let matching = changes::pushed(
                 &context.project.manifest,
+                &context.store,
+                root,
                 branch.as_deref(),
-                |name| {
-                    let base = context.store.last_succeeded_rev(name)?;
-                    let paths = changes::changed_paths(root, base.as_deref(), &rev)?;
-                    bases.insert(name.to_owned(), base);
-                    Ok(paths)
-                },
+                &rev,
             )?;
             if dry_run || matching.is_empty() {
                 return print_matching(&matching, &rev, branch.as_deref(), dry_run, output);
             }
             let mut runs = Vec::new();
-            for (name, paths) in matching {
-                let change = Change {
-                    rev: rev.clone(),
-                    branch: branch.clone(),
-                    base_rev: bases.remove(&name).flatten(),
-                    paths,
-                };
+            for (name, change) in matching {
                 runs.push(runner::create_run(
                     &context.project.manifest,
                     &context.store,
@@ -433,7 +418,7 @@ fn finish(runs: &[Run], output: Output) -> Result<ExitCode> {
 }
 
 fn print_matching(
-    matching: &[(String, Vec<String>)],
+    matching: &[(String, Change)],
     rev: &str,
     branch: Option<&str>,
     dry_run: bool,
@@ -442,7 +427,7 @@ fn print_matching(
     if output == Output::Json {
         let list: Vec<_> = matching
             .iter()
-            .map(|(name, paths)| serde_json::json!({ "pipeline": name, "changed": paths }))
+            .map(|(name, change)| serde_json::json!({ "pipeline": name, "changed": change.paths }))
             .collect();
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(ExitCode::SUCCESS);
@@ -451,7 +436,8 @@ fn print_matching(
     if matching.is_empty() {
         println!("no pipeline starts for {} on {branch}", short(rev));
     }
-    for (name, paths) in matching {
+    for (name, change) in matching {
+        let paths = &change.paths;
         let verb = if dry_run { "would start" } else { "starts" };
         let shown: Vec<&str> = paths.iter().take(5).map(String::as_str).collect();
         let more = paths.len().saturating_sub(shown.len());
