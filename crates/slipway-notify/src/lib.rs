@@ -44,6 +44,7 @@ pub fn event_name(kind: EventKind) -> &'static str {
         EventKind::RunSucceeded => "run-succeeded",
         EventKind::RunFailed => "run-failed",
         EventKind::ApprovalWaiting => "approval-waiting",
+        EventKind::PullRequestOpened => "pull-request-opened",
         EventKind::Deployed => "deployed",
         EventKind::RolledBack => "rolled-back",
     }

@@ -5,6 +5,7 @@
 //! may be different processes, so decisions go through the history.
 
 pub mod changes;
+pub mod githost;
 pub mod runner;
 pub mod steps;
 pub mod store;
@@ -42,6 +43,8 @@ pub enum PipelineError {
     },
     #[error("run {run} cannot be resumed: {reason}")]
     NotResumable { run: i64, reason: String },
+    #[error("{host}: {message}")]
+    GitHost { host: &'static str, message: String },
     #[error("step {step}: {message}")]
     Step { step: String, message: String },
 }

@@ -452,9 +452,6 @@ impl Runner {
                 });
                 Ok(StepOutcome::Done)
             }
-            Action::PullRequest => Ok(StepOutcome::Failed(
-                "pull requests need `[git]` in slipway.toml (host, repository, token)".into(),
-            )),
         }
     }
 
@@ -655,6 +652,10 @@ impl Runner {
             .env("SLIPWAY_PIPELINE", &run.pipeline)
             .env("SLIPWAY_COMMIT", &run.rev)
             .kill_on_drop(true);
+        // A worktree's HEAD is detached: `slipway pull-request` learns the branch from here.
+        if let Some(branch) = &run.branch {
+            command.env("SLIPWAY_BRANCH", branch);
+        }
         for (name, value) in self
             .env
             .iter()

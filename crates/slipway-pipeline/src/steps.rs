@@ -1,6 +1,6 @@
 //! What each step of a pipeline does. Built-in steps are slipway's own commands, run as a child
 //! process of the same binary, so a step in a pipeline behaves exactly as the command typed by
-//! hand; `approve`, `notify` and `pull-request` are carried out by the runner itself.
+//! hand; `approve` and `notify` are carried out by the runner itself.
 
 use slipway_core::Manifest;
 use slipway_core::manifest::{Pipeline, PipelineKind, Step};
@@ -18,8 +18,6 @@ pub enum Action {
     Approve { environment: Option<String> },
     /// Tells the pipeline's channels how the run went so far.
     Notify,
-    /// Opens (or updates) the pull request of the run's branch through the git host's API.
-    PullRequest,
     /// A command of the project's own, run in the project's directory.
     Command(Vec<String>),
 }
@@ -142,7 +140,8 @@ fn builtin(
             environment: Some((*env).to_owned()),
         }),
         ["notify"] => Some(Action::Notify),
-        ["pull-request"] => Some(Action::PullRequest),
+        // Opens (or updates) the pull request of the run's branch through the git host's API.
+        ["pull-request"] => slipway(&["pull-request"]),
         _ => None,
     }
 }

@@ -67,6 +67,7 @@ enum Command {
         after_help = "Examples:\n  slipway reject 12 --comment \"stage shows the old prices\""
     )]
     Reject(commands::pipeline::ApproveArgs),
+    PullRequest(commands::pull_request::PullRequestArgs),
     Serve(commands::serve::ServeArgs),
     Aws(commands::aws::AwsArgs),
     Build(commands::build::BuildArgs),
@@ -104,6 +105,7 @@ fn main() -> ExitCode {
         Command::Pipeline(args) => commands::pipeline::run(args),
         Command::Approve(args) => commands::pipeline::run_approve(args),
         Command::Reject(args) => commands::pipeline::run_reject(args),
+        Command::PullRequest(args) => commands::pull_request::run(args),
         Command::Serve(args) => commands::serve::run(args),
         Command::Aws(args) => commands::aws::run(args),
         Command::Build(args) => commands::build::run(args),

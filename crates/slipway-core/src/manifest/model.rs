@@ -45,6 +45,9 @@ pub struct Manifest {
     /// `slipway serve`: the dashboard, webhooks and the pipelines they start.
     #[serde(default, skip_serializing_if = "ServerSettings::is_default")]
     pub server: ServerSettings,
+    /// The git host that pull requests are opened on (the `pull-request` step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<GitHost>,
     /// Settings of `slipway lint`.
     #[serde(default, skip_serializing_if = "LintSettings::is_empty")]
     pub lint: LintSettings,
@@ -708,6 +711,8 @@ pub enum EventKind {
     RunSucceeded,
     RunFailed,
     ApprovalWaiting,
+    /// A branch pipeline opened (or updated) a pull request and asked for reviews.
+    PullRequestOpened,
     Deployed,
     RolledBack,
 }
@@ -790,6 +795,39 @@ impl ServerSettings {
     pub fn is_default(&self) -> bool {
         *self == ServerSettings::default()
     }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GitHost {
+    /// `github`, `gitlab`, `gitea` or `forgejo`.
+    pub host: GitHostKind,
+    /// The API's base URL. Default `https://api.github.com` for GitHub and
+    /// `https://gitlab.com/api/v4` for GitLab; Gitea and Forgejo need it, e.g.
+    /// `https://git.example.com/api/v1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<String>,
+    /// `owner/name` (GitLab: the project's full path). Default: read from the `origin` remote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// The API token, as `env:VAR` (never written in slipway.toml itself).
+    pub token: String,
+    /// Logins asked to review each pull request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reviewers: Vec<String>,
+    /// Open pull requests as drafts.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub draft: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum GitHostKind {
+    #[default]
+    Github,
+    Gitlab,
+    Gitea,
+    Forgejo,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]

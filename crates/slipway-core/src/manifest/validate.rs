@@ -403,6 +403,14 @@ impl Checker<'_, '_> {
             for (i, step) in pipeline.steps.iter().enumerate() {
                 if let Step::Builtin(text) = step {
                     self.check_step(path.key("steps").index(i), text);
+                    if text.trim() == "pull-request" && m.git.is_none() {
+                        self.bad(
+                            path.key("steps").index(i),
+                            "`pull-request` needs the git host it opens pull requests on".into(),
+                            "add `[git]` with `host`, `token = \"env:VAR\"` and `reviewers` (see docs/manifest.md)"
+                                .to_owned(),
+                        );
+                    }
                 }
             }
             for (i, channel) in pipeline.notify.iter().enumerate() {
@@ -432,11 +440,57 @@ impl Checker<'_, '_> {
                 "write `webhook_secret = \"env:VAR\"`".to_owned(),
             );
         }
+        if let Some(git) = &m.git {
+            self.check_git(git);
+        }
         for (i, id) in m.lint.ignore.iter().enumerate() {
             self.check_rule_id(root.key("lint").key("ignore").index(i), id);
         }
         for id in m.lint.severity.keys() {
             self.check_rule_id(root.key("lint").key("severity").key(id), id);
+        }
+    }
+
+    fn check_git(&mut self, git: &super::GitHost) {
+        let path = FieldPath::root().key("git");
+        if !git.token.starts_with("env:") {
+            self.bad(
+                path.key("token"),
+                "an API token is never written in slipway.toml".into(),
+                "write `token = \"env:VAR\"` and set VAR where pipelines run".to_owned(),
+            );
+        }
+        match &git.api {
+            Some(api) if !(api.starts_with("https://") || api.starts_with("http://")) => {
+                self.bad(
+                    path.key("api"),
+                    format!("`{api}` is not an http(s) URL"),
+                    "write the API's base URL, e.g. `https://git.example.com/api/v1`".to_owned(),
+                );
+            }
+            None if matches!(
+                git.host,
+                super::GitHostKind::Gitea | super::GitHostKind::Forgejo
+            ) =>
+            {
+                self.bad(
+                    path.key("api"),
+                    "a Gitea or Forgejo host has no default API address".into(),
+                    "add `api = \"https://git.example.com/api/v1\"`".to_owned(),
+                );
+            }
+            _ => {}
+        }
+        if let Some(repository) = &git.repository {
+            let parts: Vec<&str> = repository.split('/').collect();
+            if parts.len() < 2 || parts.iter().any(|p| p.is_empty()) {
+                self.bad(
+                    path.key("repository"),
+                    format!("`{repository}` is not `owner/name`"),
+                    "write the repository as `owner/name` (GitLab: `group/subgroup/name`)"
+                        .to_owned(),
+                );
+            }
         }
     }
 

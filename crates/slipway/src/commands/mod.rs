@@ -15,6 +15,7 @@ pub mod pipeline;
 pub mod project;
 pub mod promote;
 pub mod proxy;
+pub mod pull_request;
 pub mod push;
 pub mod schema;
 pub mod serve;

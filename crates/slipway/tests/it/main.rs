@@ -10,6 +10,7 @@ mod init;
 mod lint;
 mod manifest_errors;
 mod pipelines;
+mod pull_requests;
 mod sarif_schema;
 mod server;
 
