@@ -5,10 +5,12 @@
 //! may be different processes, so decisions go through the history.
 
 pub mod changes;
+pub mod ci;
 pub mod githost;
 pub mod runner;
 pub mod steps;
 pub mod store;
+pub mod yaml;
 
 use std::path::PathBuf;
 

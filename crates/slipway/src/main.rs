@@ -68,6 +68,7 @@ enum Command {
     )]
     Reject(commands::pipeline::ApproveArgs),
     PullRequest(commands::pull_request::PullRequestArgs),
+    Ci(commands::ci::CiArgs),
     Serve(commands::serve::ServeArgs),
     Aws(commands::aws::AwsArgs),
     Build(commands::build::BuildArgs),
@@ -106,6 +107,7 @@ fn main() -> ExitCode {
         Command::Approve(args) => commands::pipeline::run_approve(args),
         Command::Reject(args) => commands::pipeline::run_reject(args),
         Command::PullRequest(args) => commands::pull_request::run(args),
+        Command::Ci(args) => commands::ci::run(args),
         Command::Serve(args) => commands::serve::run(args),
         Command::Aws(args) => commands::aws::run(args),
         Command::Build(args) => commands::build::run(args),

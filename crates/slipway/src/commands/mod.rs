@@ -2,6 +2,7 @@ pub mod aws;
 pub mod aws_login;
 pub mod base;
 pub mod build;
+pub mod ci;
 pub mod completions;
 pub mod config;
 pub mod deploy;

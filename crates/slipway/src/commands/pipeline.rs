@@ -85,6 +85,25 @@ enum PipelineCommand {
     /// Carry on an interrupted run from the step it stopped at.
     #[command(after_help = "Examples:\n  slipway pipeline resume 12")]
     Resume { run: i64 },
+    /// Tell a pipeline's channels what its `notify` step tells them, from another CI system's
+    /// job (`slipway ci export` writes these); SLIPWAY_RUN, SLIPWAY_COMMIT and SLIPWAY_BRANCH
+    /// become the message's facts.
+    #[command(
+        after_help = "Examples:\n  slipway pipeline notify release\n  slipway pipeline notify release --event run-failed"
+    )]
+    Notify {
+        name: String,
+        /// Default: `base-published` for a base pipeline, else `run-succeeded`.
+        #[arg(long, value_enum)]
+        event: Option<PipelineEvent>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PipelineEvent {
+    BasePublished,
+    RunSucceeded,
+    RunFailed,
 }
 
 /// Approve the gate a pipeline run waits at; the run goes on (here, if nothing else carries it).
@@ -119,6 +138,9 @@ fn open(project: &std::path::Path) -> Result<Pipelines> {
 }
 
 pub fn run(args: PipelineArgs) -> Result<ExitCode> {
+    if let PipelineCommand::Notify { name, event } = &args.command {
+        return notify(&args.project, name, *event, args.output);
+    }
     let context = open(&args.project)?;
     let output = args.output;
     match args.command {
@@ -220,6 +242,7 @@ pub fn run(args: PipelineArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         PipelineCommand::Logs { run, follow } => logs(&context, run, follow, output),
+        PipelineCommand::Notify { .. } => unreachable!("handled before the history is opened"),
         PipelineCommand::Resume { run } => {
             let found = context.store.require(run)?;
             if runner::carried_elsewhere(&found) {
@@ -545,4 +568,54 @@ fn logs(context: &Pipelines, id: i64, follow: bool, output: Output) -> Result<Ex
 
 fn time(at: i64) -> String {
     slipway_core::time::rfc3339(at.max(0) as u64)
+}
+
+/// What a pipeline's `notify` step (or its failure) tells the channels, for a run carried out by
+/// another CI system: nothing of the run history is read or written.
+fn notify(
+    project: &std::path::Path,
+    name: &str,
+    event: Option<PipelineEvent>,
+    output: Output,
+) -> Result<ExitCode> {
+    use slipway_core::manifest::{EventKind, PipelineKind};
+    let project = Project::find(project)?;
+    let manifest = &project.manifest;
+    let (pipeline, kind) = slipway_pipeline::steps::pipeline(manifest, name)?;
+    let event = match event {
+        Some(PipelineEvent::BasePublished) => EventKind::BasePublished,
+        Some(PipelineEvent::RunSucceeded) => EventKind::RunSucceeded,
+        Some(PipelineEvent::RunFailed) => EventKind::RunFailed,
+        None if kind == PipelineKind::Base => EventKind::BasePublished,
+        None => EventKind::RunSucceeded,
+    };
+    let project_name = &manifest.project.name;
+    let run = std::env::var("SLIPWAY_RUN").ok();
+    let title = match (event, &run) {
+        (EventKind::BasePublished, _) => format!("{project_name}: new base images are ready"),
+        (EventKind::RunFailed, Some(run)) => format!("{project_name}: run {run} of {name} failed"),
+        (EventKind::RunFailed, None) => format!("{project_name}: a run of {name} failed"),
+        _ => format!("{project_name}: {name} pipeline went through"),
+    };
+    let mut facts = Vec::new();
+    for (fact, var) in [
+        ("run", "SLIPWAY_RUN"),
+        ("commit", "SLIPWAY_COMMIT"),
+        ("branch", "SLIPWAY_BRANCH"),
+    ] {
+        if let Ok(value) = std::env::var(var)
+            && !value.is_empty()
+        {
+            let value = if fact == "commit" {
+                short(&value).to_owned()
+            } else {
+                value
+            };
+            facts.push((fact.to_owned(), value));
+        }
+    }
+    facts.insert(0, ("pipeline".to_owned(), name.to_owned()));
+    let only = (!pipeline.notify.is_empty()).then(|| pipeline.notify.clone());
+    super::notify::notify(manifest, event, None, title, facts, only.as_deref(), output);
+    Ok(ExitCode::SUCCESS)
 }

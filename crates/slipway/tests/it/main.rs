@@ -2,6 +2,7 @@
 
 mod aws;
 mod bases;
+mod ci_export;
 mod config;
 mod deploy;
 mod environments;

@@ -1,0 +1,210 @@
+//! Block-style YAML from a JSON value, for files people read and CI systems parse: mappings
+//! keep their order, strings are plain where YAML 1.1 and 1.2 read them back the same, else
+//! double-quoted (JSON's escapes are YAML's), and multi-line strings are literal blocks.
+
+use serde_json::Value;
+
+/// `value` as a YAML document (no `---`), ending in a newline.
+pub fn to_yaml(value: &Value) -> String {
+    let mut out = String::new();
+    match value {
+        Value::Object(map) if !map.is_empty() => mapping(&mut out, map, 0),
+        Value::Array(items) if !items.is_empty() => sequence(&mut out, items, 0),
+        scalar => {
+            out.push_str(&inline(scalar, 0));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn mapping(out: &mut String, map: &serde_json::Map<String, Value>, indent: usize) {
+    for (index, (key, value)) in map.iter().enumerate() {
+        // The first key of a mapping inside a sequence item sits after the `- `.
+        if index > 0 || !out.ends_with("- ") {
+            out.push_str(&" ".repeat(indent));
+        }
+        out.push_str(&key_text(key));
+        out.push(':');
+        entry(out, value, indent);
+    }
+}
+
+fn sequence(out: &mut String, items: &[Value], indent: usize) {
+    for item in items {
+        out.push_str(&" ".repeat(indent));
+        out.push_str("- ");
+        match item {
+            Value::Object(map) if !map.is_empty() => mapping(out, map, indent + 2),
+            Value::Array(inner) if !inner.is_empty() => {
+                out.push('\n');
+                sequence(out, inner, indent + 2);
+            }
+            scalar => {
+                out.push_str(&inline(scalar, indent + 2));
+                out.push('\n');
+            }
+        }
+    }
+}
+
+/// What follows `key:`: a nested block on the next lines, or a scalar on the same one.
+fn entry(out: &mut String, value: &Value, indent: usize) {
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            out.push('\n');
+            mapping(out, map, indent + 2);
+        }
+        // Sequences under a key are indented, as GitHub's and GitLab's documentation write them.
+        Value::Array(items) if !items.is_empty() => {
+            out.push('\n');
+            sequence(out, items, indent + 2);
+        }
+        scalar => {
+            out.push(' ');
+            out.push_str(&inline(scalar, indent + 2));
+            out.push('\n');
+        }
+    }
+}
+
+fn inline(value: &Value, indent: usize) -> String {
+    match value {
+        Value::Null => "null".to_owned(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Object(_) => "{}".to_owned(),
+        Value::Array(_) => "[]".to_owned(),
+        Value::String(s) if s.contains('\n') && literal_block_fits(s) => {
+            let chomp = if s.ends_with('\n') { "|" } else { "|-" };
+            let mut text = chomp.to_owned();
+            for line in s.trim_end_matches('\n').split('\n') {
+                text.push('\n');
+                if !line.is_empty() {
+                    text.push_str(&" ".repeat(indent));
+                    text.push_str(line);
+                }
+            }
+            text
+        }
+        Value::String(s) if plain(s) => s.clone(),
+        Value::String(s) => Value::String(s.clone()).to_string(),
+    }
+}
+
+/// A literal block cannot start with a space-led line (it would set the indentation) or carry
+/// tabs or trailing blanks that a reader would lose.
+fn literal_block_fits(s: &str) -> bool {
+    !s.starts_with(' ')
+        && !s.contains('\t')
+        && !s.contains('\r')
+        && !s.ends_with("\n\n")
+        && s.split('\n').all(|line| line == line.trim_end())
+}
+
+fn key_text(key: &str) -> String {
+    let simple = key
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '.' || c == '$')
+        && !key.ends_with(':')
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | '$' | ':'));
+    if simple {
+        key.to_owned()
+    } else {
+        Value::String(key.to_owned()).to_string()
+    }
+}
+
+/// Whether `s` reads back as this same string when written bare.
+fn plain(s: &str) -> bool {
+    const RESERVED: &[&str] = &[
+        "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~",
+    ];
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
+    if RESERVED.contains(&s.to_ascii_lowercase().as_str()) {
+        return false;
+    }
+    // Anything number-like (1, 1.5, 0x1f, .inf, 1e3, 08:30) stays a string only when quoted.
+    if first.is_ascii_digit() || matches!(first, '.' | '+' | '-') && s.len() > 1 {
+        return false;
+    }
+    if "-?:,[]{}#&*!|>'\"%@`".contains(first) {
+        return false;
+    }
+    if s.ends_with(' ') || s.ends_with(':') || s.contains(": ") || s.contains(" #") {
+        return false;
+    }
+    !s.chars().any(|c| c.is_control())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn nested_mappings_and_sequences_are_block_style() {
+        let value = json!({
+            "on": { "push": { "branches": ["main"], "paths": ["app/**", "!docs/**"] } },
+            "jobs": { "build": { "steps": [
+                { "uses": "actions/checkout@v4", "with": { "fetch-depth": 0 } },
+                { "name": "build", "run": "slipway build" },
+                { "run": "echo one\necho two\n" },
+            ], "needs": [] } }
+        });
+        assert_eq!(
+            to_yaml(&value),
+            r#"on:
+  push:
+    branches:
+      - main
+    paths:
+      - app/**
+      - "!docs/**"
+jobs:
+  build:
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0
+      - name: build
+        run: slipway build
+      - run: |
+          echo one
+          echo two
+    needs: []
+"#
+        );
+    }
+
+    #[test]
+    fn strings_that_would_read_back_otherwise_are_quoted() {
+        for (text, written) in [
+            ("yes", "\"yes\""),
+            ("On", "\"On\""),
+            ("1.10", "\"1.10\""),
+            ("08:30", "\"08:30\""),
+            ("", "\"\""),
+            ("a: b", "\"a: b\""),
+            ("run # now", "\"run # now\""),
+            ("*.md", "\"*.md\""),
+            (
+                "$CI_COMMIT_BRANCH == \"main\"",
+                "$CI_COMMIT_BRANCH == \"main\"",
+            ),
+            ("${{ secrets.TOKEN }}", "${{ secrets.TOKEN }}"),
+            ("slipway deploy prod --yes", "slipway deploy prod --yes"),
+        ] {
+            assert_eq!(
+                to_yaml(&json!({ "k": text })),
+                format!("k: {written}\n"),
+                "{text}"
+            );
+        }
+    }
+}

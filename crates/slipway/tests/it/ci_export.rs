@@ -1,0 +1,317 @@
+//! `slipway ci export`: the example's pipelines as GitHub Actions workflows, a GitLab CI file and
+//! a CodePipeline with a buildspec per step. Snapshot-tested, and checked by independent tools:
+//! the GitHub and GitLab files against their published JSON schemas (the copies check-jsonschema
+//! carries), the CloudFormation template with cfn-lint. `--check` catches files out of date.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::{Receiver, copy_example, git, run, slipway, write};
+
+fn tool(var: &str) -> String {
+    std::env::var(var)
+        .unwrap_or_else(|_| panic!("{var} is not set: run the tests through scripts/test"))
+}
+
+fn export(root: &Path, system: &str, extra: &[&str]) -> Vec<(String, String)> {
+    let mut command = slipway(root);
+    command
+        .args(["ci", "export", system, "--output", "json"])
+        .args(extra);
+    let result = run(&mut command);
+    assert_eq!(result.code, 0, "{result:?}");
+    let report: Value = serde_json::from_str(&result.stdout).unwrap();
+    report
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            (
+                entry["path"].as_str().unwrap().to_owned(),
+                entry["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn check_schema(schema: &str, transform: Option<&str>, files: &[PathBuf]) {
+    let mut command = Command::new(tool("SLIPWAY_CHECK_JSONSCHEMA"));
+    command.args(["--builtin-schema", schema]);
+    if let Some(transform) = transform {
+        command.args(["--data-transform", transform]);
+    }
+    let output = command.args(files).output().expect("check-jsonschema runs");
+    assert!(
+        output.status.success(),
+        "{schema}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn the_example_exports_to_github_gitlab_and_codebuild_and_each_validates() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = copy_example(dir.path());
+
+    let github = export(&shop, "github", &[]);
+    assert_eq!(
+        github,
+        [
+            (
+                ".github/workflows/slipway-base.yml".into(),
+                "written".into()
+            ),
+            (
+                ".github/workflows/slipway-branch.yml".into(),
+                "written".into()
+            ),
+            (
+                ".github/workflows/slipway-release.yml".into(),
+                "written".into()
+            ),
+        ]
+    );
+    let gitlab = export(&shop, "gitlab", &[]);
+    assert_eq!(gitlab, [(".gitlab-ci.yml".into(), "written".into())]);
+    let codebuild = export(&shop, "codebuild", &["--pipeline", "release"]);
+    let paths: Vec<&str> = codebuild.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "ci/codebuild/release/01-build.yml",
+            "ci/codebuild/release/02-push.yml",
+            "ci/codebuild/release/03-up-stage.yml",
+            "ci/codebuild/release/04-test-stage.yml",
+            "ci/codebuild/release/05-deploy-prod.yml",
+            "ci/codebuild/release/pipeline.yml",
+        ]
+    );
+
+    for (path, _) in github.iter().chain(&gitlab).chain(&codebuild) {
+        let text = std::fs::read_to_string(shop.join(path)).unwrap();
+        insta::assert_snapshot!(
+            format!(
+                "ci_export_{}",
+                path.trim_start_matches('.').replace(['/', '.'], "_")
+            ),
+            text
+        );
+    }
+
+    let workflows: Vec<PathBuf> = github.iter().map(|(p, _)| shop.join(p)).collect();
+    check_schema("vendor.github-workflows", None, &workflows);
+    check_schema(
+        "vendor.gitlab-ci",
+        Some("gitlab-ci"),
+        &[shop.join(".gitlab-ci.yml")],
+    );
+    let lint = Command::new(tool("SLIPWAY_CFN_LINT"))
+        .arg(shop.join("ci/codebuild/release/pipeline.yml"))
+        .output()
+        .expect("cfn-lint runs");
+    assert!(
+        lint.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&lint.stdout),
+        String::from_utf8_lossy(&lint.stderr)
+    );
+
+    // The schemas are no pushover: a job without `runs-on` is refused.
+    let broken = dir.path().join("broken.yml");
+    std::fs::write(
+        &broken,
+        std::fs::read_to_string(&workflows[2])
+            .unwrap()
+            .replace("runs-on: ubuntu-latest", "runs-onn: ubuntu-latest"),
+    )
+    .unwrap();
+    let refused = Command::new(tool("SLIPWAY_CHECK_JSONSCHEMA"))
+        .args(["--builtin-schema", "vendor.github-workflows"])
+        .arg(&broken)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+}
+
+#[test]
+fn check_fails_on_files_out_of_date_and_export_brings_them_up_to_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = copy_example(dir.path());
+    export(&shop, "gitlab", &[]);
+    let unchanged = run(slipway(&shop).args(["ci", "export", "gitlab", "--check"]));
+    assert_eq!(unchanged.code, 0, "{unchanged:?}");
+    assert!(unchanged.stdout.contains("unchanged  .gitlab-ci.yml"));
+
+    // A new step in slipway.toml: the exported file is stale until exported again.
+    let manifest = std::fs::read_to_string(shop.join("slipway.toml")).unwrap();
+    write(
+        &shop,
+        "slipway.toml",
+        &manifest.replace(
+            "steps = [\"build\", \"push\", \"up stage\", \"test stage\", \"approve\", \"deploy prod\"]",
+            "steps = [\"build\", \"push\", \"up stage\", \"test stage\", \"approve\", \"deploy prod\", { name = \"smoke\", run = \"curl -fsS http://127.0.0.1:8090/health\" }]",
+        ),
+    );
+    let before = std::fs::read_to_string(shop.join(".gitlab-ci.yml")).unwrap();
+    let stale = run(slipway(&shop).args(["ci", "export", "gitlab", "--check"]));
+    assert_eq!(stale.code, 1, "{stale:?}");
+    assert!(
+        stale.stdout.contains("differs  .gitlab-ci.yml"),
+        "{}",
+        stale.stdout
+    );
+    assert!(stale.stderr.contains("out of date with slipway.toml"));
+    assert_eq!(
+        std::fs::read_to_string(shop.join(".gitlab-ci.yml")).unwrap(),
+        before,
+        "--check writes nothing"
+    );
+    assert_eq!(
+        export(&shop, "gitlab", &[]),
+        [(".gitlab-ci.yml".into(), "updated".into())]
+    );
+    let after = std::fs::read_to_string(shop.join(".gitlab-ci.yml")).unwrap();
+    assert!(
+        after.contains("    - curl -fsS http://127.0.0.1:8090/health\n"),
+        "{after}"
+    );
+}
+
+#[test]
+fn a_project_below_the_repository_top_gets_its_paths_and_directory_in_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("mono");
+    std::fs::create_dir_all(&repo).unwrap();
+    let shop = copy_example(&repo);
+    std::fs::remove_dir_all(shop.join(".git")).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-qm", "mono"]);
+
+    let written = export(&shop, "github", &["--pipeline", "release"]);
+    assert_eq!(
+        written,
+        [(
+            ".github/workflows/slipway-release.yml".into(),
+            "written".into()
+        )]
+    );
+    // Written at the repository's top, where GitHub looks.
+    let workflow =
+        std::fs::read_to_string(repo.join(".github/workflows/slipway-release.yml")).unwrap();
+    assert!(!shop.join(".github").exists());
+    for expected in [
+        "      - shop/app/**\n",
+        "      - shop/config/**\n",
+        "        working-directory: shop\n",
+        "          path: shop/.slipway/\n",
+    ] {
+        assert!(workflow.contains(expected), "{expected:?} in\n{workflow}");
+    }
+    check_schema(
+        "vendor.github-workflows",
+        None,
+        &[repo.join(".github/workflows/slipway-release.yml")],
+    );
+}
+
+#[test]
+fn an_unknown_pipeline_is_an_error_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = copy_example(dir.path());
+    let result = run(slipway(&shop).args(["ci", "export", "github", "--pipeline", "relase"]));
+    assert_eq!(result.code, 2);
+    assert!(
+        result
+            .stderr
+            .contains("no pipeline `relase` in slipway.toml; it has base, branch, release"),
+        "{}",
+        result.stderr
+    );
+    assert!(!shop.join(".github").exists());
+}
+
+#[test]
+fn a_ci_job_tells_the_pipelines_channels_what_its_notify_step_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = Receiver::start(&[("/dev", &[200])]);
+    let shop = copy_example(dir.path());
+    let result = run(slipway(&shop)
+        .args(["pipeline", "notify", "release", "--event", "run-failed"])
+        .env("SHOP_NOTIFY_URL", format!("{}/dev", hook.address))
+        .env("SLIPWAY_RUN", "4711")
+        .env("SLIPWAY_COMMIT", "0123456789abcdef0123")
+        .env("SLIPWAY_BRANCH", "main"));
+    assert_eq!(result.code, 0, "{result:?}");
+    let told = hook.bodies("/dev");
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0]["event"], "run-failed");
+    assert_eq!(told[0]["title"], "shop: run 4711 of release failed");
+    assert_eq!(told[0]["facts"]["run"], "4711");
+    assert_eq!(told[0]["facts"]["commit"], "0123456789ab");
+    assert_eq!(told[0]["facts"]["branch"], "main");
+    // Nothing of a local run history is made.
+    assert!(!shop.join(".slipway/pipelines.db").exists());
+}
+
+#[test]
+fn pull_request_triggers_map_to_each_systems_own_and_still_validate() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = copy_example(dir.path());
+    let manifest = std::fs::read_to_string(shop.join("slipway.toml")).unwrap();
+    write(
+        &shop,
+        "slipway.toml",
+        &format!(
+            "{manifest}\n[pipelines.preview]\nkind = \"release\"\non = {{ pull_request = {{ branches = [\"main\"], paths = [\"app/**\"] }} }}\nsteps = [\"build\", \"up stage\", \"test stage\"]\n"
+        ),
+    );
+    export(&shop, "github", &["--pipeline", "preview"]);
+    export(&shop, "gitlab", &[]);
+    export(&shop, "codebuild", &["--pipeline", "preview"]);
+    let workflow =
+        std::fs::read_to_string(shop.join(".github/workflows/slipway-preview.yml")).unwrap();
+    assert!(
+        workflow
+            .contains("  pull_request:\n    branches:\n      - main\n    paths:\n      - app/**\n"),
+        "{workflow}"
+    );
+    let gitlab = std::fs::read_to_string(shop.join(".gitlab-ci.yml")).unwrap();
+    assert!(
+        gitlab.contains("    - if: $CI_PIPELINE_SOURCE == \"merge_request_event\" && $CI_MERGE_REQUEST_TARGET_BRANCH_NAME =~ /^(main)$/\n"),
+        "{gitlab}"
+    );
+    let template = std::fs::read_to_string(shop.join("ci/codebuild/preview/pipeline.yml")).unwrap();
+    assert!(
+        template.contains("            PullRequest:\n"),
+        "{template}"
+    );
+    assert!(
+        template.contains("                  - OPEN\n"),
+        "{template}"
+    );
+
+    check_schema(
+        "vendor.github-workflows",
+        None,
+        &[shop.join(".github/workflows/slipway-preview.yml")],
+    );
+    check_schema(
+        "vendor.gitlab-ci",
+        Some("gitlab-ci"),
+        &[shop.join(".gitlab-ci.yml")],
+    );
+    let lint = Command::new(tool("SLIPWAY_CFN_LINT"))
+        .arg(shop.join("ci/codebuild/preview/pipeline.yml"))
+        .output()
+        .expect("cfn-lint runs");
+    assert!(
+        lint.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&lint.stdout),
+        String::from_utf8_lossy(&lint.stderr)
+    );
+}
