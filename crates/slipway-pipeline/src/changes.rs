@@ -263,6 +263,55 @@ pub fn pushed(
         .collect())
 }
 
+/// A pull request: its branch and newest commit, and the branch it would merge into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRequestEvent {
+    pub branch: String,
+    /// The full commit id of the pull request's head.
+    pub rev: String,
+    pub into: String,
+}
+
+/// The commit `branch` points at here: the remote's branch when there is one, else the local one.
+fn branch_head(root: &Path, branch: &str) -> Option<String> {
+    [
+        format!("refs/remotes/origin/{branch}"),
+        format!("refs/heads/{branch}"),
+    ]
+    .iter()
+    .find_map(|reference| resolve_rev(root, reference).ok())
+}
+
+/// The pipelines a pull request starts: those whose `on.pull_request` filter takes the branch it
+/// merges into and the paths it changes (since it forked from that branch), each with its change.
+pub fn pull_requested(
+    manifest: &Manifest,
+    root: &Path,
+    pull_request: &PullRequestEvent,
+) -> Result<Vec<(String, Change)>> {
+    let fork_point = branch_head(root, &pull_request.into)
+        .and_then(|into| git(root, &["merge-base", &into, &pull_request.rev]).ok());
+    let paths = changed_paths(root, fork_point.as_deref(), &pull_request.rev)?;
+    let mut out = Vec::new();
+    for (name, pipeline) in &manifest.pipelines {
+        let Some(filter) = &pipeline.on.pull_request else {
+            continue;
+        };
+        if filter_accepts(filter, Some(&pull_request.into), &paths) {
+            out.push((
+                name.clone(),
+                Change {
+                    rev: pull_request.rev.clone(),
+                    branch: Some(pull_request.branch.clone()),
+                    base_rev: fork_point.clone(),
+                    paths: paths.clone(),
+                },
+            ));
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

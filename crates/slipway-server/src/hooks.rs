@@ -28,6 +28,14 @@ impl GitHost {
 pub enum HookEvent {
     /// A push (a merge lands as a push too): the branch and the commit it now points at.
     Push { branch: String, rev: String },
+    /// A pull request opened, or given new commits: its number, branch and head commit, and
+    /// the branch it merges into.
+    PullRequest {
+        number: u64,
+        branch: String,
+        rev: String,
+        into: String,
+    },
     /// A branch deleted, a tag, a ping: nothing to run.
     Ignored(String),
 }
@@ -115,6 +123,8 @@ pub fn parse(host: GitHost, event: Option<&str>, body: &[u8]) -> Result<HookEven
     let is_push = match (host, event) {
         (GitHost::GitHub, Some("push")) | (GitHost::Gitea, Some("push")) => true,
         (GitHost::GitLab, Some("Push Hook")) => true,
+        (GitHost::GitHub | GitHost::Gitea, Some("pull_request"))
+        | (GitHost::GitLab, Some("Merge Request Hook")) => false,
         (_, Some(other)) => {
             return Ok(HookEvent::Ignored(format!(
                 "`{other}` events start nothing"
@@ -126,9 +136,11 @@ pub fn parse(host: GitHost, event: Option<&str>, body: &[u8]) -> Result<HookEven
             ));
         }
     };
-    debug_assert!(is_push);
     let json: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| HookError::BadRequest(format!("the body is not JSON: {e}")))?;
+    if !is_push {
+        return pull_request(host, &json);
+    }
     let text = |key: &str| json.get(key).and_then(|v| v.as_str());
     let reference =
         text("ref").ok_or_else(|| HookError::BadRequest("no `ref` in the push".into()))?;
@@ -149,6 +161,70 @@ pub fn parse(host: GitHost, event: Option<&str>, body: &[u8]) -> Result<HookEven
     Ok(HookEvent::Push {
         branch: branch.to_owned(),
         rev: rev.to_owned(),
+    })
+}
+
+fn pull_request(host: GitHost, json: &serde_json::Value) -> Result<HookEvent, HookError> {
+    let missing =
+        |what: &str| HookError::BadRequest(format!("no {what} in the pull request event"));
+    let text = |value: &serde_json::Value, what: &str| {
+        value
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| missing(what))
+    };
+    let (number, action, branch, rev, into, new_commits) = match host {
+        GitHost::GitLab => {
+            let request = &json["object_attributes"];
+            (
+                request["iid"]
+                    .as_u64()
+                    .ok_or_else(|| missing("object_attributes.iid"))?,
+                text(&request["action"], "object_attributes.action")?,
+                text(&request["source_branch"], "object_attributes.source_branch")?,
+                text(
+                    &request["last_commit"]["id"],
+                    "object_attributes.last_commit.id",
+                )?,
+                text(&request["target_branch"], "object_attributes.target_branch")?,
+                // An update without `oldrev` changed the title or labels, not the code.
+                !request["oldrev"].is_null(),
+            )
+        }
+        GitHost::GitHub | GitHost::Gitea => {
+            let pull = &json["pull_request"];
+            (
+                json["number"]
+                    .as_u64()
+                    .or_else(|| pull["number"].as_u64())
+                    .ok_or_else(|| missing("number"))?,
+                text(&json["action"], "action")?,
+                text(&pull["head"]["ref"], "pull_request.head.ref")?,
+                text(&pull["head"]["sha"], "pull_request.head.sha")?,
+                text(&pull["base"]["ref"], "pull_request.base.ref")?,
+                true,
+            )
+        }
+    };
+    let runs = match action.as_str() {
+        "opened" | "reopened" | "open" | "reopen" => true,
+        "synchronize" | "synchronized" => true,
+        "update" => new_commits,
+        _ => false,
+    };
+    if !runs {
+        return Ok(HookEvent::Ignored(format!(
+            "pull request #{number} was {action}: nothing to run"
+        )));
+    }
+    if rev.len() != 40 || !rev.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(HookError::BadRequest(format!("`{rev}` is not a commit id")));
+    }
+    Ok(HookEvent::PullRequest {
+        number,
+        branch,
+        rev,
+        into,
     })
 }
 
@@ -243,6 +319,83 @@ mod tests {
                 &push("refs/heads/main", "not-a-sha")
             ),
             Err(HookError::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn pull_requests_opened_or_given_commits_start_runs_and_the_rest_is_ignored() {
+        let github = |action: &str| {
+            serde_json::json!({
+                "action": action, "number": 7,
+                "pull_request": { "head": { "ref": "feature/prices", "sha": SHA }, "base": { "ref": "main" } }
+            })
+            .to_string()
+        };
+        let wanted = HookEvent::PullRequest {
+            number: 7,
+            branch: "feature/prices".into(),
+            rev: SHA.into(),
+            into: "main".into(),
+        };
+        for action in ["opened", "synchronize", "reopened"] {
+            assert_eq!(
+                parse(
+                    GitHost::GitHub,
+                    Some("pull_request"),
+                    github(action).as_bytes()
+                ),
+                Ok(wanted.clone())
+            );
+        }
+        assert_eq!(
+            parse(
+                GitHost::Gitea,
+                Some("pull_request"),
+                github("synchronized").as_bytes()
+            ),
+            Ok(wanted.clone())
+        );
+        assert!(matches!(
+            parse(GitHost::GitHub, Some("pull_request"), github("closed").as_bytes()),
+            Ok(HookEvent::Ignored(why)) if why == "pull request #7 was closed: nothing to run"
+        ));
+        let gitlab = |action: &str, oldrev: Option<&str>| {
+            serde_json::json!({
+                "object_kind": "merge_request",
+                "object_attributes": {
+                    "iid": 7, "action": action, "source_branch": "feature/prices",
+                    "target_branch": "main", "last_commit": { "id": SHA }, "oldrev": oldrev
+                }
+            })
+            .to_string()
+        };
+        assert_eq!(
+            parse(
+                GitHost::GitLab,
+                Some("Merge Request Hook"),
+                gitlab("open", None).as_bytes()
+            ),
+            Ok(wanted.clone())
+        );
+        assert_eq!(
+            parse(
+                GitHost::GitLab,
+                Some("Merge Request Hook"),
+                gitlab("update", Some(SHA)).as_bytes()
+            ),
+            Ok(wanted)
+        );
+        assert!(matches!(
+            parse(
+                GitHost::GitLab,
+                Some("Merge Request Hook"),
+                gitlab("update", None).as_bytes()
+            ),
+            Ok(HookEvent::Ignored(_))
+        ));
+        assert!(matches!(
+            parse(GitHost::GitHub, Some("pull_request"), br#"{"action":"opened"}"#),
+            Err(HookError::BadRequest(why)) if why.contains("number")
         ));
     }
 }

@@ -221,6 +221,44 @@ impl App {
         Ok(started)
     }
 
+    /// A pull request opened or given new commits: starts the `on.pull_request` pipelines its
+    /// changes pass. Its head is fetched when the repository lacks it, through the host's pull
+    /// request ref when the branch lives in a fork.
+    fn on_pull_request(
+        self: &Arc<Self>,
+        host: crate::hooks::GitHost,
+        number: u64,
+        event: changes::PullRequestEvent,
+        trigger: &str,
+    ) -> Result<Vec<Run>> {
+        let root = &self.settings.project_root;
+        if changes::resolve_rev(root, &event.rev).is_err() {
+            let _ = changes::git(root, &["fetch", "--all", "--quiet"]);
+        }
+        if changes::resolve_rev(root, &event.rev).is_err() {
+            let reference = match host {
+                crate::hooks::GitHost::GitLab => format!("refs/merge-requests/{number}/head"),
+                _ => format!("refs/pull/{number}/head"),
+            };
+            let _ = changes::git(root, &["fetch", "--quiet", "origin", &reference]);
+        }
+        let rev = changes::resolve_rev(root, &event.rev)?;
+        let event = changes::PullRequestEvent { rev, ..event };
+        let mut started = Vec::new();
+        for (name, change) in changes::pull_requested(&self.settings.manifest, root, &event)? {
+            started.push(self.start(
+                &name,
+                &change,
+                trigger,
+                &format!(
+                    "{trigger} of #{number} ({} into {})",
+                    event.branch, event.into
+                ),
+            )?);
+        }
+        Ok(started)
+    }
+
     /// The cached status of `environment`, refreshing it in the background when stale.
     fn status(self: &Arc<Self>, environment: &str) -> Option<serde_json::Value> {
         let cached = self

@@ -1052,11 +1052,25 @@ pub(crate) async fn webhook(
             )
                 .into_response()
         }
-        Ok(HookEvent::Push { branch, rev }) => {
+        Ok(event) => {
             let trigger = format!("webhook:{}", host.name());
             let app2 = app.clone();
-            let started =
-                tokio::task::spawn_blocking(move || app2.on_push(&branch, &rev, &trigger)).await;
+            let started = tokio::task::spawn_blocking(move || match event {
+                HookEvent::PullRequest {
+                    number,
+                    branch,
+                    rev,
+                    into,
+                } => app2.on_pull_request(
+                    host,
+                    number,
+                    changes::PullRequestEvent { branch, rev, into },
+                    &trigger,
+                ),
+                HookEvent::Push { branch, rev } => app2.on_push(&branch, &rev, &trigger),
+                HookEvent::Ignored(_) => Ok(Vec::new()),
+            })
+            .await;
             match started {
                 Ok(Ok(runs)) => {
                     count("accepted");

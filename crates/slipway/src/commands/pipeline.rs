@@ -47,7 +47,7 @@ enum PipelineCommand {
     /// Start the pipelines a push of REV to BRANCH starts: those whose `on.push` filters match
     /// the paths changed since each one last succeeded.
     #[command(
-        after_help = "Examples:\n  slipway pipeline trigger                 the checked-out commit and branch\n  slipway pipeline trigger --rev 3f2a1c --branch main --dry-run"
+        after_help = "Examples:\n  slipway pipeline trigger                 the checked-out commit and branch\n  slipway pipeline trigger --rev 3f2a1c --branch main --dry-run\n  slipway pipeline trigger --branch feature/prices --pull-request main"
     )]
     Trigger {
         #[arg(long, default_value = "HEAD")]
@@ -58,6 +58,10 @@ enum PipelineCommand {
         /// Say which pipelines would start, and why, without starting them.
         #[arg(long)]
         dry_run: bool,
+        /// A pull request of the branch into INTO (its `on.pull_request` pipelines) instead of
+        /// a push.
+        #[arg(long, value_name = "INTO")]
+        pull_request: Option<String>,
     },
     /// The runs, newest first.
     #[command(
@@ -164,17 +168,37 @@ pub fn run(args: PipelineArgs) -> Result<ExitCode> {
             rev,
             branch,
             dry_run,
+            pull_request,
         } => {
             let root = &context.project.root;
             let rev = changes::resolve_rev(root, &rev)?;
             let branch = branch.or_else(|| changes::current_branch(root));
-            let matching = changes::pushed(
-                &context.project.manifest,
-                &context.store,
-                root,
-                branch.as_deref(),
-                &rev,
-            )?;
+            let (matching, trigger) = match pull_request {
+                Some(into) => {
+                    let branch = branch.clone().context(
+                        "a pull request is of a branch: name it with --branch (HEAD is not on one)",
+                    )?;
+                    let event = changes::PullRequestEvent {
+                        branch,
+                        rev: rev.clone(),
+                        into,
+                    };
+                    (
+                        changes::pull_requested(&context.project.manifest, root, &event)?,
+                        "pull-request",
+                    )
+                }
+                None => (
+                    changes::pushed(
+                        &context.project.manifest,
+                        &context.store,
+                        root,
+                        branch.as_deref(),
+                        &rev,
+                    )?,
+                    "push",
+                ),
+            };
             if dry_run || matching.is_empty() {
                 return print_matching(&matching, &rev, branch.as_deref(), dry_run, output);
             }
@@ -185,7 +209,7 @@ pub fn run(args: PipelineArgs) -> Result<ExitCode> {
                     &context.store,
                     &name,
                     &change,
-                    "push",
+                    trigger,
                     &actor(),
                 )?);
             }

@@ -538,3 +538,192 @@ fn a_pushed_release_is_approved_and_rolled_back_in_the_browser() {
     );
     drop(server);
 }
+
+/// A project of `run` steps only (no engine) whose `preview` pipeline runs on pull requests into
+/// main that touch app/, served on `address`; the branches `feature/prices` (an app change) and
+/// `docs/typo` (docs only) exist beside main, which is checked out.
+fn pull_request_project(dir: &Path, address: &str) -> (PathBuf, String, String) {
+    let root = dir.join("prs");
+    write(
+        &root,
+        "slipway.toml",
+        &format!(
+            r#"schema = 1
+[project]
+name = "{}"
+
+[server]
+listen = "{address}"
+users = {{ ada = "env:TEST_ADA_PASSWORD" }}
+webhook_secret = "env:TEST_WEBHOOK_SECRET"
+
+[pipelines.preview]
+kind = "branch"
+on = {{ pull_request = {{ branches = ["main"], paths = ["app/**"] }} }}
+# Passes only at the pull request's own commit.
+steps = [{{ name = "unit tests", run = "test -f app/api/prices.py" }}]
+"#,
+            unique("prs")
+        ),
+    );
+    write(&root, ".gitignore", ".slipway/\n");
+    write(&root, "app/api/main.py", "print('hello')\n");
+    write(&root, "docs/guide.md", "# guide\n");
+    git(&root, &["init", "-q", "-b", "main"]);
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-qm", "first"]);
+    git(&root, &["checkout", "-qb", "feature/prices"]);
+    write(&root, "app/api/prices.py", "EURO = True\n");
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-qm", "prices"]);
+    let feature = git(&root, &["rev-parse", "HEAD"]);
+    git(&root, &["checkout", "-q", "main"]);
+    git(&root, &["checkout", "-qb", "docs/typo"]);
+    write(&root, "docs/guide.md", "# the guide\n");
+    git(&root, &["commit", "-qam", "typo"]);
+    let docs = git(&root, &["rev-parse", "HEAD"]);
+    git(&root, &["checkout", "-q", "main"]);
+    (root, feature, docs)
+}
+
+#[test]
+fn pull_request_webhooks_start_the_pull_request_pipelines_at_the_head_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let address = format!("127.0.0.1:{}", free_port());
+    let (root, feature, docs) = pull_request_project(dir.path(), &address);
+
+    // The same decision from the command line first.
+    let dry = run(slipway(&root).args([
+        "pipeline",
+        "trigger",
+        "--rev",
+        &feature,
+        "--branch",
+        "feature/prices",
+        "--pull-request",
+        "main",
+        "--dry-run",
+    ]));
+    assert_eq!(dry.code, 0, "{dry:?}");
+    assert_eq!(dry.stdout, "preview would start: app/api/prices.py\n");
+    let dry_docs = run(slipway(&root).args([
+        "pipeline",
+        "trigger",
+        "--rev",
+        &docs,
+        "--branch",
+        "docs/typo",
+        "--pull-request",
+        "main",
+        "--dry-run",
+    ]));
+    assert!(
+        dry_docs.stdout.starts_with("no pipeline starts"),
+        "{dry_docs:?}"
+    );
+
+    let _server = Process(
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("slipway"))
+            .arg("serve")
+            .current_dir(&root)
+            .env("TEST_ADA_PASSWORD", PASSWORD)
+            .env("TEST_WEBHOOK_SECRET", SECRET)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("the server answers", Duration::from_secs(20), || {
+        TcpStream::connect(&address).is_ok()
+    });
+    let github = |action: &str, branch: &str, rev: &str| {
+        let body = json!({
+            "action": action, "number": 12,
+            "pull_request": { "head": { "ref": branch, "sha": rev }, "base": { "ref": "main" } }
+        })
+        .to_string();
+        let signature = format!(
+            "sha256={}",
+            slipway_server::hooks::sign(SECRET, body.as_bytes())
+        );
+        let (status, _, answer) = http(
+            &address,
+            "POST",
+            "/hooks/github",
+            &[
+                ("X-GitHub-Event", "pull_request"),
+                ("X-Hub-Signature-256", &signature),
+            ],
+            body.as_bytes(),
+        );
+        assert_eq!(status, 202, "{answer}");
+        serde_json::from_str::<Value>(&answer).unwrap()
+    };
+    let run_of = |id: &Value| -> Value {
+        let (status, _, body) = http(
+            &address,
+            "GET",
+            &format!("/api/runs/{id}"),
+            &[("Authorization", &basic())],
+            b"",
+        );
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    };
+
+    let opened = github("opened", "feature/prices", &feature);
+    let id = &opened["started"][0];
+    assert!(id.is_i64(), "{opened}");
+    wait_until("the preview run ends", Duration::from_secs(60), || {
+        run_of(id)["run"]["state"] != "running" && run_of(id)["run"]["state"] != "queued"
+    });
+    let started = run_of(id);
+    assert_eq!(started["run"]["state"], "succeeded", "{started:#}");
+    assert_eq!(started["run"]["pipeline"], "preview");
+    assert_eq!(started["run"]["rev"], feature.as_str());
+    assert_eq!(started["run"]["branch"], "feature/prices");
+    assert_eq!(started["run"]["trigger"], "webhook:github");
+
+    // A docs-only pull request and a closed one start nothing.
+    assert_eq!(github("opened", "docs/typo", &docs)["started"], json!([]));
+    let closed = github("closed", "feature/prices", &feature);
+    assert_eq!(closed["started"], json!([]));
+    assert_eq!(
+        closed["ignored"],
+        "pull request #12 was closed: nothing to run"
+    );
+
+    // GitLab's merge request hook, with its token.
+    let merge_request = json!({
+        "object_kind": "merge_request",
+        "object_attributes": {
+            "iid": 3, "action": "open", "source_branch": "feature/prices",
+            "target_branch": "main", "last_commit": { "id": feature }
+        }
+    })
+    .to_string();
+    let (status, _, answer) = http(
+        &address,
+        "POST",
+        "/hooks/gitlab",
+        &[
+            ("X-Gitlab-Event", "Merge Request Hook"),
+            ("X-Gitlab-Token", SECRET),
+        ],
+        merge_request.as_bytes(),
+    );
+    assert_eq!(status, 202, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["started"].as_array().unwrap().len(), 1, "{answer}");
+    let (status, _, _) = http(
+        &address,
+        "POST",
+        "/hooks/gitlab",
+        &[
+            ("X-Gitlab-Event", "Merge Request Hook"),
+            ("X-Gitlab-Token", "guess"),
+        ],
+        merge_request.as_bytes(),
+    );
+    assert_eq!(status, 401);
+}
