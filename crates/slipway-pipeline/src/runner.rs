@@ -113,6 +113,42 @@ pub fn create_run(
     })
 }
 
+/// The runs a finished run starts: when a base pipeline that pushes its images succeeded (new
+/// base images are published), one run, queued, of each pipeline with `on.base_published`, at the same commit.
+pub fn follow_ups(manifest: &Manifest, store: &RunStore, finished: &Run) -> Result<Vec<Run>> {
+    let published = finished
+        .steps
+        .iter()
+        .any(|step| step.name == "base push" || step.name == "base release");
+    if finished.state != RunState::Succeeded
+        || finished.kind != kind_name(PipelineKind::Base)
+        || !published
+    {
+        return Ok(Vec::new());
+    }
+    let change = Change {
+        rev: finished.rev.clone(),
+        branch: finished.branch.clone(),
+        base_rev: None,
+        paths: finished.changed.clone(),
+    };
+    let mut started = Vec::new();
+    for (name, pipeline) in &manifest.pipelines {
+        // A base pipeline started by its own publication would never stop.
+        if pipeline.on.base_published && steps::kind_of(name, pipeline) != PipelineKind::Base {
+            started.push(create_run(
+                manifest,
+                store,
+                name,
+                &change,
+                "base-published",
+                &format!("run {} of {}", finished.id, finished.pipeline),
+            )?);
+        }
+    }
+    Ok(started)
+}
+
 /// Whether `actor` (`user@host` or a dashboard login) is one of `approvers`: an entry names
 /// either the whole actor or its user.
 pub fn is_approver(approvers: &[String], actor: &str) -> bool {

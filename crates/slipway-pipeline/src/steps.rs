@@ -107,7 +107,10 @@ fn builtin(
         ["lint"] => slipway(&["lint"]),
         // Every environment's config renders with every key: the check a change must pass.
         ["checks"] => slipway(&["config", "check"]),
-        ["base", verb @ ("build" | "test" | "push" | "release")] => slipway(&["base", verb]),
+        [
+            "base",
+            verb @ ("build" | "test" | "push" | "release" | "update"),
+        ] => slipway(&["base", verb]),
         ["up", env] => slipway(&["up", env]),
         ["test", env] => slipway(&["test", env]),
         ["down", env] => slipway(&["down", env]),

@@ -166,11 +166,19 @@ impl App {
                 }
             };
             let runner = app.runner(checkout.root.clone());
-            if let Err(error) = runner.carry_out(id).await {
-                eprintln!("run {id}: {error}");
-                let _ = app
-                    .runs
-                    .finish(id, RunState::Failed, Some(&error.to_string()));
+            match runner.carry_out(id).await {
+                Ok(finished) => {
+                    match runner::follow_ups(&app.settings.manifest, &app.runs, &finished) {
+                        Ok(started) => started.iter().for_each(|run| app.carry(run.id)),
+                        Err(error) => eprintln!("run {id}: {error}"),
+                    }
+                }
+                Err(error) => {
+                    eprintln!("run {id}: {error}");
+                    let _ = app
+                        .runs
+                        .finish(id, RunState::Failed, Some(&error.to_string()));
+                }
             }
             app.count(format!(
                 "slipway_pipeline_runs_finished_total{{pipeline=\"{}\"}}",

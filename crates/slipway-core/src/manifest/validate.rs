@@ -393,6 +393,17 @@ impl Checker<'_, '_> {
                     "set `kind = \"base\"`, `\"branch\"` or `\"release\"`".to_owned(),
                 );
             }
+            if pipeline.on.base_published
+                && (pipeline.kind == Some(super::PipelineKind::Base)
+                    || pipeline.kind.is_none() && name == "base")
+            {
+                self.bad(
+                    path.key("on").key("base_published"),
+                    "a base pipeline would start itself again each time it publishes".into(),
+                    "start the pipelines that rebuild the apps on `base_published` instead"
+                        .to_owned(),
+                );
+            }
             if pipeline.steps.is_empty() {
                 self.bad(
                     path.key("steps"),
@@ -766,6 +777,7 @@ impl Checker<'_, '_> {
             "base test",
             "base push",
             "base release",
+            "base update",
         ];
         const WITH_ENV: &[&str] = &["up", "test", "deploy", "down", "promote", "approve"];
         let words: Vec<&str> = text.split_whitespace().collect();

@@ -341,7 +341,27 @@ fn decide(args: ApproveArgs, approve: bool) -> Result<ExitCode> {
 }
 
 /// Carries out `runs` side by side (a release may wait at its gate while a base run goes on).
+/// Carries out `runs` and then the runs they start (a published base starts the
+/// `on.base_published` pipelines); every run carried, in order.
 fn carry_out(context: &Pipelines, runs: Vec<Run>, output: Output) -> Result<Vec<Run>> {
+    let mut done = Vec::new();
+    let mut next = runs;
+    while !next.is_empty() {
+        let finished = carry_out_once(context, next, output)?;
+        next = Vec::new();
+        for run in &finished {
+            next.extend(runner::follow_ups(
+                &context.project.manifest,
+                &context.store,
+                run,
+            )?);
+        }
+        done.extend(finished);
+    }
+    Ok(done)
+}
+
+fn carry_out_once(context: &Pipelines, runs: Vec<Run>, output: Output) -> Result<Vec<Run>> {
     let project = &context.project;
     let exe = std::env::current_exe().context("cannot find the slipway binary")?;
     let state_dir = std::path::absolute(project.state_dir())?;

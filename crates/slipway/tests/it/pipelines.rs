@@ -824,3 +824,66 @@ steps = [{{ name = "unit tests", run = "echo 3 failed >&2; exit 3" }}]
         "a message went out without a trusted STARTTLS or login"
     );
 }
+
+#[test]
+fn a_base_pipeline_that_publishes_starts_the_base_published_pipelines() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = small_project(
+        dir.path(),
+        r#"[pipelines.base]
+steps = ["base push", { name = "note", run = "true" }]
+
+[pipelines.check-bases]
+kind = "base"
+steps = [{ name = "look", run = "true" }]
+
+[pipelines.rebase]
+kind = "release"
+on = { base_published = true }
+steps = [{ name = "rebuilt", run = "echo rebuilt at $SLIPWAY_COMMIT" }]
+"#,
+    );
+    let head = git(&root, &["rev-parse", "HEAD"]);
+    let result = run(slipway(&root).args(["pipeline", "run", "base"]));
+    assert_eq!(result.code, 0, "{result:?}");
+    let listed = runs(&root);
+    assert_eq!(listed.len(), 2, "{listed:#?}");
+    // Newest first.
+    assert_eq!(listed[0]["pipeline"], "rebase");
+    assert_eq!(listed[0]["state"], "succeeded");
+    assert_eq!(listed[0]["trigger"], "base-published");
+    assert_eq!(listed[0]["started_by"], "run 1 of base");
+    assert_eq!(listed[0]["rev"], head.as_str());
+    let logs = run(slipway(&root).args(["pipeline", "logs", "2"]));
+    assert!(
+        logs.stdout.contains(&format!("rebuilt at {head}")),
+        "{}",
+        logs.stdout
+    );
+
+    // A base pipeline that pushes nothing publishes nothing.
+    let looked = run(slipway(&root).args(["pipeline", "run", "check-bases"]));
+    assert_eq!(looked.code, 0, "{looked:?}");
+    assert_eq!(runs(&root).len(), 3);
+
+    // A base pipeline may not start on its own publication.
+    let manifest = std::fs::read_to_string(root.join("slipway.toml")).unwrap();
+    write(
+        &root,
+        "slipway.toml",
+        &manifest.replace(
+            "[pipelines.base]\n",
+            "[pipelines.base]\non = { base_published = true }\n",
+        ),
+    );
+    let refused = run(slipway(&root).args(["config", "check"]));
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused.stderr.contains("pipelines.base.on.base_published")
+            && refused
+                .stderr
+                .contains("would start itself again each time it publishes"),
+        "{}",
+        refused.stderr
+    );
+}
