@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod metrics;
 pub mod table;
+mod upstream;
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -34,6 +35,7 @@ use tokio::net::{TcpListener, UnixListener};
 use crate::admin::{Answer, Command, HealthCheck, ReleaseStatus, ServiceStatus, Status};
 use crate::metrics::{ReleaseMetrics, Snapshot};
 use crate::table::{Service, Table};
+use crate::upstream::Upstreams;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
@@ -163,14 +165,17 @@ impl Proxy {
             let _ = stream.set_nodelay(true);
             let shared = shared.clone();
             tokio::spawn(async move {
+                let upstreams = Arc::new(Upstreams::default());
+                let theirs = upstreams.clone();
                 let service = hyper::service::service_fn(move |request| {
                     let shared = shared.clone();
-                    async move { Ok::<_, Infallible>(shared.forward(request, remote).await) }
+                    let upstreams = theirs.clone();
+                    async move { Ok::<_, Infallible>(shared.forward(request, remote, &upstreams).await) }
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
+                let served = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
-                    .with_upgrades()
-                    .await;
+                    .with_upgrades();
+                upstream::drive(served, &upstreams).await;
             });
         }
     }
@@ -259,7 +264,12 @@ impl Shared {
         releases.entry(release.to_owned()).or_default().clone()
     }
 
-    async fn forward(&self, request: Request<Incoming>, remote: SocketAddr) -> Response<ProxyBody> {
+    async fn forward(
+        &self,
+        request: Request<Incoming>,
+        remote: SocketAddr,
+        upstreams: &Upstreams,
+    ) -> Response<ProxyBody> {
         let host = request
             .headers()
             .get(header::HOST)
@@ -339,14 +349,15 @@ impl Shared {
                 break;
             };
             service_name = name;
-            let Ok(uri) = format!("http://{target}{path_and_query}").parse::<http::Uri>() else {
+            // Origin form: the connection already names the target.
+            let Ok(uri) = path_and_query.parse::<http::Uri>() else {
                 return plain(StatusCode::BAD_REQUEST, "bad request target\n");
             };
             let mut upstream = Request::from_parts(parts.clone(), Full::new(body.clone()));
             *upstream.uri_mut() = uri;
             let metrics = self.metrics_of(&service_name, &release);
             let started = Instant::now();
-            match tokio::time::timeout(UPSTREAM_TIMEOUT, self.client.request(upstream)).await {
+            match tokio::time::timeout(UPSTREAM_TIMEOUT, upstreams.send(&target, upstream)).await {
                 Ok(Ok(response)) => {
                     metrics.record(started.elapsed(), response.status().is_server_error());
                     let (parts, body) = response.into_parts();

@@ -386,3 +386,153 @@ async fn routes_by_path_survive_a_restart_and_are_counted() {
     assert!(!get("/metrics").await.1.contains("slipway_proxy"));
     restarted.task.abort();
 }
+
+/// A backend on a raw socket that counts its connections and, when `close_after` is set, drops
+/// each connection that long after answering (without saying so in the answer), as apps with
+/// a short keep-alive do.
+async fn counting_backend(close_after: Option<Duration>) -> (String, Arc<AtomicU64>) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let connections = Arc::new(AtomicU64::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            counted.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut stream = BufReader::new(stream);
+                loop {
+                    let mut length = 0usize;
+                    let mut line = String::new();
+                    if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    loop {
+                        line.clear();
+                        if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        if let Some(value) =
+                            line.to_ascii_lowercase().strip_prefix("content-length:")
+                        {
+                            length = value.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    let _ = stream.read_exact(&mut body).await;
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+                        body.len() + 2
+                    );
+                    let _ = stream.get_mut().write_all(answer.as_bytes()).await;
+                    let _ = stream.get_mut().write_all(b"ok").await;
+                    let _ = stream.get_mut().write_all(&body).await;
+                    if let Some(after) = close_after {
+                        tokio::time::sleep(after).await;
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (address, connections)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_connection_keeps_its_upstream_connection_and_outlives_one_the_app_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = start_proxy(dir.path()).await;
+    let (steady, steady_connections) = counting_backend(None).await;
+    let (closing, closing_connections) = counting_backend(Some(Duration::from_millis(20))).await;
+    for (service, path, target) in [
+        ("shop/prod/web", "/", &steady),
+        ("shop/prod/api", "/api", &closing),
+    ] {
+        ok(
+            &proxy.socket,
+            Command::Gate {
+                targets: vec![target.clone()],
+                check: HealthCheck {
+                    healthy: 1,
+                    ..check()
+                },
+            },
+        )
+        .await;
+        ok(&proxy.socket, set(service, path, &[("r1", 100, target)])).await;
+    }
+    let gate_connections = steady_connections.load(Ordering::SeqCst);
+
+    // One client connection, many requests: one upstream connection carries them all.
+    let address = proxy.url.trim_start_matches("http://").to_owned();
+    let mut client = RawClient::connect(&address).await;
+    for i in 0..50 {
+        let (status, body) = client.request("GET", &format!("/page/{i}"), "").await;
+        assert_eq!((status, body.as_str()), (200, "ok"));
+    }
+    assert_eq!(
+        steady_connections.load(Ordering::SeqCst) - gate_connections,
+        1
+    );
+
+    // The app drops each connection after its answer; the next request, a POST too, goes on a
+    // new one and nobody sees an error.
+    let before = closing_connections.load(Ordering::SeqCst);
+    for i in 0..10 {
+        let (status, body) = client
+            .request("POST", "/api/orders", &format!("order {i}"))
+            .await;
+        assert_eq!((status, body), (200, format!("okorder {i}")), "request {i}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(closing_connections.load(Ordering::SeqCst) - before, 10);
+}
+
+/// One HTTP/1.1 connection, requests one after the other on it.
+struct RawClient {
+    stream: tokio::io::BufReader<tokio::net::TcpStream>,
+}
+
+impl RawClient {
+    async fn connect(address: &str) -> RawClient {
+        RawClient {
+            stream: tokio::io::BufReader::new(
+                tokio::net::TcpStream::connect(address).await.unwrap(),
+            ),
+        }
+    }
+
+    async fn request(&mut self, method: &str, path: &str, body: &str) -> (u16, String) {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: shop.test\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        self.stream
+            .get_mut()
+            .write_all(request.as_bytes())
+            .await
+            .unwrap();
+        let mut line = String::new();
+        self.stream.read_line(&mut line).await.unwrap();
+        let status = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let mut length = 0;
+        loop {
+            line.clear();
+            self.stream.read_line(&mut line).await.unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = value.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0; length];
+        self.stream.read_exact(&mut body).await.unwrap();
+        (status, String::from_utf8(body).unwrap())
+    }
+}
