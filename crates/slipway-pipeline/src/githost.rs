@@ -182,29 +182,7 @@ impl GitHostClient {
                 (pull, true)
             }
         };
-        let number = self.number(&pull, "number")?;
-        // The author cannot be asked to review their own pull request.
-        let author = pull["user"]["login"].as_str().unwrap_or_default();
-        let reviewers: Vec<String> = reviewers
-            .iter()
-            .filter(|r| !r.eq_ignore_ascii_case(author))
-            .cloned()
-            .collect();
-        if !reviewers.is_empty() {
-            self.call(
-                Method::POST,
-                &format!("/repos/{repo}/pulls/{number}/requested_reviewers"),
-                &[],
-                Some(json!({ "reviewers": reviewers })),
-            )
-            .await?;
-        }
-        Ok(PullRequest {
-            number,
-            url: pull["html_url"].as_str().unwrap_or_default().to_owned(),
-            created,
-            reviewers,
-        })
+        self.ask_reviewers(&pull, created, reviewers).await
     }
 
     async fn open_on_gitlab(
@@ -357,7 +335,19 @@ impl GitHostClient {
                 (pull, true)
             }
         };
-        let number = self.number(&pull, "number")?;
+        self.ask_reviewers(&pull, created, reviewers).await
+    }
+
+    /// Asks `reviewers` to review `pull` (GitHub's and Gitea's API alike), leaving out its
+    /// author, whom both hosts refuse.
+    async fn ask_reviewers(
+        &self,
+        pull: &Value,
+        created: bool,
+        reviewers: &[String],
+    ) -> Result<PullRequest> {
+        let repo = &self.repository;
+        let number = self.number(pull, "number")?;
         let author = pull["user"]["login"].as_str().unwrap_or_default();
         let reviewers: Vec<String> = reviewers
             .iter()

@@ -388,6 +388,23 @@ impl RunStore {
         Ok(out)
     }
 
+    /// How many runs each pipeline has in each state: `(pipeline, state, count)`, sorted.
+    pub fn count_by_state(&self) -> Result<Vec<(String, String, u64)>> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare(
+                "SELECT pipeline, state, COUNT(*) FROM runs GROUP BY pipeline, state ORDER BY pipeline, state",
+            )
+            .map_err(db)?;
+        statement
+            .query_map([], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)? as u64))
+            })
+            .map_err(db)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db)
+    }
+
     /// Runs not yet finished, oldest first.
     pub fn unfinished(&self) -> Result<Vec<Run>> {
         let ids: Vec<i64> = {

@@ -1122,13 +1122,7 @@ pub(crate) async fn api_run(
 pub(crate) async fn metrics(State(app): Shared) -> Response {
     let mut out = String::new();
     out.push_str("# TYPE slipway_pipeline_runs gauge\n");
-    let mut by_state: std::collections::BTreeMap<(String, &'static str), u64> = Default::default();
-    for run in app.runs.list(None, 10_000).unwrap_or_default() {
-        *by_state
-            .entry((run.pipeline.clone(), run.state.as_str()))
-            .or_default() += 1;
-    }
-    for ((pipeline, run_state), n) in by_state {
+    for (pipeline, run_state, n) in app.runs.count_by_state().unwrap_or_default() {
         let _ = writeln!(
             out,
             "slipway_pipeline_runs{{pipeline=\"{pipeline}\",state=\"{run_state}\"}} {n}"

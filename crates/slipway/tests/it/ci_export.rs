@@ -51,6 +51,20 @@ fn check_schema(schema: &str, transform: Option<&str>, files: &[PathBuf]) {
     );
 }
 
+/// Valid against the CloudFormation resource specification (cfn-lint, from PyPI).
+fn cfn_lint(template: &Path) {
+    let lint = Command::new(tool("SLIPWAY_CFN_LINT"))
+        .arg(template)
+        .output()
+        .expect("cfn-lint runs");
+    assert!(
+        lint.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&lint.stdout),
+        String::from_utf8_lossy(&lint.stderr)
+    );
+}
+
 #[test]
 fn the_example_exports_to_github_gitlab_and_codebuild_and_each_validates() {
     let dir = tempfile::tempdir().unwrap();
@@ -108,16 +122,7 @@ fn the_example_exports_to_github_gitlab_and_codebuild_and_each_validates() {
         Some("gitlab-ci"),
         &[shop.join(".gitlab-ci.yml")],
     );
-    let lint = Command::new(tool("SLIPWAY_CFN_LINT"))
-        .arg(shop.join("ci/codebuild/release/pipeline.yml"))
-        .output()
-        .expect("cfn-lint runs");
-    assert!(
-        lint.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&lint.stdout),
-        String::from_utf8_lossy(&lint.stderr)
-    );
+    cfn_lint(&shop.join("ci/codebuild/release/pipeline.yml"));
 
     // The schemas are no pushover: a job without `runs-on` is refused.
     let broken = dir.path().join("broken.yml");
@@ -304,14 +309,5 @@ fn pull_request_triggers_map_to_each_systems_own_and_still_validate() {
         Some("gitlab-ci"),
         &[shop.join(".gitlab-ci.yml")],
     );
-    let lint = Command::new(tool("SLIPWAY_CFN_LINT"))
-        .arg(shop.join("ci/codebuild/preview/pipeline.yml"))
-        .output()
-        .expect("cfn-lint runs");
-    assert!(
-        lint.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&lint.stdout),
-        String::from_utf8_lossy(&lint.stderr)
-    );
+    cfn_lint(&shop.join("ci/codebuild/preview/pipeline.yml"));
 }
