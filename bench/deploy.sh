@@ -5,7 +5,8 @@
 #   - time from the new release's passed health gate to the traffic switch;
 #   - rollback: from the failed gate being detected to 100% on the old release, and
 #     `slipway rollback` from start to end;
-#   - the proxy's overhead against hitting the container directly (wrk: p50/p99, requests/s);
+#   - the proxy's overhead against hitting the container directly (wrk: p50/p99, requests/s),
+#     beside nginx's proxy_pass in the same place (its own container on the same network);
 #   - failed requests during `docker-compose up -d` of the same app (the status quo) against
 #     during `slipway deploy`, with the same load.
 #
@@ -156,7 +157,31 @@ read -r PORT_P50 PORT_P99 _ < <(wrk_run 1 "http://$PROXY/")
 read -r _ _ DIRECT_RPS < <(wrk_run 16 "http://$DIRECT_IP:8080/")
 read -r _ _ PROXY_RPS < <(wrk_run 16 "http://$PROXY_IP:8090/")
 read -r _ _ PORT_RPS < <(wrk_run 16 "http://$PROXY/")
-# The api (Python, ~1 ms a request): what an app's own work makes of the proxy's share.
+# The peer in the same place: nginx (from the web image itself) as a reverse proxy in its own
+# container on the same network, with upstream keepalive, in front of the same container.
+cat > "$WORK/nginx-proxy.conf" <<CONF
+worker_processes 1;
+pid /tmp/nginx-proxy.pid;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  upstream app { server $DIRECT_IP:8080; keepalive 32; }
+  server {
+    listen 8090;
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host \$host; }
+  }
+}
+CONF
+docker rm -f benchdeploy-nginx-proxy >/dev/null 2>&1 || true
+docker run -d --name benchdeploy-nginx-proxy --network slipway-proxy \
+  -v "$WORK/nginx-proxy.conf:/etc/nginx/nginx.conf:ro" --entrypoint nginx \
+  "$(docker inspect -f '{{.Config.Image}}' "$CONTAINER")" -g 'daemon off;' >/dev/null
+NGINX_IP=$(docker inspect -f '{{(index .NetworkSettings.Networks "slipway-proxy").IPAddress}}' benchdeploy-nginx-proxy)
+for _ in $(seq 1 50); do curl -fs "http://$NGINX_IP:8090/" >/dev/null && break; sleep 0.1; done
+read -r NGINX_P50 NGINX_P99 _ < <(wrk_run 1 "http://$NGINX_IP:8090/")
+read -r _ _ NGINX_RPS < <(wrk_run 16 "http://$NGINX_IP:8090/")
+docker rm -f benchdeploy-nginx-proxy >/dev/null
+# The api (Python): what an app's own work makes of the proxy's share.
 API=$(docker ps --filter label=dev.slipway.project=benchdeploy --filter label=dev.slipway.name=api --format '{{.Names}}' | head -1)
 API_IP=$(docker inspect -f '{{(index .NetworkSettings.Networks "slipway-proxy").IPAddress}}' "$API")
 read -r API_DIRECT_P50 API_DIRECT_P99 _ < <(wrk_run 1 "http://$API_IP:8000/api/env")
@@ -201,7 +226,10 @@ printf '\n%-26s %10s %10s %16s\n' "wrk, nginx static page" "p50 ms c1" "p99 ms c
 printf '%-26s %10s %10s %16s\n' "container directly" "$DIRECT_P50" "$DIRECT_P99" "$DIRECT_RPS"
 printf '%-26s %10s %10s %16s\n' "through the proxy" "$PROXY_P50" "$PROXY_P99" "$PROXY_RPS"
 printf '%-26s %10s %10s %16s\n' "through the published port" "$PORT_P50" "$PORT_P99" "$PORT_RPS"
+printf '%-26s %10s %10s %16s\n' "through nginx proxy_pass" "$NGINX_P50" "$NGINX_P99" "$NGINX_RPS"
 printf '%-26s %10s %10s %16s\n' "proxy overhead" "$(pct "$PROXY_P50" "$DIRECT_P50")" "$(pct "$PROXY_P99" "$DIRECT_P99")" "$(pct "$PROXY_RPS" "$DIRECT_RPS")"
+printf '%-26s %10s %10s %16s\n' "nginx's overhead" "$(pct "$NGINX_P50" "$DIRECT_P50")" "$(pct "$NGINX_P99" "$DIRECT_P99")" "$(pct "$NGINX_RPS" "$DIRECT_RPS")"
+printf '%-26s %10s %10s %16s\n' "slipway against nginx" "$(pct "$PROXY_P50" "$NGINX_P50")" "$(pct "$PROXY_P99" "$NGINX_P99")" "$(pct "$PROXY_RPS" "$NGINX_RPS")"
 printf '\n%-26s %10s %10s\n' "wrk, the api's /api/env" "p50 ms c1" "p99 ms c1"
 printf '%-26s %10s %10s\n' "container directly" "$API_DIRECT_P50" "$API_DIRECT_P99"
 printf '%-26s %10s %10s\n' "through the proxy" "$API_PROXY_P50" "$API_PROXY_P99"
