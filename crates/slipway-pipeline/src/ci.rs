@@ -241,8 +241,17 @@ fn in_project(options: &ExportOptions, path: &str) -> String {
     }
 }
 
-fn state_dir(options: &ExportOptions) -> String {
-    in_project(options, ".slipway/")
+fn state_dir(manifest: &Manifest, options: &ExportOptions) -> String {
+    let dir = manifest.project.state_dir.as_deref().unwrap_or(".slipway");
+    in_project(options, &format!("{}/", dir.trim_end_matches('/')))
+}
+
+/// What of the state dir never travels between jobs: rendered config and each release's env
+/// files hold secrets, and an artifact can be downloaded by anyone who may read the repository.
+/// Later steps render them again.
+fn state_secrets(manifest: &Manifest, options: &ExportOptions) -> Vec<String> {
+    let dir = state_dir(manifest, options);
+    vec![format!("{dir}config/**"), format!("{dir}releases/**")]
 }
 
 fn push_filter(pipeline: &Pipeline) -> Option<&GitFilter> {
@@ -274,6 +283,9 @@ fn github(
         }
         if !branches.is_empty() {
             push.insert("branches".into(), json!(branches));
+        } else if exported.kind != PipelineKind::Branch {
+            // Without a branch filter GitHub runs the workflow for tag pushes too.
+            push.insert("branches".into(), json!(["**"]));
         }
         github_paths(&mut push, filter, options);
         on.insert("push".into(), Value::Object(push));
@@ -291,7 +303,13 @@ fn github(
     let mut env = Map::new();
     env.insert("SLIPWAY_PIPELINE".into(), json!(name));
     env.insert("SLIPWAY_RUN".into(), json!("${{ github.run_id }}"));
-    env.insert("SLIPWAY_COMMIT".into(), json!("${{ github.sha }}"));
+    // On a pull request, github.sha is a merge commit GitHub made; the run is of the head.
+    let commit = if exported.pipeline.on.pull_request.is_some() {
+        "${{ github.event.pull_request.head.sha || github.sha }}"
+    } else {
+        "${{ github.sha }}"
+    };
+    env.insert("SLIPWAY_COMMIT".into(), json!(commit));
     env.insert(
         "SLIPWAY_BRANCH".into(),
         json!("${{ github.head_ref || github.ref_name }}"),
@@ -311,14 +329,14 @@ fn github(
             Some(gate) => unique_id(&ids, &format!("approved-{}", slug(&gate.environment))),
         };
         let mut steps = vec![
-            json!({ "uses": "actions/checkout@v4", "with": { "fetch-depth": 0 } }),
+            checkout(exported),
             json!({ "name": "Install slipway", "run": options.install }),
         ];
         if previous.is_some() {
             steps.push(json!({
                 "name": "What the steps before the approval left",
                 "uses": "actions/download-artifact@v4",
-                "with": { "name": artifact, "path": state_dir(options) },
+                "with": { "name": artifact, "path": state_dir(manifest, options) },
             }));
         }
         for step in &segment.steps {
@@ -338,8 +356,13 @@ fn github(
                 "uses": "actions/upload-artifact@v4",
                 "with": {
                     "name": artifact,
-                    "path": state_dir(options),
+                    "path": std::iter::once(state_dir(manifest, options))
+                        .chain(state_secrets(manifest, options).iter().map(|p| format!("!{p}")))
+                        .collect::<Vec<_>>()
+                        .join("\n") + "\n",
                     "include-hidden-files": true,
+                    // Each job before a later gate uploads it again.
+                    "overwrite": true,
                     "retention-days": 7,
                 },
             }));
@@ -412,6 +435,17 @@ fn github(
     CiFile {
         path: format!(".github/workflows/slipway-{name}.yml"),
         contents,
+    }
+}
+
+fn checkout(exported: &Exported) -> Value {
+    if exported.pipeline.on.pull_request.is_some() {
+        json!({ "uses": "actions/checkout@v4", "with": {
+            "fetch-depth": 0,
+            "ref": "${{ github.event.pull_request.head.sha || github.sha }}",
+        } })
+    } else {
+        json!({ "uses": "actions/checkout@v4", "with": { "fetch-depth": 0 } })
     }
 }
 
@@ -577,6 +611,7 @@ fn gitlab(
             before_script.push(json!(format!("cd {}", shell_word(&options.project_dir))));
         }
         let last = e.segments.len().saturating_sub(1);
+        let mut ids: Vec<String> = Vec::new();
         for (index, segment) in e.segments.iter().enumerate() {
             let stage = format!("{name}-{}", index + 1);
             stages.push(stage.clone());
@@ -586,6 +621,12 @@ fn gitlab(
             };
             let mut job = Map::new();
             job.insert("stage".into(), json!(stage));
+            // Each pipeline's jobs wait only for their own: a failed base job never holds up
+            // the release beside it.
+            job.insert(
+                "needs".into(),
+                json!(ids.last().into_iter().collect::<Vec<_>>()),
+            );
             job.insert("image".into(), json!(image));
             job.insert("variables".into(), Value::Object(variables.clone()));
             if e.kind == PipelineKind::Release {
@@ -627,9 +668,14 @@ fn gitlab(
             if index < last {
                 job.insert(
                     "artifacts".into(),
-                    json!({ "paths": [state_dir(options)], "expire_in": "7 days" }),
+                    json!({
+                        "paths": [state_dir(manifest, options)],
+                        "exclude": state_secrets(manifest, options),
+                        "expire_in": "7 days",
+                    }),
                 );
             }
+            ids.push(id.clone());
             jobs.insert(id, Value::Object(job));
         }
         if !manifest.notifications.is_empty() {
@@ -645,6 +691,7 @@ fn gitlab(
                 format!("{name}-notify-failure"),
                 json!({
                     "stage": ".post",
+                    "needs": ids,
                     "image": image,
                     "variables": variables,
                     "rules": failure_rules,
@@ -698,8 +745,9 @@ fn glob_regex(glob: &str) -> String {
                 chars.next();
                 out.push_str(".*");
             }
-            '*' => out.push_str("[^/]*"),
-            '?' => out.push_str("[^/]"),
+            // GitLab's `/.../` ends at any unescaped slash, inside brackets too.
+            '*' => out.push_str("[^\\/]*"),
+            '?' => out.push_str("[^\\/]"),
             c if c.is_ascii_alphanumeric() || c == '_' || c == '-' => out.push(c),
             '/' => out.push_str("\\/"),
             c => {
@@ -736,6 +784,7 @@ fn codebuild(
                 // Steps read the history (pull request bodies, base tags).
                 "OutputArtifactFormat": "CODEBUILD_CLONE_REF",
             },
+            "Namespace": "SourceVariables",
             "OutputArtifacts": [{ "Name": "Source" }],
             "RunOrder": 1,
         }],
@@ -797,7 +846,15 @@ fn codebuild(
             actions.push(json!({
                 "Name": format!("{number:02}-{}", slug(&step.name)),
                 "ActionTypeId": { "Category": "Build", "Owner": "AWS", "Provider": "CodeBuild", "Version": "1" },
-                "Configuration": { "ProjectName": { "Ref": project_id } },
+                "Configuration": {
+                    "ProjectName": { "Ref": project_id },
+                    // Every step learns the run, the commit and the branch from the source.
+                    "EnvironmentVariables": serde_json::to_string(&json!([
+                        { "name": "SLIPWAY_RUN", "value": "#{codepipeline.PipelineExecutionId}", "type": "PLAINTEXT" },
+                        { "name": "SLIPWAY_COMMIT", "value": "#{SourceVariables.CommitId}", "type": "PLAINTEXT" },
+                        { "name": "SLIPWAY_BRANCH", "value": "#{SourceVariables.BranchName}", "type": "PLAINTEXT" },
+                    ])).expect("JSON serializes"),
+                },
                 "InputArtifacts": [{ "Name": input }],
                 "OutputArtifacts": [{ "Name": output }],
                 "RunOrder": order + 1,
@@ -990,9 +1047,6 @@ fn codebuild_buildspec(
     if !options.project_dir.is_empty() {
         commands.push(json!(format!("cd {}", shell_word(&options.project_dir))));
     }
-    commands.push(json!(
-        "export SLIPWAY_RUN=\"$CODEBUILD_BUILD_NUMBER\" SLIPWAY_COMMIT=\"$CODEBUILD_RESOLVED_SOURCE_VERSION\""
-    ));
     commands.push(json!(step.command));
     let spec = json!({
         "version": 0.2,
@@ -1002,7 +1056,7 @@ fn codebuild_buildspec(
             "build": { "commands": commands },
         },
         // The checkout and the state dir go on to the next step.
-        "artifacts": { "files": ["**/*"] },
+        "artifacts": { "files": ["**/*"], "exclude-paths": state_secrets(manifest, options) },
     });
     let mut contents = header("codebuild");
     contents.push_str(&format!(
@@ -1059,7 +1113,7 @@ mod tests {
     #[test]
     fn branch_globs_become_anchored_regular_expressions() {
         assert_eq!(glob_regex("feature/**"), "feature\\/.*");
-        assert_eq!(glob_regex("release/v*.x"), "release\\/v[^/]*\\.x");
+        assert_eq!(glob_regex("release/v*.x"), "release\\/v[^\\/]*\\.x");
     }
 
     #[test]

@@ -47,13 +47,23 @@ pub fn host_name(kind: GitHostKind) -> &'static str {
 }
 
 /// A client of one repository on one git host.
-#[derive(Debug)]
 pub struct GitHostClient {
     kind: GitHostKind,
     api: String,
     repository: String,
     token: String,
     http: reqwest::Client,
+}
+
+impl std::fmt::Debug for GitHostClient {
+    // Without the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitHostClient")
+            .field("kind", &self.kind)
+            .field("api", &self.api)
+            .field("repository", &self.repository)
+            .finish_non_exhaustive()
+    }
 }
 
 impl GitHostClient {
@@ -305,7 +315,8 @@ impl GitHostClient {
                 found = Some(pull.clone());
                 break;
             }
-            if list.len() < 50 {
+            // Servers may cap a page below the asked-for size: only an empty page is the end.
+            if list.is_empty() {
                 break;
             }
         }

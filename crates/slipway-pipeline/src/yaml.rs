@@ -88,18 +88,32 @@ fn inline(value: &Value, indent: usize) -> String {
             text
         }
         Value::String(s) if plain(s) => s.clone(),
-        Value::String(s) => Value::String(s.clone()).to_string(),
+        Value::String(s) => quoted(s),
     }
 }
 
 /// A literal block cannot start with a space-led line (it would set the indentation) or carry
 /// tabs or trailing blanks that a reader would lose.
 fn literal_block_fits(s: &str) -> bool {
-    !s.starts_with(' ')
+    !s.trim_start_matches('\n').starts_with(' ')
         && !s.contains('\t')
         && !s.contains('\r')
         && !s.ends_with("\n\n")
         && s.split('\n').all(|line| line == line.trim_end())
+}
+
+/// `s` double-quoted: JSON's escapes, and YAML's for DEL and the C1 controls, which JSON
+/// leaves bare and YAML does not allow.
+fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    for c in Value::String(s.to_owned()).to_string().chars() {
+        if c == '\u{7f}' || ('\u{80}'..='\u{9f}').contains(&c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn key_text(key: &str) -> String {
@@ -111,11 +125,7 @@ fn key_text(key: &str) -> String {
         && key
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | '$' | ':'));
-    if simple {
-        key.to_owned()
-    } else {
-        Value::String(key.to_owned()).to_string()
-    }
+    if simple { key.to_owned() } else { quoted(key) }
 }
 
 /// Whether `s` reads back as this same string when written bare.
@@ -136,7 +146,12 @@ fn plain(s: &str) -> bool {
     if "-?:,[]{}#&*!|>'\"%@`".contains(first) {
         return false;
     }
-    if s.ends_with(' ') || s.ends_with(':') || s.contains(": ") || s.contains(" #") {
+    if s.starts_with(' ')
+        || s.ends_with(' ')
+        || s.ends_with(':')
+        || s.contains(": ")
+        || s.contains(" #")
+    {
         return false;
     }
     !s.chars().any(|c| c.is_control())
@@ -199,6 +214,8 @@ jobs:
             ),
             ("${{ secrets.TOKEN }}", "${{ secrets.TOKEN }}"),
             ("slipway deploy prod --yes", "slipway deploy prod --yes"),
+            (" leading", "\" leading\""),
+            ("del\u{7f}", "\"del\\u007f\""),
         ] {
             assert_eq!(
                 to_yaml(&json!({ "k": text })),

@@ -173,6 +173,20 @@ fn pull_request(host: GitHost, json: &serde_json::Value) -> Result<HookEvent, Ho
             .map(str::to_owned)
             .ok_or_else(|| missing(what))
     };
+    // A pull request from a fork carries code and a slipway.toml nobody here has vetted: it
+    // would run with the server's secrets.
+    let from_fork = match host {
+        GitHost::GitLab => {
+            let request = &json["object_attributes"];
+            !request["source_project_id"].is_null()
+                && request["source_project_id"] != request["target_project_id"]
+        }
+        GitHost::GitHub | GitHost::Gitea => {
+            let pull = &json["pull_request"];
+            !pull["head"]["repo"]["full_name"].is_null()
+                && pull["head"]["repo"]["full_name"] != pull["base"]["repo"]["full_name"]
+        }
+    };
     let (number, action, branch, rev, into, new_commits) = match host {
         GitHost::GitLab => {
             let request = &json["object_attributes"];
@@ -215,6 +229,11 @@ fn pull_request(host: GitHost, json: &serde_json::Value) -> Result<HookEvent, Ho
     if !runs {
         return Ok(HookEvent::Ignored(format!(
             "pull request #{number} was {action}: nothing to run"
+        )));
+    }
+    if from_fork {
+        return Ok(HookEvent::Ignored(format!(
+            "pull request #{number} comes from a fork: its code does not run here"
         )));
     }
     if rev.len() != 40 || !rev.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -392,6 +411,29 @@ mod tests {
                 gitlab("update", None).as_bytes()
             ),
             Ok(HookEvent::Ignored(_))
+        ));
+        let forked = serde_json::json!({
+            "action": "opened", "number": 8,
+            "pull_request": {
+                "head": { "ref": "main", "sha": SHA, "repo": { "full_name": "mallory/shop" } },
+                "base": { "ref": "main", "repo": { "full_name": "acme/shop" } }
+            }
+        })
+        .to_string();
+        assert!(matches!(
+            parse(GitHost::GitHub, Some("pull_request"), forked.as_bytes()),
+            Ok(HookEvent::Ignored(why)) if why.contains("comes from a fork")
+        ));
+        let forked_request = serde_json::json!({
+            "object_attributes": {
+                "iid": 9, "action": "open", "source_branch": "main", "target_branch": "main",
+                "last_commit": { "id": SHA }, "source_project_id": 77, "target_project_id": 1
+            }
+        })
+        .to_string();
+        assert!(matches!(
+            parse(GitHost::GitLab, Some("Merge Request Hook"), forked_request.as_bytes()),
+            Ok(HookEvent::Ignored(why)) if why.contains("comes from a fork")
         ));
         assert!(matches!(
             parse(GitHost::GitHub, Some("pull_request"), br#"{"action":"opened"}"#),

@@ -229,9 +229,9 @@ impl App {
         Ok(started)
     }
 
-    /// A pull request opened or given new commits: starts the `on.pull_request` pipelines its
-    /// changes pass. Its head is fetched when the repository lacks it, through the host's pull
-    /// request ref when the branch lives in a fork.
+    /// A pull request opened or given new commits (never one from a fork: `hooks::parse` drops
+    /// those): starts the `on.pull_request` pipelines its changes pass. Its head is fetched
+    /// when the repository lacks it, through the host's pull request ref if need be.
     fn on_pull_request(
         self: &Arc<Self>,
         host: crate::hooks::GitHost,
