@@ -27,7 +27,7 @@ scripts/testbed.sh up >&2
 # shellcheck disable=SC1090,SC1091
 source "${SLIPWAY_TESTBED_DIR:-/var/tmp/slipway-testbed}/env"
 if [ "$BUILD" = 1 ]; then cargo build --release -p slipway >&2; fi
-SLIPWAY=${SLIPWAY_BIN:-$ROOT/target/release/slipway}
+SLIPWAY=${SLIPWAY_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/slipway}
 REG=$SLIPWAY_TEST_REGISTRY
 BASE="$REG/library/debian:bookworm-20251117-slim"
 RUN_ID=$(date +%s)

@@ -311,7 +311,11 @@ impl Engine {
             path: out.to_path_buf(),
             source,
         };
-        let mut file = tokio::fs::File::create(out).await.map_err(io)?;
+        // Each file write is a trip to the blocking pool: gather the engine's small chunks.
+        let mut file = tokio::io::BufWriter::with_capacity(
+            1 << 20,
+            tokio::fs::File::create(out).await.map_err(io)?,
+        );
         let mut stream = self.docker.export_image(image);
         while let Some(chunk) = stream.next().await {
             file.write_all(&chunk.map_err(engine)?).await.map_err(io)?;
@@ -327,7 +331,9 @@ impl Engine {
                 path: archive.to_path_buf(),
                 source,
             })?;
-        let body = tokio_util::io::ReaderStream::new(file);
+        // 1 MiB reads: at ReaderStream's default 4 KiB, the trips to the blocking pool that each
+        // file read takes bound the load.
+        let body = tokio_util::io::ReaderStream::with_capacity(file, 1 << 20);
         let options = bollard::query_parameters::ImportImageOptionsBuilder::default()
             .quiet(true)
             .build();

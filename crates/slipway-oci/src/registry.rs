@@ -466,11 +466,17 @@ impl RegistryClient {
     }
 }
 
+/// Bytes read from a blob at a time while it is uploaded.
+const UPLOAD_READ_SIZE: usize = 1 << 20;
+
 /// The blob as a streamed request body, so an upload never holds a blob in memory.
 fn file_body(path: &Path) -> reqwest::Body {
     match std::fs::File::open(path) {
-        Ok(file) => reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(
+        // Large reads: each one is a trip to the blocking pool, and at ReaderStream's default
+        // 4 KiB those trips, not the network, bound the upload.
+        Ok(file) => reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
             tokio::fs::File::from_std(file),
+            UPLOAD_READ_SIZE,
         )),
         // Checked to exist before; a file gone since gives an empty body the registry rejects.
         Err(_) => reqwest::Body::from(Vec::new()),
