@@ -241,6 +241,8 @@ pub fn carried_elsewhere(run: &Run) -> bool {
 
 enum StepOutcome {
     Done,
+    /// A command that exited non-zero, with its code.
+    Exited(i32),
     Failed(String),
     Stopped(RunState, String),
 }
@@ -367,16 +369,10 @@ impl Runner {
                 Ok(outcome) => outcome,
                 Err(error) => StepOutcome::Failed(error.to_string()),
             };
-            let (state, exit_code) = match &outcome {
+            let (state, exit_code) = match outcome {
                 StepOutcome::Done => (StepState::Succeeded, Some(0)),
+                StepOutcome::Exited(code) => (StepState::Failed, Some(code)),
                 StepOutcome::Failed(_) | StepOutcome::Stopped(..) => (StepState::Failed, None),
-            };
-            let exit_code = match &outcome {
-                StepOutcome::Failed(message) => message
-                    .strip_prefix("exit status ")
-                    .and_then(|code| code.split_whitespace().next())
-                    .and_then(|code| code.parse().ok()),
-                _ => exit_code,
             };
             self.store
                 .set_step(run.id, index, state, exit_code)
@@ -388,24 +384,26 @@ impl Runner {
                 state,
                 elapsed: started.elapsed(),
             });
-            match outcome {
-                StepOutcome::Done => {}
-                StepOutcome::Failed(message) => {
-                    // The remaining steps will not run: say so in the record.
-                    for later in index + 1..total {
-                        let _ = self.store.set_step(run.id, later, StepState::Skipped, None);
-                    }
-                    return Err(StepFailure {
-                        state: RunState::Failed,
-                        note: format!("step `{}` failed: {message}", step.name),
-                    });
-                }
+            let failed = match outcome {
+                StepOutcome::Done => None,
+                StepOutcome::Exited(code) => Some(format!("exit status {code}")),
+                StepOutcome::Failed(message) => Some(message),
                 StepOutcome::Stopped(state, note) => {
                     for later in index + 1..total {
                         let _ = self.store.set_step(run.id, later, StepState::Skipped, None);
                     }
                     return Err(StepFailure { state, note });
                 }
+            };
+            if let Some(message) = failed {
+                // The remaining steps will not run: say so in the record.
+                for later in index + 1..total {
+                    let _ = self.store.set_step(run.id, later, StepState::Skipped, None);
+                }
+                return Err(StepFailure {
+                    state: RunState::Failed,
+                    note: format!("step `{}` failed: {message}", step.name),
+                });
             }
         }
         Ok(())
@@ -726,10 +724,10 @@ impl Runner {
         Ok(if status.success() {
             StepOutcome::Done
         } else {
-            StepOutcome::Failed(match status.code() {
-                Some(code) => format!("exit status {code}"),
-                None => "killed by a signal".to_owned(),
-            })
+            match status.code() {
+                Some(code) => StepOutcome::Exited(code),
+                None => StepOutcome::Failed("killed by a signal".to_owned()),
+            }
         })
     }
 }
