@@ -433,6 +433,11 @@ fn a_pushed_release_is_approved_and_rolled_back_in_the_browser() {
     browser.type_into("input[name=user]", "ada");
     browser.type_into("input[name=password]", PASSWORD);
     browser.click("form[action='/login'] button");
+    // A click only starts the form's post: loading another page before its answer would cancel
+    // it, so wait for the answer on this page first.
+    wait_until("the login answers", Duration::from_secs(60), || {
+        browser.text().contains("Log out")
+    });
     let dashboard = browser.wait_for_text(
         &format!("{base}/"),
         "Waiting for approval",
@@ -447,6 +452,12 @@ fn a_pushed_release_is_approved_and_rolled_back_in_the_browser() {
         "stage looks right",
     );
     browser.click(&format!("form[action='/runs/{id}/approve'] button"));
+    wait_until("the approval answers", Duration::from_secs(60), || {
+        browser
+            .call("GET", "/url", Value::Null)
+            .as_str()
+            .is_some_and(|u| u.contains("?msg="))
+    });
     let page = browser.wait_for_text(
         &format!("{base}/runs/{id}"),
         &format!("Run {id} of release succeeded"),
