@@ -11,7 +11,7 @@ use super::project::Project;
 
 /// Serve the dashboard: runs and their live logs, the Deploy/Reject buttons of approval gates,
 /// environments with their live release and Rollback; webhooks from GitHub, GitLab and Gitea
-/// start the pipelines a push passes.
+/// start the pipelines a push or a pull request passes.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  SHOP_ADA_PASSWORD=... slipway serve                 on [server] listen (default 127.0.0.1:8300)\n  slipway serve --listen 0.0.0.0:8300\n\nslipway.toml:\n  [server]\n  users = { ada = \"env:SHOP_ADA_PASSWORD\" }\n  webhook_secret = \"env:SHOP_WEBHOOK_SECRET\"   # POST /hooks/github|gitlab|gitea\n  poll = \"30s\"                                  # or watch the repository's branches"
