@@ -241,6 +241,11 @@ fn in_project(options: &ExportOptions, path: &str) -> String {
     }
 }
 
+/// Globs of slipway.toml, relative to the project, as the repository's top sees them.
+fn in_project_all(options: &ExportOptions, globs: &[String]) -> Vec<String> {
+    globs.iter().map(|glob| in_project(options, glob)).collect()
+}
+
 fn state_dir(manifest: &Manifest, options: &ExportOptions) -> String {
     let dir = manifest.project.state_dir.as_deref().unwrap_or(".slipway");
     in_project(options, &format!("{}/", dir.trim_end_matches('/')))
@@ -450,16 +455,8 @@ fn checkout(exported: &Exported) -> Value {
 }
 
 fn github_paths(target: &mut Map<String, Value>, filter: &GitFilter, options: &ExportOptions) {
-    let paths: Vec<String> = filter
-        .paths
-        .iter()
-        .map(|p| in_project(options, p))
-        .collect();
-    let ignored: Vec<String> = filter
-        .ignore_paths
-        .iter()
-        .map(|p| in_project(options, p))
-        .collect();
+    let paths = in_project_all(options, &filter.paths);
+    let ignored = in_project_all(options, &filter.ignore_paths);
     match (paths.is_empty(), ignored.is_empty()) {
         (true, true) if !options.project_dir.is_empty() => {
             target.insert("paths".into(), json!([in_project(options, "**")]));
@@ -540,30 +537,19 @@ fn gitlab(
         let mut rules: Vec<Map<String, Value>> = Vec::new();
         if let Some(filter) = push_filter(e.pipeline) {
             let mut condition = "$CI_PIPELINE_SOURCE == \"push\"".to_owned();
-            if !filter.branches.is_empty() {
-                let any: Vec<String> = filter.branches.iter().map(|b| glob_regex(b)).collect();
-                condition.push_str(&format!(" && $CI_COMMIT_BRANCH =~ /^({})$/", any.join("|")));
-            } else {
-                condition.push_str(" && $CI_COMMIT_BRANCH");
-            }
+            condition.push_str(
+                &branch_match("$CI_COMMIT_BRANCH", &filter.branches)
+                    .unwrap_or_else(|| " && $CI_COMMIT_BRANCH".to_owned()),
+            );
             if e.kind == PipelineKind::Branch {
                 condition.push_str(&format!(" && $CI_COMMIT_BRANCH != \"{default_branch}\""));
             }
-            let mut rule = Map::new();
-            rule.insert("if".into(), json!(condition));
-            let paths: Vec<String> = filter
-                .paths
-                .iter()
-                .map(|p| in_project(options, p))
-                .collect();
-            let paths = if paths.is_empty() && !options.project_dir.is_empty() {
+            let paths = if filter.paths.is_empty() && !options.project_dir.is_empty() {
                 vec![in_project(options, "**/*")]
             } else {
-                paths
+                in_project_all(options, &filter.paths)
             };
-            if !paths.is_empty() {
-                rule.insert("changes".into(), json!({ "paths": paths }));
-            }
+            let rule = gitlab_rule(condition, paths);
             if !filter.ignore_paths.is_empty() {
                 notes.push(format!(
                     "# {name}: GitLab's `changes` cannot leave paths out, so a push touching only {} starts it too.",
@@ -574,24 +560,14 @@ fn gitlab(
         }
         if let Some(filter) = &e.pipeline.on.pull_request {
             let mut condition = "$CI_PIPELINE_SOURCE == \"merge_request_event\"".to_owned();
-            if !filter.branches.is_empty() {
-                let any: Vec<String> = filter.branches.iter().map(|b| glob_regex(b)).collect();
-                condition.push_str(&format!(
-                    " && $CI_MERGE_REQUEST_TARGET_BRANCH_NAME =~ /^({})$/",
-                    any.join("|")
-                ));
-            }
-            let mut rule = Map::new();
-            rule.insert("if".into(), json!(condition));
-            let paths: Vec<String> = filter
-                .paths
-                .iter()
-                .map(|p| in_project(options, p))
-                .collect();
-            if !paths.is_empty() {
-                rule.insert("changes".into(), json!({ "paths": paths }));
-            }
-            rules.push(rule);
+            condition.push_str(
+                &branch_match("$CI_MERGE_REQUEST_TARGET_BRANCH_NAME", &filter.branches)
+                    .unwrap_or_default(),
+            );
+            rules.push(gitlab_rule(
+                condition,
+                in_project_all(options, &filter.paths),
+            ));
         }
         rules.push(
             json!({ "if": format!("$CI_PIPELINE_SOURCE == \"web\" && $SLIPWAY_RUN_PIPELINE == \"{name}\"") })
@@ -733,6 +709,24 @@ fn gitlab(
         path: ".gitlab-ci.yml".into(),
         contents,
     }
+}
+
+/// ` && VAR =~ /^(...)$/` for branch globs; `None` when there are none (any branch).
+fn branch_match(variable: &str, globs: &[String]) -> Option<String> {
+    (!globs.is_empty()).then(|| {
+        let any: Vec<String> = globs.iter().map(|glob| glob_regex(glob)).collect();
+        format!(" && {variable} =~ /^({})$/", any.join("|"))
+    })
+}
+
+/// A GitLab rule: its `if`, and the paths a change must touch, if any.
+fn gitlab_rule(condition: String, paths: Vec<String>) -> Map<String, Value> {
+    let mut rule = Map::new();
+    rule.insert("if".into(), json!(condition));
+    if !paths.is_empty() {
+        rule.insert("changes".into(), json!({ "paths": paths }));
+    }
+    rule
 }
 
 /// A branch glob as a regular expression for GitLab's `=~`.
@@ -985,13 +979,7 @@ fn codepipeline_filter(
     if !filter.paths.is_empty() {
         paths.insert(
             "Includes".into(),
-            json!(
-                filter
-                    .paths
-                    .iter()
-                    .map(|p| in_project(options, p))
-                    .collect::<Vec<_>>()
-            ),
+            json!(in_project_all(options, &filter.paths)),
         );
     } else if !options.project_dir.is_empty() {
         paths.insert("Includes".into(), json!([in_project(options, "**")]));
@@ -999,13 +987,7 @@ fn codepipeline_filter(
     if !filter.ignore_paths.is_empty() {
         paths.insert(
             "Excludes".into(),
-            json!(
-                filter
-                    .ignore_paths
-                    .iter()
-                    .map(|p| in_project(options, p))
-                    .collect::<Vec<_>>()
-            ),
+            json!(in_project_all(options, &filter.ignore_paths)),
         );
     }
     if !paths.is_empty() {

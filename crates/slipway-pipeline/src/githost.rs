@@ -181,15 +181,7 @@ impl GitHostClient {
                     "body": draft.body,
                     "draft": as_draft,
                 });
-                let pull = self
-                    .call(
-                        Method::POST,
-                        &format!("/repos/{repo}/pulls"),
-                        &[],
-                        Some(body),
-                    )
-                    .await?;
-                (pull, true)
+                (self.create_pull(body).await?, true)
             }
         };
         self.ask_reviewers(&pull, created, reviewers).await
@@ -335,18 +327,22 @@ impl GitHostClient {
                     "title": title,
                     "body": draft.body,
                 });
-                let pull = self
-                    .call(
-                        Method::POST,
-                        &format!("/repos/{repo}/pulls"),
-                        &[],
-                        Some(body),
-                    )
-                    .await?;
-                (pull, true)
+                (self.create_pull(body).await?, true)
             }
         };
         self.ask_reviewers(&pull, created, reviewers).await
+    }
+
+    /// Opens a pull request (GitHub's and Gitea's API alike) with `body`; the host's answer.
+    async fn create_pull(&self, body: Value) -> Result<Value> {
+        let repo = &self.repository;
+        self.call(
+            Method::POST,
+            &format!("/repos/{repo}/pulls"),
+            &[],
+            Some(body),
+        )
+        .await
     }
 
     /// Asks `reviewers` to review `pull` (GitHub's and Gitea's API alike), leaving out its
