@@ -14,6 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
+use futures_util::task::AtomicWaker;
 use http::{Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -140,7 +141,7 @@ pub(crate) async fn drive<F: Future>(downstream: F, upstreams: &Upstreams) {
     let waker = Arc::new(LoopWaker::default());
     let inner = Waker::from(waker.clone());
     std::future::poll_fn(|cx| {
-        waker.set_task(cx.waker());
+        waker.task.register(cx.waker());
         let mut cx = Context::from_waker(&inner);
         loop {
             waker.polling.store(true, Ordering::SeqCst);
@@ -166,18 +167,9 @@ pub(crate) async fn drive<F: Future>(downstream: F, upstreams: &Upstreams) {
 /// polling them only asks for one more pass; one from outside (the I/O driver) wakes the task.
 #[derive(Default)]
 struct LoopWaker {
-    task: Mutex<Option<Waker>>,
+    task: AtomicWaker,
     polling: AtomicBool,
     woken: AtomicBool,
-}
-
-impl LoopWaker {
-    fn set_task(&self, waker: &Waker) {
-        let mut task = self.task.lock().expect("not poisoned");
-        if !task.as_ref().is_some_and(|t| t.will_wake(waker)) {
-            *task = Some(waker.clone());
-        }
-    }
 }
 
 impl Wake for LoopWaker {
@@ -187,10 +179,8 @@ impl Wake for LoopWaker {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.woken.store(true, Ordering::SeqCst);
-        if !self.polling.load(Ordering::SeqCst)
-            && let Some(task) = self.task.lock().expect("not poisoned").as_ref()
-        {
-            task.wake_by_ref();
+        if !self.polling.load(Ordering::SeqCst) {
+            self.task.wake();
         }
     }
 }
