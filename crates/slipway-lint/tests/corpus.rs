@@ -8,9 +8,7 @@ use slipway_lint::dockerfile_rules::{RawFinding, check};
 use slipway_lint::{DockerfileContext, Role, compose_rules, dockerfile};
 
 fn corpus(kind: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/corpus")
-        .join(kind)
+    manifest_dir().join("../../tests/corpus").join(kind)
 }
 
 /// Lines that `# expect RULE` comments point at: the next line that is neither blank nor a
@@ -192,7 +190,7 @@ fn realistic_dockerfiles_parse() {
 
 #[test]
 fn every_rule_has_a_page_with_its_default_severity() {
-    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/rules");
+    let docs = manifest_dir().join("../../docs/rules");
     let index = std::fs::read_to_string(docs.join("README.md")).unwrap();
     for rule in slipway_lint::RULES {
         let page = std::fs::read_to_string(docs.join(format!("{}.md", rule.id)))
@@ -213,4 +211,12 @@ fn every_rule_has_a_page_with_its_default_severity() {
             rule.id
         );
     }
+}
+
+/// The package's directory as the test runner gives it when it runs the test: a test binary
+/// reused from a cached target directory may have been compiled in another checkout.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }

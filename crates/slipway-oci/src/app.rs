@@ -11,7 +11,7 @@ use slipway_core::manifest::{BuildKind, Credentials, Manifest};
 
 use crate::credentials::{self, Credential};
 use crate::image::{self, Base, ImageSettings};
-use crate::layer::{self, LayerCache, LayerSpec};
+use crate::layer::{self, BuiltLayer, LayerCache, LayerSpec};
 use crate::registry::RegistryClient;
 use crate::{Digest, OciError, Reference, Result, Store};
 
@@ -231,11 +231,16 @@ pub async fn build_app(
         .map(|dir| (dir.clone(), spec(Some(dir.clone()), Vec::new(), None)))
         .collect();
     // A large app is spread over a few layers so that a change rebuilds and uploads one of them.
-    let buckets = if tree_size(&source, &dependencies) > BUCKETED_ABOVE {
+    let top_level = top_level_sizes(&source, &dependencies);
+    let buckets = if top_level.iter().map(|(_, size)| size).sum::<u64>() > BUCKETED_ABOVE {
         BUCKETS
     } else {
         1
     };
+    let mut bucket_sizes = vec![0u64; buckets as usize];
+    for (name, size) in &top_level {
+        bucket_sizes[layer::bucket_of(name, buckets) as usize] += size;
+    }
     for index in 0..buckets {
         let bucket = (buckets > 1).then_some((index, buckets));
         let label = if buckets > 1 {
@@ -260,11 +265,27 @@ pub async fn build_app(
     let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(
         std::thread::available_parallelism().map_or(2, |n| n.get()),
     ));
-    let mut tasks = Vec::new();
-    for (_, spec) in &specs {
-        let (store, cache, permits, spec) =
-            (store.clone(), cache.clone(), permits.clone(), spec.clone());
-        tasks.push(tokio::spawn(async move {
+    // The largest layers take the cores first, so none of them starts last and runs alone.
+    // Dependency layers were not measured; they are usually the largest.
+    let dependency_layers = dependencies.len();
+    let mut order: Vec<usize> = (0..specs.len()).collect();
+    order.sort_by_key(|&i| {
+        std::cmp::Reverse(if i < dependency_layers {
+            u64::MAX
+        } else {
+            bucket_sizes[i - dependency_layers]
+        })
+    });
+    let mut tasks: Vec<Option<tokio::task::JoinHandle<Result<BuiltLayer>>>> =
+        (0..specs.len()).map(|_| None).collect();
+    for i in order {
+        let (store, cache, permits, spec) = (
+            store.clone(),
+            cache.clone(),
+            permits.clone(),
+            specs[i].1.clone(),
+        );
+        tasks[i] = Some(tokio::spawn(async move {
             let _permit = permits
                 .acquire_owned()
                 .await
@@ -274,6 +295,9 @@ pub async fn build_app(
                 .map_err(|e| OciError::Json(format!("layer task: {e}")))?
         }));
     }
+    let tasks = tasks
+        .into_iter()
+        .map(|task| task.expect("every layer has its task"));
     let mut built = Vec::new();
     let mut reports = Vec::new();
     for ((path, _), task) in specs.iter().zip(tasks) {
@@ -405,8 +429,8 @@ const PARALLEL_UPLOADS: usize = 4;
 const BUCKETED_ABOVE: u64 = 32 * 1024 * 1024;
 const BUCKETS: u32 = 8;
 
-/// Bytes of the files under `source`, outside the dependency directories.
-fn tree_size(source: &Path, dependencies: &[String]) -> u64 {
+/// Bytes of each top-level entry under `source`, outside the dependency directories.
+fn top_level_sizes(source: &Path, dependencies: &[String]) -> Vec<(String, u64)> {
     fn walk(dir: &Path, total: &mut u64) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
@@ -419,24 +443,27 @@ fn tree_size(source: &Path, dependencies: &[String]) -> u64 {
             }
         }
     }
-    let mut total = 0;
     let Ok(entries) = std::fs::read_dir(source) else {
-        return 0;
+        return Vec::new();
     };
+    let mut sizes = Vec::new();
     for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
         if dependencies
             .iter()
-            .any(|d| entry.file_name().to_string_lossy() == d.split('/').next().unwrap_or(d))
+            .any(|d| name == d.split('/').next().unwrap_or(d))
         {
             continue;
         }
+        let mut size = 0;
         match entry.file_type() {
-            Ok(t) if t.is_dir() => walk(&entry.path(), &mut total),
-            Ok(t) if t.is_file() => total += entry.metadata().map(|m| m.len()).unwrap_or(0),
+            Ok(t) if t.is_dir() => walk(&entry.path(), &mut size),
+            Ok(t) if t.is_file() => size = entry.metadata().map(|m| m.len()).unwrap_or(0),
             _ => {}
         }
+        sizes.push((name, size));
     }
-    total
+    sizes
 }
 
 /// This machine's architecture in OCI's words.
@@ -662,10 +689,14 @@ pub async fn push_app(
         Mounted,
         Uploaded(u64),
     }
-    let send_blob = |digest: Digest| {
+    let send_blob = |(digest, present): (Digest, Option<bool>)| {
         let (target, store, repository, base_ref) = (&target, &store, &repository, &base_ref);
         async move {
-            if target.client.blob_exists(repository, &digest).await? {
+            let present = match present {
+                Some(known) => known,
+                None => target.client.blob_exists(repository, &digest).await?,
+            };
+            if present {
                 return Ok(Outcome::Present);
             }
             if !store.has_blob(&digest) {
@@ -701,28 +732,28 @@ pub async fn push_app(
     let total = blobs.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
     progress(0, total);
-    // The first blob alone: it settles authentication, so the parallel ones do not each meet a
-    // 401 first.
-    let mut blobs = blobs.into_iter();
-    let mut outcomes: Vec<Result<Outcome>> = Vec::new();
-    if let Some(first) = blobs.next() {
-        outcomes.push(send_blob(first).await);
-        progress(
-            done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1,
-            total,
-        );
+    // The largest first, so no big upload starts last and runs alone; blobs the store lacks
+    // (the base's, mounted or fetched) count as largest.
+    let size_of =
+        |digest: &Digest| std::fs::metadata(store.blob_path(digest)).map_or(u64::MAX, |m| m.len());
+    blobs.sort_by_key(|digest| std::cmp::Reverse(size_of(digest)));
+    // One HEAD alone settles authentication, so the parallel requests do not each meet a 401.
+    let mut blobs = blobs.into_iter().map(|digest| (digest, None));
+    let mut first = blobs.next();
+    if let Some((digest, known)) = &mut first {
+        *known = Some(target.client.blob_exists(&repository, digest).await?);
     }
-    let rest: Vec<Result<Outcome>> = futures_util::stream::iter(blobs.map(send_blob))
-        .buffer_unordered(PARALLEL_UPLOADS)
-        .inspect(|_| {
-            progress(
-                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1,
-                total,
-            )
-        })
-        .collect()
-        .await;
-    outcomes.extend(rest);
+    let outcomes: Vec<Result<Outcome>> =
+        futures_util::stream::iter(first.into_iter().chain(blobs).map(send_blob))
+            .buffer_unordered(PARALLEL_UPLOADS)
+            .inspect(|_| {
+                progress(
+                    done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1,
+                    total,
+                )
+            })
+            .collect()
+            .await;
     for outcome in outcomes {
         match outcome? {
             Outcome::Present => pushed.blobs_present += 1,

@@ -70,6 +70,10 @@ impl<W: Write> HashingWriter<W> {
         }
     }
 
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
+
     pub fn finish(self) -> (W, Digest, u64) {
         let digest = Digest(format!("sha256:{}", hex::encode(self.hasher.finalize())));
         (self.inner, digest, self.written)

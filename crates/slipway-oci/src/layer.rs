@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use flate2::Compression;
+use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -18,7 +18,7 @@ use crate::{Digest, OciError, Result, Store, io_error};
 
 /// gzip level: part of the digest, so it never changes without a new cache format.
 const GZIP_LEVEL: u32 = 1;
-const CACHE_FORMAT: &str = "slipway-layer-v2";
+const CACHE_FORMAT: &str = "slipway-layer-v3";
 
 /// What goes into one layer.
 #[derive(Debug, Clone)]
@@ -315,20 +315,6 @@ fn stat_hash(spec: &LayerSpec, entries: &[Entry]) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// Feeds what it reads to the tree's content hash.
-struct TreeHashingReader<'h, R> {
-    inner: R,
-    hasher: &'h mut Sha256,
-}
-
-impl<R: Read> Read for TreeHashingReader<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-}
-
 /// Builds (or reuses) the layer described by `spec` into the store.
 pub fn build_layer(
     store: &Store,
@@ -353,19 +339,10 @@ pub fn build_layer(
             ..layer
         });
     }
-    // One pass over the files: tar, compress, and hash the content for the cache.
-    let mut tree = Sha256::new();
-    tree.update(format!(
-        "{CACHE_FORMAT}\0{}\0{}\0{GZIP_LEVEL}\0",
-        spec.dest, spec.mtime
-    ));
     let temp = store.temp_path("layer");
     let file = File::create(&temp).map_err(io_error(&temp))?;
-    let compressed = HashingWriter::new(BufWriter::new(file));
-    let gzip = flate2::GzBuilder::new()
-        .mtime(0)
-        .operating_system(255)
-        .write(compressed, Compression::new(GZIP_LEVEL));
+    let compressed = HashingWriter::new(BufWriter::with_capacity(WRITE_BUFFER, file));
+    let gzip = GzipWriter::new(compressed).map_err(io_error(&temp))?;
     let uncompressed = HashingWriter::new(gzip);
     let mut tar = tar::Builder::new(uncompressed);
     tar.mode(tar::HeaderMode::Deterministic);
@@ -379,21 +356,16 @@ pub fn build_layer(
         };
         append_dir(&mut tar, &prefix, spec.mtime).map_err(io_error(&temp))?;
     }
+    let mut probe = StoreProbe::new();
     for entry in &entries {
         let name = if dest.is_empty() {
             entry.relative.clone()
         } else {
             format!("{dest}/{}", entry.relative)
         };
-        tree.update(entry.relative.as_bytes());
         match &entry.kind {
-            EntryKind::Dir => {
-                tree.update(b"\0d\0");
-                append_dir(&mut tar, &name, spec.mtime).map_err(io_error(&temp))?
-            }
+            EntryKind::Dir => append_dir(&mut tar, &name, spec.mtime).map_err(io_error(&temp))?,
             EntryKind::Symlink(target) => {
-                tree.update(b"\0l\0");
-                tree.update(target.to_string_lossy().as_bytes());
                 let mut header = header(tar::EntryType::Symlink, 0o777, 0, spec.mtime);
                 tar.append_link(&mut header, &name, target)
                     .map_err(io_error(&entry.path))?;
@@ -401,15 +373,29 @@ pub fn build_layer(
             EntryKind::File { executable, size } => {
                 let mode = if *executable { 0o755 } else { 0o644 };
                 let mut header = header(tar::EntryType::Regular, mode, *size, spec.mtime);
-                tree.update(format!("\0f{}{size}\0", u8::from(*executable)));
-                let file = File::open(&entry.path).map_err(io_error(&entry.path))?;
+                let mut file = File::open(&entry.path).map_err(io_error(&entry.path))?;
+                // The first block decides how the file is compressed; it is read once.
+                let mut first = Vec::new();
+                if *size >= STORE_PROBE_ABOVE {
+                    (&mut file)
+                        .take(STORE_PROBE_BYTES as u64)
+                        .read_to_end(&mut first)
+                        .map_err(io_error(&entry.path))?;
+                }
+                let store_it = probe.incompressible(&first);
+                tar.get_mut()
+                    .get_mut()
+                    .store(store_it)
+                    .map_err(io_error(&temp))?;
                 // A file that changed size since it was listed would corrupt the archive.
-                let reader = TreeHashingReader {
-                    inner: file.take(*size),
-                    hasher: &mut tree,
-                };
+                let rest = size.saturating_sub(first.len() as u64);
+                let reader = std::io::Cursor::new(first).chain(file.take(rest));
                 tar.append_data(&mut header, &name, reader)
                     .map_err(io_error(&entry.path))?;
+                tar.get_mut()
+                    .get_mut()
+                    .store(false)
+                    .map_err(io_error(&temp))?;
             }
         }
     }
@@ -426,11 +412,167 @@ pub fn build_layer(
         size,
         reused: false,
     };
-    let key = hex::encode(tree.finalize());
+    // The tar's digest covers every name, mode, time and byte of the tree, and the format
+    // and level name how it was compressed: that is the layer's content key.
+    let key = format!("{CACHE_FORMAT}/{GZIP_LEVEL}/{}", layer.diff_id);
     let mut cache = cache.lock().expect("not poisoned");
     cache.layers.insert(key.clone(), layer.clone());
     cache.stats.insert(stat_key, key);
     Ok(layer)
+}
+
+/// Files at least this large are probed; smaller ones are always compressed.
+const STORE_PROBE_ABOVE: u64 = 128 * 1024;
+/// The probe compresses this much of the file's start.
+const STORE_PROBE_BYTES: usize = 16 * 1024;
+const WRITE_BUFFER: usize = 256 * 1024;
+
+/// Decides which files go into a layer as stored deflate blocks: already-compressed assets
+/// (images, fonts, archives) cost gzip as much time as text and shrink by nothing. The probe
+/// is the pinned compressor itself on the file's first block, so the choice (and the digest)
+/// is the same on every machine.
+struct StoreProbe {
+    deflate: Compress,
+    out: Vec<u8>,
+}
+
+impl StoreProbe {
+    fn new() -> StoreProbe {
+        StoreProbe {
+            deflate: Compress::new(Compression::new(GZIP_LEVEL), false),
+            out: Vec::with_capacity(STORE_PROBE_BYTES * 2),
+        }
+    }
+
+    fn incompressible(&mut self, first: &[u8]) -> bool {
+        if first.len() < STORE_PROBE_BYTES {
+            return false;
+        }
+        self.deflate.reset();
+        self.out.clear();
+        if self
+            .deflate
+            .compress_vec(first, &mut self.out, FlushCompress::Finish)
+            .is_err()
+        {
+            return false;
+        }
+        // Less than 3% saved, or the whole block did not fit in twice its size.
+        self.deflate.total_in() < first.len() as u64 || self.out.len() * 100 >= first.len() * 97
+    }
+}
+
+/// A gzip member whose files are either compressed at the pinned level or stored as they
+/// are, written with the header fields fixed (no name, mtime 0, "fastest", unknown OS) so it
+/// never depends on the machine.
+///
+/// Going to stored, the compressed run is sync-flushed (byte-aligned, no final bit); stored
+/// blocks follow; going back, the compressor starts afresh, so none of its back-references
+/// reach into bytes it did not see. That is how pigz joins its chunks into one stream.
+struct GzipWriter<W: Write> {
+    inner: W,
+    deflate: Compress,
+    crc: Crc,
+    out: Vec<u8>,
+    /// Stored bytes not yet written out as a block.
+    stored: Option<Vec<u8>>,
+}
+
+/// The largest stored block deflate allows.
+const STORED_BLOCK: usize = 65_535;
+
+impl<W: Write> GzipWriter<W> {
+    fn new(mut inner: W) -> std::io::Result<GzipWriter<W>> {
+        inner.write_all(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 255])?;
+        Ok(GzipWriter {
+            inner,
+            deflate: Compress::new(Compression::new(GZIP_LEVEL), false),
+            crc: Crc::new(),
+            out: Vec::with_capacity(WRITE_BUFFER),
+            stored: None,
+        })
+    }
+
+    fn deflate(&mut self, mut input: &[u8], flush: FlushCompress) -> std::io::Result<()> {
+        loop {
+            self.out.clear();
+            let before = self.deflate.total_in();
+            let status = self
+                .deflate
+                .compress_vec(input, &mut self.out, flush)
+                .map_err(std::io::Error::other)?;
+            input = &input[(self.deflate.total_in() - before) as usize..];
+            self.inner.write_all(&self.out)?;
+            let drained = self.out.len() < self.out.capacity();
+            if status == Status::StreamEnd
+                || (input.is_empty() && drained && flush != FlushCompress::Finish)
+            {
+                return Ok(());
+            }
+        }
+    }
+
+    fn write_stored_block(inner: &mut W, data: &[u8]) -> std::io::Result<()> {
+        let len = data.len() as u16;
+        // BFINAL 0, BTYPE 00, then LEN and its complement, byte-aligned.
+        let mut head = [0u8; 5];
+        head[1..3].copy_from_slice(&len.to_le_bytes());
+        head[3..5].copy_from_slice(&(!len).to_le_bytes());
+        inner.write_all(&head)?;
+        inner.write_all(data)
+    }
+
+    /// From the next byte on, store (`true`) or compress (`false`).
+    fn store(&mut self, store: bool) -> std::io::Result<()> {
+        match (store, self.stored.take()) {
+            (true, None) => {
+                self.deflate(&[], FlushCompress::Sync)?;
+                self.stored = Some(Vec::with_capacity(STORED_BLOCK));
+            }
+            (false, Some(pending)) => {
+                if !pending.is_empty() {
+                    Self::write_stored_block(&mut self.inner, &pending)?;
+                }
+                self.deflate.reset();
+            }
+            (_, pending) => self.stored = pending,
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> std::io::Result<W> {
+        self.store(false)?;
+        self.deflate(&[], FlushCompress::Finish)?;
+        self.inner.write_all(&self.crc.sum().to_le_bytes())?;
+        self.inner.write_all(&self.crc.amount().to_le_bytes())?;
+        Ok(self.inner)
+    }
+}
+
+impl<W: Write> Write for GzipWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.crc.update(buf);
+        match &mut self.stored {
+            None => self.deflate(buf, FlushCompress::None)?,
+            Some(pending) => {
+                let mut rest = buf;
+                while !rest.is_empty() {
+                    let take = rest.len().min(STORED_BLOCK - pending.len());
+                    pending.extend_from_slice(&rest[..take]);
+                    rest = &rest[take..];
+                    if pending.len() == STORED_BLOCK {
+                        Self::write_stored_block(&mut self.inner, pending)?;
+                        pending.clear();
+                    }
+                }
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 fn header(kind: tar::EntryType, mode: u32, size: u64, mtime: u64) -> tar::Header {
@@ -591,5 +733,72 @@ mod tests {
             .count();
         assert_eq!(changed, 1);
         assert_eq!(after.iter().filter(|l| l.reused).count(), 3);
+    }
+
+    #[test]
+    fn already_compressed_files_are_stored_and_the_layer_still_reads_back_whole() {
+        let (dir, store_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let root = dir.path();
+        // Bytes that no compressor shrinks, as in images, fonts and archives.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let noise: Vec<u8> = (0..300_000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 24) as u8
+            })
+            .collect();
+        let text = "def handler(request):\n    return render(request, 'page.html')\n".repeat(4000);
+        std::fs::create_dir_all(root.join("static")).unwrap();
+        std::fs::write(root.join("static/photo.jpg"), &noise).unwrap();
+        std::fs::write(root.join("views.py"), &text).unwrap();
+        std::fs::write(root.join("zz_after.py"), &text).unwrap();
+        let store = Store::open(store_dir.path()).unwrap();
+        let layer = build_layer(
+            &store,
+            &spec(root),
+            &std::sync::Mutex::new(LayerCache::default()),
+        )
+        .unwrap();
+        let bytes = store.read_blob(&layer.digest).unwrap();
+        // Deflated, the noise would grow; stored, it costs its size plus block headers, and
+        // the text around it (about 7 KiB deflated) still shrinks.
+        let mut deflate = Compress::new(Compression::new(GZIP_LEVEL), false);
+        let mut deflated_noise = Vec::with_capacity(noise.len() * 2);
+        deflate
+            .compress_vec(&noise, &mut deflated_noise, FlushCompress::Finish)
+            .unwrap();
+        let stored_budget = noise.len() + 12 * 1024;
+        assert!(deflated_noise.len() > stored_budget);
+        assert!(bytes.len() < stored_budget, "{} bytes", bytes.len());
+        let mut files = BTreeMap::new();
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let name = entry.path().unwrap().display().to_string();
+            let mut content = Vec::new();
+            entry.read_to_end(&mut content).unwrap();
+            files.insert(name, content);
+        }
+        assert_eq!(files["srv/app/static/photo.jpg"], noise);
+        assert_eq!(files["srv/app/views.py"], text.as_bytes());
+        assert_eq!(files["srv/app/zz_after.py"], text.as_bytes());
+        // The trailer's length and CRC are checked by an independent reader too.
+        let path = store.blob_path(&layer.digest);
+        let status = std::process::Command::new("gzip")
+            .arg("-t")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        // Same tree, same bytes.
+        let again = build_layer(
+            &Store::open(tempfile::tempdir().unwrap().path()).unwrap(),
+            &spec(root),
+            &std::sync::Mutex::new(LayerCache::default()),
+        )
+        .unwrap();
+        assert_eq!(again.digest, layer.digest);
     }
 }

@@ -32,7 +32,11 @@ pub fn slipway(dir: &Path) -> Command {
 }
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    // Read when the test runs: a test binary reused from a cached target directory may have
+    // been compiled in another checkout.
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
         .join("../..")
         .canonicalize()
         .unwrap()
