@@ -6,7 +6,8 @@
 #   - rollback: from the failed gate being detected to 100% on the old release, and
 #     `slipway rollback` from start to end;
 #   - the proxy's overhead against hitting the container directly (wrk: p50/p99, requests/s),
-#     beside nginx's proxy_pass in the same place (its own container on the same network);
+#     beside nginx's proxy_pass in the same place (its own container on the same network),
+#     and the engine's plain TCP port relay (docker-proxy) as the floor of any extra hop;
 #   - failed requests during `docker-compose up -d` of the same app (the status quo) against
 #     during `slipway deploy`, with the same load.
 #
@@ -210,6 +211,12 @@ sleep 1
 rm -f "$WORK/compose.marker"; wait
 COMPOSE_MS=$(ms "$t0" "$t1")
 read -r COMPOSE_REQUESTS COMPOSE_FAILED < "$WORK/compose.load"
+# The floor of any extra hop: the engine's own port relay (docker-proxy, plain TCP, no HTTP
+# parsing) in front of the same page, against the same container's address.
+COMPOSE_CONTAINER=$(cd "$WORK/compose" && docker-compose -p benchdeploy ps -q web)
+COMPOSE_IP=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$COMPOSE_CONTAINER")
+read -r RELAY_DIRECT_P50 RELAY_DIRECT_P99 _ < <(wrk_run 1 "http://$COMPOSE_IP:8080/")
+read -r RELAY_P50 RELAY_P99 _ < <(wrk_run 1 "http://127.0.0.1:$COMPOSE_PORT/")
 (cd "$WORK/compose" && docker-compose -p benchdeploy down >/dev/null 2>&1)
 run down prod --volumes >/dev/null 2>&1 || true
 
@@ -230,6 +237,10 @@ printf '%-26s %10s %10s %16s\n' "through nginx proxy_pass" "$NGINX_P50" "$NGINX_
 printf '%-26s %10s %10s %16s\n' "proxy overhead" "$(pct "$PROXY_P50" "$DIRECT_P50")" "$(pct "$PROXY_P99" "$DIRECT_P99")" "$(pct "$PROXY_RPS" "$DIRECT_RPS")"
 printf '%-26s %10s %10s %16s\n' "nginx's overhead" "$(pct "$NGINX_P50" "$DIRECT_P50")" "$(pct "$NGINX_P99" "$DIRECT_P99")" "$(pct "$NGINX_RPS" "$DIRECT_RPS")"
 printf '%-26s %10s %10s %16s\n' "slipway against nginx" "$(pct "$PROXY_P50" "$NGINX_P50")" "$(pct "$PROXY_P99" "$NGINX_P99")" "$(pct "$PROXY_RPS" "$NGINX_RPS")"
+printf '\n%-26s %10s %10s\n' "wrk, TCP relay floor" "p50 ms c1" "p99 ms c1"
+printf '%-26s %10s %10s\n' "container directly" "$RELAY_DIRECT_P50" "$RELAY_DIRECT_P99"
+printf '%-26s %10s %10s\n' "through docker-proxy (L4)" "$RELAY_P50" "$RELAY_P99"
+printf '%-26s %10s %10s\n' "relay overhead" "$(pct "$RELAY_P50" "$RELAY_DIRECT_P50")" "$(pct "$RELAY_P99" "$RELAY_DIRECT_P99")"
 printf '\n%-26s %10s %10s\n' "wrk, the api's /api/env" "p50 ms c1" "p99 ms c1"
 printf '%-26s %10s %10s\n' "container directly" "$API_DIRECT_P50" "$API_DIRECT_P99"
 printf '%-26s %10s %10s\n' "through the proxy" "$API_PROXY_P50" "$API_PROXY_P99"

@@ -655,3 +655,57 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .unwrap()
         .to_owned()
 }
+
+#[test]
+fn already_compressed_assets_are_stored_and_docker_reads_them_back_whole() {
+    let bed = test_bed();
+    let temp = tempfile::tempdir().unwrap();
+    let name = unique("it-stored");
+    project(temp.path(), &bed, &name, "");
+    // A photo-like asset no compressor shrinks, with compressible text on both sides of it.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let photo: Vec<u8> = (0..400_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 32) as u8
+        })
+        .collect();
+    std::fs::create_dir_all(temp.path().join("app/hello/static")).unwrap();
+    std::fs::write(temp.path().join("app/hello/static/photo.jpg"), &photo).unwrap();
+    let text = "<p>a page of the shop, again and again</p>\n".repeat(5000);
+    write(temp.path(), "app/hello/a_page.html", &text);
+    write(temp.path(), "app/hello/z_page.html", &text);
+    let built = json(&run(slipway(temp.path())
+        .args(["build", "--output", "json"])
+        .env("SOURCE_DATE_EPOCH", "1700000000")));
+    let layer_size = built[0]["layers"][0]["size"].as_u64().unwrap();
+    assert!(
+        layer_size > photo.len() as u64 && layer_size < photo.len() as u64 + 16 * 1024,
+        "the photo is stored and the text still shrinks: a layer of {layer_size} bytes"
+    );
+    run(slipway(temp.path()).args(["push", "--tag", "t1"]));
+    let image = format!("{}/{name}/hello:t1", bed.registry);
+    let pull = docker(&["pull", "-q", &image]);
+    assert!(
+        pull.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pull.stderr)
+    );
+    let read = |path: &str| {
+        let output = docker(&["run", "--rm", "--entrypoint", "cat", &image, path]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output.stdout
+    };
+    assert!(
+        read("/srv/app/static/photo.jpg") == photo,
+        "the photo differs"
+    );
+    assert_eq!(read("/srv/app/z_page.html"), text.as_bytes());
+    let _ = docker(&["image", "rm", "-f", &image]);
+}
