@@ -734,9 +734,9 @@ pub async fn push_app(
     progress(0, total);
     // The largest first, so no big upload starts last and runs alone; blobs the store lacks
     // (the base's, mounted or fetched) count as largest.
-    let size_of =
-        |digest: &Digest| std::fs::metadata(store.blob_path(digest)).map_or(u64::MAX, |m| m.len());
-    blobs.sort_by_key(|digest| std::cmp::Reverse(size_of(digest)));
+    blobs.sort_by_cached_key(|digest| {
+        std::cmp::Reverse(std::fs::metadata(store.blob_path(digest)).map_or(u64::MAX, |m| m.len()))
+    });
     // One HEAD alone settles authentication, so the parallel requests do not each meet a 401.
     let mut blobs = blobs.into_iter().map(|digest| (digest, None));
     let mut first = blobs.next();

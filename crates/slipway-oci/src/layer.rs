@@ -493,7 +493,7 @@ impl<W: Write> GzipWriter<W> {
         })
     }
 
-    fn deflate(&mut self, mut input: &[u8], flush: FlushCompress) -> std::io::Result<()> {
+    fn compress(&mut self, mut input: &[u8], flush: FlushCompress) -> std::io::Result<()> {
         loop {
             self.out.clear();
             let before = self.deflate.total_in();
@@ -526,7 +526,7 @@ impl<W: Write> GzipWriter<W> {
     fn store(&mut self, store: bool) -> std::io::Result<()> {
         match (store, self.stored.take()) {
             (true, None) => {
-                self.deflate(&[], FlushCompress::Sync)?;
+                self.compress(&[], FlushCompress::Sync)?;
                 self.stored = Some(Vec::with_capacity(STORED_BLOCK));
             }
             (false, Some(pending)) => {
@@ -542,7 +542,7 @@ impl<W: Write> GzipWriter<W> {
 
     fn finish(mut self) -> std::io::Result<W> {
         self.store(false)?;
-        self.deflate(&[], FlushCompress::Finish)?;
+        self.compress(&[], FlushCompress::Finish)?;
         self.inner.write_all(&self.crc.sum().to_le_bytes())?;
         self.inner.write_all(&self.crc.amount().to_le_bytes())?;
         Ok(self.inner)
@@ -553,7 +553,7 @@ impl<W: Write> Write for GzipWriter<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.crc.update(buf);
         match &mut self.stored {
-            None => self.deflate(buf, FlushCompress::None)?,
+            None => self.compress(buf, FlushCompress::None)?,
             Some(pending) => {
                 let mut rest = buf;
                 while !rest.is_empty() {
