@@ -474,8 +474,10 @@ struct GzipWriter<W: Write> {
     deflate: Compress,
     crc: Crc,
     out: Vec<u8>,
+    /// Whether the bytes written now are stored rather than compressed.
+    storing: bool,
     /// Stored bytes not yet written out as a block.
-    stored: Option<Vec<u8>>,
+    pending: Vec<u8>,
 }
 
 /// The largest stored block deflate allows.
@@ -489,7 +491,8 @@ impl<W: Write> GzipWriter<W> {
             deflate: Compress::new(Compression::new(GZIP_LEVEL), false),
             crc: Crc::new(),
             out: Vec::with_capacity(WRITE_BUFFER),
-            stored: None,
+            storing: false,
+            pending: Vec::new(),
         })
     }
 
@@ -524,19 +527,20 @@ impl<W: Write> GzipWriter<W> {
 
     /// From the next byte on, store (`true`) or compress (`false`).
     fn store(&mut self, store: bool) -> std::io::Result<()> {
-        match (store, self.stored.take()) {
-            (true, None) => {
-                self.compress(&[], FlushCompress::Sync)?;
-                self.stored = Some(Vec::with_capacity(STORED_BLOCK));
-            }
-            (false, Some(pending)) => {
-                if !pending.is_empty() {
-                    Self::write_stored_block(&mut self.inner, &pending)?;
-                }
-                self.deflate.reset();
-            }
-            (_, pending) => self.stored = pending,
+        if store == self.storing {
+            return Ok(());
         }
+        if store {
+            self.compress(&[], FlushCompress::Sync)?;
+            self.pending.reserve(STORED_BLOCK);
+        } else {
+            if !self.pending.is_empty() {
+                Self::write_stored_block(&mut self.inner, &self.pending)?;
+                self.pending.clear();
+            }
+            self.deflate.reset();
+        }
+        self.storing = store;
         Ok(())
     }
 
@@ -552,19 +556,18 @@ impl<W: Write> GzipWriter<W> {
 impl<W: Write> Write for GzipWriter<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.crc.update(buf);
-        match &mut self.stored {
-            None => self.compress(buf, FlushCompress::None)?,
-            Some(pending) => {
-                let mut rest = buf;
-                while !rest.is_empty() {
-                    let take = rest.len().min(STORED_BLOCK - pending.len());
-                    pending.extend_from_slice(&rest[..take]);
-                    rest = &rest[take..];
-                    if pending.len() == STORED_BLOCK {
-                        Self::write_stored_block(&mut self.inner, pending)?;
-                        pending.clear();
-                    }
-                }
+        if !self.storing {
+            self.compress(buf, FlushCompress::None)?;
+            return Ok(buf.len());
+        }
+        let mut rest = buf;
+        while !rest.is_empty() {
+            let take = rest.len().min(STORED_BLOCK - self.pending.len());
+            self.pending.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if self.pending.len() == STORED_BLOCK {
+                Self::write_stored_block(&mut self.inner, &self.pending)?;
+                self.pending.clear();
             }
         }
         Ok(buf.len())
