@@ -90,6 +90,8 @@ pub(crate) struct App {
     status: Mutex<HashMap<String, (Instant, serde_json::Value)>>,
     refreshing: Mutex<std::collections::HashSet<String>>,
     counters: Mutex<BTreeMap<String, u64>>,
+    /// Runs this server carries now, so none is carried twice.
+    carried: Mutex<std::collections::HashSet<i64>>,
     started: Instant,
 }
 
@@ -98,6 +100,18 @@ impl std::fmt::Debug for App {
         f.debug_struct("App")
             .field("settings", &self.settings)
             .finish_non_exhaustive()
+    }
+}
+
+/// How often the server looks for runs whose runner is gone.
+const ADOPT_EVERY: Duration = Duration::from_secs(5);
+
+/// Takes a run off the server's carried set when its task ends, however it ends.
+struct Carried(Arc<App>, i64);
+
+impl Drop for Carried {
+    fn drop(&mut self) {
+        self.0.carried.lock().expect("not poisoned").remove(&self.1);
     }
 }
 
@@ -140,8 +154,12 @@ impl App {
     /// Carries out run `id` in the background, in a worktree when it is not the checked-out
     /// commit.
     fn carry(self: &Arc<Self>, id: i64) {
+        if !self.carried.lock().expect("not poisoned").insert(id) {
+            return;
+        }
         let app = self.clone();
         tokio::spawn(async move {
+            let _carried = Carried(app.clone(), id);
             let Ok(Some(run)) = app.runs.get(id) else {
                 return;
             };
@@ -186,6 +204,20 @@ impl App {
             ));
             drop(tokio::task::spawn_blocking(move || drop(checkout)));
         });
+    }
+
+    /// Runs whose runner is gone: those waiting on a person (or never started) go on here;
+    /// those cut mid-step are marked interrupted and wait for someone to press Resume.
+    fn adopt_orphans(self: &Arc<Self>) -> Result<()> {
+        self.runs.reap()?;
+        for run in self.runs.unfinished()? {
+            if matches!(run.state, RunState::Waiting | RunState::Queued)
+                && !runner::carried_elsewhere(&run)
+            {
+                self.carry(run.id);
+            }
+        }
+        Ok(())
     }
 
     /// Starts `pipeline` at `change`.
@@ -401,18 +433,21 @@ pub async fn serve(
         status: Mutex::default(),
         refreshing: Mutex::default(),
         counters: Mutex::default(),
+        carried: Mutex::default(),
         started: Instant::now(),
     });
-    // Runs cut by a stop of the server: those waiting on a person (or never started) go on;
-    // those cut mid-step wait for someone to press Resume.
-    app.runs.reap()?;
-    for run in app.runs.unfinished()? {
-        if matches!(run.state, RunState::Waiting | RunState::Queued)
-            && !runner::carried_elsewhere(&run)
-        {
-            app.carry(run.id);
+    app.adopt_orphans()?;
+    // A runner can die after the scan above (a server still shutting down when this one
+    // started, a `pipeline run` killed at a gate): its runs are taken over when it is gone.
+    let adopting = app.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(ADOPT_EVERY).await;
+            if let Err(error) = adopting.adopt_orphans() {
+                eprintln!("taking over runs: {error}");
+            }
         }
-    }
+    });
     if let Some(every) = poll_every {
         tokio::spawn(poll(app.clone(), every));
     }

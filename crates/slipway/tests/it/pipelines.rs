@@ -887,3 +887,77 @@ steps = [{ name = "rebuilt", run = "echo rebuilt at $SLIPWAY_COMMIT" }]
         refused.stderr
     );
 }
+
+#[test]
+fn a_server_takes_over_a_gated_run_whose_runner_died_after_the_server_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let server_block = format!(
+        "{GATED}\n[server]\nlisten = \"{address}\"\nusers = {{ ada = \"env:TEST_ADA_PASSWORD\" }}\n"
+    );
+    let root = small_project(dir.path(), &server_block);
+    let receiver = Receiver::start(&[("/hook", &[200])]);
+    let hook = format!("{}/hook", receiver.address);
+    let shipped = dir.path().join("shipped.txt");
+    let shipped_text = shipped.to_string_lossy().into_owned();
+    let env = [
+        ("USER", "ada"),
+        ("TEST_HOOK", hook.as_str()),
+        ("SHIPPED", shipped_text.as_str()),
+        ("TEST_ADA_PASSWORD", "pw-adopt-test"),
+    ];
+
+    // A terminal's run waits at its gate; the server, started now, leaves it to that terminal.
+    let before = runs(&root).len();
+    let mut terminal = spawn(&root, &["pipeline", "run", "release"], &env);
+    let id = started_run(&root, before);
+    let waiting = wait_for_state(&root, id, "waiting", Duration::from_secs(20));
+    let terminal_runner = waiting["runner"].as_str().unwrap().to_owned();
+    let _server = spawn(&root, &["serve"], &env);
+    let start = Instant::now();
+    while std::net::TcpStream::connect(&address).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the server answers"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(show(&root, id)["run"]["runner"], terminal_runner.as_str());
+
+    // The terminal dies after the server's start: the server takes the run over by itself.
+    terminal.kill();
+    let start = Instant::now();
+    loop {
+        let run = show(&root, id)["run"].clone();
+        if run["runner"].as_str().is_some_and(|r| r != terminal_runner) {
+            assert_eq!(run["state"], "waiting");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the server never took run {id} over: {run:#}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+
+    // The approval is recorded in a terminal; the server carries the run to its end.
+    let approved = run(slipway(&root)
+        .args(["approve", &id.to_string()])
+        .env("USER", "carol"));
+    assert_eq!(approved.code, 0, "{}", approved.stderr);
+    assert!(
+        !approved.stderr.contains("carrying run"),
+        "the terminal carried the run on instead of the server: {}",
+        approved.stderr
+    );
+    wait_for_state(&root, id, "succeeded", Duration::from_secs(30));
+    assert_eq!(
+        std::fs::read_to_string(&shipped).unwrap(),
+        format!("shipped by {id}\n")
+    );
+}
