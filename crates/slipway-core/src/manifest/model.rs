@@ -215,6 +215,11 @@ pub struct App {
     /// Name of its env template in `config/<env>/`; default the app's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<String>,
+    /// Secrets delivered as files: `/run/secrets/<file name>` → the name of a secret in the
+    /// environment's `secrets`, e.g. `{ "db-password" = "DB_PASSWORD" }`. The file is on tmpfs,
+    /// mode 0400, owned by the container's user; never in a layer or a label.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub secret_files: IndexMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
@@ -295,6 +300,10 @@ pub struct Service {
     /// Name of its env template in `config/<env>/`; default the service's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<String>,
+    /// Secrets delivered as files, as for apps: `/run/secrets/<file name>` → a secret name of
+    /// the environment's `secrets`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub secret_files: IndexMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
