@@ -117,12 +117,11 @@ const COLUMNS: &str = "id, environment, apps, config_digest, strategy, started_b
 
 impl Store {
     pub fn open(path: &Path) -> Result<Store> {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| DeployError::Io {
-                path: parent.to_path_buf(),
-                source,
-            })?;
-        }
+        // The release history is for the account running slipway only.
+        slipway_core::private::private_database(path).map_err(|source| DeployError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let connection = Connection::open(path).map_err(db)?;
         connection
             .execute_batch(

@@ -11,7 +11,7 @@ use slipway_core::Manifest;
 use slipway_core::manifest::{GitFilter, PipelineKind};
 
 use crate::steps::kind_of;
-use crate::store::{RunStore, short};
+use crate::store::RunStore;
 use crate::{PipelineError, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,8 +113,23 @@ pub struct Checkout {
     worktree: Option<(PathBuf, PathBuf)>,
 }
 
+/// The worktree of run `run` carried by process `pid`: two runs of one commit (one push
+/// starting two pipelines) never share one, nor do two processes.
+fn worktree_name(run: i64, pid: u32) -> String {
+    format!("run-{run}-{pid}")
+}
+
+/// The pid in a worktree's name, for worktrees named by [`worktree_name`].
+fn worktree_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix("run-")?;
+    let (run, pid) = rest.split_once('-')?;
+    run.parse::<i64>().ok()?;
+    pid.parse().ok()
+}
+
 impl Checkout {
-    pub fn of(project_root: &Path, rev: &str, worktrees: &Path) -> Result<Checkout> {
+    /// The checkout run `run` of `rev` carries its steps out in.
+    pub fn of(project_root: &Path, rev: &str, worktrees: &Path, run: i64) -> Result<Checkout> {
         let head = resolve_rev(project_root, "HEAD").ok();
         if head.as_deref() == Some(rev) && !is_dirty(project_root)? {
             return Ok(Checkout {
@@ -128,7 +143,12 @@ impl Checkout {
             path: worktrees.to_path_buf(),
             source,
         })?;
-        let path = worktrees.join(format!("{}-{}", short(rev), std::process::id()));
+        remove_abandoned(&top, worktrees);
+        let path = worktrees.join(worktree_name(run, std::process::id()));
+        if path.exists() {
+            // Left by an earlier process with this pid that died carrying the same run.
+            remove_worktree(&top, &path);
+        }
         let path_text = path.to_string_lossy().into_owned();
         git(
             &top,
@@ -149,10 +169,34 @@ impl Checkout {
 impl Drop for Checkout {
     fn drop(&mut self) {
         if let Some((top, path)) = &self.worktree {
-            let _ = git(
-                top,
-                &["worktree", "remove", "--force", &path.to_string_lossy()],
-            );
+            remove_worktree(top, path);
+        }
+    }
+}
+
+fn remove_worktree(top: &Path, path: &Path) {
+    let _ = git(
+        top,
+        &["worktree", "remove", "--force", &path.to_string_lossy()],
+    );
+    if path.exists() {
+        let _ = std::fs::remove_dir_all(path);
+        let _ = git(top, &["worktree", "prune"]);
+    }
+}
+
+/// Removes the worktrees of processes that died before removing theirs.
+fn remove_abandoned(top: &Path, worktrees: &Path) {
+    let Ok(entries) = std::fs::read_dir(worktrees) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(worktree_pid) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists() {
+            remove_worktree(top, &entry.path());
         }
     }
 }
@@ -315,6 +359,15 @@ pub fn pull_requested(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn worktrees_are_named_by_run_and_process() {
+        assert_eq!(worktree_name(12, 4242), "run-12-4242");
+        assert_ne!(worktree_name(12, 4242), worktree_name(13, 4242));
+        assert_eq!(worktree_pid("run-12-4242"), Some(4242));
+        assert_eq!(worktree_pid("3f2a1c0b9d8e-4242"), None);
+        assert_eq!(worktree_pid("run-x-4242"), None);
+    }
 
     fn filter(branches: &[&str], paths: &[&str], ignore: &[&str]) -> GitFilter {
         let owned = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect();

@@ -6,7 +6,9 @@
 
 pub mod changes;
 pub mod ci;
+pub mod environment;
 pub mod githost;
+pub mod mask;
 pub mod runner;
 pub mod steps;
 pub mod store;
@@ -42,6 +44,14 @@ pub enum PipelineError {
         actor: String,
         environment: String,
         approvers: String,
+    },
+    #[error(
+        "run {run} waits for an approval of `{environment}`, which is given on the dashboard by a logged-in approver (approval.via = \"server\"), not from a terminal: open {link}"
+    )]
+    DecidedOnServer {
+        run: i64,
+        environment: String,
+        link: String,
     },
     #[error("run {run} cannot be resumed: {reason}")]
     NotResumable { run: i64, reason: String },

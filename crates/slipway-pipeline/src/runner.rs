@@ -9,12 +9,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use slipway_core::Manifest;
-use slipway_core::manifest::{EventKind, PipelineKind};
+use slipway_core::manifest::{ApprovalVia, EventKind, PipelineKind};
 use slipway_notify::{Delivery, Event};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::mpsc;
 
 use crate::changes::Change;
+use crate::environment::{known_secrets, step_environment};
+use crate::mask::Masker;
 use crate::steps::{self, Action, PlannedStep, kind_name};
 use crate::store::{
     Approval, ApprovalState, NewRun, Run, RunState, RunStore, StepState, runner_alive, short,
@@ -71,7 +73,8 @@ pub struct Runner {
     pub root: PathBuf,
     /// The slipway binary built-in steps run.
     pub exe: PathBuf,
-    /// Set for every step (e.g. the state dir of the project when the steps run in a worktree).
+    /// Set for every step (e.g. the state dir of the project when the steps run in a worktree),
+    /// besides what [`step_environment`] gives it from this process's environment.
     pub env: Vec<(String, String)>,
     pub progress: ProgressSink,
     /// How often a waiting run looks for a decision.
@@ -156,7 +159,60 @@ pub fn is_approver(approvers: &[String], actor: &str) -> bool {
     approvers.is_empty() || approvers.iter().any(|a| a == actor || a == user)
 }
 
-/// Approves or rejects the gate run `id` waits at. Returns the decided approval.
+/// Where the dashboard shows run `id`: `[server] url`, else its `listen` address.
+pub fn dashboard_link(manifest: &Manifest, id: i64) -> String {
+    let base = manifest.server.url.clone().unwrap_or_else(|| {
+        format!(
+            "http://{}",
+            manifest
+                .server
+                .listen
+                .as_deref()
+                .unwrap_or("127.0.0.1:8300")
+        )
+    });
+    format!("{}/runs/{id}", base.trim_end_matches('/'))
+}
+
+/// Whether gates guarding `environment` are decided on the dashboard only.
+fn decided_on_server(manifest: &Manifest, environment: Option<&str>) -> bool {
+    environment
+        .and_then(|e| manifest.environments.get(e))
+        .is_some_and(|e| e.approval.via == ApprovalVia::Server)
+}
+
+/// Approves or rejects from a terminal, `actor` being the OS account running it: as [`decide`],
+/// except for a gate whose environment takes decisions on the dashboard only (`approval.via =
+/// "server"`), where people log in, which is refused and audited.
+pub fn decide_at_terminal(
+    manifest: &Manifest,
+    store: &RunStore,
+    id: i64,
+    actor: &str,
+    approve: bool,
+    comment: Option<&str>,
+) -> Result<Approval> {
+    if let Some(pending) = store.pending_approval(id)?
+        && decided_on_server(manifest, pending.environment.as_deref())
+    {
+        store.audit(
+            actor,
+            "refused-decision",
+            Some(id),
+            Some("decided at a terminal; approval.via is server"),
+        )?;
+        return Err(PipelineError::DecidedOnServer {
+            run: id,
+            environment: pending.environment.unwrap_or_default(),
+            link: dashboard_link(manifest, id),
+        });
+    }
+    decide(manifest, store, id, actor, approve, comment)
+}
+
+/// Approves or rejects the gate run `id` waits at, `actor` being who decides as the caller
+/// established it (a dashboard login, the OS account at a terminal). Returns the decided
+/// approval.
 pub fn decide(
     manifest: &Manifest,
     store: &RunStore,
@@ -288,11 +344,13 @@ impl Runner {
         if run.state == RunState::Queued {
             self.store.set_run_state(id, RunState::Running)?;
         }
-        let result = self.steps(&run, kind, &planned).await;
+        let process: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+        let masker = Masker::new(known_secrets(&self.manifest, &process));
+        let result = self.steps(&run, kind, &planned, &masker).await;
         heartbeat.abort();
         let (state, note) = match result {
             Ok(()) => (RunState::Succeeded, None),
-            Err(StepFailure { state, note }) => (state, Some(note)),
+            Err(StepFailure { state, note }) => (state, Some(masker.mask(&note).into_owned())),
         };
         self.store.finish(id, state, note.as_deref())?;
         let run = self.store.require(id)?;
@@ -341,6 +399,7 @@ impl Runner {
         run: &Run,
         kind: PipelineKind,
         planned: &[PlannedStep],
+        masker: &Masker,
     ) -> Result<(), StepFailure> {
         let total = planned.len();
         for (index, step) in planned.iter().enumerate() {
@@ -365,7 +424,7 @@ impl Runner {
             self.store
                 .set_step(run.id, index, state, None)
                 .map_err(StepFailure::store)?;
-            let outcome = match self.step(run, kind, index, step).await {
+            let outcome = match self.step(run, kind, index, step, masker).await {
                 Ok(outcome) => outcome,
                 Err(error) => StepOutcome::Failed(error.to_string()),
             };
@@ -415,12 +474,17 @@ impl Runner {
         kind: PipelineKind,
         index: usize,
         step: &PlannedStep,
+        masker: &Masker,
     ) -> Result<StepOutcome> {
+        let process: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+        let mut env: Vec<(String, String)> = step_environment(&self.manifest, step, &process)
+            .into_iter()
+            .collect();
         match &step.action {
             Action::Slipway(args) => {
                 let mut argv = vec![self.exe.to_string_lossy().into_owned()];
                 argv.extend(args.iter().cloned());
-                self.child(run, index, &argv, &[]).await
+                self.child(run, index, &argv, &env, masker).await
             }
             Action::Deploy { environment } => {
                 let approved = self.store.approvals(run.id)?.into_iter().rev().find(|a| {
@@ -445,11 +509,13 @@ impl Runner {
                     }
                     None => format!("{} (run {} of {})", run.started_by, run.id, run.pipeline),
                 };
-                self.child(run, index, &argv, &[("SLIPWAY_STARTED_BY", started_by)])
-                    .await
+                env.push(("SLIPWAY_STARTED_BY".to_owned(), started_by));
+                self.child(run, index, &argv, &env, masker).await
             }
-            Action::Command(argv) => self.child(run, index, argv, &[]).await,
-            Action::Approve { environment } => self.gate(run, index, environment.as_deref()).await,
+            Action::Command(argv) => self.child(run, index, argv, &env, masker).await,
+            Action::Approve { environment } => {
+                self.gate(run, index, environment.as_deref(), masker).await
+            }
             Action::Notify => {
                 let event_kind = if kind == PipelineKind::Base {
                     EventKind::BasePublished
@@ -478,7 +544,7 @@ impl Runner {
                             format!("notification to {} failed: {error}", delivery.channel)
                         }
                     };
-                    let _ = self.store.append_log(run.id, index, &line);
+                    let _ = self.store.append_log(run.id, index, &masker.mask(&line));
                 }
                 self.emit(Progress::Notified {
                     run: run.id,
@@ -489,12 +555,14 @@ impl Runner {
         }
     }
 
-    fn log(&self, run: i64, index: usize, line: &str) {
-        let _ = self.store.append_log(run, index, line);
+    /// Records and shows one line of a step, with every secret the runner knows masked.
+    fn log(&self, run: i64, index: usize, line: &str, masker: &Masker) {
+        let line = masker.mask(line);
+        let _ = self.store.append_log(run, index, &line);
         self.emit(Progress::Line {
             run,
             index,
-            line: line.to_owned(),
+            line: line.into_owned(),
         });
     }
 
@@ -556,6 +624,7 @@ impl Runner {
         run: &Run,
         index: usize,
         environment: Option<&str>,
+        masker: &Masker,
     ) -> Result<StepOutcome> {
         let settings = environment
             .and_then(|e| self.manifest.environments.get(e))
@@ -568,9 +637,20 @@ impl Runner {
         if approval.state == ApprovalState::Pending {
             let how = match &self.approval_link {
                 Some(link) => link(run.id),
+                None if decided_on_server(&self.manifest, environment) => {
+                    format!(
+                        "on the dashboard (slipway serve), {}",
+                        dashboard_link(&self.manifest, run.id)
+                    )
+                }
                 None => format!("slipway approve {} (or slipway reject {})", run.id, run.id),
             };
-            self.log(run.id, index, &format!("waiting for approval: {how}"));
+            self.log(
+                run.id,
+                index,
+                &format!("waiting for approval: {how}"),
+                masker,
+            );
             if first_ask {
                 let target =
                     environment.map_or_else(|| "go on".to_owned(), |e| format!("deploy {e}"));
@@ -593,7 +673,7 @@ impl Runner {
                 for delivery in &deliveries {
                     if let Some(error) = &delivery.error {
                         let line = format!("notification to {} failed: {error}", delivery.channel);
-                        let _ = self.store.append_log(run.id, index, &line);
+                        let _ = self.store.append_log(run.id, index, &masker.mask(&line));
                     }
                 }
                 if !deliveries.is_empty() {
@@ -637,7 +717,7 @@ impl Runner {
                         .as_deref()
                         .map(|c| format!(": {c}"))
                         .unwrap_or_default();
-                    self.log(run.id, index, &format!("approved by {by}{comment}"));
+                    self.log(run.id, index, &format!("approved by {by}{comment}"), masker);
                     return Ok(StepOutcome::Done);
                 }
                 ApprovalState::Rejected => {
@@ -647,14 +727,14 @@ impl Runner {
                         .as_deref()
                         .map(|c| format!(": {c}"))
                         .unwrap_or_default();
-                    self.log(run.id, index, &format!("rejected by {by}{comment}"));
+                    self.log(run.id, index, &format!("rejected by {by}{comment}"), masker);
                     return Ok(StepOutcome::Stopped(
                         RunState::Rejected,
                         format!("rejected by {by}{comment}"),
                     ));
                 }
                 ApprovalState::Expired => {
-                    self.log(run.id, index, "the approval lapsed");
+                    self.log(run.id, index, "the approval lapsed", masker);
                     return Ok(StepOutcome::Stopped(
                         RunState::Expired,
                         "the approval lapsed before anyone decided".into(),
@@ -664,13 +744,15 @@ impl Runner {
         }
     }
 
-    /// Runs `argv` in the project, its output (both streams, line by line) into the record.
+    /// Runs `argv` in the project with `env` and nothing else of this process's environment,
+    /// its output (both streams, line by line, masked) into the record.
     async fn child(
         &self,
         run: &Run,
         index: usize,
         argv: &[String],
-        env: &[(&str, String)],
+        env: &[(String, String)],
+        masker: &Masker,
     ) -> Result<StepOutcome> {
         let Some((program, args)) = argv.split_first() else {
             return Ok(StepOutcome::Failed("the step has no command".into()));
@@ -678,6 +760,7 @@ impl Runner {
         let mut command = tokio::process::Command::new(program);
         command
             .args(args)
+            .env_clear()
             .current_dir(&self.root)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -690,12 +773,7 @@ impl Runner {
         if let Some(branch) = &run.branch {
             command.env("SLIPWAY_BRANCH", branch);
         }
-        for (name, value) in self
-            .env
-            .iter()
-            .map(|(n, v)| (n.as_str(), v))
-            .chain(env.iter().map(|(n, v)| (*n, v)))
-        {
+        for (name, value) in env.iter().chain(&self.env) {
             command.env(name, value);
         }
         let mut child = match command.spawn() {
@@ -715,7 +793,7 @@ impl Runner {
         }
         drop(lines);
         while let Some(line) = receive.recv().await {
-            self.log(run.id, index, &line);
+            self.log(run.id, index, &line, masker);
         }
         let status = child.wait().await.map_err(|source| PipelineError::Io {
             path: PathBuf::from(program),

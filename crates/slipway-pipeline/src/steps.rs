@@ -27,6 +27,10 @@ pub struct PlannedStep {
     /// As shown in listings and logs: `build`, `deploy prod`, `unit tests`.
     pub name: String,
     pub action: Action,
+    /// The variables of the runner's environment the pipeline and the step pass on (`env`).
+    pub env: Vec<String>,
+    /// The environments the step acts on: it gets their secrets' `env:` variables.
+    pub environments: Vec<String>,
 }
 
 /// The pipeline `name` of `manifest`, with its kind.
@@ -66,10 +70,12 @@ pub fn kind_name(kind: PipelineKind) -> &'static str {
 pub fn plan(manifest: &Manifest, pipeline: &Pipeline) -> Result<Vec<PlannedStep>> {
     let mut planned: Vec<PlannedStep> = Vec::with_capacity(pipeline.steps.len());
     for (index, step) in pipeline.steps.iter().enumerate() {
+        let mut env = pipeline.env.clone();
         let (name, action) = match step {
             Step::Run(run) => {
                 let argv = run.run.argv();
                 let name = run.name.clone().unwrap_or_else(|| argv.join(" "));
+                env.extend(run.env.iter().cloned());
                 (name, Action::Command(argv))
             }
             Step::Builtin(text) => {
@@ -85,7 +91,23 @@ pub fn plan(manifest: &Manifest, pipeline: &Pipeline) -> Result<Vec<PlannedStep>
                 (name, action)
             }
         };
-        planned.push(PlannedStep { name, action });
+        let environments = match step {
+            Step::Run(_) => Vec::new(),
+            Step::Builtin(text) => match text.split_whitespace().collect::<Vec<_>>()[..] {
+                // Every environment's config renders, with its secrets.
+                ["checks"] => manifest.environments.keys().cloned().collect(),
+                ["up" | "test" | "down" | "deploy" | "promote", environment] => {
+                    vec![environment.to_owned()]
+                }
+                _ => Vec::new(),
+            },
+        };
+        planned.push(PlannedStep {
+            name,
+            action,
+            env,
+            environments,
+        });
     }
     Ok(planned)
 }

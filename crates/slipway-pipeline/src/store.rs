@@ -202,12 +202,11 @@ pub fn runner_alive(runner: &str, heartbeat: Option<i64>) -> bool {
 
 impl RunStore {
     pub fn open(path: &Path) -> Result<RunStore> {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| PipelineError::Io {
-                path: parent.to_path_buf(),
-                source,
-            })?;
-        }
+        // Run logs and approvals are for the account running slipway only.
+        slipway_core::private::private_database(path).map_err(|source| PipelineError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         // Two processes opening a new history at once (a runner and `pipeline list`) can get
         // SQLITE_BUSY without the busy handler being asked (switching to WAL, WAL recovery):
         // try again for a while.

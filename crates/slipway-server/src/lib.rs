@@ -167,7 +167,8 @@ impl App {
             let worktrees = app.settings.state_dir.join("worktrees");
             let rev = run.rev.clone();
             let checkout =
-                tokio::task::spawn_blocking(move || Checkout::of(&root, &rev, &worktrees)).await;
+                tokio::task::spawn_blocking(move || Checkout::of(&root, &rev, &worktrees, id))
+                    .await;
             let checkout = match checkout {
                 Ok(Ok(checkout)) => checkout,
                 Ok(Err(error)) => {

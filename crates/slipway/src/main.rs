@@ -122,7 +122,13 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            // An error may quote a branch name, a commit or a step's output.
+            let message = format!("{error:#}");
+            let lines: Vec<_> = message
+                .split('\n')
+                .map(slipway_core::terminal::printable)
+                .collect();
+            eprintln!("error: {}", lines.join("\n"));
             ExitCode::from(2)
         }
     }

@@ -654,6 +654,25 @@ pub struct Approval {
     /// Who may approve; default anyone with access.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvers: Vec<String>,
+    /// Where a gate guarding this environment is decided: `anywhere` (a terminal's `slipway
+    /// approve` as the OS account running it, or the dashboard) or `server` (only people logged
+    /// in to `slipway serve`).
+    #[serde(default, skip_serializing_if = "ApprovalVia::is_anywhere")]
+    pub via: ApprovalVia,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApprovalVia {
+    #[default]
+    Anywhere,
+    Server,
+}
+
+impl ApprovalVia {
+    pub fn is_anywhere(&self) -> bool {
+        *self == ApprovalVia::Anywhere
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
@@ -739,6 +758,11 @@ pub struct Pipeline {
     pub steps: Vec<Step>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notify: Vec<String>,
+    /// Variables of the runner's environment (`slipway serve`'s or the terminal's) every step of
+    /// this pipeline gets besides the ones slipway gives each step, e.g. `["NPM_TOKEN"]`. Never
+    /// the server's own secrets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -882,7 +906,10 @@ impl Strategy {
 
 impl Approval {
     pub fn is_default(&self) -> bool {
-        !self.required && self.expires.is_none() && self.approvers.is_empty()
+        !self.required
+            && self.expires.is_none()
+            && self.approvers.is_empty()
+            && self.via.is_anywhere()
     }
 }
 

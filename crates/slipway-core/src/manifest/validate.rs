@@ -411,7 +411,17 @@ impl Checker<'_, '_> {
                     None,
                 );
             }
+            let withheld = withheld_variables(m);
+            for (i, name) in pipeline.env.iter().enumerate() {
+                self.check_step_variable(path.key("env").index(i), name, &withheld);
+            }
             for (i, step) in pipeline.steps.iter().enumerate() {
+                if let Step::Run(run) = step {
+                    for (j, name) in run.env.iter().enumerate() {
+                        let at = path.key("steps").index(i).key("env").index(j);
+                        self.check_step_variable(at, name, &withheld);
+                    }
+                }
                 if let Step::Builtin(text) = step {
                     self.check_step(path.key("steps").index(i), text);
                     if text.trim() == "pull-request" && m.git.is_none() {
@@ -459,6 +469,29 @@ impl Checker<'_, '_> {
         }
         for id in m.lint.severity.keys() {
             self.check_rule_id(root.key("lint").key("severity").key(id), id);
+        }
+    }
+
+    /// A variable a pipeline's `env` passes to its steps: a name, and never one of the
+    /// server's own secrets.
+    fn check_step_variable(&mut self, path: FieldPath, name: &str, withheld: &[(String, String)]) {
+        let valid = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            self.bad(
+                path,
+                format!("`{name}` is not an environment variable's name"),
+                "write the variable's name, e.g. `NPM_TOKEN`".to_owned(),
+            );
+        } else if let Some((_, owner)) = withheld.iter().find(|(var, _)| var == name) {
+            self.bad(
+                path,
+                format!("`{name}` holds {owner}: a pipeline step never gets it"),
+                "give the step a variable of its own".to_owned(),
+            );
         }
     }
 
@@ -1055,6 +1088,33 @@ pub fn parse_publish(text: &str) -> Option<(Option<String>, u16)> {
         )),
         None => Some((None, text.parse().ok()?)),
     }
+}
+
+/// The variables (`env:VAR`) holding the server's own secrets and the git host's token, each
+/// with what it holds: no step's `env` may name them.
+fn withheld_variables(m: &super::Manifest) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut add = |reference: &str, owner: String| {
+        if let Some(var) = reference.strip_prefix("env:") {
+            out.push((var.to_owned(), owner));
+        }
+    };
+    for (user, reference) in &m.server.users {
+        add(
+            reference,
+            format!("the password of the server's user `{user}`"),
+        );
+    }
+    if let Some(reference) = &m.server.webhook_secret {
+        add(reference, "the server's webhook secret".to_owned());
+    }
+    if let Some(git) = &m.git {
+        add(
+            &git.token,
+            "the git host's token (only the `pull-request` step gets it)".to_owned(),
+        );
+    }
+    out
 }
 
 #[cfg(test)]

@@ -240,6 +240,10 @@ pub struct RunStep {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub run: CommandLine,
+    /// Variables of the runner's environment this step gets besides the ones slipway gives
+    /// each step, e.g. `["SMOKE_TOKEN"]`. Never the server's own secrets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
 }
 
 impl<'de> Deserialize<'de> for Step {

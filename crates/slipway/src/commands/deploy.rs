@@ -11,6 +11,8 @@ use slipway_deploy::ecs::EcsRollout;
 use slipway_deploy::rollout::{Context as DeployContext, DeployRequest, Rollout, strategy_name};
 use slipway_deploy::store::{Release, Store};
 
+use slipway_core::terminal::printable;
+
 use super::Output;
 use super::environment::check_environment;
 use super::notify::notify;
@@ -47,33 +49,38 @@ pub struct DeployArgs {
     output: Output,
 }
 
-/// The login name: $USER, $LOGNAME, or the name of this process's uid in /etc/passwd.
+/// The name of the OS account running this process: its real uid (from the kernel, in
+/// /proc/self/status) looked up in /etc/passwd, `uid N` for an account not listed there. Never
+/// `$USER` or `$LOGNAME`, which whoever runs the command sets as they like.
 fn user_name() -> String {
-    if let Some(name) = ["USER", "LOGNAME"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|n| !n.is_empty()))
-    {
-        return name;
-    }
     let uid = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|l| l.split_whitespace().next().map(str::to_owned))
-        });
+        .and_then(|status| real_uid(&status));
     let Some(uid) = uid else {
         return "unknown".into();
     };
     std::fs::read_to_string("/etc/passwd")
         .ok()
-        .and_then(|passwd| {
-            passwd.lines().find_map(|line| {
-                let fields: Vec<&str> = line.split(':').collect();
-                (fields.get(2) == Some(&uid.as_str())).then(|| fields[0].to_owned())
-            })
-        })
+        .and_then(|passwd| account_name(&passwd, uid))
         .unwrap_or_else(|| format!("uid {uid}"))
+}
+
+/// The real uid of a /proc/PID/status text (`Uid:` real, effective, saved, fs).
+fn real_uid(status: &str) -> Option<u32> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().next())
+        .and_then(|uid| uid.parse().ok())
+}
+
+/// The name /etc/passwd gives `uid`.
+fn account_name(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.len() > 2 && fields[2].parse() == Ok(uid) && !fields[0].is_empty())
+            .then(|| fields[0].to_owned())
+    })
 }
 
 /// Who a release names as its starter: the person at this terminal, or what a pipeline says
@@ -441,8 +448,8 @@ pub fn run_releases(args: ReleasesArgs) -> Result<ExitCode> {
                     r.outcome.as_str(),
                     r.strategy,
                     when(r.started_at),
-                    r.started_by,
-                    r.note.as_deref().unwrap_or("").lines().next().unwrap_or("")
+                    printable(&r.started_by),
+                    printable(r.note.as_deref().unwrap_or("").lines().next().unwrap_or(""))
                 );
             }
         }
@@ -552,7 +559,7 @@ fn print_live(environment: &str, live: Option<&Release>, place: &str, from_hosts
             "`{environment}`: {} is live (since {}, by {}) {place}",
             release.name(),
             when(release.finished_at.unwrap_or(release.started_at)),
-            release.started_by
+            printable(&release.started_by)
         ),
         None if !from_hosts => println!("`{environment}`: no live release"),
         None => {}
@@ -610,4 +617,19 @@ fn ecs_status(project: &Project, args: &StatusArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_account_comes_from_the_real_uid_and_the_password_file() {
+        let status = "Name:\tslipway\nUid:\t1000\t0\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\n";
+        assert_eq!(real_uid(status), Some(1000));
+        let passwd = "root:x:0:0:root:/root:/bin/bash\nada:x:1000:1000::/home/ada:/bin/sh\n";
+        assert_eq!(account_name(passwd, 1000).as_deref(), Some("ada"));
+        assert_eq!(account_name(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(account_name(passwd, 1001), None);
+    }
 }

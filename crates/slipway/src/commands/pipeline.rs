@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use slipway_core::terminal::printable;
 use slipway_pipeline::Progress;
 use slipway_pipeline::changes::{self, Change, Checkout};
 use slipway_pipeline::runner::{self, ProgressSink, Runner};
@@ -236,16 +237,16 @@ pub fn run(args: PipelineArgs) -> Result<ExitCode> {
             print_run(&found);
             for approval in approvals {
                 let decided = match (&approval.decided_by, approval.decided_at) {
-                    (Some(by), Some(at)) => format!(" by {by} at {}", time(at)),
+                    (Some(by), Some(at)) => format!(" by {} at {}", printable(by), time(at)),
                     _ => String::new(),
                 };
                 let comment = approval
                     .comment
-                    .map(|c| format!(": {c}"))
+                    .map(|c| format!(": {}", printable(&c)))
                     .unwrap_or_default();
                 let guards = approval
                     .environment
-                    .map(|e| format!(" (deploy {e})"))
+                    .map(|e| format!(" (deploy {})", printable(&e)))
                     .unwrap_or_default();
                 println!("approval{guards}: {}{decided}{comment}", approval.state);
             }
@@ -254,13 +255,13 @@ pub fn run(args: PipelineArgs) -> Result<ExitCode> {
                 let detail = entry
                     .detail
                     .as_deref()
-                    .map(|d| format!(" ({d})"))
+                    .map(|d| format!(" ({})", printable(d)))
                     .unwrap_or_default();
                 println!(
                     "  {}  {} {}{detail}",
                     time(entry.at),
-                    entry.actor,
-                    entry.action
+                    printable(&entry.actor),
+                    printable(&entry.action)
                 );
             }
             Ok(ExitCode::SUCCESS)
@@ -272,14 +273,14 @@ pub fn run(args: PipelineArgs) -> Result<ExitCode> {
             if runner::carried_elsewhere(&found) {
                 bail!(
                     "run {run} is being carried out by {}; `slipway pipeline logs {run} --follow` shows it",
-                    found.runner.unwrap_or_default()
+                    printable(&found.runner.unwrap_or_default())
                 );
             }
             if found.state.is_finished() {
                 bail!(
                     "run {run} has {} already: start a new one with `slipway pipeline run {}`",
                     found.state,
-                    found.pipeline
+                    printable(&found.pipeline)
                 );
             }
             let runs = carry_out(&context, vec![found], output)?;
@@ -299,7 +300,7 @@ pub fn run_reject(args: ApproveArgs) -> Result<ExitCode> {
 fn decide(args: ApproveArgs, approve: bool) -> Result<ExitCode> {
     let context = open(&args.project)?;
     let who = actor();
-    let approval = runner::decide(
+    let approval = runner::decide_at_terminal(
         &context.project.manifest,
         &context.store,
         args.run,
@@ -314,7 +315,12 @@ fn decide(args: ApproveArgs, approve: bool) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if args.output == Output::Text {
-        eprintln!("{verb} run {} of {} ({who})", run.id, run.pipeline);
+        eprintln!(
+            "{verb} run {} of {} ({})",
+            run.id,
+            printable(&run.pipeline),
+            printable(&who)
+        );
     }
     if !approve {
         return Ok(ExitCode::SUCCESS);
@@ -326,7 +332,7 @@ fn decide(args: ApproveArgs, approve: bool) -> Result<ExitCode> {
             eprintln!(
                 "run {} goes on in {}; `slipway pipeline logs {} --follow` shows it",
                 run.id,
-                run.runner.as_deref().unwrap_or("its runner"),
+                printable(run.runner.as_deref().unwrap_or("its runner")),
                 run.id
             );
         }
@@ -377,17 +383,22 @@ fn carry_out_once(context: &Pipelines, runs: Vec<Run>, output: Output) -> Result
             let branch = run
                 .branch
                 .as_deref()
-                .map(|b| format!(" on {b}"))
+                .map(|b| format!(" on {}", printable(b)))
                 .unwrap_or_default();
             eprintln!(
                 "run {} of {} at {}{branch} ({} path(s) changed)",
                 run.id,
-                run.pipeline,
+                printable(&run.pipeline),
                 short(&run.rev),
                 run.changed.len()
             );
         }
-        let checkout = Checkout::of(&project.root, &run.rev, &state_dir.join("worktrees"))?;
+        let checkout = Checkout::of(
+            &project.root,
+            &run.rev,
+            &state_dir.join("worktrees"),
+            run.id,
+        )?;
         if checkout.is_worktree() && output == Output::Text {
             eprintln!(
                 "  in a worktree of {}: uncommitted changes are not part of the run",
@@ -431,9 +442,14 @@ fn print_progress(progress: Progress) {
             total,
             name,
         } => {
-            writeln!(err, "==> run {run} [{}/{total}] {name}", index + 1)
+            writeln!(
+                err,
+                "==> run {run} [{}/{total}] {}",
+                index + 1,
+                printable(&name)
+            )
         }
-        Progress::Line { line, .. } => writeln!(err, "    {line}"),
+        Progress::Line { line, .. } => writeln!(err, "    {}", printable(&line)),
         Progress::StepFinished {
             run,
             name,
@@ -448,7 +464,8 @@ fn print_progress(progress: Progress) {
             };
             writeln!(
                 err,
-                "<== run {run} {name}: {mark} ({:.1}s)",
+                "<== run {run} {}: {mark} ({:.1}s)",
+                printable(&name),
                 elapsed.as_secs_f64()
             )
         }
@@ -456,18 +473,21 @@ fn print_progress(progress: Progress) {
         Progress::Notified { deliveries, .. } => {
             for delivery in deliveries {
                 let _ = match delivery.error {
-                    None => writeln!(err, "    notified {}", delivery.channel),
+                    None => writeln!(err, "    notified {}", printable(&delivery.channel)),
                     Some(error) => writeln!(
                         err,
-                        "warning: notification to `{}` failed: {error}",
-                        delivery.channel
+                        "warning: notification to `{}` failed: {}",
+                        printable(&delivery.channel),
+                        printable(&error)
                     ),
                 };
             }
             Ok(())
         }
         Progress::Finished { run, state, note } => {
-            let note = note.map(|n| format!(": {n}")).unwrap_or_default();
+            let note = note
+                .map(|n| format!(": {}", printable(&n)))
+                .unwrap_or_default();
             writeln!(err, "run {run} {state}{note}")
         }
     };
@@ -499,21 +519,21 @@ fn print_matching(
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let branch = branch.unwrap_or("(no branch)");
+    let branch = printable(branch.unwrap_or("(no branch)"));
     if matching.is_empty() {
         println!("no pipeline starts for {} on {branch}", short(rev));
     }
     for (name, change) in matching {
         let paths = &change.paths;
         let verb = if dry_run { "would start" } else { "starts" };
-        let shown: Vec<&str> = paths.iter().take(5).map(String::as_str).collect();
+        let shown: Vec<_> = paths.iter().take(5).map(|p| printable(p)).collect();
         let more = paths.len().saturating_sub(shown.len());
         let more = if more > 0 {
             format!(" and {more} more")
         } else {
             String::new()
         };
-        println!("{name} {verb}: {}{more}", shown.join(", "));
+        println!("{} {verb}: {}{more}", printable(name), shown.join(", "));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -540,14 +560,15 @@ fn print_list(runs: &[Run], output: Output) -> Result<ExitCode> {
                 .unwrap_or_default(),
         };
         println!(
-            "{:<5} {:<10} {:<12} {:<12} {:<14} {:<9} {:<20} {step}",
+            "{:<5} {:<10} {:<12} {:<12} {:<14} {:<9} {:<20} {}",
             run.id,
-            run.pipeline,
+            printable(&run.pipeline),
             run.state.as_str(),
-            short(&run.rev),
-            run.branch.as_deref().unwrap_or("-"),
-            run.trigger,
-            time(run.created_at)
+            printable(short(&run.rev)),
+            printable(run.branch.as_deref().unwrap_or("-")),
+            printable(&run.trigger),
+            time(run.created_at),
+            printable(&step)
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -557,26 +578,30 @@ fn print_run(run: &Run) {
     let branch = run
         .branch
         .as_deref()
-        .map(|b| format!(" on {b}"))
+        .map(|b| format!(" on {}", printable(b)))
         .unwrap_or_default();
     println!(
         "run {} of {}: {} (commit {}{branch}, {} by {})",
         run.id,
-        run.pipeline,
+        printable(&run.pipeline),
         run.state,
-        short(&run.rev),
-        run.trigger,
-        run.started_by
+        printable(short(&run.rev)),
+        printable(&run.trigger),
+        printable(&run.started_by)
     );
     if let Some(note) = &run.note {
-        println!("  {note}");
+        println!("  {}", printable(note));
     }
     for step in &run.steps {
         let took = match (step.started_at, step.finished_at) {
             (Some(a), Some(b)) => format!(" {}s", b - a),
             _ => String::new(),
         };
-        println!("  {:<10} {}{took}", step.state.as_str(), step.name);
+        println!(
+            "  {:<10} {}{took}",
+            step.state.as_str(),
+            printable(&step.name)
+        );
     }
 }
 
@@ -594,14 +619,17 @@ fn logs(context: &Pipelines, id: i64, follow: bool, output: Output) -> Result<Ex
             if step != Some(line.step) {
                 step = Some(line.step);
                 let name = run.steps.get(line.step).map_or("?", |s| s.name.as_str());
-                println!("==> {name}");
+                println!("==> {}", printable(name));
             }
-            println!("    {}", line.line);
+            println!("    {}", printable(&line.line));
         }
         let now = context.store.require(id)?;
         if !follow || now.state.is_finished() || now.state == RunState::Interrupted {
             if follow && output == Output::Text {
-                let note = now.note.map(|n| format!(": {n}")).unwrap_or_default();
+                let note = now
+                    .note
+                    .map(|n| format!(": {}", printable(&n)))
+                    .unwrap_or_default();
                 println!("run {id} {}{note}", now.state);
             }
             return Ok(ExitCode::SUCCESS);

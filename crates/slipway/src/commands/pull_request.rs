@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use slipway_core::manifest::EventKind;
+use slipway_core::terminal::printable;
 use slipway_pipeline::changes::{current_branch, git};
 use slipway_pipeline::githost::{GitHostClient, PullRequestDraft, host_name};
 
@@ -90,12 +91,16 @@ pub fn run(args: PullRequestArgs) -> Result<ExitCode> {
             Output::Text => {
                 println!(
                     "would open on {host}: {} → {}: {}",
-                    draft.branch, draft.base, draft.title
+                    printable(&draft.branch),
+                    printable(&draft.base),
+                    printable(&draft.title)
                 );
                 if !git_host.reviewers.is_empty() {
                     println!("reviewers: {}", git_host.reviewers.join(", "));
                 }
-                println!("\n{}", draft.body);
+                // The body has lines of its own (one per commit): each is made safe.
+                let body: Vec<_> = draft.body.split('\n').map(printable).collect();
+                println!("\n{}", body.join("\n"));
             }
         }
         return Ok(ExitCode::SUCCESS);
@@ -119,7 +124,7 @@ pub fn run(args: PullRequestArgs) -> Result<ExitCode> {
             } else {
                 "already open:"
             };
-            println!("{verb} #{} {}", pull.number, pull.url);
+            println!("{verb} #{} {}", pull.number, printable(&pull.url));
             if !pull.reviewers.is_empty() {
                 println!("review asked of {}", pull.reviewers.join(", "));
             }

@@ -10,6 +10,7 @@ mod images;
 mod init;
 mod lint;
 mod manifest_errors;
+mod pipeline_security;
 mod pipelines;
 mod pull_requests;
 mod sarif_schema;

@@ -11,6 +11,15 @@ use serde_json::Value;
 
 use crate::{Receiver, copy_example, git, own_shop_manifest, run, slipway, unique, write};
 
+/// The name of the OS account the tests run as: who `slipway approve` decides as.
+fn account() -> String {
+    let output = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
 fn commit(dir: &Path, files: &[(&str, &str)], message: &str) -> String {
     for (path, contents) in files {
         write(dir, path, contents);
@@ -32,13 +41,14 @@ fn small_project(dir: &Path, pipelines: &str) -> PathBuf {
 name = "{}"
 
 [environments.prod]
-approval = {{ required = true, approvers = ["carol"] }}
+approval = {{ required = true, approvers = ["carol", "{}"] }}
 
 [environments.qa]
 approval = {{ required = true, expires = "1s" }}
 
 {pipelines}"#,
-            unique("pipes")
+            unique("pipes"),
+            account()
         ),
     );
     write(&root, ".gitignore", ".slipway/\n");
@@ -153,11 +163,12 @@ fn started_run(root: &Path, before: usize) -> u64 {
 const TRIGGERED: &str = r#"
 [pipelines.release]
 on = { push = { branches = ["main"], paths = ["app/**", "slipway.toml"], ignore_paths = ["**/*.md"] } }
+env = ["RAN"]
 steps = [{ name = "record", run = "echo \"$SLIPWAY_PIPELINE $SLIPWAY_COMMIT\" >> \"$RAN\"" }]
 
 [pipelines.branch]
 on = { push = {} }
-steps = [{ name = "record", run = "echo \"$SLIPWAY_PIPELINE $SLIPWAY_COMMIT\" >> \"$RAN\"" }]
+steps = [{ name = "record", run = "echo \"$SLIPWAY_PIPELINE $SLIPWAY_COMMIT\" >> \"$RAN\"", env = ["RAN"] }]
 "#;
 
 #[test]
@@ -286,6 +297,7 @@ kind = "webhook"
 url = "env:TEST_HOOK"
 
 [pipelines.release]
+env = ["SHIPPED"]
 steps = [
   { name = "stage", run = "echo staged" },
   "approve prod",
@@ -298,6 +310,7 @@ steps = ["approve", "deploy qa"]
 
 [pipelines.broken]
 kind = "release"
+env = ["SHIPPED"]
 steps = [{ name = "unit tests", run = "echo 3 failed >&2; exit 3" }, { name = "ship", run = "touch \"$SHIPPED\"" }]
 "#;
 
@@ -342,18 +355,9 @@ fn a_gate_waits_for_an_approver_from_any_terminal_and_a_rejection_deploys_nothin
         format!("slipway approve {id} (or slipway reject {id})")
     );
 
-    // Someone who is not one of prod's approvers is refused, and nothing moves.
-    let refused = with_hook(&["approve", &id.to_string()], "mallory");
-    assert_ne!(refused.code, 0);
-    assert!(
-        refused.stderr.contains("mallory@")
-            && refused.stderr.contains("the approvers of `prod` are carol"),
-        "{}",
-        refused.stderr
-    );
-    assert_eq!(show(&root, id)["run"]["state"], "waiting");
-
-    // An approver, from another terminal: the waiting runner goes on.
+    // An approver (the OS account at a terminal; who is refused whatever `$USER` says is
+    // pipeline_security's), from another terminal: the waiting runner goes on.
+    let me = account();
     let approved = with_hook(
         &["approve", &id.to_string(), "--comment", "stage looks right"],
         "carol",
@@ -372,7 +376,7 @@ fn a_gate_waits_for_an_approver_from_any_terminal_and_a_rejection_deploys_nothin
         record["approvals"][0]["decided_by"]
             .as_str()
             .unwrap()
-            .starts_with("carol@")
+            .starts_with(&format!("{me}@"))
     );
     assert_eq!(record["approvals"][0]["comment"], "stage looks right");
     let actions: Vec<(&str, &str)> = record["audit"]
@@ -389,11 +393,7 @@ fn a_gate_waits_for_an_approver_from_any_terminal_and_a_rejection_deploys_nothin
         .collect();
     assert_eq!(
         actions,
-        [
-            ("ada", "started"),
-            ("mallory", "refused-decision"),
-            ("carol", "approved")
-        ]
+        [(me.as_str(), "started"), (me.as_str(), "approved")]
     );
     std::fs::remove_file(&shipped).unwrap();
 
@@ -438,7 +438,7 @@ fn a_gate_waits_for_an_approver_from_any_terminal_and_a_rejection_deploys_nothin
     let finished = runner.finish();
     assert_eq!(finished.code, 1, "{}", finished.stderr);
     assert!(
-        finished.stderr.contains("rejected by carol@"),
+        finished.stderr.contains(&format!("rejected by {me}@")),
         "{}",
         finished.stderr
     );
@@ -581,7 +581,8 @@ fn the_example_release_pipeline_goes_from_build_to_prod_through_its_gate() {
     assert_eq!(releases[0]["outcome"], "live");
     let by = releases[0]["started_by"].as_str().unwrap();
     assert!(
-        by.starts_with("carol@") && by.ends_with(&format!("(approved run {id} of release)")),
+        by.starts_with(&format!("{}@", account()))
+            && by.ends_with(&format!("(approved run {id} of release)")),
         "{by}"
     );
     let page = std::process::Command::new("curl")
