@@ -354,3 +354,33 @@ fn manifest_dir() -> std::path::PathBuf {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
+
+#[test]
+fn a_pipeline_may_not_pass_the_servers_secrets_to_its_steps() {
+    let source = VALID
+        .replace(
+            "steps = [\"build\", \"push\", \"up dev\", \"approve\", \"deploy prod\"]",
+            "env = [\"NPM_TOKEN\", \"SHOP_ADA_PASSWORD\"]\nsteps = [\"build\", { name = \"smoke\", run = \"true\", env = [\"SHOP_HOOK_SECRET\", \"not a name\"] }]",
+        )
+        + "\n[server]\nusers = { ada = \"env:SHOP_ADA_PASSWORD\" }\nwebhook_secret = \"env:SHOP_HOOK_SECRET\"\n";
+    let found = problems(&source);
+    let paths: Vec<(&str, &str)> = found.iter().map(|f| (f.1.as_str(), f.2.as_str())).collect();
+    assert_eq!(
+        paths,
+        [
+            (
+                "pipelines.release.env[1]",
+                "`SHOP_ADA_PASSWORD` holds the password of the server's user `ada`: a pipeline step never gets it"
+            ),
+            (
+                "pipelines.release.steps[1].env[0]",
+                "`SHOP_HOOK_SECRET` holds the server's webhook secret: a pipeline step never gets it"
+            ),
+            (
+                "pipelines.release.steps[1].env[1]",
+                "`not a name` is not an environment variable's name"
+            ),
+        ]
+    );
+    assert!(found.iter().all(|f| f.4.0 > 1), "located: {found:#?}");
+}
