@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::routing::{get, post};
 use slipway_core::Manifest;
+use slipway_core::terminal::printable;
 use slipway_pipeline::changes::{self, Change, Checkout};
 use slipway_pipeline::runner::{self, Runner};
 use slipway_pipeline::store::{Run, RunState, RunStore};
@@ -143,7 +144,8 @@ impl App {
             progress: Arc::new(|progress| {
                 if let slipway_pipeline::Progress::Finished { run, state, note } = progress {
                     let note = note.map(|n| format!(": {n}")).unwrap_or_default();
-                    eprintln!("run {run} {state}{note}");
+                    // A note may quote a step's name from a branch's slipway.toml.
+                    eprintln!("run {run} {state}{}", printable(&note));
                 }
             }),
             poll: Duration::from_millis(250),
@@ -189,11 +191,11 @@ impl App {
                 Ok(finished) => {
                     match runner::follow_ups(&app.settings.manifest, &app.runs, &finished) {
                         Ok(started) => started.iter().for_each(|run| app.carry(run.id)),
-                        Err(error) => eprintln!("run {id}: {error}"),
+                        Err(error) => eprintln!("run {id}: {}", printable(&error.to_string())),
                     }
                 }
                 Err(error) => {
-                    eprintln!("run {id}: {error}");
+                    eprintln!("run {id}: {}", printable(&error.to_string()));
                     let _ = app
                         .runs
                         .finish(id, RunState::Failed, Some(&error.to_string()));
@@ -400,7 +402,7 @@ async fn poll(app: Arc<App>, every: Duration) {
                         tokio::task::spawn_blocking(move || app.on_push(&branch, &rev, "poll"))
                             .await;
                     if let Ok(Err(error)) = started {
-                        eprintln!("poll: {error}");
+                        eprintln!("poll: {}", printable(&error.to_string()));
                     }
                 }
             }
@@ -445,7 +447,7 @@ pub async fn serve(
         loop {
             tokio::time::sleep(ADOPT_EVERY).await;
             if let Err(error) = adopting.adopt_orphans() {
-                eprintln!("taking over runs: {error}");
+                eprintln!("taking over runs: {}", printable(&error.to_string()));
             }
         }
     });

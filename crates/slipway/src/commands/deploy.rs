@@ -83,13 +83,36 @@ fn account_name(passwd: &str, uid: u32) -> Option<String> {
     })
 }
 
-/// Who a release names as its starter: the person at this terminal, or what a pipeline says
-/// (the approver of its gate).
-fn started_by() -> String {
-    std::env::var("SLIPWAY_STARTED_BY")
+/// Who a release names as its starter: the person at this terminal, or, for the `deploy` step
+/// of a pipeline run, what its runner says (the approver of its gate) once the run history
+/// confirms that run (`SLIPWAY_RUN`) is carrying out a deploy step now: the variables alone are
+/// anyone's to set.
+fn started_by(project: &Project) -> String {
+    let claimed = std::env::var("SLIPWAY_STARTED_BY")
         .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(actor)
+        .filter(|s| !s.is_empty());
+    let run = std::env::var("SLIPWAY_RUN")
+        .ok()
+        .and_then(|id| id.parse::<i64>().ok());
+    if let (Some(claimed), Some(run)) = (claimed, run) {
+        let history = project.state_dir().join("pipelines.db");
+        let deploying = history.exists()
+            && slipway_pipeline::store::RunStore::open(&history)
+                .and_then(|store| store.get(run))
+                .ok()
+                .flatten()
+                .is_some_and(|run| {
+                    run.state == slipway_pipeline::RunState::Running
+                        && run.steps.iter().any(|step| {
+                            step.state == slipway_pipeline::StepState::Running
+                                && step.name.starts_with("deploy ")
+                        })
+                });
+        if deploying {
+            return claimed;
+        }
+    }
+    actor()
 }
 
 /// `user@host` of the person running this command.
@@ -164,7 +187,7 @@ fn with_rollout<T>(
         state_dir: project.state_dir(),
         store_dir: project.store_dir(),
         rendered: &rendered,
-        started_by: started_by(),
+        started_by: started_by(project),
         log: &log,
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
@@ -194,7 +217,7 @@ pub(crate) fn with_ecs_rollout<T>(
         state_dir: project.state_dir(),
         store_dir: project.store_dir(),
         rendered: &rendered,
-        started_by: started_by(),
+        started_by: started_by(project),
         log: &log,
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;

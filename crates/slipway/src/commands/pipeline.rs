@@ -112,6 +112,8 @@ enum PipelineEvent {
 }
 
 /// Approve the gate a pipeline run waits at; the run goes on (here, if nothing else carries it).
+/// You decide as the OS account running slipway (`user@host`, whatever `$USER` says); gates of
+/// environments with `approval.via = "server"` are decided on the dashboard.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  slipway approve 12\n  slipway approve 12 --comment \"checked stage\""

@@ -597,6 +597,20 @@ fn the_example_release_pipeline_goes_from_build_to_prod_through_its_gate() {
     assert!(page.status.success(), "{page:?}");
     let env: Value = serde_json::from_slice(&page.stdout).unwrap();
     assert_eq!(env["environment"], "prod");
+
+    // By hand, the variables the runner gives its deploy step name nobody: the release is the
+    // OS account's that ran the command.
+    let by_hand = run(slipway(&shop)
+        .args(["deploy", "prod", "--yes"])
+        .env("SHOP_DB_PASSWORD", "pw-pipeline-test")
+        .env("SLIPWAY_STARTED_BY", "mallory (approved run 1 of release)")
+        .env("SLIPWAY_RUN", id.to_string()));
+    assert_eq!(by_hand.code, 0, "{}", by_hand.stderr);
+    let releases = json(&run(
+        slipway(&shop).args(["releases", "prod", "--output", "json"])
+    ));
+    let by = releases[0]["started_by"].as_str().unwrap();
+    assert!(by.starts_with(&format!("{}@", account())), "{by}");
 }
 
 /// aiosmtpd on loopback with STARTTLS required (a throwaway certificate for `localhost`), a login
