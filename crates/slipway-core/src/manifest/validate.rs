@@ -1090,29 +1090,48 @@ pub fn parse_publish(text: &str) -> Option<(Option<String>, u16)> {
     }
 }
 
-/// The variables (`env:VAR`) holding the server's own secrets and the git host's token, each
-/// with what it holds: no step's `env` may name them.
+/// The variables (`env:VAR`) holding the server's own secrets (anything `[server]` reads from
+/// the environment, now or in a later version) and the git host's token, each with what it
+/// holds: no step's `env` may name them.
 fn withheld_variables(m: &super::Manifest) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut add = |reference: &str, owner: String| {
-        if let Some(var) = reference.strip_prefix("env:") {
-            out.push((var.to_owned(), owner));
+    fn walk(value: &serde_json::Value, path: &mut Vec<String>, out: &mut Vec<(String, String)>) {
+        match value {
+            serde_json::Value::String(text) => {
+                if let Some(var) = text.strip_prefix("env:") {
+                    let owner = match path.as_slice() {
+                        [users, user] if users == "users" => {
+                            format!("the password of the server's user `{user}`")
+                        }
+                        [key] if key == "webhook_secret" => "the server's webhook secret".into(),
+                        _ => format!("the server's `{}`", path.join(".")),
+                    };
+                    out.push((var.to_owned(), owner));
+                }
+            }
+            serde_json::Value::Object(map) => {
+                for (key, value) in map {
+                    path.push(key.clone());
+                    walk(value, path, out);
+                    path.pop();
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|item| walk(item, path, out)),
+            _ => {}
         }
-    };
-    for (user, reference) in &m.server.users {
-        add(
-            reference,
-            format!("the password of the server's user `{user}`"),
-        );
     }
-    if let Some(reference) = &m.server.webhook_secret {
-        add(reference, "the server's webhook secret".to_owned());
+    let mut out = Vec::new();
+    if let Ok(server) = serde_json::to_value(&m.server) {
+        walk(&server, &mut Vec::new(), &mut out);
     }
-    if let Some(git) = &m.git {
-        add(
-            &git.token,
+    if let Some(var) = m
+        .git
+        .as_ref()
+        .and_then(|git| git.token.strip_prefix("env:"))
+    {
+        out.push((
+            var.to_owned(),
             "the git host's token (only the `pull-request` step gets it)".to_owned(),
-        );
+        ));
     }
     out
 }
