@@ -13,6 +13,7 @@ mod manifest_errors;
 mod pipelines;
 mod pull_requests;
 mod sarif_schema;
+mod secret_files;
 mod server;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -1,0 +1,373 @@
+//! Secrets delivered as files (`secret_files`) on the real engine: `up dev` and `deploy prod`
+//! put each at /run/secrets/NAME, mode 0400, owned by the container's user, on tmpfs; no value
+//! is in `docker inspect`, an image, the container's writable layer or the host's /dev/shm once
+//! the container is gone; a changed value recreates only its container.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::{run, slipway, unique, write};
+
+const PASSWORD_1: &str = "pw-file-4f9c2e71";
+const PASSWORD_2: &str = "pw-file-0b7d5a93";
+const API_KEY_1: &str = "key-env-8d13a5b0";
+const API_KEY_2: &str = "key-env-61c2f7e4";
+
+fn docker(args: &[&str]) -> String {
+    let output = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker runs");
+    assert!(
+        output.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A project on the test bed's Debian stand-in: a service built with a user of its own that
+/// reads its password from a file (its health check too), and an app (a small HTTP server in
+/// perl, healthy only when its key file is readable) running as `nobody`.
+fn project(dir: &Path) -> (PathBuf, String) {
+    let registry = std::env::var("SLIPWAY_TEST_REGISTRY")
+        .expect("SLIPWAY_TEST_REGISTRY is not set: run the tests through scripts/test");
+    let name = unique("it-secrets");
+    let host = format!("{name}.test");
+    write(
+        dir,
+        "slipway.toml",
+        &format!(
+            r#"[project]
+name = "{name}"
+registry = "team"
+
+[registries.team]
+url = "{registry}"
+mirror_of = ["docker.io"]
+
+[bases.debian]
+dockerfile = "base/debian/Dockerfile"
+image = "library/debian"
+tags = ["bookworm-20251117-slim"]
+
+[apps.api]
+base = "debian"
+dest = "/srv/app"
+cmd = ["perl", "/srv/app/serve.pl"]
+user = "nobody"
+port = 8000
+health = {{ path = "/health", interval = "1s", timeout = "1s" }}
+route = {{ host = "{host}", path = "/" }}
+secret_files = {{ "api-key" = "API_KEY" }}
+
+[services.vault]
+build = "services/vault"
+env = {{ VAULT_PASSWORD_FILE = "/run/secrets/db-password" }}
+health = {{ cmd = "test -r \"$VAULT_PASSWORD_FILE\"", interval = "1s", retries = 20 }}
+secret_files = {{ "db-password" = "DB_PASSWORD" }}
+
+[environments.dev]
+mount = true
+# `up` probes the app's health path here: it answers 200 only when `nobody` reads its key.
+publish = {{ api = "127.0.0.1:18231" }}
+secrets = {{ API_KEY = "env:IT_API_KEY", DB_PASSWORD = "file:secrets/db-password" }}
+
+[environments.prod]
+strategy = {{ kind = "blue-green" }}
+target = {{ kind = "docker", proxy = {{ publish = "127.0.0.1:8090", gate_timeout = "20s", drain = "1s" }} }}
+secrets = {{ API_KEY = "env:IT_API_KEY", DB_PASSWORD = "file:secrets/db-password" }}
+"#
+        ),
+    );
+    write(
+        dir,
+        "base/debian/Dockerfile",
+        "FROM debian:bookworm-20251117-slim\n",
+    );
+    write(
+        dir,
+        "services/vault/Dockerfile",
+        "FROM debian:bookworm-20251117-slim\nRUN useradd --uid 4321 --user-group keeper\nUSER keeper\nCMD [\"sleep\", \"infinity\"]\n",
+    );
+    write(
+        dir,
+        "app/api/serve.pl",
+        r#"use IO::Socket::INET;
+my $server = IO::Socket::INET->new(LocalPort => 8000, Listen => 16, ReuseAddr => 1) or die "listen: $!";
+while (my $client = $server->accept) {
+    my $request = <$client>;
+    while (my $line = <$client>) { last if $line =~ /^\r?\n$/ }
+    my $ok = (-r '/run/secrets/api-key') && (-s '/run/secrets/api-key');
+    print $client $ok ? "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"
+                      : "HTTP/1.0 503 No key\r\nContent-Length: 0\r\n\r\n";
+    close $client;
+}
+"#,
+    );
+    write_password(dir, PASSWORD_1);
+    write(dir, ".gitignore", ".slipway/\nsecrets/\n");
+    (dir.to_path_buf(), name)
+}
+
+fn write_password(dir: &Path, value: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    write(dir, "secrets/db-password", &format!("{value}\n"));
+    std::fs::set_permissions(
+        dir.join("secrets/db-password"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+}
+
+/// (mode, uid, gid, contents) of a container's file, read inside it.
+fn file_in(container: &str, path: &str) -> (String, String) {
+    let stat = docker(&["exec", "-u", "0", container, "stat", "-c", "%a %u %g", path]);
+    let contents = docker(&["exec", "-u", "0", container, "cat", path]);
+    (stat.trim().to_owned(), contents)
+}
+
+/// The file system /run/secrets is on, from the container's /proc/mounts.
+fn secrets_mount(container: &str) -> String {
+    docker(&["exec", container, "cat", "/proc/mounts"])
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some("/run/secrets"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .unwrap_or("none")
+        .to_owned()
+}
+
+/// Every regular file under `dir` whose bytes contain one of `values`.
+fn files_containing(dir: &Path, values: &[&str]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            found.extend(files_containing(&path, values));
+        } else if kind.is_file()
+            && let Ok(bytes) = std::fs::read(&path)
+        {
+            let text = String::from_utf8_lossy(&bytes);
+            if values.iter().any(|v| text.contains(v)) {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+/// Nothing the engine shows of the container or its image holds a secret value, and neither
+/// does the container's writable layer on disk.
+fn assert_nowhere_but_the_file(container: &str, values: &[&str]) {
+    let inspect = docker(&["inspect", container]);
+    let image = docker(&["inspect", "-f", "{{.Image}}", container]);
+    let image = image.trim();
+    let shown = [
+        inspect.clone(),
+        docker(&["image", "inspect", image]),
+        docker(&["history", "--no-trunc", image]),
+        docker(&["diff", container]),
+    ];
+    for (text, value) in shown
+        .iter()
+        .flat_map(|t| values.iter().map(move |v| (t, v)))
+    {
+        assert!(
+            !text.contains(value),
+            "{container}: `{value}` shown:\n{text}"
+        );
+    }
+    let upper = docker(&["inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", container]);
+    let found = files_containing(Path::new(upper.trim()), values);
+    assert!(
+        found.is_empty(),
+        "{container}: in its writable layer: {found:?}"
+    );
+}
+
+fn changes(result: &crate::Run) -> Vec<(String, String)> {
+    assert_eq!(result.code, 0, "{}\n{}", result.stdout, result.stderr);
+    let json: serde_json::Value = serde_json::from_str(&result.stdout).unwrap();
+    json.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_owned(),
+                s["change"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn up_delivers_secret_files_on_tmpfs_owned_by_the_container_user_and_nowhere_else() {
+    let temp = tempfile::tempdir().unwrap();
+    let (dir, name) = project(temp.path());
+    let up = |key: &str| {
+        run(slipway(&dir)
+            .args(["up", "dev", "--output", "json"])
+            .env("IT_API_KEY", key))
+    };
+    let first = up(API_KEY_1);
+    let down = || run(slipway(&dir).args(["down", "dev"]));
+    if first.code != 0 {
+        down();
+    }
+    assert_eq!(
+        changes(&first),
+        [
+            ("vault".into(), "created".into()),
+            ("api".into(), "created".into())
+        ]
+    );
+    let vault = format!("{name}-dev-vault");
+    let api = format!("{name}-dev-api");
+    // The service's image user (`keeper`, 4321:4321, from its /etc/passwd) and the app's
+    // `user` from slipway.toml (`nobody`, 65534:65534 in Debian).
+    assert_eq!(
+        file_in(&vault, "/run/secrets/db-password"),
+        ("400 4321 4321".into(), PASSWORD_1.into())
+    );
+    assert_eq!(
+        file_in(&api, "/run/secrets/api-key"),
+        ("400 65534 65534".into(), API_KEY_1.into())
+    );
+    // The user itself reads it; it cannot change it.
+    assert_eq!(
+        docker(&["exec", &vault, "cat", "/run/secrets/db-password"]),
+        PASSWORD_1
+    );
+    assert_eq!(secrets_mount(&vault), "tmpfs");
+    assert_eq!(secrets_mount(&api), "tmpfs");
+    for container in [&vault, &api] {
+        assert_nowhere_but_the_file(container, &[PASSWORD_1, API_KEY_1]);
+    }
+
+    // The compose export points at a 0600 file and never holds the value.
+    let exported = run(slipway(&dir)
+        .args(["compose", "export", "dev"])
+        .env("IT_API_KEY", API_KEY_1));
+    assert_eq!(exported.code, 0, "{}", exported.stderr);
+    assert!(!exported.stdout.contains(PASSWORD_1) && !exported.stdout.contains(API_KEY_1));
+    let root = slipway_compose::yaml::parse(&exported.stdout).expect("the export is YAML");
+    let file = root
+        .get("secrets")
+        .and_then(|s| s.get("DB_PASSWORD"))
+        .and_then(|s| s.get("file"))
+        .and_then(|f| f.as_text())
+        .expect("a top-level secret with a file")
+        .to_string();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(&file).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{file}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), PASSWORD_1);
+        assert!(
+            file.starts_with(&dir.join(".slipway").display().to_string()),
+            "{file}"
+        );
+    }
+    assert!(
+        exported.stdout.contains("target: \"db-password\""),
+        "{}",
+        exported.stdout
+    );
+
+    // Nothing changed: nothing recreated.
+    assert_eq!(
+        changes(&up(API_KEY_1)),
+        [
+            ("vault".into(), "unchanged".into()),
+            ("api".into(), "unchanged".into())
+        ]
+    );
+    // A new password recreates the service only; a new key the app only.
+    write_password(&dir, PASSWORD_2);
+    assert_eq!(
+        changes(&up(API_KEY_1)),
+        [
+            ("vault".into(), "recreated".into()),
+            ("api".into(), "unchanged".into())
+        ]
+    );
+    assert_eq!(file_in(&vault, "/run/secrets/db-password").1, PASSWORD_2);
+    assert_eq!(
+        changes(&up(API_KEY_2)),
+        [
+            ("vault".into(), "unchanged".into()),
+            ("api".into(), "recreated".into())
+        ]
+    );
+    assert_eq!(file_in(&api, "/run/secrets/api-key").1, API_KEY_2);
+    let labels = docker(&["inspect", "-f", "{{json .Config.Labels}}", &api]);
+    assert!(
+        labels.contains("api-key") && !labels.contains(API_KEY_2),
+        "{labels}"
+    );
+
+    let result = down();
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    // The containers are gone, and so are the values on the host's tmpfs.
+    let left = files_containing(
+        Path::new("/dev/shm/slipway-secrets"),
+        &[PASSWORD_1, PASSWORD_2, API_KEY_1, API_KEY_2],
+    );
+    assert!(left.is_empty(), "left on the host: {left:?}");
+}
+
+#[test]
+fn deploy_delivers_secret_files_to_release_containers() {
+    let temp = tempfile::tempdir().unwrap();
+    let (dir, name) = project(temp.path());
+    let built = run(slipway(&dir).args(["build"]));
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let deployed = run(slipway(&dir)
+        .args(["deploy", "prod", "--yes"])
+        .env("IT_API_KEY", API_KEY_1));
+    let containers = docker(&[
+        "ps",
+        "--format",
+        "{{.Names}}",
+        "--filter",
+        &format!("label=dev.slipway.project={name}"),
+        "--filter",
+        "label=dev.slipway.environment=prod",
+    ]);
+    let down = || run(slipway(&dir).args(["down", "prod"]));
+    if deployed.code != 0 {
+        down();
+    }
+    // The release passed its health gate: the app could read its key before any traffic.
+    assert_eq!(deployed.code, 0, "{}", deployed.stderr);
+    let api = containers
+        .lines()
+        .find(|c| c.starts_with(&format!("{name}-prod-api-")))
+        .unwrap_or_else(|| panic!("no release container: {containers}"))
+        .to_owned();
+    let vault = format!("{name}-prod-vault");
+    assert_eq!(
+        file_in(&api, "/run/secrets/api-key"),
+        ("400 65534 65534".into(), API_KEY_1.into())
+    );
+    assert_eq!(
+        file_in(&vault, "/run/secrets/db-password"),
+        ("400 4321 4321".into(), PASSWORD_1.into())
+    );
+    assert_eq!(secrets_mount(&api), "tmpfs");
+    assert_nowhere_but_the_file(&api, &[API_KEY_1, PASSWORD_1]);
+    assert_nowhere_but_the_file(&vault, &[API_KEY_1, PASSWORD_1]);
+    let result = down();
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    let left = files_containing(
+        Path::new("/dev/shm/slipway-secrets"),
+        &[API_KEY_1, PASSWORD_1],
+    );
+    assert!(left.is_empty(), "left on the host: {left:?}");
+}
