@@ -14,10 +14,16 @@ const API_KEY_1: &str = "key-env-8d13a5b0";
 const API_KEY_2: &str = "key-env-61c2f7e4";
 
 fn docker(args: &[&str]) -> String {
-    let output = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker runs");
+    docker_at(None, args)
+}
+
+/// `docker [-H host] ...`, which must succeed.
+fn docker_at(host: Option<&str>, args: &[&str]) -> String {
+    let mut command = Command::new("docker");
+    if let Some(host) = host {
+        command.args(["-H", host]);
+    }
+    let output = command.args(args).output().expect("docker runs");
     assert!(
         output.status.success(),
         "docker {args:?}: {}",
@@ -32,6 +38,10 @@ fn docker(args: &[&str]) -> String {
 fn project(dir: &Path) -> (PathBuf, String) {
     let registry = std::env::var("SLIPWAY_TEST_REGISTRY")
         .expect("SLIPWAY_TEST_REGISTRY is not set: run the tests through scripts/test");
+    // Host two of prod is remote as production hosts are: over ssh to the test bed's second
+    // engine, which pulls the release image from the registry.
+    let host_two = std::env::var("SLIPWAY_TEST_HOST2_SSH")
+        .expect("SLIPWAY_TEST_HOST2_SSH is not set: run the tests through scripts/test");
     let name = unique("it-secrets");
     let host = format!("{name}.test");
     write(
@@ -75,7 +85,7 @@ secrets = {{ API_KEY = "env:IT_API_KEY", DB_PASSWORD = "file:secrets/db-password
 
 [environments.prod]
 strategy = {{ kind = "blue-green" }}
-target = {{ kind = "docker", proxy = {{ publish = "127.0.0.1:8090", gate_timeout = "20s", drain = "1s" }} }}
+target = {{ kind = "docker", hosts = ["unix:///var/run/docker.sock", {{ url = "{host_two}", publish = "127.0.0.1:18090", metrics = "127.0.0.1:19190" }}], proxy = {{ publish = "127.0.0.1:8090", gate_timeout = "20s", drain = "1s" }} }}
 secrets = {{ API_KEY = "env:IT_API_KEY", DB_PASSWORD = "file:secrets/db-password" }}
 "#
         ),
@@ -122,14 +132,25 @@ fn write_password(dir: &Path, value: &str) {
 
 /// (mode, uid, gid, contents) of a container's file, read inside it.
 fn file_in(container: &str, path: &str) -> (String, String) {
-    let stat = docker(&["exec", "-u", "0", container, "stat", "-c", "%a %u %g", path]);
-    let contents = docker(&["exec", "-u", "0", container, "cat", path]);
+    file_at(None, container, path)
+}
+
+fn file_at(host: Option<&str>, container: &str, path: &str) -> (String, String) {
+    let stat = docker_at(
+        host,
+        &["exec", "-u", "0", container, "stat", "-c", "%a %u %g", path],
+    );
+    let contents = docker_at(host, &["exec", "-u", "0", container, "cat", path]);
     (stat.trim().to_owned(), contents)
 }
 
 /// The file system /run/secrets is on, from the container's /proc/mounts.
 fn secrets_mount(container: &str) -> String {
-    docker(&["exec", container, "cat", "/proc/mounts"])
+    secrets_mount_at(None, container)
+}
+
+fn secrets_mount_at(host: Option<&str>, container: &str) -> String {
+    docker_at(host, &["exec", container, "cat", "/proc/mounts"])
         .lines()
         .find(|l| l.split_whitespace().nth(1) == Some("/run/secrets"))
         .and_then(|l| l.split_whitespace().nth(2))
@@ -165,6 +186,11 @@ fn files_containing(dir: &Path, values: &[&str]) -> Vec<PathBuf> {
 /// Nothing the engine shows of the container or its image holds a secret value, and neither
 /// does the container's writable layer on disk.
 fn assert_nowhere_but_the_file(container: &str, values: &[&str]) {
+    assert_nowhere_but_the_file_at(None, container, values);
+}
+
+fn assert_nowhere_but_the_file_at(host: Option<&str>, container: &str, values: &[&str]) {
+    let docker = |args: &[&str]| docker_at(host, args);
     let inspect = docker(&["inspect", container]);
     let image = docker(&["inspect", "-f", "{{.Image}}", container]);
     let image = image.trim();
@@ -363,6 +389,49 @@ fn deploy_delivers_secret_files_to_release_containers() {
     assert_eq!(secrets_mount(&api), "tmpfs");
     assert_nowhere_but_the_file(&api, &[API_KEY_1, PASSWORD_1]);
     assert_nowhere_but_the_file(&vault, &[API_KEY_1, PASSWORD_1]);
+
+    // Host two, over ssh: the same files, written through that engine's API.
+    let host_two = std::env::var("SLIPWAY_TEST_HOST2_SSH").unwrap();
+    let two = Some(host_two.as_str());
+    let remote = docker_at(
+        two,
+        &[
+            "ps",
+            "--format",
+            "{{.Names}}",
+            "--filter",
+            &format!("label=dev.slipway.project={name}"),
+        ],
+    );
+    let remote: Vec<&str> = remote.lines().collect();
+    let remote_api = remote
+        .iter()
+        .find(|c| c.starts_with(&format!("{name}-prod-api-")))
+        .unwrap_or_else(|| panic!("no release container on host two: {remote:?}"))
+        .to_string();
+    let remote_file = file_at(two, &remote_api, "/run/secrets/api-key");
+    let remote_mount = secrets_mount_at(two, &remote_api);
+    assert_nowhere_but_the_file_at(two, &remote_api, &[API_KEY_1, PASSWORD_1]);
+    // `down` takes the local host's containers; host two's are removed here (the test bed's
+    // second engine shares this machine's /dev/shm, so their directories are cleared here too).
+    let binds = docker_at(
+        two,
+        &["inspect", "-f", "{{json .HostConfig.Binds}}", &remote_api],
+    );
+    let _ = Command::new("docker")
+        .args(["-H", &host_two, "rm", "-f"])
+        .args(&remote)
+        .output();
+    for bind in serde_json::from_str::<Vec<String>>(binds.trim()).unwrap_or_default() {
+        if let Some(source) = bind.strip_suffix(":/run/secrets")
+            && source.starts_with("/dev/shm/slipway-secrets/")
+        {
+            let _ = std::fs::remove_dir_all(source);
+        }
+    }
+    assert_eq!(remote_file, ("400 65534 65534".into(), API_KEY_1.into()));
+    assert_eq!(remote_mount, "tmpfs");
+
     let result = down();
     assert_eq!(result.code, 0, "{}", result.stderr);
     let left = files_containing(
