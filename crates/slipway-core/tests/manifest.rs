@@ -428,3 +428,53 @@ env = { DATABASE_URL = "mysql://root:hunter2@db/shop", CACHE_URL = "redis://cach
     assert_eq!(found[0].1, "apps.api.env.DATABASE_URL");
     assert!(found[0].2.contains("password inside its URL"), "{found:#?}");
 }
+
+#[test]
+fn file_secrets_of_apps_on_ecs_are_refused_with_what_to_do_instead() {
+    let source = r#"
+[project]
+name = "shop"
+
+[apps.api]
+build = "dockerfile"
+secret_files = { "db-password" = "DB_PASSWORD" }
+
+[apps.worker]
+build = "dockerfile"
+
+[services.db]
+image = "postgres:16.4-bookworm"
+secret_files = { "db-password" = "DB_PASSWORD" }
+
+[environments.dev]
+secrets = { DB_PASSWORD = "env:DB_PASSWORD" }
+
+[environments.prod]
+target = { kind = "ecs", cluster = "shop", execution_role_arn = "arn:aws:iam::123456789012:role/x" }
+secrets = { DB_PASSWORD = "ssm:/shop/prod/db" }
+"#;
+    let manifest = load_manifest(source).expect("valid: only the ECS render refuses");
+    assert!(slipway_core::manifest::ecs_secret_file_refusals(&manifest, "dev").is_empty());
+    let refused = slipway_core::manifest::ecs_secret_file_refusals(&manifest, "prod");
+    // The app's file only: services do not run on ECS.
+    assert_eq!(refused.len(), 1, "{refused:#?}");
+    assert_eq!(
+        refused[0].path.to_string(),
+        "apps.api.secret_files.db-password"
+    );
+    assert!(
+        refused[0]
+            .message
+            .contains("cannot mount a file from a secret")
+    );
+    assert!(
+        refused[0]
+            .help
+            .as_deref()
+            .unwrap()
+            .contains("`DB_PASSWORD={{ secret.DB_PASSWORD }}`"),
+        "{refused:#?}"
+    );
+    let span = slipway_core::manifest::field_span(source, &refused[0].path).unwrap();
+    assert_eq!(&source[span], "\"db-password\"");
+}

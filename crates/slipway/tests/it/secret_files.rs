@@ -440,3 +440,60 @@ fn deploy_delivers_secret_files_to_release_containers() {
     );
     assert!(left.is_empty(), "left on the host: {left:?}");
 }
+
+#[test]
+fn ecs_refuses_secret_files_located_before_anything_is_rendered() {
+    let temp = tempfile::tempdir().unwrap();
+    write(
+        temp.path(),
+        "slipway.toml",
+        r#"[project]
+name = "shop"
+
+[apps.api]
+build = "dockerfile"
+port = 8000
+secret_files = { "db-password" = "DB_PASSWORD" }
+
+[environments.prod]
+target = { kind = "ecs", cluster = "shop", execution_role_arn = "arn:aws:iam::123456789012:role/x" }
+secrets = { DB_PASSWORD = "ssm:/shop/prod/db-password" }
+"#,
+    );
+    write(temp.path(), "app/api/Dockerfile", "FROM scratch\n");
+    for command in [
+        &["ecs", "render", "prod"][..],
+        &["ecs", "diff", "prod"],
+        &["deploy", "prod", "--yes"],
+    ] {
+        let result = run(slipway(temp.path())
+            .args(command)
+            // Nothing may reach AWS: a refused command never gets that far.
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .env("AWS_ACCESS_KEY_ID", "x")
+            .env("AWS_SECRET_ACCESS_KEY", "x")
+            .env("AWS_REGION", "eu-central-1"));
+        assert_ne!(result.code, 0, "{command:?}: {}", result.stdout);
+        assert!(result.stdout.is_empty(), "{command:?}: {}", result.stdout);
+        assert!(
+            result.stderr.contains("slipway.toml:7:18"),
+            "{command:?} names the place: {}",
+            result.stderr
+        );
+        for needed in [
+            "app `api` reads secret `DB_PASSWORD` from the file /run/secrets/db-password",
+            "Amazon ECS, which cannot mount a file from a secret",
+            "DB_PASSWORD={{ secret.DB_PASSWORD }}",
+        ] {
+            assert!(
+                result.stderr.contains(needed),
+                "{command:?}: {}",
+                result.stderr
+            );
+        }
+        assert!(
+            !temp.path().join(".slipway/releases.db").exists(),
+            "{command:?}"
+        );
+    }
+}
