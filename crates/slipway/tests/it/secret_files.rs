@@ -497,3 +497,71 @@ secrets = { DB_PASSWORD = "ssm:/shop/prod/db-password" }
         );
     }
 }
+
+#[test]
+fn postgres_takes_its_password_from_a_secret_file_and_the_app_logs_in_with_it() {
+    let temp = tempfile::tempdir().unwrap();
+    let shop = crate::copy_example(temp.path());
+    let name = unique("it-pgfile");
+    let manifest = std::fs::read_to_string(shop.join("slipway.toml")).unwrap();
+    let service = "environments = [\"dev\", \"stage\", \"prod\"]\n";
+    assert!(manifest.contains(service), "the db service moved");
+    let manifest = manifest
+        .replace("name = \"shop\"", &format!("name = \"{name}\""))
+        .replace("127.0.0.1:8080", "127.0.0.1:18232")
+        .replace("127.0.0.1:8081", "127.0.0.1:18233")
+        .replace(
+            service,
+            &format!("{service}env = {{ DB_PASSWORD_FILE = \"/run/secrets/db-password\" }}\nsecret_files = {{ \"db-password\" = \"DB_PASSWORD\" }}\n"),
+        );
+    write(&shop, "slipway.toml", &manifest);
+    // The database's env file no longer carries the password: only the file does.
+    write(
+        &shop,
+        "config/dev/db.env.j2",
+        "# The password reaches the database as /run/secrets/db-password.\n",
+    );
+    for step in [&["base", "release"][..], &["base", "update"]] {
+        let result = run(slipway(&shop).args(step));
+        assert_eq!(result.code, 0, "{step:?}: {}", result.stderr);
+    }
+    let up = run(slipway(&shop)
+        .args(["up", "dev"])
+        .env("SHOP_DB_PASSWORD", PASSWORD_1));
+    let down = || run(slipway(&shop).args(["down", "dev", "--volumes"]));
+    if up.code != 0 {
+        down();
+    }
+    assert_eq!(up.code, 0, "{}", up.stderr);
+    // The api's DATABASE_URL carries the password from its template: PostgreSQL, initialised
+    // from the file, lets it in, and the visit is written to the database.
+    let post = Command::new("curl")
+        .args(["-s", "-X", "POST", "http://127.0.0.1:18232/api/visits"])
+        .output()
+        .unwrap();
+    let visits = Command::new("curl")
+        .args(["-s", "http://127.0.0.1:18232/api/visits"])
+        .output()
+        .unwrap();
+    let db = format!("{name}-dev-db");
+    let postgres = docker(&["exec", &db, "id", "-u"]).trim().to_owned();
+    let group = docker(&["exec", &db, "id", "-g"]).trim().to_owned();
+    let file = file_in(&db, "/run/secrets/db-password");
+    let env = docker(&["exec", &db, "env"]);
+    let mount = secrets_mount(&db);
+    let nowhere = std::panic::catch_unwind(|| {
+        assert_nowhere_but_the_file(&db, &[PASSWORD_1]);
+    });
+    down();
+    assert_eq!(
+        String::from_utf8_lossy(&visits.stdout).trim(),
+        "{\"visits\": 1}",
+        "{}",
+        String::from_utf8_lossy(&post.stdout)
+    );
+    assert_eq!(file, (format!("400 {postgres} {group}"), PASSWORD_1.into()));
+    assert_ne!(postgres, "0", "postgres runs as its own user");
+    assert!(!env.contains(PASSWORD_1), "{env}");
+    assert_eq!(mount, "tmpfs");
+    assert!(nowhere.is_ok());
+}
