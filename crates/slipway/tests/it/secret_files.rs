@@ -314,6 +314,26 @@ fn up_delivers_secret_files_on_tmpfs_owned_by_the_container_user_and_nowhere_els
             ("api".into(), "unchanged".into())
         ]
     );
+    // A host that restarted has an empty /dev/shm: the next `up` writes the files again.
+    let binds = docker(&["inspect", "-f", "{{json .HostConfig.Binds}}", &vault]);
+    let source = serde_json::from_str::<Vec<String>>(binds.trim())
+        .unwrap()
+        .into_iter()
+        .find_map(|b| b.strip_suffix(":/run/secrets").map(str::to_owned))
+        .expect("/run/secrets is bound from the host");
+    assert!(source.starts_with("/dev/shm/slipway-secrets/"), "{source}");
+    std::fs::remove_file(Path::new(&source).join("db-password")).unwrap();
+    assert_eq!(
+        changes(&up(API_KEY_1)),
+        [
+            ("vault".into(), "unchanged".into()),
+            ("api".into(), "unchanged".into())
+        ]
+    );
+    assert_eq!(
+        file_in(&vault, "/run/secrets/db-password"),
+        ("400 4321 4321".into(), PASSWORD_1.into())
+    );
     // A new password recreates the service only; a new key the app only.
     write_password(&dir, PASSWORD_2);
     assert_eq!(
