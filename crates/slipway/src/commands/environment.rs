@@ -393,7 +393,8 @@ pub struct ComposeArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum ComposeCommand {
-    /// Print the compose file of an environment.
+    /// Print the compose file of an environment. Its file secrets (`secret_files`) become
+    /// compose `secrets:` whose values it writes to 0600 files under `.slipway/secrets/<env>/`.
     Export {
         environment: String,
         #[arg(long, default_value = ".")]
