@@ -111,6 +111,9 @@ pub struct RenderedEnvironment {
     pub files: Vec<Rendered>,
     /// Values of secrets used, for masking.
     secrets: Vec<String>,
+    /// Secret name → value, for the secrets apps and services receive as files
+    /// (`secret_files`); never written with the env files.
+    secret_files: BTreeMap<String, String>,
 }
 
 impl RenderedEnvironment {
@@ -128,7 +131,14 @@ impl RenderedEnvironment {
                 })
                 .collect(),
             secrets: self.secrets.clone(),
+            // Secrets are rotated apart from releases: a release started again gets today's.
+            secret_files: self.secret_files.clone(),
         }
+    }
+
+    /// The value of a secret delivered as a file (`secret_files`), by the secret's name.
+    pub fn secret_file(&self, name: &str) -> Option<&str> {
+        self.secret_files.get(name).map(String::as_str)
     }
 
     /// No files: for commands that only read what runs (status), never start anything.
@@ -137,6 +147,7 @@ impl RenderedEnvironment {
             environment: environment.to_owned(),
             files: Vec::new(),
             secrets: Vec::new(),
+            secret_files: BTreeMap::new(),
         }
     }
 
@@ -454,6 +465,20 @@ pub fn render(
     if !missing.is_empty() {
         return Err(ConfigError::Missing(missing));
     }
+    // Secrets delivered as files, read from their sources like the templates' (once each).
+    let mut secret_files = BTreeMap::new();
+    for name in file_secret_names(manifest, environment) {
+        let value = match secrets.get(&name) {
+            Some((value, _)) => value.clone(),
+            None => match (inputs.set.get(&name), env_config.secrets.get(&name)) {
+                (Some(value), _) => value.clone(),
+                (None, Some(source_ref)) => read_secret(root, &name, source_ref, inputs)?,
+                // Validation refuses a file secret its environment does not name.
+                (None, None) => continue,
+            },
+        };
+        secret_files.insert(name, value);
+    }
 
     let mut engine = Environment::new();
     engine.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -523,11 +548,29 @@ pub fn render(
             keys,
         });
     }
+    let mut masked: Vec<String> = secrets.into_values().map(|(v, _)| v).collect();
+    masked.extend(secret_files.values().cloned());
     Ok(RenderedEnvironment {
         environment: environment.into(),
         files,
-        secrets: secrets.into_values().map(|(v, _)| v).collect(),
+        secrets: masked,
+        secret_files,
     })
+}
+
+/// Names of the secrets that the apps and services running in `environment` receive as files.
+fn file_secret_names(manifest: &Manifest, environment: &str) -> BTreeSet<String> {
+    let apps = manifest
+        .apps
+        .iter()
+        .filter(|(name, _)| slipway_core::manifest::app_runs_in(manifest, name, environment))
+        .flat_map(|(_, app)| app.secret_files.values());
+    let services = manifest
+        .services
+        .iter()
+        .filter(|(name, _)| manifest.service_runs_in(name, environment))
+        .flat_map(|(_, service)| service.secret_files.values());
+    apps.chain(services).cloned().collect()
 }
 
 /// Writes the rendered env files under `out_dir` (mode 0600, atomically), refusing a path git

@@ -384,3 +384,127 @@ fn a_pipeline_may_not_pass_the_servers_secrets_to_its_steps() {
     );
     assert!(found.iter().all(|f| f.4.0 > 1), "located: {found:#?}");
 }
+
+const SECRET_FILES: &str = r#"
+[project]
+name = "shop"
+
+[apps.api]
+build = "dockerfile"
+secret_files = { "api-key" = "API_KEY", "../escape" = "API_KEY" }
+
+[services.db]
+image = "postgres:16.4-bookworm"
+env = { POSTGRES_PASSWORD_FILE = "/run/secrets/db-password", DATABASE_PASSWORD = "/run/secrets/db-password" }
+secret_files = { "db-password" = "DB_PASWORD" }
+
+[environments.dev.secrets]
+API_KEY = "env:API_KEY"
+DB_PASSWORD = "file:secrets/db-password"
+
+[environments.stage]
+apps = []
+secrets = { DB_PASSWORD = "env:DB_PASSWORD" }
+"#;
+
+#[test]
+fn secret_files_name_a_secret_of_every_environment_they_run_in() {
+    let found = problems(SECRET_FILES);
+    let paths: Vec<&str> = found.iter().map(|f| f.1.as_str()).collect();
+    // The app runs only in dev (stage lists no apps); the service runs in both, and its secret
+    // is misspelt: each environment says so, with the near name.
+    assert_eq!(
+        paths,
+        [
+            "apps.api.secret_files.\"../escape\"",
+            "services.db.secret_files.db-password",
+            "services.db.secret_files.db-password",
+        ],
+        "{found:#?}"
+    );
+    assert!(found[0].2.contains("not a plain file name"), "{found:#?}");
+    assert_eq!(
+        found[0].3.as_deref(),
+        Some("name the file without `/` or `..`, e.g. `escape`")
+    );
+    assert_eq!(found[1].0, ProblemKind::DanglingReference);
+    assert!(
+        found[1].2.contains("`DB_PASWORD`") && found[1].2.contains("`dev`"),
+        "{found:#?}"
+    );
+    assert!(
+        found[1].3.as_deref().unwrap().contains("DB_PASSWORD"),
+        "{found:#?}"
+    );
+    assert!(found[2].2.contains("`stage`"), "{found:#?}");
+    // Located on the key inside the inline table's line.
+    assert_eq!(found[1].4.0, 12);
+    // `/run/secrets/...` values and `*_FILE` keys are not literal secrets.
+    assert!(!paths.iter().any(|p| p.contains(".env.")), "{found:#?}");
+}
+
+#[test]
+fn a_password_inside_a_url_in_env_is_refused() {
+    let source = r#"
+[project]
+name = "shop"
+
+[apps.api]
+build = "dockerfile"
+env = { DATABASE_URL = "mysql://root:hunter2@db/shop", CACHE_URL = "redis://cache:6379/0" }
+"#;
+    let found = problems(source);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].1, "apps.api.env.DATABASE_URL");
+    assert!(found[0].2.contains("password inside its URL"), "{found:#?}");
+}
+
+#[test]
+fn file_secrets_of_apps_on_ecs_are_refused_with_what_to_do_instead() {
+    let source = r#"
+[project]
+name = "shop"
+
+[apps.api]
+build = "dockerfile"
+secret_files = { "db-password" = "DB_PASSWORD" }
+
+[apps.worker]
+build = "dockerfile"
+
+[services.db]
+image = "postgres:16.4-bookworm"
+secret_files = { "db-password" = "DB_PASSWORD" }
+
+[environments.dev]
+secrets = { DB_PASSWORD = "env:DB_PASSWORD" }
+
+[environments.prod]
+target = { kind = "ecs", cluster = "shop", execution_role_arn = "arn:aws:iam::123456789012:role/x" }
+secrets = { DB_PASSWORD = "ssm:/shop/prod/db" }
+"#;
+    let manifest = load_manifest(source).expect("valid: only the ECS render refuses");
+    assert!(slipway_core::manifest::ecs_secret_file_refusals(&manifest, "dev").is_empty());
+    let refused = slipway_core::manifest::ecs_secret_file_refusals(&manifest, "prod");
+    // The app's file only: services do not run on ECS.
+    assert_eq!(refused.len(), 1, "{refused:#?}");
+    assert_eq!(
+        refused[0].path.to_string(),
+        "apps.api.secret_files.db-password"
+    );
+    assert!(
+        refused[0]
+            .message
+            .contains("cannot mount a file from a secret")
+    );
+    assert!(
+        refused[0]
+            .help
+            .as_deref()
+            .unwrap()
+            .contains("`DB_PASSWORD={{ secret.DB_PASSWORD }}`"),
+        "{refused:#?}"
+    );
+    let span = slipway_core::manifest::field_span(source, &refused[0].path).unwrap();
+    assert_eq!(&source[span], "\"db-password\"");
+}

@@ -258,6 +258,21 @@ impl<'a> EcsRollout<'a> {
         release: &str,
     ) -> Result<TaskDefinition> {
         let manifest_app = &self.ctx.manifest.apps[app];
+        // Fails closed: an app that reads a secret from a file is never started without it.
+        if let Some(refused) = slipway_core::manifest::ecs_secret_file_refusals(
+            self.ctx.manifest,
+            self.ctx.environment,
+        )
+        .into_iter()
+        .find(|p| p.path.0.get(1) == Some(&slipway_core::manifest::Segment::Key(app.to_owned())))
+        {
+            return Err(DeployError::Plan(format!(
+                "slipway.toml: {}: {}; {}",
+                refused.path,
+                refused.message,
+                refused.help.unwrap_or_default()
+            )));
+        }
         let settings = self.settings(app);
         let (environment, secrets) = self.environment_of(app).await?;
         let health = manifest_app.health.as_ref();

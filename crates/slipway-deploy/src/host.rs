@@ -12,6 +12,7 @@ use slipway_docker::Engine;
 use slipway_docker::environment::{
     ContainerSpec, LABEL_ENVIRONMENT, LABEL_NAME, LABEL_PROJECT, health_of,
 };
+use slipway_docker::secrets::SecretFiles;
 use slipway_proxy::admin::{Answer, Command};
 
 use crate::{DeployError, Result};
@@ -283,6 +284,7 @@ pub async fn ensure_proxy(
         health: None,
         labels: vec![("dev.slipway.proxy".into(), "1".into())],
         restart: Some("unless-stopped".into()),
+        secret_files: Default::default(),
     };
     if host.engine.ensure_container(&spec).await.is_err() {
         // Another deploy on this host may have created it a moment ago.
@@ -340,6 +342,8 @@ pub struct ContainerPlan<'a> {
     pub env: Vec<String>,
     pub internal_network: String,
     pub labels: Vec<(String, String)>,
+    /// The app's files at /run/secrets.
+    pub secret_files: SecretFiles,
 }
 
 /// `<project>-<env>-<app>-<release>-<n>`
@@ -392,6 +396,7 @@ pub async fn start_replica(host: &Host, plan: &ContainerPlan<'_>, replica: u32) 
         health: app.health.as_ref().and_then(health_of),
         labels,
         restart: Some("unless-stopped".into()),
+        secret_files: plan.secret_files.clone(),
     };
     host.engine.ensure_container(&spec).await?;
     Ok(name)

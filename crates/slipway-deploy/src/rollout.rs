@@ -537,6 +537,11 @@ impl<'a> Rollout<'a> {
         }
     }
 
+    /// The key of the digests of secret values on the containers' labels.
+    fn secret_key(&self) -> Result<Vec<u8>> {
+        Ok(slipway_docker::secrets::digest_key(&self.ctx.state_dir)?)
+    }
+
     fn release_config_dir(&self, release: &str) -> PathBuf {
         self.ctx
             .state_dir
@@ -630,7 +635,14 @@ impl<'a> Rollout<'a> {
                 .iter()
                 .map(|(k, v)| format!("{k}={v}")),
         );
+        let secret_files = slipway_docker::secrets::SecretFiles::of(
+            &self.ctx.manifest.apps[app].secret_files,
+            rendered,
+            &self.secret_key()?,
+            &format!("app `{app}`"),
+        )?;
         let plan = ContainerPlan {
+            secret_files,
             manifest: self.ctx.manifest,
             environment: self.ctx.environment,
             app,
@@ -934,6 +946,7 @@ impl<'a> Rollout<'a> {
                     self.ctx.environment,
                     self.ctx.rendered,
                     &self.ctx.root,
+                    &self.secret_key()?,
                     &mut log,
                 )
                 .await?;

@@ -22,6 +22,7 @@ use sha2::{Digest as _, Sha256};
 use slipway_core::Manifest;
 use slipway_core::manifest::{CommandLine, Health};
 
+use crate::secrets::{LABEL_SECRET_FILES, SECRETS_DIR, SecretFiles};
 use crate::{DockerError, Engine, Result, engine};
 
 pub const LABEL_PROJECT: &str = "dev.slipway.project";
@@ -48,6 +49,9 @@ pub struct ContainerSpec {
     /// `unless-stopped` for what must come back after the engine restarts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restart: Option<String>,
+    /// Files at /run/secrets (on tmpfs); only a keyed digest of their values is hashed.
+    #[serde(skip_serializing_if = "SecretFiles::is_empty")]
+    pub secret_files: SecretFiles,
 }
 
 impl ContainerSpec {
@@ -113,6 +117,16 @@ impl Engine {
                 .as_ref()
                 .and_then(|s| s.running)
                 .unwrap_or(false);
+            if same && !spec.secret_files.is_empty() {
+                // Written again: a host that restarted has an empty /dev/shm.
+                self.write_secret_files(
+                    &spec.name,
+                    &spec.image,
+                    spec.user.as_deref(),
+                    &spec.secret_files,
+                )
+                .await?;
+            }
             if same && running {
                 return Ok(Change::Unchanged);
             }
@@ -128,6 +142,17 @@ impl Engine {
         }
         let mut labels: HashMap<String, String> = spec.labels.iter().cloned().collect();
         labels.insert(LABEL_HASH.into(), hash);
+        let mut binds = spec.binds.clone();
+        if !spec.secret_files.is_empty() {
+            labels.insert(
+                LABEL_SECRET_FILES.into(),
+                spec.secret_files.names().join(","),
+            );
+            binds.push(format!(
+                "{}:{SECRETS_DIR}",
+                crate::secrets::host_dir(&spec.name)?
+            ));
+        }
         let mut exposed = Vec::new();
         let mut bindings = HashMap::new();
         for (ip, host, container) in &spec.ports {
@@ -170,7 +195,7 @@ impl Engine {
                     ..Default::default()
                 }),
             host_config: Some(HostConfig {
-                binds: Some(spec.binds.clone()),
+                binds: Some(binds),
                 port_bindings: Some(bindings),
                 network_mode: Some(first_network),
                 restart_policy: spec.restart.as_ref().map(|name| RestartPolicy {
@@ -199,6 +224,20 @@ impl Engine {
             )
             .await
             .map_err(engine)?;
+        if !spec.secret_files.is_empty()
+            && let Err(error) = self
+                .write_secret_files(
+                    &spec.name,
+                    &spec.image,
+                    spec.user.as_deref(),
+                    &spec.secret_files,
+                )
+                .await
+        {
+            // Never started without its secrets.
+            let _ = self.remove(&spec.name).await;
+            return Err(error);
+        }
         for (network, aliases) in spec.networks.iter().skip(1) {
             let request = NetworkConnectRequest {
                 container: spec.name.clone(),
@@ -230,6 +269,7 @@ impl Engine {
     }
 
     pub async fn remove(&self, name: &str) -> Result<()> {
+        self.wipe_secret_files(name).await;
         absent_is_fine(
             self.docker
                 .remove_container(
@@ -531,6 +571,7 @@ pub async fn start_services(
     environment: &str,
     rendered: &slipway_config::RenderedEnvironment,
     root: &Path,
+    secret_key: &[u8],
     log: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Vec<Started>> {
     let project = &manifest.project.name;
@@ -622,6 +663,12 @@ pub async fn start_services(
             health: health.clone(),
             labels: labels(name),
             restart: None,
+            secret_files: SecretFiles::of(
+                &service.secret_files,
+                rendered,
+                secret_key,
+                &format!("service `{name}`"),
+            )?,
         };
         let change = engine.ensure_container(&spec).await?;
         log(&format!(
@@ -671,8 +718,17 @@ async fn up_inner(
     engine
         .ensure_network(&public, false, &network_labels)
         .await?;
-    let mut started =
-        start_services(engine, manifest, environment, rendered, &options.root, log).await?;
+    let secret_key = crate::secrets::digest_key(&options.state_dir)?;
+    let mut started = start_services(
+        engine,
+        manifest,
+        environment,
+        rendered,
+        &options.root,
+        &secret_key,
+        log,
+    )
+    .await?;
 
     log("services healthy");
 
@@ -768,6 +824,12 @@ async fn up_inner(
             health: app.health.as_ref().and_then(health_of),
             labels: labels(name),
             restart: None,
+            secret_files: SecretFiles::of(
+                &app.secret_files,
+                rendered,
+                &secret_key,
+                &format!("app `{name}`"),
+            )?,
         };
         let change = engine.ensure_container(&spec).await?;
         log(&format!("app {name}: {change:?}"));
@@ -977,6 +1039,7 @@ pub fn compose_export(
             }
         }
         healthcheck(&mut out, service.health.as_ref().and_then(health_of));
+        compose_secrets(&mut out, &service.secret_files);
         out.push_str(&format!(
             "    networks:\n      internal:\n        aliases: [{}]\n",
             q(name)
@@ -1040,6 +1103,7 @@ pub fn compose_export(
             ));
         }
         healthcheck(&mut out, app.health.as_ref().and_then(health_of));
+        compose_secrets(&mut out, &app.secret_files);
         if !services.is_empty() {
             out.push_str("    depends_on:\n");
             for service in &services {
@@ -1075,7 +1139,102 @@ pub fn compose_export(
             out.push_str(&format!("  {volume}:\n    name: {}\n", q(&volume)));
         }
     }
+    let secrets = compose_secret_names(manifest, environment);
+    if !secrets.is_empty() {
+        // Files that `compose_secret_files` writes (0600, under the git-ignored state dir).
+        out.push_str("secrets:\n");
+        for secret in secrets {
+            out.push_str(&format!(
+                "  {}:\n    file: {}\n",
+                q(&secret),
+                q(
+                    &compose_secret_path(&options.state_dir, environment, &secret)
+                        .display()
+                        .to_string()
+                )
+            ));
+        }
+    }
     Ok(out)
+}
+
+/// A service's `secrets:` in a compose file: each file of `secret_files` at /run/secrets/NAME.
+fn compose_secrets(out: &mut String, files: &indexmap::IndexMap<String, String>) {
+    if files.is_empty() {
+        return;
+    }
+    let q = |s: &str| serde_json::to_string(s).expect("a string serializes");
+    out.push_str("    secrets:\n");
+    for (file, secret) in files {
+        out.push_str(&format!(
+            "      - source: {}\n        target: {}\n",
+            q(secret),
+            q(file)
+        ));
+    }
+}
+
+/// The secrets an environment's apps and services receive as files, sorted.
+pub fn compose_secret_names(manifest: &Manifest, environment: &str) -> Vec<String> {
+    let apps = manifest
+        .apps
+        .iter()
+        .filter(|(name, _)| slipway_core::manifest::app_runs_in(manifest, name, environment))
+        .flat_map(|(_, app)| app.secret_files.values());
+    let services = manifest
+        .services
+        .iter()
+        .filter(|(name, _)| manifest.service_runs_in(name, environment))
+        .flat_map(|(_, service)| service.secret_files.values());
+    let names: std::collections::BTreeSet<String> = apps.chain(services).cloned().collect();
+    names.into_iter().collect()
+}
+
+/// `<state dir>/secrets/<env>/<secret>`: where `compose export` puts a secret's file.
+pub fn compose_secret_path(state_dir: &Path, environment: &str, secret: &str) -> PathBuf {
+    state_dir.join("secrets").join(environment).join(secret)
+}
+
+/// Writes the files the exported compose file's `secrets:` point at: each secret's value in a
+/// file of its own, mode 0600 (written atomically), under the state dir, which git ignores.
+/// Returns the paths written.
+pub fn compose_secret_files(
+    manifest: &Manifest,
+    environment: &str,
+    rendered: &slipway_config::RenderedEnvironment,
+    state_dir: &Path,
+) -> Result<Vec<PathBuf>> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let mut written = Vec::new();
+    for secret in compose_secret_names(manifest, environment) {
+        let path = compose_secret_path(state_dir, environment, &secret);
+        let io = |source| DockerError::Io {
+            path: path.clone(),
+            source,
+        };
+        let dir = path.parent().expect("a secret's path has a directory");
+        std::fs::create_dir_all(dir).map_err(io)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+        let value = rendered.secret_file(&secret).ok_or_else(|| {
+            DockerError::Engine(format!(
+                "secret `{secret}` has no value in environment `{environment}`"
+            ))
+        })?;
+        let temporary = path.with_extension("tmp");
+        let mut handle = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temporary)
+            .map_err(io)?;
+        handle.write_all(value.as_bytes()).map_err(io)?;
+        drop(handle);
+        std::fs::rename(&temporary, &path).map_err(io)?;
+        written.push(path);
+    }
+    Ok(written)
 }
 
 /// Pulls what an environment runs from registries: its apps' bases (as pinned, or their fixed

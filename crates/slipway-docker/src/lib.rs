@@ -4,6 +4,7 @@
 pub mod base;
 pub mod checks;
 pub mod environment;
+pub mod secrets;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! The CP rules over a compose file.
 
 use slipway_compose::yaml::{Node, Pos, Value};
-use slipway_core::manifest::looks_secret;
+use slipway_core::manifest::{PlainSecret, plain_secret};
 
 use crate::dockerfile_rules::RawFinding;
 use crate::image::ImageRef;
@@ -100,14 +100,9 @@ pub fn check(root: &Node, source: &str) -> Vec<RawFinding> {
                 Value::Map(entries) => {
                     for (key, value) in entries {
                         if let Some(text) = value.as_text()
-                            && looks_secret(&key.name)
-                            && is_literal(&text)
+                            && let Some(kind) = plain_secret(&key.name, &text)
                         {
-                            report(
-                                "CP005",
-                                key.pos,
-                                format!("`{}` of service `{name}` is a literal secret", key.name),
-                            );
+                            report("CP005", key.pos, literal_secret(&key.name, name, kind));
                         }
                     }
                 }
@@ -115,14 +110,9 @@ pub fn check(root: &Node, source: &str) -> Vec<RawFinding> {
                     for item in items {
                         if let Some(text) = item.as_text()
                             && let Some((key, value)) = text.split_once('=')
-                            && looks_secret(key)
-                            && is_literal(value)
+                            && let Some(kind) = plain_secret(key, value)
                         {
-                            report(
-                                "CP005",
-                                item.pos,
-                                format!("`{key}` of service `{name}` is a literal secret"),
-                            );
+                            report("CP005", item.pos, literal_secret(key, name, kind));
                         }
                     }
                 }
@@ -133,8 +123,13 @@ pub fn check(root: &Node, source: &str) -> Vec<RawFinding> {
     out
 }
 
-fn is_literal(value: &str) -> bool {
-    !value.trim().is_empty() && !value.contains('$')
+fn literal_secret(key: &str, service: &str, kind: PlainSecret) -> String {
+    match kind {
+        PlainSecret::Named => format!("`{key}` of service `{service}` is a literal secret"),
+        PlainSecret::InUrl => {
+            format!("`{key}` of service `{service}` has a literal password inside its URL")
+        }
+    }
 }
 
 /// Host IP and container port of a `ports` entry, short or long form.

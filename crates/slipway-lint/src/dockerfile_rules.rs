@@ -382,7 +382,10 @@ fn check_stage_body(
                     .filter(|(key, value)| {
                         looks_secret(key)
                             && (ins.keyword == "ARG"
-                                || value.as_deref().is_some_and(|v| !v.is_empty()))
+                                || value.as_deref().is_some_and(|v| {
+                                    // The path of a file secret is not the secret.
+                                    !v.is_empty() && !v.starts_with("/run/secrets/")
+                                }))
                     })
                     .map(|(key, _)| key)
                     .collect();

@@ -48,7 +48,7 @@ rules! {
     "CP002" "compose-privileged" Error "a privileged container" "drop `privileged: true`; grant only the capabilities needed (cap_add)";
     "CP003" "compose-db-port-public" Error "a database port published on all interfaces" "publish on 127.0.0.1 (`127.0.0.1:5432:5432`) or not at all";
     "CP004" "compose-healthy-no-check" Error "depends_on waits for a health check that does not exist" "add a healthcheck to the service depended on, or use condition: service_started";
-    "CP005" "compose-literal-secret" Error "a literal secret in `environment`" "read it from the environment (`${DB_PASSWORD}`) or an env_file kept out of git";
+    "CP005" "compose-literal-secret" Error "a literal secret in `environment`, or a password inside a URL" "read it from the environment (`${DB_PASSWORD}`), an env_file kept out of git, or a file secret (`DB_PASSWORD_FILE=/run/secrets/db-password`)";
     "LY001" "app-code-at-root" Error "application files at the repository root" "move them under app/<name>/; the root holds slipway.toml, base/, app/, config/";
     "LY002" "env-file-tracked" Error "an env file is tracked by git" "`git rm --cached` it and keep env files out of git (slipway renders them into its state dir)";
     "LY003" "env-config-missing" Error "an environment has no config directory" "create config/<env>/ with its templates (slipway init makes them)";

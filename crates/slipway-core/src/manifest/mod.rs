@@ -8,7 +8,10 @@ mod load;
 mod model;
 mod path;
 mod validate;
-pub use validate::{looks_secret, parse_port_mapping, parse_publish};
+pub use validate::{
+    PlainSecret, app_runs_in, ecs_secret_file_refusals, is_plain_file_name, looks_secret,
+    parse_port_mapping, parse_publish, plain_secret, url_password,
+};
 mod values;
 
 pub use load::{ManifestError, Problem, ProblemKind, load_manifest};

@@ -271,6 +271,13 @@ impl Checker<'_, '_> {
                 self.check_env_has_no_secrets(sidecar_path.key("env"), &sidecar.env);
             }
             self.check_env_has_no_secrets(path.key("env"), &app.env);
+            let runs_in: Vec<&String> = m
+                .environments
+                .iter()
+                .filter(|(env_name, _)| app_runs_in(m, name, env_name))
+                .map(|(env_name, _)| env_name)
+                .collect();
+            self.check_secret_files(m, path.key("secret_files"), &app.secret_files, &runs_in);
         }
         for (name, service) in &m.services {
             let path = root.key("services").key(name);
@@ -301,6 +308,16 @@ impl Checker<'_, '_> {
                 self.check_health(path.key("health"), health, false);
             }
             self.check_env_has_no_secrets(path.key("env"), &service.env);
+            // Services run on Docker hosts only: an ECS environment starts none.
+            let runs_in: Vec<&String> = m
+                .environments
+                .iter()
+                .filter(|(env_name, env)| {
+                    m.service_runs_in(name, env_name) && !matches!(env.target, Target::Ecs(_))
+                })
+                .map(|(env_name, _)| env_name)
+                .collect();
+            self.check_secret_files(m, path.key("secret_files"), &service.secret_files, &runs_in);
             for (i, port) in service.ports.iter().enumerate() {
                 if parse_port_mapping(port).is_none() {
                     self.bad(
@@ -885,17 +902,71 @@ impl Checker<'_, '_> {
         }
     }
 
+    /// `secret_files`: plain file names, each naming a secret of every environment it runs in
+    /// (ECS environments refuse file secrets when they render, with their own message).
+    fn check_secret_files(
+        &mut self,
+        m: &Manifest,
+        path: FieldPath,
+        files: &indexmap::IndexMap<String, String>,
+        environments: &[&String],
+    ) {
+        for (file, secret) in files {
+            if !is_plain_file_name(file) {
+                self.bad(
+                    path.key(file),
+                    format!("`{file}` is not a plain file name: secret files go directly under /run/secrets"),
+                    format!(
+                        "name the file without `/` or `..`, e.g. `{}`",
+                        suggested_file_name(file)
+                    ),
+                );
+            }
+            for env_name in environments {
+                let env = &m.environments[env_name.as_str()];
+                if matches!(env.target, Target::Ecs(_)) || env.secrets.contains_key(secret) {
+                    continue;
+                }
+                if self.cut_within(&FieldPath::root().key("environments").key(env_name)) {
+                    continue;
+                }
+                let help = suggest::did_you_mean(secret, env.secrets.keys().map(String::as_str))
+                    .unwrap_or_else(|| {
+                        format!(
+                            "add `{secret} = \"env:{secret}\"` (or `file:`, `cmd:`, `ssm:`, `secretsmanager:`) under [environments.{env_name}.secrets]"
+                        )
+                    });
+                self.report(
+                    ProblemKind::DanglingReference,
+                    path.key(file),
+                    format!(
+                        "secret `{secret}` (file /run/secrets/{file}) is not in the secrets of environment `{env_name}`"
+                    ),
+                    Some(help),
+                );
+            }
+        }
+    }
+
     fn check_env_has_no_secrets(
         &mut self,
         path: FieldPath,
         env: &indexmap::IndexMap<String, String>,
     ) {
         for (key, value) in env {
-            if looks_secret(key) && !value.is_empty() {
+            if let Some(kind) = plain_secret(key, value) {
+                let message = match kind {
+                    PlainSecret::Named => {
+                        format!("`{key}` looks like a secret; `env` is written in plain text")
+                    }
+                    PlainSecret::InUrl => format!(
+                        "`{key}` holds a password inside its URL; `env` is written in plain text"
+                    ),
+                };
                 self.bad(
                     path.key(key),
-                    format!("`{key}` looks like a secret; `env` is written in plain text"),
-                    "put it in a config/<env>/ template as `{{ secret.NAME }}` and name its source under [environments.<env>.secrets]".to_owned(),
+                    message,
+                    "put it in a config/<env>/ template as `{{ secret.NAME }}` and name its source under [environments.<env>.secrets], or deliver it as a file with `secret_files`".to_owned(),
                 );
                 if let Some(problem) = self.problems.last_mut() {
                     problem.secret = true;
@@ -1012,6 +1083,124 @@ impl Checker<'_, '_> {
             );
         }
     }
+}
+
+/// The secret files an ECS environment cannot deliver, one problem per file of each app that
+/// runs there: ECS mounts no file from a secret, and slipway does not fake one (a wrapper that
+/// writes it from an env var would leave it on the task's disk, not on tmpfs, where Fargate has
+/// none). Their span is for the caller to find ([`super::field_span`]).
+pub fn ecs_secret_file_refusals(manifest: &Manifest, environment: &str) -> Vec<Problem> {
+    let Some(env) = manifest.environments.get(environment) else {
+        return Vec::new();
+    };
+    if !matches!(env.target, Target::Ecs(_)) {
+        return Vec::new();
+    }
+    let mut problems = Vec::new();
+    for (app, settings) in &manifest.apps {
+        if !app_runs_in(manifest, app, environment) {
+            continue;
+        }
+        for (file, secret) in &settings.secret_files {
+            problems.push(Problem {
+                kind: ProblemKind::BadValue,
+                secret: false,
+                path: FieldPath::root()
+                    .key("apps")
+                    .key(app)
+                    .key("secret_files")
+                    .key(file),
+                span: None,
+                message: format!(
+                    "app `{app}` reads secret `{secret}` from the file /run/secrets/{file}, and environment `{environment}` runs on Amazon ECS, which cannot mount a file from a secret"
+                ),
+                help: Some(format!(
+                    "give it to the app as a variable instead: `{}={{{{ secret.{secret} }}}}` in the app's template under config/{environment}/ becomes a `secrets` reference of the task definition (the value never enters it); or keep the app out of `{environment}` (its `apps` list)",
+                    env_var_for(file)
+                )),
+            });
+        }
+    }
+    problems
+}
+
+/// `db-password` → `DB_PASSWORD`.
+fn env_var_for(file: &str) -> String {
+    file.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Whether an app runs in an environment (its `apps` list, or every app when it has none).
+pub fn app_runs_in(manifest: &Manifest, app: &str, environment: &str) -> bool {
+    manifest.environments.get(environment).is_some_and(|env| {
+        env.apps
+            .as_ref()
+            .is_none_or(|apps| apps.iter().any(|a| a == app))
+    })
+}
+
+/// A file name directly under /run/secrets: no directory parts, nothing that climbs out.
+pub fn is_plain_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains('/')
+        && !name.contains('\\')
+        && !name.chars().any(char::is_control)
+}
+
+fn suggested_file_name(name: &str) -> String {
+    let last = name
+        .rsplit(['/', '\\'])
+        .find(|part| !part.is_empty() && *part != "." && *part != "..")
+        .unwrap_or("db-password");
+    last.chars().filter(|c| !c.is_control()).collect()
+}
+
+/// Why an environment entry (`KEY=value`) holds a secret in plain text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlainSecret {
+    /// The key names a secret (`DB_PASSWORD`) and the value is written out.
+    Named,
+    /// The value is a URL with a password in it (`mysql://root:pw@db/shop`).
+    InUrl,
+}
+
+/// Whether `KEY=value` writes a secret out. Not one: an empty value, a reference (`${VAR}`), the
+/// path of a file secret (`/run/secrets/db-password`, the way Docker secrets are passed), a
+/// `*_FILE` key, a URL without a password.
+pub fn plain_secret(key: &str, value: &str) -> Option<PlainSecret> {
+    let value = value.trim();
+    if value.is_empty() || value.contains('$') || value.starts_with("/run/secrets/") {
+        return None;
+    }
+    if url_password(value).is_some() {
+        return Some(PlainSecret::InUrl);
+    }
+    looks_secret(key).then_some(PlainSecret::Named)
+}
+
+/// The password of `scheme://user:password@host/...`, when there is one.
+pub fn url_password(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.split_once("://")?;
+    if scheme.is_empty()
+        || !scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+    {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let (userinfo, _host) = authority.rsplit_once('@')?;
+    let (_user, password) = userinfo.split_once(':')?;
+    (!password.is_empty()).then_some(password)
 }
 
 /// Whether an environment key names a secret (`DB_PASSWORD`, `apiKey`, `GITHUB_TOKEN`), judged
@@ -1138,7 +1327,60 @@ fn withheld_variables(m: &super::Manifest) -> Vec<(String, String)> {
 
 #[cfg(test)]
 mod tests {
-    use super::looks_secret;
+    use super::{PlainSecret, is_plain_file_name, looks_secret, plain_secret, url_password};
+
+    #[test]
+    fn secret_file_names_stay_directly_under_run_secrets() {
+        for good in ["db-password", "api.key", "DB_PASSWORD", "a..b", ".hidden"] {
+            assert!(is_plain_file_name(good), "{good}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../etc/passwd",
+            "sub/file",
+            "/abs",
+            "a\\b",
+            "nl\n",
+        ] {
+            assert!(!is_plain_file_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn paths_of_file_secrets_and_references_are_not_plain_secrets() {
+        assert_eq!(
+            plain_secret("DB_PASSWORD", "hunter2"),
+            Some(PlainSecret::Named)
+        );
+        assert_eq!(
+            plain_secret("DATABASE_PASSWORD", "/run/secrets/db-password"),
+            None
+        );
+        assert_eq!(
+            plain_secret("POSTGRES_PASSWORD_FILE", "/run/secrets/db-password"),
+            None
+        );
+        assert_eq!(plain_secret("POSTGRES_PASSWORD_FILE", "/etc/pw"), None);
+        assert_eq!(plain_secret("DB_PASSWORD", "${DB_PASSWORD}"), None);
+        assert_eq!(plain_secret("DB_PASSWORD", ""), None);
+        assert_eq!(
+            plain_secret("DATABASE_URL", "mysql://root:pw@db/shop"),
+            Some(PlainSecret::InUrl)
+        );
+        assert_eq!(
+            plain_secret("DATABASE_URL", "postgres://app@db:5432/shop"),
+            None
+        );
+        assert_eq!(
+            plain_secret("DATABASE_URL", "postgres://app:${PW}@db/shop"),
+            None
+        );
+        assert_eq!(plain_secret("HOMEPAGE", "https://example.com/a:b@c"), None);
+        assert_eq!(url_password("redis://:s3cret@cache:6379/0"), Some("s3cret"));
+        assert_eq!(url_password("not a url"), None);
+    }
 
     #[test]
     fn secret_names_are_judged_by_whole_words() {

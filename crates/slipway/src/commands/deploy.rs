@@ -237,6 +237,9 @@ fn on_ecs(project: &Project, environment: &str) -> bool {
 pub fn run_deploy(args: DeployArgs) -> Result<ExitCode> {
     let project = Project::find(&args.project)?;
     check_environment(&project, &args.environment)?;
+    if on_ecs(&project, &args.environment) {
+        project.refuse_file_secrets_on_ecs(&args.environment, &args.apps)?;
+    }
     let mut images = BTreeMap::new();
     for item in &args.images {
         let Some((app, reference)) = item.split_once('=') else {

@@ -202,6 +202,7 @@ pub fn run(args: EcsArgs) -> Result<ExitCode> {
             images,
         } => {
             require_ecs(&project, &environment)?;
+            project.refuse_file_secrets_on_ecs(&environment, &apps)?;
             let images = parse_images(&images)?;
             let rendered =
                 with_ecs_rollout(&project, &environment, Output::Json, async |rollout| {
@@ -222,6 +223,7 @@ pub fn run(args: EcsArgs) -> Result<ExitCode> {
             output,
         } => {
             require_ecs(&project, &environment)?;
+            project.refuse_file_secrets_on_ecs(&environment, &apps)?;
             let images = parse_images(&images)?;
             let (planned, live) =
                 with_ecs_rollout(&project, &environment, Output::Json, async |rollout| {

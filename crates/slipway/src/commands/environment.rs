@@ -393,7 +393,8 @@ pub struct ComposeArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum ComposeCommand {
-    /// Print the compose file of an environment.
+    /// Print the compose file of an environment. Its file secrets (`secret_files`) become
+    /// compose `secrets:` whose values it writes to 0600 files under `.slipway/secrets/<env>/`.
     Export {
         environment: String,
         #[arg(long, default_value = ".")]
@@ -415,10 +416,23 @@ pub fn run_compose(args: ComposeArgs) -> Result<ExitCode> {
         pinned_bases: project.pinned_bases()?,
         keep: false,
     };
-    print!(
-        "{}",
-        slipway_docker::environment::compose_export(&project.manifest, &environment, &options)?
-    );
+    let exported =
+        slipway_docker::environment::compose_export(&project.manifest, &environment, &options)?;
+    // The file secrets' values go in files of their own (0600, git-ignored), never inline.
+    if !slipway_docker::environment::compose_secret_names(&project.manifest, &environment)
+        .is_empty()
+    {
+        let rendered = project.render_config(&environment, Default::default())?;
+        for path in slipway_docker::environment::compose_secret_files(
+            &project.manifest,
+            &environment,
+            &rendered,
+            &options.state_dir,
+        )? {
+            eprintln!("wrote {} (0600)", path.display());
+        }
+    }
+    print!("{exported}");
     Ok(ExitCode::SUCCESS)
 }
 

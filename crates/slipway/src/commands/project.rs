@@ -72,6 +72,41 @@ impl Project {
         )?)
     }
 
+    /// Refuses, located in slipway.toml, the secret files of `apps` (all when empty) that an ECS
+    /// environment cannot deliver; nothing is rendered or sent before this passes.
+    pub fn refuse_file_secrets_on_ecs(&self, environment: &str, apps: &[String]) -> Result<()> {
+        let refused: Vec<slipway_core::manifest::Problem> =
+            slipway_core::manifest::ecs_secret_file_refusals(&self.manifest, environment)
+                .into_iter()
+                .filter(|p| {
+                    apps.is_empty()
+                        || apps.iter().any(|a| {
+                            p.path.0.get(1)
+                                == Some(&slipway_core::manifest::Segment::Key(a.clone()))
+                        })
+                })
+                .collect();
+        if refused.is_empty() {
+            return Ok(());
+        }
+        let path = self.root.join("slipway.toml");
+        let source = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        for mut problem in refused.iter().cloned() {
+            problem.span = slipway_core::manifest::field_span(&source, &problem.path);
+            eprint!(
+                "{}",
+                problem
+                    .to_diagnostic(&path, &source)
+                    .render(Some(&source), false)
+            );
+        }
+        bail!(
+            "{} secret file(s) cannot reach a task in ECS environment `{environment}`",
+            refused.len()
+        )
+    }
+
     /// The project's state dir; a pipeline running another commit in a worktree points its
     /// steps at the project's own (`SLIPWAY_STATE_DIR`), so images and releases stay in one place.
     pub fn state_dir(&self) -> PathBuf {

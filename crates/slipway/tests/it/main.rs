@@ -14,6 +14,7 @@ mod pipeline_security;
 mod pipelines;
 mod pull_requests;
 mod sarif_schema;
+mod secret_files;
 mod server;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Entry point of the shop's database container (runs as `postgres`).
-# First start (empty $PGDATA): initdb, create role `app` with password $DB_PASSWORD and database
-# `shop` owned by it. Every start: run PostgreSQL listening on all container addresses.
+# First start (empty $PGDATA): initdb, create role `app` with password $DB_PASSWORD (or the
+# contents of the file $DB_PASSWORD_FILE) and database `shop` owned by it. Every start: run
+# PostgreSQL listening on all container addresses.
 set -euo pipefail
 
 PGDATA=${PGDATA:-/var/lib/postgresql/data}
@@ -15,6 +16,14 @@ fi
 shift
 
 if [[ ! -s $PGDATA/PG_VERSION ]]; then
+  # Or from a file, as Docker secrets and slipway's `secret_files` deliver it (/run/secrets/...).
+  if [[ -n ${DB_PASSWORD_FILE:-} ]]; then
+    if [[ -n ${DB_PASSWORD:-} ]]; then
+      log "both DB_PASSWORD and DB_PASSWORD_FILE are set: set only one"
+      exit 1
+    fi
+    DB_PASSWORD=$(<"$DB_PASSWORD_FILE")
+  fi
   if [[ -z ${DB_PASSWORD:-} ]]; then
     log "DB_PASSWORD is empty: set it (config/<env>/db.env.j2) to initialise the database"
     exit 1
