@@ -108,13 +108,31 @@ fn viewer(app: &App, headers: &HeaderMap) -> Viewer {
                 .ok()
         })
         .and_then(|v| String::from_utf8(v).ok());
-    if let Some((user, password)) = basic.as_deref().and_then(|b| b.split_once(':'))
-        && password_matches(app, user, password)
-    {
-        return Viewer {
-            user: Some(user.to_owned()),
-            csrf: None,
-        };
+    // Basic auth is a login too: guesses through it are braked per user name (a script's
+    // request carries no form to answer 429 on, so a braked one is simply not logged in). A
+    // success does not clear the count: a script polling with the right password would
+    // otherwise reset the brake for whoever is guessing.
+    if let Some((user, password)) = basic.as_deref().and_then(|b| b.split_once(':')) {
+        let guesser = [Guesser::User(security::submitted_user(user))];
+        let now = Instant::now();
+        let mut brake = app.login_brake.lock().unwrap_or_else(|e| e.into_inner());
+        if brake.must_wait(&guesser, now).is_none() {
+            if password_matches(app, user, password) {
+                return Viewer {
+                    user: Some(user.to_owned()),
+                    csrf: None,
+                };
+            }
+            brake.failed(&guesser, now);
+            drop(brake);
+            app.count("slipway_server_logins_total{outcome=\"refused\"}".into());
+            let _ = app.runs.audit(
+                &security::submitted_user(user),
+                "login-refused",
+                None,
+                Some("basic auth"),
+            );
+        }
     }
     Viewer {
         user: None,

@@ -916,9 +916,17 @@ fn password_guessing_is_braked_per_address_and_user_and_shown_on_the_audit_page(
         .parse()
         .unwrap();
     assert!(retry >= 1, "{head}");
-    // ...and so does anyone logging in as ada from elsewhere.
+    // ...and so does anyone logging in as ada from elsewhere, by the form or by basic auth.
     let (status, _, _) = login_from("127.0.0.2", &address, "ada", PASSWORD);
     assert_eq!(status, 429);
+    let (status, _, _) = http(
+        &address,
+        "GET",
+        "/api/runs",
+        &[("Authorization", &basic())],
+        b"",
+    );
+    assert_eq!(status, 401, "basic auth passes the brake");
     // Another address and another name are not held up; a name full of escapes and 300 long
     // is stored cut and printable.
     let mallory = format!("mallory\u{1b}[2J{}", "y".repeat(300));
