@@ -74,18 +74,20 @@ EOF
   done
   # The streams: each a browser's EventSource on the waiting run, read now and then.
   python3 - "$port" "$id" "$streams" "$work/streams.ready" <<'PY' &
-import socket, sys, time, select
+import socket, sys, select
 port, run, count, ready = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
-held = []
+held = {}
+poller = select.poll()
 for _ in range(count):
     s = socket.create_connection(("127.0.0.1", port))
     s.sendall(f"GET /runs/{run}/events?after=0 HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n".encode())
-    held.append(s)
+    held[s.fileno()] = s
+    poller.register(s, select.POLLIN)
 open(ready, "w").close()
 while True:
-    readable, _, _ = select.select(held, [], [], 1) if held else ([], [], time.sleep(1))
-    for s in readable or []:
-        s.recv(65536)
+    for fd, _ in poller.poll(1000):
+        if not held[fd].recv(65536):
+            sys.exit(f"the server closed a stream of run {run}")
 PY
   local streams_pid=$!
   for _ in $(seq 600); do [ -e "$work/streams.ready" ] && break; sleep 0.1; done
