@@ -556,6 +556,11 @@ pub async fn serve(
     let releases = slipway_deploy::store::Store::open(&slipway_deploy::rollout::store_path(
         &settings.state_dir,
     ))?;
+    if let Some(warning) =
+        listener::descriptor_warning(listener::open_files_limit(), settings.max_connections)
+    {
+        eprintln!("{warning}");
+    }
     let listener = listener::CappedListener::bind(settings.listen, settings.max_connections)
         .map_err(|source| ServerError::Listen {
             address: settings.listen,

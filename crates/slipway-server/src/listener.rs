@@ -134,6 +134,35 @@ impl Listener for CappedListener {
     }
 }
 
+/// Descriptors the server needs besides its connections: the run history, steps' pipes, git.
+const OTHER_DESCRIPTORS: u64 = 64;
+
+/// A warning when a process allowed `open_files` descriptors cannot serve `cap` connections and
+/// still do its other work.
+pub(crate) fn descriptor_warning(open_files: Option<u64>, cap: usize) -> Option<String> {
+    let limit = open_files?;
+    let needed = cap as u64 + OTHER_DESCRIPTORS;
+    (limit < needed).then(|| {
+        format!(
+            "warning: [server] max_connections = {cap} with only {limit} open files allowed (ulimit -n): \
+             raise the limit to {needed} or more, or lower max_connections to {}",
+            limit.saturating_sub(OTHER_DESCRIPTORS).max(1)
+        )
+    })
+}
+
+/// This process's soft limit of open files, from /proc/self/limits.
+pub(crate) fn open_files_limit() -> Option<u64> {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()?
+        .lines()
+        .find(|line| line.starts_with("Max open files"))?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()
+}
+
 /// The address a request came from (the proxy's, behind a reverse proxy).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ClientAddr(pub(crate) SocketAddr);
@@ -141,5 +170,23 @@ pub(crate) struct ClientAddr(pub(crate) SocketAddr);
 impl Connected<IncomingStream<'_, CappedListener>> for ClientAddr {
     fn connect_info(stream: IncomingStream<'_, CappedListener>) -> Self {
         ClientAddr(*stream.remote_addr())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cap_the_descriptor_limit_cannot_hold_is_warned_of() {
+        assert_eq!(descriptor_warning(Some(1024), 256), None);
+        assert_eq!(descriptor_warning(None, 256), None);
+        let warning = descriptor_warning(Some(256), 256).unwrap();
+        assert!(warning.contains("raise the limit to 320"), "{warning}");
+        assert!(
+            warning.contains("lower max_connections to 192"),
+            "{warning}"
+        );
+        assert!(open_files_limit().is_some_and(|n| n > 0));
     }
 }
