@@ -1252,10 +1252,15 @@ fn github_push_body(address: &str, body: &str, delivery: &str) -> (u16, Value) {
 #[test]
 fn a_replayed_webhook_starts_nothing_and_an_old_commit_is_never_released_by_a_push() {
     let dir = tempfile::tempdir().unwrap();
+    // The release waits for `go`, so the first run is still going when the repeats arrive.
+    let go = dir.path().join("go");
     let (root, address) = plain_project(
         dir.path(),
         "",
-        "[pipelines.release]\non = { push = { branches = [\"main\"], paths = [\"app/**\"] } }\nsteps = [{ name = \"check\", run = \"test -f app/main.py\" }]\n",
+        &format!(
+            "[pipelines.release]\non = {{ push = {{ branches = [\"main\"], paths = [\"app/**\"] }} }}\nsteps = [{{ name = \"check\", run = \"test -f app/main.py && while [ ! -e {} ]; do sleep 0.1; done\" }}]\n",
+            go.display()
+        ),
     );
     let first = git(&root, &["rev-parse", "HEAD"]);
     write(&root, "app/main.py", "print('two')\n");
@@ -1280,11 +1285,9 @@ fn a_replayed_webhook_starts_nothing_and_an_old_commit_is_never_released_by_a_pu
     let (status, answer) = github_push(&address, &second, &first, "delivery-1");
     assert_eq!(status, 202, "{answer}");
     assert_eq!(answer["started"].as_array().unwrap().len(), 1, "{answer}");
-    wait_until("the release run ends", Duration::from_secs(60), || {
-        runs()[0]["state"] == "succeeded"
-    });
 
-    // The same delivery again: a success for the host (so it stops sending), and no run.
+    // The same delivery again, while its run goes on: a success for the host (so it stops
+    // sending), and no second run.
     let (status, answer) = github_push(&address, &second, &first, "delivery-1");
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["started"], json!([]), "{answer}");
@@ -1293,6 +1296,11 @@ fn a_replayed_webhook_starts_nothing_and_an_old_commit_is_never_released_by_a_pu
     let (status, answer) = github_push(&address, &second, &first, "delivery-2");
     assert_eq!(status, 200, "{answer}");
     assert!(answer["duplicate"].is_string(), "{answer}");
+    assert_eq!(runs().len(), 1);
+    std::fs::write(&go, "").unwrap();
+    wait_until("the release run ends", Duration::from_secs(60), || {
+        runs()[0]["state"] == "succeeded"
+    });
     // A restart does not forget.
     drop(server);
     server = start_server(&root, &address, &[], &[]);
