@@ -133,7 +133,7 @@ impl Wakers {
 }
 
 /// Why a push started no run of a release pipeline it passes.
-const NOT_NEWER: &str = "is not newer than the commit it last ran for on that branch";
+const NOT_NEWER: &str = "is not newer than the commit it last ran for on";
 
 /// The server's shared state.
 pub(crate) struct App {
@@ -342,7 +342,8 @@ impl App {
             &rev,
         )? {
             if let Some(why) = self.stale_release(&name, branch, &rev)? {
-                eprintln!("{trigger} of {branch}: {why}");
+                // The branch name is the webhook's text: escaped for the terminal.
+                eprintln!("{trigger}: {}", why.escape_debug());
                 let _ = self.runs.audit(trigger, "push-ignored", None, Some(&why));
                 skipped.push(why);
                 continue;
@@ -372,7 +373,7 @@ impl App {
             last == rev || is_ancestor(&self.settings.project_root, rev, &last).unwrap_or(true);
         Ok(not_newer.then(|| {
             format!(
-                "`{pipeline}` did not start: {} {NOT_NEWER} ({}); a person can still run it",
+                "`{pipeline}` did not start: {} {NOT_NEWER} `{branch}` ({}); a person can still run it",
                 short(rev),
                 short(&last)
             )

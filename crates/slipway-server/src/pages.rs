@@ -297,7 +297,11 @@ pub(crate) async fn login(
     let (token, csrf) = match tokens {
         Ok(tokens) => tokens,
         Err(error) => {
-            eprintln!("login of {user}: cannot read the OS random source: {error}");
+            // The user name is the client's text: shown escaped, never obeyed by a terminal.
+            eprintln!(
+                "login of {}: cannot read the OS random source: {error}",
+                security::submitted_user(user).escape_debug()
+            );
             app.count("slipway_server_logins_total{outcome=\"no-randomness\"}".into());
             return error_page(
                 &app,
@@ -1244,7 +1248,7 @@ pub(crate) async fn webhook(
         }
         Ok(HookEvent::Ignored(why)) => {
             count("ignored");
-            eprintln!("webhook from {}: {why}", host.name());
+            eprintln!("webhook from {}: {}", host.name(), why.escape_debug());
             (
                 StatusCode::ACCEPTED,
                 Json(serde_json::json!({ "started": [], "ignored": why })),
