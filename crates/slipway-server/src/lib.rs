@@ -151,6 +151,8 @@ pub(crate) struct App {
     started: Instant,
     login_brake: Mutex<security::LoginBrake>,
     wakers: Arc<Wakers>,
+    /// When the audit last noted a refused webhook.
+    last_refused_webhook: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for App {
@@ -581,6 +583,7 @@ pub async fn serve(
         started: Instant::now(),
         login_brake: Mutex::default(),
         wakers: Arc::default(),
+        last_refused_webhook: Mutex::default(),
     });
     app.adopt_orphans()?;
     // A runner can die after the scan above (a server still shutting down when this one

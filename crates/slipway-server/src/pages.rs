@@ -30,6 +30,9 @@ type Shared = State<Arc<App>>;
 
 const COOKIE: &str = "slipway_session";
 
+/// How often the audit notes a refused webhook.
+const REFUSED_WEBHOOK_NOTE_EVERY: Duration = Duration::from_secs(60);
+
 /// Who is asking.
 struct Viewer {
     user: Option<String>,
@@ -1193,9 +1196,25 @@ pub(crate) async fn webhook(
         hooks::verify(host, &secret, &body, header)
     {
         count("refused");
-        let _ = app
-            .runs
-            .audit(host.name(), "webhook-refused", None, Some(&why));
+        // Anyone may send unsigned requests: the audit notes them at most once a minute (the
+        // metrics count every one), so they cannot fill the history.
+        let now = Instant::now();
+        let note = {
+            let mut last = app
+                .last_refused_webhook
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let due = last.is_none_or(|at| now.duration_since(at) >= REFUSED_WEBHOOK_NOTE_EVERY);
+            if due {
+                *last = Some(now);
+            }
+            due
+        };
+        if note {
+            let _ = app
+                .runs
+                .audit(host.name(), "webhook-refused", None, Some(&why));
+        }
         return (StatusCode::UNAUTHORIZED, format!("{why}\n")).into_response();
     }
     let event = match host {

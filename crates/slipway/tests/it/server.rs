@@ -1013,6 +1013,37 @@ fn metrics_need_the_token_or_a_login_and_sessions_end() {
     );
     assert_eq!(status, 200);
 
+    // Unsigned webhooks, however many, are counted but noted in the audit once a minute.
+    for _ in 0..50 {
+        let (status, _, _) = http(
+            &address,
+            "POST",
+            "/hooks/github",
+            &[("X-GitHub-Event", "push")],
+            b"{}",
+        );
+        assert_eq!(status, 401);
+    }
+    let (_, _, audit) = http(
+        &address,
+        "GET",
+        "/audit?action=webhook-refused",
+        &[("Authorization", &basic())],
+        b"",
+    );
+    assert_eq!(audit.matches(">webhook-refused<").count(), 1, "{audit}");
+    let (_, _, metrics) = http(
+        &address,
+        "GET",
+        "/metrics",
+        &[("Authorization", "Bearer metrics-token-55")],
+        b"",
+    );
+    assert!(
+        metrics.contains("slipway_webhooks_total{host=\"github\",outcome=\"refused\"} 50"),
+        "{metrics}"
+    );
+
     // Every response carries the security headers.
     for path in ["/", "/login", "/metrics", "/health", "/no-such-page"] {
         let (_, head, _) = http(&address, "GET", path, &[], b"");
