@@ -41,6 +41,9 @@ const FREE_FAILURES: u32 = 5;
 const LONGEST_WAIT: Duration = Duration::from_secs(15 * 60);
 /// Failures are forgotten after this long without another.
 const FORGET_AFTER: Duration = Duration::from_secs(60 * 60);
+/// The most guessers remembered: past it the one quiet longest is forgotten, so guesses from
+/// ever new addresses and names cannot grow the server's memory without bound.
+const MOST_GUESSERS: usize = 50_000;
 
 /// Who is guessing: the client's address, or the user name guessed at.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -88,6 +91,16 @@ impl LoginBrake {
     /// Counts a failed attempt of `guessers`.
     pub(crate) fn failed(&mut self, guessers: &[Guesser], now: Instant) {
         for guesser in guessers {
+            if self.failures.len() >= MOST_GUESSERS
+                && !self.failures.contains_key(guesser)
+                && let Some(quietest) = self
+                    .failures
+                    .iter()
+                    .min_by_key(|(_, f)| f.last)
+                    .map(|(g, _)| g.clone())
+            {
+                self.failures.remove(&quietest);
+            }
             let entry = self.failures.entry(guesser.clone()).or_insert(Failures {
                 count: 0,
                 last: now,
@@ -220,6 +233,23 @@ mod tests {
         assert!(brake.failures.contains_key(&other));
         brake.must_wait(&[], later + FORGET_AFTER);
         assert!(!brake.failures.contains_key(&other));
+    }
+
+    #[test]
+    fn the_brake_remembers_a_bounded_number_of_guessers() {
+        let mut brake = LoginBrake::default();
+        let start = Instant::now();
+        for n in 0..MOST_GUESSERS + 10 {
+            let at = start + Duration::from_millis(n as u64);
+            brake.failed(&[Guesser::User(format!("user{n}"))], at);
+        }
+        assert_eq!(brake.failures.len(), MOST_GUESSERS);
+        assert!(!brake.failures.contains_key(&Guesser::User("user0".into())));
+        assert!(
+            brake
+                .failures
+                .contains_key(&Guesser::User(format!("user{}", MOST_GUESSERS + 9)))
+        );
     }
 
     #[test]
