@@ -1416,3 +1416,25 @@ fn a_replayed_webhook_starts_nothing_and_an_old_commit_is_never_released_by_a_pu
     assert!(answer.contains("duplicate"), "{answer}");
     drop(server);
 }
+
+#[test]
+fn a_session_left_idle_ends_long_before_its_lifetime() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, address) = plain_project(dir.path(), "session_idle = \"3s\"\n", "");
+    let _server = start_server(&root, &address, &[], &[]);
+    let (status, head, _) = login_from("127.0.0.1", &address, "ada", PASSWORD);
+    assert_eq!(status, 303, "{head}");
+    let set_cookie = header_of(&head, "set-cookie").unwrap();
+    // Over plain http the cookie is not marked Secure (the browser would never send it back).
+    assert!(!set_cookie.contains("Secure"), "{set_cookie}");
+    assert!(set_cookie.contains("Max-Age=86400"), "{set_cookie}");
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let (status, _, _) = http(&address, "GET", "/api/runs", &[("Cookie", &cookie)], b"");
+    assert_eq!(status, 200);
+    std::thread::sleep(Duration::from_secs(5));
+    let (status, _, _) = http(&address, "GET", "/api/runs", &[("Cookie", &cookie)], b"");
+    assert_eq!(
+        status, 401,
+        "a session left idle past session_idle still works"
+    );
+}
