@@ -728,6 +728,60 @@ impl RunStore {
     }
 }
 
+/// Webhook deliveries already acted on, so a repeated one starts nothing.
+impl RunStore {
+    fn deliveries_table(connection: &Connection) -> Result<()> {
+        connection
+            .execute_batch(
+                "CREATE TABLE IF NOT EXISTS deliveries (key TEXT PRIMARY KEY, at INTEGER NOT NULL)",
+            )
+            .map_err(db)
+    }
+
+    /// Records delivery `key` (a git host's delivery id, or a digest of a signed body): `false`
+    /// when it was already recorded within the last `window_secs`. Older records are dropped.
+    pub fn remember_delivery(&self, key: &str, window_secs: i64) -> Result<bool> {
+        let at = now();
+        let connection = self.connection();
+        Self::deliveries_table(&connection)?;
+        connection
+            .execute(
+                "DELETE FROM deliveries WHERE at < ?1",
+                params![at - window_secs],
+            )
+            .map_err(db)?;
+        let inserted = connection
+            .execute(
+                "INSERT OR IGNORE INTO deliveries (key, at) VALUES (?1, ?2)",
+                params![key, at],
+            )
+            .map_err(db)?;
+        Ok(inserted == 1)
+    }
+
+    /// Forgets delivery `key`, so the host may send it again (acting on it failed).
+    pub fn forget_delivery(&self, key: &str) -> Result<()> {
+        let connection = self.connection();
+        Self::deliveries_table(&connection)?;
+        connection
+            .execute("DELETE FROM deliveries WHERE key = ?1", params![key])
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// The commit of `pipeline`'s newest run on `branch`, whatever became of it.
+    pub fn last_rev_on_branch(&self, pipeline: &str, branch: &str) -> Result<Option<String>> {
+        self.connection()
+            .query_row(
+                "SELECT rev FROM runs WHERE pipeline = ?1 AND branch = ?2 ORDER BY id DESC LIMIT 1",
+                params![pipeline, branch],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(db)
+    }
+}
+
 pub fn short(rev: &str) -> &str {
     &rev[..rev.len().min(12)]
 }
@@ -894,6 +948,41 @@ mod tests {
         assert_eq!(store.reap().unwrap(), vec![run.id]);
         assert_eq!(store.require(run.id).unwrap().state, RunState::Interrupted);
         assert_eq!(store.claim(run.id).unwrap().state, RunState::Running);
+    }
+
+    #[test]
+    fn a_delivery_is_acted_on_once_within_its_window() {
+        let (_dir, store) = store();
+        assert!(store.remember_delivery("github:abc", 3600).unwrap());
+        assert!(!store.remember_delivery("github:abc", 3600).unwrap());
+        assert!(store.remember_delivery("gitlab:abc", 3600).unwrap());
+        store.forget_delivery("github:abc").unwrap();
+        assert!(store.remember_delivery("github:abc", 3600).unwrap());
+        // Out of the window (negative: everything recorded is older), it is new again.
+        assert!(store.remember_delivery("github:abc", -1).unwrap());
+    }
+
+    #[test]
+    fn the_last_run_on_a_branch_is_whatever_became_of_it() {
+        let (_dir, store) = store();
+        assert_eq!(store.last_rev_on_branch("release", "main").unwrap(), None);
+        let run = store
+            .create(&NewRun {
+                pipeline: "release".into(),
+                kind: "release".into(),
+                rev: "b".repeat(40),
+                branch: Some("main".into()),
+                trigger: "webhook:github".into(),
+                started_by: "push".into(),
+                ..NewRun::default()
+            })
+            .unwrap();
+        store.finish(run.id, RunState::Failed, None).unwrap();
+        assert_eq!(
+            store.last_rev_on_branch("release", "main").unwrap(),
+            Some("b".repeat(40))
+        );
+        assert_eq!(store.last_rev_on_branch("release", "other").unwrap(), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! request that fails the check is refused before its body is read as JSON.
 
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GitHost {
@@ -118,6 +118,38 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// How long a delivery is remembered. GitHub lets a person redeliver for three days; a replay
+/// after this still cannot start a release of an older commit (see the server's `on_push`).
+pub const DELIVERY_WINDOW: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 60 * 60);
+
+/// What identifies a verified delivery: the host's delivery id when it sends one (GitHub's
+/// `X-GitHub-Delivery`, GitLab's `X-Gitlab-Event-UUID`, Gitea's `X-Gitea-Delivery`, Forgejo's
+/// `X-Forgejo-Delivery`) and the SHA-256 of the body, since the signature covers only the body:
+/// a captured body replayed under a fresh id is the same delivery.
+pub fn delivery_keys<'h>(
+    host: GitHost,
+    header: impl Fn(&str) -> Option<&'h str>,
+    body: &[u8],
+) -> Vec<String> {
+    let id = match host {
+        GitHost::GitHub => header("x-github-delivery"),
+        GitHost::GitLab => header("x-gitlab-event-uuid"),
+        GitHost::Gitea => header("x-gitea-delivery").or_else(|| header("x-forgejo-delivery")),
+    };
+    let mut keys = Vec::new();
+    if let Some(id) = id.map(str::trim).filter(|id| !id.is_empty()) {
+        // Bounded: the id is the host's, but the header is the sender's.
+        let id: String = id.chars().take(128).collect();
+        keys.push(format!("{} delivery {id}", host.name()));
+    }
+    keys.push(format!(
+        "{} body sha256:{}",
+        host.name(),
+        hex::encode(Sha256::digest(body))
+    ));
+    keys
+}
+
 /// Reads a verified body: `event` is the host's event header.
 pub fn parse(host: GitHost, event: Option<&str>, body: &[u8]) -> Result<HookEvent, HookError> {
     let is_push = match (host, event) {
@@ -174,19 +206,9 @@ fn pull_request(host: GitHost, json: &serde_json::Value) -> Result<HookEvent, Ho
             .ok_or_else(|| missing(what))
     };
     // A pull request from a fork carries code and a slipway.toml nobody here has vetted: it
-    // would run with the server's secrets.
-    let from_fork = match host {
-        GitHost::GitLab => {
-            let request = &json["object_attributes"];
-            !request["source_project_id"].is_null()
-                && request["source_project_id"] != request["target_project_id"]
-        }
-        GitHost::GitHub | GitHost::Gitea => {
-            let pull = &json["pull_request"];
-            !pull["head"]["repo"]["full_name"].is_null()
-                && pull["head"]["repo"]["full_name"] != pull["base"]["repo"]["full_name"]
-        }
-    };
+    // would run with the server's secrets. When the event does not say where the head comes
+    // from (a deleted fork's `head.repo` is null), it is taken for a fork.
+    let from_fork = fork_reason(host, json);
     let (number, action, branch, rev, into, new_commits) = match host {
         GitHost::GitLab => {
             let request = &json["object_attributes"];
@@ -231,9 +253,9 @@ fn pull_request(host: GitHost, json: &serde_json::Value) -> Result<HookEvent, Ho
             "pull request #{number} was {action}: nothing to run"
         )));
     }
-    if from_fork {
+    if let Some(why) = from_fork {
         return Ok(HookEvent::Ignored(format!(
-            "pull request #{number} comes from a fork: its code does not run here"
+            "pull request #{number} comes from a fork ({why}): its code does not run here"
         )));
     }
     if rev.len() != 40 || !rev.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -245,6 +267,38 @@ fn pull_request(host: GitHost, json: &serde_json::Value) -> Result<HookEvent, Ho
         rev,
         into,
     })
+}
+
+/// Why a pull request event counts as coming from a fork, `None` when it provably comes from the
+/// repository itself.
+fn fork_reason(host: GitHost, json: &serde_json::Value) -> Option<String> {
+    match host {
+        GitHost::GitLab => {
+            let request = &json["object_attributes"];
+            match (
+                request["source_project_id"].as_u64(),
+                request["target_project_id"].as_u64(),
+            ) {
+                (Some(source), Some(target)) if source == target => None,
+                (Some(source), Some(target)) => {
+                    Some(format!("source project {source}, target project {target}"))
+                }
+                _ => Some("the event names no source or target project".into()),
+            }
+        }
+        GitHost::GitHub | GitHost::Gitea => {
+            let pull = &json["pull_request"];
+            match (
+                pull["head"]["repo"]["full_name"].as_str(),
+                pull["base"]["repo"]["full_name"].as_str(),
+            ) {
+                (Some(head), Some(base)) if head == base => None,
+                (Some(head), Some(_)) => Some(format!("head repository {head}")),
+                (None, _) => Some("its head repository is unknown, perhaps deleted".into()),
+                (Some(_), None) => Some("the event names no base repository".into()),
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -346,7 +400,10 @@ mod tests {
         let github = |action: &str| {
             serde_json::json!({
                 "action": action, "number": 7,
-                "pull_request": { "head": { "ref": "feature/prices", "sha": SHA }, "base": { "ref": "main" } }
+                "pull_request": {
+                    "head": { "ref": "feature/prices", "sha": SHA, "repo": { "full_name": "acme/shop" } },
+                    "base": { "ref": "main", "repo": { "full_name": "acme/shop" } }
+                }
             })
             .to_string()
         };
@@ -383,7 +440,8 @@ mod tests {
                 "object_kind": "merge_request",
                 "object_attributes": {
                     "iid": 7, "action": action, "source_branch": "feature/prices",
-                    "target_branch": "main", "last_commit": { "id": SHA }, "oldrev": oldrev
+                    "target_branch": "main", "last_commit": { "id": SHA }, "oldrev": oldrev,
+                    "source_project_id": 1, "target_project_id": 1
                 }
             })
             .to_string()
@@ -439,5 +497,91 @@ mod tests {
             parse(GitHost::GitHub, Some("pull_request"), br#"{"action":"opened"}"#),
             Err(HookError::BadRequest(why)) if why.contains("number")
         ));
+    }
+
+    #[test]
+    fn a_pull_request_that_does_not_say_where_its_head_comes_from_is_a_fork() {
+        let github = |head_repo: serde_json::Value| {
+            serde_json::json!({
+                "action": "opened", "number": 8,
+                "pull_request": {
+                    "head": { "ref": "main", "sha": SHA, "repo": head_repo },
+                    "base": { "ref": "main", "repo": { "full_name": "acme/shop" } }
+                }
+            })
+            .to_string()
+        };
+        for unknown in [serde_json::Value::Null, serde_json::json!({})] {
+            for host in [GitHost::GitHub, GitHost::Gitea] {
+                assert!(matches!(
+                    parse(host, Some("pull_request"), github(unknown.clone()).as_bytes()),
+                    Ok(HookEvent::Ignored(why)) if why.contains("comes from a fork") && why.contains("unknown")
+                ));
+            }
+        }
+        let gitlab = |ids: serde_json::Value| {
+            let mut attributes = serde_json::json!({
+                "iid": 9, "action": "open", "source_branch": "feature", "target_branch": "main",
+                "last_commit": { "id": SHA }
+            });
+            for (key, value) in ids.as_object().unwrap() {
+                attributes[key] = value.clone();
+            }
+            serde_json::json!({ "object_attributes": attributes }).to_string()
+        };
+        for ids in [
+            serde_json::json!({}),
+            serde_json::json!({ "target_project_id": 1 }),
+            serde_json::json!({ "source_project_id": 1 }),
+            serde_json::json!({ "source_project_id": null, "target_project_id": 1 }),
+        ] {
+            assert!(
+                matches!(
+                    parse(GitHost::GitLab, Some("Merge Request Hook"), gitlab(ids.clone()).as_bytes()),
+                    Ok(HookEvent::Ignored(why)) if why.contains("comes from a fork")
+                ),
+                "{ids}"
+            );
+        }
+        assert!(matches!(
+            parse(
+                GitHost::GitLab,
+                Some("Merge Request Hook"),
+                gitlab(serde_json::json!({ "source_project_id": 1, "target_project_id": 1 }))
+                    .as_bytes()
+            ),
+            Ok(HookEvent::PullRequest { .. })
+        ));
+    }
+
+    #[test]
+    fn a_delivery_is_known_by_its_id_and_by_its_body() {
+        let body = push("refs/heads/main", SHA);
+        let keys = delivery_keys(
+            GitHost::GitHub,
+            |name| (name == "x-github-delivery").then_some("72d3162e-cc78-11e3-81ab-4c9367dc0958"),
+            &body,
+        );
+        assert_eq!(keys.len(), 2);
+        assert_eq!(
+            keys[0],
+            "github delivery 72d3162e-cc78-11e3-81ab-4c9367dc0958"
+        );
+        assert!(keys[1].starts_with("github body sha256:"));
+        // Without an id header, the body alone.
+        let bare = delivery_keys(GitHost::GitHub, |_| None, &body);
+        assert_eq!(bare, keys[1..]);
+        let gitlab = delivery_keys(
+            GitHost::GitLab,
+            |name| (name == "x-gitlab-event-uuid").then_some("u-1"),
+            &body,
+        );
+        assert_eq!(gitlab[0], "gitlab delivery u-1");
+        let gitea = delivery_keys(
+            GitHost::Gitea,
+            |name| (name == "x-gitea-delivery").then_some("g-1"),
+            &body,
+        );
+        assert_eq!(gitea[0], "gitea delivery g-1");
     }
 }

@@ -1,5 +1,6 @@
-//! The dashboard's HTML: written on the server, no build step, a little inline script for live
-//! logs, readable on a phone.
+//! The dashboard's HTML: written on the server, no build step, readable on a phone. Its style
+//! and its one script (live logs) are served as files from `/static/`, so the
+//! Content-Security-Policy allows no inline script or style at all.
 
 use std::fmt::Write;
 
@@ -19,7 +20,7 @@ pub fn esc(text: &str) -> String {
     out
 }
 
-const STYLE: &str = "
+pub const STYLE: &str = "
 *{box-sizing:border-box}body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1d232b;background:#f5f6f8}
 header{background:#1d232b;color:#fff;padding:.6rem 1rem;display:flex;gap:1rem;align-items:center;flex-wrap:wrap}
 header a{color:#fff;text-decoration:none}header .who{margin-left:auto;font-size:.9rem}
@@ -37,6 +38,18 @@ input[type=text],input[type=password]{font:inherit;padding:.35rem;border:1px sol
 pre{background:#10151b;color:#d8dee6;padding:.7rem;border-radius:4px;overflow-x:auto;font-size:.82rem;max-height:32rem}
 .note{color:#5a6470;font-size:.9rem}.flash{background:#eef4ff;border-color:#b7cdf5}.error{background:#fdeeee;border-color:#f1b5b5}
 code{font-size:.88rem}
+";
+
+/// Live logs of a run page: appends each new line of the run's event stream to the log, and
+/// reloads the page when the run's state changes (new steps, buttons). The page marks the log
+/// `data-live` only while the run is unfinished.
+pub const RUN_SCRIPT: &str = "(function(){
+const log=document.getElementById('log');
+if(!log||!log.dataset.live){return}
+const events=new EventSource('/runs/'+log.dataset.run+'/events?after='+log.dataset.after);
+events.addEventListener('line',e=>{log.textContent+=e.data+'\\n';log.scrollTop=log.scrollHeight});
+events.addEventListener('state',()=>{events.close();location.reload()});
+})();
 ";
 
 /// A whole page: the header names the project and who is logged in.
@@ -57,7 +70,7 @@ pub fn page(
         (None, _) => "<span class=who><a href=/login>Log in</a></span>".to_owned(),
     };
     format!(
-        "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width,initial-scale=1\"><title>{} · {}</title><style>{STYLE}</style></head><body><header><h1><a href=/>{}</a></h1><a href=/>Dashboard</a>{who}</header><main>{body}</main></body></html>",
+        "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width,initial-scale=1\"><title>{} · {}</title><link rel=stylesheet href=/static/slipway.css></head><body><header><h1><a href=/>{}</a></h1><a href=/>Dashboard</a><a href=/audit>Audit</a>{who}</header><main>{body}</main></body></html>",
         esc(title),
         esc(project),
         esc(project),

@@ -7,7 +7,9 @@
 
 pub mod hooks;
 pub mod html;
+mod listener;
 mod pages;
+pub mod security;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -50,6 +52,16 @@ pub struct Settings {
     pub users: Vec<(String, String)>,
     pub public_read: bool,
     pub webhook_secret: Option<String>,
+    /// The bearer token `/metrics` accepts besides a login.
+    pub metrics_token: Option<String>,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// A session ends after this long without a request...
+    pub session_idle: Duration,
+    /// ...or this long after the login, whichever comes first.
+    pub session_lifetime: Duration,
+    /// Where session and CSRF tokens come from.
+    pub random: security::Random,
     pub poll: Option<Duration>,
     pub project_root: PathBuf,
     pub state_dir: PathBuf,
@@ -69,8 +81,25 @@ impl std::fmt::Debug for Settings {
                 &self.users.iter().map(|(u, _)| u).collect::<Vec<_>>(),
             )
             .field("public_read", &self.public_read)
+            .field("max_connections", &self.max_connections)
+            .field("session_idle", &self.session_idle)
+            .field("session_lifetime", &self.session_lifetime)
             .field("project_root", &self.project_root)
             .finish_non_exhaustive()
+    }
+}
+
+impl Settings {
+    /// Connections served at once when slipway.toml does not say.
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+    pub const DEFAULT_SESSION_IDLE: Duration = Duration::from_secs(2 * 60 * 60);
+    pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
+    /// Whether people reach the server over HTTPS, so its cookies travel only that way.
+    fn https(&self) -> bool {
+        self.url
+            .get(..8)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
     }
 }
 
@@ -78,7 +107,34 @@ impl std::fmt::Debug for Settings {
 struct Session {
     user: String,
     csrf: String,
+    created: Instant,
+    last_seen: Instant,
 }
+
+/// Wakes the live logs of a run when its runner in this process writes a line or changes its
+/// state.
+#[derive(Debug, Default)]
+struct Wakers(Mutex<HashMap<i64, tokio::sync::watch::Sender<u64>>>);
+
+impl Wakers {
+    fn wake(&self, run: i64) {
+        if let Some(sender) = self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&run) {
+            sender.send_modify(|n| *n = n.wrapping_add(1));
+        }
+    }
+
+    fn subscribe(&self, run: i64) -> tokio::sync::watch::Receiver<u64> {
+        let mut senders = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        senders.retain(|_, sender| sender.receiver_count() > 0);
+        senders
+            .entry(run)
+            .or_insert_with(|| tokio::sync::watch::channel(0).0)
+            .subscribe()
+    }
+}
+
+/// Why a push started no run of a release pipeline it passes.
+const NOT_NEWER: &str = "is not newer than the commit it last ran for on";
 
 /// The server's shared state.
 pub(crate) struct App {
@@ -94,6 +150,10 @@ pub(crate) struct App {
     /// Runs this server carries now, so none is carried twice.
     carried: Mutex<std::collections::HashSet<i64>>,
     started: Instant,
+    login_brake: Mutex<security::LoginBrake>,
+    wakers: Arc<Wakers>,
+    /// When the audit last noted a refused webhook.
+    last_refused_webhook: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for App {
@@ -116,6 +176,15 @@ impl Drop for Carried {
     }
 }
 
+/// Wakes a run's live logs when the server stops carrying it, however that ends.
+struct WakeOnEnd(Arc<Wakers>, i64);
+
+impl Drop for WakeOnEnd {
+    fn drop(&mut self) {
+        self.0.wake(self.1);
+    }
+}
+
 impl App {
     fn count(&self, key: String) {
         *self
@@ -132,6 +201,7 @@ impl App {
 
     fn runner(self: &Arc<Self>, root: PathBuf) -> Runner {
         let url = self.settings.url.trim_end_matches('/').to_owned();
+        let wakers = self.wakers.clone();
         Runner {
             manifest: self.settings.manifest.clone(),
             store: self.runs.clone(),
@@ -141,8 +211,17 @@ impl App {
                 "SLIPWAY_STATE_DIR".to_owned(),
                 self.settings.state_dir.to_string_lossy().into_owned(),
             )],
-            progress: Arc::new(|progress| {
-                if let slipway_pipeline::Progress::Finished { run, state, note } = progress {
+            progress: Arc::new(move |progress| {
+                use slipway_pipeline::Progress;
+                let (Progress::Queued { run, .. }
+                | Progress::StepStarted { run, .. }
+                | Progress::Line { run, .. }
+                | Progress::StepFinished { run, .. }
+                | Progress::Waiting { run, .. }
+                | Progress::Notified { run, .. }
+                | Progress::Finished { run, .. }) = &progress;
+                wakers.wake(*run);
+                if let Progress::Finished { run, state, note } = progress {
                     let note = note.map(|n| format!(": {n}")).unwrap_or_default();
                     // A note may quote a step's name from a branch's slipway.toml.
                     eprintln!("run {run} {state}{}", printable(&note));
@@ -162,6 +241,7 @@ impl App {
         let app = self.clone();
         tokio::spawn(async move {
             let _carried = Carried(app.clone(), id);
+            let _wake = WakeOnEnd(app.wakers.clone(), id);
             let Ok(Some(run)) = app.runs.get(id) else {
                 return;
             };
@@ -243,15 +323,22 @@ impl App {
         Ok(run)
     }
 
-    /// A push of `rev` to `branch`: starts the pipelines its changes pass. The commit is
-    /// fetched first when the project's repository does not have it yet.
-    fn on_push(self: &Arc<Self>, branch: &str, rev: &str, trigger: &str) -> Result<Vec<Run>> {
+    /// A push of `rev` to `branch`: starts the pipelines its changes pass, and says why it
+    /// started none of a release pipeline it passes. The commit is fetched first when the
+    /// project's repository does not have it yet.
+    fn on_push(
+        self: &Arc<Self>,
+        branch: &str,
+        rev: &str,
+        trigger: &str,
+    ) -> Result<(Vec<Run>, Vec<String>)> {
         let root = &self.settings.project_root;
         if changes::resolve_rev(root, rev).is_err() {
             let _ = changes::git(root, &["fetch", "--all", "--quiet"]);
         }
         let rev = changes::resolve_rev(root, rev)?;
         let mut started = Vec::new();
+        let mut skipped = Vec::new();
         for (name, change) in changes::pushed(
             &self.settings.manifest,
             &self.runs,
@@ -259,9 +346,43 @@ impl App {
             Some(branch),
             &rev,
         )? {
+            if let Some(why) = self.stale_release(&name, branch, &rev)? {
+                // The branch name is the webhook's text: escaped for the terminal.
+                eprintln!("{trigger}: {}", why.escape_debug());
+                let _ = self.runs.audit(trigger, "push-ignored", None, Some(&why));
+                skipped.push(why);
+                continue;
+            }
             started.push(self.start(&name, &change, trigger, &format!("{trigger} of {branch}"))?);
         }
-        Ok(started)
+        Ok((started, skipped))
+    }
+
+    /// Why a push of `rev` to `branch` must not start release pipeline `pipeline`: the
+    /// pipeline already ran for `rev` or a newer commit of that branch (a replayed or
+    /// reordered webhook, a branch reset to an old commit). A person may still run it.
+    fn stale_release(&self, pipeline: &str, branch: &str, rev: &str) -> Result<Option<String>> {
+        let Some(definition) = self.settings.manifest.pipelines.get(pipeline) else {
+            return Ok(None);
+        };
+        if slipway_pipeline::steps::kind_of(pipeline, definition)
+            != slipway_core::manifest::PipelineKind::Release
+        {
+            return Ok(None);
+        }
+        let Some(last) = self.runs.last_rev_on_branch(pipeline, branch)? else {
+            return Ok(None);
+        };
+        // When git cannot tell (the last commit is gone from the repository), fail closed.
+        let not_newer =
+            last == rev || is_ancestor(&self.settings.project_root, rev, &last).unwrap_or(true);
+        Ok(not_newer.then(|| {
+            format!(
+                "`{pipeline}` did not start: {} {NOT_NEWER} `{branch}` ({}); a person can still run it",
+                short(rev),
+                short(&last)
+            )
+        }))
     }
 
     /// A pull request opened or given new commits (never one from a fork: `hooks::parse` drops
@@ -367,6 +488,27 @@ impl App {
     }
 }
 
+/// Whether commit `older` is an ancestor of commit `newer`; `None` when git cannot tell.
+fn is_ancestor(root: &std::path::Path, older: &str, newer: &str) -> Option<bool> {
+    let status = std::process::Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["merge-base", "--is-ancestor", older, newer])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .ok()?;
+    match status.code() {
+        Some(0) => Some(true),
+        Some(1) => Some(false),
+        _ => None,
+    }
+}
+
+fn short(rev: &str) -> &str {
+    &rev[..rev.len().min(12)]
+}
+
 /// Watches the project's repository: a branch whose head moved is a push.
 async fn poll(app: Arc<App>, every: Duration) {
     let mut seen: Option<HashMap<String, String>> = None;
@@ -420,8 +562,12 @@ pub async fn serve(
     let releases = slipway_deploy::store::Store::open(&slipway_deploy::rollout::store_path(
         &settings.state_dir,
     ))?;
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
+    if let Some(warning) =
+        listener::descriptor_warning(listener::open_files_limit(), settings.max_connections)
+    {
+        eprintln!("{warning}");
+    }
+    let listener = listener::CappedListener::bind(settings.listen, settings.max_connections)
         .map_err(|source| ServerError::Listen {
             address: settings.listen,
             source,
@@ -438,6 +584,9 @@ pub async fn serve(
         counters: Mutex::default(),
         carried: Mutex::default(),
         started: Instant::now(),
+        login_brake: Mutex::default(),
+        wakers: Arc::default(),
+        last_refused_webhook: Mutex::default(),
     });
     app.adopt_orphans()?;
     // A runner can die after the scan above (a server still shutting down when this one
@@ -454,26 +603,37 @@ pub async fn serve(
     if let Some(every) = poll_every {
         tokio::spawn(poll(app.clone(), every));
     }
-    let router = Router::new()
-        .route("/", get(pages::dashboard))
+    // Forms are small: a login or a comment. Webhooks keep axum's default limit (2 MB).
+    let forms = Router::new()
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", post(pages::logout))
-        .route("/runs/{id}", get(pages::run_page))
-        .route("/runs/{id}/events", get(pages::run_events))
         .route("/runs/{id}/approve", post(pages::approve))
         .route("/runs/{id}/reject", post(pages::reject))
         .route("/runs/{id}/resume", post(pages::resume))
         .route("/pipelines/{name}/run", post(pages::run_pipeline))
-        .route("/environments/{name}", get(pages::environment_page))
         .route("/environments/{name}/rollback", post(pages::rollback))
+        .layer(axum::extract::DefaultBodyLimit::max(security::FORM_LIMIT));
+    let router = Router::new()
+        .route("/", get(pages::dashboard))
+        .route("/audit", get(pages::audit_page))
+        .route("/runs/{id}", get(pages::run_page))
+        .route("/runs/{id}/events", get(pages::run_events))
+        .route("/environments/{name}", get(pages::environment_page))
         .route("/hooks/{host}", post(pages::webhook))
         .route("/api/runs", get(pages::api_runs))
         .route("/api/runs/{id}", get(pages::api_run))
         .route("/metrics", get(pages::metrics))
+        .route("/static/slipway.css", get(pages::style))
+        .route("/static/run.js", get(pages::run_script))
         .route("/health", get(|| async { "ok" }))
+        .merge(forms)
+        .layer(axum::middleware::from_fn(security::headers))
         .with_state(app);
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|source| ServerError::Listen { address, source })
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<listener::ClientAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .map_err(|source| ServerError::Listen { address, source })
 }

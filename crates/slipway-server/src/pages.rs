@@ -2,15 +2,15 @@
 //! Pages need a login unless `public_read` is set; every change needs a login (a session with
 //! its CSRF token on the form, or HTTP basic auth for scripts).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::fmt::Write;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -18,15 +18,20 @@ use base64::Engine;
 use slipway_pipeline::PipelineError;
 use slipway_pipeline::changes;
 use slipway_pipeline::runner;
-use slipway_pipeline::store::{ApprovalState, RunState, StepState};
+use slipway_pipeline::store::{ApprovalState, LogLine, RunState, StepState};
 
 use crate::App;
 use crate::hooks::{self, GitHost, HookError, HookEvent};
 use crate::html::{button, esc, page, short, state, time};
+use crate::listener::ClientAddr;
+use crate::security::{self, Guesser};
 
 type Shared = State<Arc<App>>;
 
 const COOKIE: &str = "slipway_session";
+
+/// How often the audit notes a refused webhook.
+const REFUSED_WEBHOOK_NOTE_EVERY: Duration = Duration::from_secs(60);
 
 /// Who is asking.
 struct Viewer {
@@ -35,13 +40,30 @@ struct Viewer {
     csrf: Option<String>,
 }
 
-fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    if let Ok(mut file) = std::fs::File::open("/dev/urandom") {
-        use std::io::Read;
-        let _ = file.read_exact(&mut bytes);
+/// The session cookie a request carries, if any.
+fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            pair.trim()
+                .strip_prefix(&format!("{COOKIE}="))
+                .map(str::to_owned)
+        })
+}
+
+/// `Set-Cookie` for session `token` (an empty token ends the session in the browser).
+fn cookie(app: &App, token: &str) -> String {
+    let secure = if app.settings.https() { "; Secure" } else { "" };
+    if token.is_empty() {
+        return format!("{COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict{secure}");
     }
-    hex::encode(bytes)
+    format!(
+        "{COOKIE}={token}; Path=/; Max-Age={}; HttpOnly; SameSite=Strict{secure}",
+        app.settings.session_lifetime.as_secs()
+    )
 }
 
 fn password_matches(app: &App, user: &str, password: &str) -> bool {
@@ -51,24 +73,28 @@ fn password_matches(app: &App, user: &str, password: &str) -> bool {
         .any(|(name, secret)| name == user && hooks::same_secret(secret, password))
 }
 
+/// The session `token` names, if it has not ended; using it keeps it from going idle.
+fn session(app: &App, token: &str) -> Option<crate::Session> {
+    let now = Instant::now();
+    let mut sessions = app.sessions.lock().unwrap_or_else(|e| e.into_inner());
+    let session = sessions.get_mut(token)?;
+    if security::session_ended(
+        session.created,
+        session.last_seen,
+        now,
+        app.settings.session_idle,
+        app.settings.session_lifetime,
+    ) {
+        sessions.remove(token);
+        return None;
+    }
+    session.last_seen = now;
+    Some(session.clone())
+}
+
 fn viewer(app: &App, headers: &HeaderMap) -> Viewer {
-    let cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| {
-            pair.trim()
-                .strip_prefix(&format!("{COOKIE}="))
-                .map(str::to_owned)
-        });
-    if let Some(token) = cookie
-        && let Some(session) = app
-            .sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&token)
-            .cloned()
+    if let Some(token) = session_cookie(headers)
+        && let Some(session) = session(app, &token)
     {
         return Viewer {
             user: Some(session.user),
@@ -85,13 +111,31 @@ fn viewer(app: &App, headers: &HeaderMap) -> Viewer {
                 .ok()
         })
         .and_then(|v| String::from_utf8(v).ok());
-    if let Some((user, password)) = basic.as_deref().and_then(|b| b.split_once(':'))
-        && password_matches(app, user, password)
-    {
-        return Viewer {
-            user: Some(user.to_owned()),
-            csrf: None,
-        };
+    // Basic auth is a login too: guesses through it are braked per user name (a script's
+    // request carries no form to answer 429 on, so a braked one is simply not logged in). A
+    // success does not clear the count: a script polling with the right password would
+    // otherwise reset the brake for whoever is guessing.
+    if let Some((user, password)) = basic.as_deref().and_then(|b| b.split_once(':')) {
+        let guesser = [Guesser::User(security::submitted_user(user))];
+        let now = Instant::now();
+        let mut brake = app.login_brake.lock().unwrap_or_else(|e| e.into_inner());
+        if brake.must_wait(&guesser, now).is_none() {
+            if password_matches(app, user, password) {
+                return Viewer {
+                    user: Some(user.to_owned()),
+                    csrf: None,
+                };
+            }
+            brake.failed(&guesser, now);
+            drop(brake);
+            app.count("slipway_server_logins_total{outcome=\"refused\"}".into());
+            let _ = app.runs.audit(
+                &security::submitted_user(user),
+                "login-refused",
+                None,
+                Some("basic auth"),
+            );
+        }
     }
     Viewer {
         user: None,
@@ -193,41 +237,112 @@ pub(crate) async fn login_form(State(app): Shared) -> Html<String> {
     ))
 }
 
-pub(crate) async fn login(State(app): Shared, body: Bytes) -> Response {
+pub(crate) async fn login(
+    State(app): Shared,
+    ConnectInfo(ClientAddr(client)): ConnectInfo<ClientAddr>,
+    body: Bytes,
+) -> Response {
     let form = form_of(&body);
     let user = form.get("user").map(String::as_str).unwrap_or_default();
     let password = form.get("password").map(String::as_str).unwrap_or_default();
+    let nobody = Viewer {
+        user: None,
+        csrf: None,
+    };
+    // Guesses are braked per address and per user name: many addresses guessing one user's
+    // password wait as one address guessing many users' do.
+    let guessers = [
+        Guesser::Address(client.ip()),
+        Guesser::User(security::submitted_user(user)),
+    ];
+    let now = Instant::now();
+    let wait = app
+        .login_brake
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .must_wait(&guessers, now);
+    if let Some(wait) = wait {
+        app.count("slipway_server_logins_total{outcome=\"throttled\"}".into());
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let mut refused = error_page(
+            &app,
+            &nobody,
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!("too many failed logins: try again in {seconds} s"),
+        );
+        refused
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        return refused;
+    }
     if !password_matches(&app, user, password) {
         app.count("slipway_server_logins_total{outcome=\"refused\"}".into());
-        let _ = app.runs.audit(user, "login-refused", None, None);
-        let viewer = Viewer {
-            user: None,
-            csrf: None,
-        };
+        app.login_brake
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .failed(&guessers, now);
+        let _ = app.runs.audit(
+            &security::submitted_user(user),
+            "login-refused",
+            None,
+            Some(&format!("from {}", client.ip())),
+        );
         return error_page(
             &app,
-            &viewer,
+            &nobody,
             StatusCode::UNAUTHORIZED,
             "wrong user or password",
         );
     }
+    // Without unpredictable tokens there is no session worth having: refuse the login.
+    let tokens = security::token(&app.settings.random)
+        .and_then(|token| Ok((token, security::token(&app.settings.random)?)));
+    let (token, csrf) = match tokens {
+        Ok(tokens) => tokens,
+        Err(error) => {
+            // The user name is the client's text: shown escaped, never obeyed by a terminal.
+            eprintln!(
+                "login of {}: cannot read the OS random source: {error}",
+                security::submitted_user(user).escape_debug()
+            );
+            app.count("slipway_server_logins_total{outcome=\"no-randomness\"}".into());
+            return error_page(
+                &app,
+                &nobody,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the server cannot make a session token now (its random source failed): try again later",
+            );
+        }
+    };
     app.count("slipway_server_logins_total{outcome=\"ok\"}".into());
-    let token = random_token();
-    app.sessions
+    app.login_brake
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .insert(
+        .succeeded(&guessers);
+    {
+        let mut sessions = app.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let settings = &app.settings;
+        sessions.retain(|_, s| {
+            !security::session_ended(
+                s.created,
+                s.last_seen,
+                now,
+                settings.session_idle,
+                settings.session_lifetime,
+            )
+        });
+        sessions.insert(
             token.clone(),
             crate::Session {
                 user: user.to_owned(),
-                csrf: random_token(),
+                csrf,
+                created: now,
+                last_seen: now,
             },
         );
+    }
     (
-        [(
-            header::SET_COOKIE,
-            format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"),
-        )],
+        [(header::SET_COOKIE, cookie(&app, &token))],
         Redirect::to("/"),
     )
         .into_response()
@@ -238,24 +353,14 @@ pub(crate) async fn logout(State(app): Shared, headers: HeaderMap, body: Bytes) 
     if let Err(refused) = may_change(&app, &headers, &form) {
         return *refused;
     }
-    let token = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| {
-            pair.trim()
-                .strip_prefix(&format!("{COOKIE}="))
-                .map(str::to_owned)
-        });
-    if let Some(token) = token {
+    if let Some(token) = session_cookie(&headers) {
         app.sessions
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&token);
     }
     (
-        [(header::SET_COOKIE, format!("{COOKIE}=; Path=/; Max-Age=0"))],
+        [(header::SET_COOKIE, cookie(&app, ""))],
         Redirect::to("/login"),
     )
         .into_response()
@@ -562,7 +667,16 @@ pub(crate) async fn run_page(
     }
     let logs = app.runs.logs(id, 0).unwrap_or_default();
     let last = logs.last().map_or(0, |l| l.seq);
-    body.push_str("<section><h2>Log</h2><pre id=log>");
+    // Live while unfinished: /static/run.js appends new lines and reloads on a change of state.
+    let live = if run.state.is_finished() {
+        ""
+    } else {
+        " data-live=1"
+    };
+    let _ = write!(
+        body,
+        "<section><h2>Log</h2><pre id=log data-run={id} data-after={last}{live}>"
+    );
     let mut step = None;
     for line in &logs {
         if step != Some(line.step) {
@@ -574,11 +688,7 @@ pub(crate) async fn run_page(
     }
     body.push_str("</pre></section>");
     if !run.state.is_finished() {
-        // Live: new lines are appended; a change of state reloads the page (steps, buttons).
-        let _ = write!(
-            body,
-            "<script>const log=document.getElementById('log');const s=new EventSource('/runs/{id}/events?after={last}');s.addEventListener('line',e=>{{log.textContent+=e.data+'\\n';log.scrollTop=log.scrollHeight}});s.addEventListener('state',e=>{{s.close();location.reload()}});</script>"
-        );
+        body.push_str("<script src=/static/run.js defer></script>");
     }
     body.push_str("<section><h2>Audit</h2><table>");
     for entry in app
@@ -614,8 +724,86 @@ pub(crate) struct After {
     after: i64,
 }
 
-/// Server-sent events of run `id`: `line` for each new log line, `state` when the run's state
-/// changes (then the stream ends).
+/// How often live logs look for lines of a run another process carries (a `slipway pipeline
+/// run` in a terminal): its lines reach this server only through the run history.
+const ELSEWHERE_EVERY: Duration = Duration::from_secs(2);
+/// How often live logs look anyway when this server carries the run (its runner wakes them on
+/// every line and change of state): a safety net, not the way lines arrive.
+const CARRIED_EVERY: Duration = Duration::from_secs(30);
+
+/// Where a live log stream is.
+struct Follow {
+    app: Arc<App>,
+    id: i64,
+    after: i64,
+    /// The run's state when the stream began: a change ends the stream.
+    first: RunState,
+    pending: VecDeque<LogLine>,
+    wake: tokio::sync::watch::Receiver<u64>,
+    done: bool,
+}
+
+impl Follow {
+    /// The next event: a line not yet sent, else the run's new state (the last event), else
+    /// waits for the runner to say something happened.
+    async fn next(mut self) -> Option<(Result<Event, Infallible>, Follow)> {
+        if self.done {
+            return None;
+        }
+        loop {
+            if let Some(line) = self.pending.pop_front() {
+                self.after = line.seq;
+                let event = Event::default()
+                    .event("line")
+                    .id(line.seq.to_string())
+                    .data(line.line);
+                return Some((Ok(event), self));
+            }
+            // Seen before looking, so a wake while looking is not lost.
+            self.wake.borrow_and_update();
+            let lines = self.app.runs.logs(self.id, self.after).unwrap_or_default();
+            if !lines.is_empty() {
+                self.pending.extend(lines);
+                continue;
+            }
+            let now = self
+                .app
+                .runs
+                .get(self.id)
+                .ok()
+                .flatten()
+                .map_or(RunState::Failed, |r| r.state);
+            if now != self.first || now.is_finished() {
+                self.done = true;
+                return Some((Ok(Event::default().event("state").data(now.as_str())), self));
+            }
+            let carried_here = self
+                .app
+                .carried
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&self.id);
+            let every = if carried_here {
+                CARRIED_EVERY
+            } else {
+                ELSEWHERE_EVERY
+            };
+            tokio::select! {
+                woken = self.wake.changed() => {
+                    if woken.is_err() {
+                        tokio::time::sleep(every).await;
+                    }
+                }
+                _ = tokio::time::sleep(every) => {}
+            }
+        }
+    }
+}
+
+/// Server-sent events of run `id`: `line` for each log line after `after`, then `state` when the
+/// run's state changes or when it has ended, and the stream closes. Lines of a run this server
+/// carries arrive as its runner writes them; those of a run carried elsewhere are looked for
+/// every few seconds.
 pub(crate) async fn run_events(
     State(app): Shared,
     headers: HeaderMap,
@@ -629,37 +817,16 @@ pub(crate) async fn run_events(
     let Ok(Some(run)) = app.runs.get(id) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let first = run.state;
-    let stream = futures_util::stream::unfold(
-        (app, after.after, first, false),
-        move |(app, mut after, first, done)| async move {
-            if done {
-                return None;
-            }
-            loop {
-                let lines = app.runs.logs(id, after).unwrap_or_default();
-                if let Some(line) = lines.first() {
-                    after = line.seq;
-                    let event = Event::default()
-                        .event("line")
-                        .id(line.seq.to_string())
-                        .data(line.line.clone());
-                    return Some((Ok::<_, Infallible>(event), (app, after, first, false)));
-                }
-                let now = app
-                    .runs
-                    .get(id)
-                    .ok()
-                    .flatten()
-                    .map_or(RunState::Failed, |r| r.state);
-                if now != first {
-                    let event = Event::default().event("state").data(now.as_str());
-                    return Some((Ok(event), (app, after, first, true)));
-                }
-                tokio::time::sleep(Duration::from_millis(300)).await;
-            }
-        },
-    );
+    let follow = Follow {
+        wake: app.wakers.subscribe(id),
+        app,
+        id,
+        after: after.after,
+        first: run.state,
+        pending: VecDeque::new(),
+        done: false,
+    };
+    let stream = futures_util::stream::unfold(follow, Follow::next);
     Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response()
@@ -1029,9 +1196,25 @@ pub(crate) async fn webhook(
         hooks::verify(host, &secret, &body, header)
     {
         count("refused");
-        let _ = app
-            .runs
-            .audit(host.name(), "webhook-refused", None, Some(&why));
+        // Anyone may send unsigned requests: the audit notes them at most once a minute (the
+        // metrics count every one), so they cannot fill the history.
+        let now = Instant::now();
+        let note = {
+            let mut last = app
+                .last_refused_webhook
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let due = last.is_none_or(|at| now.duration_since(at) >= REFUSED_WEBHOOK_NOTE_EVERY);
+            if due {
+                *last = Some(now);
+            }
+            due
+        };
+        if note {
+            let _ = app
+                .runs
+                .audit(host.name(), "webhook-refused", None, Some(&why));
+        }
         return (StatusCode::UNAUTHORIZED, format!("{why}\n")).into_response();
     }
     let event = match host {
@@ -1039,13 +1222,52 @@ pub(crate) async fn webhook(
         GitHost::GitLab => header("x-gitlab-event"),
         GitHost::Gitea => header("x-gitea-event").or_else(|| header("x-forgejo-event")),
     };
+    // A signed delivery is acted on once: the host's delivery id and the body itself are
+    // remembered, so neither a repeated delivery nor the same body under a new id starts
+    // anything. The answer is a success, so the host does not send it again and again.
+    let keys = hooks::delivery_keys(host, header, &body);
+    let mut repeated = None;
+    for key in &keys {
+        match app
+            .runs
+            .remember_delivery(key, hooks::DELIVERY_WINDOW.as_secs() as i64)
+        {
+            Ok(true) => {}
+            Ok(false) => repeated = Some(key.clone()),
+            Err(error) => {
+                count("failed");
+                return (StatusCode::INTERNAL_SERVER_ERROR, format!("{error}\n")).into_response();
+            }
+        }
+    }
+    if let Some(key) = repeated {
+        count("duplicate");
+        let _ = app
+            .runs
+            .audit(host.name(), "webhook-duplicate", None, Some(&key));
+        return (
+            StatusCode::OK,
+            Json(serde_json::json!({
+                "started": [],
+                "duplicate": format!("this delivery was already received ({key}): it starts nothing"),
+            })),
+        )
+            .into_response();
+    }
+    let forget = |app: &App| {
+        for key in &keys {
+            let _ = app.runs.forget_delivery(key);
+        }
+    };
     match hooks::parse(host, event, &body) {
         Err(HookError::BadRequest(why) | HookError::Unauthorized(why)) => {
             count("bad");
+            forget(&app);
             (StatusCode::BAD_REQUEST, format!("{why}\n")).into_response()
         }
         Ok(HookEvent::Ignored(why)) => {
             count("ignored");
+            eprintln!("webhook from {}: {}", host.name(), why.escape_debug());
             (
                 StatusCode::ACCEPTED,
                 Json(serde_json::json!({ "started": [], "ignored": why })),
@@ -1061,31 +1283,36 @@ pub(crate) async fn webhook(
                     branch,
                     rev,
                     into,
-                } => app2.on_pull_request(
-                    host,
-                    number,
-                    changes::PullRequestEvent { branch, rev, into },
-                    &trigger,
-                ),
+                } => app2
+                    .on_pull_request(
+                        host,
+                        number,
+                        changes::PullRequestEvent { branch, rev, into },
+                        &trigger,
+                    )
+                    .map(|runs| (runs, Vec::new())),
                 HookEvent::Push { branch, rev } => app2.on_push(&branch, &rev, &trigger),
-                HookEvent::Ignored(_) => Ok(Vec::new()),
+                HookEvent::Ignored(_) => Ok((Vec::new(), Vec::new())),
             })
             .await;
             match started {
-                Ok(Ok(runs)) => {
+                Ok(Ok((runs, skipped))) => {
                     count("accepted");
                     let ids: Vec<i64> = runs.iter().map(|r| r.id).collect();
-                    (
-                        StatusCode::ACCEPTED,
-                        Json(serde_json::json!({ "started": ids })),
-                    )
-                        .into_response()
+                    let mut answer = serde_json::json!({ "started": ids });
+                    if !skipped.is_empty() {
+                        answer["skipped"] = serde_json::json!(skipped);
+                    }
+                    (StatusCode::ACCEPTED, Json(answer)).into_response()
                 }
+                // Nothing started: the host may deliver it again once the cause is fixed.
                 Ok(Err(error)) => {
                     count("failed");
+                    forget(&app);
                     (StatusCode::UNPROCESSABLE_ENTITY, format!("{error}\n")).into_response()
                 }
                 Err(error) => {
+                    forget(&app);
                     (StatusCode::INTERNAL_SERVER_ERROR, format!("{error}\n")).into_response()
                 }
             }
@@ -1118,8 +1345,30 @@ pub(crate) async fn api_run(
     }
 }
 
-/// Prometheus text format: runs by state, webhooks, logins, refusals, uptime.
-pub(crate) async fn metrics(State(app): Shared) -> Response {
+/// Whether `headers` carry `Authorization: Bearer <metrics_token>`.
+fn has_metrics_token(app: &App, headers: &HeaderMap) -> bool {
+    let Some(token) = &app.settings.metrics_token else {
+        return false;
+    };
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|given| hooks::same_secret(token, given.trim()))
+}
+
+/// Prometheus text format: runs by state, webhooks, logins, refusals, uptime. Read with
+/// `[server] metrics_token` as a bearer token, or logged in; `public_read` does not open it.
+pub(crate) async fn metrics(State(app): Shared, headers: HeaderMap) -> Response {
+    if !has_metrics_token(&app, &headers) && viewer(&app, &headers).user.is_none() {
+        app.count("slipway_server_refused_total{reason=\"metrics\"}".into());
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer realm=\"slipway metrics\"")],
+            "send `Authorization: Bearer <[server] metrics_token>`, or log in\n",
+        )
+            .into_response();
+    }
     let mut out = String::new();
     out.push_str("# TYPE slipway_pipeline_runs gauge\n");
     for (pipeline, run_state, n) in app.runs.count_by_state().unwrap_or_default() {
@@ -1153,4 +1402,76 @@ pub(crate) async fn metrics(State(app): Shared) -> Response {
         app.started.elapsed().as_secs()
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+pub(crate) async fn style() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        crate::html::STYLE,
+    )
+        .into_response()
+}
+
+pub(crate) async fn run_script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        crate::html::RUN_SCRIPT,
+    )
+        .into_response()
+}
+
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct AuditQuery {
+    /// Only entries of this action, e.g. `login-refused`.
+    action: Option<String>,
+}
+
+/// The audit log: who started, approved, rejected, resumed and rolled back what, refused
+/// webhooks and logins (with the address they came from), newest first.
+pub(crate) async fn audit_page(
+    State(app): Shared,
+    headers: HeaderMap,
+    Query(query): Query<AuditQuery>,
+) -> Response {
+    let viewer = viewer(&app, &headers);
+    if !can_read(&app, &viewer) {
+        return login_redirect();
+    }
+    let entries = app.runs.audit_log(None, 1000).unwrap_or_default();
+    let refused = entries
+        .iter()
+        .filter(|e| e.action == "login-refused")
+        .count();
+    let mut body = format!(
+        "<section><h2>Audit</h2><p class=note>{refused} failed login{} among the last {} entries. <a href=/audit?action=login-refused>Only failed logins</a> · <a href=/audit>Everything</a></p><table><tr><th>When</th><th>Who</th><th>What</th><th>Run</th><th>Detail</th></tr>",
+        if refused == 1 { "" } else { "s" },
+        entries.len()
+    );
+    for entry in entries
+        .iter()
+        .filter(|e| query.action.as_deref().is_none_or(|a| e.action == a))
+        .take(200)
+    {
+        let run = entry
+            .run_id
+            .map(|id| format!("<a href=/runs/{id}>{id}</a>"))
+            .unwrap_or_default();
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{run}</td><td class=note>{}</td></tr>",
+            time(entry.at),
+            esc(&entry.actor),
+            state(&entry.action),
+            esc(entry.detail.as_deref().unwrap_or(""))
+        );
+    }
+    body.push_str("</table></section>");
+    Html(page(
+        app.project(),
+        "audit",
+        viewer.user.as_deref(),
+        viewer.csrf.as_deref(),
+        &body,
+    ))
+    .into_response()
 }

@@ -822,6 +822,19 @@ pub struct ServerSettings {
     /// Look for new commits in the project's repository this often, e.g. `"30s"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll: Option<Duration>,
+    /// The bearer token `/metrics` accepts, as `env:VAR`; without it only a logged-in user
+    /// reads the metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_token: Option<String>,
+    /// Connections served at once; more wait until one closes. Default 256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u32>,
+    /// A login ends after this long without a request. Default `"2h"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_idle: Option<Duration>,
+    /// A login ends this long after it began, however busy. Default `"24h"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_lifetime: Option<Duration>,
 }
 
 impl ServerSettings {

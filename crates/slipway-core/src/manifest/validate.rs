@@ -478,6 +478,22 @@ impl Checker<'_, '_> {
                 "write `webhook_secret = \"env:VAR\"`".to_owned(),
             );
         }
+        if let Some(token) = &m.server.metrics_token
+            && !token.starts_with("env:")
+        {
+            self.bad(
+                root.key("server").key("metrics_token"),
+                "a metrics token is never written in slipway.toml".into(),
+                "write `metrics_token = \"env:VAR\"`".to_owned(),
+            );
+        }
+        if m.server.max_connections == Some(0) {
+            self.bad(
+                root.key("server").key("max_connections"),
+                "0 connections would serve nobody".into(),
+                "leave it out for the default (256) or write a number above 0".to_owned(),
+            );
+        }
         if let Some(git) = &m.git {
             self.check_git(git);
         }

@@ -14,7 +14,7 @@ use super::project::Project;
 /// start the pipelines a push or a pull request passes.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  SHOP_ADA_PASSWORD=... slipway serve                 on [server] listen (default 127.0.0.1:8300)\n  slipway serve --listen 0.0.0.0:8300\n\nslipway.toml:\n  [server]\n  users = { ada = \"env:SHOP_ADA_PASSWORD\" }\n  webhook_secret = \"env:SHOP_WEBHOOK_SECRET\"   # POST /hooks/github|gitlab|gitea\n  poll = \"30s\"                                  # or watch the repository's branches"
+    after_help = "Examples:\n  SHOP_ADA_PASSWORD=... slipway serve                 on [server] listen (default 127.0.0.1:8300)\n  slipway serve --listen 0.0.0.0:8300\n\nslipway.toml:\n  [server]\n  users = { ada = \"env:SHOP_ADA_PASSWORD\" }\n  webhook_secret = \"env:SHOP_WEBHOOK_SECRET\"   # POST /hooks/github|gitlab|gitea\n  metrics_token = \"env:SHOP_METRICS_TOKEN\"     # GET /metrics with `Authorization: Bearer ...`\n  poll = \"30s\"                                  # or watch the repository's branches"
 )]
 pub struct ServeArgs {
     /// Address to listen on (default: [server] listen, else 127.0.0.1:8300).
@@ -56,6 +56,11 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         .as_deref()
         .map(|r| from_env(r, "server.webhook_secret"))
         .transpose()?;
+    let metrics_token = server
+        .metrics_token
+        .as_deref()
+        .map(|r| from_env(r, "server.metrics_token"))
+        .transpose()?;
     let url = server
         .url
         .clone()
@@ -67,6 +72,19 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         users,
         public_read: server.public_read,
         webhook_secret,
+        metrics_token,
+        max_connections: server
+            .max_connections
+            .map_or(slipway_server::Settings::DEFAULT_MAX_CONNECTIONS, |n| {
+                n as usize
+            }),
+        session_idle: server
+            .session_idle
+            .map_or(slipway_server::Settings::DEFAULT_SESSION_IDLE, |d| d.0),
+        session_lifetime: server
+            .session_lifetime
+            .map_or(slipway_server::Settings::DEFAULT_SESSION_LIFETIME, |d| d.0),
+        random: slipway_server::security::os_random(),
         poll: server.poll.map(|d| d.0),
         project_root: project.root.clone(),
         state_dir,
