@@ -1,11 +1,14 @@
 //! Types and decisions without I/O: the `slipway.toml` model and its validation, diagnostics
-//! shared by every checker, and the scaffold of a new project.
+//! shared by every checker, deciding whether bytes are text, and the scaffold of a new
+//! project; plus the one function every file is written through (`files`).
 
 pub mod diagnostic;
+pub mod files;
 pub mod lock;
 pub mod manifest;
 pub mod scaffold;
 pub mod suggest;
+pub mod text;
 pub mod time;
 
 pub use diagnostic::{Diagnostic, Severity, SourceLocation};

@@ -122,7 +122,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", commands::error_text(&error));
             ExitCode::from(2)
         }
     }

@@ -292,3 +292,74 @@ fn a_file_that_is_not_utf8_is_reported_and_the_rest_still_linted() {
     assert!(found.contains(&("DF000", "Dockerfile.latin1")), "{found:?}");
     assert!(found.contains(&("DF002", "Dockerfile")), "{found:?}");
 }
+
+/// A slipway.toml that is not UTF-8 used to be skipped: exit 0, "0 files checked", its
+/// `[lint]` settings dropped. Every encoding is refused, located, with what to do.
+#[test]
+fn a_manifest_that_is_not_utf8_is_a_located_error_for_lint_and_every_command() {
+    let manifest = "[project]\nname = \"enc\"\n\n[lint]\nignore = [\"DF002\"]\n";
+    let utf16le =
+        |text: &str| -> Vec<u8> { text.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+    let mut with_bom = vec![0xff, 0xfe];
+    with_bom.extend(utf16le(manifest));
+    let mut big_endian_with_bom = vec![0xfe, 0xff];
+    big_endian_with_bom.extend(manifest.encode_utf16().flat_map(u16::to_be_bytes));
+    let latin1 = b"[project]\nname = \"enc\"\n# caf\xe9\n".to_vec();
+    for (bytes, position, what) in [
+        (
+            with_bom,
+            "slipway.toml:1:1",
+            "UTF-16 (little-endian, with a byte-order mark)",
+        ),
+        (
+            big_endian_with_bom,
+            "slipway.toml:1:1",
+            "UTF-16 (big-endian, with a byte-order mark)",
+        ),
+        (
+            utf16le(manifest),
+            "slipway.toml:1:2",
+            "UTF-16 (little-endian, without a byte-order mark)",
+        ),
+        (latin1, "slipway.toml:3:6", "byte 0xe9 is not UTF-8"),
+    ] {
+        let temp = tempfile::tempdir().unwrap();
+        std::fs::write(temp.path().join("slipway.toml"), &bytes).unwrap();
+        write(temp.path(), "Dockerfile", "FROM python:latest\n");
+
+        let lint = run(slipway(temp.path()).arg("lint"));
+        assert_eq!(lint.code, 2, "{what}: {}{}", lint.stdout, lint.stderr);
+        for needle in ["MF000", position, what, "save it as UTF-8"] {
+            assert!(
+                lint.stdout.contains(needle),
+                "{what}: no {needle:?} in {}",
+                lint.stdout
+            );
+        }
+
+        // A file inside the project is linted with its settings, so it cannot go on without.
+        let one_file = run(slipway(temp.path()).args(["lint", "Dockerfile"]));
+        assert_eq!(one_file.code, 2, "{what}: {}", one_file.stdout);
+        assert!(
+            one_file.stderr.contains(position) && one_file.stderr.contains("save it as UTF-8"),
+            "{what}: {}",
+            one_file.stderr
+        );
+
+        for args in [
+            &["config", "check"][..],
+            &["pipeline", "list"],
+            &["ps", "dev"],
+        ] {
+            let result = run(slipway(temp.path()).args(args));
+            assert_eq!(result.code, 2, "{args:?}, {what}: {}", result.stderr);
+            assert!(
+                result.stderr.contains(position)
+                    && result.stderr.contains(what)
+                    && result.stderr.contains("save it as UTF-8"),
+                "{args:?}, {what}: {}",
+                result.stderr
+            );
+        }
+    }
+}
