@@ -452,6 +452,9 @@ fn lint_file(
                     error.message,
                     &[],
                 );
+                if let (Some(last), Some(help)) = (report.diagnostics.last_mut(), error.help) {
+                    last.help = Some(help);
+                }
             }
         },
     }

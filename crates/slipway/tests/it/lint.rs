@@ -363,3 +363,54 @@ fn a_manifest_that_is_not_utf8_is_a_located_error_for_lint_and_every_command() {
         }
     }
 }
+
+/// YAML limits surfaced as `budget breached: MergeKeys {...}`.
+#[test]
+fn a_compose_file_over_the_yaml_limits_is_named_in_words_located_with_what_to_do() {
+    let temp = tempfile::tempdir().unwrap();
+    let mut bomb = String::from(
+        "services:\n  web:\n    image: nginx:1.27\nx0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n",
+    );
+    for i in 1..10 {
+        let aliases = vec![format!("*a{}", i - 1); 9].join(", ");
+        bomb.push_str(&format!("x{i}: &a{i} [{aliases}]\n"));
+    }
+    write(temp.path(), "docker-compose.yml", &bomb);
+    let mut merges = String::from("services:\n  web:\n    image: nginx:1.27\nbase: &b {k: 1}\n");
+    for i in 0..10_001 {
+        merges.push_str(&format!("m{i}: {{<<: *b}}\n"));
+    }
+    write(temp.path(), "compose.merge.yml", &merges);
+    for (file, what, position) in [
+        (
+            "docker-compose.yml",
+            "more than 250000 values once its aliases are expanded",
+            "docker-compose.yml:",
+        ),
+        (
+            "compose.merge.yml",
+            "more than 10000 merge keys (`<<`)",
+            "compose.merge.yml:10005:",
+        ),
+    ] {
+        let lint = run(slipway(temp.path()).args(["lint", file]));
+        assert_eq!(lint.code, 2, "{}", lint.stdout);
+        for needle in [what, position, "remove the repetition", "cannot be raised"] {
+            assert!(
+                lint.stdout.contains(needle),
+                "no {needle:?} in {}",
+                lint.stdout
+            );
+        }
+        assert!(!lint.stdout.contains("budget breached"), "{}", lint.stdout);
+
+        let init = run(slipway(temp.path()).args(["init", "--from-compose", file, "converted"]));
+        assert_eq!(init.code, 2, "{}", init.stderr);
+        assert!(
+            init.stderr.contains(what) && init.stderr.contains(position),
+            "{}",
+            init.stderr
+        );
+        assert!(!temp.path().join("converted").exists(), "nothing written");
+    }
+}
