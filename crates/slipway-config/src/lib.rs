@@ -615,23 +615,41 @@ pub fn render(
             .strip_prefix(root)
             .unwrap_or(&template)
             .to_path_buf();
-        let mut text = render_template(
-            &engine,
-            &relative,
-            &source,
-            context_with(&secret_values),
-            &known,
-        )?;
+        let mut text =
+            match render_template(&engine, &relative, &source, context_with(&secret_values)) {
+                Ok(text) => text,
+                Err(Failure::Limit(error)) => return Err(error),
+                Err(Failure::Engine(error)) => {
+                    // minijinja's detail can quote a value (`unable to calculate hunter2 - 1`): it
+                    // is shown only when the template fails with the same words with stand-ins
+                    // for the secrets, so nothing in it came from one.
+                    let same_with_stand_ins = stand_ins.first().is_none_or(|values| {
+                        match render_template(&engine, &relative, &source, context_with(values)) {
+                            Err(Failure::Engine(other)) => {
+                                other.kind() == error.kind() && other.detail() == error.detail()
+                            }
+                            _ => false,
+                        }
+                    });
+                    return Err(template_error(
+                        &relative,
+                        &source,
+                        &error,
+                        &known,
+                        same_with_stand_ins,
+                    ));
+                }
+            };
         if source.ends_with('\n') && !text.ends_with('\n') {
             text.push('\n');
         }
         // The same template with every secret replaced by stand-ins: what changes with them
         // is what the secrets contributed to. A render that fails with stand-ins fails closed
         // (everything in the file is masked).
-        let uses_secrets = source.contains("secret");
-        let alternatives: Vec<Option<String>> = if uses_secrets && !secret_values.is_empty() {
+        // Not only templates that name `secret`: `debug()` prints the whole context.
+        let alternatives: Vec<Option<String>> = if !secret_values.is_empty() {
             let render_with = |values: &BTreeMap<String, String>| {
-                render_template(&engine, &relative, &source, context_with(values), &known).ok()
+                render_template(&engine, &relative, &source, context_with(values)).ok()
             };
             let mut alternatives: Vec<Option<String>> = stand_ins.iter().map(render_with).collect();
             // Only counted when the template can render it (see `taint`).
@@ -731,21 +749,26 @@ struct KnownNames {
     secrets: Vec<String>,
 }
 
-/// Renders one template within [`TEMPLATE_FUEL`] and [`MAX_ENV_FILE_BYTES`]. Errors are located
-/// (file:line:column) and never carry a secret's value.
+/// Why a template did not render.
+enum Failure {
+    /// The engine's error, turned into a located one by [`template_error`].
+    Engine(minijinja::Error),
+    /// The output limit, located.
+    Limit(ConfigError),
+}
+
+/// Renders one template within [`TEMPLATE_FUEL`] and [`MAX_ENV_FILE_BYTES`].
 fn render_template(
     engine: &Environment<'static>,
     relative: &Path,
     source: &str,
     context: minijinja::Value,
-    known: &KnownNames,
-) -> Result<String, ConfigError> {
+) -> Result<String, Failure> {
     let name = relative.to_string_lossy();
     let rendered = engine
         .template_from_named_str(&name, source)
         .and_then(|template| template.render_with_spans(context));
-    let (text, spans) =
-        rendered.map_err(|error| template_error(relative, source, &error, known))?;
+    let (text, spans) = rendered.map_err(Failure::Engine)?;
     if text.len() > MAX_ENV_FILE_BYTES {
         let at = spans
             .iter()
@@ -753,7 +776,7 @@ fn render_template(
             .map(|span| span.source_range().start)
             .unwrap_or(0);
         let (line, column) = slipway_core::diagnostic::line_col(source, at);
-        return Err(ConfigError::Template {
+        return Err(Failure::Limit(ConfigError::Template {
             file: relative.to_path_buf(),
             line,
             column,
@@ -762,16 +785,19 @@ fn render_template(
                 MAX_ENV_FILE_BYTES,
                 text.len()
             ),
-        });
+        }));
     }
     Ok(text)
 }
 
+/// The engine's error located (file:line:column), the undefined name with a suggestion; the
+/// engine's detail only with `show_detail` (see where it is decided).
 fn template_error(
     relative: &Path,
     source: &str,
     error: &minijinja::Error,
     known: &KnownNames,
+    show_detail: bool,
 ) -> ConfigError {
     use minijinja::ErrorKind;
     let range = error.range();
@@ -812,15 +838,10 @@ fn template_error(
                 format!("`{name}` is undefined{suggestion}")
             }
         }
-        kind => {
-            // minijinja's detail can quote values; it is shown only where no secret is near.
-            match error.detail() {
-                Some(detail) if !expression.contains("secret") && !detail.contains("secret") => {
-                    format!("{kind}: {detail}")
-                }
-                _ => kind.to_string(),
-            }
-        }
+        kind => match error.detail() {
+            Some(detail) if show_detail => format!("{kind}: {detail}"),
+            _ => kind.to_string(),
+        },
     };
     ConfigError::Template {
         file: relative.to_path_buf(),

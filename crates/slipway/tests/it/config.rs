@@ -395,6 +395,24 @@ fn a_template_error_names_the_place_the_variable_and_a_suggestion() {
         result.stderr
     );
 
+    // The engine's own words can quote a value: never one made from a secret.
+    write(
+        temp.path(),
+        "config/dev/api.env.j2",
+        "{% set n = secret.DB_PASSWORD | int %}\nN={{ n * n * n * n * n * n * n * n }}\n",
+    );
+    let result = run(slipway(temp.path())
+        .args(["config", "render", "dev"])
+        .env("CFG_DB_PASSWORD", "98765432101"));
+    assert_eq!(result.code, 2, "{}", result.stderr);
+    assert!(
+        result.stderr.contains("config/dev/api.env.j2:2:")
+            && result.stderr.contains("invalid operation"),
+        "{}",
+        result.stderr
+    );
+    assert!(!result.stderr.contains("98765432101"), "{}", result.stderr);
+
     write(
         temp.path(),
         "config/dev/api.env.j2",
