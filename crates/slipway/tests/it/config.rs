@@ -549,3 +549,44 @@ fn config_check_gives_up_after_its_timeout() {
         result.stderr
     );
 }
+
+#[test]
+fn a_template_or_values_file_that_is_not_utf8_is_located() {
+    let temp = tempfile::tempdir().unwrap();
+    project(temp.path());
+    std::fs::write(
+        temp.path().join("config/dev/api.env.j2"),
+        b"GREETING={{ vars.GREETING }}\nCITY=M\xfcnchen\n",
+    )
+    .unwrap();
+    let result = run(slipway(temp.path())
+        .args(["config", "render", "dev"])
+        .env("CFG_DB_PASSWORD", "pw"));
+    assert_eq!(result.code, 2, "{}", result.stderr);
+    assert!(
+        result
+            .stderr
+            .contains("config/dev/api.env.j2:2:7: not UTF-8 text: byte 0xfc")
+            && result.stderr.contains("save it as UTF-8"),
+        "{}",
+        result.stderr
+    );
+
+    project(temp.path());
+    std::fs::write(
+        temp.path().join("config/dev/values.toml"),
+        b"GREETING = \"gr\xfc\xdf\"\n",
+    )
+    .unwrap();
+    let result = run(slipway(temp.path())
+        .args(["config", "render", "dev"])
+        .env("CFG_DB_PASSWORD", "pw"));
+    assert_eq!(result.code, 2, "{}", result.stderr);
+    assert!(
+        result
+            .stderr
+            .contains("config/dev/values.toml:1:15: not UTF-8 text"),
+        "{}",
+        result.stderr
+    );
+}
