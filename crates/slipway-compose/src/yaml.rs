@@ -102,6 +102,8 @@ impl Node {
 pub struct YamlError {
     pub message: String,
     pub pos: Option<Pos>,
+    /// What to do, when it is not "fix the syntax" (a limit of the reader).
+    pub help: Option<String>,
 }
 
 /// Parses one YAML document.
@@ -114,14 +116,70 @@ pub fn parse(source: &str) -> Result<Node, YamlError> {
     }
     let spanned: Spanned<Node> = serde_saphyr::from_str(source).map_err(|error| {
         let text = error.to_string();
+        let first_line = clean_message(text.lines().next().unwrap_or("invalid YAML"));
+        let (message, help) = match limit_message(&first_line) {
+            Some(message) => (message, Some(LIMIT_HELP.to_owned())),
+            None => (first_line, None),
+        };
         YamlError {
             pos: position_in(&text),
-            message: clean_message(text.lines().next().unwrap_or("invalid YAML")),
+            message,
+            help,
         }
     })?;
     let mut node = spanned.value;
     node.pos = pos_of(&spanned.defined);
     Ok(node)
+}
+
+const LIMIT_HELP: &str =
+    "a compose file never comes near this limit; it is fixed, it cannot be raised";
+
+/// The reader's limits (anchors, aliases and merge keys that expand without end: a "billion
+/// laughs" file) in words: the parser says `budget breached: MergeKeys { merge_keys: 10001 }`.
+fn limit_message(message: &str) -> Option<String> {
+    let breach = message.strip_prefix("budget breached: ")?;
+    let name = breach
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .next()
+        .unwrap_or_default();
+    let numbers: Vec<usize> = breach
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let limits = serde_saphyr::Budget::default();
+    let what = match name {
+        "Events" => format!("more than {} YAML events", limits.max_events),
+        "Aliases" => format!("more than {} aliases (`*name`)", limits.max_aliases),
+        "Anchors" => format!("more than {} anchors (`&name`)", limits.max_anchors),
+        "Depth" => format!("values nested more than {} deep", limits.max_depth),
+        "Documents" => format!("more than {} documents", limits.max_documents),
+        "Nodes" => format!(
+            "more than {} values once its aliases are expanded",
+            limits.max_nodes
+        ),
+        "ScalarBytes" => format!(
+            "more than {} MiB of text once its aliases are expanded",
+            limits.max_total_scalar_bytes / (1024 * 1024)
+        ),
+        "MergeKeys" => format!("more than {} merge keys (`<<`)", limits.max_merge_keys),
+        "AliasAnchorRatio" => match numbers[..] {
+            [aliases, anchors, ..] => format!(
+                "{aliases} aliases of only {anchors} anchors (more than {} uses of each)",
+                limits.alias_anchor_ratio_multiplier
+            ),
+            _ => "far more aliases than anchors".to_owned(),
+        },
+        "SequenceUnbalanced" => return Some("the file ends inside a list or a mapping".into()),
+        "InputBytes" => "more bytes than the reader takes".to_owned(),
+        "RecordedAnchorEvents" | "RecordedAnchorBytes" => {
+            "anchors that copy more than the reader keeps".to_owned()
+        }
+        _ => "more than the YAML reader allows".to_owned(),
+    };
+    Some(format!(
+        "the file holds {what}: over the YAML reader's limit (an alias bomb or a merge-key loop?); remove the repetition"
+    ))
 }
 
 /// The parser's message without the position (shown separately) or advice about its options.
@@ -275,6 +333,40 @@ mod tests {
             root.get("services").unwrap().key_pos("web").unwrap(),
             Pos { line: 5, column: 3 }
         );
+    }
+
+    #[test]
+    fn limits_are_named_in_words_with_a_position_and_what_to_do() {
+        let mut bomb =
+            String::from("services: {}\nx0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for i in 1..10 {
+            let aliases = vec![format!("*a{}", i - 1); 9].join(", ");
+            bomb.push_str(&format!("x{i}: &a{i} [{aliases}]\n"));
+        }
+        let error = parse(&bomb).unwrap_err();
+        assert!(error.pos.is_some(), "{error:?}");
+        assert!(
+            !error.message.contains("budget breached"),
+            "{}",
+            error.message
+        );
+        assert!(
+            error.message.contains("once its aliases are expanded"),
+            "{}",
+            error.message
+        );
+        assert!(error.help.as_deref().unwrap().contains("cannot be raised"));
+
+        let mut merges = String::from("base: &b {k: 1}\n");
+        for i in 0..10_001 {
+            merges.push_str(&format!("m{i}: {{<<: *b}}\n"));
+        }
+        let error = parse(&merges).unwrap_err();
+        assert_eq!(
+            error.message,
+            "the file holds more than 10000 merge keys (`<<`): over the YAML reader's limit (an alias bomb or a merge-key loop?); remove the repetition"
+        );
+        assert_eq!(error.pos.map(|p| p.line), Some(10_002));
     }
 
     #[test]

@@ -15,6 +15,8 @@ use std::process::Command;
 use minijinja::{Environment, UndefinedBehavior, context};
 use slipway_core::Manifest;
 
+pub mod taint;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{path}: {source}")]
@@ -27,10 +29,11 @@ pub enum ConfigError {
     UnknownEnvironment(String),
     #[error("{}", missing_message(.0))]
     Missing(Vec<MissingKey>),
-    #[error("{file}:{line}: {message}")]
+    #[error("{file}:{line}:{column}: {message}")]
     Template {
         file: PathBuf,
         line: usize,
+        column: usize,
         message: String,
     },
     #[error("secret `{name}` ({source_ref}): {message}")]
@@ -52,9 +55,10 @@ fn missing_message(missing: &[MissingKey]) -> String {
         .iter()
         .map(|m| {
             format!(
-                "  {}:{}: `{}.{}` has no value ({})",
+                "  {}:{}:{}: `{}.{}` has no value ({})",
                 m.file.display(),
                 m.line,
+                m.column,
                 m.namespace,
                 m.key,
                 m.hint
@@ -69,6 +73,7 @@ fn missing_message(missing: &[MissingKey]) -> String {
 pub struct MissingKey {
     pub file: PathBuf,
     pub line: usize,
+    pub column: usize,
     pub namespace: String,
     pub key: String,
     pub hint: String,
@@ -103,13 +108,16 @@ pub struct Rendered {
     pub text: String,
     /// KEY → (value, the variables it was made from).
     pub keys: BTreeMap<String, (String, Vec<(String, Origin)>)>,
+    /// KEY → what is shown instead of the value: keys a secret contributed to (see
+    /// [`taint`]) and keys named like a secret.
+    pub masked: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct RenderedEnvironment {
     pub environment: String,
     pub files: Vec<Rendered>,
-    /// Values of secrets used, for masking.
+    /// Values of secrets used, and values made from them or named like one, for masking.
     secrets: Vec<String>,
     /// Secret name → value, for the secrets apps and services receive as files
     /// (`secret_files`); never written with the env files.
@@ -128,6 +136,7 @@ impl RenderedEnvironment {
                     name,
                     text,
                     keys: BTreeMap::new(),
+                    masked: BTreeMap::new(),
                 })
                 .collect(),
             secrets: self.secrets.clone(),
@@ -151,7 +160,7 @@ impl RenderedEnvironment {
         }
     }
 
-    /// `text` with every secret value replaced by `****`.
+    /// `text` with every secret value (and every value made from one) replaced by `****`.
     pub fn mask(&self, text: &str) -> String {
         let mut masked = text.to_owned();
         for secret in &self.secrets {
@@ -160,6 +169,16 @@ impl RenderedEnvironment {
             }
         }
         masked
+    }
+
+    /// A key's value as `config explain` and `config diff` show it: masked where a secret
+    /// contributed to it or its name says it is one.
+    pub fn shown(&self, file: &Rendered, key: &str) -> Option<String> {
+        let (value, _) = file.keys.get(key)?;
+        Some(match file.masked.get(key) {
+            Some(masked) => self.mask(masked),
+            None => taint::mask_url_password(&self.mask(value)),
+        })
     }
 }
 
@@ -233,9 +252,10 @@ fn values_file(
     let path = root
         .join(manifest.environment_config_dir(environment))
         .join("values.toml");
-    let Ok(text) = std::fs::read_to_string(&path) else {
+    if !path.exists() {
         return Ok((path, BTreeMap::new()));
-    };
+    }
+    let text = read_text(root, &path)?;
     let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Values {
         path: path.clone(),
         message: e.to_string(),
@@ -281,16 +301,8 @@ fn read_secret(
                 .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))
         }
         "cmd" => {
-            let output = Command::new("/bin/sh")
-                .arg("-c")
-                .arg(what)
-                .current_dir(root)
-                .output()
-                .map_err(|e| fail(format!("cannot run the command: {e}")))?;
-            if !output.status.success() {
-                return Err(fail(format!("the command exited with {}", output.status)));
-            }
-            Ok(String::from_utf8_lossy(&output.stdout)
+            let stdout = run_secret_command(root, what, SECRET_COMMAND_TIMEOUT).map_err(fail)?;
+            Ok(String::from_utf8_lossy(&stdout)
                 .trim_end_matches(['\n', '\r'])
                 .to_owned())
         }
@@ -309,57 +321,131 @@ fn read_secret(
     }
 }
 
-/// References `namespace.NAME` inside `{{ }}` and `{% %}` of a template, with their line and
-/// whether a default follows.
-fn references(source: &str) -> Vec<(usize, String, String, bool)> {
+/// A reference `namespace.NAME` inside `{{ }}` or `{% %}` of a template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Reference {
+    line: usize,
+    column: usize,
+    namespace: String,
+    key: String,
+    /// `| default(...)` follows it.
+    defaulted: bool,
+}
+
+/// How long a `cmd:` secret source may run before it is killed.
+pub const SECRET_COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs a `cmd:` source; its output is the secret, so an error names only its exit status.
+fn run_secret_command(
+    root: &Path,
+    command: &str,
+    timeout: std::time::Duration,
+) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run the command: {e}"))?;
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = send.send(stdout.read_to_end(&mut bytes).map(|_| bytes));
+    });
+    let deadline = std::time::Instant::now() + timeout;
+    let too_slow = || {
+        format!(
+            "the command did not finish within {}s and was stopped",
+            timeout.as_secs()
+        )
+    };
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(too_slow());
+            }
+            Err(e) => return Err(format!("cannot wait for the command: {e}")),
+        }
+    };
+    if !status.success() {
+        return Err(format!("the command exited with {status}"));
+    }
+    // Something it left running in the background may hold its output open.
+    let remaining = deadline.saturating_duration_since(std::time::Instant::now());
+    match receive.recv_timeout(remaining) {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => Err(format!("cannot read the command's output: {e}")),
+        Err(_) => Err(too_slow()),
+    }
+}
+
+/// References `vars.NAME` and `secret.NAME` of a template, with their line and column.
+fn references(source: &str) -> Vec<Reference> {
     let mut found = Vec::new();
     for (index, full_line) in source.lines().enumerate() {
-        let mut expressions = String::new();
-        let mut rest = full_line;
-        while let Some(open) = rest.find("{{").or_else(|| rest.find("{%")) {
-            let closer = if rest[open..].starts_with("{{") {
+        // The expressions of the line, each with its byte offset in the line.
+        let mut expressions: Vec<(usize, &str)> = Vec::new();
+        let mut offset = 0;
+        while let Some(open) = ["{{", "{%"]
+            .iter()
+            .filter_map(|o| full_line[offset..].find(o))
+            .min()
+        {
+            let start = offset + open + 2;
+            let closer = if full_line[offset + open..].starts_with("{{") {
                 "}}"
             } else {
                 "%}"
             };
-            let Some(close) = rest[open + 2..].find(closer) else {
+            let Some(close) = full_line[start..].find(closer) else {
                 break;
             };
-            expressions.push_str(&rest[open + 2..open + 2 + close]);
-            expressions.push(' ');
-            rest = &rest[open + 2 + close + 2..];
+            expressions.push((start, &full_line[start..start + close]));
+            offset = start + close + 2;
         }
-        let line = expressions.as_str();
-        for namespace in ["vars", "secret"] {
-            let needle = format!("{namespace}.");
-            let mut rest = line;
-            let mut offset = 0;
-            while let Some(at) = rest.find(&needle) {
-                let absolute = offset + at;
-                let preceded = line[..absolute]
-                    .chars()
-                    .last()
-                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
-                let after = &line[absolute + needle.len()..];
-                let len = after
-                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                    .unwrap_or(after.len());
-                if !preceded && len > 0 {
-                    let tail = after[len..].trim_start();
-                    let defaulted = tail.starts_with('|')
-                        && tail
-                            .trim_start_matches('|')
-                            .trim_start()
-                            .starts_with("default");
-                    found.push((
-                        index + 1,
-                        namespace.to_owned(),
-                        after[..len].to_owned(),
-                        defaulted,
-                    ));
+        for (start, expression) in expressions {
+            for namespace in ["vars", "secret"] {
+                let needle = format!("{namespace}.");
+                let mut from = 0;
+                while let Some(at) = expression[from..].find(&needle) {
+                    let absolute = from + at;
+                    let preceded = expression[..absolute]
+                        .chars()
+                        .last()
+                        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+                    let after = &expression[absolute + needle.len()..];
+                    let len = after
+                        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                        .unwrap_or(after.len());
+                    if !preceded && len > 0 {
+                        let tail = after[len..].trim_start();
+                        let defaulted = tail.starts_with('|')
+                            && tail
+                                .trim_start_matches('|')
+                                .trim_start()
+                                .starts_with("default");
+                        found.push(Reference {
+                            line: index + 1,
+                            column: full_line[..start + absolute].chars().count() + 1,
+                            namespace: namespace.to_owned(),
+                            key: after[..len].to_owned(),
+                            defaulted,
+                        });
+                    }
+                    from = absolute + needle.len();
                 }
-                offset = absolute + needle.len();
-                rest = &line[offset..];
             }
         }
     }
@@ -387,11 +473,15 @@ pub fn render(
     let mut missing = Vec::new();
     let mut sources: Vec<(PathBuf, String)> = Vec::new();
     for template in &templates {
-        let source = std::fs::read_to_string(template).map_err(|source| ConfigError::Io {
-            path: template.clone(),
-            source,
-        })?;
-        for (line, namespace, key, defaulted) in references(&source) {
+        let source = read_text(root, template)?;
+        for Reference {
+            line,
+            column,
+            namespace,
+            key,
+            defaulted,
+        } in references(&source)
+        {
             let relative = template
                 .strip_prefix(root)
                 .unwrap_or(template)
@@ -428,19 +518,26 @@ pub fn render(
                         vars.insert(key, value);
                     }
                     None if defaulted => {}
-                    None => missing.push(MissingKey {
-                        file: relative,
-                        line,
-                        namespace,
-                        key: key.clone(),
-                        hint: format!(
-                            "set `{key}` in {}, the environment, or --set {key}=...",
-                            values_path
-                                .strip_prefix(root)
-                                .unwrap_or(&values_path)
-                                .display()
-                        ),
-                    }),
+                    None => {
+                        let known = values.keys().chain(inputs.set.keys()).map(String::as_str);
+                        let suggestion = slipway_core::suggest::closest(&key, known)
+                            .map(|c| format!("did you mean `vars.{c}`? or "))
+                            .unwrap_or_default();
+                        missing.push(MissingKey {
+                            file: relative,
+                            line,
+                            column,
+                            namespace,
+                            key: key.clone(),
+                            hint: format!(
+                                "{suggestion}set `{key}` in {}, the environment, or --set {key}=...",
+                                values_path
+                                    .strip_prefix(root)
+                                    .unwrap_or(&values_path)
+                                    .display()
+                            ),
+                        })
+                    }
                 }
             } else {
                 if secrets.contains_key(&key) {
@@ -456,7 +553,25 @@ pub fn render(
                         secrets.insert(key, (value, Origin::Secret(source_ref.clone())));
                     }
                     None if defaulted => {}
-                    None => missing.push(MissingKey { file: relative, line, namespace, key: key.clone(), hint: format!("name its source under [environments.{environment}.secrets], e.g. {key} = \"env:{key}\"") }),
+                    None => {
+                        let known = env_config.secrets.keys().map(String::as_str);
+                        let hint = match slipway_core::suggest::closest(&key, known) {
+                            Some(c) => format!(
+                                "did you mean `secret.{c}`? or name its source under [environments.{environment}.secrets]"
+                            ),
+                            None => format!(
+                                "name its source under [environments.{environment}.secrets], e.g. {key} = \"env:{key}\""
+                            ),
+                        };
+                        missing.push(MissingKey {
+                            file: relative,
+                            line,
+                            column,
+                            namespace,
+                            key: key.clone(),
+                            hint,
+                        })
+                    }
                 }
             }
         }
@@ -480,8 +595,7 @@ pub fn render(
         secret_files.insert(name, value);
     }
 
-    let mut engine = Environment::new();
-    engine.set_undefined_behavior(UndefinedBehavior::Strict);
+    let engine = engine();
     let vars_values: BTreeMap<String, String> = vars
         .iter()
         .map(|(k, (v, _))| (k.clone(), v.clone()))
@@ -490,8 +604,33 @@ pub fn render(
         .iter()
         .map(|(k, (v, _))| (k.clone(), v.clone()))
         .collect();
-    let ctx = context! { environment => environment, project => manifest.project.name.clone(), vars => vars_values, secret => secret_values };
+    let context_with = |secret_values: &BTreeMap<String, String>| {
+        context! {
+            environment => environment,
+            project => manifest.project.name.clone(),
+            vars => vars_values.clone(),
+            secret => secret_values.clone(),
+        }
+    };
+    let known = KnownNames {
+        vars: vars_values.keys().cloned().collect(),
+        secrets: secret_values.keys().cloned().collect(),
+    };
+    let stand_ins: Vec<BTreeMap<String, String>> = taint::STAND_IN_SHIFTS
+        .iter()
+        .map(|shift| {
+            secret_values
+                .iter()
+                .map(|(k, v)| (k.clone(), taint::stand_in(v, *shift)))
+                .collect()
+        })
+        .collect();
+    let punctuation_stand_ins: BTreeMap<String, String> = secret_values
+        .iter()
+        .map(|(k, v)| (k.clone(), taint::stand_in_with_punctuation(v)))
+        .collect();
     let mut files = Vec::new();
+    let mut derived = Vec::new();
     for (template, source) in sources {
         let name = template
             .file_name()
@@ -501,59 +640,117 @@ pub fn render(
             .strip_prefix(root)
             .unwrap_or(&template)
             .to_path_buf();
-        let mut text = engine
-            .render_named_str(&relative.to_string_lossy(), &source, ctx.clone())
-            .map_err(|e| ConfigError::Template {
-                file: relative.clone(),
-                line: e.line().unwrap_or(0),
-                // minijinja's message names the construct, never a value.
-                message: e.kind().to_string(),
-            })?;
+        let mut text =
+            match render_template(&engine, &relative, &source, context_with(&secret_values)) {
+                Ok(text) => text,
+                Err(Failure::Limit(error)) => return Err(error),
+                Err(Failure::Engine(error)) => {
+                    // minijinja's detail can quote a value (`unable to calculate hunter2 - 1`): it
+                    // is shown only when the template fails with the same words with stand-ins
+                    // for the secrets, so nothing in it came from one.
+                    let same_with_stand_ins = stand_ins.first().is_none_or(|values| {
+                        match render_template(&engine, &relative, &source, context_with(values)) {
+                            Err(Failure::Engine(other)) => {
+                                other.kind() == error.kind() && other.detail() == error.detail()
+                            }
+                            _ => false,
+                        }
+                    });
+                    return Err(template_error(
+                        &relative,
+                        &source,
+                        &error,
+                        &known,
+                        same_with_stand_ins,
+                    ));
+                }
+            };
         if source.ends_with('\n') && !text.ends_with('\n') {
             text.push('\n');
         }
+        // The same template with every secret replaced by stand-ins: what changes with them
+        // is what the secrets contributed to. A render that fails with stand-ins fails closed
+        // (everything in the file is masked).
+        // Not only templates that name `secret`: `debug()` prints the whole context.
+        let alternatives: Vec<Option<String>> = if !secret_values.is_empty() {
+            let render_with = |values: &BTreeMap<String, String>| {
+                render_template(&engine, &relative, &source, context_with(values)).ok()
+            };
+            let mut alternatives: Vec<Option<String>> = stand_ins.iter().map(render_with).collect();
+            // Only counted when the template can render it (see `taint`).
+            if let Some(text) = render_with(&punctuation_stand_ins) {
+                alternatives.push(Some(text));
+            }
+            alternatives
+        } else {
+            Vec::new()
+        };
+        let alternative_keys: Vec<Option<BTreeMap<String, String>>> = alternatives
+            .iter()
+            .map(|text| text.as_deref().map(|t| env_keys(t).into_iter().collect()))
+            .collect();
         let mut keys = BTreeMap::new();
+        let mut masked = BTreeMap::new();
         let template_lines: Vec<&str> = source
             .lines()
             .filter(|l| !l.trim_start().starts_with('#') && l.contains('='))
             .collect();
-        for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
-            let Some((key, value)) = line.split_once('=') else {
-                continue;
-            };
-            let key = key.trim().to_owned();
+        for (key, value) in env_keys(&text) {
             let used: Vec<(String, Origin)> = template_lines
                 .iter()
                 .find(|t| t.split_once('=').is_some_and(|(k, _)| k.trim() == key))
                 .map(|t| {
                     references(t)
                         .into_iter()
-                        .filter_map(|(_, namespace, name, _)| {
-                            let origin = if namespace == "vars" {
-                                vars.get(&name).map(|(_, o)| o.clone())
+                        .filter_map(|r| {
+                            let origin = if r.namespace == "vars" {
+                                vars.get(&r.key).map(|(_, o)| o.clone())
                             } else {
-                                secrets.get(&name).map(|(_, o)| o.clone())
+                                secrets.get(&r.key).map(|(_, o)| o.clone())
                             };
-                            origin.map(|o| (format!("{namespace}.{name}"), o))
+                            origin.map(|o| (format!("{}.{}", r.namespace, r.key), o))
                         })
                         .collect()
                 })
                 .unwrap_or_default();
-            keys.insert(key, (value.to_owned(), used));
+            let others: Vec<Option<&str>> = alternative_keys
+                .iter()
+                .map(|keys| match keys {
+                    Some(keys) => keys.get(&key).map(String::as_str),
+                    None => None,
+                })
+                .collect();
+            if let Some(shown) = taint::masked_value(&value, &others) {
+                masked.insert(key.clone(), shown);
+                derived.push(value.clone());
+            } else if taint::names_a_secret(&key, &value) {
+                masked.insert(key.clone(), "****".to_owned());
+                derived.push(value.clone());
+            }
+            keys.insert(key, (value, used));
         }
         files.push(Rendered {
             name,
             template: relative,
             text,
             keys,
+            masked,
         });
     }
-    let mut masked: Vec<String> = secrets.into_values().map(|(v, _)| v).collect();
-    masked.extend(secret_files.values().cloned());
+    let mut masked_values: Vec<String> = secrets.into_values().map(|(v, _)| v).collect();
+    masked_values.extend(secret_files.values().cloned());
+    masked_values.extend(
+        derived
+            .into_iter()
+            .filter(|v| v.trim().len() >= taint::MIN_DERIVED_MASK_LEN),
+    );
+    // Longest first, so a value that contains another is masked whole.
+    masked_values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    masked_values.dedup();
     Ok(RenderedEnvironment {
         environment: environment.into(),
         files,
-        secrets: masked,
+        secrets: masked_values,
         secret_files,
     })
 }
@@ -573,40 +770,181 @@ fn file_secret_names(manifest: &Manifest, environment: &str) -> BTreeSet<String>
     apps.chain(services).cloned().collect()
 }
 
-/// Writes the rendered env files under `out_dir` (mode 0600, atomically), refusing a path git
+/// How much work one template may make the engine do, in minijinja's fuel: one unit per
+/// instruction and one per 64 bytes of data it makes. Any env file takes a tiny part of it;
+/// loops nested without end, or a string doubled until memory runs out, stop here.
+pub const TEMPLATE_FUEL: u64 = 1_000_000;
+
+/// The largest env file one template may render.
+pub const MAX_ENV_FILE_BYTES: usize = 1024 * 1024;
+
+fn engine() -> Environment<'static> {
+    let mut engine = Environment::new();
+    engine.set_undefined_behavior(UndefinedBehavior::Strict);
+    engine.set_fuel(Some(TEMPLATE_FUEL));
+    engine
+}
+
+/// Names a template may use, for suggestions when it uses another.
+struct KnownNames {
+    vars: Vec<String>,
+    secrets: Vec<String>,
+}
+
+/// Why a template did not render.
+enum Failure {
+    /// The engine's error, turned into a located one by [`template_error`].
+    Engine(minijinja::Error),
+    /// The output limit, located.
+    Limit(ConfigError),
+}
+
+/// Renders one template within [`TEMPLATE_FUEL`] and [`MAX_ENV_FILE_BYTES`].
+fn render_template(
+    engine: &Environment<'static>,
+    relative: &Path,
+    source: &str,
+    context: minijinja::Value,
+) -> Result<String, Failure> {
+    let name = relative.to_string_lossy();
+    let rendered = engine
+        .template_from_named_str(&name, source)
+        .and_then(|template| template.render_with_spans(context));
+    let (text, spans) = rendered.map_err(Failure::Engine)?;
+    if text.len() > MAX_ENV_FILE_BYTES {
+        let at = spans
+            .iter()
+            .find(|span| span.output_range().end > MAX_ENV_FILE_BYTES)
+            .map(|span| span.source_range().start)
+            .unwrap_or(0);
+        let (line, column) = slipway_core::diagnostic::line_col(source, at);
+        return Err(Failure::Limit(ConfigError::Template {
+            file: relative.to_path_buf(),
+            line,
+            column,
+            message: format!(
+                "the rendered env file is over the size limit ({} bytes; it was {} bytes): an env file holds settings, not data; the limit is fixed, so make the template produce less here",
+                MAX_ENV_FILE_BYTES,
+                text.len()
+            ),
+        }));
+    }
+    Ok(text)
+}
+
+/// The engine's error located (file:line:column), the undefined name with a suggestion; the
+/// engine's detail only with `show_detail` (see where it is decided).
+fn template_error(
+    relative: &Path,
+    source: &str,
+    error: &minijinja::Error,
+    known: &KnownNames,
+    show_detail: bool,
+) -> ConfigError {
+    use minijinja::ErrorKind;
+    let range = error.range();
+    let (line, column) = match &range {
+        Some(range) => slipway_core::diagnostic::line_col(source, range.start),
+        None => (error.line().unwrap_or(0), 1),
+    };
+    let expression = range
+        .as_ref()
+        .and_then(|r| source.get(r.clone()))
+        .map(str::trim)
+        .unwrap_or_default();
+    let message = match error.kind() {
+        ErrorKind::OutOfFuel => format!(
+            "the template ran over its work limit ({TEMPLATE_FUEL} steps of the template engine): a loop or a string that grows without end? An env file needs a tiny part of it; the limit is fixed, so make the template do less here"
+        ),
+        ErrorKind::UndefinedError => {
+            let candidates: Vec<String> = ["environment", "project", "vars", "secret"]
+                .iter()
+                .map(|n| (*n).to_owned())
+                .chain(known.vars.iter().map(|k| format!("vars.{k}")))
+                .chain(known.secrets.iter().map(|k| format!("secret.{k}")))
+                .collect();
+            let name = expression
+                .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
+                .next()
+                .unwrap_or(expression);
+            let suggestion =
+                slipway_core::suggest::did_you_mean(name, candidates.iter().map(String::as_str))
+                    .map(|s| format!("; {s}"))
+                    .unwrap_or_else(|| {
+                        "; templates know `environment`, `project`, `vars.NAME` and `secret.NAME`"
+                            .into()
+                    });
+            if name.is_empty() {
+                format!("an undefined value is used{suggestion}")
+            } else {
+                format!("`{name}` is undefined{suggestion}")
+            }
+        }
+        kind => match error.detail() {
+            Some(detail) if show_detail => format!("{kind}: {detail}"),
+            _ => kind.to_string(),
+        },
+    };
+    ConfigError::Template {
+        file: relative.to_path_buf(),
+        line,
+        column,
+        message,
+    }
+}
+
+/// `KEY=VALUE` lines of an env file (comments and other lines skipped), in order.
+fn env_keys(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+        .map(|(key, value)| (key.trim().to_owned(), value.to_owned()))
+        .collect()
+}
+
+/// A template or values file as text, or where it stops being UTF-8.
+fn read_text(root: &Path, path: &Path) -> Result<String, ConfigError> {
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    slipway_core::text::decode_utf8(&bytes).map_err(|not_text| ConfigError::Template {
+        file: path.strip_prefix(root).unwrap_or(path).to_path_buf(),
+        line: not_text.line,
+        column: not_text.column,
+        message: format!("not UTF-8 text: {}", not_text.message),
+    })
+}
+
+/// Writes the rendered env files under `out_dir` (a 0700 directory; files 0600, each written
+/// whole or not at all, never through a link planted in the directory), refusing a path git
 /// tracks; returns the paths written.
 pub fn write(
     rendered: &RenderedEnvironment,
     root: &Path,
     out_dir: &Path,
 ) -> Result<Vec<PathBuf>, ConfigError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::create_dir_all(out_dir).map_err(|source| ConfigError::Io {
-        path: out_dir.to_path_buf(),
-        source,
-    })?;
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(out_dir)
+        .map_err(|source| ConfigError::Io {
+            path: out_dir.to_path_buf(),
+            source,
+        })?;
     let mut written = Vec::new();
     for file in &rendered.files {
         let path = out_dir.join(&file.name);
         if is_tracked(root, &path) {
             return Err(ConfigError::Tracked(path));
         }
-        let temporary = path.with_extension("env.tmp");
-        let io = |source| ConfigError::Io {
-            path: temporary.clone(),
-            source,
-        };
-        let mut handle = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&temporary)
-            .map_err(io)?;
-        handle.write_all(file.text.as_bytes()).map_err(io)?;
-        drop(handle);
-        std::fs::rename(&temporary, &path).map_err(|source| ConfigError::Io {
+        slipway_core::files::write_atomic(
+            &path,
+            slipway_core::files::PRIVATE,
+            file.text.as_bytes(),
+        )
+        .map_err(|source| ConfigError::Io {
             path: path.clone(),
             source,
         })?;
@@ -645,8 +983,8 @@ pub fn diff(
                 .find(|f| f.name == name)
                 .map(|f| {
                     f.keys
-                        .iter()
-                        .map(|(k, (v, _))| (k.clone(), env.mask(v)))
+                        .keys()
+                        .filter_map(|k| Some((env.mask(k), env.shown(f, k)?)))
                         .collect::<BTreeMap<_, _>>()
                 })
                 .unwrap_or_default()

@@ -1,14 +1,18 @@
 //! Types and decisions without I/O: the `slipway.toml` model and its validation, diagnostics
-//! shared by every checker, and the scaffold of a new project; and the one file helper every
-//! store shares (`private`: state only its owner reads).
+//! shared by every checker, deciding whether bytes are text, and the scaffold of a new
+//! project; plus the one function every file is written through (`files`), the one helper
+//! every store shares (`private`: state only its owner reads) and the escaping of outside text
+//! on terminals (`terminal`).
 
 pub mod diagnostic;
+pub mod files;
 pub mod lock;
 pub mod manifest;
 pub mod private;
 pub mod scaffold;
 pub mod suggest;
 pub mod terminal;
+pub mod text;
 pub mod time;
 
 pub use diagnostic::{Diagnostic, Severity, SourceLocation};

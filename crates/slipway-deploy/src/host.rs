@@ -211,9 +211,12 @@ fn copy_if_changed(from: &Path, to: &Path) -> Result<()> {
         _ => false,
     };
     if !same {
-        let temporary = to.with_extension("tmp");
-        std::fs::copy(from, &temporary)
-            .and_then(|_| std::fs::rename(&temporary, to))
+        std::fs::File::open(from)
+            .and_then(|mut source| {
+                slipway_core::files::write_atomic_with(to, 0o755, |file| {
+                    std::io::copy(&mut source, file).map(drop)
+                })
+            })
             .map_err(|source| DeployError::Io {
                 path: to.to_path_buf(),
                 source,

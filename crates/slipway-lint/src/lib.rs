@@ -23,6 +23,12 @@ pub enum LintError {
         #[source]
         source: std::io::Error,
     },
+    /// The project's slipway.toml, read for a file inside the project, is not UTF-8 text.
+    #[error("{path}:{}:{}: not UTF-8 text: {}", reason.line, reason.column, reason.message)]
+    NotText {
+        path: std::path::PathBuf,
+        reason: slipway_core::text::NotText,
+    },
 }
 
 /// The candidate closest to `input`, for did-you-mean hints.

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use slipway_compose::yaml;
 use slipway_core::manifest::{FieldPath, Manifest, RuleLevel, field_span, load_manifest};
+use slipway_core::text::{NotText, decode_utf8};
 use slipway_core::{Diagnostic, ManifestError, Severity, SourceLocation};
 
 use crate::dockerfile_rules::{DockerfileContext, RawFinding, Role};
@@ -189,7 +190,28 @@ fn load_project(
     let shown_manifest = display_root.join("slipway.toml");
     let source = match read_text(&manifest_path)? {
         Ok(source) => source,
-        Err(_) => {
+        Err(not_text) => {
+            // Nothing of it can be read, [lint] settings included: the run cannot be trusted
+            // to mean what the project asked, so it fails (exit 2) instead of going on without.
+            if let Some(report) = report {
+                report.files_checked += 1;
+                report.unreadable = true;
+                push(
+                    report,
+                    cli_settings,
+                    "MF000",
+                    shown_manifest,
+                    Some(SourceLocation::point(not_text.line, not_text.column)),
+                    None,
+                    format!("slipway.toml is not UTF-8 text: {}", not_text.message),
+                    &[],
+                );
+            } else {
+                return Err(LintError::NotText {
+                    path: shown_manifest,
+                    reason: not_text,
+                });
+            }
             return Ok(Project {
                 root: None,
                 settings: cli_settings.clone(),
@@ -344,28 +366,14 @@ fn merge(cli: &Settings, project: Settings) -> Settings {
     merged
 }
 
-/// The file's text, or the reason it is not text (reported as a finding, not a failure).
-fn read_text(path: &Path) -> Result<Result<String, String>, LintError> {
+/// The file's text, or where and why it is not UTF-8 text (reported as a finding, not a
+/// failure of the run).
+fn read_text(path: &Path) -> Result<Result<String, NotText>, LintError> {
     let bytes = std::fs::read(path).map_err(|source| LintError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
-        return Ok(Err("the file is UTF-16 text: save it as UTF-8".into()));
-    }
-    match String::from_utf8(bytes) {
-        Ok(text) => Ok(Ok(text
-            .strip_prefix('\u{feff}')
-            .map(str::to_owned)
-            .unwrap_or(text))),
-        Err(error) => {
-            let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
-            let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
-            Ok(Err(format!(
-                "the file is not UTF-8 text (first invalid byte on line {line}): save it as UTF-8"
-            )))
-        }
-    }
+    Ok(decode_utf8(&bytes))
 }
 
 fn lint_file(
@@ -378,7 +386,7 @@ fn lint_file(
     report.files_checked += 1;
     let source = match read_text(path)? {
         Ok(source) => source,
-        Err(reason) => {
+        Err(not_text) => {
             report.unreadable = true;
             let rule = if kind == Kind::Compose {
                 "CP000"
@@ -390,9 +398,9 @@ fn lint_file(
                 settings,
                 rule,
                 path.to_path_buf(),
+                Some(SourceLocation::point(not_text.line, not_text.column)),
                 None,
-                None,
-                reason,
+                format!("not UTF-8 text: {}", not_text.message),
                 &[],
             );
             return Ok(());
@@ -444,6 +452,9 @@ fn lint_file(
                     error.message,
                     &[],
                 );
+                if let (Some(last), Some(help)) = (report.diagnostics.last_mut(), error.help) {
+                    last.help = Some(help);
+                }
             }
         },
     }

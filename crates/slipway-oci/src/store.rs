@@ -152,7 +152,6 @@ impl Store {
 
 /// Writes through a temporary file so readers never see half a file.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let temp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&temp, bytes).map_err(io_error(&temp))?;
-    std::fs::rename(&temp, path).map_err(io_error(path))
+    slipway_core::files::write_atomic(path, slipway_core::files::SHARED, bytes)
+        .map_err(io_error(path))
 }

@@ -128,6 +128,7 @@ fn builtin(
         ["push"] => slipway(&["push"]),
         ["lint"] => slipway(&["lint"]),
         // Every environment's config renders with every key: the check a change must pass.
+        // Templates run within their fuel, and the command gives up after its `--timeout`.
         ["checks"] => slipway(&["config", "check"]),
         [
             "base",

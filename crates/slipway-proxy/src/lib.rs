@@ -237,10 +237,9 @@ impl Shared {
         if let Some(parent) = self.state_file.parent() {
             std::fs::create_dir_all(parent).map_err(io)?;
         }
-        let temporary = self.state_file.with_extension("tmp");
         let bytes = serde_json::to_vec_pretty(table).expect("the table serializes");
-        std::fs::write(&temporary, bytes).map_err(io)?;
-        std::fs::rename(&temporary, &self.state_file).map_err(io)
+        slipway_core::files::write_atomic(&self.state_file, slipway_core::files::PRIVATE, &bytes)
+            .map_err(io)
     }
 
     // Both run for every request: a lookup first, an allocation only the first time.

@@ -122,8 +122,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            // An error may quote a branch name, a commit or a step's output.
-            let message = format!("{error:#}");
+            // An error may quote a branch name, a commit or a step's output: each cause is
+            // printed once, escaped.
+            let message = commands::error_text(&error);
             let lines: Vec<_> = message
                 .split('\n')
                 .map(slipway_core::terminal::printable)

@@ -84,10 +84,12 @@ fn state_file(project: &Project, name: &str) -> PathBuf {
 fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
     std::fs::create_dir_all(path.parent().expect("state files have a parent"))
         .with_context(|| format!("cannot create {}", path.display()))?;
-    let temporary = path.with_extension("json.tmp");
-    std::fs::write(&temporary, serde_json::to_vec_pretty(value)?)
-        .with_context(|| format!("cannot write {}", temporary.display()))?;
-    std::fs::rename(&temporary, path).with_context(|| format!("cannot write {}", path.display()))
+    slipway_core::files::write_atomic(
+        path,
+        slipway_core::files::PRIVATE,
+        &serde_json::to_vec_pretty(value)?,
+    )
+    .with_context(|| format!("cannot write {}", path.display()))
 }
 
 async fn pipeline(
@@ -250,10 +252,7 @@ async fn update(project: &Project, names: &[String], output: Output) -> Result<E
             },
         );
     }
-    let temporary = path.with_extension("lock.tmp");
-    std::fs::write(&temporary, lock.render())
-        .with_context(|| format!("cannot write {}", temporary.display()))?;
-    std::fs::rename(&temporary, &path)
+    slipway_core::files::write_atomic(&path, slipway_core::files::SHARED, lock.render().as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))?;
     match output {
         Output::Json => println!("{}", serde_json::to_string_pretty(&changes)?),

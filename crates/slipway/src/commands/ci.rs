@@ -153,8 +153,6 @@ fn repository_top(root: &Path) -> (PathBuf, String) {
 fn write_file(path: &Path, contents: &str) -> Result<()> {
     let dir = path.parent().context("a file has a directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let partial = path.with_extension("partial");
-    std::fs::write(&partial, contents)
-        .with_context(|| format!("cannot write {}", partial.display()))?;
-    std::fs::rename(&partial, path).with_context(|| format!("cannot write {}", path.display()))
+    slipway_core::files::write_atomic(path, slipway_core::files::SHARED, contents.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
 }

@@ -12,7 +12,7 @@ use super::project::Project;
 /// Render, check, explain and compare each environment's env files (config/<env>/*.env.j2).
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  slipway config render dev                    write .slipway/config/dev/*.env (mode 0600)\n  slipway config check                         every environment renders (for CI)\n  slipway config explain stage                 every key, its value (secrets masked) and source\n  slipway config diff stage prod\n  slipway config render dev --set GREETING=hi"
+    after_help = "Examples:\n  slipway config render dev                    write .slipway/config/dev/*.env (mode 0600)\n  slipway config check                         every environment renders (for CI)\n  slipway config check --timeout 10m\n  slipway config explain stage                 every key, its value (secrets masked) and source\n  slipway config diff stage prod\n  slipway config render dev --set GREETING=hi"
 )]
 pub struct ConfigArgs {
     #[command(subcommand)]
@@ -31,11 +31,20 @@ enum ConfigCommand {
     /// Write the environment's env files into the state dir.
     Render { environment: String },
     /// Render every environment in memory; fail on any missing key.
-    Check,
+    Check {
+        /// Give up after this long (a `cmd:` secret source or AWS that does not answer), as
+        /// the pipelines' `checks` step relies on.
+        #[arg(long, default_value = "5m", value_parser = parse_timeout)]
+        timeout: std::time::Duration,
+    },
     /// Show every key, its value (secrets masked) and where it came from.
     Explain { environment: String },
     /// Show keys that differ between two environments, or exist in one only.
     Diff { a: String, b: String },
+}
+
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    slipway_core::manifest::Duration::parse(text).map(|d| d.0)
 }
 
 pub fn run(args: ConfigArgs) -> Result<ExitCode> {
@@ -78,7 +87,16 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
                 }
             }
         }
-        ConfigCommand::Check => {
+        ConfigCommand::Check { timeout } => {
+            let timeout = *timeout;
+            std::thread::spawn(move || {
+                std::thread::sleep(timeout);
+                eprintln!(
+                    "error: config check did not finish within {}s (a `cmd:` secret source or AWS that does not answer?); raise it with --timeout",
+                    timeout.as_secs()
+                );
+                std::process::exit(2);
+            });
             let mut failures = Vec::new();
             for environment in manifest.environments.keys() {
                 match project.render_config(environment, set.clone()) {
@@ -99,12 +117,13 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
             let rendered = project.render_config(environment, set.clone())?;
             let mut rows = Vec::new();
             for file in &rendered.files {
-                for (key, (value, sources)) in &file.keys {
+                for (key, (_, sources)) in &file.keys {
                     let from: Vec<String> = sources
                         .iter()
                         .map(|(name, origin)| format!("{name} from {origin}"))
                         .collect();
-                    rows.push(serde_json::json!({ "file": file.name, "key": key, "value": rendered.mask(value), "from": from }));
+                    let value = rendered.shown(file, key).unwrap_or_default();
+                    rows.push(serde_json::json!({ "file": file.name, "key": rendered.mask(key), "value": value, "from": from }));
                 }
             }
             match args.output {

@@ -183,12 +183,20 @@ pub fn run(args: EcsArgs) -> Result<ExitCode> {
                     .with_context(|| format!("creating {}", config_dir.display()))?;
                 for (app, text) in &imported.templates {
                     let path = config_dir.join(format!("{app}.env.j2"));
-                    std::fs::write(&path, text)
-                        .with_context(|| format!("writing {}", path.display()))?;
+                    slipway_core::files::write_atomic(
+                        &path,
+                        slipway_core::files::SHARED,
+                        text.as_bytes(),
+                    )
+                    .with_context(|| format!("writing {}", path.display()))?;
                     println!("wrote config/{environment}/{app}.env.j2");
                 }
-                std::fs::write(&manifest_path, combined)
-                    .with_context(|| format!("writing {}", manifest_path.display()))?;
+                slipway_core::files::write_atomic(
+                    &manifest_path,
+                    slipway_core::files::SHARED,
+                    combined.as_bytes(),
+                )
+                .with_context(|| format!("writing {}", manifest_path.display()))?;
                 println!("added [environments.{environment}] to slipway.toml");
             }
             for note in &imported.notes {

@@ -68,15 +68,7 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
             list.join("\n  ")
         );
     }
-    let mut created = Vec::new();
-    for file in &files {
-        let path = dir.join(&file.path);
-        write_file(&path, &file.contents)?;
-        created.push(path.display().to_string());
-    }
-    if merge_gitignore(&dir.join(".gitignore"))? {
-        created.push(dir.join(".gitignore").display().to_string());
-    }
+    let created = write_project(dir, &files)?;
 
     match args.output {
         Output::Json => println!(
@@ -145,18 +137,58 @@ fn from_compose(name: &str, paths: &[PathBuf]) -> Result<(Vec<ScaffoldFile>, Vec
     Ok((files, imported.notes))
 }
 
+/// Writes the project's files and merges its .gitignore: all of them or, when one fails (a
+/// full disk), none of the files and directories this run created (files it replaced with
+/// `--force` keep their new contents).
+fn write_project(dir: &Path, files: &[ScaffoldFile]) -> Result<Vec<String>> {
+    let mut new_paths: Vec<PathBuf> = Vec::new();
+    let mut created = Vec::new();
+    let mut write_all = || -> Result<()> {
+        for file in files {
+            let path = dir.join(&file.path);
+            let mut missing = Vec::new();
+            for ancestor in path.ancestors().skip(1) {
+                if ancestor.as_os_str().is_empty() || ancestor.exists() {
+                    break;
+                }
+                missing.push(ancestor.to_path_buf());
+            }
+            let existed = path.exists();
+            new_paths.extend(missing.into_iter().rev());
+            let result = write_file(&path, &file.contents);
+            if !existed && path.exists() {
+                new_paths.push(path.clone());
+            }
+            result?;
+            created.push(path.display().to_string());
+        }
+        let gitignore = dir.join(".gitignore");
+        let existed = gitignore.exists();
+        if merge_gitignore(&gitignore)? {
+            if !existed {
+                new_paths.push(gitignore.clone());
+            }
+            created.push(gitignore.display().to_string());
+        }
+        Ok(())
+    };
+    if let Err(error) = write_all() {
+        for path in new_paths.iter().rev() {
+            let _ = std::fs::remove_file(path).or_else(|_| std::fs::remove_dir(path));
+        }
+        return Err(error);
+    }
+    Ok(created)
+}
+
 /// Writes through a temporary file so an interrupted run leaves no half-written file.
 fn write_file(path: &Path, contents: &str) -> Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
     }
-    let temporary = path.with_extension("slipway-tmp");
-    std::fs::write(&temporary, contents)
-        .with_context(|| format!("cannot write {}", temporary.display()))?;
-    std::fs::rename(&temporary, path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    slipway_core::files::write_atomic(path, slipway_core::files::SHARED, contents.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn shell_quote(text: &str) -> String {

@@ -46,3 +46,62 @@ pub fn progress_bar(output: Output, message: String) -> indicatif::ProgressBar {
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar
 }
+
+/// An error and its causes on one line, each text once. Library errors name their source in
+/// their own message (`{path}: {source}`) and keep it as their source too, so printing the
+/// chain would show an OS error's text twice: a cause whose text is already shown is left out.
+pub fn error_text(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let message = cause.to_string();
+        if message.is_empty() || text.contains(&message) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&message);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_text;
+
+    /// The shape of the library errors: the source in the message and as the source.
+    #[derive(Debug)]
+    struct Io {
+        path: String,
+        source: std::io::Error,
+    }
+
+    impl std::fmt::Display for Io {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{}: {}", self.path, self.source)
+        }
+    }
+
+    impl std::error::Error for Io {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.source)
+        }
+    }
+
+    #[test]
+    fn an_os_error_repeated_by_its_wrapper_is_shown_once() {
+        let source = std::io::Error::from_raw_os_error(27);
+        let os_text = source.to_string();
+        let error = anyhow::Error::new(Io {
+            path: ".slipway/config/dev/api.env".into(),
+            source,
+        })
+        .context("cannot render dev");
+        let text = error_text(&error);
+        assert_eq!(
+            text,
+            format!("cannot render dev: .slipway/config/dev/api.env: {os_text}")
+        );
+        assert_eq!(text.matches(&os_text).count(), 1);
+    }
+}

@@ -22,8 +22,17 @@ impl Project {
             );
         };
         let path = root.join("slipway.toml");
-        let source = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let source = slipway_core::text::decode_utf8(&bytes).map_err(|not_text| {
+            anyhow::anyhow!(
+                "{}:{}:{}: slipway.toml is not UTF-8 text: {}",
+                path.display(),
+                not_text.line,
+                not_text.column,
+                not_text.message
+            )
+        })?;
         match load_manifest(&source) {
             Ok(manifest) => Ok(Project {
                 root: root.to_path_buf(),

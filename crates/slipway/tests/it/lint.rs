@@ -292,3 +292,125 @@ fn a_file_that_is_not_utf8_is_reported_and_the_rest_still_linted() {
     assert!(found.contains(&("DF000", "Dockerfile.latin1")), "{found:?}");
     assert!(found.contains(&("DF002", "Dockerfile")), "{found:?}");
 }
+
+/// A slipway.toml that is not UTF-8 used to be skipped: exit 0, "0 files checked", its
+/// `[lint]` settings dropped. Every encoding is refused, located, with what to do.
+#[test]
+fn a_manifest_that_is_not_utf8_is_a_located_error_for_lint_and_every_command() {
+    let manifest = "[project]\nname = \"enc\"\n\n[lint]\nignore = [\"DF002\"]\n";
+    let utf16le =
+        |text: &str| -> Vec<u8> { text.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+    let mut with_bom = vec![0xff, 0xfe];
+    with_bom.extend(utf16le(manifest));
+    let mut big_endian_with_bom = vec![0xfe, 0xff];
+    big_endian_with_bom.extend(manifest.encode_utf16().flat_map(u16::to_be_bytes));
+    let latin1 = b"[project]\nname = \"enc\"\n# caf\xe9\n".to_vec();
+    for (bytes, position, what) in [
+        (
+            with_bom,
+            "slipway.toml:1:1",
+            "UTF-16 (little-endian, with a byte-order mark)",
+        ),
+        (
+            big_endian_with_bom,
+            "slipway.toml:1:1",
+            "UTF-16 (big-endian, with a byte-order mark)",
+        ),
+        (
+            utf16le(manifest),
+            "slipway.toml:1:2",
+            "UTF-16 (little-endian, without a byte-order mark)",
+        ),
+        (latin1, "slipway.toml:3:6", "byte 0xe9 is not UTF-8"),
+    ] {
+        let temp = tempfile::tempdir().unwrap();
+        std::fs::write(temp.path().join("slipway.toml"), &bytes).unwrap();
+        write(temp.path(), "Dockerfile", "FROM python:latest\n");
+
+        let lint = run(slipway(temp.path()).arg("lint"));
+        assert_eq!(lint.code, 2, "{what}: {}{}", lint.stdout, lint.stderr);
+        for needle in ["MF000", position, what, "save it as UTF-8"] {
+            assert!(
+                lint.stdout.contains(needle),
+                "{what}: no {needle:?} in {}",
+                lint.stdout
+            );
+        }
+
+        // A file inside the project is linted with its settings, so it cannot go on without.
+        let one_file = run(slipway(temp.path()).args(["lint", "Dockerfile"]));
+        assert_eq!(one_file.code, 2, "{what}: {}", one_file.stdout);
+        assert!(
+            one_file.stderr.contains(position) && one_file.stderr.contains("save it as UTF-8"),
+            "{what}: {}",
+            one_file.stderr
+        );
+
+        for args in [
+            &["config", "check"][..],
+            &["pipeline", "list"],
+            &["ps", "dev"],
+        ] {
+            let result = run(slipway(temp.path()).args(args));
+            assert_eq!(result.code, 2, "{args:?}, {what}: {}", result.stderr);
+            assert!(
+                result.stderr.contains(position)
+                    && result.stderr.contains(what)
+                    && result.stderr.contains("save it as UTF-8"),
+                "{args:?}, {what}: {}",
+                result.stderr
+            );
+        }
+    }
+}
+
+/// YAML limits surfaced as `budget breached: MergeKeys {...}`.
+#[test]
+fn a_compose_file_over_the_yaml_limits_is_named_in_words_located_with_what_to_do() {
+    let temp = tempfile::tempdir().unwrap();
+    let mut bomb = String::from(
+        "services:\n  web:\n    image: nginx:1.27\nx0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n",
+    );
+    for i in 1..10 {
+        let aliases = vec![format!("*a{}", i - 1); 9].join(", ");
+        bomb.push_str(&format!("x{i}: &a{i} [{aliases}]\n"));
+    }
+    write(temp.path(), "docker-compose.yml", &bomb);
+    let mut merges = String::from("services:\n  web:\n    image: nginx:1.27\nbase: &b {k: 1}\n");
+    for i in 0..10_001 {
+        merges.push_str(&format!("m{i}: {{<<: *b}}\n"));
+    }
+    write(temp.path(), "compose.merge.yml", &merges);
+    for (file, what, position) in [
+        (
+            "docker-compose.yml",
+            "more than 250000 values once its aliases are expanded",
+            "docker-compose.yml:",
+        ),
+        (
+            "compose.merge.yml",
+            "more than 10000 merge keys (`<<`)",
+            "compose.merge.yml:10005:",
+        ),
+    ] {
+        let lint = run(slipway(temp.path()).args(["lint", file]));
+        assert_eq!(lint.code, 2, "{}", lint.stdout);
+        for needle in [what, position, "remove the repetition", "cannot be raised"] {
+            assert!(
+                lint.stdout.contains(needle),
+                "no {needle:?} in {}",
+                lint.stdout
+            );
+        }
+        assert!(!lint.stdout.contains("budget breached"), "{}", lint.stdout);
+
+        let init = run(slipway(temp.path()).args(["init", "--from-compose", file, "converted"]));
+        assert_eq!(init.code, 2, "{}", init.stderr);
+        assert!(
+            init.stderr.contains(what) && init.stderr.contains(position),
+            "{}",
+            init.stderr
+        );
+        assert!(!temp.path().join("converted").exists(), "nothing written");
+    }
+}
