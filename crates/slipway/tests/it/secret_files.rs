@@ -159,18 +159,23 @@ fn secrets_mount_at(host: Option<&str>, container: &str) -> String {
 }
 
 /// Every regular file under `dir` whose bytes contain one of `values`.
-fn files_containing(dir: &Path, values: &[&str]) -> Vec<PathBuf> {
+/// Files under `dir` that hold one of `values`, in the directories of the project named `name`
+/// only (the other tests of this file write the same values for their own projects at once).
+fn files_containing(dir: &Path, name: &str, values: &[&str]) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return found;
     };
     for entry in entries.flatten() {
         let path = entry.path();
+        if !entry.file_name().to_string_lossy().starts_with(name) {
+            continue;
+        }
         let Ok(kind) = entry.file_type() else {
             continue;
         };
         if kind.is_dir() {
-            found.extend(files_containing(&path, values));
+            found.extend(files_containing(&path, "", values));
         } else if kind.is_file()
             && let Ok(bytes) = std::fs::read(&path)
         {
@@ -210,7 +215,7 @@ fn assert_nowhere_but_the_file_at(host: Option<&str>, container: &str, values: &
         );
     }
     let upper = docker(&["inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", container]);
-    let found = files_containing(Path::new(upper.trim()), values);
+    let found = files_containing(Path::new(upper.trim()), "", values);
     assert!(
         found.is_empty(),
         "{container}: in its writable layer: {found:?}"
@@ -363,6 +368,7 @@ fn up_delivers_secret_files_on_tmpfs_owned_by_the_container_user_and_nowhere_els
     // The containers are gone, and so are the values on the host's tmpfs.
     let left = files_containing(
         Path::new("/dev/shm/slipway-secrets"),
+        &name,
         &[PASSWORD_1, PASSWORD_2, API_KEY_1, API_KEY_2],
     );
     assert!(left.is_empty(), "left on the host: {left:?}");
@@ -456,6 +462,7 @@ fn deploy_delivers_secret_files_to_release_containers() {
     assert_eq!(result.code, 0, "{}", result.stderr);
     let left = files_containing(
         Path::new("/dev/shm/slipway-secrets"),
+        &name,
         &[API_KEY_1, PASSWORD_1],
     );
     assert!(left.is_empty(), "left on the host: {left:?}");
