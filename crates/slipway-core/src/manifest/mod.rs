@@ -30,6 +30,8 @@ pub fn json_schema() -> serde_json::Value {
     schema
 }
 
+use indexmap::IndexMap;
+
 impl Manifest {
     /// Directory of an app, relative to the project root.
     pub fn app_dir(&self, name: &str) -> String {
@@ -55,6 +57,39 @@ impl Manifest {
                 .clone()
                 .unwrap_or_else(|| format!("{}/Dockerfile", self.app_dir(name)))
         })
+    }
+
+    /// What `build = "dockerfile"` uses for `name` when building for `environment` (or for no
+    /// particular one): the Dockerfile, the target and the build arguments, the environment's
+    /// `[apps.NAME.environments.ENV]` over the app's own.
+    pub fn app_build_for(
+        &self,
+        name: &str,
+        environment: Option<&str>,
+    ) -> Option<(String, Option<String>, IndexMap<String, String>)> {
+        let app = self.apps.get(name)?;
+        let dockerfile = self.app_dockerfile(name)?;
+        let variant = environment.and_then(|env| app.environments.get(env));
+        let mut build_args = app.build_args.clone();
+        let (dockerfile, target) = match variant {
+            Some(variant) => {
+                build_args.extend(variant.build_args.clone());
+                (
+                    variant.dockerfile.clone().unwrap_or(dockerfile),
+                    variant.target.clone().or_else(|| app.target.clone()),
+                )
+            }
+            None => (dockerfile, app.target.clone()),
+        };
+        Some((dockerfile, target, build_args))
+    }
+
+    /// Repository of an app's image: its `repository`, else `<project>/<app>`.
+    pub fn app_repository(&self, name: &str) -> String {
+        self.apps
+            .get(name)
+            .and_then(|app| app.repository.clone())
+            .unwrap_or_else(|| format!("{}/{name}", self.project.name))
     }
 
     /// Config directory of an environment, relative to the project root.
