@@ -1,7 +1,8 @@
 //! ERB env templates (`backend-flask.env.erb`, rendered with `erb` before `docker compose up`)
 //! → slipway config templates (minijinja). Pure: text in, template and problems out.
 //!
-//! Converted: plain text; `<%= ENV['X'] %>` and `<%= ENV["X"] %>` → `{{ vars.X }}` (required);
+//! Converted: plain text; `<%= ENV['X'] %>` and `<%= ENV["X"] %>` → `{{ vars.X }}` (required;
+//! inside an `if` block `{{ vars.X | default("") }}`, as ERB reads an unset variable as empty);
 //! `<%= ENV.fetch('X', 'd') %>` and `<%= ENV.fetch('X') { 'd' } %>` → `{{ vars.X | default("d") }}`;
 //! `<% if COND %>` / `elsif` / `else` / `unless` / `end` blocks, where COND is made of
 //! `ENV['X']`, string literals, `==`, `!=`, `!`, `&&`, `||`, `and`, `or`, `not`, `.nil?`,
@@ -348,6 +349,9 @@ impl Converter {
             match parse_value(expression.trim()) {
                 Some(Value::Env { name, default }) => {
                     let target = self.variable(&name);
+                    // Inside a conditional block a lookup may sit in the branch not taken, where
+                    // ERB reads an unset variable as empty: it must not make rendering fail.
+                    let default = default.or_else(|| (!self.blocks.is_empty()).then(String::new));
                     match default {
                         Some(default) => self.out.push_str(&format!(
                             "{{{{ {target} | default({}) }}}}",
@@ -785,9 +789,9 @@ mod tests {
             converted.text,
             concat!(
                 "{% if vars.GITPOD_WORKSPACE_ID | default(\"\") %}\n",
-                "URL=https://{{ vars.GITPOD_WORKSPACE_ID }}.io\n",
+                "URL=https://{{ vars.GITPOD_WORKSPACE_ID | default(\"\") }}.io\n",
                 "{% elif (vars.CODESPACE_NAME | default(\"\")) != \"\" %}",
-                "URL=https://{{ vars.CODESPACE_NAME }}.dev\n",
+                "URL=https://{{ vars.CODESPACE_NAME | default(\"\") }}.dev\n",
                 "{% else %}\n",
                 "URL=http://localhost:3000\n",
                 "{% endif %}\n",
