@@ -180,8 +180,9 @@ pub struct App {
     /// `REACT_APP_*` build arguments. `slipway build --env prod` builds that variant.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub environments: IndexMap<String, AppEnvironment>,
-    /// Repository of its image in a registry (e.g. an existing ECR repository
-    /// `backend-flask`); default `<project>/<app>`.
+    /// Repository of its image in a registry: an existing one (e.g. the ECR repository
+    /// `backend-flask` that `ecs import` found), which `aws scaffold` does not make; default
+    /// `<project>/<app>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,
     /// Where the directory goes in the image (and is mounted in dev); default `/app`.

@@ -1146,15 +1146,23 @@ fn a_scaffolded_stack_is_valid_cloudformation_and_takes_a_blue_green_deploy() {
     let base = std::fs::read_to_string(shop.join("slipway.toml"))
         .unwrap()
         .replace("name = \"shop\"", &format!("name = \"{name}\""));
-    // The environment as a team starts it: the names it wants, no ARNs yet.
+    // The environment as a team starts it: the names it wants, no ARNs yet (and so no secrets:
+    // they need the execution role the stack makes).
     let environment = |target_rest: &str| {
+        let secrets = if target_rest.contains("execution_role_arn") {
+            format!(
+                "secrets = {{ DB_PASSWORD = \"ssm:/{name}/db_password\", STRIPE_KEY = \"secretsmanager:{name}/stripe\" }}"
+            )
+        } else {
+            String::new()
+        };
         format!(
             r#"{base}
 [environments.aws]
 registry = "team"
 apps = ["api", "web"]
 strategy = {{ kind = "blue-green" }}
-secrets = {{ DB_PASSWORD = "ssm:/{name}/db_password", STRIPE_KEY = "secretsmanager:{name}/stripe" }}
+{secrets}
 
 [environments.aws.target]
 kind = "ecs"
@@ -1165,11 +1173,7 @@ log_group = "/ecs/{name}"
 "#
         )
     };
-    write(
-        &shop,
-        "slipway.toml",
-        &environment("execution_role_arn = \"arn:aws:iam::123456789012:role/to-be-made\""),
-    );
+    write(&shop, "slipway.toml", &environment(""));
     write(
         &shop,
         "config/aws/api.env.j2",
@@ -1227,7 +1231,7 @@ log_group = "/ecs/{name}"
     prepare(&shop, &[]);
     let deploy = run(with_aws(&mut slipway(&shop), &endpoint()).args(["deploy", "aws", "--yes"]));
     assert_eq!(deploy.code, 0, "{}", deploy.stderr);
-    // The api's path rule and the listener's default action (web) both went to blue.
+    // Each app's own rule went to blue.
     for app in ["Api", "Web"] {
         let router = outputs[format!("{app}Listener")].as_str().unwrap();
         let state = moto(&["state", &name, router]);
@@ -1804,6 +1808,21 @@ fn the_seed_course_project_converts_lints_renders_offline_and_deploys_to_ecs() {
         ],
         "{}",
         lint.stdout
+    );
+
+    // aws scaffold makes only what is missing: the imported environment names its network,
+    // roles, target groups and repositories; only the cluster is left, unless it exists.
+    let scaffold = ok(slipway(&project).args(["aws", "scaffold", "prod"]));
+    let template: Value = serde_json::from_str(&scaffold.stdout).unwrap();
+    let mut made: Vec<&String> = template["Resources"].as_object().unwrap().keys().collect();
+    made.sort();
+    assert_eq!(made, vec!["Cluster", "LogGroup"], "{}", scaffold.stdout);
+    let nothing = ok(slipway(&project).args(["aws", "scaffold", "prod", "--cluster-exists"]));
+    assert_eq!(nothing.stdout, "");
+    assert!(
+        nothing.stderr.contains("nothing to create"),
+        "{}",
+        nothing.stderr
     );
 
     // config render prod: secrets stay references.
