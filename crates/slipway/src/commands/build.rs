@@ -204,7 +204,42 @@ async fn build_with_engine(
     let digest = slipway_oci::app::import_docker_archive(&project.store_dir(), &archive, &local);
     let _ = std::fs::remove_file(&archive);
     let digest = digest?;
+    record_built_for(
+        project,
+        app_name,
+        environment.and_then(|e| manifest.build_variant(app_name, e)),
+    )?;
     Ok(
         serde_json::json!({ "app": app_name, "digest": digest, "dockerfile": dockerfile_path, "target": target, "environment": environment, "loaded_as": local }),
     )
+}
+
+/// Where the environment a Dockerfile app's local image was built for is kept.
+pub fn built_for_path(project: &Project, app: &str) -> PathBuf {
+    project.state_dir().join("built-for").join(app)
+}
+
+/// Records which build of `app` the local store holds: `variant` is the environment whose
+/// `[apps.APP.environments.ENV]` it used, `None` for the plain build.
+fn record_built_for(project: &Project, app: &str, variant: Option<&str>) -> Result<()> {
+    let path = built_for_path(project, app);
+    let parent = path.parent().expect("a file in the state directory");
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    std::fs::write(&path, variant.unwrap_or_default())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Refuses to run, in `environment`, a local image of a Dockerfile app built for another of
+/// its per-environment variants.
+pub fn check_built_for(project: &Project, environment: &str, apps: &[String]) -> Result<()> {
+    for app in apps {
+        let built = std::fs::read_to_string(built_for_path(project, app)).ok();
+        if let Some(problem) = project
+            .manifest
+            .build_mismatch(app, environment, built.as_deref())
+        {
+            bail!("{problem}");
+        }
+    }
+    Ok(())
 }
