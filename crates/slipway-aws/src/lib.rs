@@ -144,7 +144,12 @@ where
                     .unwrap_or_else(|| self.to_string()),
             ),
         };
-        let cause = cause.lines().next().unwrap_or_default().to_owned();
+        let cause = cause
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('.')
+            .to_owned();
         format!("at {endpoint}: {cause}; {}", advice(&code, &cause))
     }
 }

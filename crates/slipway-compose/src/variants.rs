@@ -20,6 +20,13 @@ pub fn is_frontend_build_arg(name: &str) -> bool {
     name.starts_with("REACT_APP_") || name.starts_with("VITE_") || name.starts_with("NEXT_PUBLIC_")
 }
 
+/// Whether a value names this machine (a development URL).
+fn points_at_this_machine(value: &str) -> bool {
+    ["localhost", "127.0.0.1", "0.0.0.0", "[::1]"]
+        .iter()
+        .any(|host| value.contains(host))
+}
+
 /// `ARG NAME[=default]` lines of a Dockerfile.
 fn declared_args(dockerfile: &str) -> Vec<String> {
     dockerfile
@@ -78,9 +85,14 @@ pub fn adopt_dockerfile_variants(
                 let mut entry = entry;
                 entry.dockerfile = Some(variant.clone());
                 for arg in &frontend {
-                    // Development values (compose's `args`) point at localhost: a production
-                    // bundle needs its own, which only the team knows.
-                    entry.build_args.insert(arg.clone(), String::new());
+                    // A development value (compose's `args`) that points at this machine is no
+                    // use to a production bundle: that one is left for the team to fill in.
+                    let value = app_args
+                        .get(arg)
+                        .filter(|v| !points_at_this_machine(v))
+                        .cloned()
+                        .unwrap_or_default();
+                    entry.build_args.insert(arg.clone(), value);
                 }
                 manifest
                     .apps
@@ -126,11 +138,12 @@ mod tests {
             App {
                 dir: Some("frontend-react-js".into()),
                 build: BuildKind::Dockerfile,
-                build_args: [(
-                    "REACT_APP_BACKEND_URL".to_owned(),
-                    "http://localhost:4567".to_owned(),
-                )]
+                build_args: [
+                    ("REACT_APP_BACKEND_URL", "http://localhost:4567"),
+                    ("REACT_APP_REGION", "ca-central-1"),
+                ]
                 .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
                 ..App::default()
             },
@@ -147,7 +160,7 @@ mod tests {
             match path.to_str()? {
                 "frontend-react-js/Dockerfile" => Some("FROM node:16\n".into()),
                 "frontend-react-js/Dockerfile.prod" => Some(
-                    "FROM node:16 AS build\nARG REACT_APP_BACKEND_URL\narg VITE_X=1\nARG NODE_ENV=production\n"
+                    "FROM node:16 AS build\nARG REACT_APP_BACKEND_URL\nARG REACT_APP_REGION\narg VITE_X=1\nARG NODE_ENV=production\n"
                         .into(),
                 ),
                 "backend-flask/Dockerfile.prod" => Some("FROM python:3.10\n".into()),
@@ -166,8 +179,9 @@ mod tests {
         );
         assert_eq!(
             prod.build_args.keys().collect::<Vec<_>>(),
-            vec!["REACT_APP_BACKEND_URL", "VITE_X"]
+            vec!["REACT_APP_BACKEND_URL", "REACT_APP_REGION", "VITE_X"]
         );
+        assert_eq!(prod.build_args["REACT_APP_REGION"], "ca-central-1");
         assert_eq!(frontend.environments["stage"], *prod);
         let backend = &manifest.apps["backend-flask"];
         assert_eq!(
@@ -181,7 +195,7 @@ mod tests {
         assert!(
             notes
                 .iter()
-                .any(|n| n.contains("bakes REACT_APP_BACKEND_URL, VITE_X"))
+                .any(|n| n.contains("bakes REACT_APP_BACKEND_URL, REACT_APP_REGION, VITE_X"))
         );
         // What the build uses per environment.
         let (dockerfile, _, args) = manifest

@@ -1699,7 +1699,7 @@ fn the_seed_course_project_converts_lints_renders_offline_and_deploys_to_ecs() {
     for line in [
         "[apps.backend-flask.environments.prod]\ndockerfile = \"backend-flask/Dockerfile.prod\"",
         "[apps.frontend-react-js.environments.prod]\ndockerfile = \"frontend-react-js/Dockerfile.prod\"",
-        "[apps.frontend-react-js.environments.prod.build_args]\nREACT_APP_BACKEND_URL = \"\"",
+        "[apps.frontend-react-js.environments.prod.build_args]\nREACT_APP_BACKEND_URL = \"\"\nREACT_APP_AWS_PROJECT_REGION = \"ca-central-1\"\nREACT_APP_AWS_USER_POOLS_ID = \"\"",
     ] {
         assert!(manifest.contains(line), "`{line}` missing in:\n{manifest}");
     }
@@ -1929,6 +1929,29 @@ fn the_seed_course_project_converts_lints_renders_offline_and_deploys_to_ecs() {
     assert_eq!(
         frontend["containerDefinitions"][0]["image"],
         aws["images"]["frontend-react-js"]
+    );
+
+    // An error AWS answers is one line too: the operation, the endpoint, its code and message,
+    // and what to do.
+    let manifest = read("slipway.toml");
+    write(
+        &project,
+        "slipway.toml",
+        &manifest.replace(
+            &format!("cluster = \"{name}\""),
+            "cluster = \"no-such-cluster\"",
+        ),
+    );
+    let missing = run(with_aws(&mut slipway(&project), &endpoint())
+        .args(["ecs", "diff", "prod"])
+        .args(&images));
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    assert_eq!(
+        missing.stderr.trim(),
+        format!(
+            "error: DescribeServices: at {}: ClusterNotFoundException: Cluster not found; check the name in slipway.toml, or create it (`slipway aws scaffold`)",
+            endpoint()
+        )
     );
 }
 
