@@ -102,8 +102,13 @@ pub fn adopt_dockerfile_variants(
                     .insert((*environment).to_owned(), entry);
             }
             notes.push(format!(
-                "app `{name}`: {} builds from {variant} (see [apps.{name}.environments])",
-                environments.join(" and ")
+                "app `{name}`: {} {} from {variant} (see [apps.{name}.environments])",
+                environments.join(" and "),
+                if environments.len() > 1 {
+                    "build"
+                } else {
+                    "builds"
+                }
             ));
             if !frontend.is_empty() && environments.contains(&"prod") {
                 notes.push(format!(
