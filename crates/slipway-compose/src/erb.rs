@@ -868,6 +868,76 @@ mod tests {
     }
 
     #[test]
+    fn the_env_file_a_service_reads_finds_its_converted_template() {
+        let compose = crate::yaml::parse(
+            "services:\n  api:\n    build: ./api\n    env_file: backend.env\n  worker:\n    build: ./api\n    env_file: [backend.env]\n    environment:\n      QUEUE: jobs\n",
+        )
+        .unwrap();
+        let mut manifest = Manifest::default();
+        for env in ENVIRONMENTS {
+            manifest
+                .environments
+                .insert((*env).to_owned(), Default::default());
+        }
+        for app in ["api", "worker"] {
+            manifest.apps.insert(app.into(), Default::default());
+        }
+        let read = |path: &Path| -> Option<String> {
+            (path == Path::new("project/erb/backend.env.erb"))
+                .then(|| "DB_PASSWORD=<%= ENV['PGPASS'] %>\nMODE=<%= ENV.each %>\n".to_owned())
+        };
+        // What the importer had written for the worker from its `environment:`.
+        let mut templates = vec![(
+            PathBuf::from("config/dev/worker.env.j2"),
+            "QUEUE=jobs\nDB_PASSWORD={{ secret.DB_PASSWORD }}\n".to_owned(),
+        )];
+        let mut notes = Vec::new();
+        adopt_env_templates(
+            compose.get("services").unwrap(),
+            Path::new("project"),
+            &read,
+            &mut manifest,
+            &mut templates,
+            &mut notes,
+        );
+        // The api reads only the generated file: it shares the template named after it.
+        assert_eq!(manifest.apps["api"].config.as_deref(), Some("backend"));
+        let backend = &templates
+            .iter()
+            .find(|(p, _)| p == Path::new("config/prod/backend.env.j2"))
+            .unwrap()
+            .1;
+        // A secret-looking key reads its variable as a secret.
+        assert!(
+            backend.contains("DB_PASSWORD={{ secret.PGPASS }}\n"),
+            "{backend}"
+        );
+        assert_eq!(
+            manifest.environments["prod"].secrets["PGPASS"],
+            "env:PGPASS"
+        );
+        // The worker also sets its own keys: its own template, the ERB's keys first.
+        assert_eq!(manifest.apps["worker"].config, None);
+        let worker = &templates
+            .iter()
+            .find(|(p, _)| p == Path::new("config/dev/worker.env.j2"))
+            .unwrap()
+            .1;
+        assert!(
+            worker.contains("DB_PASSWORD={{ secret.PGPASS }}"),
+            "{worker}"
+        );
+        assert!(worker.ends_with("QUEUE=jobs\n"), "{worker}");
+        assert!(!worker.contains("secret.DB_PASSWORD"), "{worker}");
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.starts_with("erb/backend.env.erb:2:6: ")),
+            "{notes:?}"
+        );
+    }
+
+    #[test]
     fn an_unclosed_tag_is_located() {
         let converted = convert("A=1\nB=<%= ENV['B']\n");
         assert_eq!(converted.problems.len(), 1);
