@@ -36,11 +36,130 @@ pub enum AwsError {
 
 pub type Result<T, E = AwsError> = std::result::Result<T, E>;
 
-/// Turns an SDK error into ours with the whole chain of causes (the SDK's Display is terse).
-pub(crate) fn api<E: std::error::Error>(operation: &'static str) -> impl FnOnce(E) -> AwsError {
+/// Turns an AWS failure into ours: one line with the operation, the endpoint, the cause and
+/// what to do (never the SDK's debug form).
+pub(crate) fn api<E: AwsFailure>(operation: &'static str) -> impl FnOnce(E) -> AwsError {
     move |error| AwsError::Api {
         operation,
-        message: aws_sdk_ecs::error::DisplayErrorContext(&error).to_string(),
+        message: error.explain(),
+    }
+}
+
+/// Where AWS calls go: `AWS_ENDPOINT_URL` (e.g. a local moto), else the region's AWS endpoints.
+fn endpoint() -> String {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => match std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION")) {
+            Ok(region) if !region.is_empty() => format!("AWS {region}"),
+            _ => "AWS".to_owned(),
+        },
+    }
+}
+
+/// The innermost readable cause of an error chain (the outer layers only say "dispatch
+/// failure" or "io error").
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = error;
+    while let Some(source) = current.source() {
+        current = source;
+    }
+    current.to_string()
+}
+
+/// The advice for a failure, from its error code or cause.
+fn advice(code: &str, cause: &str) -> &'static str {
+    let text = format!("{code} {cause}").to_ascii_lowercase();
+    if text.contains("credential")
+        || text.contains("unrecognizedclient")
+        || text.contains("invalidclienttokenid")
+        || text.contains("signaturedoesnotmatch")
+        || text.contains("expiredtoken")
+    {
+        "check the AWS credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or `aws sso login`)"
+    } else if text.contains("accessdenied") || text.contains("unauthorized") {
+        "give the role or user permission for this operation"
+    } else if text.contains("notfound") || text.contains("does not exist") {
+        "check the name in slipway.toml, or create it (`slipway aws scaffold`)"
+    } else if text.contains("throttl") || text.contains("toomanyrequests") {
+        "wait a moment and run it again"
+    } else if text.contains("region") {
+        "set the region (`region` in the environment's target, or AWS_REGION)"
+    } else if text.contains("invalidparameter") || text.contains("validation") {
+        "fix the value AWS names (in slipway.toml or the imported files)"
+    } else {
+        "check the endpoint and the network, then run it again"
+    }
+}
+
+/// An AWS failure explained on one line.
+pub trait AwsFailure {
+    fn explain(&self) -> String;
+}
+
+impl<E, R> AwsFailure for aws_sdk_ecs::error::SdkError<E, R>
+where
+    E: aws_sdk_ecs::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    fn explain(&self) -> String {
+        use aws_sdk_ecs::error::SdkError;
+        let endpoint = endpoint();
+        let (code, cause) = match self {
+            SdkError::ServiceError(service) => {
+                let error = service.err();
+                let code = error.code().unwrap_or("error").to_owned();
+                let message = error
+                    .message()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| error.to_string());
+                (code.clone(), format!("{code}: {message}"))
+            }
+            SdkError::TimeoutError(_) => (String::new(), "no answer in time".to_owned()),
+            SdkError::DispatchFailure(failure) => {
+                let cause = std::error::Error::source(self)
+                    .map(root_cause)
+                    .unwrap_or_else(|| "the request could not be sent".to_owned());
+                let what = if failure.is_io() {
+                    "cannot connect"
+                } else if failure.is_timeout() {
+                    "timed out"
+                } else {
+                    "the request could not be sent"
+                };
+                (String::new(), format!("{what}: {cause}"))
+            }
+            SdkError::ResponseError(_) => (
+                String::new(),
+                format!(
+                    "an answer that is not an AWS API response ({})",
+                    std::error::Error::source(self)
+                        .map(root_cause)
+                        .unwrap_or_default()
+                ),
+            ),
+            _ => (
+                String::new(),
+                std::error::Error::source(self)
+                    .map(root_cause)
+                    .unwrap_or_else(|| self.to_string()),
+            ),
+        };
+        let cause = cause
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('.')
+            .to_owned();
+        format!("at {endpoint}: {cause}; {}", advice(&code, &cause))
+    }
+}
+
+impl AwsFailure for aws_sdk_ecs::error::BuildError {
+    fn explain(&self) -> String {
+        format!(
+            "the request could not be built: {}; this is a bug in slipway, please report it",
+            root_cause(self)
+        )
     }
 }
 

@@ -144,6 +144,20 @@ pub fn import(
         environment.secrets = converter.secrets.clone();
         manifest.environments.insert((*env).to_owned(), environment);
     }
+    let compose_dir = converter.compose_dir.clone();
+    crate::variants::adopt_dockerfile_variants(
+        &mut manifest,
+        &|path| read(&compose_dir.join(path)),
+        &mut converter.notes,
+    );
+    crate::erb::adopt_env_templates(
+        services,
+        &converter.compose_dir,
+        read,
+        &mut manifest,
+        &mut converter.templates,
+        &mut converter.notes,
+    );
     Ok(Imported {
         manifest,
         templates: converter.templates,

@@ -1,7 +1,9 @@
 //! docker-compose files: a located YAML tree for linting, and the conversion of a compose
 //! project into slipway.toml.
 
+pub mod erb;
 pub mod import;
+pub mod variants;
 pub mod yaml;
 
 pub use import::{ComposeError, ComposeSource, Imported, import};

@@ -189,11 +189,15 @@ impl<'a> EcsRollout<'a> {
         config_digest(self.ctx.rendered)
     }
 
-    /// The app's non-secret environment and its secrets (name → ARN) from the rendered config.
-    /// A secret must be a key's whole value: on ECS it reaches the task as a reference.
+    /// The app's non-secret environment and its secrets (name → `valueFrom`) from the rendered
+    /// config. A secret must be a key's whole value: on ECS it reaches the task as a reference.
+    /// With `resolve`, each secret is looked up in AWS (it must exist) and referenced by its
+    /// ARN; without, no AWS call is made and the reference is written as ECS accepts it (see
+    /// [`offline_value_from`]).
     async fn environment_of(
         &self,
         app: &str,
+        resolve: bool,
     ) -> Result<(BTreeMap<String, String>, BTreeMap<String, String>)> {
         let env = &self.ctx.manifest.environments[self.ctx.environment];
         let config_name = self.ctx.manifest.apps[app]
@@ -228,12 +232,20 @@ impl<'a> EcsRollout<'a> {
                             "secret `{name}` (`{reference}`) cannot reach an ECS task; keep it in ssm: or secretsmanager:"
                         ))
                     })?;
-                    let arn = self.secrets.arn(&source).await.map_err(|e| {
-                        DeployError::Plan(format!(
-                            "{}: `{key}` needs secret `{name}`: {e}",
-                            file.template.display()
-                        ))
-                    })?;
+                    let arn = if resolve {
+                        self.secrets.arn(&source).await.map_err(|e| {
+                            DeployError::Plan(format!(
+                                "{}: `{key}` needs secret `{name}`: {e}",
+                                file.template.display()
+                            ))
+                        })?
+                    } else {
+                        offline_value_from(
+                            &source,
+                            &self.region,
+                            self.target.execution_role_arn.as_deref(),
+                        )
+                    };
                     secrets.insert(key.clone(), arn);
                 }
                 names => {
@@ -256,6 +268,7 @@ impl<'a> EcsRollout<'a> {
         app: &str,
         image: &str,
         release: &str,
+        resolve_secrets: bool,
     ) -> Result<TaskDefinition> {
         let manifest_app = &self.ctx.manifest.apps[app];
         // Fails closed: an app that reads a secret from a file is never started without it.
@@ -274,7 +287,7 @@ impl<'a> EcsRollout<'a> {
             )));
         }
         let settings = self.settings(app);
-        let (environment, secrets) = self.environment_of(app).await?;
+        let (environment, secrets) = self.environment_of(app, resolve_secrets).await?;
         let health = manifest_app.health.as_ref();
         let health_command = health.and_then(|h| h.cmd.as_ref()).map(|cmd| match cmd {
             CommandLine::Shell(script) => vec!["CMD-SHELL".to_owned(), script.clone()],
@@ -372,10 +385,13 @@ impl<'a> EcsRollout<'a> {
     }
 
     /// The task definitions a deploy of these apps would register (for `slipway ecs render`).
+    /// With `check_secrets`, every secret is looked up in AWS and referenced by its ARN, as a
+    /// deploy does; without, nothing is asked of AWS.
     pub async fn render(
         &self,
         apps: &[String],
         images: &BTreeMap<String, String>,
+        check_secrets: bool,
     ) -> Result<Vec<(String, TaskDefinition)>> {
         let apps = if apps.is_empty() {
             self.environment_apps()
@@ -388,7 +404,7 @@ impl<'a> EcsRollout<'a> {
             let image = self.planned_image(&app, images.get(&app))?;
             out.push((
                 app.clone(),
-                self.task_definition(&app, &image, &release_name(next))
+                self.task_definition(&app, &image, &release_name(next), check_secrets)
                     .await?,
             ));
         }
@@ -548,7 +564,7 @@ impl<'a> EcsRollout<'a> {
         for app in &deployed {
             let image = self.planned_image(app, request.images.get(app))?;
             let definition = self
-                .task_definition(app, &image, &release_name(next))
+                .task_definition(app, &image, &release_name(next), true)
                 .await?;
             planned.push(Planned {
                 app: app.clone(),
@@ -1262,5 +1278,52 @@ impl<'a> EcsRollout<'a> {
         )?;
         self.store.make_live(target.id, now())?;
         Ok(self.store.get(target.id)?.expect("the release exists"))
+    }
+}
+
+/// A secret's `valueFrom` without asking AWS: an SSM parameter by its name (ECS takes the name of
+/// a parameter in the task's region), a Secrets Manager secret by its partial ARN in the account
+/// of the execution role (ECS resolves a partial ARN; the random suffix is not needed).
+pub fn offline_value_from(
+    source: &SecretSource,
+    region: &str,
+    execution_role_arn: Option<&str>,
+) -> String {
+    match source {
+        SecretSource::Ssm(name) => name.clone(),
+        SecretSource::SecretsManager(name) => {
+            let account = execution_role_arn
+                .and_then(|arn| arn.split(':').nth(4))
+                .filter(|a| !a.is_empty());
+            match account {
+                Some(account) => format!("arn:aws:secretsmanager:{region}:{account}:secret:{name}"),
+                None => name.clone(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod offline_tests {
+    use super::*;
+
+    #[test]
+    fn offline_references_need_no_aws_call() {
+        assert_eq!(
+            offline_value_from(
+                &SecretSource::Ssm("/cruddur/backend-flask/CONNECTION_URL".into()),
+                "ca-central-1",
+                None
+            ),
+            "/cruddur/backend-flask/CONNECTION_URL"
+        );
+        assert_eq!(
+            offline_value_from(
+                &SecretSource::SecretsManager("shop/stripe".into()),
+                "eu-central-1",
+                Some("arn:aws:iam::123456789012:role/exec")
+            ),
+            "arn:aws:secretsmanager:eu-central-1:123456789012:secret:shop/stripe"
+        );
     }
 }

@@ -112,6 +112,15 @@ pub fn check(root: &Path, manifest: &Manifest) -> Vec<LayoutFinding> {
             manifest.app_dir(name),
             "app directory",
         );
+        for (environment, variant) in &app.environments {
+            if let Some(dockerfile) = &variant.dockerfile {
+                missing(
+                    field.key("environments").key(environment).key("dockerfile"),
+                    dockerfile.clone(),
+                    "Dockerfile",
+                );
+            }
+        }
         if let Some(dockerfile) = manifest.app_dockerfile(name) {
             missing(
                 if app.dockerfile.is_some() {

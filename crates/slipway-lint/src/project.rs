@@ -249,6 +249,14 @@ fn load_project(
                     .roles
                     .insert(absolute(&root.join(dockerfile)), Role::App);
             }
+            // Each environment's own Dockerfile builds the same app.
+            for environment in manifest.apps[name].environments.keys() {
+                if let Some((dockerfile, _, _)) = manifest.app_build_for(name, Some(environment)) {
+                    project
+                        .roles
+                        .insert(absolute(&root.join(dockerfile)), Role::App);
+                }
+            }
         }
     }
     let Some(report) = report else {

@@ -586,9 +586,9 @@ pub fn planned_reference(
             message: "not defined in slipway.toml".into(),
         })?;
     Ok(format!(
-        "{}/{}/{app_name}@{}",
+        "{}/{}@{}",
         config.url.trim_end_matches('/'),
-        manifest.project.name,
+        manifest.app_repository(app_name),
         descriptor.digest
     ))
 }
@@ -624,7 +624,7 @@ pub async fn push_app(
     let image: Value =
         serde_json::from_slice(&manifest_bytes).map_err(|e| OciError::Json(e.to_string()))?;
     let target = registry(manifest, registry_name)?;
-    let repository = target.repository(&format!("{}/{app_name}", manifest.project.name));
+    let repository = target.repository(&manifest.app_repository(app_name));
     target.prepare_repository(&repository)?;
     let base_ref = descriptor
         .annotations

@@ -125,6 +125,8 @@ fn builtin(
     };
     match words {
         ["build"] => slipway(&["build"]),
+        // With an environment's Dockerfiles and build arguments ([apps.NAME.environments.ENV]).
+        ["build", env] => slipway(&["build", "--env", env]),
         ["push"] => slipway(&["push"]),
         ["lint"] => slipway(&["lint"]),
         // Every environment's config renders with every key: the check a change must pass.

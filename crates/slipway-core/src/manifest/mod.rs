@@ -33,6 +33,8 @@ pub fn json_schema() -> serde_json::Value {
     schema
 }
 
+use indexmap::IndexMap;
+
 impl Manifest {
     /// Directory of an app, relative to the project root.
     pub fn app_dir(&self, name: &str) -> String {
@@ -58,6 +60,76 @@ impl Manifest {
                 .clone()
                 .unwrap_or_else(|| format!("{}/Dockerfile", self.app_dir(name)))
         })
+    }
+
+    /// What `build = "dockerfile"` uses for `name` when building for `environment` (or for no
+    /// particular one): the Dockerfile, the target and the build arguments, the environment's
+    /// `[apps.NAME.environments.ENV]` over the app's own.
+    pub fn app_build_for(
+        &self,
+        name: &str,
+        environment: Option<&str>,
+    ) -> Option<(String, Option<String>, IndexMap<String, String>)> {
+        let app = self.apps.get(name)?;
+        let dockerfile = self.app_dockerfile(name)?;
+        let variant = environment.and_then(|env| app.environments.get(env));
+        let mut build_args = app.build_args.clone();
+        let (dockerfile, target) = match variant {
+            Some(variant) => {
+                build_args.extend(variant.build_args.clone());
+                (
+                    variant.dockerfile.clone().unwrap_or(dockerfile),
+                    variant.target.clone().or_else(|| app.target.clone()),
+                )
+            }
+            None => (dockerfile, app.target.clone()),
+        };
+        Some((dockerfile, target, build_args))
+    }
+
+    /// The environment whose own build of `name` (`[apps.NAME.environments.ENV]`) runs in
+    /// `environment`: `Some(environment)` when it has one, `None` when the app's plain build runs.
+    pub fn build_variant<'e>(&self, name: &str, environment: &'e str) -> Option<&'e str> {
+        let app = self.apps.get(name)?;
+        (app.build == BuildKind::Dockerfile && app.environments.contains_key(environment))
+            .then_some(environment)
+    }
+
+    /// Why the image of `name` in the local store cannot run in `environment`, when it was built
+    /// for another variant (`built_for`: the `--env` it was built with, `Some("")` for a plain
+    /// build, `None` when unknown); `None` when it can.
+    pub fn build_mismatch(
+        &self,
+        name: &str,
+        environment: &str,
+        built_for: Option<&str>,
+    ) -> Option<String> {
+        let wanted = self.build_variant(name, environment);
+        let built = built_for.map(|b| (!b.is_empty()).then_some(b));
+        let fix = match wanted {
+            Some(env) => format!("slipway build --env {env} {name}"),
+            None => format!("slipway build {name}"),
+        };
+        match (wanted, built) {
+            (None, None) => None,
+            (Some(env), None) => Some(format!(
+                "app `{name}` builds from its own Dockerfile or arguments in `{env}`, and the local image may not be that build: run `{fix}`"
+            )),
+            (wanted, Some(built)) if wanted == built => None,
+            (_, Some(built)) => Some(format!(
+                "app `{name}`'s local image was built {}, but `{environment}` runs {}: run `{fix}`",
+                built.map_or("without --env".to_owned(), |b| format!("for `{b}`")),
+                wanted.map_or("its plain build".to_owned(), |w| format!("its `{w}` build")),
+            )),
+        }
+    }
+
+    /// Repository of an app's image: its `repository`, else `<project>/<app>`.
+    pub fn app_repository(&self, name: &str) -> String {
+        self.apps
+            .get(name)
+            .and_then(|app| app.repository.clone())
+            .unwrap_or_else(|| format!("{}/{name}", self.project.name))
     }
 
     /// Config directory of an environment, relative to the project root.
@@ -89,4 +161,31 @@ impl Manifest {
 pub fn field_span(source: &str, field: &FieldPath) -> Option<std::ops::Range<usize>> {
     let root = toml::de::DeTable::parse(source).ok()?;
     path::locate(&root, field).map(|(key, value)| key.unwrap_or(value))
+}
+
+#[cfg(test)]
+mod build_variant_tests {
+    use super::*;
+
+    #[test]
+    fn an_image_built_for_another_environment_is_refused() {
+        let manifest = load_manifest(
+            "[project]\nname = \"x\"\n[apps.web]\ndir = \"web\"\nbuild = \"dockerfile\"\n[apps.web.environments.prod]\ndockerfile = \"web/Dockerfile.prod\"\n[environments.dev]\n[environments.prod]\n",
+        )
+        .unwrap();
+        assert_eq!(manifest.build_mismatch("web", "prod", Some("prod")), None);
+        assert_eq!(manifest.build_mismatch("web", "dev", Some("")), None);
+        assert_eq!(manifest.build_mismatch("web", "dev", None), None);
+        let wrong = manifest.build_mismatch("web", "prod", Some("")).unwrap();
+        assert!(
+            wrong.contains("built without --env") && wrong.contains("slipway build --env prod web"),
+            "{wrong}"
+        );
+        let wrong = manifest.build_mismatch("web", "dev", Some("prod")).unwrap();
+        assert!(
+            wrong.contains("built for `prod`") && wrong.contains("`slipway build web`"),
+            "{wrong}"
+        );
+        assert!(manifest.build_mismatch("web", "prod", None).is_some());
+    }
 }

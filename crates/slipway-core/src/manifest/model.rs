@@ -175,6 +175,16 @@ pub struct App {
     /// With `build = "dockerfile"`: build arguments.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub build_args: IndexMap<String, String>,
+    /// With `build = "dockerfile"`: what changes when building for one environment, e.g.
+    /// `[apps.web.environments.prod] dockerfile = "app/web/Dockerfile.prod"` or its
+    /// `REACT_APP_*` build arguments. `slipway build --env prod` builds that variant.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub environments: IndexMap<String, AppEnvironment>,
+    /// Repository of its image in a registry: an existing one (e.g. the ECR repository
+    /// `backend-flask` that `ecs import` found), which `aws scaffold` does not make; default
+    /// `<project>/<app>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
     /// Where the directory goes in the image (and is mounted in dev); default `/app`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dest: Option<String>,
@@ -220,6 +230,21 @@ pub struct App {
     /// mode 0400, owned by the container's user; never in a layer or a label.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub secret_files: IndexMap<String, String>,
+}
+
+/// An app's build settings for one environment; what is not set comes from the app.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppEnvironment {
+    /// The Dockerfile for this environment, e.g. `app/api/Dockerfile.prod`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dockerfile: Option<String>,
+    /// The stage to build for this environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Build arguments for this environment, on top of (and overriding) the app's.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub build_args: IndexMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]

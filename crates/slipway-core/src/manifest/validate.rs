@@ -8,7 +8,7 @@ use toml::de::DeTable;
 
 use super::load::{Problem, ProblemKind};
 use super::path::{FieldPath, locate, section_keys};
-use super::{BuildKind, CommandLine, Health, Manifest, Step, Strategy, Target};
+use super::{AppEnvironment, BuildKind, CommandLine, Health, Manifest, Step, Strategy, Target};
 use crate::suggest;
 
 const TAG_PLACEHOLDERS: &[&str] = &["date", "git_sha", "timestamp", "branch"];
@@ -220,6 +220,20 @@ impl Checker<'_, '_> {
                             "add `build = \"dockerfile\"` or remove this key".to_owned(),
                         );
                     }
+                }
+            }
+            if let Some(repository) = &app.repository {
+                self.check_repository(path.key("repository"), repository);
+            }
+            for (env, variant) in &app.environments {
+                let variant_path = path.key("environments").key(env);
+                self.reference(variant_path.clone(), "environment", "environments", env);
+                if app.build == BuildKind::Assemble && *variant != AppEnvironment::default() {
+                    self.bad(
+                        variant_path,
+                        "per-environment Dockerfiles, targets and build arguments only apply to apps with build = \"dockerfile\"".to_owned(),
+                        "add `build = \"dockerfile\"` to the app or remove this table".to_owned(),
+                    );
                 }
             }
             for key_value in [("dest", &app.dest), ("workdir", &app.workdir)] {
@@ -845,7 +859,9 @@ impl Checker<'_, '_> {
             "base release",
             "base update",
         ];
-        const WITH_ENV: &[&str] = &["up", "test", "deploy", "down", "promote", "approve"];
+        const WITH_ENV: &[&str] = &[
+            "build", "up", "test", "deploy", "down", "promote", "approve",
+        ];
         let words: Vec<&str> = text.split_whitespace().collect();
         if SIMPLE.contains(&words.join(" ").as_str()) {
             return;

@@ -11,7 +11,7 @@ use super::project::Project;
 /// + its image config, kept in the project's local OCI store.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  slipway build             every app\n  slipway build api --output json\n\nThe same sources give the same digest: timestamps come from SOURCE_DATE_EPOCH or the last commit."
+    after_help = "Examples:\n  slipway build             every app\n  slipway build api --output json\n  slipway build --env prod  with prod's Dockerfiles and build arguments ([apps.NAME.environments.prod])\n\nThe same sources give the same digest: timestamps come from SOURCE_DATE_EPOCH or the last commit."
 )]
 pub struct BuildArgs {
     /// Apps to build; default all.
@@ -26,6 +26,10 @@ pub struct BuildArgs {
     /// Also load each image into the local Docker Engine as `<project>/<app>:latest`.
     #[arg(long)]
     load: bool,
+    /// Build for this environment: apps with `build = "dockerfile"` use its Dockerfile, target
+    /// and build arguments from `[apps.NAME.environments.ENV]`.
+    #[arg(long = "env", value_name = "ENV")]
+    environment: Option<String>,
     #[arg(long, value_enum, default_value_t = Output::Text)]
     output: Output,
 }
@@ -44,6 +48,9 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
                 .unwrap_or_else(|| format!("apps: {}", known.join(", ")));
             bail!("no app `{app}` in slipway.toml; {hint}");
         }
+    }
+    if let Some(environment) = &args.environment {
+        super::environment::check_environment(&project, environment)?;
     }
     let options = BuildOptions {
         project_root: project.root.clone(),
@@ -85,7 +92,12 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
     for app in &apps {
         if project.manifest.apps[app].build == slipway_core::manifest::BuildKind::Dockerfile {
             let built = runtime
-                .block_on(build_with_engine(&project, app, args.output))
+                .block_on(build_with_engine(
+                    &project,
+                    app,
+                    args.environment.as_deref(),
+                    args.output,
+                ))
                 .with_context(|| format!("building app `{app}` from its Dockerfile"))?;
             if args.output == Output::Text {
                 println!(
@@ -149,16 +161,16 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
 async fn build_with_engine(
     project: &Project,
     app_name: &str,
+    environment: Option<&str>,
     output: Output,
 ) -> Result<serde_json::Value> {
     let manifest = &project.manifest;
     let app = &manifest.apps[app_name];
     let engine = slipway_docker::Engine::connect().await?;
-    let mut build_args: std::collections::HashMap<String, String> = app
-        .build_args
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let (dockerfile_path, target, args) = manifest
+        .app_build_for(app_name, environment)
+        .expect("a dockerfile app");
+    let mut build_args: std::collections::HashMap<String, String> = args.into_iter().collect();
     if let Some(base) = &app.base {
         let (registry, reference) =
             slipway_oci::app::base_reference(manifest, base, &project.pinned_bases()?)?;
@@ -166,9 +178,7 @@ async fn build_with_engine(
         engine.pull(&reference, credential.as_ref()).await?;
         build_args.insert("SLIPWAY_BASE".into(), reference);
     }
-    let dockerfile = project
-        .root
-        .join(manifest.app_dockerfile(app_name).expect("a dockerfile app"));
+    let dockerfile = project.root.join(&dockerfile_path);
     let context = project.root.join(manifest.app_dir(app_name));
     let local = slipway_oci::app::local_name(manifest, app_name);
     let mut log = |line: &str| {
@@ -180,7 +190,7 @@ async fn build_with_engine(
         .build_target(
             &context,
             &dockerfile,
-            app.target.as_deref(),
+            target.as_deref(),
             std::slice::from_ref(&local),
             &build_args,
             &mut log,
@@ -194,7 +204,42 @@ async fn build_with_engine(
     let digest = slipway_oci::app::import_docker_archive(&project.store_dir(), &archive, &local);
     let _ = std::fs::remove_file(&archive);
     let digest = digest?;
+    record_built_for(
+        project,
+        app_name,
+        environment.and_then(|e| manifest.build_variant(app_name, e)),
+    )?;
     Ok(
-        serde_json::json!({ "app": app_name, "digest": digest, "dockerfile": manifest.app_dockerfile(app_name), "target": app.target, "loaded_as": local }),
+        serde_json::json!({ "app": app_name, "digest": digest, "dockerfile": dockerfile_path, "target": target, "environment": environment, "loaded_as": local }),
     )
+}
+
+/// Where the environment a Dockerfile app's local image was built for is kept.
+pub fn built_for_path(project: &Project, app: &str) -> PathBuf {
+    project.state_dir().join("built-for").join(app)
+}
+
+/// Records which build of `app` the local store holds: `variant` is the environment whose
+/// `[apps.APP.environments.ENV]` it used, `None` for the plain build.
+fn record_built_for(project: &Project, app: &str, variant: Option<&str>) -> Result<()> {
+    let path = built_for_path(project, app);
+    let parent = path.parent().expect("a file in the state directory");
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    std::fs::write(&path, variant.unwrap_or_default())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Refuses to run, in `environment`, a local image of a Dockerfile app built for another of
+/// its per-environment variants.
+pub fn check_built_for(project: &Project, environment: &str, apps: &[String]) -> Result<()> {
+    for app in apps {
+        let built = std::fs::read_to_string(built_for_path(project, app)).ok();
+        if let Some(problem) = project
+            .manifest
+            .build_mismatch(app, environment, built.as_deref())
+        {
+            bail!("{problem}");
+        }
+    }
+    Ok(())
 }

@@ -253,6 +253,18 @@ pub fn run_deploy(args: DeployArgs) -> Result<ExitCode> {
         .map(|s| strategy_override(&project, &args.environment, s))
         .transpose()?;
     let env = &project.manifest.environments[&args.environment];
+    // Apps deployed from the local build must be the build this environment runs.
+    let local_apps: Vec<String> = project
+        .manifest
+        .apps
+        .keys()
+        .filter(|app| args.apps.is_empty() || args.apps.contains(app))
+        .filter(|app| !images.contains_key(*app))
+        .cloned()
+        .collect();
+    if !args.resume {
+        super::build::check_built_for(&project, &args.environment, &local_apps)?;
+    }
     if env.approval.required && !args.yes {
         if !std::io::stdin().is_terminal() {
             bail!(

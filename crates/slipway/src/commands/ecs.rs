@@ -15,7 +15,7 @@ use super::project::Project;
 /// Amazon ECS: see what a deploy would send before it does.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  slipway ecs render prod                  the task definitions, as JSON\n  slipway ecs render prod --app api --image api=REPO@sha256:...\n  slipway ecs diff prod                    what would change in the running services\n  slipway ecs import --env prod aws/task-definitions/ --services aws/service-definitions/"
+    after_help = "Examples:\n  slipway ecs render prod                  the task definitions, as JSON (no AWS call)\n  slipway ecs render prod --check          and verify each secret exists in AWS\n  slipway ecs render prod --app api --image api=REPO@sha256:...\n  slipway ecs diff prod                    what would change in the running services\n  slipway ecs import aws/task-definitions/ aws/json/   into [environments.prod]"
 )]
 pub struct EcsArgs {
     #[command(subcommand)]
@@ -27,8 +27,10 @@ pub struct EcsArgs {
 #[derive(Debug, clap::Subcommand)]
 enum EcsCommand {
     /// Print the task definitions (RegisterTaskDefinition JSON) a deploy would register.
+    /// Offline: secrets are references (SSM parameters by name, Secrets Manager secrets by
+    /// partial ARN), so nothing is asked of AWS unless `--check`.
     #[command(
-        after_help = "Examples:\n  slipway ecs render prod\n  slipway ecs render prod --app api --image api=REPO@sha256:..."
+        after_help = "Examples:\n  slipway ecs render prod\n  slipway ecs render prod --check      look each secret up in AWS, as a deploy does\n  slipway ecs render prod --app api --image api=REPO@sha256:..."
     )]
     Render {
         environment: String,
@@ -37,25 +39,32 @@ enum EcsCommand {
         /// Use this registry image (pinned by digest) instead of the local build.
         #[arg(long = "image", value_name = "APP=REF")]
         images: Vec<String>,
+        /// Verify every secret exists in AWS and reference it by its ARN, as a deploy does.
+        #[arg(long)]
+        check: bool,
     },
-    /// Write an ECS environment from the task definition (and service) JSON files a project
-    /// deploys today: its target, apps, secrets as references, and config templates.
+    /// Bring the task definition and service JSON files a project deploys today into an ECS
+    /// environment: its target, apps (the container the load balancer names; the others become
+    /// its sidecars), secrets as references, and config templates. An environment that exists
+    /// (e.g. the `prod` that `init` wrote) keeps what it sets and gets the rest.
     #[command(
-        after_help = "Examples:\n  slipway ecs import --env prod aws/task-definitions/ --services aws/service-definitions/ --dry-run"
+        after_help = "Examples:\n  slipway ecs import aws/task-definitions/ aws/json/            into [environments.prod]\n  slipway ecs import --env staging aws/task-definitions/ --dry-run\n\nFiles are matched by content: task definitions (`containerDefinitions`) to services\n(`serviceName`, `taskDefinition`) by family; other JSON files are skipped with a note."
     )]
     Import {
-        /// The environment to create, e.g. `prod`.
-        #[arg(long = "env")]
+        /// The environment to create or merge into.
+        #[arg(long = "env", default_value = "prod")]
         environment: String,
-        /// Task definition JSON files, or directories of them.
+        /// Task definition and service JSON files, or directories of them.
         #[arg(required = true)]
         task_definitions: Vec<PathBuf>,
-        /// Service definition JSON files (as given to `aws ecs create-service`), or directories.
+        /// More service definition files or directories (same as listing them above).
         #[arg(long = "services")]
         services: Vec<PathBuf>,
         /// Print what would be written instead of writing it.
         #[arg(long)]
         dry_run: bool,
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
     },
     /// Show what a deploy would change in each app's task definition, line by line.
     #[command(
@@ -141,66 +150,116 @@ pub fn run(args: EcsArgs) -> Result<ExitCode> {
             task_definitions,
             services,
             dry_run,
+            output,
         } => {
-            if project.manifest.environments.contains_key(&environment) {
-                bail!(
-                    "slipway.toml already has an environment `{environment}`; import under another name with --env"
-                );
-            }
-            let imported = slipway_aws::import::import(
-                &environment,
-                &read_json(&task_definitions)?,
-                &read_json(&services)?,
-            )?;
+            let mut paths = task_definitions;
+            paths.extend(services);
+            let imported = slipway_aws::import::import(&read_json(&paths)?)?;
             let manifest_path = project.root.join("slipway.toml");
             let current = std::fs::read_to_string(&manifest_path)
                 .with_context(|| format!("reading {}", manifest_path.display()))?;
-            let combined = format!("{}\n{}", current.trim_end(), imported.toml);
+            let merged = slipway_aws::import::merge(&current, &environment, &imported)?;
             // Nothing is written unless the result loads and validates.
-            if let Err(error) = slipway_core::load_manifest(&combined) {
-                for diagnostic in error.diagnostics(&manifest_path, &combined) {
-                    eprint!("{}", diagnostic.render(Some(&combined), false));
+            if let Err(error) = slipway_core::load_manifest(&merged.manifest) {
+                for diagnostic in error.diagnostics(&manifest_path, &merged.manifest) {
+                    eprint!("{}", diagnostic.render(Some(&merged.manifest), false));
                 }
                 bail!(
-                    "the imported environment does not validate; nothing was written. It was:\n{}",
-                    imported.toml
+                    "slipway.toml with the imported environment does not validate; nothing was written"
                 );
             }
-            let config_dir = project.root.join("config").join(&environment);
-            for app in imported.templates.keys() {
-                let path = config_dir.join(format!("{app}.env.j2"));
-                if path.exists() {
-                    bail!("{} exists; not overwriting it", path.display());
+            let mut notes = imported.notes.clone();
+            notes.extend(merged.notes.iter().cloned());
+            for path in merged.templates.keys() {
+                if project.root.join(path).exists() {
+                    notes.push(format!(
+                        "{path} now holds the task definition's environment (what {environment} runs)"
+                    ));
                 }
             }
-            if dry_run {
-                println!("# slipway.toml, appended:\n{}", imported.toml);
-                for (app, text) in &imported.templates {
-                    println!("# config/{environment}/{app}.env.j2:\n{text}");
-                }
-            } else {
-                std::fs::create_dir_all(&config_dir)
-                    .with_context(|| format!("creating {}", config_dir.display()))?;
-                for (app, text) in &imported.templates {
-                    let path = config_dir.join(format!("{app}.env.j2"));
-                    slipway_core::files::write_atomic(
-                        &path,
+            if !dry_run {
+                // Everything is staged first, then renamed into place.
+                let mut staged = Vec::new();
+                for (path, text) in merged
+                    .templates
+                    .iter()
+                    .map(|(p, t)| (project.root.join(p), t.as_str()))
+                    .chain(std::iter::once((
+                        manifest_path.clone(),
+                        merged.manifest.as_str(),
+                    )))
+                {
+                    let parent = path.parent().expect("a file in the project");
+                    std::fs::create_dir_all(parent)
+                        .with_context(|| format!("creating {}", parent.display()))?;
+                    let temporary = parent.join(format!(
+                        ".{}.slipway-import",
+                        path.file_name().expect("a file name").to_string_lossy()
+                    ));
+                    // Never through a link planted at the staging name; a failure takes back
+                    // what was staged.
+                    if let Err(error) = slipway_core::files::write_atomic(
+                        &temporary,
                         slipway_core::files::SHARED,
                         text.as_bytes(),
-                    )
-                    .with_context(|| format!("writing {}", path.display()))?;
-                    println!("wrote config/{environment}/{app}.env.j2");
+                    ) {
+                        for (written, _) in &staged {
+                            let _ = std::fs::remove_file(written);
+                        }
+                        return Err(error).with_context(|| format!("writing {}", path.display()));
+                    }
+                    staged.push((temporary, path));
                 }
-                slipway_core::files::write_atomic(
-                    &manifest_path,
-                    slipway_core::files::SHARED,
-                    combined.as_bytes(),
-                )
-                .with_context(|| format!("writing {}", manifest_path.display()))?;
-                println!("added [environments.{environment}] to slipway.toml");
+                for (temporary, path) in &staged {
+                    std::fs::rename(temporary, path)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                }
             }
-            for note in &imported.notes {
-                eprintln!("note: {note}");
+            match output {
+                Output::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "environment": environment,
+                        "written": !dry_run,
+                        "apps": imported.apps.iter().map(|a| serde_json::json!({
+                            "app": a.name,
+                            "from": a.file,
+                            "service": a.ecs.service,
+                            "sidecars": a.sidecars.keys().collect::<Vec<_>>(),
+                        })).collect::<Vec<_>>(),
+                        "templates": merged.templates.keys().collect::<Vec<_>>(),
+                        "notes": notes,
+                    }))?
+                ),
+                Output::Text => {
+                    if dry_run {
+                        println!("# slipway.toml would become:\n{}", merged.manifest);
+                        for (path, text) in &merged.templates {
+                            println!("# {path}:\n{text}");
+                        }
+                    } else {
+                        for path in merged.templates.keys() {
+                            println!("wrote {path}");
+                        }
+                        println!("merged [environments.{environment}] into slipway.toml");
+                    }
+                    for app in &imported.apps {
+                        let sidecars: Vec<&str> = app.sidecars.keys().map(String::as_str).collect();
+                        println!(
+                            "  {} from {}{}",
+                            app.name,
+                            app.file,
+                            if sidecars.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" (sidecars: {})", sidecars.join(", "))
+                            }
+                        );
+                    }
+                    for note in &notes {
+                        eprintln!("note: {note}");
+                    }
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -208,13 +267,14 @@ pub fn run(args: EcsArgs) -> Result<ExitCode> {
             environment,
             apps,
             images,
+            check,
         } => {
             require_ecs(&project, &environment)?;
             project.refuse_file_secrets_on_ecs(&environment, &apps)?;
             let images = parse_images(&images)?;
             let rendered =
                 with_ecs_rollout(&project, &environment, Output::Json, async |rollout| {
-                    Ok(rollout.render(&apps, &images).await?)
+                    Ok(rollout.render(&apps, &images, check).await?)
                 })?;
             let documents: BTreeMap<&String, &slipway_aws::taskdef::TaskDefinition> = rendered
                 .iter()
@@ -235,7 +295,7 @@ pub fn run(args: EcsArgs) -> Result<ExitCode> {
             let images = parse_images(&images)?;
             let (planned, live) =
                 with_ecs_rollout(&project, &environment, Output::Json, async |rollout| {
-                    let planned = rollout.render(&apps, &images).await?;
+                    let planned = rollout.render(&apps, &images, true).await?;
                     let names: Vec<String> = planned.iter().map(|(app, _)| app.clone()).collect();
                     let live = rollout.live_definitions(&names).await?;
                     Ok((planned, live))

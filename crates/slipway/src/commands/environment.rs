@@ -45,6 +45,14 @@ pub fn run_up(args: UpArgs) -> Result<ExitCode> {
     let project = Project::find(&args.project)?;
     check_environment(&project, &args.environment)?;
     let manifest = &project.manifest;
+    // Without mounts the apps run their local images: each must be this environment's build.
+    if !manifest.environments[&args.environment].mount {
+        let apps: Vec<String> = match &manifest.environments[&args.environment].apps {
+            Some(listed) => listed.clone(),
+            None => manifest.apps.keys().cloned().collect(),
+        };
+        super::build::check_built_for(&project, &args.environment, &apps)?;
+    }
     let rendered = project.render_config(&args.environment, Default::default())?;
     slipway_config::write(
         &rendered,

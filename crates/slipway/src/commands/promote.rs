@@ -78,7 +78,7 @@ pub fn run(args: PromoteArgs) -> Result<ExitCode> {
         let name = default_registry(manifest, None)
             .ok_or_else(|| anyhow!("the project has no registry to promote from"))?;
         let source = registry(manifest, &name)?;
-        let repository = source.repository(&format!("{}/{app}", manifest.project.name));
+        let repository = source.repository(&manifest.app_repository(&app));
         let tag = (!target.starts_with("sha256:")).then(|| target.clone());
         (source.client, repository, target, tag)
     };

@@ -1129,14 +1129,9 @@ fn ecs_import_writes_an_environment_from_task_definition_files() {
         explain.stdout
     );
 
-    // Importing again under the same name changes nothing.
+    // Importing again into the same environment merges what is already there: nothing changes.
     let again = import(&[]);
-    assert_ne!(again.code, 0);
-    assert!(
-        again.stderr.contains("already has an environment `aws`"),
-        "{}",
-        again.stderr
-    );
+    assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(
         std::fs::read_to_string(shop.join("slipway.toml")).unwrap(),
         manifest
@@ -1151,15 +1146,23 @@ fn a_scaffolded_stack_is_valid_cloudformation_and_takes_a_blue_green_deploy() {
     let base = std::fs::read_to_string(shop.join("slipway.toml"))
         .unwrap()
         .replace("name = \"shop\"", &format!("name = \"{name}\""));
-    // The environment as a team starts it: the names it wants, no ARNs yet.
+    // The environment as a team starts it: the names it wants, no ARNs yet (and so no secrets:
+    // they need the execution role the stack makes).
     let environment = |target_rest: &str| {
+        let secrets = if target_rest.contains("execution_role_arn") {
+            format!(
+                "secrets = {{ DB_PASSWORD = \"ssm:/{name}/db_password\", STRIPE_KEY = \"secretsmanager:{name}/stripe\" }}"
+            )
+        } else {
+            String::new()
+        };
         format!(
             r#"{base}
 [environments.aws]
 registry = "team"
 apps = ["api", "web"]
 strategy = {{ kind = "blue-green" }}
-secrets = {{ DB_PASSWORD = "ssm:/{name}/db_password", STRIPE_KEY = "secretsmanager:{name}/stripe" }}
+{secrets}
 
 [environments.aws.target]
 kind = "ecs"
@@ -1170,11 +1173,7 @@ log_group = "/ecs/{name}"
 "#
         )
     };
-    write(
-        &shop,
-        "slipway.toml",
-        &environment("execution_role_arn = \"arn:aws:iam::123456789012:role/to-be-made\""),
-    );
+    write(&shop, "slipway.toml", &environment(""));
     write(
         &shop,
         "config/aws/api.env.j2",
@@ -1232,7 +1231,7 @@ log_group = "/ecs/{name}"
     prepare(&shop, &[]);
     let deploy = run(with_aws(&mut slipway(&shop), &endpoint()).args(["deploy", "aws", "--yes"]));
     assert_eq!(deploy.code, 0, "{}", deploy.stderr);
-    // The api's path rule and the listener's default action (web) both went to blue.
+    // Each app's own rule went to blue.
     for app in ["Api", "Web"] {
         let router = outputs[format!("{app}Listener")].as_str().unwrap();
         let state = moto(&["state", &name, router]);
@@ -1611,4 +1610,425 @@ fn deploys_and_rollbacks_are_announced_and_a_failing_channel_never_fails_them() 
         "{}",
         rollback.stderr
     );
+}
+
+/// The course project of the seed (a Flask backend with an X-Ray sidecar, a React frontend, ERB
+/// env templates, Dockerfile + Dockerfile.prod, task and service definitions with SSM secrets
+/// and a budget.json beside them), copied to `dir` with its ECS files pointing at `aws` (what
+/// `moto.py course` made): the files a team keeps, with their own cluster, network and account.
+fn course_project(dir: &Path, name: &str, aws: &Value) -> PathBuf {
+    let project = dir.join("cruddur");
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(repo_root().join("tests/projects/seed-course"))
+        .arg(&project)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for folder in ["aws/task-definitions", "aws/json"] {
+        for entry in std::fs::read_dir(project.join(folder)).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path)
+                .unwrap()
+                .replace("ca-central-1", "eu-central-1")
+                .replace("/cruddur/", &format!("/{name}/"))
+                .replace(
+                    "\"cluster\": \"cruddur\"",
+                    &format!("\"cluster\": \"{name}\""),
+                );
+            let mut json: Value = serde_json::from_str(&text).unwrap();
+            if let Some(app) = json["serviceName"].as_str().map(str::to_owned) {
+                let network = &mut json["networkConfiguration"]["awsvpcConfiguration"];
+                network["subnets"] = aws["subnets"].clone();
+                network["securityGroups"] = serde_json::json!([aws["security_group"]]);
+                json["loadBalancers"][0]["targetGroupArn"] = aws["target_groups"][&app].clone();
+            }
+            std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+        }
+    }
+    crate::git_commit_all(&project);
+    project
+}
+
+#[test]
+fn the_seed_course_project_converts_lints_renders_offline_and_deploys_to_ecs() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = unique("course");
+    let aws = moto(&["course", &name]);
+    let project = course_project(dir.path(), &name, &aws);
+    let ok = |command: &mut assert_cmd::Command| {
+        let result = run(command);
+        assert_eq!(result.code, 0, "{}\n{}", result.stdout, result.stderr);
+        result
+    };
+    let read = |path: &str| std::fs::read_to_string(project.join(path)).unwrap();
+
+    // init: the ERB templates become config templates the compose env_files find.
+    let init = ok(slipway(&project).args([
+        "init",
+        "--from-compose",
+        "docker-compose.yml",
+        "--name",
+        "cruddur",
+        ".",
+    ]));
+    let backend_dev = read("config/dev/backend-flask.env.j2");
+    assert!(
+        backend_dev.contains("{% if vars.GITPOD_WORKSPACE_ID | default(\"\") %}\nFRONTEND_URL=\"https://3000-{{ vars.GITPOD_WORKSPACE_ID | default(\"\") }}"),
+        "{backend_dev}"
+    );
+    assert!(
+        backend_dev.contains(
+            "AWS_DEFAULT_REGION={{ vars.AWS_DEFAULT_REGION | default(\"ca-central-1\") }}"
+        ),
+        "{backend_dev}"
+    );
+    assert!(
+        backend_dev.contains("AWS_SECRET_ACCESS_KEY={{ secret.AWS_SECRET_ACCESS_KEY }}"),
+        "{backend_dev}"
+    );
+    assert!(
+        !init
+            .stderr
+            .contains("env file `backend-flask.env` not found"),
+        "{}",
+        init.stderr
+    );
+    // One app, several Dockerfiles.
+    let manifest = read("slipway.toml");
+    for line in [
+        "[apps.backend-flask.environments.prod]\ndockerfile = \"backend-flask/Dockerfile.prod\"",
+        "[apps.frontend-react-js.environments.prod]\ndockerfile = \"frontend-react-js/Dockerfile.prod\"",
+        "[apps.frontend-react-js.environments.prod.build_args]\nREACT_APP_BACKEND_URL = \"\"\nREACT_APP_AWS_PROJECT_REGION = \"ca-central-1\"\nREACT_APP_AWS_USER_POOLS_ID = \"\"",
+    ] {
+        assert!(manifest.contains(line), "`{line}` missing in:\n{manifest}");
+    }
+    // The dev config renders like the ERB template would outside Gitpod.
+    let rendered = ok(slipway(&project)
+        .args([
+            "config",
+            "render",
+            "dev",
+            "--set",
+            "PROD_CONNECTION_URL=postgresql://localhost/cruddur",
+            "--set",
+            "AWS_SECRET_ACCESS_KEY=dev-key",
+            "--set",
+            "AWS_USER_POOLS_ID=pool",
+        ])
+        .env_remove("GITPOD_WORKSPACE_ID"));
+    let _ = rendered;
+    let env_file =
+        std::fs::read_to_string(project.join(".slipway/config/dev/backend-flask.env")).unwrap();
+    assert!(
+        env_file.contains("FRONTEND_URL=\"http://localhost:3000\""),
+        "{env_file}"
+    );
+    assert!(!env_file.contains("GITPOD"), "{env_file}");
+
+    // ecs import: the course's files as they are, merged into the prod init wrote.
+    let import = ok(slipway(&project).args(["ecs", "import", "aws/task-definitions", "aws/json"]));
+    for note in [
+        "aws/json/budget.json: neither a task definition",
+        "sidecar `xray` listens on 2000/udp",
+        "`enableExecuteCommand` is not carried over",
+        "Service Connect",
+        "port 4567 is named `backend-flask`",
+        "sidecar `xray`'s `user` is not carried over",
+    ] {
+        assert!(
+            import.stderr.contains(note),
+            "`{note}` missing in:\n{}",
+            import.stderr
+        );
+    }
+    let manifest = read("slipway.toml");
+    for line in [
+        "[apps.backend-flask.sidecars.xray]\nimage = \"public.ecr.aws/xray/aws-xray-daemon:3.3.7\"",
+        "repository = \"backend-flask\"",
+        "repository = \"frontend-react-js\"",
+        "cmd = \"python /backend-flask/bin/health-check\"",
+        &format!("AWS_SECRET_ACCESS_KEY = \"ssm:/{name}/backend-flask/AWS_SECRET_ACCESS_KEY\""),
+        &format!("cluster = \"{name}\""),
+        "[environments.prod.approval]\nrequired = true",
+        "url = \"123456789012.dkr.ecr.eu-central-1.amazonaws.com\"",
+    ] {
+        assert!(manifest.contains(line), "`{line}` missing in:\n{manifest}");
+    }
+    // Dev keeps its own secret source.
+    assert!(
+        manifest.contains(
+            "[environments.dev.secrets]\nAWS_SECRET_ACCESS_KEY = \"env:AWS_SECRET_ACCESS_KEY\""
+        ),
+        "{manifest}"
+    );
+    let prod_backend = read("config/prod/backend-flask.env.j2");
+    assert!(
+        prod_backend.contains("CONNECTION_URL={{ secret.CONNECTION_URL }}"),
+        "{prod_backend}"
+    );
+    assert!(
+        prod_backend.contains("FRONTEND_URL=https://cruddur.example.com"),
+        "{prod_backend}"
+    );
+
+    // lint: nothing of what init and import wrote is an error. The app Dockerfiles still build
+    // FROM public images (DF003); moving them onto project bases is the user's edit.
+    let lint = run(slipway(&project).args(["lint", "--format", "json"]));
+    let report: Value =
+        serde_json::from_str(&lint.stdout).unwrap_or_else(|e| panic!("{e}: {}", lint.stdout));
+    let errors: Vec<(String, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_owned(),
+                f["file"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        vec![
+            ("DF003".to_owned(), "backend-flask/Dockerfile".to_owned()),
+            (
+                "DF003".to_owned(),
+                "backend-flask/Dockerfile.prod".to_owned()
+            ),
+            (
+                "DF003".to_owned(),
+                "frontend-react-js/Dockerfile".to_owned()
+            ),
+            (
+                "DF003".to_owned(),
+                "frontend-react-js/Dockerfile.prod".to_owned()
+            ),
+        ],
+        "{}",
+        lint.stdout
+    );
+
+    // aws scaffold makes only what is missing: the imported environment names its network,
+    // roles, target groups and repositories; only the cluster is left, unless it exists.
+    let scaffold = ok(slipway(&project).args(["aws", "scaffold", "prod"]));
+    let template: Value = serde_json::from_str(&scaffold.stdout).unwrap();
+    let mut made: Vec<&String> = template["Resources"].as_object().unwrap().keys().collect();
+    made.sort();
+    assert_eq!(made, vec!["Cluster", "LogGroup"], "{}", scaffold.stdout);
+    let nothing = ok(slipway(&project).args(["aws", "scaffold", "prod", "--cluster-exists"]));
+    assert_eq!(nothing.stdout, "");
+    assert!(
+        nothing.stderr.contains("nothing to create"),
+        "{}",
+        nothing.stderr
+    );
+
+    // config render prod: secrets stay references.
+    ok(slipway(&project).args(["config", "render", "prod"]));
+
+    let images = [
+        format!(
+            "--image=backend-flask={}",
+            aws["images"]["backend-flask"].as_str().unwrap()
+        ),
+        format!(
+            "--image=frontend-react-js={}",
+            aws["images"]["frontend-react-js"].as_str().unwrap()
+        ),
+    ];
+    // ecs render works offline: every AWS call would fail here.
+    let offline = ok(with_aws(&mut slipway(&project), "http://127.0.0.1:9")
+        .args(["ecs", "render", "prod"])
+        .args(&images));
+    let rendered: Value = serde_json::from_str(&offline.stdout).unwrap();
+    let backend = &rendered["backend-flask"]["containerDefinitions"];
+    assert_eq!(backend[0]["name"], "backend-flask");
+    assert_eq!(backend[0]["image"], aws["images"]["backend-flask"]);
+    assert_eq!(backend[1]["name"], "xray");
+    assert_eq!(backend[0]["healthCheck"]["command"][0], "CMD-SHELL");
+    let secret = backend[0]["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "CONNECTION_URL")
+        .unwrap();
+    assert_eq!(
+        secret["valueFrom"],
+        format!("/{name}/backend-flask/CONNECTION_URL")
+    );
+    // --check asks AWS; an unreachable endpoint is one readable line.
+    let unreachable = run(with_aws(&mut slipway(&project), "http://127.0.0.1:9")
+        .args(["ecs", "render", "prod", "--check"])
+        .args(&images));
+    assert_eq!(unreachable.code, 2, "{}", unreachable.stderr);
+    let message = unreachable.stderr.trim();
+    assert_eq!(message.lines().count(), 1, "{message}");
+    for part in [
+        "DescribeParameters",
+        "http://127.0.0.1:9",
+        "cannot connect",
+        "check the endpoint",
+    ] {
+        assert!(message.contains(part), "`{part}` missing in: {message}");
+    }
+    for dump in ["ConnectorError", "DispatchFailure", "Some(", "{ "] {
+        assert!(!message.contains(dump), "`{dump}` in: {message}");
+    }
+    ok(with_aws(&mut slipway(&project), &endpoint())
+        .args(["ecs", "render", "prod", "--check"])
+        .args(&images));
+
+    // The deploy: digest-pinned images, secrets as references, the sidecar beside the app.
+    ok(with_aws(&mut slipway(&project), &endpoint())
+        .args(["deploy", "prod", "--yes"])
+        .args(&images));
+    let state = moto(&["state", &name]);
+    let backend = definition(&state, "backend-flask");
+    let containers = backend["containerDefinitions"].as_array().unwrap();
+    let app = containers
+        .iter()
+        .find(|c| c["name"] == "backend-flask")
+        .unwrap();
+    assert_eq!(app["image"], aws["images"]["backend-flask"]);
+    assert_eq!(app["portMappings"][0]["containerPort"], 4567);
+    let xray = containers.iter().find(|c| c["name"] == "xray").unwrap();
+    assert_eq!(xray["image"], "public.ecr.aws/xray/aws-xray-daemon:3.3.7");
+    let secrets: Vec<&str> = app["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["valueFrom"].as_str().unwrap())
+        .collect();
+    assert_eq!(secrets.len(), 5, "{secrets:?}");
+    assert!(
+        secrets
+            .iter()
+            .all(|s| s.contains(&format!("/{name}/backend-flask/"))),
+        "{secrets:?}"
+    );
+    assert!(
+        !backend.to_string().contains("course-secret-"),
+        "a secret value reached the task definition"
+    );
+    assert_eq!(
+        env_value(app, "FRONTEND_URL"),
+        Some("https://cruddur.example.com")
+    );
+    let described = &state["services"]["backend-flask"];
+    assert_eq!(
+        described["loadBalancers"][0]["targetGroupArn"],
+        aws["target_groups"]["backend-flask"]
+    );
+    assert_eq!(
+        described["networkConfiguration"]["awsvpcConfiguration"]["subnets"],
+        aws["subnets"]
+    );
+    let frontend = definition(&state, "frontend-react-js");
+    assert_eq!(
+        frontend["containerDefinitions"][0]["image"],
+        aws["images"]["frontend-react-js"]
+    );
+
+    // An error AWS answers is one line too: the operation, the endpoint, its code and message,
+    // and what to do.
+    let manifest = read("slipway.toml");
+    write(
+        &project,
+        "slipway.toml",
+        &manifest.replace(
+            &format!("cluster = \"{name}\""),
+            "cluster = \"no-such-cluster\"",
+        ),
+    );
+    let missing = run(with_aws(&mut slipway(&project), &endpoint())
+        .args(["ecs", "diff", "prod"])
+        .args(&images));
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    assert_eq!(
+        missing.stderr.trim(),
+        format!(
+            "error: DescribeServices: at {}: ClusterNotFoundException: Cluster not found; check the name in slipway.toml, or create it (`slipway aws scaffold`)",
+            endpoint()
+        )
+    );
+}
+
+#[test]
+fn ecs_import_refuses_a_broken_task_definition_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = course_project(
+        dir.path(),
+        "broken",
+        &serde_json::json!({
+            "subnets": ["subnet-1"], "security_group": "sg-1",
+            "target_groups": { "backend-flask": "arn:tg:1", "frontend-react-js": "arn:tg:2" }
+        }),
+    );
+    let init = run(slipway(&project).args([
+        "init",
+        "--from-compose",
+        "docker-compose.yml",
+        "--name",
+        "cruddur",
+        ".",
+    ]));
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    let snapshot = |project: &Path| -> Vec<(PathBuf, String)> {
+        let mut files = Vec::new();
+        for folder in ["", "config/prod"] {
+            for entry in std::fs::read_dir(project.join(folder)).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_file() {
+                    files.push((path.clone(), std::fs::read_to_string(&path).unwrap()));
+                }
+            }
+        }
+        files.sort();
+        files
+    };
+    let before = snapshot(&project);
+
+    // Not JSON: located by file, line and column.
+    write(
+        &project,
+        "aws/task-definitions/backend-flask.json",
+        "{\n  \"family\": \"backend-flask\",\n  \"cpu\": 256,,\n}\n",
+    );
+    let result = run(slipway(&project).args(["ecs", "import", "aws/task-definitions", "aws/json"]));
+    assert_eq!(result.code, 2, "{}", result.stderr);
+    assert!(
+        result
+            .stderr
+            .contains("aws/task-definitions/backend-flask.json:3:"),
+        "{}",
+        result.stderr
+    );
+    assert!(result.stderr.contains("not JSON"), "{}", result.stderr);
+    assert_eq!(snapshot(&project), before);
+
+    // A field of the wrong type: named by its path.
+    let mut definition: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            repo_root().join("tests/projects/seed-course/aws/task-definitions/backend-flask.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    definition["containerDefinitions"][1]["portMappings"][0]["containerPort"] =
+        serde_json::json!("4567");
+    write(
+        &project,
+        "aws/task-definitions/backend-flask.json",
+        &definition.to_string(),
+    );
+    let result = run(slipway(&project).args(["ecs", "import", "aws/task-definitions", "aws/json"]));
+    assert_eq!(result.code, 2, "{}", result.stderr);
+    assert!(
+        result.stderr.contains("backend-flask.json: `containerDefinitions[1].portMappings[0].containerPort` must be a number, found a string"),
+        "{}",
+        result.stderr
+    );
+    assert_eq!(snapshot(&project), before);
 }

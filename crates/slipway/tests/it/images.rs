@@ -480,6 +480,64 @@ fn a_dockerfile_app_is_built_by_the_engine_on_the_pinned_base_and_pushed_like_th
 }
 
 #[test]
+fn an_app_builds_its_own_dockerfile_and_arguments_per_environment() {
+    let bed = test_bed();
+    let temp = tempfile::tempdir().unwrap();
+    let name = unique("it-variant");
+    project(temp.path(), &bed, &name, "");
+    let manifest = std::fs::read_to_string(temp.path().join("slipway.toml")).unwrap()
+        + "\n[apps.web]\nbase = \"debian\"\nbuild = \"dockerfile\"\nbuild_args = { BACKEND_URL = \"http://localhost:4567\" }\n\n[apps.web.environments.prod]\ndockerfile = \"app/web/Dockerfile.prod\"\nbuild_args = { BACKEND_URL = \"https://api.example.com\" }\n\n[environments.dev]\n\n[environments.prod]\n";
+    write(temp.path(), "slipway.toml", &manifest);
+    for (file, kind) in [("Dockerfile", "dev"), ("Dockerfile.prod", "prod")] {
+        write(
+            temp.path(),
+            &format!("app/web/{file}"),
+            &format!(
+                "ARG SLIPWAY_BASE\nFROM ${{SLIPWAY_BASE}}\nARG BACKEND_URL\nRUN echo \"{kind} $BACKEND_URL\" > /srv/built\nUSER nobody\nCMD [\"cat\", \"/srv/built\"]\n"
+            ),
+        );
+    }
+    let image = format!("{name}/web:latest");
+    let built_output = |args: &[&str]| {
+        let result = run(slipway(temp.path()).args(args));
+        assert_eq!(result.code, 0, "{}", result.stderr);
+        let output = docker(&["run", "--rm", &image]);
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert_eq!(
+        built_output(&["build", "web", "--load"]),
+        "dev http://localhost:4567\n"
+    );
+    // The plain build is not what prod runs: deploying it is refused, nothing started.
+    let refused = run(slipway(temp.path()).args(["deploy", "prod", "--yes"]));
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("run `slipway build --env prod web`"),
+        "{}",
+        refused.stderr
+    );
+    let prod = json(&run(
+        slipway(temp.path()).args(["build", "web", "--env", "prod", "--output", "json"])
+    ));
+    assert_eq!(prod[0]["dockerfile"], "app/web/Dockerfile.prod");
+    assert_eq!(
+        built_output(&["build", "web", "--env", "prod", "--load"]),
+        "prod https://api.example.com\n"
+    );
+    // And now dev would run the prod build.
+    let refused = run(slipway(temp.path()).args(["up", "dev"]));
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("built for `prod`"),
+        "{}",
+        refused.stderr
+    );
+    let _ = docker(&["image", "rm", "-f", &image]);
+}
+
+#[test]
 fn credentials_come_from_a_docker_credential_helper() {
     let bed = test_bed();
     let password =

@@ -10,6 +10,9 @@ back what a deploy left behind.
     moto.py metrics LISTENER TARGET_GROUP REQUESTS ERRORS SECONDS
                                   ALB metrics of the target group, every half second from now
     moto.py families PREFIX       prints the task definition ARNs whose family starts with PREFIX
+    moto.py course NAME           what a course project's ECS files name: cluster NAME, a VPC, a
+                                  target group per app, SSM parameters under /NAME/backend-flask/,
+                                  and an image in each app's ECR repository; prints it as JSON
 """
 
 import json
@@ -177,6 +180,52 @@ def families(prefix):
     print(json.dumps(ecs.list_task_definitions(familyPrefix=prefix)["taskDefinitionArns"]))
 
 
+def course(name):
+    ec2 = client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]["SubnetId"]
+        for cidr, zone in (("10.1.1.0/24", REGION + "a"), ("10.1.2.0/24", REGION + "b"))
+    ]
+    group = ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc)["GroupId"]
+    client("ecs").create_cluster(clusterName=name)
+    elb = client("elbv2")
+    groups = {
+        app: elb.create_target_group(
+            Name=(name[:20] + "-" + app.split("-")[0])[:32],
+            Protocol="HTTP",
+            Port=port,
+            VpcId=vpc,
+            TargetType="ip",
+        )["TargetGroups"][0]["TargetGroupArn"]
+        for app, port in (("backend-flask", 4567), ("frontend-react-js", 3000))
+    }
+    ssm = client("ssm")
+    parameters = {}
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "CONNECTION_URL", "ROLLBAR_ACCESS_TOKEN", "OTEL_EXPORTER_OTLP_HEADERS"):
+        parameter = "/%s/backend-flask/%s" % (name, key)
+        ssm.put_parameter(Name=parameter, Value="course-secret-" + key, Type="SecureString", Overwrite=True)
+        parameters[key] = ssm.get_parameter(Name=parameter)["Parameter"]["ARN"]
+    ecr = client("ecr")
+    images = {}
+    for app in ("backend-flask", "frontend-react-js"):
+        try:
+            ecr.create_repository(repositoryName=app)
+        except ecr.exceptions.RepositoryAlreadyExistsException:
+            pass
+        uri = ecr.describe_repositories(repositoryNames=[app])["repositories"][0]["repositoryUri"]
+        manifest = json.dumps({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": len(name), "digest": "sha256:" + "0" * 64},
+            "layers": [],
+            "annotations": {"org.opencontainers.image.title": app + "-" + name},
+        })
+        pushed = ecr.put_image(repositoryName=app, imageManifest=manifest, imageTag=name)["image"]
+        images[app] = uri + "@" + pushed["imageId"]["imageDigest"]
+    print(json.dumps({"subnets": subnets, "security_group": group, "target_groups": groups, "parameters": parameters, "images": images}))
+
+
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
     commands = {
@@ -184,6 +233,7 @@ if __name__ == "__main__":
         "stack": stack,
         "state": state,
         "families": families,
+        "course": course,
         "repository": repository,
         "metrics": metrics,
     }
