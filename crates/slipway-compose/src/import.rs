@@ -663,18 +663,18 @@ impl Converter<'_> {
             let Some(text) = volume_text(item) else {
                 continue;
             };
-            let (source, target) = split_volume(&text);
+            // Variables first (a default such as `${DIR:-./data}` holds a colon), then the parts.
+            let resolved = self.variables.resolve(&text);
+            self.report_unresolved(name, &format!("volume `{text}`"), &resolved);
+            let written_bind = split_volume(&text).0.is_some_and(|s| is_bind(&s));
+            let (source, target) = split_volume(&resolved.text);
             match (source, target) {
-                (Some(source), Some(target)) => {
-                    let resolved = self.variables.resolve(&source);
-                    self.report_unresolved(name, &format!("volume `{text}`"), &resolved);
-                    let mut source = resolved.text;
+                (Some(mut source), Some(_)) => {
                     // A path stays a path even when a variable made it relative.
-                    if resolved.used_variables && !is_bind(&source) && source.contains('/') {
+                    if (written_bind || resolved.used_variables) && !is_bind(&source) {
                         source = format!("./{source}");
                     }
-                    let rest = text.split_once(':').map_or("", |(_, r)| r);
-                    let _ = target;
+                    let rest = resolved.text.split_once(':').map_or("", |(_, r)| r);
                     if is_bind(&source) {
                         self.notes.push(format!("service `{name}`: bind mount `{source}:{rest}` kept; it only works on a machine that has that path"));
                     }
@@ -1254,7 +1254,6 @@ impl Converter<'_> {
             "build",
             "image",
             "command",
-            "entrypoint",
             "environment",
             "env_file",
             "ports",
@@ -1376,7 +1375,7 @@ impl Converter<'_> {
             if CARRIED.contains(&key) || key.starts_with("x-") {
                 continue;
             }
-            if is_app && matches!(key, "user" | "working_dir") {
+            if is_app && matches!(key, "user" | "working_dir" | "entrypoint") {
                 continue;
             }
             if let Some((_, why)) = IGNORED

@@ -369,8 +369,12 @@ fn from_compose(name: &str, args: &InitArgs) -> Result<Conversion> {
                 .push((field, image, "pin it with --pin".into()));
         }
     }
-    for service in manifest.services.values_mut() {
+    for (service_name, service) in &mut manifest.services {
         if let Some(reference) = service.image.as_ref().and_then(|i| pinned.get(i)) {
+            conversion.notes.push(format!(
+                "`{service_name}`: image `{}` is pinned as `{reference}`, through the registry that serves it",
+                service.image.as_deref().unwrap_or_default()
+            ));
             service.image = Some(reference.clone());
         }
     }
