@@ -671,7 +671,9 @@ impl Converter<'_> {
             match (source, target) {
                 (Some(mut source), Some(_)) => {
                     // A path stays a path even when a variable made it relative.
-                    if (written_bind || resolved.used_variables) && !is_bind(&source) {
+                    if (written_bind || resolved.used_variables || source.contains('/'))
+                        && !source.starts_with(['.', '/', '~'])
+                    {
                         source = format!("./{source}");
                     }
                     let rest = resolved.text.split_once(':').map_or("", |(_, r)| r);
@@ -1815,5 +1817,211 @@ mod tests {
         );
         assert_eq!(substitute_variables("a$B-c"), "a{{ vars.B }}-c");
         assert_eq!(substitute_variables("cost: 5$"), "cost: 5$");
+    }
+}
+
+#[cfg(test)]
+mod conversion_tests {
+    use super::*;
+
+    fn convert(compose: &str, files: &[(&str, &str)]) -> Imported {
+        let files: Vec<(PathBuf, String)> = files
+            .iter()
+            .map(|(p, t)| (Path::new("/p").join(p), (*t).to_owned()))
+            .collect();
+        let read = move |path: &Path| {
+            files
+                .iter()
+                .find(|(p, _)| p == path)
+                .map(|(_, t)| t.clone())
+        };
+        import(
+            "shop",
+            &[ComposeSource {
+                path: "/p/docker-compose.yml".into(),
+                text: compose.to_owned(),
+            }],
+            &read,
+        )
+        .unwrap()
+    }
+
+    fn noted(imported: &Imported, words: &[&str]) -> bool {
+        imported
+            .notes
+            .iter()
+            .any(|n| words.iter().all(|w| n.contains(w)))
+    }
+
+    #[test]
+    fn a_string_command_is_words_not_a_shell_script() {
+        let imported = convert(
+            "services:\n  db:\n    image: mysql:8.0.36\n    command: --default-authentication-plugin=mysql_native_password\n  app:\n    build: .\n    entrypoint: /entry.sh --wait \"db:3306\"\n",
+            &[],
+        );
+        assert_eq!(
+            imported.manifest.services["db"].command,
+            Some(CommandLine::Exec(vec![
+                "--default-authentication-plugin=mysql_native_password".into()
+            ]))
+        );
+        assert_eq!(
+            imported.manifest.apps["app"].entrypoint,
+            Some(CommandLine::Exec(vec![
+                "/entry.sh".into(),
+                "--wait".into(),
+                "db:3306".into()
+            ]))
+        );
+    }
+
+    #[test]
+    fn a_secret_a_command_reads_stays_a_reference() {
+        let imported = convert(
+            "services:\n  cache:\n    image: redis:7.2.4\n    command: redis-server --requirepass ${REDIS_PASSWORD}\n",
+            &[(".env", "REDIS_PASSWORD=hunter2\n")],
+        );
+        let toml = toml::to_string(&imported.manifest).unwrap();
+        assert!(!toml.contains("hunter2"), "{toml}");
+        assert_eq!(
+            imported.manifest.services["cache"].command,
+            Some(CommandLine::Shell(
+                "exec redis-server --requirepass \"${REDIS_PASSWORD}\"".into()
+            ))
+        );
+        assert_eq!(
+            imported.manifest.environments["dev"].secrets["REDIS_PASSWORD"],
+            "env:REDIS_PASSWORD"
+        );
+        assert!(
+            imported.templates[0]
+                .1
+                .contains("REDIS_PASSWORD={{ secret.REDIS_PASSWORD }}")
+        );
+    }
+
+    #[test]
+    fn compose_file_secrets_become_secret_files() {
+        let imported = convert(
+            "services:\n  db:\n    image: postgres:16.4\n    secrets:\n      - db-password\n      - source: api-key\n        target: /run/secrets/key\n      - source: token\n        target: token.txt\nsecrets:\n  db-password:\n    file: ./secrets/db.txt\n  api-key:\n    environment: API_KEY\n  token:\n    external: true\n",
+            &[],
+        );
+        let db = &imported.manifest.services["db"];
+        assert_eq!(db.secret_files["db-password"], "DB_PASSWORD");
+        assert_eq!(db.secret_files["key"], "API_KEY");
+        assert_eq!(db.secret_files["token.txt"], "TOKEN");
+        let secrets = &imported.manifest.environments["prod"].secrets;
+        assert_eq!(secrets["DB_PASSWORD"], "file:secrets/db.txt");
+        assert_eq!(secrets["API_KEY"], "env:API_KEY");
+        assert_eq!(secrets["TOKEN"], "env:TOKEN");
+        assert!(noted(&imported, &["token", "external"]));
+    }
+
+    #[test]
+    fn the_code_mount_gives_the_dev_mount_path() {
+        let imported = convert(
+            "services:\n  web:\n    build:\n      context: ./web\n      dockerfile: docker/Dockerfile\n      target: dev\n    volumes:\n      - ./web/:/srv/app\n      - /srv/app/node_modules\n",
+            &[],
+        );
+        let web = &imported.manifest.apps["web"];
+        assert_eq!(web.dest.as_deref(), Some("/srv/app"));
+        assert_eq!(web.dockerfile.as_deref(), Some("web/docker/Dockerfile"));
+        assert_eq!(web.target.as_deref(), Some("dev"));
+        assert!(imported.manifest.environments["dev"].mount);
+        assert!(!imported.manifest.environments["stage"].mount);
+        assert!(noted(&imported, &["`web`", "/srv/app/node_modules"]));
+    }
+
+    #[test]
+    fn names_others_use_stay_reachable_and_static_addresses_become_names() {
+        let imported = convert(
+            "services:\n  api:\n    build: .\n    environment:\n      DB: 10.0.0.5\n  db:\n    image: mysql:8.0.36\n    container_name: shop-mysql\n    hostname: db.internal\n    networks:\n      back:\n        ipv4_address: 10.0.0.5\n        aliases: [database]\n",
+            &[],
+        );
+        assert_eq!(
+            imported.manifest.services["db"].aliases,
+            ["shop-mysql", "db.internal", "database"]
+        );
+        assert!(imported.templates[0].1.contains("DB=db"));
+        assert!(noted(&imported, &["`db`", "10.0.0.5"]));
+    }
+
+    #[test]
+    fn opt_in_services_never_reach_prod() {
+        let imported = convert(
+            "services:\n  app:\n    build: .\n  seed:\n    build: .\n    profiles: [tools]\n  adminer:\n    image: adminer:4.8.1\n    profiles: [debug]\n  backup:\n    image: postgres:16.4\n    profiles: [prod]\n",
+            &[],
+        );
+        let m = &imported.manifest;
+        assert!(m.service_runs_in("adminer", "dev"));
+        assert!(!m.service_runs_in("adminer", "prod"));
+        assert!(m.service_runs_in("backup", "prod"));
+        assert!(!m.service_runs_in("backup", "dev"));
+        assert_eq!(
+            m.environments["prod"].apps.as_deref(),
+            Some(&["app".to_owned()][..])
+        );
+        assert_eq!(m.environments["dev"].apps, None);
+        assert!(noted(&imported, &["`seed`", "--profile tools"]));
+    }
+
+    #[test]
+    fn a_bind_mount_from_a_variable_stays_a_bind_mount() {
+        let imported = convert(
+            "services:\n  files:\n    image: nginx:1.27.0\n    volumes:\n      - ${DATA_DIR:-./data}:/data:ro\n      - ${CONF}/nginx.conf:/etc/nginx.conf\n      - cache:/cache\n",
+            &[(".env", "CONF=conf\n")],
+        );
+        assert_eq!(
+            imported.manifest.services["files"].volumes,
+            [
+                "./data:/data:ro",
+                "./conf/nginx.conf:/etc/nginx.conf",
+                "cache:/cache"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_field_is_carried_or_named_with_a_reason() {
+        let imported = convert(
+            "services:\n  app:\n    build: .\n    ports: [\"8000:8000\", \"8001:8001\"]\n    stop_signal: SIGINT\n    stdin_open: true\n    tty: true\n    sysctls: {a: 1}\n    labels: [x=y]\n    platform: linux/amd64\n    runtime: runc\n    deploy:\n      replicas: 3\n      resources: {}\n    made_up_field: 1\n",
+            &[],
+        );
+        for field in [
+            "stop_signal",
+            "stdin_open",
+            "tty",
+            "sysctls",
+            "labels",
+            "platform",
+            "runtime",
+            "8001:8001",
+            "deploy.resources",
+            "made_up_field",
+        ] {
+            assert!(noted(&imported, &["`app`", field]), "{field} not named");
+        }
+        assert_eq!(imported.manifest.environments["prod"].replicas["app"], 3);
+        assert_eq!(
+            imported.manifest.environments["dev"].publish["app"],
+            "127.0.0.1:8000"
+        );
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_type_is_located() {
+        let error = import(
+            "shop",
+            &[ComposeSource {
+                path: "c.yml".into(),
+                text: "services:\n  web:\n    image: nginx:1.27.0\n    environment: 3\n".into(),
+            }],
+            &|_: &Path| None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "c.yml:4:18: `services.web.environment` must be a list or a mapping"
+        );
     }
 }

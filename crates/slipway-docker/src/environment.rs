@@ -978,7 +978,8 @@ pub fn compose_export(
     environment: &str,
     options: &UpOptions,
 ) -> Result<String> {
-    let q = |s: &str| serde_json::to_string(s).expect("a string serializes");
+    // Compose interpolates every value: a `$` the container must see is written `$$`.
+    let q = |s: &str| serde_json::to_string(&s.replace('$', "$$")).expect("a string serializes");
     let env = &manifest.environments[environment];
     let project = &manifest.project.name;
     let config_dir = options.state_dir.join("config").join(environment);

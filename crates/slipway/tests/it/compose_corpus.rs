@@ -489,7 +489,9 @@ fn compose_projects_whose_images_are_on_the_test_bed_come_up_in_dev() {
             }
         }
         let result = run(&mut up);
-        let down = run(slipway(&dir).args(["down", "dev", "--volumes"]));
+        if result.code != 0 {
+            run(slipway(&dir).args(["down", "dev", "--volumes"]));
+        }
         assert_eq!(
             result.code, 0,
             "{project}: {}\n{}",
@@ -499,6 +501,48 @@ fn compose_projects_whose_images_are_on_the_test_bed_come_up_in_dev() {
             result.stdout.contains("environment `dev` is up"),
             "{project}"
         );
+        // The dev environment as a compose file: docker-compose reads it, and Dockerfile apps
+        // are built there with their code mounted where the app keeps it.
+        let exported = run(slipway(&dir).args(["compose", "export", "dev"]));
+        assert_eq!(exported.code, 0, "{project}: {}", exported.stderr);
+        // Debian's docker-compose 1.29 predates the top-level `name`.
+        let without_name: String = exported
+            .stdout
+            .lines()
+            .filter(|l| !l.starts_with("name:"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(dir.join("exported.yml"), without_name).unwrap();
+        let check = std::process::Command::new("docker-compose")
+            .args(["-f", "exported.yml", "config", "-q"])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        // Every `$` the container must see is escaped: compose interpolates nothing away.
+        let warnings = String::from_utf8_lossy(&check.stderr);
+        assert!(
+            check.status.success() && !warnings.contains("is not set"),
+            "{project}: {warnings}\n{}",
+            exported.stdout
+        );
+        let export = yaml::parse(&exported.stdout).unwrap();
+        for (name, app) in &manifest.apps {
+            let service = export.get("services").and_then(|s| s.get(name)).unwrap();
+            assert!(
+                service
+                    .get("build")
+                    .and_then(|b| b.get("dockerfile"))
+                    .is_some(),
+                "{project}: {name} is not built in the export"
+            );
+            if let Some(dest) = &app.dest {
+                assert!(
+                    exported.stdout.contains(&format!(":{dest}\"")),
+                    "{project}: {name} not mounted at {dest}"
+                );
+            }
+        }
+        let down = run(slipway(&dir).args(["down", "dev", "--volumes"]));
         assert_eq!(down.code, 0, "{project}: {}", down.stderr);
         ran.push(project);
     }
