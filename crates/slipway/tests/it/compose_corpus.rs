@@ -593,3 +593,45 @@ fn bad_compose_input_is_a_located_error_and_writes_nothing() {
         assert!(!project.exists(), "{name}: something was written");
     }
 }
+
+#[test]
+fn without_a_reachable_registry_init_writes_the_project_and_lists_the_images_to_pin() {
+    let temp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        temp.path().join("docker-compose.yml"),
+        "services:\n  cache:\n    image: redis\n  db:\n    image: postgres:latest\n  web:\n    image: nginx:1.27.0\n",
+    )
+    .unwrap();
+    // Nothing listens on port 9 of loopback.
+    let result = run(slipway(temp.path()).args([
+        "init",
+        ".",
+        "--from-compose",
+        "docker-compose.yml",
+        "--registry",
+        "127.0.0.1:9",
+        "--mirror-of",
+        "docker.io",
+        "--pin",
+    ]));
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    let manifest = std::fs::read_to_string(temp.path().join("slipway.toml")).unwrap();
+    assert!(manifest.contains("image = \"redis\""), "{manifest}");
+    let list = result
+        .stderr
+        .split("Images to pin")
+        .nth(1)
+        .expect("one list at the end");
+    assert!(list.contains("services.cache.image: redis ("), "{list}");
+    assert!(
+        list.contains("services.db.image: postgres:latest ("),
+        "{list}"
+    );
+    assert!(!list.contains("nginx"), "{list}");
+    assert!(
+        list.contains(
+            "slipway init . --from-compose docker-compose.yml --registry 127.0.0.1:9 --mirror-of docker.io --pin --force"
+        ),
+        "{list}"
+    );
+}
