@@ -635,3 +635,52 @@ fn without_a_reachable_registry_init_writes_the_project_and_lists_the_images_to_
         "{list}"
     );
 }
+
+#[test]
+fn a_dockerfile_app_without_a_base_runs_in_dev_with_its_code_mounted() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("debian-stack");
+    copy_dir(
+        &repo_root().join("tests/corpus/compose-projects/debian-stack"),
+        &dir,
+    );
+    let name = unique("cc-nobase");
+    let init = run(slipway(&dir).args([
+        "init",
+        ".",
+        "--name",
+        &name,
+        "--from-compose",
+        "docker-compose.yml",
+    ]));
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    let manifest_text = std::fs::read_to_string(dir.join("slipway.toml")).unwrap();
+    assert!(!manifest_text.contains("base ="), "{manifest_text}");
+    assert!(
+        manifest_text.contains("dest = \"/srv/app\""),
+        "{manifest_text}"
+    );
+    let exported = run(slipway(&dir).args(["compose", "export", "dev"]));
+    assert_eq!(exported.code, 0, "{}", exported.stderr);
+    assert!(
+        exported.stdout.contains("      dockerfile: ") && exported.stdout.contains(":/srv/app\""),
+        "{}",
+        exported.stdout
+    );
+    // A file only the mounted directory has: the app sees the code as it is on disk.
+    std::fs::write(dir.join("app/mounted-only.txt"), "yes\n").unwrap();
+    let up = run(slipway(&dir).args(["up", "dev"]));
+    let seen = std::process::Command::new("docker")
+        .args([
+            "exec",
+            &format!("{name}-dev-app"),
+            "cat",
+            "/srv/app/mounted-only.txt",
+        ])
+        .output()
+        .unwrap();
+    let down = run(slipway(&dir).args(["down", "dev", "--volumes"]));
+    assert_eq!(up.code, 0, "{}\n{}", up.stdout, up.stderr);
+    assert_eq!(String::from_utf8_lossy(&seen.stdout), "yes\n");
+    assert_eq!(down.code, 0, "{}", down.stderr);
+}
