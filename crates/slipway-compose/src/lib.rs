@@ -1,12 +1,16 @@
 //! docker-compose files: a located YAML tree for linting, and the conversion of a compose
 //! project into slipway.toml.
 
+pub mod adopt;
+pub mod check;
 pub mod erb;
 pub mod import;
+pub mod interpolate;
 pub mod variants;
+pub mod words;
 pub mod yaml;
 
-pub use import::{ComposeError, ComposeSource, Imported, import};
+pub use import::{ComposeError, ComposeSource, Edit, Imported, import};
 
 use yaml::{Node, Value};
 

@@ -194,6 +194,9 @@ fn clean_message(line: &str) -> String {
         .split(", set DuplicateKeyPolicy")
         .next()
         .unwrap_or(message);
+    if message.contains("recursive references") {
+        return "an alias refers to the anchor it is part of (a merge key or alias cycle); YAML cannot expand it".into();
+    }
     message.to_owned()
 }
 

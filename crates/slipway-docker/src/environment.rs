@@ -496,7 +496,8 @@ pub fn health_timeout(health: Option<&(Vec<String>, i64, i64, i64, i64)>) -> Dur
 /// Named volumes get the environment's prefix; `./dir` is taken from the project root.
 pub fn volume_bind(manifest: &Manifest, environment: &str, root: &Path, volume: &str) -> String {
     let (source, rest) = volume.split_once(':').unwrap_or((volume, ""));
-    let source = if source.starts_with('.') || source.starts_with('/') {
+    // A named volume is a bare name; anything with a path in it is a bind mount.
+    let source = if source.starts_with('.') || source.contains('/') {
         let path: PathBuf = if source.starts_with('/') {
             PathBuf::from(source)
         } else {
@@ -507,6 +508,67 @@ pub fn volume_bind(manifest: &Manifest, environment: &str, root: &Path, volume: 
         format!("{}-{environment}-{source}", manifest.project.name)
     };
     format!("{source}:{rest}")
+}
+
+/// The names a container answers to on the environment's networks: its own, then its aliases.
+fn names_of(name: &str, aliases: &[String]) -> Vec<String> {
+    let mut names = vec![name.to_owned()];
+    for alias in aliases {
+        if !names.contains(alias) {
+            names.push(alias.clone());
+        }
+    }
+    names
+}
+
+/// The tag `up` gives a Dockerfile app's image built for an environment with mounted code.
+pub fn dev_image_tag(manifest: &Manifest, environment: &str, app: &str) -> String {
+    format!("{}/{app}:{environment}", manifest.project.name)
+}
+
+/// Builds a `build = "dockerfile"` app's target through the engine for a mounted environment,
+/// on the project's pinned base when the app names one.
+async fn build_dev_image(
+    engine: &Engine,
+    manifest: &Manifest,
+    environment: &str,
+    name: &str,
+    options: &UpOptions,
+    log: &mut (dyn FnMut(&str) + Send),
+) -> Result<String> {
+    let app = &manifest.apps[name];
+    let mut build_args: HashMap<String, String> = app
+        .build_args
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if let Some(base) = &app.base {
+        let (registry, reference) =
+            slipway_oci::app::base_reference(manifest, base, &options.pinned_bases)
+                .map_err(|e| DockerError::Engine(e.to_string()))?;
+        let credential = registry.client.credential();
+        engine.pull(&reference, credential.as_ref()).await?;
+        build_args.insert("SLIPWAY_BASE".into(), reference);
+    }
+    let tag = dev_image_tag(manifest, environment, name);
+    let context = options.root.join(manifest.app_dir(name));
+    let dockerfile = options.root.join(
+        manifest
+            .app_dockerfile(name)
+            .expect("a dockerfile app has a Dockerfile"),
+    );
+    log(&format!("app {name}: building {}", dockerfile.display()));
+    engine
+        .build_target(
+            &context,
+            &dockerfile,
+            app.target.as_deref(),
+            std::slice::from_ref(&tag),
+            &build_args,
+            &mut |_| {},
+        )
+        .await?;
+    Ok(tag)
 }
 
 /// What `up` needs beyond the manifest.
@@ -647,11 +709,14 @@ pub async fn start_services(
             env: env_vars,
             // A published port needs a network that is not internal.
             networks: if ports.is_empty() {
-                vec![(internal.clone(), vec![name.clone()])]
+                vec![(internal.clone(), names_of(name, &service.aliases))]
             } else {
                 vec![
-                    (internal.clone(), vec![name.clone()]),
-                    (public_network(manifest, environment), vec![name.clone()]),
+                    (internal.clone(), names_of(name, &service.aliases)),
+                    (
+                        public_network(manifest, environment),
+                        names_of(name, &service.aliases),
+                    ),
                 ]
             },
             ports,
@@ -740,7 +805,20 @@ async fn up_inner(
     for name in apps {
         let app = &manifest.apps[name];
         let dest = app.dest.clone().unwrap_or_else(|| "/app".into());
-        let (image, binds, config_cmd) = if env.mount {
+        let dockerfile_app = app.build == slipway_core::manifest::BuildKind::Dockerfile;
+        let (image, binds, config_cmd) = if env.mount && dockerfile_app {
+            // As compose does: the Dockerfile's target built through the engine, with the code
+            // mounted over where the image keeps it (when the manifest says where).
+            let image = build_dev_image(engine, manifest, environment, name, options, log).await?;
+            let binds = match &app.dest {
+                Some(dest) => vec![format!(
+                    "{}:{dest}",
+                    options.root.join(manifest.app_dir(name)).display()
+                )],
+                None => Vec::new(),
+            };
+            (image, binds, true)
+        } else if env.mount {
             let base = app.base.as_deref().ok_or_else(|| {
                 DockerError::Engine(format!(
                     "app `{name}` has no base to run on with its directory mounted"
@@ -776,7 +854,9 @@ async fn up_inner(
                 let _ = std::fs::remove_file(&archive);
                 loaded?;
             }
-            (local, Vec::new(), false)
+            // A Dockerfile app's image has its own command; the manifest's overrides it, as a
+            // compose `command:` does.
+            (local, Vec::new(), dockerfile_app)
         };
         let mut env_vars = env_lines(rendered, app.config.as_deref().unwrap_or(name));
         env_vars.extend(app.env.iter().map(|(k, v)| format!("{k}={v}")));
@@ -809,15 +889,15 @@ async fn up_inner(
                 None
             },
             user: if config_cmd { app.user.clone() } else { None },
-            workdir: if config_cmd {
-                Some(app.workdir.clone().unwrap_or(dest))
-            } else {
-                None
+            workdir: match (config_cmd, dockerfile_app) {
+                (true, true) => app.workdir.clone(),
+                (true, false) => Some(app.workdir.clone().unwrap_or(dest)),
+                (false, _) => None,
             },
             env: env_vars,
             networks: vec![
-                (internal.clone(), vec![name.clone()]),
-                (public.clone(), vec![name.clone()]),
+                (internal.clone(), names_of(name, &app.aliases)),
+                (public.clone(), names_of(name, &app.aliases)),
             ],
             ports,
             binds,
@@ -960,7 +1040,8 @@ pub fn compose_export(
     environment: &str,
     options: &UpOptions,
 ) -> Result<String> {
-    let q = |s: &str| serde_json::to_string(s).expect("a string serializes");
+    // Compose interpolates every value: a `$` the container must see is written `$$`.
+    let q = |s: &str| serde_json::to_string(&s.replace('$', "$$")).expect("a string serializes");
     let env = &manifest.environments[environment];
     let project = &manifest.project.name;
     let config_dir = options.state_dir.join("config").join(environment);
@@ -1040,9 +1121,13 @@ pub fn compose_export(
         }
         healthcheck(&mut out, service.health.as_ref().and_then(health_of));
         compose_secrets(&mut out, &service.secret_files);
+        let aliases: Vec<String> = names_of(name, &service.aliases)
+            .iter()
+            .map(|a| q(a))
+            .collect();
         out.push_str(&format!(
             "    networks:\n      internal:\n        aliases: [{}]\n",
-            q(name)
+            aliases.join(", ")
         ));
     }
     let apps: Vec<&String> = match &env.apps {
@@ -1053,7 +1138,71 @@ pub fn compose_export(
         let app = &manifest.apps[name];
         let dest = app.dest.clone().unwrap_or_else(|| "/app".into());
         out.push_str(&format!("  {name}:\n"));
-        if env.mount {
+        let dockerfile_app = app.build == slipway_core::manifest::BuildKind::Dockerfile;
+        let overrides = |out: &mut String, workdir: Option<&str>| {
+            if let Some(entrypoint) = &app.entrypoint {
+                let args: Vec<String> = entrypoint.argv().iter().map(|a| q(a)).collect();
+                out.push_str(&format!("    entrypoint: [{}]\n", args.join(", ")));
+            }
+            if let Some(cmd) = &app.cmd {
+                let args: Vec<String> = cmd.argv().iter().map(|a| q(a)).collect();
+                out.push_str(&format!("    command: [{}]\n", args.join(", ")));
+            }
+            if let Some(user) = &app.user {
+                out.push_str(&format!("    user: {}\n", q(user)));
+            }
+            if let Some(workdir) = workdir {
+                out.push_str(&format!("    working_dir: {}\n", q(workdir)));
+            }
+        };
+        if env.mount && dockerfile_app {
+            // Built from its Dockerfile as compose builds it, the code mounted where the image
+            // keeps it.
+            out.push_str(&format!(
+                "    image: {}\n    build:\n      context: {}\n      dockerfile: {}\n",
+                q(&dev_image_tag(manifest, environment, name)),
+                q(&options
+                    .root
+                    .join(manifest.app_dir(name))
+                    .display()
+                    .to_string()),
+                q(&options
+                    .root
+                    .join(manifest.app_dockerfile(name).unwrap_or_default())
+                    .display()
+                    .to_string())
+            ));
+            if let Some(target) = &app.target {
+                out.push_str(&format!("      target: {}\n", q(target)));
+            }
+            let mut args: Vec<(String, String)> = app
+                .build_args
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            if let Some(base) = &app.base {
+                let (_, reference) =
+                    slipway_oci::app::base_reference(manifest, base, &options.pinned_bases)
+                        .map_err(|e| DockerError::Engine(e.to_string()))?;
+                args.push(("SLIPWAY_BASE".into(), reference));
+            }
+            if !args.is_empty() {
+                out.push_str("      args:\n");
+                for (k, v) in args {
+                    out.push_str(&format!("        {k}: {}\n", q(&v)));
+                }
+            }
+            if let Some(dest) = &app.dest {
+                out.push_str(&format!(
+                    "    volumes:\n      - {}\n",
+                    q(&format!(
+                        "{}:{dest}",
+                        options.root.join(manifest.app_dir(name)).display()
+                    ))
+                ));
+            }
+            overrides(&mut out, app.workdir.as_deref());
+        } else if env.mount {
             let base = app.base.as_deref().unwrap_or_default();
             let (_, reference) =
                 slipway_oci::app::base_reference(manifest, base, &options.pinned_bases)
@@ -1066,22 +1215,15 @@ pub fn compose_export(
                     options.root.join(manifest.app_dir(name)).display()
                 ))
             ));
-            if let Some(cmd) = &app.cmd {
-                let args: Vec<String> = cmd.argv().iter().map(|a| q(a)).collect();
-                out.push_str(&format!("    command: [{}]\n", args.join(", ")));
-            }
-            if let Some(user) = &app.user {
-                out.push_str(&format!("    user: {}\n", q(user)));
-            }
-            out.push_str(&format!(
-                "    working_dir: {}\n",
-                q(app.workdir.as_deref().unwrap_or(&dest))
-            ));
+            overrides(&mut out, Some(app.workdir.as_deref().unwrap_or(&dest)));
         } else {
             out.push_str(&format!(
                 "    image: {}\n",
                 q(&slipway_oci::app::local_name(manifest, name))
             ));
+            if dockerfile_app {
+                overrides(&mut out, app.workdir.as_deref());
+            }
         }
         out.push_str(&format!(
             "    container_name: {}\n",
@@ -1117,9 +1259,11 @@ pub fn compose_export(
                 ));
             }
         }
+        let aliases: Vec<String> = names_of(name, &app.aliases).iter().map(|a| q(a)).collect();
         out.push_str(&format!(
-            "    networks:\n      internal:\n        aliases: [{}]\n      public: {{}}\n",
-            q(name)
+            "    networks:\n      internal:\n        aliases: [{}]\n      public:\n        aliases: [{}]\n",
+            aliases.join(", "),
+            aliases.join(", ")
         ));
     }
     out.push_str("networks:\n  internal:\n    internal: true\n  public: {}\n");
@@ -1129,7 +1273,7 @@ pub fn compose_export(
         .filter_map(|v| {
             v.split(':')
                 .next()
-                .filter(|s| !s.starts_with('.') && !s.starts_with('/'))
+                .filter(|s| !s.starts_with('.') && !s.contains('/'))
                 .map(|s| format!("{project}-{environment}-{s}"))
         })
         .collect();

@@ -43,9 +43,28 @@ const APP_FILES_AT_ROOT: &[&str] = &[
     "vendor",
 ];
 
+/// Node files that also serve a repository's own tooling (scripts, formatters, hooks): at the
+/// root they belong to an app only when the package.json declares runtime dependencies or an
+/// entry point.
+const NODE_TOOLING: &[&str] = &[
+    "package.json",
+    "package-lock.json",
+    "yarn.lock",
+    "node_modules",
+];
+
 pub fn check(root: &Path, manifest: &Manifest) -> Vec<LayoutFinding> {
     let mut out = Vec::new();
+    // An app whose directory is the repository root owns the files there.
+    let root_app = manifest
+        .apps
+        .keys()
+        .any(|name| is_root(&manifest.app_dir(name)));
+    let tooling_only = root_package_is_tooling(root);
     for name in APP_FILES_AT_ROOT {
+        if root_app || (tooling_only && NODE_TOOLING.contains(name)) {
+            continue;
+        }
         if root.join(name).exists() {
             out.push(LayoutFinding {
                 rule: "LY001",
@@ -145,6 +164,26 @@ pub fn check(root: &Path, manifest: &Manifest) -> Vec<LayoutFinding> {
     out
 }
 
+fn is_root(dir: &str) -> bool {
+    matches!(dir.trim_end_matches('/'), "" | "." | "./")
+}
+
+/// A root package.json with neither runtime `dependencies` nor an entry point (`main`,
+/// `start` script) only serves the repository's tooling.
+fn root_package_is_tooling(root: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(root.join("package.json")) else {
+        return false;
+    };
+    let Ok(package) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return false;
+    };
+    let has_dependencies = package["dependencies"]
+        .as_object()
+        .is_some_and(|d| !d.is_empty());
+    let has_entry = package.get("main").is_some() || package["scripts"].get("start").is_some();
+    !has_dependencies && !has_entry
+}
+
 /// Env files git tracks below `root` (nothing when `root` is not in a git work tree).
 fn tracked_env_files(root: &Path) -> Vec<String> {
     let output = Command::new("git")
@@ -174,4 +213,51 @@ fn is_env_example(name: &str) -> bool {
     ["example", "sample", "template", "dist", "j2"]
         .iter()
         .any(|suffix| name.ends_with(suffix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ly001(root: &Path, manifest_text: &str) -> Vec<String> {
+        let manifest = slipway_core::load_manifest(manifest_text).unwrap();
+        check(root, &manifest)
+            .into_iter()
+            .filter(|f| f.rule == "LY001")
+            .map(|f| f.file)
+            .collect()
+    }
+
+    const ONE_APP: &str =
+        "schema = 1\n[project]\nname = \"shop\"\n[apps.web]\nbuild = \"dockerfile\"\n";
+
+    #[test]
+    fn a_package_json_that_only_serves_scripts_is_not_app_code() {
+        let temp = tempfile::tempdir().unwrap();
+        std::fs::write(
+            temp.path().join("package.json"),
+            r#"{"private": true, "scripts": {"lint": "eslint ."}, "devDependencies": {"eslint": "9.0.0"}}"#,
+        )
+        .unwrap();
+        std::fs::write(temp.path().join("package-lock.json"), "{}").unwrap();
+        assert!(ly001(temp.path(), ONE_APP).is_empty());
+        std::fs::write(
+            temp.path().join("package.json"),
+            r#"{"dependencies": {"express": "4.19.2"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            ly001(temp.path(), ONE_APP),
+            ["package.json", "package-lock.json"]
+        );
+    }
+
+    #[test]
+    fn an_app_whose_directory_is_the_root_owns_the_root_files() {
+        let temp = tempfile::tempdir().unwrap();
+        std::fs::write(temp.path().join("requirements.txt"), "flask==3.0.3\n").unwrap();
+        assert_eq!(ly001(temp.path(), ONE_APP), ["requirements.txt"]);
+        let root_app = format!("{ONE_APP}dir = \".\"\n");
+        assert!(ly001(temp.path(), &root_app).is_empty());
+    }
 }

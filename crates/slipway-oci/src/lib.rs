@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod digest;
 pub mod image;
 pub mod layer;
+pub mod pin;
 pub mod promote;
 pub mod reference;
 pub mod registry;

@@ -316,6 +316,29 @@ impl RegistryClient {
         })
     }
 
+    /// The tags of a repository (the first thousand).
+    pub async fn list_tags(&self, repository: &str) -> Result<Vec<String>> {
+        let url = self.url(repository, "tags/list?n=1000");
+        let response = self.send(repository, |http| http.get(&url)).await?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Err(OciError::NotFound {
+                registry: self.host.clone(),
+                reference: repository.into(),
+            });
+        }
+        let response = self.check(repository, "tag list", response).await?;
+        #[derive(serde::Deserialize)]
+        struct TagList {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let list: TagList = response
+            .json()
+            .await
+            .map_err(|e| self.error(format!("the tag list is not readable: {}", describe(&e))))?;
+        Ok(list.tags.unwrap_or_default())
+    }
+
     /// Downloads a blob into the store, verifying its digest.
     pub async fn fetch_blob(&self, repository: &str, digest: &Digest, store: &Store) -> Result<()> {
         if store.has_blob(digest) {

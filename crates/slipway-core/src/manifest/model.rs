@@ -230,6 +230,10 @@ pub struct App {
     /// mode 0400, owned by the container's user; never in a layer or a label.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub secret_files: IndexMap<String, String>,
+    /// Further names the others reach it by on the environment's networks (besides its own),
+    /// e.g. a compose `container_name` or `hostname` other services call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 /// An app's build settings for one environment; what is not set comes from the app.
@@ -329,6 +333,9 @@ pub struct Service {
     /// the environment's `secrets`.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub secret_files: IndexMap<String, String>,
+    /// Further names the others reach it by on the environment's networks, as for apps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]

@@ -2,7 +2,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use slipway_compose::{ComposeSource, import};
+use indexmap::IndexMap;
+use slipway_compose::{ComposeSource, adopt, import};
+use slipway_core::manifest::{Base, Registry};
 use slipway_core::scaffold::{self, GITIGNORE, ScaffoldFile};
 
 use super::Output;
@@ -11,7 +13,7 @@ use super::Output;
 /// templates for dev, stage and prod, and a .gitignore.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  slipway init shop\n  slipway init --from-compose docker-compose.yml --from-compose docker-compose.override.yml\n  slipway init . --name shop --force"
+    after_help = "Examples:\n  slipway init shop\n  slipway init --from-compose docker-compose.yml --from-compose docker-compose.override.yml\n  slipway init --from-compose docker-compose.yml --registry registry.example.internal:5000 --mirror-of docker.io --pin --adopt-bases --loopback-ports\n  slipway init . --name shop --force"
 )]
 pub struct InitArgs {
     /// Directory of the project (created if missing).
@@ -23,6 +25,26 @@ pub struct InitArgs {
     /// Convert existing compose files (later files override earlier ones, as with `docker compose -f`).
     #[arg(long = "from-compose", value_name = "FILE")]
     from_compose: Vec<PathBuf>,
+    /// With --from-compose: the team's registry (`host[:port][/prefix]`), written as
+    /// `[registries.main]`; bases are pushed there and --pin resolves images through it.
+    #[arg(long, value_name = "HOST", requires = "from_compose")]
+    registry: Option<String>,
+    /// With --registry: registries it mirrors (e.g. `docker.io`), so their images resolve through it.
+    #[arg(long = "mirror-of", value_name = "REGISTRY", requires = "registry")]
+    mirror_of: Vec<String>,
+    /// With --from-compose: resolve each image without a tag or with `latest` to its current
+    /// tag and digest through the registry that serves it.
+    #[arg(long, requires = "from_compose")]
+    pin: bool,
+    /// With --from-compose: put each app whose Dockerfile builds FROM a public image on a
+    /// project base: writes base/<name>/Dockerfile FROM that image and changes the app's FROM
+    /// to `${SLIPWAY_BASE}` (this changes your Dockerfiles; needs --registry).
+    #[arg(long, requires = "from_compose")]
+    adopt_bases: bool,
+    /// With --from-compose: publish the compose files' ports on 127.0.0.1 (this changes your
+    /// compose files).
+    #[arg(long, requires = "from_compose")]
+    loopback_ports: bool,
     /// Overwrite files that already exist.
     #[arg(long)]
     force: bool,
@@ -48,11 +70,15 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
         }
         None => scaffold::project_name_from(&dir_name),
     };
-    let (files, notes) = if args.from_compose.is_empty() {
-        (scaffold::files(&name), Vec::new())
+    let conversion = if args.from_compose.is_empty() {
+        Conversion {
+            files: scaffold::files(&name),
+            ..Conversion::default()
+        }
     } else {
-        from_compose(&name, &args.from_compose)?
+        from_compose(&name, &args)?
     };
+    let files = &conversion.files;
 
     let existing: Vec<&ScaffoldFile> = files
         .iter()
@@ -68,21 +94,59 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
             list.join("\n  ")
         );
     }
-    let created = write_project(dir, &files)?;
+    let created = write_project(dir, files)?;
+    let mut changed = Vec::new();
+    for (path, contents) in &conversion.changed {
+        write_file(path, contents)?;
+        changed.push(path.display().to_string());
+    }
+    let notes = &conversion.notes;
+    let edits = &conversion.edits;
+    let to_pin: Vec<String> = conversion
+        .to_pin
+        .iter()
+        .map(|(field, image, why)| format!("{field}: {image} ({why})"))
+        .collect();
+    let pin_command = (!to_pin.is_empty()).then(|| pin_command(&args));
 
     match args.output {
         Output::Json => println!(
             "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({ "project": name, "created": created, "not_carried_over": notes })
-            )?
+            serde_json::to_string_pretty(&serde_json::json!({
+                "project": name,
+                "created": created,
+                "changed": changed,
+                "not_carried_over": notes,
+                "edits_to_make": edits,
+                "images_to_pin": to_pin,
+                "pin_command": pin_command,
+            }))?
         ),
         Output::Text => {
             for path in &created {
                 println!("created {path}");
             }
-            for note in &notes {
+            for path in conversion.changed.keys() {
+                println!("changed {}", path.display());
+                for why in conversion.change_reasons.get(path).into_iter().flatten() {
+                    println!("  {why}");
+                }
+            }
+            for note in notes {
                 eprintln!("not carried over: {note}");
+            }
+            if !edits.is_empty() {
+                eprintln!("\nEdits to make in your files (init does not change them):");
+                for edit in edits {
+                    eprintln!("  {edit}");
+                }
+            }
+            if let Some(command) = &pin_command {
+                eprintln!("\nImages to pin (slipway runs no image without a fixed tag):");
+                for line in &to_pin {
+                    eprintln!("  {line}");
+                }
+                eprintln!("Pin them all with:\n  {command}");
             }
             println!(
                 "\nNext: cd {} && slipway lint",
@@ -93,7 +157,59 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn from_compose(name: &str, paths: &[PathBuf]) -> Result<(Vec<ScaffoldFile>, Vec<String>)> {
+/// What a conversion writes and reports.
+#[derive(Default)]
+struct Conversion {
+    /// New files, relative to the project.
+    files: Vec<ScaffoldFile>,
+    /// The user's files changed with consent (--adopt-bases, --loopback-ports), and why.
+    changed: IndexMap<PathBuf, String>,
+    change_reasons: IndexMap<PathBuf, Vec<String>>,
+    notes: Vec<String>,
+    edits: Vec<String>,
+    /// (field, image, why it is not pinned yet)
+    to_pin: Vec<(String, String, String)>,
+}
+
+/// The same init again, resolving the images (and overwriting what it wrote).
+fn pin_command(args: &InitArgs) -> String {
+    let mut words = vec!["slipway".to_owned(), "init".to_owned()];
+    words.push(shell_quote(&args.dir.display().to_string()));
+    if let Some(name) = &args.name {
+        words.extend(["--name".to_owned(), shell_quote(name)]);
+    }
+    for file in &args.from_compose {
+        words.extend([
+            "--from-compose".to_owned(),
+            shell_quote(&file.display().to_string()),
+        ]);
+    }
+    match &args.registry {
+        Some(registry) => words.extend(["--registry".to_owned(), shell_quote(registry)]),
+        None => words.extend(["--registry".to_owned(), "<your registry>".to_owned()]),
+    }
+    let mirrors = if args.mirror_of.is_empty() && args.registry.is_none() {
+        vec!["docker.io".to_owned()]
+    } else {
+        args.mirror_of.clone()
+    };
+    for mirror in mirrors {
+        words.extend(["--mirror-of".to_owned(), shell_quote(&mirror)]);
+    }
+    for (set, flag) in [
+        (args.adopt_bases, "--adopt-bases"),
+        (args.loopback_ports, "--loopback-ports"),
+    ] {
+        if set {
+            words.push(flag.to_owned());
+        }
+    }
+    words.extend(["--pin".to_owned(), "--force".to_owned()]);
+    words.join(" ")
+}
+
+fn from_compose(name: &str, args: &InitArgs) -> Result<Conversion> {
+    let paths = &args.from_compose;
     let mut sources = Vec::new();
     for path in paths {
         let text = std::fs::read_to_string(path)
@@ -103,10 +219,194 @@ fn from_compose(name: &str, paths: &[PathBuf]) -> Result<(Vec<ScaffoldFile>, Vec
             text,
         });
     }
+    if args.adopt_bases && args.registry.is_none() {
+        bail!("--adopt-bases needs --registry HOST: bases are built and pushed to a registry");
+    }
+    let compose_dir = paths
+        .first()
+        .and_then(|p| p.parent())
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let read = |p: &Path| std::fs::read_to_string(p).ok();
     let imported = import(name, &sources, &read)?;
-    let manifest =
-        toml::to_string_pretty(&imported.manifest).context("cannot write slipway.toml")?;
+    let mut manifest = imported.manifest;
+    let mut conversion = Conversion {
+        notes: imported.notes,
+        ..Conversion::default()
+    };
+    if let Some(url) = &args.registry {
+        manifest.registries.insert(
+            "main".into(),
+            Registry {
+                url: url.clone(),
+                mirror_of: args.mirror_of.clone(),
+                ..Registry::default()
+            },
+        );
+        manifest.project.registry = Some("main".into());
+    }
+
+    // Bases: each app Dockerfile FROM a public image moves onto a base, or is named.
+    let mut base_files: Vec<ScaffoldFile> = Vec::new();
+    let mut texts: IndexMap<PathBuf, String> = IndexMap::new();
+    let mut base_of_file: IndexMap<PathBuf, String> = IndexMap::new();
+    let app_names: Vec<String> = manifest.apps.keys().cloned().collect();
+    for app_name in app_names {
+        let Some(relative) = manifest.app_dockerfile(&app_name) else {
+            continue;
+        };
+        let path = compose_dir.join(&relative);
+        let text = match texts.get(&path) {
+            Some(text) => text.clone(),
+            None => match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(_) => {
+                    conversion.notes.push(format!("app `{app_name}`: its Dockerfile `{relative}` cannot be read; its base was not checked"));
+                    continue;
+                }
+            },
+        };
+        let bases: Vec<String> = manifest.bases.values().map(|b| b.image.clone()).collect();
+        let target = manifest.apps[&app_name].target.clone();
+        match adopt::adopt(&text, target.as_deref(), &bases) {
+            Ok(adoption) if args.adopt_bases => {
+                let base_name = match manifest.bases.iter().find(|(_, b)| {
+                    b.build_args.get("FROM_IMAGE") == Some(&adoption.image)
+                }) {
+                    Some((existing, _)) => existing.clone(),
+                    None => {
+                        let mut base_name = adopt::base_name_for(&adoption.image);
+                        while manifest.bases.contains_key(&base_name) {
+                            base_name.push_str("-2");
+                        }
+                        manifest.bases.insert(
+                            base_name.clone(),
+                            Base {
+                                image: format!("{name}/base-{base_name}"),
+                                tags: vec!["stable".into(), "{date}-{git_sha}".into()],
+                                build_args: [("FROM_IMAGE".to_owned(), adoption.image.clone())]
+                                    .into_iter()
+                                    .collect(),
+                                ..Base::default()
+                            },
+                        );
+                        base_name
+                    }
+                };
+                manifest.apps[&app_name].base = Some(base_name.clone());
+                conversion.change_reasons.entry(path.clone()).or_default().push(format!(
+                    "line {}: `{}` → `{}` (app `{app_name}` builds on base `{base_name}`)",
+                    adoption.line, adoption.from_before, adoption.from_after
+                ));
+                texts.insert(path.clone(), adoption.text.clone());
+                conversion.changed.insert(path.clone(), adoption.text);
+                base_of_file.insert(path, base_name);
+            }
+            Ok(adoption) => conversion.edits.push(format!(
+                "{}:{}: app `{app_name}` builds FROM `{}`, not a project base (DF003): run init with `--adopt-bases --registry HOST`, or write `ARG SLIPWAY_BASE={}` before the first FROM, change this line to `{}` and add the base to slipway.toml",
+                path.display(),
+                adoption.line,
+                adoption.image,
+                adoption.image,
+                adoption.from_after
+            )),
+            Err(adopt::Skip::OnBase) => {
+                if let Some(base) = base_of_file.get(&path) {
+                    manifest.apps[&app_name].base = Some(base.clone());
+                }
+            }
+            Err(adopt::Skip::Unresolved(image)) => conversion.notes.push(format!(
+                "app `{app_name}`: its Dockerfile builds FROM `{image}`, which depends on a build argument without a default; its base was not adopted"
+            )),
+            Err(adopt::Skip::Scratch | adopt::Skip::NoFrom) => {}
+        }
+    }
+
+    // Pinning: services' images and the images the new bases build FROM.
+    let mut to_resolve: Vec<(String, String)> = Vec::new();
+    for (service_name, service) in &manifest.services {
+        if let Some(image) = &service.image
+            && slipway_oci::pin::is_unpinned(image)
+        {
+            to_resolve.push((format!("services.{service_name}.image"), image.clone()));
+        }
+    }
+    for (base_name, base) in &manifest.bases {
+        // A base's FROM also gains its digest when --pin can reach a registry.
+        if let Some(image) = base.build_args.get("FROM_IMAGE")
+            && (slipway_oci::pin::is_unpinned(image) || (args.pin && !image.contains('@')))
+        {
+            to_resolve.push((format!("base/{base_name}/Dockerfile FROM"), image.clone()));
+        }
+    }
+    let mut pinned: IndexMap<String, String> = IndexMap::new();
+    if args.pin && !to_resolve.is_empty() {
+        let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+        for (field, image) in &to_resolve {
+            match runtime.block_on(slipway_oci::pin::pin(&manifest, image)) {
+                Ok(reference) => {
+                    pinned.insert(image.clone(), reference);
+                }
+                // A fixed tag without its digest still runs; only moving ones are listed.
+                Err(why) if slipway_oci::pin::is_unpinned(image) => {
+                    conversion.to_pin.push((field.clone(), image.clone(), why))
+                }
+                Err(_) => {}
+            }
+        }
+    } else {
+        for (field, image) in to_resolve {
+            conversion
+                .to_pin
+                .push((field, image, "pin it with --pin".into()));
+        }
+    }
+    for (service_name, service) in &mut manifest.services {
+        if let Some(reference) = service.image.as_ref().and_then(|i| pinned.get(i)) {
+            conversion.notes.push(format!(
+                "`{service_name}`: image `{}` is pinned as `{reference}`, through the registry that serves it",
+                service.image.as_deref().unwrap_or_default()
+            ));
+            service.image = Some(reference.clone());
+        }
+    }
+    for (base_name, base) in &mut manifest.bases {
+        let Some(image) = base.build_args.shift_remove("FROM_IMAGE") else {
+            continue;
+        };
+        let from = pinned.get(&image).cloned().unwrap_or(image.clone());
+        base_files.push(ScaffoldFile {
+            path: PathBuf::from(format!("base/{base_name}/Dockerfile")),
+            contents: format!(
+                "# Base of the apps that built FROM {image}; `slipway base release` builds and pushes it.\nFROM {from}\n"
+            ),
+        });
+    }
+
+    // Ports published on every interface: changed with consent, named otherwise.
+    let mut compose_texts: IndexMap<PathBuf, String> = sources
+        .iter()
+        .map(|s| (s.path.clone(), s.text.clone()))
+        .collect();
+    for edit in imported.edits {
+        let applied = args
+            .loopback_ports
+            .then(|| edit.apply(&compose_texts[&edit.file]))
+            .flatten();
+        match applied {
+            Some(text) => {
+                conversion
+                    .change_reasons
+                    .entry(edit.file.clone())
+                    .or_default()
+                    .push(format!("line {}: {}", edit.line, edit.message));
+                compose_texts.insert(edit.file.clone(), text.clone());
+                conversion.changed.insert(edit.file.clone(), text);
+            }
+            None => conversion.edits.push(edit.to_string()),
+        }
+    }
+    let manifest_text = toml::to_string_pretty(&manifest).context("cannot write slipway.toml")?;
     let header = format!(
         "# slipway.toml, converted from {} by `slipway init --from-compose`.\n# Reference: docs/manifest.md\n\n",
         paths
@@ -120,21 +420,31 @@ fn from_compose(name: &str, paths: &[PathBuf]) -> Result<(Vec<ScaffoldFile>, Vec
     );
     let mut files = vec![ScaffoldFile {
         path: "slipway.toml".into(),
-        contents: header + &manifest,
+        contents: header + &manifest_text,
     }];
+    files.extend(base_files);
     for (path, contents) in imported.templates {
         files.push(ScaffoldFile { path, contents });
     }
     for env in scaffold::ENVIRONMENTS {
         let values = PathBuf::from(format!("config/{env}/values.toml"));
+        let mut contents =
+            format!("# Non-secret values for the {env} templates (`{{{{ vars.NAME }}}}`).\n");
+        if let Some(imported_values) = imported.values.get(*env) {
+            contents.push_str("# From the compose project's .env file.\n");
+            let table: toml::Table = imported_values
+                .iter()
+                .map(|(k, v)| (k.clone(), toml::Value::String(v.clone())))
+                .collect();
+            contents.push_str(&toml::to_string(&table).context("cannot write values.toml")?);
+        }
         files.push(ScaffoldFile {
             path: values,
-            contents: format!(
-                "# Non-secret values for the {env} templates (`{{{{ vars.NAME }}}}`).\n"
-            ),
+            contents,
         });
     }
-    Ok((files, imported.notes))
+    conversion.files = files;
+    Ok(conversion)
 }
 
 /// Writes the project's files and merges its .gitignore: all of them or, when one fails (a
@@ -194,7 +504,7 @@ fn write_file(path: &Path, contents: &str) -> Result<()> {
 fn shell_quote(text: &str) -> String {
     if text
         .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c))
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:".contains(c))
     {
         text.to_owned()
     } else {

@@ -172,7 +172,12 @@ fn project_layout_problems_are_reported() {
         run(slipway(temp.path()).args(["init", ".", "--name", "shop"])).code,
         0
     );
-    write(temp.path(), "package.json", "{}\n");
+    // A package.json with runtime dependencies is an app's.
+    write(
+        temp.path(),
+        "package.json",
+        "{\"dependencies\": {\"express\": \"4.19.2\"}}\n",
+    );
     write(temp.path(), "config/prod/web.env", "SECRET_KEY=abc\n");
     std::fs::remove_dir_all(temp.path().join("config/stage")).unwrap();
     std::process::Command::new("git")

@@ -3,6 +3,7 @@
 mod aws;
 mod bases;
 mod ci_export;
+mod compose_corpus;
 mod config;
 mod deploy;
 mod environments;
