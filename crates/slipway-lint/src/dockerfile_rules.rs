@@ -509,7 +509,12 @@ fn check_run(ins: &Instruction, report: &mut impl FnMut(&'static str, &Instructi
             ),
             "apt-get" | "apt" => {
                 let parsed = parse_apt(&words[1..]);
+                if parsed.simulate {
+                    // `-s`, `--dry-run`...: apt only prints what it would do.
+                    continue;
+                }
                 match parsed.subcommand.as_deref() {
+                    Some("dist-clean") => cleans_lists = true,
                     Some("install") => {
                         installs_apt = true;
                         if !parsed.no_recommends {
@@ -551,10 +556,7 @@ fn check_run(ins: &Instruction, report: &mut impl FnMut(&'static str, &Instructi
                     _ => {}
                 }
             }
-            "rm" if words
-                .iter()
-                .any(|w| w.text.starts_with("/var/lib/apt/lists")) =>
-            {
+            "rm" if words.iter().any(|w| removes_apt_lists(&w.text)) => {
                 cleans_lists = true;
             }
             _ => {}
@@ -597,11 +599,37 @@ fn check_run(ins: &Instruction, report: &mut impl FnMut(&'static str, &Instructi
     }
 }
 
+/// `rm` of the lists themselves or of a directory that holds them (`/var/lib/apt/*`).
+fn removes_apt_lists(path: &str) -> bool {
+    let path = path.trim_end_matches(['*', '/']);
+    path.starts_with("/var/lib/apt/lists") || path == "/var/lib/apt" || path == "/var/lib"
+}
+
 struct AptCall<'a> {
     subcommand: Option<String>,
     packages: Vec<&'a Word>,
     no_recommends: bool,
     target_release: bool,
+    /// `-s`, `--simulate`, `--dry-run`, `--just-print`, `--no-act`, `--recon`: nothing is
+    /// installed or changed.
+    simulate: bool,
+}
+
+fn is_apt_simulate(flag: &str) -> bool {
+    if matches!(
+        flag,
+        "--simulate" | "--dry-run" | "--just-print" | "--no-act" | "--recon"
+    ) {
+        return true;
+    }
+    // Short options may be bundled (`-sy`); `-o`, `-t` and `-c` take a value, so a bundle
+    // holding one of them is not read further.
+    flag.strip_prefix('-').is_some_and(|letters| {
+        !letters.starts_with('-')
+            && letters.chars().all(|c| c.is_ascii_alphabetic())
+            && !letters.contains(['o', 't', 'c'])
+            && letters.contains('s')
+    })
 }
 
 fn parse_apt(args: &[Word]) -> AptCall<'_> {
@@ -610,10 +638,15 @@ fn parse_apt(args: &[Word]) -> AptCall<'_> {
         packages: Vec::new(),
         no_recommends: false,
         target_release: false,
+        simulate: false,
     };
     let mut iter = args.iter();
     while let Some(word) = iter.next() {
         let text = word.text.as_str();
+        if is_apt_simulate(text) {
+            call.simulate = true;
+            continue;
+        }
         match text {
             "--no-install-recommends" => call.no_recommends = true,
             "-t" | "--target-release" | "--default-release" => {
@@ -621,14 +654,19 @@ fn parse_apt(args: &[Word]) -> AptCall<'_> {
                 iter.next();
             }
             "-o" | "-c" | "--option" | "--config-file" => {
-                if let Some(option) = iter.next()
-                    && option
-                        .text
-                        .to_ascii_lowercase()
-                        .starts_with("apt::install-recommends=")
-                    && matches!(option.text.rsplit('=').next(), Some("false" | "0" | "no"))
-                {
-                    call.no_recommends = true;
+                if let Some(option) = iter.next() {
+                    let lower = option.text.to_ascii_lowercase();
+                    let value = lower.rsplit('=').next().unwrap_or_default();
+                    if lower.starts_with("apt::install-recommends=")
+                        && matches!(value, "false" | "0" | "no")
+                    {
+                        call.no_recommends = true;
+                    }
+                    if lower.starts_with("apt::get::simulate=")
+                        && matches!(value, "true" | "1" | "yes")
+                    {
+                        call.simulate = true;
+                    }
                 }
             }
             _ if text.starts_with("--target-release=")

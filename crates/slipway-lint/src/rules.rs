@@ -32,7 +32,7 @@ rules! {
     "DF011" "secret-in-env-arg" Error "a secret in ENV or ARG ends up in the image" "remove it; pass secrets at run time through config/<env>/ templates, or use RUN --mount=type=secret";
     "DF012" "add-url" Warning "ADD fetches a URL" "download with RUN curl (and verify it) or use ADD --checksum=sha256:...";
     "DF013" "apt-no-recommends" Warning "apt-get install without --no-install-recommends" "add --no-install-recommends to keep the image small";
-    "DF014" "apt-lists-left" Warning "apt-get install leaves the package lists in the layer" "end the same RUN with `&& rm -rf /var/lib/apt/lists/*`";
+    "DF014" "apt-lists-left" Warning "apt-get install leaves the package lists in the layer" "end the same RUN with `&& rm -rf /var/lib/apt/lists/*` (or `apt-get dist-clean` on Debian 13+)";
     "DF015" "apt-upgrade" Warning "apt-get upgrade inside an image build" "update the base image tag instead; upgrades make builds unreproducible";
     "DF016" "cd-in-run" Warning "`cd` inside RUN" "use WORKDIR, or wrap the command in a subshell: (cd dir && make)";
     "DF017" "repeated-cmd" Warning "more than one CMD or ENTRYPOINT in a stage" "keep only the last one; earlier ones have no effect";
