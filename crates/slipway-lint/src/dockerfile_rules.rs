@@ -45,7 +45,94 @@ struct Stage<'a> {
     body: Vec<&'a Instruction>,
 }
 
+/// The shell RUN instructions in shell form go through, as `SHELL` leaves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ShellState {
+    /// A POSIX-like shell (sh, bash, ash, dash...), whose scripts the RUN rules read.
+    posix: bool,
+    /// The shell is started with `-o pipefail`.
+    pipefail: bool,
+    /// A Windows stage: a Windows base image, or `SHELL` powershell/cmd.
+    windows: bool,
+}
+
+impl ShellState {
+    const LINUX_DEFAULT: ShellState = ShellState {
+        posix: true,
+        pipefail: false,
+        windows: false,
+    };
+    const WINDOWS_DEFAULT: ShellState = ShellState {
+        posix: false,
+        pipefail: false,
+        windows: true,
+    };
+
+    /// The state after `SHELL [...]`.
+    fn after_shell(self, argv: &[String]) -> ShellState {
+        let program = argv.first().map(|p| program_name(p)).unwrap_or_default();
+        ShellState {
+            posix: is_posix_shell(&program),
+            pipefail: sets_pipefail(argv),
+            windows: self.windows || matches!(program.as_str(), "powershell" | "cmd"),
+        }
+    }
+}
+
+/// `C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe` → `powershell`.
+fn program_name(path: &str) -> String {
+    let base = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    let lower = base.to_ascii_lowercase();
+    lower.strip_suffix(".exe").unwrap_or(&lower).to_owned()
+}
+
+fn is_posix_shell(program: &str) -> bool {
+    matches!(
+        program,
+        "sh" | "bash" | "ash" | "dash" | "zsh" | "ksh" | "mksh" | "busybox"
+    )
+}
+
+/// Shell options that switch pipefail on: `-o pipefail`, bundled as in `-euxo pipefail`, or
+/// `set -o pipefail`'s words.
+fn sets_pipefail<S: AsRef<str>>(words: &[S]) -> bool {
+    let mut on = false;
+    for pair in words.windows(2) {
+        let (flag, value) = (pair[0].as_ref(), pair[1].as_ref());
+        if value == "pipefail" && flag.len() > 1 && flag.ends_with('o') {
+            if flag.starts_with('-') {
+                on = true;
+            } else if flag.starts_with('+') {
+                on = false;
+            }
+        }
+    }
+    on
+}
+
+/// Windows base images: `mcr.microsoft.com/windows/...`, nanoserver and servercore variants
+/// (`python:3.12-windowsservercore-ltsc2022`, `.../dotnet/runtime:8.0-nanoserver-ltsc2022`).
+fn is_windows_image(image: &str) -> bool {
+    let lower = image.to_ascii_lowercase();
+    lower.contains("mcr.microsoft.com/windows")
+        || lower.contains("nanoserver")
+        || lower.contains("windowsservercore")
+        || lower.contains("servercore:")
+}
+
 pub fn check(df: &Dockerfile, role: Role, ctx: &DockerfileContext) -> Vec<RawFinding> {
+    check_with_files(df, role, ctx, &|_| None)
+}
+
+/// Like [`check`], with `read_context_file` giving the text of a file of the build context
+/// (a path relative to it, as COPY names it), or None when it is not there or not readable.
+/// It is how an entrypoint script is read to see whether it drops root.
+pub fn check_with_files(
+    df: &Dockerfile,
+    role: Role,
+    ctx: &DockerfileContext,
+    read_context_file: &dyn Fn(&str) -> Option<String>,
+) -> Vec<RawFinding> {
     let mut out = Vec::new();
     let mut report = |rule: &'static str, ins: &Instruction, message: String| {
         out.push(RawFinding {
@@ -117,6 +204,7 @@ pub fn check(df: &Dockerfile, role: Role, ctx: &DockerfileContext) -> Vec<RawFin
         cursor = stages[index].parent;
     }
 
+    let mut shells: Vec<ShellState> = Vec::new();
     for (index, stage) in stages.iter().enumerate() {
         check_from(
             stage,
@@ -126,7 +214,24 @@ pub fn check(df: &Dockerfile, role: Role, ctx: &DockerfileContext) -> Vec<RawFin
             ancestors_of_final[index],
             &mut report,
         );
-        check_stage_body(stage, &stages[..index], &mut report);
+        let inherited = match stage.parent {
+            Some(parent) => shells[parent],
+            None if is_windows_image(&stage.image)
+                || substitute(&stage.image, &global_args)
+                    .is_some_and(|image| is_windows_image(&image)) =>
+            {
+                ShellState::WINDOWS_DEFAULT
+            }
+            None => ShellState::LINUX_DEFAULT,
+        };
+        let end = check_stage_body(
+            stage,
+            &stages[..index],
+            inherited,
+            &global_args,
+            &mut report,
+        );
+        shells.push(end);
     }
 
     if let Some(last) = stages.last() {
@@ -145,19 +250,31 @@ pub fn check(df: &Dockerfile, role: Role, ctx: &DockerfileContext) -> Vec<RawFin
             .find_map(|s| s.body.iter().rev().find(|i| i.keyword == "USER"));
         let root_image = chain.last().map(|s| s.image.as_str()).unwrap_or_default();
         let builds_on_project_base = is_project_base(root_image, ctx);
-        match last_user {
-            Some(user) if is_root_user(&user.args) => report(
-                "DF010",
-                user,
+        let windows = shells.last().is_some_and(|s| s.windows);
+        let (place, message) = match last_user {
+            Some(user) if is_root_user(&user.args) => (
+                Some(*user),
                 format!("the final stage runs as `{}`", user.args.trim()),
             ),
-            Some(_) => {}
-            None if builds_on_project_base => {}
-            None => report(
-                "DF010",
-                last.from,
+            Some(_) => (None, String::new()),
+            None if builds_on_project_base => (None, String::new()),
+            None => (
+                Some(last.from),
                 "the final stage sets no USER, so it runs as root".into(),
             ),
+        };
+        // Windows containers have no root; their users are another matter.
+        if let Some(place) = place
+            && !windows
+        {
+            match privilege_drop(&chain, read_context_file) {
+                Some(how) => report(
+                    "DF025",
+                    place,
+                    format!("{message}; {how} drops to another user"),
+                ),
+                None => report("DF010", place, message),
+            }
         }
         let has_healthcheck = chain
             .iter()
@@ -171,6 +288,116 @@ pub fn check(df: &Dockerfile, role: Role, ctx: &DockerfileContext) -> Vec<RawFin
         }
     }
     out
+}
+
+/// How the final stage's ENTRYPOINT/CMD, or the entrypoint script it names, steps down from
+/// root (`gosu`, `su-exec`...), if it does. `chain` is the final stage and the stages it
+/// builds on, nearest first.
+fn privilege_drop(
+    chain: &[&Stage],
+    read_context_file: &dyn Fn(&str) -> Option<String>,
+) -> Option<String> {
+    let last_of = |keyword: &str| {
+        chain
+            .iter()
+            .find_map(|s| s.body.iter().rev().find(|i| i.keyword == keyword))
+    };
+    let mut words: Vec<String> = Vec::new();
+    for ins in [last_of("ENTRYPOINT"), last_of("CMD")]
+        .into_iter()
+        .flatten()
+    {
+        match &ins.json {
+            Some(argv) => words.extend(argv.iter().cloned()),
+            None => words.extend(
+                shell::commands(&ins.args)
+                    .into_iter()
+                    .flat_map(|c| c.words)
+                    .map(|w| w.text),
+            ),
+        }
+    }
+    // Wrappers come first (`tini --`, `dumb-init`), so any word may be the program.
+    let as_words: Vec<Word> = words
+        .iter()
+        .map(|w| Word {
+            text: w.clone(),
+            dynamic: false,
+        })
+        .collect();
+    if let Some(how) = drop_in_words(&as_words, &as_words) {
+        return Some(format!("its entrypoint runs `{how}`, which"));
+    }
+    // Scripts the entrypoint names, found by the COPY/ADD that puts them into the image.
+    let sources: Vec<String> = chain
+        .iter()
+        .flat_map(|s| s.body.iter())
+        .filter(|i| matches!(i.keyword.as_str(), "COPY" | "ADD") && i.flag("from").is_none())
+        .flat_map(|i| add_sources(&i.args))
+        .filter(|source| !is_remote(source))
+        .collect();
+    for word in &words {
+        let name = word.rsplit('/').next().unwrap_or(word);
+        if name.is_empty() || word.starts_with('-') {
+            continue;
+        }
+        for source in &sources {
+            let source_name = source
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or(source);
+            if source_name != name {
+                continue;
+            }
+            if let Some(text) = read_context_file(source)
+                && let Some(how) = drop_in_script(&text)
+            {
+                return Some(format!(
+                    "its entrypoint script {source} runs `{how}`, which"
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// The first command in a shell script that runs its program as another user: `gosu`,
+/// `su-exec`, `setpriv --reuid`, `chroot --userspec`, `runuser`, `s6-setuidgid`,
+/// `setuidgid`, `chpst -u`; also as the words of `set -- gosu ...`.
+fn drop_in_script(script: &str) -> Option<String> {
+    for command in shell::commands(script) {
+        let words = command.effective();
+        let candidates: &[Word] = match words.first().map(|w| w.text.as_str()) {
+            Some("set") => words,
+            _ => words.get(..1).unwrap_or_default(),
+        };
+        if let Some(program) = drop_in_words(candidates, words) {
+            return Some(program);
+        }
+    }
+    None
+}
+
+/// The first of `candidates` (a prefix of `words`) that is a privilege-dropping program
+/// given the arguments after it.
+fn drop_in_words(candidates: &[Word], words: &[Word]) -> Option<String> {
+    for (index, word) in candidates.iter().enumerate() {
+        let program = program_name(&word.text);
+        let args = &words[index + 1..];
+        let has = |prefix: &str| args.iter().any(|a| a.text.starts_with(prefix));
+        let drops = match program.as_str() {
+            "gosu" | "su-exec" | "runuser" | "s6-setuidgid" | "setuidgid" => true,
+            "setpriv" => has("--reuid") || has("--ruid") || has("--euid"),
+            "chroot" => has("--userspec"),
+            "chpst" => has("-u"),
+            _ => false,
+        };
+        if drops {
+            return Some(program);
+        }
+    }
+    None
 }
 
 fn is_project_base(image: &str, ctx: &DockerfileContext) -> bool {
@@ -339,15 +566,25 @@ fn check_from(
     }
 }
 
+/// Checks a stage's instructions; returns the shell state at its end, which stages built
+/// on it inherit.
 fn check_stage_body(
     stage: &Stage,
     earlier: &[Stage],
+    mut shell: ShellState,
+    global_args: &HashMap<String, String>,
     report: &mut impl FnMut(&'static str, &Instruction, String),
-) {
+) -> ShellState {
     let mut cmd_count = 0;
     let mut entrypoint_count = 0;
+    let _ = global_args;
     for ins in &stage.body {
         match ins.keyword.as_str() {
+            "SHELL" => {
+                if let Some(argv) = &ins.json {
+                    shell = shell.after_shell(argv);
+                }
+            }
             "CMD" | "ENTRYPOINT" => {
                 let count = if ins.keyword == "CMD" {
                     &mut cmd_count
@@ -437,10 +674,11 @@ fn check_stage_body(
                     }
                 }
             }
-            "RUN" => check_run(ins, report),
+            "RUN" => check_run(ins, shell, report),
             _ => {}
         }
     }
+    shell
 }
 
 fn add_sources(args: &str) -> Vec<String> {
@@ -488,9 +726,36 @@ fn key_values(args: &str, allow_bare: bool) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
-fn check_run(ins: &Instruction, report: &mut impl FnMut(&'static str, &Instruction, String)) {
-    let script = ins.script();
+fn check_run(
+    ins: &Instruction,
+    shell_state: ShellState,
+    report: &mut impl FnMut(&'static str, &Instruction, String),
+) {
+    let Some((script, mut pipefail)) = run_script(ins, shell_state) else {
+        return;
+    };
     let commands = shell::commands(&script);
+    for (index, command) in commands.iter().enumerate() {
+        if command.name() == Some("set") {
+            pipefail = sets_pipefail_with(&command.words, pipefail);
+        }
+        let next_is_case_pattern = commands
+            .get(index + 1)
+            .and_then(|next| next.words.first())
+            .is_some_and(|w| w.text.ends_with(')'));
+        if command.pipes_into_next && !pipefail && !next_is_case_pattern {
+            report(
+                "DF026",
+                ins,
+                format!(
+                    "`{} | ...` without pipefail: the RUN succeeds even when `{}` fails",
+                    command.name().unwrap_or_default(),
+                    command.name().unwrap_or_default()
+                ),
+            );
+            break;
+        }
+    }
     let mut installs_apt = false;
     let mut cleans_lists = false;
     let cache_mounts_apt = ins.flags.iter().any(|(name, value)| {
@@ -603,6 +868,69 @@ fn check_run(ins: &Instruction, report: &mut impl FnMut(&'static str, &Instructi
 fn removes_apt_lists(path: &str) -> bool {
     let path = path.trim_end_matches(['*', '/']);
     path.starts_with("/var/lib/apt/lists") || path == "/var/lib/apt" || path == "/var/lib"
+}
+
+/// `set -o pipefail` / `set +o pipefail` applied to the current setting.
+fn sets_pipefail_with(words: &[Word], current: bool) -> bool {
+    let mut on = current;
+    for pair in words.windows(2) {
+        let (flag, value) = (pair[0].text.as_str(), pair[1].text.as_str());
+        if value == "pipefail" && flag.len() > 1 && flag.ends_with('o') {
+            on = flag.starts_with('-');
+        }
+    }
+    on
+}
+
+/// The shell script a RUN runs and whether pipefail is on at its start; None when it is not
+/// run by a POSIX shell (exec form of another program, a PowerShell or cmd stage, a heredoc
+/// with a `#!` line naming another interpreter).
+fn run_script(ins: &Instruction, shell_state: ShellState) -> Option<(String, bool)> {
+    if let Some(argv) = &ins.json {
+        // Exec form: a shell only when the program is one, started with -c.
+        let program = program_name(argv.first()?);
+        let dash_c = argv.iter().position(|a| a == "-c")?;
+        if !is_posix_shell(&program) {
+            return None;
+        }
+        return Some((argv[dash_c + 1..].join(" "), sets_pipefail(&argv[..dash_c])));
+    }
+    if !shell_state.posix {
+        return None;
+    }
+    let script = ins.script();
+    let command_line = ins.args.lines().next().unwrap_or_default();
+    if let Some(heredoc) = ins.heredocs.first()
+        && command_line
+            .split("<<")
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .is_empty()
+        && let Some(shebang) = heredoc
+            .body
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("#!"))
+    {
+        // BuildKit runs a heredoc with a `#!` line as a script file of that interpreter.
+        let words: Vec<&str> = shebang.split_whitespace().collect();
+        let program = match words.first().map(|w| program_name(w)) {
+            Some(env) if env == "env" => words
+                .iter()
+                .skip(1)
+                .find(|w| !w.starts_with('-'))
+                .map(|w| program_name(w))
+                .unwrap_or_default(),
+            Some(program) => program,
+            None => String::new(),
+        };
+        if !is_posix_shell(&program) {
+            return None;
+        }
+        return Some((script, sets_pipefail(&words)));
+    }
+    Some((script, shell_state.pipefail))
 }
 
 struct AptCall<'a> {

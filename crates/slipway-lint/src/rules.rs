@@ -43,6 +43,8 @@ rules! {
     "DF022" "apt-unpinned" Info "apt-get install without a version" "pin versions (`curl=7.88.1-10+deb12u8`) where reproducibility matters more than security updates; versions leave Debian mirrors at point releases";
     "DF023" "pip-unpinned" Warning "pip install without a version" "pin versions (`flask==3.0.3`) or install from a requirements file";
     "DF024" "npm-unpinned" Warning "npm/yarn/pnpm package installed without a version" "pin versions (`express@4.19.2`) or install from package.json with `npm ci`";
+    "DF025" "root-entrypoint-drops-user" Info "the final stage starts as root and its entrypoint drops to another user" "nothing to do when the entrypoint needs root first (volume ownership, low ports); otherwise add `USER <non-root user>`";
+    "DF026" "run-pipe-no-pipefail" Warning "a pipe in RUN without pipefail" "put `SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]` before the RUN, or start the script with `set -o pipefail` (bash, ash), so a failure before `|` fails the build";
     "CP000" "compose-syntax" Error "the compose file cannot be read" "fix the YAML syntax";
     "CP001" "compose-image-unpinned" Warning "a compose image without a tag, or with `latest`" "pin an explicit tag or digest";
     "CP002" "compose-privileged" Error "a privileged container" "drop `privileged: true`; grant only the capabilities needed (cap_add)";
