@@ -758,6 +758,12 @@ fn check_run(
     }
     let mut installs_apt = false;
     let mut cleans_lists = false;
+    // The first `apk add`/`apk update` without --no-cache, which leaves the index in the layer.
+    let mut apk_caching: Option<String> = None;
+    let mut cleans_apk_cache = false;
+    let cache_mounts_apk = ins.flags.iter().any(|(name, value)| {
+        name == "mount" && (value.contains("/var/cache/apk") || value.contains("/etc/apk/cache"))
+    });
     let cache_mounts_apt = ins.flags.iter().any(|(name, value)| {
         name == "mount" && value.contains("type=cache") && value.contains("/var/lib/apt")
     });
@@ -823,6 +829,39 @@ fn check_run(
             }
             "rm" if words.iter().any(|w| removes_apt_lists(&w.text)) => {
                 cleans_lists = true;
+                cleans_apk_cache |= words.iter().any(|w| removes_apk_cache(&w.text));
+            }
+            "rm" if words.iter().any(|w| removes_apk_cache(&w.text)) => {
+                cleans_apk_cache = true;
+            }
+            "apk" => {
+                let call = parse_apk(&words[1..]);
+                if call.simulate {
+                    continue;
+                }
+                if matches!(call.subcommand.as_deref(), Some("add" | "update")) && !call.no_cache {
+                    apk_caching.get_or_insert(call.subcommand.clone().unwrap_or_default());
+                }
+                if call.subcommand.as_deref() == Some("add") {
+                    let unpinned: Vec<&str> = call
+                        .packages
+                        .iter()
+                        .filter(|p| {
+                            !p.dynamic
+                                && !is_local_path(&p.text)
+                                && !p.text.ends_with(".apk")
+                                && !p.text.contains(['=', '~', '<', '>'])
+                        })
+                        .map(|p| p.text.as_str())
+                        .collect();
+                    if !unpinned.is_empty() {
+                        report(
+                            "DF027",
+                            ins,
+                            format!("apk packages without a version: {}", unpinned.join(", ")),
+                        );
+                    }
+                }
             }
             _ => {}
         }
@@ -855,6 +894,18 @@ fn check_run(
             }
         }
     }
+    if let Some(subcommand) = apk_caching
+        && !cleans_apk_cache
+        && !cache_mounts_apk
+    {
+        report(
+            "DF028",
+            ins,
+            format!(
+                "`apk {subcommand}` without --no-cache leaves the package index in /var/cache/apk"
+            ),
+        );
+    }
     if installs_apt && !cleans_lists && !cache_mounts_apt {
         report(
             "DF014",
@@ -862,6 +913,61 @@ fn check_run(
             "apt-get install leaves /var/lib/apt/lists in the layer".into(),
         );
     }
+}
+
+/// `rm` of apk's index and package cache: `/var/cache/apk/*`, `/var/cache/apk`.
+fn removes_apk_cache(path: &str) -> bool {
+    let path = path.trim_end_matches(['*', '/']);
+    path == "/var/cache/apk" || path == "/var/cache" || path.starts_with("/var/cache/apk/")
+}
+
+struct ApkCall<'a> {
+    subcommand: Option<String>,
+    packages: Vec<&'a Word>,
+    no_cache: bool,
+    simulate: bool,
+}
+
+/// `apk [options] add [options] packages...`; options may come before and after the
+/// subcommand.
+fn parse_apk(args: &[Word]) -> ApkCall<'_> {
+    const WITH_VALUE: &[&str] = &[
+        "-t",
+        "--virtual",
+        "-X",
+        "--repository",
+        "-p",
+        "--root",
+        "--arch",
+        "--keys-dir",
+        "--cache-dir",
+        "--repositories-file",
+        "--cache-max-age",
+        "--timeout",
+        "--progress-fd",
+        "--from",
+    ];
+    let mut call = ApkCall {
+        subcommand: None,
+        packages: Vec::new(),
+        no_cache: false,
+        simulate: false,
+    };
+    let mut iter = args.iter();
+    while let Some(word) = iter.next() {
+        let text = word.text.as_str();
+        match text {
+            "--no-cache" => call.no_cache = true,
+            "-s" | "--simulate" => call.simulate = true,
+            _ if WITH_VALUE.contains(&text) => {
+                iter.next();
+            }
+            _ if text.starts_with('-') => {}
+            _ if call.subcommand.is_none() => call.subcommand = Some(text.to_owned()),
+            _ => call.packages.push(word),
+        }
+    }
+    call
 }
 
 /// `rm` of the lists themselves or of a directory that holds them (`/var/lib/apt/*`).
@@ -887,13 +993,20 @@ fn sets_pipefail_with(words: &[Word], current: bool) -> bool {
 /// with a `#!` line naming another interpreter).
 fn run_script(ins: &Instruction, shell_state: ShellState) -> Option<(String, bool)> {
     if let Some(argv) = &ins.json {
-        // Exec form: a shell only when the program is one, started with -c.
+        // Exec form: a shell script only when the program is a shell started with -c;
+        // otherwise the words are one command, where `|` is a plain argument.
         let program = program_name(argv.first()?);
-        let dash_c = argv.iter().position(|a| a == "-c")?;
-        if !is_posix_shell(&program) {
-            return None;
-        }
-        return Some((argv[dash_c + 1..].join(" "), sets_pipefail(&argv[..dash_c])));
+        return match argv.iter().position(|a| a == "-c") {
+            Some(dash_c) if is_posix_shell(&program) => {
+                Some((argv[dash_c + 1..].join(" "), sets_pipefail(&argv[..dash_c])))
+            }
+            _ if is_posix_shell(&program)
+                || matches!(program.as_str(), "powershell" | "pwsh" | "cmd") =>
+            {
+                None
+            }
+            _ => Some((ins.script(), true)),
+        };
     }
     if !shell_state.posix {
         return None;

@@ -45,6 +45,8 @@ rules! {
     "DF024" "npm-unpinned" Warning "npm/yarn/pnpm package installed without a version" "pin versions (`express@4.19.2`) or install from package.json with `npm ci`";
     "DF025" "root-entrypoint-drops-user" Info "the final stage starts as root and its entrypoint drops to another user" "nothing to do when the entrypoint needs root first (volume ownership, low ports); otherwise add `USER <non-root user>`";
     "DF026" "run-pipe-no-pipefail" Warning "a pipe in RUN without pipefail" "put `SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]` before the RUN, or start the script with `set -o pipefail` (bash, ash), so a failure before `|` fails the build";
+    "DF027" "apk-unpinned" Info "apk add without a version" "pin versions (`curl=8.14.1-r2`, or `curl~8.14` for the latest patch release) where reproducibility matters more than security updates; Alpine drops old versions from its repositories";
+    "DF028" "apk-cache-left" Warning "apk add without --no-cache leaves the package index in the layer" "use `apk add --no-cache`, or remove /var/cache/apk/* in the same RUN";
     "CP000" "compose-syntax" Error "the compose file cannot be read" "fix the YAML syntax";
     "CP001" "compose-image-unpinned" Warning "a compose image without a tag, or with `latest`" "pin an explicit tag or digest";
     "CP002" "compose-privileged" Error "a privileged container" "drop `privileged: true`; grant only the capabilities needed (cap_add)";
