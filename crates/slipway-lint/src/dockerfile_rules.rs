@@ -578,8 +578,16 @@ fn check_stage_body(
     let mut cmd_count = 0;
     let mut entrypoint_count = 0;
     let _ = global_args;
-    for ins in &stage.body {
+    for &ins in &stage.body {
+        // An ONBUILD trigger runs in the builds FROM this image: its RUN, ENV, ARG and ADD are
+        // checked here, where they are written; what depends on the stage it will run in
+        // (SHELL, CMD counts, COPY --from stage names) is not.
+        let (ins, trigger) = match &ins.trigger {
+            Some(trigger) => (trigger.as_ref(), true),
+            None => (ins, false),
+        };
         match ins.keyword.as_str() {
+            "SHELL" | "CMD" | "ENTRYPOINT" | "COPY" if trigger => {}
             "SHELL" => {
                 if let Some(argv) = &ins.json {
                     shell = shell.after_shell(argv);
