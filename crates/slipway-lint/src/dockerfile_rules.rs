@@ -547,19 +547,8 @@ fn check_from(
             format!("base image builds FROM `{resolved}`, which is not an official image"),
         );
     }
-    match (&image.tag, &image.digest) {
-        (None, None) => report(
-            "DF002",
-            ins,
-            format!("`{resolved}` has no tag, so it means `latest`"),
-        ),
-        (Some(tag), _) if tag == "latest" => report(
-            "DF002",
-            ins,
-            format!("`{resolved}` uses the moving `latest` tag"),
-        ),
-        (Some(_), None) => report("DF004", ins, format!("`{resolved}` is pinned by tag only")),
-        _ => {}
+    if let Some((rule, message)) = pinning_finding(&resolved, &image) {
+        report(rule, ins, message);
     }
     if image.name() == "alpine" || image.tag.as_deref().is_some_and(|t| t.contains("alpine")) {
         report("DF005", ins, format!("`{resolved}` is an alpine image"));
@@ -568,6 +557,21 @@ fn check_from(
 
 /// Checks a stage's instructions; returns the shell state at its end, which stages built
 /// on it inherit.
+/// DF002 for an image without a tag or with `latest`, DF004 for one pinned by tag only.
+fn pinning_finding(written: &str, image: &ImageRef) -> Option<(&'static str, String)> {
+    match (&image.tag, &image.digest) {
+        (None, None) => Some((
+            "DF002",
+            format!("`{written}` has no tag, so it means `latest`"),
+        )),
+        (Some(tag), _) if tag == "latest" => {
+            Some(("DF002", format!("`{written}` uses the moving `latest` tag")))
+        }
+        (Some(_), None) => Some(("DF004", format!("`{written}` is pinned by tag only"))),
+        _ => None,
+    }
+}
+
 fn check_stage_body(
     stage: &Stage,
     earlier: &[Stage],
@@ -577,7 +581,6 @@ fn check_stage_body(
 ) -> ShellState {
     let mut cmd_count = 0;
     let mut entrypoint_count = 0;
-    let _ = global_args;
     for &ins in &stage.body {
         // An ONBUILD trigger runs in the builds FROM this image: its RUN, ENV, ARG and ADD are
         // checked here, where they are written; what depends on the stage it will run in
@@ -667,18 +670,31 @@ fn check_stage_body(
                             .is_some_and(|n| n.eq_ignore_ascii_case(from))
                     });
                     let stage_number = from.parse::<usize>().is_ok_and(|n| n < earlier.len());
-                    let image_ref = from.contains([':', '/', '@']) || from.starts_with('$');
+                    let image_ref = from.contains([':', '/', '@', '$']);
                     if !known_stage && !stage_number && !image_ref {
                         let names: Vec<&str> =
                             earlier.iter().filter_map(|s| s.name.as_deref()).collect();
                         let hint = crate::suggest_from(from, &names)
                             .map(|n| format!("; did you mean `{n}`?"))
-                            .unwrap_or_default();
+                            .unwrap_or_else(|| {
+                                format!(
+                                    "; if it is the image `{from}`, give it a tag (`{from}:<tag>`)"
+                                )
+                            });
                         report(
                             "DF019",
                             ins,
                             format!("COPY --from={from} names no earlier stage{hint}"),
                         );
+                    }
+                    // An image reference is pulled like a FROM, so it is pinned like one.
+                    if !known_stage
+                        && image_ref
+                        && let Some(resolved) = substitute(from, global_args)
+                        && let Some(image) = ImageRef::parse(&resolved)
+                        && let Some((rule, message)) = pinning_finding(&resolved, &image)
+                    {
+                        report(rule, ins, format!("COPY --from: {message}"));
                     }
                 }
             }
