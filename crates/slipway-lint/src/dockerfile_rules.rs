@@ -627,12 +627,19 @@ fn check_stage_body(
             "ENV" | "ARG" => {
                 let leaked: Vec<String> = key_values(&ins.args, ins.keyword == "ARG")
                     .into_iter()
-                    .filter(|(key, value)| {
-                        looks_secret(key)
-                            && (ins.keyword == "ARG"
-                                || value.as_deref().is_some_and(|v| !v.is_empty()))
+                    .filter_map(|(key, value)| {
+                        let value = value.as_deref().unwrap_or_default();
+                        let secret_key = looks_secret(&key)
+                            && (ins.keyword == "ARG" || !value.is_empty())
+                            && !is_secret_file_path(value);
+                        if secret_key {
+                            Some(key)
+                        } else if url_with_password(value) {
+                            Some(format!("{key} (a password in a URL)"))
+                        } else {
+                            None
+                        }
                     })
-                    .map(|(key, _)| key)
                     .collect();
                 if !leaked.is_empty() {
                     let place = if ins.keyword == "ENV" {
@@ -703,6 +710,31 @@ fn check_stage_body(
         }
     }
     shell
+}
+
+/// The path of a mounted secret (`/run/secrets/db-password`): where the secret is, not the
+/// secret.
+fn is_secret_file_path(value: &str) -> bool {
+    value.starts_with("/run/secrets/") || value.starts_with("/var/run/secrets/")
+}
+
+/// Whether `value` holds a URL with a literal password in its userinfo
+/// (`mysql://root:pw@db/shop`); a password made of variables (`${DB_PASSWORD}`) is not one.
+fn url_with_password(value: &str) -> bool {
+    let mut rest = value;
+    while let Some(at) = rest.find("://") {
+        let after = &rest[at + 3..];
+        let authority = after.split(['/', '?', '#', ' ']).next().unwrap_or_default();
+        if let Some((userinfo, _host)) = authority.rsplit_once('@')
+            && let Some((_user, password)) = userinfo.split_once(':')
+            && !password.is_empty()
+            && !password.contains('$')
+        {
+            return true;
+        }
+        rest = after;
+    }
+    false
 }
 
 fn add_sources(args: &str) -> Vec<String> {
