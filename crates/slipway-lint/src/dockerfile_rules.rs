@@ -799,16 +799,24 @@ fn check_run(
             .get(index + 1)
             .and_then(|next| next.words.first())
             .is_some_and(|w| w.text.ends_with(')'));
-        if command.pipes_into_next && !pipefail && !next_is_case_pattern {
-            report(
-                "DF026",
-                ins,
-                format!(
-                    "`{} | ...` without pipefail: the RUN succeeds even when `{}` fails",
-                    command.name().unwrap_or_default(),
-                    command.name().unwrap_or_default()
-                ),
-            );
+        if pipefail {
+            continue;
+        }
+        let message = if command.pipes_into_next && !next_is_case_pattern {
+            let name = command.name().unwrap_or("the command");
+            Some(format!(
+                "`{name} | ...` without pipefail: the RUN succeeds even when `{name}` fails"
+            ))
+        } else if command.words.iter().any(|w| substitution_has_pipe(&w.text)) {
+            Some(
+                "a pipe inside `$(...)` without pipefail: a failure before the `|` goes unnoticed"
+                    .to_owned(),
+            )
+        } else {
+            None
+        };
+        if let Some(message) = message {
+            report("DF026", ins, message);
             break;
         }
     }
@@ -1030,6 +1038,37 @@ fn parse_apk(args: &[Word]) -> ApkCall<'_> {
 fn removes_apt_lists(path: &str) -> bool {
     let path = path.trim_end_matches(['*', '/']);
     path.starts_with("/var/lib/apt/lists") || path == "/var/lib/apt" || path == "/var/lib"
+}
+
+/// Whether a `$( ... )` in the word runs a pipeline, whose failure the substitution hides.
+fn substitution_has_pipe(word: &str) -> bool {
+    let mut rest = word;
+    while let Some(at) = rest.find("$(") {
+        let inner = &rest[at + 2..];
+        let mut depth = 1;
+        let end = inner
+            .char_indices()
+            .find(|&(_, c)| {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => {}
+                }
+                depth == 0
+            })
+            .map_or(inner.len(), |(i, _)| i);
+        let commands = shell::commands(&inner[..end]);
+        if commands.iter().any(|c| c.pipes_into_next)
+            || commands
+                .iter()
+                .flat_map(|c| &c.words)
+                .any(|w| substitution_has_pipe(&w.text))
+        {
+            return true;
+        }
+        rest = &inner[end..];
+    }
+    false
 }
 
 /// `set -o pipefail` / `set +o pipefail` applied to the current setting.

@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 FROM python:3.13.9-slim-trixie
 RUN <<EOF
+#!/bin/bash
 set -euo pipefail
 pip freeze | grep -i flask > /versions.txt
 EOF
