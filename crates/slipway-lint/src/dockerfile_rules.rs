@@ -795,10 +795,15 @@ fn check_run(
         if command.name() == Some("set") {
             pipefail = sets_pipefail_with(&command.words, pipefail);
         }
-        let next_is_case_pattern = commands
-            .get(index + 1)
-            .and_then(|next| next.words.first())
-            .is_some_and(|w| w.text.ends_with(')'));
+        // `case $x in a | b) ...`: the words up to the `)` are patterns, not a pipeline.
+        let next_is_case_pattern = commands[index + 1..]
+            .iter()
+            .scan(true, |more, c| {
+                let this = *more;
+                *more = c.pipes_into_next;
+                this.then_some(c)
+            })
+            .any(|c| c.words.first().is_some_and(|w| w.text.ends_with(')')));
         if pipefail {
             continue;
         }

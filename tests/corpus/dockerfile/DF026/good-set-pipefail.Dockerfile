@@ -15,4 +15,10 @@ RUN ["/bin/bash", "-o", "pipefail", "-c", "pip list | sort > /pip-list.txt"]
 RUN ["python3", "-c", "print('a | b')"]
 # A | inside quotes is no pipe, and neither is a case pattern.
 RUN echo 'a | b' > /x && case "$(cat /x)" in a|b) echo ok;; esac
+RUN set -eux; \
+    dpkgArch="$(dpkg --print-architecture)"; \
+    case "$dpkgArch" in \
+        amd64 | arm64 | ppc64el) echo "deb http://apt.example.org/ trixie main" > /etc/apt/sources.list.d/example.list ;; \
+        *) echo "unsupported: $dpkgArch" ;; \
+    esac
 USER nobody
