@@ -16,4 +16,11 @@ RUN set -eux; \
 	apt-mark manual $savedAptMark; \
 	apt-get purge -y --auto-remove -o APT::AutoRemove::RecommendsImportant=false; \
 	apt-get dist-clean
+# apt 3 updates the lists itself with `install --update`.
+RUN set -eux; \
+	apt-get install --update -y --no-install-recommends \
+		ca-certificates=20250419 \
+		socat=1.8.0.3-1 \
+	; \
+	apt-get dist-clean
 USER www-data
