@@ -267,12 +267,11 @@ pub fn check_with_files(
         if let Some(place) = place
             && !windows
         {
-            match privilege_drop(&chain, read_context_file) {
-                Some(how) => report(
-                    "DF025",
-                    place,
-                    format!("{message}; {how} drops to another user"),
-                ),
+            let root_image = substitute(root_image, &global_args)
+                .and_then(|image| ImageRef::parse(&image))
+                .filter(|image| image.is_official(&ctx.official_registries));
+            match privilege_drop(&chain, root_image.as_ref(), read_context_file) {
+                Some(how) => report("DF025", place, format!("{message}; {how}")),
                 None => report("DF010", place, message),
             }
         }
@@ -293,8 +292,25 @@ pub fn check_with_files(
 /// How the final stage's ENTRYPOINT/CMD, or the entrypoint script it names, steps down from
 /// root (`gosu`, `su-exec`...), if it does. `chain` is the final stage and the stages it
 /// builds on, nearest first.
+/// Official images whose entrypoint script starts as root and steps down to the service's
+/// user (gosu, su-exec or setpriv) when it runs the server, with the server commands it does
+/// that for (a CMD of options only, `-c ...`, also runs the server).
+const OFFICIAL_IMAGES_THAT_DROP_ROOT: &[(&str, &[&str])] = &[
+    ("postgres", &["postgres"]),
+    ("mysql", &["mysqld"]),
+    ("mariadb", &["mariadbd", "mysqld"]),
+    ("percona", &["mysqld"]),
+    ("mongo", &["mongod", "mongos"]),
+    ("redis", &["redis-server", "redis-sentinel"]),
+    ("rabbitmq", &["rabbitmq-server"]),
+    ("cassandra", &["cassandra"]),
+    ("couchdb", &["couchdb", "/opt/couchdb/bin/couchdb"]),
+];
+
+/// `official_root` is the official image the final stage builds on, if it does.
 fn privilege_drop(
     chain: &[&Stage],
+    official_root: Option<&ImageRef>,
     read_context_file: &dyn Fn(&str) -> Option<String>,
 ) -> Option<String> {
     let last_of = |keyword: &str| {
@@ -326,7 +342,9 @@ fn privilege_drop(
         })
         .collect();
     if let Some(how) = drop_in_words(&as_words, &as_words) {
-        return Some(format!("its entrypoint runs `{how}`, which"));
+        return Some(format!(
+            "its entrypoint runs `{how}`, which drops to another user"
+        ));
     }
     // Scripts the entrypoint names, found by the COPY/ADD that puts them into the image.
     let sources: Vec<String> = chain
@@ -354,12 +372,34 @@ fn privilege_drop(
                 && let Some(how) = drop_in_script(&text)
             {
                 return Some(format!(
-                    "its entrypoint script {source} runs `{how}`, which"
+                    "its entrypoint script {source} runs `{how}`, which drops to another user"
                 ));
             }
         }
     }
-    None
+    // No ENTRYPOINT of its own: the official image's entrypoint runs, and drops root when it
+    // starts the server.
+    let image = official_root?;
+    let (name, servers) = OFFICIAL_IMAGES_THAT_DROP_ROOT
+        .iter()
+        .find(|(name, _)| *name == image.name())?;
+    if last_of("ENTRYPOINT").is_some() {
+        return None;
+    }
+    let first_cmd_word = last_of("CMD").map(|cmd| match &cmd.json {
+        Some(argv) => argv.first().cloned().unwrap_or_default(),
+        None => cmd
+            .args
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+    });
+    let runs_server =
+        first_cmd_word.is_none_or(|word| word.starts_with('-') || servers.contains(&word.as_str()));
+    runs_server.then(|| {
+        format!("the entrypoint of the official `{name}` image drops to the server's user")
+    })
 }
 
 /// The first command in a shell script that runs its program as another user: `gosu`,
