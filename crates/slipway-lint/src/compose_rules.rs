@@ -26,7 +26,16 @@ pub fn check(root: &Node, source: &str) -> Vec<RawFinding> {
     };
     for (name, service) in services.entries() {
         let name = &name.name;
+        // Next to `build:`, `image:` names the image compose builds, not one it pulls
+        // (unless told to pull it first with `pull_policy: always`).
+        let names_built_image = service.get("build").is_some_and(|b| !b.is_null())
+            && service
+                .get("pull_policy")
+                .and_then(Node::as_text)
+                .as_deref()
+                != Some("always");
         if let Some(image) = service.get("image").and_then(Node::as_text)
+            && !names_built_image
             && !image.contains('$')
             && let Some(parsed) = ImageRef::parse(&image)
         {

@@ -23,6 +23,8 @@ pub struct Instruction {
     pub json: Option<Vec<String>>,
     /// Rule IDs silenced by `# slipway-ignore ID: reason` comments directly above.
     pub suppressed: Vec<String>,
+    /// For `ONBUILD`: the instruction it registers, located where it is written.
+    pub trigger: Option<Box<Instruction>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,6 +234,22 @@ pub fn parse(source: &str) -> Result<Dockerfile, ParseError> {
                 help: "close the array with `]`".into(),
             });
         }
+        let suppressed = std::mem::take(&mut pending_suppressions);
+        let trigger = if keyword == "ONBUILD" {
+            // The trigger starts after the keyword and its spacing on the first line.
+            let first_line = trimmed.trim_end();
+            let offset = first_line.len() - split_word(first_line).1.trim_start().len();
+            let trigger = parse_trigger(
+                &args,
+                start_line,
+                column + offset,
+                i.max(start_line),
+                &suppressed,
+            )?;
+            Some(Box::new(trigger))
+        } else {
+            None
+        };
         instructions.push(Instruction {
             keyword,
             line: start_line,
@@ -241,7 +259,8 @@ pub fn parse(source: &str) -> Result<Dockerfile, ParseError> {
             args: full_args,
             heredocs,
             json,
-            suppressed: std::mem::take(&mut pending_suppressions),
+            suppressed,
+            trigger,
         });
     }
     match instructions.iter().find(|i| i.keyword != "ARG") {
@@ -262,6 +281,64 @@ pub fn parse(source: &str) -> Result<Dockerfile, ParseError> {
             escape,
         }),
     }
+}
+
+/// The instruction an `ONBUILD` registers, checked as the builder checks it.
+fn parse_trigger(
+    text: &str,
+    line: usize,
+    column: usize,
+    end_line: usize,
+    suppressed: &[String],
+) -> Result<Instruction, ParseError> {
+    let (word, rest) = split_word(text);
+    let keyword = word.to_ascii_uppercase();
+    let error = |message: String, help: String| ParseError {
+        line,
+        column,
+        message,
+        help,
+    };
+    if !KEYWORDS.contains(&keyword.as_str()) {
+        return Err(error(
+            format!("unknown instruction `{word}` after ONBUILD"),
+            suggest_keyword(&keyword),
+        ));
+    }
+    if matches!(keyword.as_str(), "ONBUILD" | "FROM" | "MAINTAINER") {
+        return Err(error(
+            format!("{keyword} is not allowed as an ONBUILD trigger"),
+            "ONBUILD registers one instruction other than ONBUILD, FROM and MAINTAINER".into(),
+        ));
+    }
+    let (flags, args) = if FLAGGED.contains(&keyword.as_str()) {
+        take_flags(rest)
+    } else {
+        (Vec::new(), rest.trim().to_owned())
+    };
+    if args.is_empty() {
+        return Err(error(
+            format!("ONBUILD {keyword} has no arguments"),
+            format!("write what {keyword} should do, or remove the line"),
+        ));
+    }
+    let json = if args.starts_with('[') {
+        serde_json::from_str::<Vec<String>>(&args).ok()
+    } else {
+        None
+    };
+    Ok(Instruction {
+        keyword,
+        line,
+        end_line,
+        column,
+        flags,
+        args,
+        heredocs: Vec::new(),
+        json,
+        suppressed: suppressed.to_vec(),
+        trigger: None,
+    })
 }
 
 fn directive_escape(lines: &[&str]) -> Result<char, ParseError> {
@@ -437,6 +514,20 @@ mod tests {
             "the Dockerfile has no FROM instruction"
         );
         assert_eq!(parse("RUN echo\nFROM debian:12\n").unwrap_err().line, 1);
+    }
+
+    #[test]
+    fn onbuild_triggers_are_parsed_where_they_are_written() {
+        let df = parse("FROM debian:12\n  ONBUILD   RUN --mount=type=cache,target=/x apt-get install -y curl\n").unwrap();
+        let trigger = df.instructions[1].trigger.as_deref().unwrap();
+        assert_eq!(trigger.keyword, "RUN");
+        assert_eq!((trigger.line, trigger.column), (2, 13));
+        assert_eq!(trigger.flag("mount"), Some("type=cache,target=/x"));
+        assert_eq!(trigger.args, "apt-get install -y curl");
+        let error = parse("FROM debian:12\nONBUILD ONBUILD RUN true\n").unwrap_err();
+        assert_eq!((error.line, error.column), (2, 9));
+        let error = parse("FROM debian:12\nONBUILD RNU true\n").unwrap_err();
+        assert!(error.help.contains("RUN"), "{}", error.help);
     }
 
     #[test]

@@ -384,6 +384,24 @@ fn read_text(path: &Path) -> Result<Result<String, NotText>, LintError> {
     Ok(decode_utf8(&bytes))
 }
 
+/// A file of the build context (taken as the Dockerfile's directory) named as COPY names it;
+/// None for paths that leave the context, and for files that are missing, large or not text.
+fn read_context_file(context_dir: &Path, relative: &str) -> Option<String> {
+    let relative = Path::new(relative.trim_start_matches("./"));
+    let inside = relative
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if !inside {
+        return None;
+    }
+    let path = context_dir.join(relative);
+    let metadata = std::fs::metadata(&path).ok()?;
+    if !metadata.is_file() || metadata.len() > 1024 * 1024 {
+        return None;
+    }
+    std::fs::read_to_string(path).ok()
+}
+
 fn lint_file(
     path: &Path,
     kind: Kind,
@@ -417,9 +435,14 @@ fn lint_file(
     match kind {
         Kind::Dockerfile => match dockerfile::parse(&source) {
             Ok(parsed) => {
-                for finding in
-                    dockerfile_rules::check(&parsed, project.role_of(path), &settings.context)
-                {
+                let context_dir = path.parent().unwrap_or(Path::new("."));
+                let read_context_file = |relative: &str| read_context_file(context_dir, relative);
+                for finding in dockerfile_rules::check_with_files(
+                    &parsed,
+                    project.role_of(path),
+                    &settings.context,
+                    &read_context_file,
+                ) {
                     push_raw(report, settings, path, finding);
                 }
             }

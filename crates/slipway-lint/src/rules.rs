@@ -32,7 +32,7 @@ rules! {
     "DF011" "secret-in-env-arg" Error "a secret in ENV or ARG ends up in the image" "remove it; pass secrets at run time through config/<env>/ templates, or use RUN --mount=type=secret";
     "DF012" "add-url" Warning "ADD fetches a URL" "download with RUN curl (and verify it) or use ADD --checksum=sha256:...";
     "DF013" "apt-no-recommends" Warning "apt-get install without --no-install-recommends" "add --no-install-recommends to keep the image small";
-    "DF014" "apt-lists-left" Warning "apt-get install leaves the package lists in the layer" "end the same RUN with `&& rm -rf /var/lib/apt/lists/*`";
+    "DF014" "apt-lists-left" Warning "apt-get install leaves the package lists in the layer" "end the same RUN with `&& rm -rf /var/lib/apt/lists/*` (or `apt-get dist-clean` on Debian 13+)";
     "DF015" "apt-upgrade" Warning "apt-get upgrade inside an image build" "update the base image tag instead; upgrades make builds unreproducible";
     "DF016" "cd-in-run" Warning "`cd` inside RUN" "use WORKDIR, or wrap the command in a subshell: (cd dir && make)";
     "DF017" "repeated-cmd" Warning "more than one CMD or ENTRYPOINT in a stage" "keep only the last one; earlier ones have no effect";
@@ -43,6 +43,10 @@ rules! {
     "DF022" "apt-unpinned" Info "apt-get install without a version" "pin versions (`curl=7.88.1-10+deb12u8`) where reproducibility matters more than security updates; versions leave Debian mirrors at point releases";
     "DF023" "pip-unpinned" Warning "pip install without a version" "pin versions (`flask==3.0.3`) or install from a requirements file";
     "DF024" "npm-unpinned" Warning "npm/yarn/pnpm package installed without a version" "pin versions (`express@4.19.2`) or install from package.json with `npm ci`";
+    "DF025" "root-entrypoint-drops-user" Info "the final stage starts as root and its entrypoint drops to another user" "nothing to do when the entrypoint needs root first (volume ownership, low ports); otherwise add `USER <non-root user>`";
+    "DF026" "run-pipe-no-pipefail" Warning "a pipe in RUN without pipefail" "put `SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]` before the RUN, or start the script with `set -o pipefail` (bash, ash), so a failure before `|` fails the build";
+    "DF027" "apk-unpinned" Info "apk add without a version" "pin versions (`curl=8.14.1-r2`, or `curl~8.14` for the latest patch release) where reproducibility matters more than security updates; Alpine drops old versions from its repositories";
+    "DF028" "apk-cache-left" Warning "apk add without --no-cache leaves the package index in the layer" "use `apk add --no-cache`, or remove /var/cache/apk/* in the same RUN";
     "CP000" "compose-syntax" Error "the compose file cannot be read" "fix the YAML syntax";
     "CP001" "compose-image-unpinned" Warning "a compose image without a tag, or with `latest`" "pin an explicit tag or digest";
     "CP002" "compose-privileged" Error "a privileged container" "drop `privileged: true`; grant only the capabilities needed (cap_add)";

@@ -14,6 +14,8 @@ pub struct SimpleCommand {
     pub words: Vec<Word>,
     /// Inside `( ... )`: a `cd` there does not leak out.
     pub in_subshell: bool,
+    /// Followed by `|` (or `|&`): its output feeds the next command.
+    pub pipes_into_next: bool,
 }
 
 impl SimpleCommand {
@@ -98,6 +100,7 @@ pub fn commands(script: &str) -> Vec<SimpleCommand> {
                 out.push(SimpleCommand {
                     words: std::mem::take(&mut words),
                     in_subshell: subshell_of_current,
+                    pipes_into_next: false,
                 });
             }
         };
@@ -186,7 +189,16 @@ pub fn commands(script: &str) -> Vec<SimpleCommand> {
                 end_word!();
                 i += 1;
             }
-            '\n' | ';' | '&' | '|' => {
+            '|' => {
+                // `||` is "or"; `|` and `|&` are pipes.
+                let or = chars.get(i + 1) == Some(&'|');
+                end_command!();
+                if !or && let Some(last) = out.last_mut() {
+                    last.pipes_into_next = true;
+                }
+                i += if or { 2 } else { 1 };
+            }
+            '\n' | ';' | '&' => {
                 end_command!();
                 i += 1;
             }
@@ -287,6 +299,13 @@ mod tests {
                 "make"
             ]
         );
+    }
+
+    #[test]
+    fn pipes_are_told_from_or() {
+        let cmds = commands("curl -fsSL x | tar -xz || echo failed; a |& b");
+        let piped: Vec<bool> = cmds.iter().map(|c| c.pipes_into_next).collect();
+        assert_eq!(piped, vec![true, false, false, true, false]);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use slipway_compose::yaml;
-use slipway_lint::dockerfile_rules::{RawFinding, check};
+use slipway_lint::dockerfile_rules::{RawFinding, check_with_files};
 use slipway_lint::{DockerfileContext, Role, compose_rules, dockerfile};
 
 fn corpus(kind: &str) -> PathBuf {
@@ -32,7 +32,9 @@ fn expected_lines(source: &str, rule: &str) -> Vec<usize> {
     expected
 }
 
-fn dockerfile_findings(source: &str) -> Vec<RawFinding> {
+/// Findings for a corpus file whose build context is its directory (entrypoint scripts of
+/// DF010/DF025 cases live next to them).
+fn dockerfile_findings(path: &Path, source: &str) -> Vec<RawFinding> {
     let role = match source.lines().next().unwrap_or_default().trim() {
         "# role: base" => Role::Base,
         "# role: app" => Role::App,
@@ -43,7 +45,9 @@ fn dockerfile_findings(source: &str) -> Vec<RawFinding> {
         official_registries: vec!["127.0.0.1:5000/library".into()],
     };
     let parsed = dockerfile::parse(source).unwrap_or_else(|e| panic!("parse error {e}"));
-    check(&parsed, role, &context)
+    let context_dir = path.parent().unwrap();
+    let read = |relative: &str| std::fs::read_to_string(context_dir.join(relative)).ok();
+    check_with_files(&parsed, role, &context, &read)
         .into_iter()
         .filter(|f| !f.suppressed.iter().any(|s| s == f.rule))
         .collect()
@@ -131,7 +135,7 @@ fn dockerfile_rules_match_the_corpus() {
             continue;
         }
         let findings = match dockerfile::parse(&source) {
-            Ok(_) => dockerfile_findings(&source),
+            Ok(_) => dockerfile_findings(&path, &source),
             Err(e) => {
                 failures.push(format!("{}: unexpected parse error {e}", path.display()));
                 continue;

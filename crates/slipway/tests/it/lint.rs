@@ -419,3 +419,58 @@ fn a_compose_file_over_the_yaml_limits_is_named_in_words_located_with_what_to_do
         assert!(!temp.path().join("converted").exists(), "nothing written");
     }
 }
+
+#[test]
+fn an_entrypoint_script_in_the_build_context_that_drops_root_makes_root_an_info() {
+    let temp = tempfile::tempdir().unwrap();
+    let dockerfile = "\
+FROM debian:trixie-20251117-slim
+COPY docker-entrypoint.sh /usr/local/bin/
+ENTRYPOINT [\"docker-entrypoint.sh\"]
+CMD [\"mongod\"]
+";
+    write(temp.path(), "db/Dockerfile", dockerfile);
+    write(
+        temp.path(),
+        "db/docker-entrypoint.sh",
+        "#!/bin/bash\nset -e\nif [ \"$(id -u)\" = 0 ]; then\n\texec gosu mongodb \"$BASH_SOURCE\" \"$@\"\nfi\nexec \"$@\"\n",
+    );
+    // The same Dockerfile naming a script outside its build context is not taken at its word.
+    write(
+        temp.path(),
+        "web/Dockerfile",
+        &dockerfile.replace(
+            "COPY docker-entrypoint.sh",
+            "COPY ../db/docker-entrypoint.sh",
+        ),
+    );
+    let result = run(slipway(temp.path()).args(["lint", "--format", "json", "db", "web"]));
+    let json: serde_json::Value = serde_json::from_str(&result.stdout).unwrap();
+    let rules_of = |file: &str| -> Vec<(String, String)> {
+        json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["file"].as_str().unwrap().ends_with(file))
+            .filter(|f| matches!(f["rule"].as_str(), Some("DF010" | "DF025")))
+            .map(|f| {
+                (
+                    f["rule"].as_str().unwrap().to_owned(),
+                    f["severity"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        rules_of("db/Dockerfile"),
+        vec![("DF025".to_owned(), "info".to_owned())],
+        "{}",
+        result.stdout
+    );
+    assert_eq!(
+        rules_of("web/Dockerfile"),
+        vec![("DF010".to_owned(), "warning".to_owned())],
+        "{}",
+        result.stdout
+    );
+}

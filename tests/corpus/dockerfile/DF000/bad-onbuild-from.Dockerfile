@@ -1,0 +1,3 @@
+FROM node:22.21.1-bookworm-slim
+# expect DF000
+ONBUILD FROM node:22.21.1-bookworm-slim
