@@ -133,7 +133,7 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
                 }
             }
             for note in notes {
-                eprintln!("not carried over: {note}");
+                eprintln!("note: {note}");
             }
             if !edits.is_empty() {
                 eprintln!("\nEdits to make in your files (init does not change them):");
