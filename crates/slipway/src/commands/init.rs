@@ -250,11 +250,32 @@ fn from_compose(name: &str, args: &InitArgs) -> Result<Conversion> {
     let mut base_files: Vec<ScaffoldFile> = Vec::new();
     let mut texts: IndexMap<PathBuf, String> = IndexMap::new();
     let mut base_of_file: IndexMap<PathBuf, String> = IndexMap::new();
-    let app_names: Vec<String> = manifest.apps.keys().cloned().collect();
-    for app_name in app_names {
-        let Some(relative) = manifest.app_dockerfile(&app_name) else {
+    // Each app's Dockerfile, then the other Dockerfiles its environments build from
+    // (`Dockerfile.prod`): an app has one base, so they all move onto the same one.
+    let mut dockerfiles: Vec<(String, String, Option<String>, bool)> = Vec::new();
+    for (app_name, app) in &manifest.apps {
+        let Some(relative) = manifest.app_dockerfile(app_name) else {
             continue;
         };
+        dockerfiles.push((
+            app_name.clone(),
+            relative.clone(),
+            app.target.clone(),
+            false,
+        ));
+        for variant in app.environments.values() {
+            if let Some(other) = &variant.dockerfile
+                && *other != relative
+                && !dockerfiles
+                    .iter()
+                    .any(|(a, d, _, _)| a == app_name && d == other)
+            {
+                let target = variant.target.clone().or_else(|| app.target.clone());
+                dockerfiles.push((app_name.clone(), other.clone(), target, true));
+            }
+        }
+    }
+    for (app_name, relative, target, variant) in dockerfiles {
         let path = compose_dir.join(&relative);
         let text = match texts.get(&path) {
             Some(text) => text.clone(),
@@ -267,8 +288,30 @@ fn from_compose(name: &str, args: &InitArgs) -> Result<Conversion> {
             },
         };
         let bases: Vec<String> = manifest.bases.values().map(|b| b.image.clone()).collect();
-        let target = manifest.apps[&app_name].target.clone();
+        let app_base = manifest.apps[&app_name].base.clone();
+        let base_of_image = |image: &str| {
+            manifest
+                .bases
+                .iter()
+                .find(|(_, b)| b.build_args.get("FROM_IMAGE").map(String::as_str) == Some(image))
+                .map(|(name, _)| name.clone())
+        };
         match adopt::adopt(&text, target.as_deref(), &bases) {
+            Ok(adoption)
+                if variant
+                    && app_base
+                        .as_ref()
+                        .is_some_and(|b| base_of_image(&adoption.image).as_ref() != Some(b)) =>
+            {
+                conversion.edits.push(format!(
+                    "{}:{}: app `{app_name}` builds FROM `{}` here but on base `{}` in its other Dockerfile: an app has one base, so make both build FROM the same image, then write `ARG SLIPWAY_BASE` and `{}` here",
+                    path.display(),
+                    adoption.line,
+                    adoption.image,
+                    app_base.as_deref().unwrap_or_default(),
+                    adoption.from_after
+                ));
+            }
             Ok(adoption) if args.adopt_bases => {
                 let base_name = match manifest.bases.iter().find(|(_, b)| {
                     b.build_args.get("FROM_IMAGE") == Some(&adoption.image)
