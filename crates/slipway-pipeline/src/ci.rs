@@ -72,6 +72,8 @@ struct CiStep {
     command: String,
     /// Set for a deploy that a gate confirmed: it names who approved where.
     approved_in: Option<String>,
+    /// The `pull-request` step: it calls the git host's API with `[git] token`.
+    opens_pull_request: bool,
 }
 
 struct Exported<'m> {
@@ -128,10 +130,12 @@ fn segments(manifest: &Manifest, name: &str, pipeline: &Pipeline) -> Result<Vec<
     }];
     let mut approved: Vec<String> = Vec::new();
     for step in plan(manifest, pipeline)? {
+        let opens_pull_request = matches!(&step.action, Action::Slipway(args) if args.first().is_some_and(|a| a == "pull-request"));
         let ci_step = |command: String| CiStep {
             name: step.name.clone(),
             command,
             approved_in: None,
+            opens_pull_request,
         };
         match step.action {
             Action::Approve { environment } => {
@@ -266,6 +270,78 @@ fn push_filter(pipeline: &Pipeline) -> Option<&GitFilter> {
 // ---------------------------------------------------------------------------------------------
 // GitHub Actions
 
+/// An action the exported workflows use, pinned to the commit its release tag points at: a tag
+/// can be moved to other code, a commit cannot. The version goes beside it as a comment, for the
+/// reader and for Dependabot or Renovate, which move both together.
+struct PinnedAction {
+    name: &'static str,
+    commit: &'static str,
+    version: &'static str,
+}
+
+/// Every action the exported workflows use, each at a release that runs on Node 24 (GitHub's
+/// runners dropped Node 20 in September 2026). The commits are those the release tags point at,
+/// as Dependabot resolved them in its update pull requests ("Commits: compare ...") and as
+/// projects that pin actions record them beside the same version comment.
+const PINNED_ACTIONS: &[PinnedAction] = &[
+    PinnedAction {
+        name: "actions/checkout",
+        commit: "3d3c42e5aac5ba805825da76410c181273ba90b1",
+        version: "v7.0.1",
+    },
+    PinnedAction {
+        name: "actions/upload-artifact",
+        commit: "043fb46d1a93c77aae656e7c1c64a875d1fc6a0a",
+        version: "v7.0.1",
+    },
+    PinnedAction {
+        name: "actions/download-artifact",
+        commit: "3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c",
+        version: "v8.0.1",
+    },
+];
+
+/// `uses:` of the action `name`, pinned by commit.
+fn uses(name: &str) -> String {
+    let pinned = PINNED_ACTIONS
+        .iter()
+        .find(|action| action.name == name)
+        .expect("every action the export uses is pinned in PINNED_ACTIONS");
+    format!("{}@{}", pinned.name, pinned.commit)
+}
+
+/// `yaml` with comments at the ends of some lines: each pinned `uses:` gets its version
+/// (`...@<commit> # v7.0.1`), and each write permission why the job needs it.
+fn with_comments(yaml: &str) -> String {
+    let mut notes: Vec<(String, String)> = PINNED_ACTIONS
+        .iter()
+        .map(|action| {
+            (
+                format!("uses: {}@{}", action.name, action.commit),
+                action.version.to_owned(),
+            )
+        })
+        .collect();
+    notes.push((
+        "pull-requests: write".to_owned(),
+        "the pull-request step opens the pull request with this token ([git] token)".to_owned(),
+    ));
+    let mut out = String::with_capacity(yaml.len());
+    for line in yaml.split_inclusive('\n') {
+        match notes
+            .iter()
+            .find(|(end, _)| line.trim_end().ends_with(end.as_str()))
+        {
+            Some((_, note)) => {
+                out.push_str(line.trim_end());
+                out.push_str(&format!(" # {note}\n"));
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
 fn github(
     manifest: &Manifest,
     exported: &Exported,
@@ -340,7 +416,7 @@ fn github(
         if previous.is_some() {
             steps.push(json!({
                 "name": "What the steps before the approval left",
-                "uses": "actions/download-artifact@v4",
+                "uses": uses("actions/download-artifact"),
                 "with": { "name": artifact, "path": state_dir(manifest, options) },
             }));
         }
@@ -358,7 +434,7 @@ fn github(
         }
         if index < last {
             steps.push(json!({
-                "uses": "actions/upload-artifact@v4",
+                "uses": uses("actions/upload-artifact"),
                 "with": {
                     "name": artifact,
                     "path": std::iter::once(state_dir(manifest, options))
@@ -382,6 +458,10 @@ fn github(
             // GitHub's approval gate; they should be approval.approvers.
             job.insert("environment".into(), json!(gate.environment));
         }
+        job.insert(
+            "permissions".into(),
+            job_permissions(manifest, &segment.steps.iter().collect::<Vec<_>>()),
+        );
         job.insert("runs-on".into(), json!("ubuntu-latest"));
         if !options.project_dir.is_empty() {
             job.insert(
@@ -399,6 +479,7 @@ fn github(
         job.insert("name".into(), json!("tell the channels the run failed"));
         job.insert("needs".into(), json!(ids));
         job.insert("if".into(), json!("${{ failure() }}"));
+        job.insert("permissions".into(), job_permissions(manifest, &[]));
         job.insert("runs-on".into(), json!("ubuntu-latest"));
         if !options.project_dir.is_empty() {
             job.insert(
@@ -409,7 +490,7 @@ fn github(
         job.insert(
             "steps".into(),
             json!([
-                { "uses": "actions/checkout@v4" },
+                checkout(exported),
                 { "name": "Install slipway", "run": options.install },
                 { "name": "notify run-failed", "run": format!("slipway pipeline notify {} --event run-failed", shell_word(name)) },
             ]),
@@ -420,14 +501,20 @@ fn github(
     let mut workflow = Map::new();
     workflow.insert("name".into(), json!(format!("slipway {name}")));
     workflow.insert("on".into(), Value::Object(on));
-    workflow.insert("permissions".into(), json!({ "contents": "read" }));
-    if exported.kind == PipelineKind::Release {
-        // One release at a time; the next waits instead of cancelling this one.
-        workflow.insert(
-            "concurrency".into(),
-            json!({ "group": format!("slipway-{name}"), "cancel-in-progress": false }),
-        );
-    }
+    // Nothing by default: each job asks for what its steps need.
+    workflow.insert("permissions".into(), json!({}));
+    let concurrency = match exported.kind {
+        // One release (or one publish of the shared bases) at a time; the next waits instead of
+        // cancelling this one halfway through a deploy or a push.
+        PipelineKind::Release | PipelineKind::Base => {
+            json!({ "group": format!("slipway-{name}"), "cancel-in-progress": false })
+        }
+        // A newer push to the same branch makes the older run's checks moot.
+        PipelineKind::Branch => {
+            json!({ "group": format!("slipway-{name}-${{{{ github.ref }}}}"), "cancel-in-progress": true })
+        }
+    };
+    workflow.insert("concurrency".into(), concurrency);
     workflow.insert("env".into(), Value::Object(env));
     workflow.insert("jobs".into(), Value::Object(jobs));
     let mut contents = header("github");
@@ -436,22 +523,43 @@ fn github(
             "# Approval: give each environment below required reviewers in the repository's settings\n# (Settings → Environments): {approvers}.\n"
         ));
     }
-    contents.push_str(&to_yaml(&Value::Object(workflow)));
+    contents.push_str(&with_comments(&to_yaml(&Value::Object(workflow))));
     CiFile {
         path: format!(".github/workflows/slipway-{name}.yml"),
         contents,
     }
 }
 
+/// The repository at the run's commit, with its history (steps read pull request bodies and base
+/// tags). The job's token is not left in `.git/config`: no step pushes with it, and the state
+/// dir travels on as an artifact anyone who can read the repository can download.
 fn checkout(exported: &Exported) -> Value {
+    let mut with = Map::new();
+    with.insert("fetch-depth".into(), json!(0));
     if exported.pipeline.on.pull_request.is_some() {
-        json!({ "uses": "actions/checkout@v4", "with": {
-            "fetch-depth": 0,
-            "ref": "${{ github.event.pull_request.head.sha || github.sha }}",
-        } })
-    } else {
-        json!({ "uses": "actions/checkout@v4", "with": { "fetch-depth": 0 } })
+        with.insert(
+            "ref".into(),
+            json!("${{ github.event.pull_request.head.sha || github.sha }}"),
+        );
     }
+    with.insert("persist-credentials".into(), json!(false));
+    json!({ "uses": uses("actions/checkout"), "with": with })
+}
+
+/// What the job's `GITHUB_TOKEN` may do: read the repository, and, for a `pull-request` step
+/// when `[git] token` is the workflow's own token (`env:GITHUB_TOKEN`), open and update pull
+/// requests. Nothing else: the other steps' credentials come from secrets.
+fn job_permissions(manifest: &Manifest, steps: &[&CiStep]) -> Value {
+    let mut permissions = Map::new();
+    permissions.insert("contents".into(), json!("read"));
+    let token_is_the_workflows = manifest
+        .git
+        .as_ref()
+        .is_some_and(|git| git.token == "env:GITHUB_TOKEN");
+    if token_is_the_workflows && steps.iter().any(|step| step.opens_pull_request) {
+        permissions.insert("pull-requests".into(), json!("write"));
+    }
+    Value::Object(permissions)
 }
 
 fn github_paths(target: &mut Map<String, Value>, filter: &GitFilter, options: &ExportOptions) {

@@ -1,7 +1,9 @@
 //! `slipway ci export`: the example's pipelines as GitHub Actions workflows, a GitLab CI file and
 //! a CodePipeline with a buildspec per step. Snapshot-tested, and checked by independent tools:
 //! the GitHub and GitLab files against their published JSON schemas (the copies check-jsonschema
-//! carries), the CloudFormation template with cfn-lint. `--check` catches files out of date.
+//! carries), every GitHub workflow with actionlint (shellcheck on its `run:` scripts) and zizmor
+//! (its most thorough persona), the CloudFormation template with cfn-lint. `--check` catches
+//! files out of date.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -48,6 +50,78 @@ fn check_schema(schema: &str, transform: Option<&str>, files: &[PathBuf]) {
         "{schema}: {}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// zizmor findings an exported workflow may carry, each with why it is right there: (audit,
+/// workflow file name, reason). Empty: every exported workflow passes every audit.
+const ZIZMOR_ALLOWED: &[(&str, &str, &str)] = &[];
+
+/// What GitHub's own linters say of exported workflows: actionlint (with shellcheck for the
+/// `run:` scripts) finds nothing, and zizmor, offline and with its auditor persona (every audit,
+/// false positives included), finds nothing outside ZIZMOR_ALLOWED.
+fn lint_workflows(files: &[PathBuf]) {
+    assert!(!files.is_empty());
+    let actionlint = Command::new(tool("SLIPWAY_ACTIONLINT"))
+        .arg("-no-color")
+        .arg(format!("-shellcheck={}", tool("SLIPWAY_SHELLCHECK")))
+        .arg("-pyflakes=")
+        .args(files)
+        .output()
+        .expect("actionlint runs");
+    assert!(
+        actionlint.status.success(),
+        "actionlint: {}{}",
+        String::from_utf8_lossy(&actionlint.stdout),
+        String::from_utf8_lossy(&actionlint.stderr)
+    );
+
+    let zizmor = Command::new(tool("SLIPWAY_ZIZMOR"))
+        .args([
+            "--offline",
+            "--no-config",
+            "--persona",
+            "auditor",
+            "--format",
+            "json",
+        ])
+        .args(files)
+        .output()
+        .expect("zizmor runs");
+    let findings: Vec<Value> = serde_json::from_slice(&zizmor.stdout).unwrap_or_else(|_| {
+        panic!(
+            "zizmor printed no findings list: {}{}",
+            String::from_utf8_lossy(&zizmor.stdout),
+            String::from_utf8_lossy(&zizmor.stderr)
+        )
+    });
+    let unexplained: Vec<String> = findings
+        .iter()
+        .filter(|finding| {
+            let audit = finding["ident"].as_str().unwrap_or_default();
+            let file = finding["locations"][0]["symbolic"]["key"]["Local"]["verbatim_path"]
+                .as_str()
+                .unwrap_or_default();
+            !ZIZMOR_ALLOWED
+                .iter()
+                .any(|(allowed, name, _)| *allowed == audit && file.ends_with(name))
+        })
+        .map(|finding| {
+            format!(
+                "{} in {}: {}",
+                finding["ident"],
+                finding["locations"][0]["symbolic"]["key"]["Local"]["verbatim_path"],
+                finding["locations"][0]["concrete"]["feature"]
+            )
+        })
+        .collect();
+    assert!(unexplained.is_empty(), "zizmor: {unexplained:#?}");
+    // Its exit code agrees: findings make it fail, so the linter was not silently skipped.
+    assert_eq!(
+        zizmor.status.success(),
+        findings.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&zizmor.stderr)
     );
 }
 
@@ -117,6 +191,7 @@ fn the_example_exports_to_github_gitlab_and_codebuild_and_each_validates() {
 
     let workflows: Vec<PathBuf> = github.iter().map(|(p, _)| shop.join(p)).collect();
     check_schema("vendor.github-workflows", None, &workflows);
+    lint_workflows(&workflows);
     check_schema(
         "vendor.gitlab-ci",
         Some("gitlab-ci"),
@@ -221,6 +296,7 @@ fn a_project_below_the_repository_top_gets_its_paths_and_directory_in_the_files(
         None,
         &[repo.join(".github/workflows/slipway-release.yml")],
     );
+    lint_workflows(&[repo.join(".github/workflows/slipway-release.yml")]);
 }
 
 #[test]
@@ -304,10 +380,145 @@ fn pull_request_triggers_map_to_each_systems_own_and_still_validate() {
         None,
         &[shop.join(".github/workflows/slipway-preview.yml")],
     );
+    lint_workflows(&[shop.join(".github/workflows/slipway-preview.yml")]);
     check_schema(
         "vendor.gitlab-ci",
         Some("gitlab-ci"),
         &[shop.join(".gitlab-ci.yml")],
     );
     cfn_lint(&shop.join("ci/codebuild/preview/pipeline.yml"));
+}
+
+#[test]
+fn exported_workflows_pin_every_action_and_give_each_job_only_the_permissions_it_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = copy_example(dir.path());
+    // The pull-request step opens pull requests with the workflow's own token.
+    let manifest = std::fs::read_to_string(shop.join("slipway.toml")).unwrap();
+    write(
+        &shop,
+        "slipway.toml",
+        &manifest.replace(
+            "token = \"env:SHOP_GITHUB_TOKEN\"",
+            "token = \"env:GITHUB_TOKEN\"",
+        ),
+    );
+    let written = export(&shop, "github", &[]);
+    let workflows: Vec<PathBuf> = written.iter().map(|(p, _)| shop.join(p)).collect();
+    for path in &workflows {
+        let text = std::fs::read_to_string(path).unwrap();
+        // Nothing by default; each job says what it needs.
+        assert!(text.contains("\npermissions: {}\n"), "{text}");
+        let jobs = text.matches("\n    runs-on: ").count();
+        assert_eq!(
+            text.matches("\n    permissions:\n      contents: read\n")
+                .count(),
+            jobs,
+            "{text}"
+        );
+        let mut checkouts = 0;
+        for line in text.lines().filter(|l| l.contains("uses: ")) {
+            let reference = line.split("uses: ").nth(1).unwrap();
+            let (action, rest) = reference.split_once('@').unwrap();
+            let (commit, version) = rest
+                .split_once(" # v")
+                .unwrap_or_else(|| panic!("{line}: a commit with its version as a comment"));
+            assert!(action.starts_with("actions/"), "{line}");
+            assert!(
+                commit.len() == 40 && commit.chars().all(|c| c.is_ascii_hexdigit()),
+                "{line}: pinned by a full commit"
+            );
+            // Releases on Node 24: checkout 5+, upload-artifact 6+, download-artifact 7+.
+            let major: u32 = version.split('.').next().unwrap().parse().unwrap();
+            let node24_from = match action {
+                "actions/checkout" => 5,
+                "actions/upload-artifact" => 6,
+                "actions/download-artifact" => 7,
+                other => panic!("{other}: no Node 24 release known"),
+            };
+            assert!(major >= node24_from, "{line}");
+            checkouts += usize::from(action == "actions/checkout");
+        }
+        assert_eq!(
+            text.matches("persist-credentials: false").count(),
+            checkouts,
+            "{text}"
+        );
+    }
+    let branch =
+        std::fs::read_to_string(shop.join(".github/workflows/slipway-branch.yml")).unwrap();
+    assert!(
+        branch.contains(
+            "    name: lint, checks, pull-request\n    permissions:\n      contents: read\n      pull-requests: write # the pull-request step opens the pull request with this token ([git] token)\n"
+        ),
+        "{branch}"
+    );
+    assert!(
+        branch.contains("  GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}\n"),
+        "{branch}"
+    );
+    // Only the job that opens the pull request may write to pull requests.
+    assert_eq!(
+        branch.matches("pull-requests: write").count(),
+        1,
+        "{branch}"
+    );
+    for other in ["slipway-base.yml", "slipway-release.yml"] {
+        let text = std::fs::read_to_string(shop.join(".github/workflows").join(other)).unwrap();
+        assert!(!text.contains("pull-requests"), "{text}");
+    }
+    lint_workflows(&workflows);
+
+    // The linters are no pushover: a tag reference that leaves the token in .git/config, and a
+    // workflow-wide write permission, are refused.
+    let release = std::fs::read_to_string(&workflows[2]).unwrap();
+    let pinned_checkout = release
+        .lines()
+        .find(|l| l.contains("uses: actions/checkout@"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let loose = dir
+        .path()
+        .join("loose/.github/workflows/slipway-release.yml");
+    std::fs::create_dir_all(loose.parent().unwrap()).unwrap();
+    std::fs::write(
+        &loose,
+        release
+            .replace(&pinned_checkout, "- uses: actions/checkout@v4")
+            .replace("          persist-credentials: false\n", "")
+            .replace("\npermissions: {}\n", "\npermissions: write-all\n"),
+    )
+    .unwrap();
+    let actionlint = Command::new(tool("SLIPWAY_ACTIONLINT"))
+        .args(["-no-color", "-shellcheck=", "-pyflakes="])
+        .arg(&loose)
+        .output()
+        .unwrap();
+    assert!(!actionlint.status.success());
+    assert!(
+        String::from_utf8_lossy(&actionlint.stdout).contains("node20"),
+        "{}",
+        String::from_utf8_lossy(&actionlint.stdout)
+    );
+    let zizmor = Command::new(tool("SLIPWAY_ZIZMOR"))
+        .args([
+            "--offline",
+            "--no-config",
+            "--persona",
+            "auditor",
+            "--format",
+            "json",
+        ])
+        .arg(&loose)
+        .output()
+        .unwrap();
+    let findings: Vec<Value> = serde_json::from_slice(&zizmor.stdout).unwrap();
+    let audits: Vec<&str> = findings
+        .iter()
+        .filter_map(|f| f["ident"].as_str())
+        .collect();
+    for expected in ["unpinned-uses", "artipacked", "excessive-permissions"] {
+        assert!(audits.contains(&expected), "{expected} in {audits:?}");
+    }
 }
