@@ -29,13 +29,60 @@ pub struct ExportOptions {
     pub project_dir: String,
     /// The shell command that installs slipway on a fresh CI machine.
     pub install: String,
-    /// GitLab's job image and CodeBuild's build image.
+    /// GitLab's job image and CodeBuild's build image, pinned by digest; DEFAULT_IMAGE when
+    /// `None`.
     pub image: Option<String>,
     /// Only these pipelines; all when empty.
     pub pipelines: Vec<String>,
 }
 
+/// The image GitLab jobs and CodeBuild steps run in when `--image` names none: Rust's official
+/// image, since slipway is installed with cargo (`--install`), pinned by the digest its tag
+/// named when it was chosen, so every run of a pipeline starts from the same bytes. The digest
+/// is the one public Dockerfiles pin `rust:1.95.0-bookworm` and `rust:1.95-bookworm` to (it
+/// could not be fetched from Docker Hub where it was chosen); move tag and digest together.
+pub const DEFAULT_IMAGE: &str =
+    "rust:1.95.0-bookworm@sha256:6258907abe69656e41cd992e0b705cdcfabcbbe3db374f92ed2d47121282d4a1";
+
+/// Whether `image` names its content by digest (`NAME[:TAG]@sha256:<64 hex>`).
+fn pinned_by_digest(image: &str) -> bool {
+    image.split_once("@sha256:").is_some_and(|(name, digest)| {
+        !name.is_empty()
+            && digest.len() == 64
+            && digest
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    })
+}
+
+/// `image` without its tag, for CodeBuild, which takes a digest as `REPOSITORY@DIGEST` only.
+fn without_tag(image: &str) -> String {
+    match image.split_once('@') {
+        Some((name, digest)) => {
+            let (path, last) = name.rsplit_once('/').unwrap_or(("", name));
+            let repository = last.split(':').next().unwrap_or(last);
+            if path.is_empty() {
+                format!("{repository}@{digest}")
+            } else {
+                format!("{path}/{repository}@{digest}")
+            }
+        }
+        None => image.to_owned(),
+    }
+}
+
 impl ExportOptions {
+    /// The image to run in: `--image`, which must be pinned by digest, or DEFAULT_IMAGE.
+    fn image(&self) -> Result<String> {
+        match &self.image {
+            Some(image) if pinned_by_digest(image) => Ok(image.clone()),
+            Some(image) => Err(PipelineError::ImageNotPinned {
+                image: image.clone(),
+            }),
+            None => Ok(DEFAULT_IMAGE.to_owned()),
+        }
+    }
+
     pub fn default_install() -> String {
         format!(
             "cargo install --locked slipway --version {}",
@@ -91,6 +138,7 @@ pub fn export(
     for name in &options.pipelines {
         crate::steps::pipeline(manifest, name)?;
     }
+    let image = options.image()?;
     let mut exported = Vec::new();
     for (name, pipeline) in &manifest.pipelines {
         if !options.pipelines.is_empty() && !options.pipelines.contains(name) {
@@ -115,10 +163,10 @@ pub fn export(
             .iter()
             .map(|e| github(manifest, e, &secrets, options))
             .collect(),
-        CiSystem::Gitlab => vec![gitlab(manifest, &exported, &secrets, options)],
+        CiSystem::Gitlab => vec![gitlab(manifest, &exported, &secrets, options, &image)],
         CiSystem::Codebuild => exported
             .iter()
-            .flat_map(|e| codebuild(manifest, e, &secrets, options))
+            .flat_map(|e| codebuild(manifest, e, &secrets, options, &image))
             .collect(),
     })
 }
@@ -631,12 +679,9 @@ fn gitlab(
     exported: &[Exported],
     secrets: &BTreeSet<String>,
     options: &ExportOptions,
+    image: &str,
 ) -> CiFile {
     let default_branch = manifest.project.default_branch();
-    let image = options
-        .image
-        .clone()
-        .unwrap_or_else(|| "rust:1-bookworm".to_owned());
     let mut stages: Vec<String> = Vec::new();
     let mut jobs = Map::new();
     let mut notes = Vec::new();
@@ -869,6 +914,7 @@ fn codebuild(
     exported: &Exported,
     secrets: &BTreeSet<String>,
     options: &ExportOptions,
+    image: &str,
 ) -> Vec<CiFile> {
     let name = exported.name;
     let dir = format!("ci/codebuild/{name}");
@@ -1003,7 +1049,15 @@ fn codebuild(
             "ArtifactBucket": { "Type": "String", "Description": "S3 bucket for the pipeline's artifacts." },
             "PipelineRoleArn": { "Type": "String", "Description": "Role CodePipeline acts as." },
             "BuildRoleArn": { "Type": "String", "Description": "Role the CodeBuild steps act as (it reads the secrets' parameters)." },
-            "BuildImage": { "Type": "String", "Default": options.image.clone().unwrap_or_else(|| "aws/codebuild/standard:7.0".to_owned()), "Description": "CodeBuild image of every step." },
+            // A stack given a tag instead of a digest is refused, not run on whatever the tag
+            // names that day.
+            "BuildImage": {
+                "Type": "String",
+                "Default": without_tag(image),
+                "AllowedPattern": "^[^@]+@sha256:[0-9a-f]{64}$",
+                "ConstraintDescription": "an image pinned by digest: REPOSITORY@sha256:DIGEST",
+                "Description": format!("Image of every step, pinned by digest (the default is {image}).")
+            },
             "ApprovalTopicArn": { "Type": "String", "Default": "", "Description": "SNS topic told when an approval waits (optional)." },
         },
         "Conditions": {
@@ -1204,6 +1258,39 @@ mod tests {
     fn branch_globs_become_anchored_regular_expressions() {
         assert_eq!(glob_regex("feature/**"), "feature\\/.*");
         assert_eq!(glob_regex("release/v*.x"), "release\\/v[^\\/]*\\.x");
+    }
+
+    #[test]
+    fn only_images_pinned_by_digest_are_taken() {
+        let digest = "sha256:6258907abe69656e41cd992e0b705cdcfabcbbe3db374f92ed2d47121282d4a1";
+        assert!(pinned_by_digest(DEFAULT_IMAGE));
+        assert!(pinned_by_digest(&format!(
+            "registry.example.com:5000/ci/slipway@{digest}"
+        )));
+        for loose in [
+            "rust:1-bookworm",
+            "rust:1-bookworm@sha256:",
+            "rust@sha256:6258907ABE69656e41cd992e0b705cdcfabcbbe3db374f92ed2d47121282d4a1",
+            "rust@sha256:6258907abe",
+            "@sha256:6258907abe69656e41cd992e0b705cdcfabcbbe3db374f92ed2d47121282d4a1",
+        ] {
+            assert!(!pinned_by_digest(loose), "{loose}");
+        }
+        let options = |image: &str| ExportOptions {
+            project_dir: String::new(),
+            install: "true".into(),
+            image: Some(image.into()),
+            pipelines: Vec::new(),
+        };
+        assert!(matches!(
+            options("rust:1-bookworm").image(),
+            Err(PipelineError::ImageNotPinned { .. })
+        ));
+        assert_eq!(
+            without_tag(&format!("registry.example.com:5000/ci/slipway:1@{digest}")),
+            format!("registry.example.com:5000/ci/slipway@{digest}")
+        );
+        assert_eq!(without_tag(DEFAULT_IMAGE), format!("rust@{digest}"));
     }
 
     #[test]

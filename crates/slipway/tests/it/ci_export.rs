@@ -522,3 +522,91 @@ fn exported_workflows_pin_every_action_and_give_each_job_only_the_permissions_it
         assert!(audits.contains(&expected), "{expected} in {audits:?}");
     }
 }
+
+#[test]
+fn gitlab_and_codebuild_run_in_an_image_pinned_by_digest_and_refuse_a_tag() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = copy_example(dir.path());
+    let digest = "sha256:6258907abe69656e41cd992e0b705cdcfabcbbe3db374f92ed2d47121282d4a1";
+
+    // By default: Rust's official image, pinned by digest.
+    export(&shop, "gitlab", &[]);
+    export(&shop, "codebuild", &["--pipeline", "release"]);
+    let gitlab = std::fs::read_to_string(shop.join(".gitlab-ci.yml")).unwrap();
+    let jobs = gitlab.matches("\n  image: ").count();
+    assert!(jobs > 0, "{gitlab}");
+    assert_eq!(
+        gitlab
+            .matches(&format!("\n  image: rust:1.95.0-bookworm@{digest}\n"))
+            .count(),
+        jobs,
+        "{gitlab}"
+    );
+    let template = std::fs::read_to_string(shop.join("ci/codebuild/release/pipeline.yml")).unwrap();
+    assert!(
+        template.contains(&format!("    Default: rust@{digest}\n")),
+        "{template}"
+    );
+
+    // A project's own CI image, by digest: GitLab keeps the tag for the reader, CodeBuild takes
+    // REPOSITORY@DIGEST.
+    let own = format!("registry.example.com:5000/ci/slipway:1@{digest}");
+    export(&shop, "gitlab", &["--image", &own]);
+    export(
+        &shop,
+        "codebuild",
+        &["--pipeline", "release", "--image", &own],
+    );
+    let gitlab = std::fs::read_to_string(shop.join(".gitlab-ci.yml")).unwrap();
+    assert_eq!(
+        gitlab.matches(&format!("\n  image: {own}\n")).count(),
+        jobs,
+        "{gitlab}"
+    );
+    let template = std::fs::read_to_string(shop.join("ci/codebuild/release/pipeline.yml")).unwrap();
+    assert!(
+        template.contains(&format!(
+            "    Default: registry.example.com:5000/ci/slipway@{digest}\n"
+        )),
+        "{template}"
+    );
+    check_schema(
+        "vendor.gitlab-ci",
+        Some("gitlab-ci"),
+        &[shop.join(".gitlab-ci.yml")],
+    );
+    cfn_lint(&shop.join("ci/codebuild/release/pipeline.yml"));
+
+    // A tag alone is refused, naming the flag and the form, and nothing is written.
+    for system in ["gitlab", "codebuild"] {
+        let before = std::fs::read_to_string(shop.join(".gitlab-ci.yml")).unwrap();
+        let refused = run(slipway(&shop).args([
+            "ci",
+            "export",
+            system,
+            "--image",
+            "registry.example.com/ci/slipway:1",
+        ]));
+        assert_eq!(refused.code, 2, "{refused:?}");
+        assert!(
+            refused
+                .stderr
+                .contains("--image registry.example.com/ci/slipway:1: not pinned by digest")
+                && refused.stderr.contains("NAME:TAG@sha256:DIGEST"),
+            "{}",
+            refused.stderr
+        );
+        assert_eq!(
+            std::fs::read_to_string(shop.join(".gitlab-ci.yml")).unwrap(),
+            before
+        );
+    }
+
+    // The template refuses a stack given a tag for its image.
+    let stack = std::fs::read_to_string(shop.join("ci/codebuild/release/pipeline.yml")).unwrap();
+    assert!(
+        stack.contains("    AllowedPattern: ^[^@]+@sha256:[0-9a-f]{64}$\n")
+            || stack.contains("    AllowedPattern: \"^[^@]+@sha256:[0-9a-f]{64}$\"\n"),
+        "{stack}"
+    );
+}
