@@ -5,12 +5,13 @@
 //! CodePipeline manual approval action); what a step leaves in the state dir (the built images'
 //! digests) travels to the jobs after the gate as an artifact.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 use slipway_core::Manifest;
 use slipway_core::manifest::{GitFilter, Pipeline, PipelineKind};
 
+use crate::environment::{Holder, references, step_environment};
 use crate::steps::{Action, kind_of, plan};
 use crate::yaml::to_yaml;
 use crate::{PipelineError, Result};
@@ -121,6 +122,10 @@ struct CiStep {
     approved_in: Option<String>,
     /// The `pull-request` step: it calls the git host's API with `[git] token`.
     opens_pull_request: bool,
+    /// The `env:` variables of slipway.toml this step gets, as the runner gives them: an
+    /// environment's secrets to the steps acting on it, the git host's token to `pull-request`
+    /// only, the notification channels' to slipway's own steps.
+    secrets: Vec<String>,
 }
 
 struct Exported<'m> {
@@ -161,12 +166,12 @@ pub fn export(
     Ok(match system {
         CiSystem::Github => exported
             .iter()
-            .map(|e| github(manifest, e, &secrets, options))
+            .map(|e| github(manifest, e, options))
             .collect(),
         CiSystem::Gitlab => vec![gitlab(manifest, &exported, &secrets, options, &image)],
         CiSystem::Codebuild => exported
             .iter()
-            .flat_map(|e| codebuild(manifest, e, &secrets, options, &image))
+            .flat_map(|e| codebuild(manifest, e, options, &image))
             .collect(),
     })
 }
@@ -177,13 +182,26 @@ fn segments(manifest: &Manifest, name: &str, pipeline: &Pipeline) -> Result<Vec<
         steps: Vec::new(),
     }];
     let mut approved: Vec<String> = Vec::new();
+    // Every variable present, so that what a step gets is the runner's own choice.
+    let runner_environment: BTreeMap<String, String> = secret_variables(manifest)
+        .into_iter()
+        .map(|var| (var, String::new()))
+        .collect();
     for step in plan(manifest, pipeline)? {
         let opens_pull_request = matches!(&step.action, Action::Slipway(args) if args.first().is_some_and(|a| a == "pull-request"));
+        let secrets: Vec<String> = match step.action {
+            // `slipway pipeline notify` tells the channels itself.
+            Action::Notify => notification_variables(manifest),
+            _ => step_environment(manifest, &step, &runner_environment)
+                .into_keys()
+                .collect(),
+        };
         let ci_step = |command: String| CiStep {
             name: step.name.clone(),
             command,
             approved_in: None,
             opens_pull_request,
+            secrets: secrets.clone(),
         };
         match step.action {
             Action::Approve { environment } => {
@@ -248,6 +266,26 @@ fn segments(manifest: &Manifest, name: &str, pipeline: &Pipeline) -> Result<Vec<
     // A gate right at the start leaves an empty first segment; a gate at the end guards nothing.
     segments.retain(|s| !s.steps.is_empty());
     Ok(segments)
+}
+
+/// The variables of the notification channels (webhook URLs, SMTP passwords): what
+/// `slipway pipeline notify` reads.
+fn notification_variables(manifest: &Manifest) -> Vec<String> {
+    let references = references(manifest);
+    let mut out: Vec<String> = references
+        .iter()
+        .filter(|(_, holder)| *holder == Holder::Project)
+        .map(|(var, _)| var.clone())
+        .filter(|var| {
+            // One also held by the server or the git host stays theirs.
+            !references
+                .iter()
+                .any(|(v, h)| v == var && matches!(h, Holder::Server | Holder::GitHost))
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// The variables slipway.toml reads with `env:VAR` (secrets, credentials, tokens, webhook
@@ -390,12 +428,7 @@ fn with_comments(yaml: &str) -> String {
     out
 }
 
-fn github(
-    manifest: &Manifest,
-    exported: &Exported,
-    secrets: &BTreeSet<String>,
-    options: &ExportOptions,
-) -> CiFile {
+fn github(manifest: &Manifest, exported: &Exported, options: &ExportOptions) -> CiFile {
     let name = exported.name;
     let default_branch = manifest.project.default_branch();
     let mut on = Map::new();
@@ -443,9 +476,6 @@ fn github(
         "SLIPWAY_BRANCH".into(),
         json!("${{ github.head_ref || github.ref_name }}"),
     );
-    for var in secrets {
-        env.insert(var.clone(), json!(format!("${{{{ secrets.{var} }}}}")));
-    }
 
     let artifact = format!("slipway-state-{name}");
     let mut jobs = Map::new();
@@ -472,11 +502,15 @@ fn github(
             let mut entry = Map::new();
             entry.insert("name".into(), json!(step.name));
             entry.insert("run".into(), json!(step.command));
+            let mut step_env = github_secrets(&step.secrets);
             if let Some(environment) = &step.approved_in {
-                entry.insert(
-                    "env".into(),
-                    json!({ "SLIPWAY_STARTED_BY": format!("approved in the GitHub environment {environment}, run ${{{{ github.run_id }}}}") }),
+                step_env.insert(
+                    "SLIPWAY_STARTED_BY".into(),
+                    json!(format!("approved in the GitHub environment {environment}, run ${{{{ github.run_id }}}}")),
                 );
+            }
+            if !step_env.is_empty() {
+                entry.insert("env".into(), Value::Object(step_env));
             }
             steps.push(Value::Object(entry));
         }
@@ -540,7 +574,10 @@ fn github(
             json!([
                 checkout(exported),
                 { "name": "Install slipway", "run": options.install },
-                { "name": "notify run-failed", "run": format!("slipway pipeline notify {} --event run-failed", shell_word(name)) },
+                with_env(
+                    json!({ "name": "notify run-failed", "run": format!("slipway pipeline notify {} --event run-failed", shell_word(name)) }),
+                    github_secrets(&notification_variables(manifest)),
+                ),
             ]),
         );
         jobs.insert("notify-failure".into(), Value::Object(job));
@@ -576,6 +613,24 @@ fn github(
         path: format!(".github/workflows/slipway-{name}.yml"),
         contents,
     }
+}
+
+/// Each variable from the repository's secret of the same name: given to the steps that read
+/// it, never to the whole workflow, where every action's code could read it too.
+fn github_secrets(vars: &[String]) -> Map<String, Value> {
+    vars.iter()
+        .map(|var| (var.clone(), json!(format!("${{{{ secrets.{var} }}}}"))))
+        .collect()
+}
+
+/// `step` with `env`, when there is any.
+fn with_env(mut step: Value, env: Map<String, Value>) -> Value {
+    if !env.is_empty()
+        && let Some(map) = step.as_object_mut()
+    {
+        map.insert("env".into(), Value::Object(env));
+    }
+    step
 }
 
 /// The repository at the run's commit, with its history (steps read pull request bodies and base
@@ -912,7 +967,6 @@ fn glob_regex(glob: &str) -> String {
 fn codebuild(
     manifest: &Manifest,
     exported: &Exported,
-    secrets: &BTreeSet<String>,
     options: &ExportOptions,
     image: &str,
 ) -> Vec<CiFile> {
@@ -966,7 +1020,7 @@ fn codebuild(
             let buildspec = format!("{dir}/{file_name}");
             files.push(CiFile {
                 path: buildspec.clone(),
-                contents: codebuild_buildspec(manifest, name, step, secrets, options),
+                contents: codebuild_buildspec(manifest, name, step, options),
             });
             let project_id = format!("Step{number:02}");
             resources.insert(
@@ -1162,7 +1216,6 @@ fn codebuild_buildspec(
     manifest: &Manifest,
     pipeline: &str,
     step: &CiStep,
-    secrets: &BTreeSet<String>,
     options: &ExportOptions,
 ) -> String {
     let mut env = Map::new();
@@ -1175,8 +1228,9 @@ fn codebuild_buildspec(
         );
     }
     env.insert("variables".into(), Value::Object(variables));
-    if !secrets.is_empty() {
-        let parameters: Map<String, Value> = secrets
+    if !step.secrets.is_empty() {
+        let parameters: Map<String, Value> = step
+            .secrets
             .iter()
             .map(|var| {
                 (
