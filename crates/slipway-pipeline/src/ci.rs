@@ -489,7 +489,7 @@ fn github(manifest: &Manifest, exported: &Exported, options: &ExportOptions) -> 
         };
         let mut steps = vec![
             checkout(exported),
-            json!({ "name": "Install slipway", "run": options.install }),
+            json!({ "name": "Install slipway", "run": github_literal(&options.install) }),
         ];
         if previous.is_some() {
             steps.push(json!({
@@ -500,9 +500,19 @@ fn github(manifest: &Manifest, exported: &Exported, options: &ExportOptions) -> 
         }
         for step in &segment.steps {
             let mut entry = Map::new();
-            entry.insert("name".into(), json!(step.name));
-            entry.insert("run".into(), json!(step.command));
+            entry.insert("name".into(), json!(github_literal(&step.name)));
             let mut step_env = github_secrets(&step.secrets);
+            if step.command.contains("${{") {
+                // GitHub would evaluate the expression inside the script itself; from the
+                // environment the shell gets the line as written, run as the runner runs it.
+                entry.insert("run".into(), json!("/bin/sh -c \"$SLIPWAY_STEP_SCRIPT\""));
+                step_env.insert(
+                    "SLIPWAY_STEP_SCRIPT".into(),
+                    json!(github_literal(&step.command)),
+                );
+            } else {
+                entry.insert("run".into(), json!(step.command));
+            }
             if let Some(environment) = &step.approved_in {
                 step_env.insert(
                     "SLIPWAY_STARTED_BY".into(),
@@ -531,7 +541,7 @@ fn github(manifest: &Manifest, exported: &Exported, options: &ExportOptions) -> 
             }));
         }
         let mut job = Map::new();
-        job.insert("name".into(), json!(job_title(segment)));
+        job.insert("name".into(), json!(github_literal(&job_title(segment))));
         if let Some(needs) = &previous {
             job.insert("needs".into(), json!([needs]));
         }
@@ -573,7 +583,7 @@ fn github(manifest: &Manifest, exported: &Exported, options: &ExportOptions) -> 
             "steps".into(),
             json!([
                 checkout(exported),
-                { "name": "Install slipway", "run": options.install },
+                { "name": "Install slipway", "run": github_literal(&options.install) },
                 with_env(
                     json!({ "name": "notify run-failed", "run": format!("slipway pipeline notify {} --event run-failed", shell_word(name)) }),
                     github_secrets(&notification_variables(manifest)),
@@ -613,6 +623,13 @@ fn github(manifest: &Manifest, exported: &Exported, options: &ExportOptions) -> 
         path: format!(".github/workflows/slipway-{name}.yml"),
         contents,
     }
+}
+
+/// `text` as GitHub shows it, with no expression of its own: a `${{` that slipway.toml's commands
+/// or names carry would be evaluated, showing whatever it names (a pull request's title, a
+/// branch name) instead of the text. It is written as the expression that gives `${{` back.
+fn github_literal(text: &str) -> String {
+    text.replace("${{", "${{ '${{' }}")
 }
 
 /// Each variable from the repository's secret of the same name: given to the steps that read
@@ -1345,6 +1362,15 @@ mod tests {
             format!("registry.example.com:5000/ci/slipway@{digest}")
         );
         assert_eq!(without_tag(DEFAULT_IMAGE), format!("rust@{digest}"));
+    }
+
+    #[test]
+    fn github_expressions_in_commands_stay_text() {
+        assert_eq!(
+            github_literal("echo '${{ github.event.head_commit.message }}'"),
+            "echo '${{ '${{' }} github.event.head_commit.message }}'"
+        );
+        assert_eq!(github_literal("slipway build"), "slipway build");
     }
 
     #[test]

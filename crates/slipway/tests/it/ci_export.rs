@@ -360,6 +360,15 @@ fn pull_request_triggers_map_to_each_systems_own_and_still_validate() {
             "{manifest}\n[pipelines.preview]\nkind = \"release\"\non = {{ pull_request = {{ branches = [\"main\"], paths = [\"app/**\"] }} }}\nsteps = [\"build\", \"up stage\", \"test stage\"]\n"
         ),
     );
+    write(
+        &shop,
+        "slipway.toml",
+        &std::fs::read_to_string(shop.join("slipway.toml")).unwrap().replace(
+            "steps = [\"build\", \"up stage\", \"test stage\"]",
+            // A step's shell line that happens to hold what GitHub reads as an expression.
+            "steps = [\"build\", \"up stage\", \"test stage\", { name = \"title ${{ github.event.pull_request.title }}\", run = \"echo '${{ github.event.pull_request.title }}'\" }]",
+        ),
+    );
     export(&shop, "github", &["--pipeline", "preview"]);
     export(&shop, "gitlab", &[]);
     export(&shop, "codebuild", &["--pipeline", "preview"]);
@@ -368,6 +377,14 @@ fn pull_request_triggers_map_to_each_systems_own_and_still_validate() {
     assert!(
         workflow
             .contains("  pull_request:\n    branches:\n      - main\n    paths:\n      - app/**\n"),
+        "{workflow}"
+    );
+    // The pull request's title (anyone's to write) never becomes part of the script: the shell
+    // gets the line as written, from the environment.
+    assert!(
+        workflow.contains(
+            "        run: /bin/sh -c \"$SLIPWAY_STEP_SCRIPT\"\n        env:\n          SLIPWAY_STEP_SCRIPT: echo '${{ '${{' }} github.event.pull_request.title }}'\n"
+        ),
         "{workflow}"
     );
     let gitlab = std::fs::read_to_string(shop.join(".gitlab-ci.yml")).unwrap();
