@@ -5,12 +5,13 @@
 //! CodePipeline manual approval action); what a step leaves in the state dir (the built images'
 //! digests) travels to the jobs after the gate as an artifact.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 use slipway_core::Manifest;
 use slipway_core::manifest::{GitFilter, Pipeline, PipelineKind};
 
+use crate::environment::{Holder, references, step_environment};
 use crate::steps::{Action, kind_of, plan};
 use crate::yaml::to_yaml;
 use crate::{PipelineError, Result};
@@ -29,13 +30,60 @@ pub struct ExportOptions {
     pub project_dir: String,
     /// The shell command that installs slipway on a fresh CI machine.
     pub install: String,
-    /// GitLab's job image and CodeBuild's build image.
+    /// GitLab's job image and CodeBuild's build image, pinned by digest; DEFAULT_IMAGE when
+    /// `None`.
     pub image: Option<String>,
     /// Only these pipelines; all when empty.
     pub pipelines: Vec<String>,
 }
 
+/// The image GitLab jobs and CodeBuild steps run in when `--image` names none: Rust's official
+/// image, since slipway is installed with cargo (`--install`), pinned by the digest its tag
+/// named when it was chosen, so every run of a pipeline starts from the same bytes. The digest
+/// is the one public Dockerfiles pin `rust:1.95.0-bookworm` and `rust:1.95-bookworm` to (it
+/// could not be fetched from Docker Hub where it was chosen); move tag and digest together.
+pub const DEFAULT_IMAGE: &str =
+    "rust:1.95.0-bookworm@sha256:6258907abe69656e41cd992e0b705cdcfabcbbe3db374f92ed2d47121282d4a1";
+
+/// Whether `image` names its content by digest (`NAME[:TAG]@sha256:<64 hex>`).
+fn pinned_by_digest(image: &str) -> bool {
+    image.split_once("@sha256:").is_some_and(|(name, digest)| {
+        !name.is_empty()
+            && digest.len() == 64
+            && digest
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    })
+}
+
+/// `image` without its tag, for CodeBuild, which takes a digest as `REPOSITORY@DIGEST` only.
+fn without_tag(image: &str) -> String {
+    match image.split_once('@') {
+        Some((name, digest)) => {
+            let (path, last) = name.rsplit_once('/').unwrap_or(("", name));
+            let repository = last.split(':').next().unwrap_or(last);
+            if path.is_empty() {
+                format!("{repository}@{digest}")
+            } else {
+                format!("{path}/{repository}@{digest}")
+            }
+        }
+        None => image.to_owned(),
+    }
+}
+
 impl ExportOptions {
+    /// The image to run in: `--image`, which must be pinned by digest, or DEFAULT_IMAGE.
+    fn image(&self) -> Result<String> {
+        match &self.image {
+            Some(image) if pinned_by_digest(image) => Ok(image.clone()),
+            Some(image) => Err(PipelineError::ImageNotPinned {
+                image: image.clone(),
+            }),
+            None => Ok(DEFAULT_IMAGE.to_owned()),
+        }
+    }
+
     pub fn default_install() -> String {
         format!(
             "cargo install --locked slipway --version {}",
@@ -72,6 +120,12 @@ struct CiStep {
     command: String,
     /// Set for a deploy that a gate confirmed: it names who approved where.
     approved_in: Option<String>,
+    /// The `pull-request` step: it calls the git host's API with `[git] token`.
+    opens_pull_request: bool,
+    /// The `env:` variables of slipway.toml this step gets, as the runner gives them: an
+    /// environment's secrets to the steps acting on it, the git host's token to `pull-request`
+    /// only, the notification channels' to slipway's own steps.
+    secrets: Vec<String>,
 }
 
 struct Exported<'m> {
@@ -89,6 +143,7 @@ pub fn export(
     for name in &options.pipelines {
         crate::steps::pipeline(manifest, name)?;
     }
+    let image = options.image()?;
     let mut exported = Vec::new();
     for (name, pipeline) in &manifest.pipelines {
         if !options.pipelines.is_empty() && !options.pipelines.contains(name) {
@@ -111,12 +166,12 @@ pub fn export(
     Ok(match system {
         CiSystem::Github => exported
             .iter()
-            .map(|e| github(manifest, e, &secrets, options))
+            .map(|e| github(manifest, e, options))
             .collect(),
-        CiSystem::Gitlab => vec![gitlab(manifest, &exported, &secrets, options)],
+        CiSystem::Gitlab => vec![gitlab(manifest, &exported, &secrets, options, &image)],
         CiSystem::Codebuild => exported
             .iter()
-            .flat_map(|e| codebuild(manifest, e, &secrets, options))
+            .flat_map(|e| codebuild(manifest, e, options, &image))
             .collect(),
     })
 }
@@ -127,11 +182,26 @@ fn segments(manifest: &Manifest, name: &str, pipeline: &Pipeline) -> Result<Vec<
         steps: Vec::new(),
     }];
     let mut approved: Vec<String> = Vec::new();
+    // Every variable present, so that what a step gets is the runner's own choice.
+    let runner_environment: BTreeMap<String, String> = secret_variables(manifest)
+        .into_iter()
+        .map(|var| (var, String::new()))
+        .collect();
     for step in plan(manifest, pipeline)? {
+        let opens_pull_request = matches!(&step.action, Action::Slipway(args) if args.first().is_some_and(|a| a == "pull-request"));
+        let secrets: Vec<String> = match step.action {
+            // `slipway pipeline notify` tells the channels itself.
+            Action::Notify => notification_variables(manifest),
+            _ => step_environment(manifest, &step, &runner_environment)
+                .into_keys()
+                .collect(),
+        };
         let ci_step = |command: String| CiStep {
             name: step.name.clone(),
             command,
             approved_in: None,
+            opens_pull_request,
+            secrets: secrets.clone(),
         };
         match step.action {
             Action::Approve { environment } => {
@@ -196,6 +266,26 @@ fn segments(manifest: &Manifest, name: &str, pipeline: &Pipeline) -> Result<Vec<
     // A gate right at the start leaves an empty first segment; a gate at the end guards nothing.
     segments.retain(|s| !s.steps.is_empty());
     Ok(segments)
+}
+
+/// The variables of the notification channels (webhook URLs, SMTP passwords): what
+/// `slipway pipeline notify` reads.
+fn notification_variables(manifest: &Manifest) -> Vec<String> {
+    let references = references(manifest);
+    let mut out: Vec<String> = references
+        .iter()
+        .filter(|(_, holder)| *holder == Holder::Project)
+        .map(|(var, _)| var.clone())
+        .filter(|var| {
+            // One also held by the server or the git host stays theirs.
+            !references
+                .iter()
+                .any(|(v, h)| v == var && matches!(h, Holder::Server | Holder::GitHost))
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// The variables slipway.toml reads with `env:VAR` (secrets, credentials, tokens, webhook
@@ -266,12 +356,79 @@ fn push_filter(pipeline: &Pipeline) -> Option<&GitFilter> {
 // ---------------------------------------------------------------------------------------------
 // GitHub Actions
 
-fn github(
-    manifest: &Manifest,
-    exported: &Exported,
-    secrets: &BTreeSet<String>,
-    options: &ExportOptions,
-) -> CiFile {
+/// An action the exported workflows use, pinned to the commit its release tag points at: a tag
+/// can be moved to other code, a commit cannot. The version goes beside it as a comment, for the
+/// reader and for Dependabot or Renovate, which move both together.
+struct PinnedAction {
+    name: &'static str,
+    commit: &'static str,
+    version: &'static str,
+}
+
+/// Every action the exported workflows use, each at a release that runs on Node 24 (GitHub's
+/// runners dropped Node 20 in September 2026). The commits are those the release tags point at,
+/// as Dependabot resolved them in its update pull requests ("Commits: compare ...") and as
+/// projects that pin actions record them beside the same version comment.
+const PINNED_ACTIONS: &[PinnedAction] = &[
+    PinnedAction {
+        name: "actions/checkout",
+        commit: "3d3c42e5aac5ba805825da76410c181273ba90b1",
+        version: "v7.0.1",
+    },
+    PinnedAction {
+        name: "actions/upload-artifact",
+        commit: "043fb46d1a93c77aae656e7c1c64a875d1fc6a0a",
+        version: "v7.0.1",
+    },
+    PinnedAction {
+        name: "actions/download-artifact",
+        commit: "3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c",
+        version: "v8.0.1",
+    },
+];
+
+/// `uses:` of the action `name`, pinned by commit.
+fn uses(name: &str) -> String {
+    let pinned = PINNED_ACTIONS
+        .iter()
+        .find(|action| action.name == name)
+        .expect("every action the export uses is pinned in PINNED_ACTIONS");
+    format!("{}@{}", pinned.name, pinned.commit)
+}
+
+/// `yaml` with comments at the ends of some lines: each pinned `uses:` gets its version
+/// (`...@<commit> # v7.0.1`), and each write permission why the job needs it.
+fn with_comments(yaml: &str) -> String {
+    let mut notes: Vec<(String, String)> = PINNED_ACTIONS
+        .iter()
+        .map(|action| {
+            (
+                format!("uses: {}@{}", action.name, action.commit),
+                action.version.to_owned(),
+            )
+        })
+        .collect();
+    notes.push((
+        "pull-requests: write".to_owned(),
+        "the pull-request step opens the pull request with this token ([git] token)".to_owned(),
+    ));
+    let mut out = String::with_capacity(yaml.len());
+    for line in yaml.split_inclusive('\n') {
+        match notes
+            .iter()
+            .find(|(end, _)| line.trim_end().ends_with(end.as_str()))
+        {
+            Some((_, note)) => {
+                out.push_str(line.trim_end());
+                out.push_str(&format!(" # {note}\n"));
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
+fn github(manifest: &Manifest, exported: &Exported, options: &ExportOptions) -> CiFile {
     let name = exported.name;
     let default_branch = manifest.project.default_branch();
     let mut on = Map::new();
@@ -319,9 +476,6 @@ fn github(
         "SLIPWAY_BRANCH".into(),
         json!("${{ github.head_ref || github.ref_name }}"),
     );
-    for var in secrets {
-        env.insert(var.clone(), json!(format!("${{{{ secrets.{var} }}}}")));
-    }
 
     let artifact = format!("slipway-state-{name}");
     let mut jobs = Map::new();
@@ -335,30 +489,44 @@ fn github(
         };
         let mut steps = vec![
             checkout(exported),
-            json!({ "name": "Install slipway", "run": options.install }),
+            json!({ "name": "Install slipway", "run": github_literal(&options.install) }),
         ];
         if previous.is_some() {
             steps.push(json!({
                 "name": "What the steps before the approval left",
-                "uses": "actions/download-artifact@v4",
+                "uses": uses("actions/download-artifact"),
                 "with": { "name": artifact, "path": state_dir(manifest, options) },
             }));
         }
         for step in &segment.steps {
             let mut entry = Map::new();
-            entry.insert("name".into(), json!(step.name));
-            entry.insert("run".into(), json!(step.command));
-            if let Some(environment) = &step.approved_in {
-                entry.insert(
-                    "env".into(),
-                    json!({ "SLIPWAY_STARTED_BY": format!("approved in the GitHub environment {environment}, run ${{{{ github.run_id }}}}") }),
+            entry.insert("name".into(), json!(github_literal(&step.name)));
+            let mut step_env = github_secrets(&step.secrets);
+            if step.command.contains("${{") {
+                // GitHub would evaluate the expression inside the script itself; from the
+                // environment the shell gets the line as written, run as the runner runs it.
+                entry.insert("run".into(), json!("/bin/sh -c \"$SLIPWAY_STEP_SCRIPT\""));
+                step_env.insert(
+                    "SLIPWAY_STEP_SCRIPT".into(),
+                    json!(github_literal(&step.command)),
                 );
+            } else {
+                entry.insert("run".into(), json!(step.command));
+            }
+            if let Some(environment) = &step.approved_in {
+                step_env.insert(
+                    "SLIPWAY_STARTED_BY".into(),
+                    json!(format!("approved in the GitHub environment {environment}, run ${{{{ github.run_id }}}}")),
+                );
+            }
+            if !step_env.is_empty() {
+                entry.insert("env".into(), Value::Object(step_env));
             }
             steps.push(Value::Object(entry));
         }
         if index < last {
             steps.push(json!({
-                "uses": "actions/upload-artifact@v4",
+                "uses": uses("actions/upload-artifact"),
                 "with": {
                     "name": artifact,
                     "path": std::iter::once(state_dir(manifest, options))
@@ -373,7 +541,7 @@ fn github(
             }));
         }
         let mut job = Map::new();
-        job.insert("name".into(), json!(job_title(segment)));
+        job.insert("name".into(), json!(github_literal(&job_title(segment))));
         if let Some(needs) = &previous {
             job.insert("needs".into(), json!([needs]));
         }
@@ -382,6 +550,10 @@ fn github(
             // GitHub's approval gate; they should be approval.approvers.
             job.insert("environment".into(), json!(gate.environment));
         }
+        job.insert(
+            "permissions".into(),
+            job_permissions(manifest, &segment.steps.iter().collect::<Vec<_>>()),
+        );
         job.insert("runs-on".into(), json!("ubuntu-latest"));
         if !options.project_dir.is_empty() {
             job.insert(
@@ -399,6 +571,7 @@ fn github(
         job.insert("name".into(), json!("tell the channels the run failed"));
         job.insert("needs".into(), json!(ids));
         job.insert("if".into(), json!("${{ failure() }}"));
+        job.insert("permissions".into(), job_permissions(manifest, &[]));
         job.insert("runs-on".into(), json!("ubuntu-latest"));
         if !options.project_dir.is_empty() {
             job.insert(
@@ -409,9 +582,12 @@ fn github(
         job.insert(
             "steps".into(),
             json!([
-                { "uses": "actions/checkout@v4" },
-                { "name": "Install slipway", "run": options.install },
-                { "name": "notify run-failed", "run": format!("slipway pipeline notify {} --event run-failed", shell_word(name)) },
+                checkout(exported),
+                { "name": "Install slipway", "run": github_literal(&options.install) },
+                with_env(
+                    json!({ "name": "notify run-failed", "run": format!("slipway pipeline notify {} --event run-failed", shell_word(name)) }),
+                    github_secrets(&notification_variables(manifest)),
+                ),
             ]),
         );
         jobs.insert("notify-failure".into(), Value::Object(job));
@@ -420,14 +596,20 @@ fn github(
     let mut workflow = Map::new();
     workflow.insert("name".into(), json!(format!("slipway {name}")));
     workflow.insert("on".into(), Value::Object(on));
-    workflow.insert("permissions".into(), json!({ "contents": "read" }));
-    if exported.kind == PipelineKind::Release {
-        // One release at a time; the next waits instead of cancelling this one.
-        workflow.insert(
-            "concurrency".into(),
-            json!({ "group": format!("slipway-{name}"), "cancel-in-progress": false }),
-        );
-    }
+    // Nothing by default: each job asks for what its steps need.
+    workflow.insert("permissions".into(), json!({}));
+    let concurrency = match exported.kind {
+        // One release (or one publish of the shared bases) at a time; the next waits instead of
+        // cancelling this one halfway through a deploy or a push.
+        PipelineKind::Release | PipelineKind::Base => {
+            json!({ "group": format!("slipway-{name}"), "cancel-in-progress": false })
+        }
+        // A newer push to the same branch makes the older run's checks moot.
+        PipelineKind::Branch => {
+            json!({ "group": format!("slipway-{name}-${{{{ github.ref }}}}"), "cancel-in-progress": true })
+        }
+    };
+    workflow.insert("concurrency".into(), concurrency);
     workflow.insert("env".into(), Value::Object(env));
     workflow.insert("jobs".into(), Value::Object(jobs));
     let mut contents = header("github");
@@ -436,22 +618,68 @@ fn github(
             "# Approval: give each environment below required reviewers in the repository's settings\n# (Settings → Environments): {approvers}.\n"
         ));
     }
-    contents.push_str(&to_yaml(&Value::Object(workflow)));
+    contents.push_str(&with_comments(&to_yaml(&Value::Object(workflow))));
     CiFile {
         path: format!(".github/workflows/slipway-{name}.yml"),
         contents,
     }
 }
 
-fn checkout(exported: &Exported) -> Value {
-    if exported.pipeline.on.pull_request.is_some() {
-        json!({ "uses": "actions/checkout@v4", "with": {
-            "fetch-depth": 0,
-            "ref": "${{ github.event.pull_request.head.sha || github.sha }}",
-        } })
-    } else {
-        json!({ "uses": "actions/checkout@v4", "with": { "fetch-depth": 0 } })
+/// `text` as GitHub shows it, with no expression of its own: a `${{` that slipway.toml's commands
+/// or names carry would be evaluated, showing whatever it names (a pull request's title, a
+/// branch name) instead of the text. It is written as the expression that gives `${{` back.
+fn github_literal(text: &str) -> String {
+    text.replace("${{", "${{ '${{' }}")
+}
+
+/// Each variable from the repository's secret of the same name: given to the steps that read
+/// it, never to the whole workflow, where every action's code could read it too.
+fn github_secrets(vars: &[String]) -> Map<String, Value> {
+    vars.iter()
+        .map(|var| (var.clone(), json!(format!("${{{{ secrets.{var} }}}}"))))
+        .collect()
+}
+
+/// `step` with `env`, when there is any.
+fn with_env(mut step: Value, env: Map<String, Value>) -> Value {
+    if !env.is_empty()
+        && let Some(map) = step.as_object_mut()
+    {
+        map.insert("env".into(), Value::Object(env));
     }
+    step
+}
+
+/// The repository at the run's commit, with its history (steps read pull request bodies and base
+/// tags). The job's token is not left in `.git/config`: no step pushes with it, and the state
+/// dir travels on as an artifact anyone who can read the repository can download.
+fn checkout(exported: &Exported) -> Value {
+    let mut with = Map::new();
+    with.insert("fetch-depth".into(), json!(0));
+    if exported.pipeline.on.pull_request.is_some() {
+        with.insert(
+            "ref".into(),
+            json!("${{ github.event.pull_request.head.sha || github.sha }}"),
+        );
+    }
+    with.insert("persist-credentials".into(), json!(false));
+    json!({ "uses": uses("actions/checkout"), "with": with })
+}
+
+/// What the job's `GITHUB_TOKEN` may do: read the repository, and, for a `pull-request` step
+/// when `[git] token` is the workflow's own token (`env:GITHUB_TOKEN`), open and update pull
+/// requests. Nothing else: the other steps' credentials come from secrets.
+fn job_permissions(manifest: &Manifest, steps: &[&CiStep]) -> Value {
+    let mut permissions = Map::new();
+    permissions.insert("contents".into(), json!("read"));
+    let token_is_the_workflows = manifest
+        .git
+        .as_ref()
+        .is_some_and(|git| git.token == "env:GITHUB_TOKEN");
+    if token_is_the_workflows && steps.iter().any(|step| step.opens_pull_request) {
+        permissions.insert("pull-requests".into(), json!("write"));
+    }
+    Value::Object(permissions)
 }
 
 fn github_paths(target: &mut Map<String, Value>, filter: &GitFilter, options: &ExportOptions) {
@@ -523,12 +751,9 @@ fn gitlab(
     exported: &[Exported],
     secrets: &BTreeSet<String>,
     options: &ExportOptions,
+    image: &str,
 ) -> CiFile {
     let default_branch = manifest.project.default_branch();
-    let image = options
-        .image
-        .clone()
-        .unwrap_or_else(|| "rust:1-bookworm".to_owned());
     let mut stages: Vec<String> = Vec::new();
     let mut jobs = Map::new();
     let mut notes = Vec::new();
@@ -759,8 +984,8 @@ fn glob_regex(glob: &str) -> String {
 fn codebuild(
     manifest: &Manifest,
     exported: &Exported,
-    secrets: &BTreeSet<String>,
     options: &ExportOptions,
+    image: &str,
 ) -> Vec<CiFile> {
     let name = exported.name;
     let dir = format!("ci/codebuild/{name}");
@@ -812,7 +1037,7 @@ fn codebuild(
             let buildspec = format!("{dir}/{file_name}");
             files.push(CiFile {
                 path: buildspec.clone(),
-                contents: codebuild_buildspec(manifest, name, step, secrets, options),
+                contents: codebuild_buildspec(manifest, name, step, options),
             });
             let project_id = format!("Step{number:02}");
             resources.insert(
@@ -895,7 +1120,15 @@ fn codebuild(
             "ArtifactBucket": { "Type": "String", "Description": "S3 bucket for the pipeline's artifacts." },
             "PipelineRoleArn": { "Type": "String", "Description": "Role CodePipeline acts as." },
             "BuildRoleArn": { "Type": "String", "Description": "Role the CodeBuild steps act as (it reads the secrets' parameters)." },
-            "BuildImage": { "Type": "String", "Default": options.image.clone().unwrap_or_else(|| "aws/codebuild/standard:7.0".to_owned()), "Description": "CodeBuild image of every step." },
+            // A stack given a tag instead of a digest is refused, not run on whatever the tag
+            // names that day.
+            "BuildImage": {
+                "Type": "String",
+                "Default": without_tag(image),
+                "AllowedPattern": "^[^@]+@sha256:[0-9a-f]{64}$",
+                "ConstraintDescription": "an image pinned by digest: REPOSITORY@sha256:DIGEST",
+                "Description": format!("Image of every step, pinned by digest (the default is {image}).")
+            },
             "ApprovalTopicArn": { "Type": "String", "Default": "", "Description": "SNS topic told when an approval waits (optional)." },
         },
         "Conditions": {
@@ -1000,7 +1233,6 @@ fn codebuild_buildspec(
     manifest: &Manifest,
     pipeline: &str,
     step: &CiStep,
-    secrets: &BTreeSet<String>,
     options: &ExportOptions,
 ) -> String {
     let mut env = Map::new();
@@ -1013,8 +1245,9 @@ fn codebuild_buildspec(
         );
     }
     env.insert("variables".into(), Value::Object(variables));
-    if !secrets.is_empty() {
-        let parameters: Map<String, Value> = secrets
+    if !step.secrets.is_empty() {
+        let parameters: Map<String, Value> = step
+            .secrets
             .iter()
             .map(|var| {
                 (
@@ -1096,6 +1329,48 @@ mod tests {
     fn branch_globs_become_anchored_regular_expressions() {
         assert_eq!(glob_regex("feature/**"), "feature\\/.*");
         assert_eq!(glob_regex("release/v*.x"), "release\\/v[^\\/]*\\.x");
+    }
+
+    #[test]
+    fn only_images_pinned_by_digest_are_taken() {
+        let digest = "sha256:6258907abe69656e41cd992e0b705cdcfabcbbe3db374f92ed2d47121282d4a1";
+        assert!(pinned_by_digest(DEFAULT_IMAGE));
+        assert!(pinned_by_digest(&format!(
+            "registry.example.com:5000/ci/slipway@{digest}"
+        )));
+        for loose in [
+            "rust:1-bookworm",
+            "rust:1-bookworm@sha256:",
+            "rust@sha256:6258907ABE69656e41cd992e0b705cdcfabcbbe3db374f92ed2d47121282d4a1",
+            "rust@sha256:6258907abe",
+            "@sha256:6258907abe69656e41cd992e0b705cdcfabcbbe3db374f92ed2d47121282d4a1",
+        ] {
+            assert!(!pinned_by_digest(loose), "{loose}");
+        }
+        let options = |image: &str| ExportOptions {
+            project_dir: String::new(),
+            install: "true".into(),
+            image: Some(image.into()),
+            pipelines: Vec::new(),
+        };
+        assert!(matches!(
+            options("rust:1-bookworm").image(),
+            Err(PipelineError::ImageNotPinned { .. })
+        ));
+        assert_eq!(
+            without_tag(&format!("registry.example.com:5000/ci/slipway:1@{digest}")),
+            format!("registry.example.com:5000/ci/slipway@{digest}")
+        );
+        assert_eq!(without_tag(DEFAULT_IMAGE), format!("rust@{digest}"));
+    }
+
+    #[test]
+    fn github_expressions_in_commands_stay_text() {
+        assert_eq!(
+            github_literal("echo '${{ github.event.head_commit.message }}'"),
+            "echo '${{ '${{' }} github.event.head_commit.message }}'"
+        );
+        assert_eq!(github_literal("slipway build"), "slipway build");
     }
 
     #[test]

@@ -59,6 +59,10 @@ pub enum PipelineError {
     GitHost { host: &'static str, message: String },
     #[error("step {step}: {message}")]
     Step { step: String, message: String },
+    #[error(
+        "--image {image}: not pinned by digest; a tag can be moved to other code between runs. Give it as NAME:TAG@sha256:DIGEST (`docker buildx imagetools inspect {image}` shows the digest)"
+    )]
+    ImageNotPinned { image: String },
 }
 
 pub type Result<T, E = PipelineError> = std::result::Result<T, E>;

@@ -27,7 +27,7 @@ enum CiCommand {
     /// gate mapped to the system's own: GitHub environments with required reviewers, GitLab
     /// manual jobs, a CodePipeline manual approval action (with a buildspec per step).
     #[command(
-        after_help = "Examples:\n  slipway ci export github\n  slipway ci export gitlab --image registry.example.com/ci/slipway:1 --install true\n  slipway ci export codebuild --pipeline release --output json"
+        after_help = "Examples:\n  slipway ci export github\n  slipway ci export gitlab --image registry.example.com/ci/slipway:1@sha256:<digest> --install true\n  slipway ci export codebuild --pipeline release --output json"
     )]
     Export {
         #[arg(value_enum)]
@@ -38,8 +38,8 @@ enum CiCommand {
         /// The shell command that installs slipway on a fresh CI machine.
         #[arg(long, default_value_t = ExportOptions::default_install())]
         install: String,
-        /// GitLab's job image or CodeBuild's build image (defaults: rust:1-bookworm,
-        /// aws/codebuild/standard:7.0).
+        /// GitLab's job image or CodeBuild's build image, pinned by digest
+        /// (NAME:TAG@sha256:DIGEST); default: Rust's official image, pinned.
         #[arg(long)]
         image: Option<String>,
         /// Write nothing; fail (exit 1) when a file differs from what would be written.

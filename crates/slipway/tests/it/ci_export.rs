@@ -1,7 +1,9 @@
 //! `slipway ci export`: the example's pipelines as GitHub Actions workflows, a GitLab CI file and
 //! a CodePipeline with a buildspec per step. Snapshot-tested, and checked by independent tools:
 //! the GitHub and GitLab files against their published JSON schemas (the copies check-jsonschema
-//! carries), the CloudFormation template with cfn-lint. `--check` catches files out of date.
+//! carries), every GitHub workflow with actionlint (shellcheck on its `run:` scripts) and zizmor
+//! (its most thorough persona), the CloudFormation template with cfn-lint. `--check` catches
+//! files out of date.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -48,6 +50,88 @@ fn check_schema(schema: &str, transform: Option<&str>, files: &[PathBuf]) {
         "{schema}: {}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// zizmor findings an exported workflow may carry, each with why it is right there: (audit,
+/// end of the workflow's path, reason). Everything else fails the test.
+const ZIZMOR_ALLOWED: &[(&str, &str, &str)] = &[(
+    "secrets-outside-env",
+    ".yml",
+    // An auditor-persona audit (zizmor's regular persona does not report it): it wants every
+    // job that reads a secret to run in a GitHub environment, so that environment-scoped
+    // secrets can fence it. The jobs before a gate run in none on purpose: an environment on a
+    // job makes it a deployment and subjects it to that environment's protection rules, which
+    // are the approval gate itself. Each secret is given to the steps that read it and no
+    // others (the test below checks which), as slipway's own runner does.
+    "jobs before an approval gate are not deployments; their secrets are passed per step",
+)];
+
+/// What GitHub's own linters say of exported workflows: actionlint (with shellcheck for the
+/// `run:` scripts) finds nothing, and zizmor, offline and with its auditor persona (every audit,
+/// false positives included), finds nothing outside ZIZMOR_ALLOWED.
+fn lint_workflows(files: &[PathBuf]) {
+    assert!(!files.is_empty());
+    let actionlint = Command::new(tool("SLIPWAY_ACTIONLINT"))
+        .arg("-no-color")
+        .arg(format!("-shellcheck={}", tool("SLIPWAY_SHELLCHECK")))
+        .arg("-pyflakes=")
+        .args(files)
+        .output()
+        .expect("actionlint runs");
+    assert!(
+        actionlint.status.success(),
+        "actionlint: {}{}",
+        String::from_utf8_lossy(&actionlint.stdout),
+        String::from_utf8_lossy(&actionlint.stderr)
+    );
+
+    let zizmor = Command::new(tool("SLIPWAY_ZIZMOR"))
+        .args([
+            "--offline",
+            "--no-config",
+            "--persona",
+            "auditor",
+            "--format",
+            "json",
+        ])
+        .args(files)
+        .output()
+        .expect("zizmor runs");
+    let findings: Vec<Value> = serde_json::from_slice(&zizmor.stdout).unwrap_or_else(|_| {
+        panic!(
+            "zizmor printed no findings list: {}{}",
+            String::from_utf8_lossy(&zizmor.stdout),
+            String::from_utf8_lossy(&zizmor.stderr)
+        )
+    });
+    let unexplained: Vec<String> = findings
+        .iter()
+        .filter(|finding| {
+            let audit = finding["ident"].as_str().unwrap_or_default();
+            let file = finding["locations"][0]["symbolic"]["key"]["Local"]["verbatim_path"]
+                .as_str()
+                .unwrap_or_default();
+            !ZIZMOR_ALLOWED
+                .iter()
+                .any(|(allowed, name, _)| *allowed == audit && file.ends_with(name))
+        })
+        .map(|finding| {
+            format!(
+                "{} in {}: {}",
+                finding["ident"],
+                finding["locations"][0]["symbolic"]["key"]["Local"]["verbatim_path"],
+                finding["locations"][0]["concrete"]["feature"]
+            )
+        })
+        .collect();
+    assert!(unexplained.is_empty(), "zizmor: {unexplained:#?}");
+    // Its exit code agrees: findings make it fail, so the linter was not silently skipped.
+    assert_eq!(
+        zizmor.status.success(),
+        findings.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&zizmor.stderr)
     );
 }
 
@@ -117,6 +201,7 @@ fn the_example_exports_to_github_gitlab_and_codebuild_and_each_validates() {
 
     let workflows: Vec<PathBuf> = github.iter().map(|(p, _)| shop.join(p)).collect();
     check_schema("vendor.github-workflows", None, &workflows);
+    lint_workflows(&workflows);
     check_schema(
         "vendor.gitlab-ci",
         Some("gitlab-ci"),
@@ -221,6 +306,7 @@ fn a_project_below_the_repository_top_gets_its_paths_and_directory_in_the_files(
         None,
         &[repo.join(".github/workflows/slipway-release.yml")],
     );
+    lint_workflows(&[repo.join(".github/workflows/slipway-release.yml")]);
 }
 
 #[test]
@@ -274,6 +360,15 @@ fn pull_request_triggers_map_to_each_systems_own_and_still_validate() {
             "{manifest}\n[pipelines.preview]\nkind = \"release\"\non = {{ pull_request = {{ branches = [\"main\"], paths = [\"app/**\"] }} }}\nsteps = [\"build\", \"up stage\", \"test stage\"]\n"
         ),
     );
+    write(
+        &shop,
+        "slipway.toml",
+        &std::fs::read_to_string(shop.join("slipway.toml")).unwrap().replace(
+            "steps = [\"build\", \"up stage\", \"test stage\"]",
+            // A step's shell line that happens to hold what GitHub reads as an expression.
+            "steps = [\"build\", \"up stage\", \"test stage\", { name = \"title ${{ github.event.pull_request.title }}\", run = \"echo '${{ github.event.pull_request.title }}'\" }]",
+        ),
+    );
     export(&shop, "github", &["--pipeline", "preview"]);
     export(&shop, "gitlab", &[]);
     export(&shop, "codebuild", &["--pipeline", "preview"]);
@@ -282,6 +377,14 @@ fn pull_request_triggers_map_to_each_systems_own_and_still_validate() {
     assert!(
         workflow
             .contains("  pull_request:\n    branches:\n      - main\n    paths:\n      - app/**\n"),
+        "{workflow}"
+    );
+    // The pull request's title (anyone's to write) never becomes part of the script: the shell
+    // gets the line as written, from the environment.
+    assert!(
+        workflow.contains(
+            "        run: /bin/sh -c \"$SLIPWAY_STEP_SCRIPT\"\n        env:\n          SLIPWAY_STEP_SCRIPT: echo '${{ '${{' }} github.event.pull_request.title }}'\n"
+        ),
         "{workflow}"
     );
     let gitlab = std::fs::read_to_string(shop.join(".gitlab-ci.yml")).unwrap();
@@ -304,10 +407,258 @@ fn pull_request_triggers_map_to_each_systems_own_and_still_validate() {
         None,
         &[shop.join(".github/workflows/slipway-preview.yml")],
     );
+    lint_workflows(&[shop.join(".github/workflows/slipway-preview.yml")]);
     check_schema(
         "vendor.gitlab-ci",
         Some("gitlab-ci"),
         &[shop.join(".gitlab-ci.yml")],
     );
     cfn_lint(&shop.join("ci/codebuild/preview/pipeline.yml"));
+}
+
+#[test]
+fn exported_workflows_pin_every_action_and_give_each_job_only_the_permissions_it_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = copy_example(dir.path());
+    // The pull-request step opens pull requests with the workflow's own token.
+    let manifest = std::fs::read_to_string(shop.join("slipway.toml")).unwrap();
+    write(
+        &shop,
+        "slipway.toml",
+        &manifest.replace(
+            "token = \"env:SHOP_GITHUB_TOKEN\"",
+            "token = \"env:GITHUB_TOKEN\"",
+        ),
+    );
+    let written = export(&shop, "github", &[]);
+    let workflows: Vec<PathBuf> = written.iter().map(|(p, _)| shop.join(p)).collect();
+    for path in &workflows {
+        let text = std::fs::read_to_string(path).unwrap();
+        // Nothing by default; each job says what it needs.
+        assert!(text.contains("\npermissions: {}\n"), "{text}");
+        let jobs = text.matches("\n    runs-on: ").count();
+        assert_eq!(
+            text.matches("\n    permissions:\n      contents: read\n")
+                .count(),
+            jobs,
+            "{text}"
+        );
+        let mut checkouts = 0;
+        for line in text.lines().filter(|l| l.contains("uses: ")) {
+            let reference = line.split("uses: ").nth(1).unwrap();
+            let (action, rest) = reference.split_once('@').unwrap();
+            let (commit, version) = rest
+                .split_once(" # v")
+                .unwrap_or_else(|| panic!("{line}: a commit with its version as a comment"));
+            assert!(action.starts_with("actions/"), "{line}");
+            assert!(
+                commit.len() == 40 && commit.chars().all(|c| c.is_ascii_hexdigit()),
+                "{line}: pinned by a full commit"
+            );
+            // Releases on Node 24: checkout 5+, upload-artifact 6+, download-artifact 7+.
+            let major: u32 = version.split('.').next().unwrap().parse().unwrap();
+            let node24_from = match action {
+                "actions/checkout" => 5,
+                "actions/upload-artifact" => 6,
+                "actions/download-artifact" => 7,
+                other => panic!("{other}: no Node 24 release known"),
+            };
+            assert!(major >= node24_from, "{line}");
+            checkouts += usize::from(action == "actions/checkout");
+        }
+        assert_eq!(
+            text.matches("persist-credentials: false").count(),
+            checkouts,
+            "{text}"
+        );
+    }
+    let branch =
+        std::fs::read_to_string(shop.join(".github/workflows/slipway-branch.yml")).unwrap();
+    assert!(
+        branch.contains(
+            "    name: lint, checks, pull-request\n    permissions:\n      contents: read\n      pull-requests: write # the pull-request step opens the pull request with this token ([git] token)\n"
+        ),
+        "{branch}"
+    );
+    // The git host's token goes to the pull-request step alone, not to the workflow, the
+    // checkout, lint or the other steps.
+    assert_eq!(
+        branch
+            .matches("GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}")
+            .count(),
+        1,
+        "{branch}"
+    );
+    assert!(
+        branch.contains("        run: slipway pull-request\n        env:\n          GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}\n"),
+        "{branch}"
+    );
+    // An environment's secret goes to the steps acting on it: `checks` reads every
+    // environment's config, `lint` none.
+    assert!(
+        branch.contains("        run: slipway lint\n        env:\n          SHOP_NOTIFY_URL: ${{ secrets.SHOP_NOTIFY_URL }}\n      - name: checks\n        run: slipway config check\n        env:\n          SHOP_DB_PASSWORD: ${{ secrets.SHOP_DB_PASSWORD }}\n"),
+        "{branch}"
+    );
+    let release =
+        std::fs::read_to_string(shop.join(".github/workflows/slipway-release.yml")).unwrap();
+    assert!(!release.contains("GITHUB_TOKEN"), "{release}");
+    assert!(
+        release.contains("        run: slipway build\n        env:\n          SHOP_NOTIFY_URL: ${{ secrets.SHOP_NOTIFY_URL }}\n      - name: push\n"),
+        "{release}"
+    );
+    // Nothing of the secrets at the workflow's level, where every action's code could read it.
+    let workflow_env = release.split("\njobs:\n").next().unwrap();
+    assert!(!workflow_env.contains("secrets."), "{workflow_env}");
+    // Only the job that opens the pull request may write to pull requests.
+    assert_eq!(
+        branch.matches("pull-requests: write").count(),
+        1,
+        "{branch}"
+    );
+    for other in ["slipway-base.yml", "slipway-release.yml"] {
+        let text = std::fs::read_to_string(shop.join(".github/workflows").join(other)).unwrap();
+        assert!(!text.contains("pull-requests"), "{text}");
+    }
+    lint_workflows(&workflows);
+
+    // The linters are no pushover: a tag reference that leaves the token in .git/config, and a
+    // workflow-wide write permission, are refused.
+    let release = std::fs::read_to_string(&workflows[2]).unwrap();
+    let pinned_checkout = release
+        .lines()
+        .find(|l| l.contains("uses: actions/checkout@"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let loose = dir
+        .path()
+        .join("loose/.github/workflows/slipway-release.yml");
+    std::fs::create_dir_all(loose.parent().unwrap()).unwrap();
+    std::fs::write(
+        &loose,
+        release
+            .replace(&pinned_checkout, "- uses: actions/checkout@v4")
+            .replace("          persist-credentials: false\n", "")
+            .replace("\npermissions: {}\n", "\npermissions: write-all\n"),
+    )
+    .unwrap();
+    let actionlint = Command::new(tool("SLIPWAY_ACTIONLINT"))
+        .args(["-no-color", "-shellcheck=", "-pyflakes="])
+        .arg(&loose)
+        .output()
+        .unwrap();
+    assert!(!actionlint.status.success());
+    assert!(
+        String::from_utf8_lossy(&actionlint.stdout).contains("node20"),
+        "{}",
+        String::from_utf8_lossy(&actionlint.stdout)
+    );
+    let zizmor = Command::new(tool("SLIPWAY_ZIZMOR"))
+        .args([
+            "--offline",
+            "--no-config",
+            "--persona",
+            "auditor",
+            "--format",
+            "json",
+        ])
+        .arg(&loose)
+        .output()
+        .unwrap();
+    let findings: Vec<Value> = serde_json::from_slice(&zizmor.stdout).unwrap();
+    let audits: Vec<&str> = findings
+        .iter()
+        .filter_map(|f| f["ident"].as_str())
+        .collect();
+    for expected in ["unpinned-uses", "artipacked", "excessive-permissions"] {
+        assert!(audits.contains(&expected), "{expected} in {audits:?}");
+    }
+}
+
+#[test]
+fn gitlab_and_codebuild_run_in_an_image_pinned_by_digest_and_refuse_a_tag() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = copy_example(dir.path());
+    let digest = "sha256:6258907abe69656e41cd992e0b705cdcfabcbbe3db374f92ed2d47121282d4a1";
+
+    // By default: Rust's official image, pinned by digest.
+    export(&shop, "gitlab", &[]);
+    export(&shop, "codebuild", &["--pipeline", "release"]);
+    let gitlab = std::fs::read_to_string(shop.join(".gitlab-ci.yml")).unwrap();
+    let jobs = gitlab.matches("\n  image: ").count();
+    assert!(jobs > 0, "{gitlab}");
+    assert_eq!(
+        gitlab
+            .matches(&format!("\n  image: rust:1.95.0-bookworm@{digest}\n"))
+            .count(),
+        jobs,
+        "{gitlab}"
+    );
+    let template = std::fs::read_to_string(shop.join("ci/codebuild/release/pipeline.yml")).unwrap();
+    assert!(
+        template.contains(&format!("    Default: rust@{digest}\n")),
+        "{template}"
+    );
+
+    // A project's own CI image, by digest: GitLab keeps the tag for the reader, CodeBuild takes
+    // REPOSITORY@DIGEST.
+    let own = format!("registry.example.com:5000/ci/slipway:1@{digest}");
+    export(&shop, "gitlab", &["--image", &own]);
+    export(
+        &shop,
+        "codebuild",
+        &["--pipeline", "release", "--image", &own],
+    );
+    let gitlab = std::fs::read_to_string(shop.join(".gitlab-ci.yml")).unwrap();
+    assert_eq!(
+        gitlab.matches(&format!("\n  image: {own}\n")).count(),
+        jobs,
+        "{gitlab}"
+    );
+    let template = std::fs::read_to_string(shop.join("ci/codebuild/release/pipeline.yml")).unwrap();
+    assert!(
+        template.contains(&format!(
+            "    Default: registry.example.com:5000/ci/slipway@{digest}\n"
+        )),
+        "{template}"
+    );
+    check_schema(
+        "vendor.gitlab-ci",
+        Some("gitlab-ci"),
+        &[shop.join(".gitlab-ci.yml")],
+    );
+    cfn_lint(&shop.join("ci/codebuild/release/pipeline.yml"));
+
+    // A tag alone is refused, naming the flag and the form, and nothing is written.
+    for system in ["gitlab", "codebuild"] {
+        let before = std::fs::read_to_string(shop.join(".gitlab-ci.yml")).unwrap();
+        let refused = run(slipway(&shop).args([
+            "ci",
+            "export",
+            system,
+            "--image",
+            "registry.example.com/ci/slipway:1",
+        ]));
+        assert_eq!(refused.code, 2, "{refused:?}");
+        assert!(
+            refused
+                .stderr
+                .contains("--image registry.example.com/ci/slipway:1: not pinned by digest")
+                && refused.stderr.contains("NAME:TAG@sha256:DIGEST"),
+            "{}",
+            refused.stderr
+        );
+        assert_eq!(
+            std::fs::read_to_string(shop.join(".gitlab-ci.yml")).unwrap(),
+            before
+        );
+    }
+
+    // The template refuses a stack given a tag for its image.
+    let stack = std::fs::read_to_string(shop.join("ci/codebuild/release/pipeline.yml")).unwrap();
+    assert!(
+        stack.contains("    AllowedPattern: ^[^@]+@sha256:[0-9a-f]{64}$\n")
+            || stack.contains("    AllowedPattern: \"^[^@]+@sha256:[0-9a-f]{64}$\"\n"),
+        "{stack}"
+    );
 }
