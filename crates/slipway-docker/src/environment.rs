@@ -536,13 +536,12 @@ async fn build_dev_image(
     options: &UpOptions,
     log: &mut (dyn FnMut(&str) + Send),
 ) -> Result<String> {
-    let app = &manifest.apps[name];
-    let mut build_args: HashMap<String, String> = app
-        .build_args
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if let Some(base) = &app.base {
+    // The environment's own Dockerfile, target, arguments and base when it has them.
+    let (dockerfile, target, args) = manifest
+        .app_build_for(name, Some(environment))
+        .expect("a dockerfile app has a Dockerfile");
+    let mut build_args: HashMap<String, String> = args.into_iter().collect();
+    if let Some(base) = manifest.app_base_for(name, Some(environment)) {
         let (registry, reference) =
             slipway_oci::app::base_reference(manifest, base, &options.pinned_bases)
                 .map_err(|e| DockerError::Engine(e.to_string()))?;
@@ -552,17 +551,13 @@ async fn build_dev_image(
     }
     let tag = dev_image_tag(manifest, environment, name);
     let context = options.root.join(manifest.app_dir(name));
-    let dockerfile = options.root.join(
-        manifest
-            .app_dockerfile(name)
-            .expect("a dockerfile app has a Dockerfile"),
-    );
+    let dockerfile = options.root.join(dockerfile);
     log(&format!("app {name}: building {}", dockerfile.display()));
     engine
         .build_target(
             &context,
             &dockerfile,
-            app.target.as_deref(),
+            target.as_deref(),
             std::slice::from_ref(&tag),
             &build_args,
             &mut |_| {},
@@ -1156,8 +1151,11 @@ pub fn compose_export(
             }
         };
         if env.mount && dockerfile_app {
-            // Built from its Dockerfile as compose builds it, the code mounted where the image
-            // keeps it.
+            // Built from its Dockerfile (this environment's, when it has its own) as compose
+            // builds it, the code mounted where the image keeps it.
+            let (dockerfile, target, build_args) = manifest
+                .app_build_for(name, Some(environment))
+                .unwrap_or_default();
             out.push_str(&format!(
                 "    image: {}\n    build:\n      context: {}\n      dockerfile: {}\n",
                 q(&dev_image_tag(manifest, environment, name)),
@@ -1166,21 +1164,13 @@ pub fn compose_export(
                     .join(manifest.app_dir(name))
                     .display()
                     .to_string()),
-                q(&options
-                    .root
-                    .join(manifest.app_dockerfile(name).unwrap_or_default())
-                    .display()
-                    .to_string())
+                q(&options.root.join(dockerfile).display().to_string())
             ));
-            if let Some(target) = &app.target {
+            if let Some(target) = &target {
                 out.push_str(&format!("      target: {}\n", q(target)));
             }
-            let mut args: Vec<(String, String)> = app
-                .build_args
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            if let Some(base) = &app.base {
+            let mut args: Vec<(String, String)> = build_args.into_iter().collect();
+            if let Some(base) = manifest.app_base_for(name, Some(environment)) {
                 let (_, reference) =
                     slipway_oci::app::base_reference(manifest, base, &options.pinned_bases)
                         .map_err(|e| DockerError::Engine(e.to_string()))?;

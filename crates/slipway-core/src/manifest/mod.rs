@@ -87,6 +87,16 @@ impl Manifest {
         Some((dockerfile, target, build_args))
     }
 
+    /// The base `name` builds on for `environment`: the environment's own
+    /// (`[apps.NAME.environments.ENV] base`), else the app's.
+    pub fn app_base_for(&self, name: &str, environment: Option<&str>) -> Option<&str> {
+        let app = self.apps.get(name)?;
+        environment
+            .and_then(|env| app.environments.get(env))
+            .and_then(|variant| variant.base.as_deref())
+            .or(app.base.as_deref())
+    }
+
     /// The environment whose own build of `name` (`[apps.NAME.environments.ENV]`) runs in
     /// `environment`: `Some(environment)` when it has one, `None` when the app's plain build runs.
     pub fn build_variant<'e>(&self, name: &str, environment: &'e str) -> Option<&'e str> {

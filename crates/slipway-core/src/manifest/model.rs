@@ -243,6 +243,10 @@ pub struct AppEnvironment {
     /// The Dockerfile for this environment, e.g. `app/api/Dockerfile.prod`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dockerfile: Option<String>,
+    /// The base this environment's build runs on (passed as `SLIPWAY_BASE`), when it is not the
+    /// app's: a frontend served by its dev server in dev and by nginx in prod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
     /// The stage to build for this environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,

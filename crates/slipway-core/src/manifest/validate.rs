@@ -228,6 +228,9 @@ impl Checker<'_, '_> {
             for (env, variant) in &app.environments {
                 let variant_path = path.key("environments").key(env);
                 self.reference(variant_path.clone(), "environment", "environments", env);
+                if let Some(base) = &variant.base {
+                    self.reference(variant_path.key("base"), "base", "bases", base);
+                }
                 if app.build == BuildKind::Assemble && *variant != AppEnvironment::default() {
                     self.bad(
                         variant_path,

@@ -165,13 +165,12 @@ async fn build_with_engine(
     output: Output,
 ) -> Result<serde_json::Value> {
     let manifest = &project.manifest;
-    let app = &manifest.apps[app_name];
     let engine = slipway_docker::Engine::connect().await?;
     let (dockerfile_path, target, args) = manifest
         .app_build_for(app_name, environment)
         .expect("a dockerfile app");
     let mut build_args: std::collections::HashMap<String, String> = args.into_iter().collect();
-    if let Some(base) = &app.base {
+    if let Some(base) = manifest.app_base_for(app_name, environment) {
         let (registry, reference) =
             slipway_oci::app::base_reference(manifest, base, &project.pinned_bases()?)?;
         let credential = slipway_oci::credentials::from_docker_config(registry.client.host())?;

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use indexmap::IndexMap;
 use slipway_compose::{ComposeSource, adopt, import};
-use slipway_core::manifest::{Base, Registry};
+use slipway_core::manifest::{Base, Manifest, Registry};
 use slipway_core::scaffold::{self, GITIGNORE, ScaffoldFile};
 
 use super::Output;
@@ -288,36 +288,25 @@ fn from_compose(name: &str, args: &InitArgs) -> Result<Conversion> {
             },
         };
         let bases: Vec<String> = manifest.bases.values().map(|b| b.image.clone()).collect();
-        let app_base = manifest.apps[&app_name].base.clone();
-        let base_of_image = |image: &str| {
-            manifest
-                .bases
-                .iter()
-                .find(|(_, b)| b.build_args.get("FROM_IMAGE").map(String::as_str) == Some(image))
-                .map(|(name, _)| name.clone())
-        };
         match adopt::adopt(&text, target.as_deref(), &bases) {
-            Ok(adoption)
-                if variant
-                    && app_base
-                        .as_ref()
-                        .is_some_and(|b| base_of_image(&adoption.image).as_ref() != Some(b)) =>
-            {
-                conversion.edits.push(format!(
-                    "{}:{}: app `{app_name}` builds FROM `{}` here but on base `{}` in its other Dockerfile: an app has one base, so make both build FROM the same image, then write `ARG SLIPWAY_BASE` and `{}` here",
-                    path.display(),
-                    adoption.line,
-                    adoption.image,
-                    app_base.as_deref().unwrap_or_default(),
-                    adoption.from_after
-                ));
-            }
             Ok(adoption) if args.adopt_bases => {
                 let base_name = match manifest.bases.iter().find(|(_, b)| {
                     b.build_args.get("FROM_IMAGE") == Some(&adoption.image)
                 }) {
                     Some((existing, _)) => existing.clone(),
                     None => {
+                        let official = slipway_lint::Settings::from_manifest(&manifest)
+                            .context
+                            .official_registries;
+                        if slipway_lint::image::ImageRef::parse(&adoption.image)
+                            .is_some_and(|image| !image.is_official(&official))
+                        {
+                            let registry = adoption.image.split('/').next().unwrap_or_default();
+                            conversion.edits.push(format!(
+                                "slipway.toml: a base builds FROM `{}`, which is not an official image (DF001): if it is your registry's copy of one, add `official_registries = [\"{registry}\"]` under [lint]; otherwise change its base/<name>/Dockerfile to build FROM the official image it is made from",
+                                adoption.image
+                            ));
+                        }
                         let mut base_name = adopt::base_name_for(&adoption.image);
                         while manifest.bases.contains_key(&base_name) {
                             base_name.push_str("-2");
@@ -336,7 +325,7 @@ fn from_compose(name: &str, args: &InitArgs) -> Result<Conversion> {
                         base_name
                     }
                 };
-                manifest.apps[&app_name].base = Some(base_name.clone());
+                set_base(&mut manifest, &app_name, &relative, variant, &base_name);
                 conversion.change_reasons.entry(path.clone()).or_default().push(format!(
                     "line {}: `{}` → `{}` (app `{app_name}` builds on base `{base_name}`)",
                     adoption.line, adoption.from_before, adoption.from_after
@@ -355,7 +344,7 @@ fn from_compose(name: &str, args: &InitArgs) -> Result<Conversion> {
             )),
             Err(adopt::Skip::OnBase) => {
                 if let Some(base) = base_of_file.get(&path) {
-                    manifest.apps[&app_name].base = Some(base.clone());
+                    set_base(&mut manifest, &app_name, &relative, variant, base);
                 }
             }
             Err(adopt::Skip::Unresolved(image)) => conversion.notes.push(format!(
@@ -488,6 +477,21 @@ fn from_compose(name: &str, args: &InitArgs) -> Result<Conversion> {
     }
     conversion.files = files;
     Ok(conversion)
+}
+
+/// Puts `app` on `base`: the app itself for its own Dockerfile; for the Dockerfile its
+/// environments build from (`variant`), those environments, when the base is not the app's.
+fn set_base(manifest: &mut Manifest, app: &str, dockerfile: &str, variant: bool, base: &str) {
+    let app = &mut manifest.apps[app];
+    if !variant {
+        app.base = Some(base.to_owned());
+    } else if app.base.as_deref() != Some(base) {
+        for environment in app.environments.values_mut() {
+            if environment.dockerfile.as_deref() == Some(dockerfile) {
+                environment.base = Some(base.to_owned());
+            }
+        }
+    }
 }
 
 /// Writes the project's files and merges its .gitignore: all of them or, when one fails (a

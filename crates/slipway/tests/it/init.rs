@@ -213,3 +213,82 @@ fn init_rejects_a_name_slipway_cannot_use_and_writes_nothing() {
     );
     assert!(!temp.path().join("shop").exists());
 }
+
+/// The seed course's project: its apps build with `Dockerfile` in dev and `Dockerfile.prod` in
+/// stage and prod, and the frontend's prod build serves its bundle with nginx. With the user's
+/// consent (`--adopt-bases`) every one of those Dockerfiles moves onto a project base (the
+/// frontend's prod build on its own base for those environments), and after the one edit init
+/// names (its registry's copy of python is an official image), lint finds no error.
+#[test]
+fn the_course_project_moves_every_dockerfile_onto_a_base_and_lints_without_errors() {
+    let temp = tempfile::tempdir().unwrap();
+    let project = temp.path().join("cruddur");
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(repo_root().join("tests/projects/seed-course"))
+        .arg(&project)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let init = run(slipway(&project).args([
+        "init",
+        "--from-compose",
+        "docker-compose.yml",
+        "--name",
+        "cruddur",
+        "--registry",
+        "registry.example.internal:5000",
+        "--mirror-of",
+        "docker.io",
+        "--adopt-bases",
+        "--loopback-ports",
+        ".",
+    ]));
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    for dockerfile in [
+        "backend-flask/Dockerfile",
+        "backend-flask/Dockerfile.prod",
+        "frontend-react-js/Dockerfile",
+        "frontend-react-js/Dockerfile.prod",
+    ] {
+        let text = std::fs::read_to_string(project.join(dockerfile)).unwrap();
+        assert!(
+            text.contains("FROM ${SLIPWAY_BASE}"),
+            "{dockerfile}:\n{text}"
+        );
+    }
+    let manifest: toml::Table =
+        toml::from_str(&std::fs::read_to_string(project.join("slipway.toml")).unwrap()).unwrap();
+    let frontend = &manifest["apps"]["frontend-react-js"];
+    assert_eq!(frontend["base"].as_str(), Some("node"), "{frontend:#?}");
+    for env in ["stage", "prod"] {
+        assert_eq!(
+            frontend["environments"][env]["base"].as_str(),
+            Some("nginx"),
+            "{frontend:#?}"
+        );
+    }
+    assert!(manifest["bases"].get("nginx").is_some(), "{manifest:#?}");
+    let nginx_base = std::fs::read_to_string(project.join("base/nginx/Dockerfile")).unwrap();
+    assert!(
+        nginx_base.contains("\nFROM nginx:1.25.3-bookworm\n"),
+        "{nginx_base}"
+    );
+
+    // The one edit init cannot make for the user, named with its exact text.
+    let edit = "official_registries = [\"123456789012.dkr.ecr.ca-central-1.amazonaws.com\"]";
+    assert!(init.stderr.contains(edit), "{}", init.stderr);
+    let mut text = std::fs::read_to_string(project.join("slipway.toml")).unwrap();
+    text.push_str(&format!("\n[lint]\n{edit}\n"));
+    std::fs::write(project.join("slipway.toml"), text).unwrap();
+    let lint = run(slipway(&project).args(["lint", "--format", "json"]));
+    let report: serde_json::Value = serde_json::from_str(&lint.stdout).unwrap();
+    let errors: Vec<&serde_json::Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(lint.code, 0, "{}", lint.stdout);
+}
