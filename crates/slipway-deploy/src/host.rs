@@ -391,7 +391,14 @@ pub async fn start_replica(host: &Host, plan: &ContainerPlan<'_>, replica: u32) 
         workdir: None,
         env: plan.env.clone(),
         networks: vec![
-            (plan.internal_network.clone(), vec![plan.app.to_owned()]),
+            // Its name and the names others knew it by (a compose `container_name`,
+            // `hostname` or network alias), as in `up`.
+            (
+                plan.internal_network.clone(),
+                std::iter::once(plan.app.to_owned())
+                    .chain(app.aliases.iter().filter(|a| *a != plan.app).cloned())
+                    .collect(),
+            ),
             (PROXY_NETWORK.to_owned(), Vec::new()),
         ],
         ports: Vec::new(),

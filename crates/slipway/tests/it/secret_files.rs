@@ -70,6 +70,7 @@ port = 8000
 health = {{ path = "/health", interval = "1s", timeout = "1s" }}
 route = {{ host = "{host}", path = "/" }}
 secret_files = {{ "api-key" = "API_KEY" }}
+aliases = ["legacy-api"]
 
 [services.vault]
 build = "services/vault"
@@ -415,6 +416,21 @@ fn deploy_delivers_secret_files_to_release_containers() {
     assert_eq!(secrets_mount(&api), "tmpfs");
     assert_nowhere_but_the_file(&api, &[API_KEY_1, PASSWORD_1]);
     assert_nowhere_but_the_file(&vault, &[API_KEY_1, PASSWORD_1]);
+    // The release container answers to the names others used for it (a compose
+    // `container_name` or alias) on the environment's network, as in `up`.
+    let networks = docker(&["inspect", "-f", "{{json .NetworkSettings.Networks}}", &api]);
+    let networks: serde_json::Value = serde_json::from_str(networks.trim()).unwrap();
+    let internal = &networks[format!("{name}-prod-internal")];
+    let aliases: Vec<&str> = internal["Aliases"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{networks:#}"))
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert!(
+        aliases.contains(&"api") && aliases.contains(&"legacy-api"),
+        "{networks:#}"
+    );
 
     // Host two, over ssh: the same files, written through that engine's API.
     let host_two = std::env::var("SLIPWAY_TEST_HOST2_SSH").unwrap();
