@@ -439,16 +439,19 @@ fn a_misspelt_shorthand_suggests_the_kind_at_the_value() {
 
 #[test]
 fn a_kind_that_needs_settings_asks_for_the_table() {
-    let source = SHORTHAND.replace("\"blue-green\"", "\"canary\"");
-    let error = load_manifest(&source).expect_err("canary needs its steps");
-    let problem = &error.problems()[0];
-    assert_eq!(problem.path.to_string(), "environments.stage.strategy");
-    assert!(
-        problem
-            .message
-            .contains("write `strategy = { kind = \"canary\", ... }`"),
-        "{problem:?}"
-    );
+    // canary needs its steps; recreate needs its consent to downtime.
+    for kind in ["canary", "recreate"] {
+        let source = SHORTHAND.replace("\"blue-green\"", &format!("\"{kind}\""));
+        let error = load_manifest(&source).expect_err("the kind alone is not enough");
+        let problem = &error.problems()[0];
+        assert_eq!(problem.path.to_string(), "environments.stage.strategy");
+        assert!(
+            problem
+                .message
+                .contains(&format!("write `strategy = {{ kind = \"{kind}\", ... }}`")),
+            "{problem:?}"
+        );
+    }
 }
 
 #[test]

@@ -995,9 +995,10 @@ impl LintSettings {
 }
 
 /// Deserializes an internally tagged enum from its table, or from a string naming its kind (a
-/// table with only `kind`). A kind that needs settings of its own asks for the table form.
+/// table with only `kind`) when the kind is one of `$shorthands`; another kind asks for the table
+/// form, since it needs settings of its own (canary's steps, recreate's consent to downtime).
 macro_rules! kind_or_table {
-    ($ty:ident, $field:literal, $example:literal) => {
+    ($ty:ident, $field:literal, $example:literal, $shorthands:expr) => {
         impl<'de> Deserialize<'de> for $ty {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 struct KindOrTable;
@@ -1010,19 +1011,24 @@ macro_rules! kind_or_table {
                         let only_kind = serde::de::value::MapDeserializer::<_, E>::new(
                             std::iter::once(("kind", kind)),
                         );
-                        $ty::deserialize(only_kind).map_err(|error| {
-                            if error.to_string().starts_with("missing field") {
-                                E::custom(format!(
-                                    "`{kind}` needs settings of its own: {}",
-                                    format!(
-                                        concat!("write `", $field, " = {{ kind = \"{}\", ... }}`"),
-                                        kind
-                                    )
-                                ))
-                            } else {
-                                error
+                        let needs_table = || {
+                            E::custom(format!(
+                                concat!(
+                                    "`{}` needs settings of its own: write `",
+                                    $field,
+                                    " = {{ kind = \"{}\", ... }}`"
+                                ),
+                                kind, kind
+                            ))
+                        };
+                        match $ty::deserialize(only_kind) {
+                            Ok(_) if !$shorthands.contains(&kind) => Err(needs_table()),
+                            Ok(value) => Ok(value),
+                            Err(error) if error.to_string().starts_with("missing field") => {
+                                Err(needs_table())
                             }
-                        })
+                            Err(error) => Err(error),
+                        }
                     }
                     fn visit_map<M: serde::de::MapAccess<'de>>(
                         self,
@@ -1043,8 +1049,13 @@ macro_rules! kind_or_table {
     };
 }
 
-kind_or_table!(Strategy, "strategy", "{ kind = \"blue-green\" }");
-kind_or_table!(Target, "target", "{ kind = \"docker\" }");
+kind_or_table!(
+    Strategy,
+    "strategy",
+    "{ kind = \"blue-green\" }",
+    STRATEGY_SHORTHANDS
+);
+kind_or_table!(Target, "target", "{ kind = \"docker\" }", TARGET_SHORTHANDS);
 
 /// The kinds a string alone may name: those whose settings all have defaults.
 pub const STRATEGY_SHORTHANDS: &[&str] = &["rolling", "blue-green"];
