@@ -482,3 +482,24 @@ fn wrong_types_are_named_in_plain_words() {
     let help = error.problems()[0].help.clone().unwrap_or_default();
     assert!(help.contains("expected text"), "{help}");
 }
+
+#[test]
+fn a_host_in_neither_form_names_both_forms() {
+    let source = SHORTHAND.replace(
+        "target = \"docker\"",
+        "target = { kind = \"docker\", hosts = [3] }",
+    );
+    let error = load_manifest(&source).expect_err("a number is not a host");
+    let problem = &error.problems()[0];
+    let text = format!(
+        "{} {}",
+        problem.message,
+        problem.help.clone().unwrap_or_default()
+    );
+    assert!(text.contains("ssh://deploy@host"), "{text}");
+    assert_eq!(problem.path.to_string(), "environments.stage.target.hosts");
+    assert_eq!(&source[problem.span.clone().unwrap()], "[3]");
+    for word in JARGON {
+        assert!(!text.to_lowercase().contains(word), "{word} in {text}");
+    }
+}

@@ -270,6 +270,37 @@ fn classify(
             remove: path.clone(),
         };
     }
+    if message.starts_with("data did not match any variant") {
+        // A value that may take several forms took none of them; serde names only its type.
+        // Inside a target's table serde reports at the table: the hosts are the only such value.
+        let hosts_path = path.key("hosts");
+        let (path, value_span) = match locate(root, &hosts_path) {
+            Some((_, hosts_span)) => (&hosts_path, Some(hosts_span)),
+            None => (path, value_span),
+        };
+        let under_hosts = path
+            .0
+            .iter()
+            .any(|segment| matches!(segment, Segment::Key(key) if key == "hosts"));
+        let help = if under_hosts {
+            "expected a Docker host URL such as \"ssh://deploy@host\", or a table like \
+             `{ url = \"ssh://deploy@host\", publish = \"8090\" }`"
+                .to_owned()
+        } else {
+            format!("expected one of the forms docs/manifest.md describes for `{path}`")
+        };
+        return Outcome {
+            problem: Some(Problem {
+                secret: false,
+                kind: ProblemKind::WrongType,
+                path: path.clone(),
+                span: value_span,
+                message: "wrong type: this value takes none of the forms allowed here".into(),
+                help: Some(help),
+            }),
+            remove: path.clone(),
+        };
+    }
     if let Some(rest) = message.strip_prefix("invalid type: ") {
         let help = rest
             .split_once(", expected ")
