@@ -92,7 +92,12 @@ fn a_misspelt_strategy_points_at_kind_with_a_suggestion() {
     assert_eq!(*kind, ProblemKind::BadValue);
     assert_eq!(path, "environments.prod.strategy.kind");
     assert_eq!(message, "unknown strategy `blue-gren`");
-    assert_eq!(help.as_deref(), Some("did you mean `blue-green`?"));
+    assert_eq!(
+        help.as_deref(),
+        Some(
+            "did you mean `blue-green`? allowed values: `rolling`, `blue-green`, `canary`, `recreate`"
+        )
+    );
     let expected_line = source
         .lines()
         .position(|l| l.contains("blue-gren"))

@@ -243,17 +243,20 @@ fn classify(
     let value_span = located.as_ref().map(|(_, v)| v.clone()).or(span);
     if let Some(rest) = message.strip_prefix("unknown variant `") {
         let (variant, expected) = split_expected(rest);
-        // Internally tagged enums report at the table: point at its `kind` instead.
+        // Internally tagged enums report at their table, also for a value deeper inside it
+        // (serde buffers the table): point at the value itself, `kind` first.
         let kind_path = path.key("kind");
-        let (path_shown, span) = match locate(root, &kind_path) {
-            Some((_, kind_span)) if root_text_is(root, &kind_path, &variant) => {
-                (kind_path, Some(kind_span))
-            }
-            _ => (path.clone(), value_span),
+        let found = if root_text_is(root, &kind_path, &variant) {
+            Some(kind_path)
+        } else {
+            text_under(root, path, &variant)
+        };
+        let (path_shown, span) = match found.and_then(|p| locate(root, &p).map(|(_, v)| (p, v))) {
+            Some((found, found_span)) => (found, Some(found_span)),
+            None => (path.clone(), value_span),
         };
         let what = variant_noun(&path_shown);
-        let help = suggest::did_you_mean(&variant, expected.iter().map(String::as_str))
-            .or_else(|| Some(format!("use one of: {}", expected.join(", "))));
+        let help = allowed_values_help(&variant, &expected);
         let message = format!("unknown {what} `{variant}`");
         return Outcome {
             problem: Some(Problem {
@@ -263,6 +266,37 @@ fn classify(
                 span,
                 message,
                 help,
+            }),
+            remove: path.clone(),
+        };
+    }
+    if message.starts_with("data did not match any variant") {
+        // A value that may take several forms took none of them; serde names only its type.
+        // Inside a target's table serde reports at the table: the hosts are the only such value.
+        let hosts_path = path.key("hosts");
+        let (path, value_span) = match locate(root, &hosts_path) {
+            Some((_, hosts_span)) => (&hosts_path, Some(hosts_span)),
+            None => (path, value_span),
+        };
+        let under_hosts = path
+            .0
+            .iter()
+            .any(|segment| matches!(segment, Segment::Key(key) if key == "hosts"));
+        let help = if under_hosts {
+            "expected a Docker host URL such as \"ssh://deploy@host\", or a table like \
+             `{ url = \"ssh://deploy@host\", publish = \"8090\" }`"
+                .to_owned()
+        } else {
+            format!("expected one of the forms docs/manifest.md describes for `{path}`")
+        };
+        return Outcome {
+            problem: Some(Problem {
+                secret: false,
+                kind: ProblemKind::WrongType,
+                path: path.clone(),
+                span: value_span,
+                message: "wrong type: this value takes none of the forms allowed here".into(),
+                help: Some(help),
             }),
             remove: path.clone(),
         };
@@ -279,7 +313,7 @@ fn classify(
                 span: value_span,
                 message: format!(
                     "wrong type: {}",
-                    rest.split(", expected").next().unwrap_or(rest)
+                    friendly_found(rest.split(", expected").next().unwrap_or(rest))
                 ),
                 help,
             }),
@@ -318,6 +352,58 @@ fn variant_noun(path: &FieldPath) -> String {
         [.., last] => (*last).to_owned(),
         [] => "value".into(),
     }
+}
+
+/// "did you mean `x`? allowed values: a, b, c", the suggestion only for a near miss.
+fn allowed_values_help(input: &str, allowed: &[String]) -> Option<String> {
+    if allowed.is_empty() {
+        return None;
+    }
+    let listed = allowed
+        .iter()
+        .map(|value| format!("`{value}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some(
+        match suggest::did_you_mean(input, allowed.iter().map(String::as_str)) {
+            Some(suggestion) => format!("{suggestion} allowed values: {listed}"),
+            None => format!("allowed values: {listed}"),
+        },
+    )
+}
+
+/// The path of the first string equal to `text` in the node at `path` (itself included).
+fn text_under(root: &Spanned<DeTable<'_>>, path: &FieldPath, text: &str) -> Option<FieldPath> {
+    fn search(value: &toml::de::DeValue<'_>, path: FieldPath, text: &str) -> Option<FieldPath> {
+        match value {
+            toml::de::DeValue::String(s) if s.as_ref() == text => Some(path),
+            toml::de::DeValue::Table(table) => table
+                .iter()
+                .find_map(|(key, value)| search(value.get_ref(), path.key(key.get_ref()), text)),
+            toml::de::DeValue::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
+                let mut item_path = path.clone();
+                item_path.0.push(Segment::Index(i));
+                search(item.get_ref(), item_path, text)
+            }),
+            _ => None,
+        }
+    }
+    let mut node = toml::de::DeValue::Table(root.get_ref().clone());
+    for segment in &path.0 {
+        node = match (&node, segment) {
+            (toml::de::DeValue::Table(table), Segment::Key(key)) => table
+                .iter()
+                .find(|(k, _)| k.get_ref().as_ref() == key)?
+                .1
+                .get_ref()
+                .clone(),
+            (toml::de::DeValue::Array(items), Segment::Index(i)) => {
+                items.get(*i)?.get_ref().clone()
+            }
+            _ => return None,
+        };
+    }
+    search(&node, path.clone(), text)
 }
 
 fn root_text_is(root: &Spanned<DeTable<'_>>, path: &FieldPath, expected: &str) -> bool {
@@ -368,9 +454,25 @@ fn friendly_type(expected: &str) -> String {
         "a boolean" => "`true` or `false` (no quotes)".into(),
         "a sequence" => "an array, e.g. [\"a\", \"b\"]".into(),
         "a map" => "a table, e.g. { key = \"value\" }".into(),
+        "a string" | "string" => "text (in quotes)".into(),
+        other if other.starts_with("struct ") || other.starts_with("internally tagged enum") => {
+            "a table".into()
+        }
+        other if other.starts_with("enum ") || other.starts_with("variant identifier") => {
+            "one of its allowed values, in quotes".into()
+        }
         other => other
             .replace("a sequence", "an array")
-            .replace("a map", "a table"),
+            .replace("a map", "a table")
+            .replace("a string", "text"),
+    }
+}
+
+/// What serde found, e.g. `string "8000"`, in a TOML editor's words.
+fn friendly_found(found: &str) -> String {
+    match found.strip_prefix("string ") {
+        Some(text) => format!("text {text}"),
+        None => found.replace("map", "table").replace("sequence", "array"),
     }
 }
 

@@ -360,9 +360,15 @@ pub struct Environment {
     /// Registry images are pushed to and pulled from; default the project's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<String>,
+    /// Where the environment runs: a table like `{ kind = "docker", hosts = [...] }`, or
+    /// `"docker"` alone.
     #[serde(default, skip_serializing_if = "Target::is_local_docker")]
+    #[schemars(schema_with = "target_schema")]
     pub target: Target,
+    /// How a deploy moves to the new release: a table like `{ kind = "blue-green", bake =
+    /// "15m" }`, or a kind alone where it needs no settings (`"rolling"`, `"blue-green"`).
     #[serde(default, skip_serializing_if = "Strategy::is_default_rolling")]
+    #[schemars(schema_with = "strategy_schema")]
     pub strategy: Strategy,
     /// App → `[ip:]port` published on the host; the IP defaults to 127.0.0.1.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
@@ -384,8 +390,15 @@ pub struct Environment {
 }
 
 /// Where an environment runs.
+///
+/// A string is short for a table with only its kind: `target = "docker"`.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(
+    remote = "Self",
+    tag = "kind",
+    rename_all = "kebab-case",
+    deny_unknown_fields
+)]
 pub enum Target {
     /// Docker Engine hosts.
     Docker {
@@ -600,8 +613,15 @@ impl Default for Target {
 }
 
 /// How a target moves from one release to the next.
+///
+/// A string is short for a table with only its kind: `strategy = "blue-green"`.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(
+    remote = "Self",
+    tag = "kind",
+    rename_all = "kebab-case",
+    deny_unknown_fields
+)]
 pub enum Strategy {
     /// Replace containers a few at a time.
     Rolling {
@@ -972,4 +992,92 @@ impl LintSettings {
     pub fn is_empty(&self) -> bool {
         self.ignore.is_empty() && self.severity.is_empty() && self.official_registries.is_empty()
     }
+}
+
+/// Deserializes an internally tagged enum from its table, or from a string naming its kind (a
+/// table with only `kind`) when the kind is one of `$shorthands`; another kind asks for the table
+/// form, since it needs settings of its own (canary's steps, recreate's consent to downtime).
+macro_rules! kind_or_table {
+    ($ty:ident, $field:literal, $example:literal, $shorthands:expr) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct KindOrTable;
+                impl<'de> serde::de::Visitor<'de> for KindOrTable {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str(concat!("a table like `", $example, "` or its kind alone"))
+                    }
+                    fn visit_str<E: serde::de::Error>(self, kind: &str) -> Result<$ty, E> {
+                        let only_kind = serde::de::value::MapDeserializer::<_, E>::new(
+                            std::iter::once(("kind", kind)),
+                        );
+                        let needs_table = || {
+                            E::custom(format!(
+                                concat!(
+                                    "`{}` needs settings of its own: write `",
+                                    $field,
+                                    " = {{ kind = \"{}\", ... }}`"
+                                ),
+                                kind, kind
+                            ))
+                        };
+                        match $ty::deserialize(only_kind) {
+                            Ok(_) if !$shorthands.contains(&kind) => Err(needs_table()),
+                            Ok(value) => Ok(value),
+                            Err(error) if error.to_string().starts_with("missing field") => {
+                                Err(needs_table())
+                            }
+                            Err(error) => Err(error),
+                        }
+                    }
+                    fn visit_map<M: serde::de::MapAccess<'de>>(
+                        self,
+                        map: M,
+                    ) -> Result<$ty, M::Error> {
+                        $ty::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    }
+                }
+                deserializer.deserialize_any(KindOrTable)
+            }
+        }
+
+        impl Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                $ty::serialize(self, serializer)
+            }
+        }
+    };
+}
+
+kind_or_table!(
+    Strategy,
+    "strategy",
+    "{ kind = \"blue-green\" }",
+    STRATEGY_SHORTHANDS
+);
+kind_or_table!(Target, "target", "{ kind = \"docker\" }", TARGET_SHORTHANDS);
+
+/// The kinds a string alone may name: those whose settings all have defaults.
+pub const STRATEGY_SHORTHANDS: &[&str] = &["rolling", "blue-green"];
+pub const TARGET_SHORTHANDS: &[&str] = &["docker"];
+
+fn kind_or_table_schema<T: JsonSchema>(
+    generator: &mut schemars::SchemaGenerator,
+    shorthands: &[&str],
+) -> schemars::Schema {
+    let table = generator.subschema_for::<T>();
+    schemars::json_schema!({
+        "anyOf": [
+            { "type": "string", "enum": shorthands },
+            table,
+        ]
+    })
+}
+
+fn strategy_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    kind_or_table_schema::<Strategy>(generator, STRATEGY_SHORTHANDS)
+}
+
+fn target_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    kind_or_table_schema::<Target>(generator, TARGET_SHORTHANDS)
 }

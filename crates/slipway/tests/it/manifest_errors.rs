@@ -140,3 +140,85 @@ fn lint_settings_must_name_real_rules() {
         result.stdout
     );
 }
+
+const BAD_ENUM_VALUES: &str = r#"[project]
+name = "shop"
+
+[apps.api]
+build = "dockerfle"
+
+[environments.stage]
+strategy = "blue-gren"
+
+[environments.prod.target]
+kind = "ecs"
+cluster = "shop"
+deployments = "ecss"
+
+[lint.severity]
+DF001 = "warnig"
+"#;
+
+#[test]
+fn a_misspelt_enum_value_lists_the_allowed_values_and_the_one_meant() {
+    let temp = tempfile::tempdir().unwrap();
+    write(temp.path(), "slipway.toml", BAD_ENUM_VALUES);
+    // Only the misspelt values are wrong: the directories the manifest names exist.
+    for dir in ["app/api", "config/stage", "config/prod"] {
+        std::fs::create_dir_all(temp.path().join(dir)).unwrap();
+    }
+    let result = run(slipway(temp.path()).args(["lint", "slipway.toml"]));
+    assert_eq!(result.code, 1, "{}", result.stdout);
+    insta::assert_snapshot!("bad_enum_values", result.stdout);
+    for needle in [
+        "slipway.toml:5:9",
+        "did you mean `dockerfile`?",
+        "slipway.toml:8:12",
+        "unknown strategy `blue-gren`",
+        "did you mean `blue-green`?",
+        "slipway.toml:13:15",
+        "did you mean `ecs`?",
+        "`slipway`, `ecs`",
+        "slipway.toml:16:9",
+        "did you mean `warning`?",
+    ] {
+        assert!(
+            result.stdout.contains(needle),
+            "missing {needle:?} in\n{}",
+            result.stdout
+        );
+    }
+    for jargon in ["variant", "enum", "struct", "a map"] {
+        assert!(
+            !result.stdout.contains(jargon),
+            "{jargon} in\n{}",
+            result.stdout
+        );
+    }
+}
+
+#[test]
+fn a_wrong_type_for_a_strategy_shows_its_table_form() {
+    let temp = tempfile::tempdir().unwrap();
+    write(
+        temp.path(),
+        "slipway.toml",
+        "[project]\nname = \"shop\"\n\n[environments.stage]\nstrategy = 2\n",
+    );
+    std::fs::create_dir_all(temp.path().join("config/stage")).unwrap();
+    let result = run(slipway(temp.path()).args(["lint", "slipway.toml"]));
+    assert_eq!(result.code, 1, "{}", result.stdout);
+    insta::assert_snapshot!("strategy_wrong_type", result.stdout);
+    assert!(
+        result.stdout.contains("slipway.toml:5:12"),
+        "{}",
+        result.stdout
+    );
+    assert!(
+        result
+            .stdout
+            .contains("a table like `{ kind = \"blue-green\" }` or its kind alone"),
+        "{}",
+        result.stdout
+    );
+}
