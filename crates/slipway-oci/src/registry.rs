@@ -104,27 +104,40 @@ impl RegistryClient {
         }
     }
 
-    /// Sends a request built by `build` (called again for each try), authenticating on 401
-    /// and retrying on 502/503/504 and connection failures.
+    /// Sends a request that writes to `repository`, built by `build` (called again for each
+    /// try), authenticating on 401 and retrying on 502/503/504 and connection failures.
     async fn send<F>(&self, repository: &str, build: F) -> Result<Response>
     where
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     {
-        self.send_with_pull_from(repository, None, build).await
+        self.send_scoped(repository, scopes_for(repository, None), build)
+            .await
     }
 
-    /// [`send`](Self::send) for a request that also reads `pull_from` (a cross-repository
-    /// mount): a token service is asked for pull on it in the same token.
-    async fn send_with_pull_from<F>(
+    /// [`send`](Self::send) for a request that only reads: a token service is asked for pull
+    /// alone, so a login that may not push still pulls.
+    async fn send_read<F>(&self, repository: &str, build: F) -> Result<Response>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    {
+        self.send_scoped(
+            repository,
+            vec![format!("repository:{repository}:pull")],
+            build,
+        )
+        .await
+    }
+
+    /// Sends with a token for `scopes` (token registries); Basic-auth registries ignore them.
+    async fn send_scoped<F>(
         &self,
         repository: &str,
-        pull_from: Option<&str>,
+        scopes: Vec<String>,
         build: F,
     ) -> Result<Response>
     where
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     {
-        let scopes = scopes_for(repository, pull_from);
         // Tokens are scoped: one per set of scopes.
         let key = scopes.join(" ");
         let mut authenticated = false;
@@ -325,7 +338,7 @@ impl RegistryClient {
     pub async fn get_manifest(&self, repository: &str, reference: &str) -> Result<Manifest> {
         let url = self.url(repository, &format!("manifests/{reference}"));
         let response = self
-            .send(repository, |http| {
+            .send_read(repository, |http| {
                 http.get(&url).header(header::ACCEPT, MANIFEST_ACCEPT)
             })
             .await?;
@@ -368,7 +381,7 @@ impl RegistryClient {
     /// The tags of a repository (the first thousand).
     pub async fn list_tags(&self, repository: &str) -> Result<Vec<String>> {
         let url = self.url(repository, "tags/list?n=1000");
-        let response = self.send(repository, |http| http.get(&url)).await?;
+        let response = self.send_read(repository, |http| http.get(&url)).await?;
         if response.status() == StatusCode::NOT_FOUND {
             return Err(OciError::NotFound {
                 registry: self.host.clone(),
@@ -394,7 +407,7 @@ impl RegistryClient {
             return Ok(());
         }
         let url = self.url(repository, &format!("blobs/{digest}"));
-        let response = self.send(repository, |http| http.get(&url)).await?;
+        let response = self.send_read(repository, |http| http.get(&url)).await?;
         let mut response = self
             .check(repository, &format!("blob {digest}"), response)
             .await?;
@@ -421,7 +434,7 @@ impl RegistryClient {
 
     pub async fn blob_exists(&self, repository: &str, digest: &Digest) -> Result<bool> {
         let url = self.url(repository, &format!("blobs/{digest}"));
-        let response = self.send(repository, |http| http.head(&url)).await?;
+        let response = self.send_read(repository, |http| http.head(&url)).await?;
         match response.status() {
             status if status.is_success() => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
@@ -441,7 +454,7 @@ impl RegistryClient {
             encode(from)
         );
         let response = self
-            .send_with_pull_from(repository, Some(from), |http| {
+            .send_scoped(repository, scopes_for(repository, Some(from)), |http| {
                 http.post(&url).header(header::CONTENT_LENGTH, 0)
             })
             .await?;

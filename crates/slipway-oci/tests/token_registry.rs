@@ -515,3 +515,45 @@ async fn a_wrong_password_is_reported_as_a_refused_login() {
     assert!(!error.contains("wrong"), "no password in: {error}");
     drop(server);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_login_that_may_not_push_still_pulls() {
+    let server = TokenServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (blobs, manifest) = small_image(&store, 1);
+    let repository = unique("pull-only");
+    let client = server.client();
+    for digest in &blobs {
+        client
+            .upload_blob(&repository, digest, &store)
+            .await
+            .unwrap();
+    }
+    let digest = client
+        .put_manifest(&repository, "1.0", &manifest, OCI_MANIFEST)
+        .await
+        .unwrap();
+
+    // From now on the token service denies any request that asks for push here.
+    server
+        .state
+        .refused
+        .lock()
+        .unwrap()
+        .push((repository.clone(), "push".into()));
+    server.state.deny_refused.store(true, Ordering::SeqCst);
+    let reader = server.client();
+    let read = reader.get_manifest(&repository, "1.0").await.unwrap();
+    assert_eq!(read.digest, digest);
+    let pulled = tempfile::tempdir().unwrap();
+    let pulled = Store::open(pulled.path()).unwrap();
+    reader
+        .fetch_blob(&repository, &blobs[1], &pulled)
+        .await
+        .unwrap();
+    assert_eq!(
+        pulled.read_blob(&blobs[1]).unwrap(),
+        store.read_blob(&blobs[1]).unwrap()
+    );
+}
