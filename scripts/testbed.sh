@@ -11,6 +11,12 @@
 #     otherwise starts `dockerd` in the background (log: $STATE/logs/dockerd.log).
 #   - A distribution registry (Debian's docker-registry binary, own config, htpasswd/bcrypt auth)
 #     on 127.0.0.1:$SLIPWAY_TESTBED_REGISTRY_PORT (default 5000), storage in $STATE/registry/data.
+#   - A second distribution registry with bearer-token auth (the flow of GHCR, Docker Hub, GitLab,
+#     Harbor) on 127.0.0.1:$SLIPWAY_TESTBED_TOKEN_REGISTRY_PORT (default 5001), storage in
+#     $STATE/token-registry/data. It trusts tokens signed by $STATE/token-registry/signer.key
+#     (RSA; certificate signer.crt is its rootcertbundle) for service slipway-testbed-token and
+#     issuer slipway-testbed-token-issuer; the token server is the tests' own, on the realm
+#     http://127.0.0.1:$SLIPWAY_TESTBED_TOKEN_REALM_PORT/token (default 5002).
 #   - The official-image stand-in debian:bookworm-20251117-slim, made with
 #     `debootstrap --variant=minbase` from the host's Debian mirror, imported into the engine and
 #     pushed to the registry as 127.0.0.1:5000/library/debian:bookworm-20251117-slim.
@@ -27,6 +33,8 @@
 # Settings (environment):
 #   SLIPWAY_TESTBED_DIR             state dir (default /var/tmp/slipway-testbed)
 #   SLIPWAY_TESTBED_REGISTRY_PORT   registry port on 127.0.0.1 (default 5000)
+#   SLIPWAY_TESTBED_TOKEN_REGISTRY_PORT  token-auth registry port on 127.0.0.1 (default 5001)
+#   SLIPWAY_TESTBED_TOKEN_REALM_PORT     port the tests' token server listens on (default 5002)
 #   SLIPWAY_TESTBED_MOTO_PORT       moto_server port on 127.0.0.1 (default 5055)
 #   SLIPWAY_TESTBED_STORAGE_DRIVER  storage driver for a dockerd we start (default: overlay2 if the
 #                                   kernel has overlayfs, else vfs)
@@ -37,6 +45,11 @@ STATE=${SLIPWAY_TESTBED_DIR:-/var/tmp/slipway-testbed}
 PORT=${SLIPWAY_TESTBED_REGISTRY_PORT:-5000}
 REGISTRY=127.0.0.1:${PORT}
 REG_USER=slipway
+TOKEN_PORT=${SLIPWAY_TESTBED_TOKEN_REGISTRY_PORT:-5001}
+TOKEN_REGISTRY=127.0.0.1:${TOKEN_PORT}
+TOKEN_REALM=http://127.0.0.1:${SLIPWAY_TESTBED_TOKEN_REALM_PORT:-5002}/token
+TOKEN_SERVICE=slipway-testbed-token
+TOKEN_ISSUER=slipway-testbed-token-issuer
 DOCKER_SOCK=/var/run/docker.sock
 HOST2_SOCK=$STATE/run/docker2.sock    # a second engine: "host two" for multi-host deploys
 HOST2_BRIDGE=slipway-br2
@@ -56,6 +69,7 @@ CREATED=$STATE/created          # what `up` made: dockerd.pid, registry.pid, ima
 LOGS=$STATE/logs
 CACHE=$STATE/cache
 REGDIR=$STATE/registry
+TOKDIR=$STATE/token-registry
 ENV_FILE=$STATE/env
 MOTO_VERSION=5.2.5
 MOTO_PORT=${SLIPWAY_TESTBED_MOTO_PORT:-5055}
@@ -426,6 +440,74 @@ EOF
   die "the registry does not answer on http://$REGISTRY/v2/ (log: $LOGS/registry.log)"
 }
 
+# token_registry_status: HTTP status of an anonymous GET /v2/ on the token registry (401 when up).
+token_registry_status() {
+  curl -s -o /dev/null -w '%{http_code}' --max-time 3 "http://$TOKEN_REGISTRY/v2/" || true
+}
+
+ensure_token_registry() {
+  mkdir -p "$TOKDIR/data" "$LOGS" "$CREATED"
+  local changed=0
+  if [[ ! -s $TOKDIR/signer.key || ! -s $TOKDIR/signer.crt ]]; then
+    log "generating the token signing key and certificate ($TOKDIR/signer.crt)"
+    (umask 077 && openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=$TOKEN_ISSUER" \
+      -keyout "$TOKDIR/signer.key" -out "$TOKDIR/signer.crt" 2>/dev/null) ||
+      die "openssl could not make the token signing key"
+    changed=1
+  fi
+  if write_if_changed "$TOKDIR/config.yml" 600 <<EOF; then changed=1; fi
+# written by scripts/testbed.sh; the bearer-token registry of the slipway test bed
+version: 0.1
+log:
+  level: info
+  fields:
+    service: slipway-testbed-token-registry
+storage:
+  filesystem:
+    rootdirectory: $TOKDIR/data
+  delete:
+    enabled: true
+  cache:
+    blobdescriptor: inmemory
+http:
+  addr: $TOKEN_REGISTRY
+  secret: $(sha256sum "$TOKDIR/signer.crt" | cut -c1-32)
+  headers:
+    X-Content-Type-Options: [nosniff]
+auth:
+  token:
+    realm: $TOKEN_REALM
+    service: $TOKEN_SERVICE
+    issuer: $TOKEN_ISSUER
+    rootcertbundle: $TOKDIR/signer.crt
+EOF
+  local pid
+  pid=$(read_pid "$CREATED/token-registry.pid")
+  if [[ -n $pid ]] && pid_is "$pid" docker-registry; then
+    if [[ $changed -eq 0 && $(token_registry_status) == 401 ]]; then
+      return 0
+    fi
+    log "restarting the token registry (pid $pid)"
+    stop_pid "$pid" docker-registry
+  fi
+  rm -f "$CREATED/token-registry.pid"
+  local code
+  code=$(token_registry_status)
+  [[ $code == 000 ]] ||
+    die "something else answers on $TOKEN_REGISTRY (HTTP $code): stop it or set SLIPWAY_TESTBED_TOKEN_REGISTRY_PORT"
+  log "starting the token registry on $TOKEN_REGISTRY (storage $TOKDIR/data, log $LOGS/token-registry.log)"
+  # shellcheck disable=SC2016 # $$ and $1/$2 are expanded by the inner shell
+  setsid -f bash -c 'echo $$ >"$1"; exec docker-registry serve "$2"' _ \
+    "$CREATED/token-registry.pid" "$TOKDIR/config.yml" </dev/null >>"$LOGS/token-registry.log" 2>&1 9>&-
+  local i
+  for ((i = 0; i < 100; i++)); do
+    [[ $(token_registry_status) == 401 ]] && return 0
+    sleep 0.2
+  done
+  tail -n 20 "$LOGS/token-registry.log" >&2
+  die "the token registry does not answer on http://$TOKEN_REGISTRY/v2/ (log: $LOGS/token-registry.log)"
+}
+
 # --- moto: the AWS APIs (ECS, ELBv2, SSM, Secrets Manager, ECR) on loopback -------------------
 
 moto_status() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MOTO_PORT/moto-api/" 2>/dev/null || true; }
@@ -475,6 +557,12 @@ export SLIPWAY_TEST_HOST2_TCP=tcp://$HOST2_TCP
 export SLIPWAY_TEST_HOST2_CERT_PATH=$STATE/tls/client
 export SLIPWAY_TEST_HOST2_SSH=ssh://$(id -un)@$SSH_ALIAS
 export SLIPWAY_TEST_AWS_ENDPOINT=http://127.0.0.1:$MOTO_PORT
+export SLIPWAY_TEST_TOKEN_REGISTRY=$TOKEN_REGISTRY
+export SLIPWAY_TEST_TOKEN_REALM=$TOKEN_REALM
+export SLIPWAY_TEST_TOKEN_SERVICE=$TOKEN_SERVICE
+export SLIPWAY_TEST_TOKEN_ISSUER=$TOKEN_ISSUER
+export SLIPWAY_TEST_TOKEN_KEY=$TOKDIR/signer.key
+export SLIPWAY_TEST_TOKEN_CERT=$TOKDIR/signer.crt
 EOF
   if [[ -f $DOCKER_CFG_DIR/config.json ]] && grep -qF "\"$auth\"" "$DOCKER_CFG_DIR/config.json"; then
     return 0
@@ -662,6 +750,7 @@ cmd_up() {
   ensure_second_engine
   ensure_ssh_host
   ensure_registry
+  ensure_token_registry
   ensure_moto
   write_client_config
   ensure_debian_image
@@ -689,6 +778,11 @@ cmd_down() {
   pid=$(read_pid "$CREATED/registry.pid")
   if [[ -n $pid ]] && pid_is "$pid" docker-registry; then
     log "stopping the registry (pid $pid)"
+    stop_pid "$pid" docker-registry
+  fi
+  pid=$(read_pid "$CREATED/token-registry.pid")
+  if [[ -n $pid ]] && pid_is "$pid" docker-registry; then
+    log "stopping the token registry (pid $pid)"
     stop_pid "$pid" docker-registry
   fi
   pid=$(read_pid "$CREATED/moto.pid")
@@ -724,7 +818,7 @@ cmd_down() {
     log "stopping dockerd (pid $pid; started by testbed up)"
     stop_pid "$pid" dockerd
   fi
-  rm -rf "$CREATED" "$REGDIR" "$DOCKER_CFG_DIR" "$ENV_FILE" "$STATE/run" "$STATE/build"
+  rm -rf "$CREATED" "$REGDIR" "$TOKDIR" "$DOCKER_CFG_DIR" "$ENV_FILE" "$STATE/run" "$STATE/build"
   if [[ $purge -eq 1 ]]; then
     case $STATE in
       / | /var | /var/tmp | /tmp | "$HOME") die "refusing to purge $STATE" ;;
@@ -763,6 +857,12 @@ cmd_status() {
     echo "registry:  up (http://$REGISTRY, user $REG_USER, pid ${pid:-?}, data $REGDIR/data)"
   else
     echo "registry:  DOWN ($REGISTRY)"
+    rc=1
+  fi
+  if [[ $(token_registry_status) == 401 ]]; then
+    echo "token reg: up (http://$TOKEN_REGISTRY, realm $TOKEN_REALM, pid $(read_pid "$CREATED/token-registry.pid"), data $TOKDIR/data)"
+  else
+    echo "token reg: DOWN ($TOKEN_REGISTRY)"
     rc=1
   fi
   if engine_ping && docker image inspect "$DEBIAN_IMAGE" >/dev/null 2>&1; then

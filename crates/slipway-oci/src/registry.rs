@@ -104,12 +104,42 @@ impl RegistryClient {
         }
     }
 
-    /// Sends a request built by `build` (called again for each try), authenticating on 401
-    /// and retrying on 502/503/504 and connection failures.
+    /// Sends a request that writes to `repository`, built by `build` (called again for each
+    /// try), authenticating on 401 and retrying on 502/503/504 and connection failures.
     async fn send<F>(&self, repository: &str, build: F) -> Result<Response>
     where
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     {
+        self.send_scoped(repository, scopes_for(repository, None), build)
+            .await
+    }
+
+    /// [`send`](Self::send) for a request that only reads: a token service is asked for pull
+    /// alone, so a login that may not push still pulls.
+    async fn send_read<F>(&self, repository: &str, build: F) -> Result<Response>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    {
+        self.send_scoped(
+            repository,
+            vec![format!("repository:{repository}:pull")],
+            build,
+        )
+        .await
+    }
+
+    /// Sends with a token for `scopes` (token registries); Basic-auth registries ignore them.
+    async fn send_scoped<F>(
+        &self,
+        repository: &str,
+        scopes: Vec<String>,
+        build: F,
+    ) -> Result<Response>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    {
+        // Tokens are scoped: one per set of scopes.
+        let key = scopes.join(" ");
         let mut authenticated = false;
         let mut refreshed = false;
         let mut attempt = 0;
@@ -121,7 +151,7 @@ impl RegistryClient {
                 .authorizations
                 .lock()
                 .expect("not poisoned")
-                .get(repository)
+                .get(&key)
                 .cloned();
             if let Some(value) = authorization {
                 request = request.header(header::AUTHORIZATION, value);
@@ -135,7 +165,7 @@ impl RegistryClient {
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or_default()
                         .to_owned();
-                    self.authenticate(repository, &challenge).await?;
+                    self.authenticate(repository, &scopes, &challenge).await?;
                 }
                 // Refused again with a login that worked before: it expired (ECR tokens last
                 // 12 hours); log in anew once, unless another request already did.
@@ -163,7 +193,7 @@ impl RegistryClient {
                         })?;
                         *self.credential.lock().expect("not poisoned") = Some(fresh);
                     }
-                    self.authenticate(repository, &challenge).await?;
+                    self.authenticate(repository, &scopes, &challenge).await?;
                 }
                 // 500 too: the distribution registry answers it when a concurrent write of the
                 // same tag leaves a link file half-written for a moment.
@@ -185,7 +215,12 @@ impl RegistryClient {
         }
     }
 
-    async fn authenticate(&self, repository: &str, challenge: &str) -> Result<()> {
+    async fn authenticate(
+        &self,
+        repository: &str,
+        scopes: &[String],
+        challenge: &str,
+    ) -> Result<()> {
         let auth_failed = |message: String| OciError::Auth {
             registry: self.host.clone(),
             repository: repository.into(),
@@ -196,32 +231,53 @@ impl RegistryClient {
             let realm = params.get("realm").ok_or_else(|| {
                 auth_failed("the registry's bearer challenge has no realm".into())
             })?;
-            let mut url = format!(
-                "{realm}{}scope={}",
-                if realm.contains('?') { '&' } else { '?' },
-                encode(&format!("repository:{repository}:pull,push"))
-            );
+            let mut url = realm.clone();
+            for (i, scope) in scopes.iter().enumerate() {
+                let separator = if i == 0 && !realm.contains('?') {
+                    '?'
+                } else {
+                    '&'
+                };
+                url.push_str(&format!("{separator}scope={}", encode(scope)));
+            }
             if let Some(service) = params.get("service") {
                 url.push_str(&format!("&service={}", encode(service)));
             }
             let mut request = self.http.get(&url);
-            if let Some(credential) = self.credential() {
+            let credential = self.credential();
+            if let Some(credential) = &credential {
                 request = request.basic_auth(&credential.username, Some(&credential.password));
             }
             let response = request
                 .send()
                 .await
                 .map_err(|e| auth_failed(describe(&e)))?;
-            if !response.status().is_success() {
-                return Err(auth_failed(format!(
-                    "the token service answered {}",
-                    response.status()
-                )));
+            let status = response.status();
+            if !status.is_success() {
+                let said = registry_message(&response.text().await.unwrap_or_default());
+                let said = if said.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {said}")
+                };
+                let asked = scopes.join(" and ");
+                return Err(auth_failed(match (status, &credential) {
+                    (StatusCode::UNAUTHORIZED, Some(credential)) => format!(
+                        "the token service refused the login of {} ({status}{said}): check the username and password or token",
+                        credential.username
+                    ),
+                    (StatusCode::UNAUTHORIZED, None) => format!(
+                        "the token service wants a login for {asked} ({status}{said}): docker login, or SLIPWAY_REGISTRY_<NAME>_USERNAME/_PASSWORD"
+                    ),
+                    _ => format!(
+                        "the token service refused {asked} ({status}{said}): the login may lack that access"
+                    ),
+                }));
             }
             let body: serde_json::Value = response
                 .json()
                 .await
-                .map_err(|e| auth_failed(e.to_string()))?;
+                .map_err(|e| auth_failed(format!("the token service's answer is not JSON: {e}")))?;
             let token = body
                 .get("token")
                 .or_else(|| body.get("access_token"))
@@ -239,7 +295,7 @@ impl RegistryClient {
         self.authorizations
             .lock()
             .expect("not poisoned")
-            .insert(repository.into(), value);
+            .insert(scopes.join(" "), value);
         Ok(())
     }
 
@@ -253,10 +309,16 @@ impl RegistryClient {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(OciError::Auth {
                 registry: self.host.clone(),
                 repository: repository.into(),
-                message: format!(
-                    "{what}: {} (check the credentials for {})",
+                message: refusal(
+                    what,
                     response.status(),
-                    self.host
+                    response
+                        .headers()
+                        .get(header::WWW_AUTHENTICATE)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default(),
+                    &scopes_for(repository, None),
+                    &self.host,
                 ),
             }),
             StatusCode::NOT_FOUND => Err(OciError::NotFound {
@@ -276,7 +338,7 @@ impl RegistryClient {
     pub async fn get_manifest(&self, repository: &str, reference: &str) -> Result<Manifest> {
         let url = self.url(repository, &format!("manifests/{reference}"));
         let response = self
-            .send(repository, |http| {
+            .send_read(repository, |http| {
                 http.get(&url).header(header::ACCEPT, MANIFEST_ACCEPT)
             })
             .await?;
@@ -319,7 +381,7 @@ impl RegistryClient {
     /// The tags of a repository (the first thousand).
     pub async fn list_tags(&self, repository: &str) -> Result<Vec<String>> {
         let url = self.url(repository, "tags/list?n=1000");
-        let response = self.send(repository, |http| http.get(&url)).await?;
+        let response = self.send_read(repository, |http| http.get(&url)).await?;
         if response.status() == StatusCode::NOT_FOUND {
             return Err(OciError::NotFound {
                 registry: self.host.clone(),
@@ -345,7 +407,7 @@ impl RegistryClient {
             return Ok(());
         }
         let url = self.url(repository, &format!("blobs/{digest}"));
-        let response = self.send(repository, |http| http.get(&url)).await?;
+        let response = self.send_read(repository, |http| http.get(&url)).await?;
         let mut response = self
             .check(repository, &format!("blob {digest}"), response)
             .await?;
@@ -372,7 +434,7 @@ impl RegistryClient {
 
     pub async fn blob_exists(&self, repository: &str, digest: &Digest) -> Result<bool> {
         let url = self.url(repository, &format!("blobs/{digest}"));
-        let response = self.send(repository, |http| http.head(&url)).await?;
+        let response = self.send_read(repository, |http| http.head(&url)).await?;
         match response.status() {
             status if status.is_success() => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
@@ -392,7 +454,7 @@ impl RegistryClient {
             encode(from)
         );
         let response = self
-            .send(repository, |http| {
+            .send_scoped(repository, scopes_for(repository, Some(from)), |http| {
                 http.post(&url).header(header::CONTENT_LENGTH, 0)
             })
             .await?;
@@ -535,17 +597,147 @@ fn describe(error: &reqwest::Error) -> String {
     text
 }
 
-/// `Bearer realm="...",service="..."` → its parameters.
+/// The token scopes a request on `repository` needs: pull and push on it, and pull on the
+/// repository a blob is mounted from.
+fn scopes_for(repository: &str, pull_from: Option<&str>) -> Vec<String> {
+    let mut scopes = vec![format!("repository:{repository}:pull,push")];
+    if let Some(from) = pull_from.filter(|from| *from != repository) {
+        scopes.push(format!("repository:{from}:pull"));
+    }
+    scopes
+}
+
+/// The message of a registry or token service error body (`{"errors":[{"message":..}]}`,
+/// `{"details":..}` or `{"error":..}`), empty when there is none.
+fn registry_message(body: &str) -> String {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(body) else {
+        return String::new();
+    };
+    let text = value["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| e["message"].as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .filter(|m| !m.is_empty())
+        .or_else(|| value["details"].as_str().map(str::to_owned))
+        .or_else(|| value["error"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    text.chars().take(200).collect()
+}
+
+/// What to tell the user when the registry still refuses a request after authenticating:
+/// a token without the access asked for names the scope; otherwise the login is wrong.
+fn refusal(
+    what: &str,
+    status: StatusCode,
+    challenge: &str,
+    asked: &[String],
+    host: &str,
+) -> String {
+    let params = if challenge.to_ascii_lowercase().starts_with("bearer") {
+        challenge_params(challenge)
+    } else {
+        HashMap::new()
+    };
+    if params.get("error").map(String::as_str) == Some("insufficient_scope")
+        || (status == StatusCode::FORBIDDEN && params.contains_key("scope"))
+    {
+        let scope = params
+            .get("scope")
+            .cloned()
+            .unwrap_or_else(|| asked.join(" "));
+        return format!(
+            "{what}: {status}: the token service did not grant {scope} (the login may lack pull or push access there)"
+        );
+    }
+    format!("{what}: {status} (check the credentials for {host})")
+}
+
+/// `Bearer realm="...",service="...",scope="repository:a:pull,push"` → its parameters
+/// (quoted values may hold commas).
 fn challenge_params(challenge: &str) -> HashMap<String, String> {
     let rest = challenge.split_once(' ').map_or("", |(_, r)| r);
     let mut params = HashMap::new();
-    for part in rest.split(',') {
-        if let Some((key, value)) = part.trim().split_once('=') {
-            params.insert(
-                key.trim().to_ascii_lowercase(),
-                value.trim().trim_matches('"').to_owned(),
-            );
+    let mut chars = rest.chars().peekable();
+    loop {
+        while chars.next_if(|c| *c == ',' || c.is_whitespace()).is_some() {}
+        let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+        if key.is_empty() {
+            break;
         }
+        let mut value = String::new();
+        if chars.next_if_eq(&'"').is_some() {
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => value.extend(chars.next()),
+                    '"' => break,
+                    c => value.push(c),
+                }
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| *c != ',') {
+                value.push(c);
+            }
+        }
+        params.insert(key.trim().to_ascii_lowercase(), value.trim().to_owned());
     }
     params
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenge_values_keep_their_commas() {
+        let params = challenge_params(
+            r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push repository:c:pull",error="insufficient_scope""#,
+        );
+        assert_eq!(params["realm"], "https://auth.example/token");
+        assert_eq!(params["service"], "registry.example");
+        assert_eq!(
+            params["scope"],
+            "repository:a/b:pull,push repository:c:pull"
+        );
+        assert_eq!(params["error"], "insufficient_scope");
+    }
+
+    #[test]
+    fn a_mount_asks_for_pull_on_its_source() {
+        assert_eq!(
+            scopes_for("app/prod", Some("app/stage")),
+            ["repository:app/prod:pull,push", "repository:app/stage:pull"]
+        );
+        assert_eq!(scopes_for("app", Some("app")), ["repository:app:pull,push"]);
+    }
+
+    #[test]
+    fn a_missing_scope_is_named() {
+        let message = refusal(
+            "upload",
+            StatusCode::UNAUTHORIZED,
+            r#"Bearer realm="r",service="s",scope="repository:a:pull,push",error="insufficient_scope""#,
+            &scopes_for("a", None),
+            "registry.example",
+        );
+        assert!(
+            message.contains("did not grant repository:a:pull,push"),
+            "{message}"
+        );
+        let message = refusal(
+            "upload",
+            StatusCode::UNAUTHORIZED,
+            r#"Basic realm="r""#,
+            &scopes_for("a", None),
+            "registry.example",
+        );
+        assert!(
+            message.contains("check the credentials for registry.example"),
+            "{message}"
+        );
+    }
 }

@@ -17,6 +17,9 @@ mod pull_requests;
 mod sarif_schema;
 mod secret_files;
 mod server;
+mod token_registry;
+#[path = "../../../slipway-oci/tests/support/token_server.rs"]
+mod token_server;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
