@@ -54,8 +54,8 @@ pub fn template_candidates(compose_dir: &Path, file: &str) -> Vec<PathBuf> {
     candidates
 }
 
-/// The `env_file` entries of a compose service.
-fn env_files(service: &Node) -> Vec<String> {
+/// The `env_file` entries of a compose service (short form, or long form's `path`).
+pub(crate) fn env_files(service: &Node) -> Vec<String> {
     match service.get("env_file") {
         Some(node) => match &node.value {
             YamlValue::Seq(items) => items

@@ -1120,20 +1120,7 @@ impl Converter<'_> {
         runtime_env: &IndexMap<String, String>,
     ) -> Vec<String> {
         let mut values: IndexMap<String, String> = IndexMap::new();
-        let env_files: Vec<String> = match service.get("env_file") {
-            Some(node) => match &node.value {
-                Value::Seq(items) => items
-                    .iter()
-                    .filter_map(|i| {
-                        i.as_text()
-                            .or_else(|| i.get("path").and_then(Node::as_text))
-                    })
-                    .collect(),
-                _ => node.as_text().into_iter().collect(),
-            },
-            None => Vec::new(),
-        };
-        for file in env_files {
+        for file in crate::erb::env_files(service) {
             match self.read_env_file(&file) {
                 Some((text, erb)) => {
                     for (key, value) in parse_env_lines(&text) {

@@ -582,7 +582,7 @@ pub fn render(
     }
     // Secrets delivered as files, read from their sources like the templates' (once each).
     let mut secret_files = BTreeMap::new();
-    for name in file_secret_names(manifest, environment) {
+    for name in manifest.secret_file_names(environment) {
         let value = match secrets.get(&name) {
             Some((value, _)) => value.clone(),
             None => match (inputs.set.get(&name), env_config.secrets.get(&name)) {
@@ -753,21 +753,6 @@ pub fn render(
         secrets: masked_values,
         secret_files,
     })
-}
-
-/// Names of the secrets that the apps and services running in `environment` receive as files.
-fn file_secret_names(manifest: &Manifest, environment: &str) -> BTreeSet<String> {
-    let apps = manifest
-        .apps
-        .iter()
-        .filter(|(name, _)| slipway_core::manifest::app_runs_in(manifest, name, environment))
-        .flat_map(|(_, app)| app.secret_files.values());
-    let services = manifest
-        .services
-        .iter()
-        .filter(|(name, _)| manifest.service_runs_in(name, environment))
-        .flat_map(|(_, service)| service.secret_files.values());
-    apps.chain(services).cloned().collect()
 }
 
 /// How much work one template may make the engine do, in minijinja's fuel: one unit per

@@ -104,7 +104,7 @@ pub fn masked_value(value: &str, others: &[Option<&str>]) -> Option<String> {
 /// password, if any, is masked by [`mask_url_password`]), or a public key
 /// (`STRIPE_PUBLISHABLE_KEY`, `VAPID_PUBLIC_KEY`: published on purpose).
 pub fn names_a_secret(key: &str, value: &str) -> bool {
-    let words = words(key);
+    let words = slipway_core::manifest::key_words(key);
     let Some(last) = words.last() else {
         return false;
     };
@@ -145,31 +145,6 @@ pub fn names_a_secret(key: &str, value: &str) -> bool {
         "COOKIE",
     ];
     words.iter().any(|w| WORDS.contains(&w.as_str()))
-}
-
-/// `DB_PASSWORD`, `dbPassword`, `db-password` → `["DB", "PASSWORD"]`.
-fn words(key: &str) -> Vec<String> {
-    let mut words: Vec<String> = Vec::new();
-    let mut current = String::new();
-    let mut previous_lower = false;
-    for c in key.chars() {
-        if !c.is_ascii_alphanumeric() {
-            if !current.is_empty() {
-                words.push(std::mem::take(&mut current));
-            }
-            previous_lower = false;
-            continue;
-        }
-        if c.is_ascii_uppercase() && previous_lower && !current.is_empty() {
-            words.push(std::mem::take(&mut current));
-        }
-        previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
-        current.push(c.to_ascii_uppercase());
-    }
-    if !current.is_empty() {
-        words.push(current);
-    }
-    words
 }
 
 /// A URL's password (`scheme://user:PASSWORD@host`) replaced by `****`.

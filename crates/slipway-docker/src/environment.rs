@@ -1310,18 +1310,10 @@ fn compose_secrets(out: &mut String, files: &indexmap::IndexMap<String, String>)
 
 /// The secrets an environment's apps and services receive as files, sorted.
 pub fn compose_secret_names(manifest: &Manifest, environment: &str) -> Vec<String> {
-    let apps = manifest
-        .apps
-        .iter()
-        .filter(|(name, _)| slipway_core::manifest::app_runs_in(manifest, name, environment))
-        .flat_map(|(_, app)| app.secret_files.values());
-    let services = manifest
-        .services
-        .iter()
-        .filter(|(name, _)| manifest.service_runs_in(name, environment))
-        .flat_map(|(_, service)| service.secret_files.values());
-    let names: std::collections::BTreeSet<String> = apps.chain(services).cloned().collect();
-    names.into_iter().collect()
+    manifest
+        .secret_file_names(environment)
+        .into_iter()
+        .collect()
 }
 
 /// `<state dir>/secrets/<env>/<secret>`: where `compose export` puts a secret's file.
@@ -1338,8 +1330,7 @@ pub fn compose_secret_files(
     rendered: &slipway_config::RenderedEnvironment,
     state_dir: &Path,
 ) -> Result<Vec<PathBuf>> {
-    use std::io::Write as _;
-    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    use std::os::unix::fs::PermissionsExt as _;
     let mut written = Vec::new();
     for secret in compose_secret_names(manifest, environment) {
         let path = compose_secret_path(state_dir, environment, &secret);
@@ -1355,17 +1346,8 @@ pub fn compose_secret_files(
                 "secret `{secret}` has no value in environment `{environment}`"
             ))
         })?;
-        let temporary = path.with_extension("tmp");
-        let mut handle = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&temporary)
+        slipway_core::files::write_atomic(&path, slipway_core::files::PRIVATE, value.as_bytes())
             .map_err(io)?;
-        handle.write_all(value.as_bytes()).map_err(io)?;
-        drop(handle);
-        std::fs::rename(&temporary, &path).map_err(io)?;
         written.push(path);
     }
     Ok(written)

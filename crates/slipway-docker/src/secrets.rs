@@ -111,8 +111,6 @@ impl serde::Serialize for SecretFiles {
 /// bytes, 0600, made on first use). A digest on a label that anyone with `docker inspect` reads
 /// must not let them test guesses of a short password.
 pub fn digest_key(state_dir: &Path) -> Result<Vec<u8>> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
     let path = state_dir.join("secret-digest.key");
     if let Ok(key) = std::fs::read(&path)
         && key.len() == 32
@@ -125,20 +123,8 @@ pub fn digest_key(state_dir: &Path) -> Result<Vec<u8>> {
     };
     std::fs::create_dir_all(state_dir).map_err(io)?;
     let mut key = vec![0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut random| random.read_exact(&mut key))
-        .map_err(io)?;
-    let temporary = path.with_extension("tmp");
-    let mut handle = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&temporary)
-        .map_err(io)?;
-    handle.write_all(&key).map_err(io)?;
-    drop(handle);
-    std::fs::rename(&temporary, &path).map_err(io)?;
+    getrandom::fill(&mut key).map_err(|e| io(std::io::Error::other(e.to_string())))?;
+    slipway_core::files::write_atomic(&path, slipway_core::files::PRIVATE, &key).map_err(io)?;
     Ok(key)
 }
 
@@ -146,12 +132,10 @@ pub fn digest_key(state_dir: &Path) -> Result<Vec<u8>> {
 /// since engines that share a host (and its /dev/shm) may each have a container of that name.
 pub fn host_dir(container: &str) -> Result<String> {
     let mut random = [0u8; 8];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut source| source.read_exact(&mut random))
-        .map_err(|source| DockerError::Io {
-            path: "/dev/urandom".into(),
-            source,
-        })?;
+    getrandom::fill(&mut random).map_err(|e| DockerError::Io {
+        path: "the OS random source".into(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
     Ok(format!(
         "{HOST_SECRETS_ROOT}/{container}-{}",
         hex::encode(random)

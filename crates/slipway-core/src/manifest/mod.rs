@@ -9,8 +9,8 @@ mod model;
 mod path;
 mod validate;
 pub use validate::{
-    PlainSecret, app_runs_in, ecs_secret_file_refusals, is_plain_file_name, looks_secret,
-    parse_port_mapping, parse_publish, plain_secret, url_password,
+    PlainSecret, app_runs_in, ecs_secret_file_refusals, is_plain_file_name, key_words,
+    looks_secret, parse_port_mapping, parse_publish, plain_secret, url_password,
 };
 mod values;
 
@@ -148,6 +148,22 @@ impl Manifest {
             .get(name)
             .and_then(|env| env.config.clone())
             .unwrap_or_else(|| format!("config/{name}"))
+    }
+
+    /// The secrets the apps and services running in `environment` receive as files
+    /// (`secret_files`), each once, sorted.
+    pub fn secret_file_names(&self, environment: &str) -> std::collections::BTreeSet<String> {
+        let apps = self
+            .apps
+            .iter()
+            .filter(|(name, _)| app_runs_in(self, name, environment))
+            .flat_map(|(_, app)| app.secret_files.values());
+        let services = self
+            .services
+            .iter()
+            .filter(|(name, _)| self.service_runs_in(name, environment))
+            .flat_map(|(_, service)| service.secret_files.values());
+        apps.chain(services).cloned().collect()
     }
 
     /// Whether a service runs in an environment.

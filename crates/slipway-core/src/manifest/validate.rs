@@ -1241,7 +1241,9 @@ pub fn url_password(value: &str) -> Option<&str> {
 /// Whether an environment key names a secret (`DB_PASSWORD`, `apiKey`, `GITHUB_TOKEN`), judged
 /// by whole words so that `TOKENIZERS_PARALLELISM` is not one and `POSTGRES_PASSWORD_FILE` (a
 /// path to a secret) is not either.
-pub fn looks_secret(key: &str) -> bool {
+/// The words of a variable's name, upper-cased: split at anything not a letter or digit and
+/// where camelCase turns upper (`dbPassword_FILE` → `DB`, `PASSWORD`, `FILE`).
+pub fn key_words(key: &str) -> Vec<String> {
     let mut words: Vec<String> = Vec::new();
     let mut current = String::new();
     let mut previous_lower = false;
@@ -1258,6 +1260,11 @@ pub fn looks_secret(key: &str) -> bool {
         current.push(c.to_ascii_uppercase());
     }
     words.extend((!current.is_empty()).then_some(current));
+    words
+}
+
+pub fn looks_secret(key: &str) -> bool {
+    let words = key_words(key);
     if words.last().is_some_and(|w| {
         matches!(
             w.as_str(),
