@@ -646,9 +646,18 @@ fn refusal(
     if params.get("error").map(String::as_str) == Some("insufficient_scope")
         || (status == StatusCode::FORBIDDEN && params.contains_key("scope"))
     {
+        // The registry lists a scope's actions in no fixed order: name them as asked
+        // (`pull,push`), so the same refusal always reads the same.
         let scope = params
             .get("scope")
-            .cloned()
+            .map(|scope| match scope.rsplit_once(':') {
+                Some((resource, actions)) => {
+                    let mut actions: Vec<&str> = actions.split(',').collect();
+                    actions.sort_unstable();
+                    format!("{resource}:{}", actions.join(","))
+                }
+                None => scope.clone(),
+            })
             .unwrap_or_else(|| asked.join(" "));
         return format!(
             "{what}: {status}: the token service did not grant {scope} (the login may lack pull or push access there)"
