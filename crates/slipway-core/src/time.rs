@@ -22,11 +22,55 @@ pub fn rfc3339(epoch: u64) -> String {
     )
 }
 
-/// Unix seconds now.
+/// Unix seconds now, from the system clock: the one place slipway reads the wall clock.
+/// Code that decides something from the time takes a [`Clock`] instead, so tests can set it.
 pub fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    SystemClock.now()
+}
+
+/// Where the time comes from: the system clock in the product, a [`ManualClock`] in tests.
+pub trait Clock: Send + Sync {
+    /// Unix seconds now.
+    fn now(&self) -> u64;
+}
+
+/// The wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    }
+}
+
+/// A clock that moves only when told: the double for decisions that depend on the time.
+#[derive(Debug, Default)]
+pub struct ManualClock {
+    seconds: std::sync::atomic::AtomicU64,
+}
+
+impl ManualClock {
+    /// A clock that reads `seconds` until it is moved.
+    pub fn at(seconds: u64) -> Self {
+        Self {
+            seconds: std::sync::atomic::AtomicU64::new(seconds),
+        }
+    }
+
+    /// Moves the clock forward by `seconds`.
+    pub fn advance(&self, seconds: u64) {
+        self.seconds
+            .fetch_add(seconds, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> u64 {
+        self.seconds.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 #[cfg(test)]
@@ -35,5 +79,14 @@ mod tests {
     fn timestamps_are_utc() {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(super::rfc3339(1_795_683_600), "2026-11-26T09:00:00Z");
+    }
+
+    #[test]
+    fn a_manual_clock_moves_only_when_told() {
+        use super::Clock;
+        let clock = super::ManualClock::at(100);
+        assert_eq!(clock.now(), 100);
+        clock.advance(5);
+        assert_eq!(clock.now(), 105);
     }
 }

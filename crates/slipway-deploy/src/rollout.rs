@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
 use slipway_core::Manifest;
@@ -55,9 +55,7 @@ pub struct DeployRequest {
 }
 
 pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    slipway_core::time::now() as i64
 }
 
 /// The deploy engine for one environment.
