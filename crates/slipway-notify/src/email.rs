@@ -10,22 +10,10 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use slipway_core::manifest::Notification;
 
+use crate::channel::{Attempt, Channel, Failure};
 use crate::{Event, event_name, resolve};
 
 const WHOLE_EXCHANGE: Duration = Duration::from_secs(15);
-
-/// Why a message was not sent, and whether trying again may help.
-pub(crate) struct Failure {
-    pub message: String,
-    pub retry: bool,
-}
-
-fn permanent(message: String) -> Failure {
-    Failure {
-        message,
-        retry: false,
-    }
-}
 
 /// The message an event becomes: the title as subject, then one `name: value` line per fact.
 pub fn message_text(event: &Event) -> (String, String) {
@@ -45,26 +33,42 @@ pub fn message_text(event: &Event) -> (String, String) {
     (event.title.clone(), body)
 }
 
-fn mailbox(text: &str, field: &str) -> Result<Mailbox, Failure> {
+fn mailbox(text: &str, field: &str) -> Result<Mailbox, String> {
     text.parse()
-        .map_err(|e| permanent(format!("`{field}` address `{text}`: {e}")))
+        .map_err(|e| format!("`{field}` address `{text}`: {e}"))
 }
 
-pub(crate) struct Mailer {
+/// An email channel: its SMTP server (STARTTLS required, a login when configured), sender and
+/// recipients.
+pub struct Email {
     transport: AsyncSmtpTransport<Tokio1Executor>,
-    message: Message,
+    from: Mailbox,
+    to: Vec<Mailbox>,
+    password: Option<String>,
 }
 
-impl Mailer {
-    pub fn new(channel: &Notification, event: &Event) -> Result<Mailer, Failure> {
+impl std::fmt::Debug for Email {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The transport holds the password: only the addresses are shown.
+        f.debug_struct("Email")
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Email {
+    /// Opens the email channel `channel` describes: `smtp` as host:port, the `from` and `to`
+    /// addresses, the login's password from its `env:VAR`. Why it cannot, for the report.
+    pub fn open(channel: &Notification) -> Result<Email, String> {
         let Some(smtp) = channel.smtp.as_deref() else {
-            return Err(permanent("the channel has no `smtp`".into()));
+            return Err("the channel has no `smtp`".into());
         };
         let Some((host, port)) = smtp
             .rsplit_once(':')
             .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
         else {
-            return Err(permanent(format!("`smtp = \"{smtp}\"` is not host:port")));
+            return Err(format!("`smtp = \"{smtp}\"` is not host:port"));
         };
         let from = channel.from.clone().unwrap_or_else(|| {
             let host = std::fs::read_to_string("/etc/hostname")
@@ -72,53 +76,74 @@ impl Mailer {
                 .unwrap_or_else(|_| "localhost".into());
             format!("slipway <slipway@{host}>")
         });
-        let (subject, body) = message_text(event);
-        let mut builder = Message::builder()
-            .from(mailbox(&from, "from")?)
-            .subject(subject)
-            .header(ContentType::TEXT_PLAIN);
-        for to in &channel.to {
-            builder = builder.to(mailbox(to, "to")?);
+        let from = mailbox(&from, "from")?;
+        let to = channel
+            .to
+            .iter()
+            .map(|to| mailbox(to, "to"))
+            .collect::<Result<Vec<_>, _>>()?;
+        if to.is_empty() {
+            return Err("the channel has no `to`".into());
         }
-        let message = builder
-            .body(body)
-            .map_err(|e| permanent(format!("cannot write the message: {e}")))?;
         let tls = TlsParameters::new(host.to_owned())
-            .map_err(|e| permanent(format!("TLS settings for {host}: {e}")))?;
+            .map_err(|e| format!("TLS settings for {host}: {e}"))?;
         let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
             .port(port)
             .tls(Tls::Required(tls))
             .timeout(Some(Duration::from_secs(10)));
+        let mut secret = None;
         if let (Some(username), Some(password)) = (&channel.username, &channel.password) {
-            let password = resolve(password)
-                .map_err(|e| permanent(e.replace("webhook URL", "SMTP password")))?;
-            transport = transport.credentials(Credentials::new(username.clone(), password));
+            let password =
+                resolve(password).map_err(|e| e.replace("webhook URL", "SMTP password"))?;
+            transport = transport.credentials(Credentials::new(username.clone(), password.clone()));
+            secret = Some(password);
         }
-        Ok(Mailer {
+        Ok(Email {
             transport: transport.build(),
-            message,
+            from,
+            to,
+            password: secret,
         })
     }
 
-    pub async fn send(&self) -> Result<(), Failure> {
-        // The transport's timeout covers connecting and commands, not a server that goes
-        // silent mid-conversation: bound the whole exchange.
-        match tokio::time::timeout(WHOLE_EXCHANGE, self.transport.send(self.message.clone())).await
-        {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(error)) => Err(Failure {
-                // 4xx answers and lost connections are worth another try; 5xx are not.
-                retry: !error.is_permanent(),
-                message: describe(&error),
-            }),
-            Err(_) => Err(Failure {
-                retry: true,
-                message: format!(
+    fn message(&self, event: &Event) -> Result<Message, Failure> {
+        let (subject, body) = message_text(event);
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .subject(subject)
+            .header(ContentType::TEXT_PLAIN);
+        for to in &self.to {
+            builder = builder.to(to.clone());
+        }
+        builder
+            .body(body)
+            .map_err(|e| Failure::permanent(format!("cannot write the message: {e}")))
+    }
+}
+
+impl Channel for Email {
+    fn send<'a>(&'a self, event: &'a Event) -> Attempt<'a> {
+        Box::pin(async move {
+            let message = self.message(event)?;
+            // The transport's timeout covers connecting and commands, not a server that goes
+            // silent mid-conversation: bound the whole exchange.
+            match tokio::time::timeout(WHOLE_EXCHANGE, self.transport.send(message)).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(error)) => Err(Failure {
+                    // 4xx answers and lost connections are worth another try; 5xx are not.
+                    retry: !error.is_permanent(),
+                    message: describe(&error),
+                }),
+                Err(_) => Err(Failure::transient(format!(
                     "the SMTP server did not finish within {}s",
                     WHOLE_EXCHANGE.as_secs()
-                ),
-            }),
-        }
+                ))),
+            }
+        })
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        self.password.iter().cloned().collect()
     }
 }
 

@@ -4,16 +4,21 @@
 //! email over SMTP with STARTTLS.
 //! A channel that fails is retried, then reported; it never fails what it reports on. Webhook
 //! URLs carry their secret, so they never appear in a report.
+//!
+//! Each channel is a [`channel::Channel`]: the real adapters ([`webhook::Webhook`],
+//! [`email::Email`]) and a recording double ([`double::Recording`]) for unit tests; the sending
+//! logic of [`channel::send_to`] (retries, the report) knows none of them.
 
+pub mod channel;
+pub mod double;
 pub mod email;
+pub mod webhook;
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use slipway_core::Manifest;
 use slipway_core::manifest::{EventKind, Notification, NotificationKind};
-
-const ATTEMPTS: u32 = 3;
 
 /// Something that happened.
 #[derive(Debug, Clone)]
@@ -32,7 +37,10 @@ pub struct Event {
 /// What happened to one channel's message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
+    /// The channel's name in slipway.toml (`[notifications.NAME]`).
     pub channel: String,
+    /// Attempts made; 0 when the channel could not be opened (a missing `url`, an unset
+    /// variable, an address that does not parse) and so was skipped.
     pub attempts: u32,
     /// `None` when delivered.
     pub error: Option<String>,
@@ -111,99 +119,37 @@ pub(crate) fn resolve(url: &str) -> Result<String, String> {
     }
 }
 
-/// Sends `event` to each channel that takes it, all at once; every channel's outcome.
+/// Sends `event` to each channel that takes it, one after the other; every channel's outcome.
 pub async fn send(manifest: &Manifest, event: &Event, only: Option<&[String]>) -> Vec<Delivery> {
-    let client = match reqwest::Client::builder()
+    let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .user_agent(concat!("slipway/", env!("CARGO_PKG_VERSION")))
         .build()
-    {
-        Ok(client) => client,
-        Err(error) => {
-            return channels_for(manifest, event.kind, only)
-                .into_iter()
-                .map(|(name, _)| Delivery {
-                    channel: name.clone(),
-                    attempts: 0,
-                    error: Some(error.to_string()),
-                })
-                .collect();
-        }
-    };
-    // Few channels, one after the other: the report keeps slipway.toml's order.
-    let mut out = Vec::new();
-    for (name, channel) in channels_for(manifest, event.kind, only) {
-        out.push(deliver(&client, name, channel, event).await);
-    }
-    out
+        .map_err(|error| error.to_string());
+    let channels = channels_for(manifest, event.kind, only)
+        .into_iter()
+        .map(|(name, channel)| (name.clone(), open(client.as_ref(), channel)))
+        .collect();
+    channel::send_to(channels, event, channel::Retry::default()).await
 }
 
-async fn deliver(
-    client: &reqwest::Client,
-    name: &str,
+/// The real adapter of `channel`, or why it cannot be used.
+fn open(
+    client: Result<&reqwest::Client, &String>,
     channel: &Notification,
-    event: &Event,
-) -> Delivery {
-    let failed = |attempts, error: String| Delivery {
-        channel: name.to_owned(),
-        attempts,
-        error: Some(error),
-    };
+) -> Result<Box<dyn channel::Channel>, String> {
     if channel.kind == NotificationKind::Email {
-        let mailer = match email::Mailer::new(channel, event) {
-            Ok(mailer) => mailer,
-            Err(failure) => return failed(0, failure.message),
-        };
-        let mut last = String::new();
-        for attempt in 1..=ATTEMPTS {
-            match mailer.send().await {
-                Ok(()) => {
-                    return Delivery {
-                        channel: name.to_owned(),
-                        attempts: attempt,
-                        error: None,
-                    };
-                }
-                Err(failure) if !failure.retry => return failed(attempt, failure.message),
-                Err(failure) => last = failure.message,
-            }
-            if attempt < ATTEMPTS {
-                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
-            }
-        }
-        return failed(ATTEMPTS, last);
+        return Ok(Box::new(email::Email::open(channel)?));
     }
     let url = match channel.url.as_deref().map(resolve) {
-        Some(Ok(url)) => url,
-        Some(Err(error)) => return failed(0, error),
-        None => return failed(0, "the channel has no `url`".into()),
+        Some(url) => url?,
+        None => return Err("the channel has no `url`".into()),
     };
-    let body = payload(channel.kind, event);
-    let mut last = String::new();
-    for attempt in 1..=ATTEMPTS {
-        match client.post(&url).json(&body).send().await {
-            Ok(answer) if answer.status().is_success() => {
-                return Delivery {
-                    channel: name.to_owned(),
-                    attempts: attempt,
-                    error: None,
-                };
-            }
-            Ok(answer) => {
-                last = format!("the receiver answered {}", answer.status());
-                let retry = answer.status().is_server_error() || answer.status().as_u16() == 429;
-                if !retry {
-                    return failed(attempt, last);
-                }
-            }
-            // The URL holds the webhook's secret: errors are reported without it.
-            Err(error) => last = error.without_url().to_string(),
-        }
-        if attempt < ATTEMPTS {
-            tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
-        }
-    }
-    failed(ATTEMPTS, last)
+    Ok(Box::new(webhook::Webhook::new(
+        client.cloned().map_err(Clone::clone)?,
+        url,
+        channel.kind,
+    )))
 }
 
 #[cfg(test)]
@@ -238,5 +184,60 @@ mod tests {
         let hook = payload(NotificationKind::Webhook, &deployed());
         assert_eq!(hook["event"], "deployed");
         assert_eq!(hook["facts"]["by"], "ada@laptop");
+    }
+
+    fn manifest(notifications: &str) -> Manifest {
+        let text = format!("schema = 1\n[project]\nname = \"shop\"\n{notifications}");
+        slipway_core::manifest::load_manifest(&text).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_channel_that_cannot_be_opened_is_skipped_with_its_reason_and_sends_nothing() {
+        let manifest = manifest(
+            r#"
+[notifications.team]
+kind = "slack"
+url = "env:SLIPWAY_NOTIFY_TEST_UNSET_URL"
+
+[notifications.ops]
+kind = "email"
+smtp = "mail.internal:587"
+to = ["ops@example.com"]
+username = "slipway"
+password = "env:SLIPWAY_NOTIFY_TEST_UNSET_PASSWORD"
+
+[notifications.audit]
+kind = "webhook"
+url = "env:SLIPWAY_NOTIFY_TEST_UNSET_URL"
+events = ["rolled-back"]
+"#,
+        );
+        let report = send(&manifest, &deployed(), None).await;
+        // `audit` does not take deployments; the others are reported in slipway.toml's order.
+        assert_eq!(
+            report,
+            vec![
+                Delivery {
+                    channel: "team".into(),
+                    attempts: 0,
+                    error: Some(
+                        "the environment variable SLIPWAY_NOTIFY_TEST_UNSET_URL (its webhook URL) is not set"
+                            .into()
+                    ),
+                },
+                Delivery {
+                    channel: "ops".into(),
+                    attempts: 0,
+                    error: Some(
+                        "the environment variable SLIPWAY_NOTIFY_TEST_UNSET_PASSWORD (its SMTP password) is not set"
+                            .into()
+                    ),
+                },
+            ]
+        );
+        let only = ["ops".to_owned()];
+        let report = send(&manifest, &deployed(), Some(&only)).await;
+        assert_eq!(report.len(), 1);
+        assert_eq!(report[0].channel, "ops");
     }
 }
