@@ -3,17 +3,27 @@
 //! `X-Gitea-Signature: <hex>`); GitLab sends the shared secret itself (`X-Gitlab-Token`). A
 //! request that fails the check is refused before its body is read as JSON.
 
+pub mod payload;
+
 use hmac::{Hmac, Mac};
+use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
+use payload::{MergeRequestEvent, PullRequestEvent, Push};
+
+/// The git host a webhook comes from (its path: `/hooks/github|gitlab|gitea`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GitHost {
+    /// GitHub (and GitHub Enterprise Server).
     GitHub,
+    /// GitLab.
     GitLab,
+    /// Gitea and Forgejo, which send the same events.
     Gitea,
 }
 
 impl GitHost {
+    /// Its name in paths, metrics and triggers (`webhook:github`).
     pub fn name(self) -> &'static str {
         match self {
             GitHost::GitHub => "github",
@@ -27,19 +37,29 @@ impl GitHost {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HookEvent {
     /// A push (a merge lands as a push too): the branch and the commit it now points at.
-    Push { branch: String, rev: String },
+    Push {
+        /// The branch (no `refs/heads/`).
+        branch: String,
+        /// The commit it points at.
+        rev: String,
+    },
     /// A pull request opened, or given new commits: its number, branch and head commit, and
     /// the branch it merges into.
     PullRequest {
+        /// Its number on the host (`#7`, GitLab's `!7`).
         number: u64,
+        /// The branch with the changes.
         branch: String,
+        /// The branch's head commit.
         rev: String,
+        /// The branch it merges into.
         into: String,
     },
     /// A branch deleted, a tag, a ping: nothing to run.
     Ignored(String),
 }
 
+/// Why a webhook is refused; the text is the answer's body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HookError {
     /// 401: no signature, or the wrong one.
@@ -168,17 +188,19 @@ pub fn parse(host: GitHost, event: Option<&str>, body: &[u8]) -> Result<HookEven
             ));
         }
     };
-    let json: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| HookError::BadRequest(format!("the body is not JSON: {e}")))?;
     if !is_push {
-        return pull_request(host, &json);
+        return match host {
+            GitHost::GitLab => merge_request(decode(body, "merge request event")?),
+            GitHost::GitHub | GitHost::Gitea => pull_request(decode(body, "pull request event")?),
+        };
     }
-    let text = |key: &str| json.get(key).and_then(|v| v.as_str());
-    let reference =
-        text("ref").ok_or_else(|| HookError::BadRequest("no `ref` in the push".into()))?;
+    let push: Push = decode(body, "push")?;
+    let reference = push
+        .reference
+        .ok_or_else(|| HookError::BadRequest("no `ref` in the push".into()))?;
     let rev = match host {
-        GitHost::GitLab => text("checkout_sha").or_else(|| text("after")),
-        _ => text("after"),
+        GitHost::GitLab => push.checkout_sha.or(push.after),
+        _ => push.after,
     }
     .ok_or_else(|| HookError::BadRequest("no `after` commit in the push".into()))?;
     let Some(branch) = reference.strip_prefix("refs/heads/") else {
@@ -187,65 +209,133 @@ pub fn parse(host: GitHost, event: Option<&str>, body: &[u8]) -> Result<HookEven
     if rev.chars().all(|c| c == '0') {
         return Ok(HookEvent::Ignored(format!("branch `{branch}` was deleted")));
     }
-    if rev.len() != 40 || !rev.chars().all(|c| c.is_ascii_hexdigit()) {
+    if !is_commit_id(&rev) {
         return Err(HookError::BadRequest(format!("`{rev}` is not a commit id")));
     }
     Ok(HookEvent::Push {
         branch: branch.to_owned(),
-        rev: rev.to_owned(),
+        rev,
     })
 }
 
-fn pull_request(host: GitHost, json: &serde_json::Value) -> Result<HookEvent, HookError> {
-    let missing =
-        |what: &str| HookError::BadRequest(format!("no {what} in the pull request event"));
-    let text = |value: &serde_json::Value, what: &str| {
-        value
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| missing(what))
-    };
+/// `body` as the payload type `T`: a body that is not JSON, or JSON of another shape, is a bad
+/// request that says which (`what` names the event) and, for a shape, where.
+fn decode<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, HookError> {
+    let not_json =
+        |error: serde_json::Error| HookError::BadRequest(format!("the body is not JSON: {error}"));
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut reader).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        if inner.is_data() && path == "." {
+            HookError::BadRequest(format!("the {what}: {inner}"))
+        } else if inner.is_data() {
+            HookError::BadRequest(format!("the {what} at `{path}`: {inner}"))
+        } else {
+            not_json(inner)
+        }
+    })?;
+    reader.end().map_err(not_json)?;
+    Ok(value)
+}
+
+fn is_commit_id(rev: &str) -> bool {
+    rev.len() == 40 && rev.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+fn missing(what: &str) -> HookError {
+    HookError::BadRequest(format!("no {what} in the pull request event"))
+}
+
+/// What a pull request (or merge request) event says, host by host.
+struct Request {
+    number: u64,
+    action: String,
+    branch: String,
+    rev: String,
+    into: String,
+    /// False for an update that changed the title or labels, not the code.
+    new_commits: bool,
+    /// Why it counts as coming from a fork; `None` when it provably comes from the repository
+    /// itself.
+    from_fork: Option<String>,
+}
+
+fn pull_request(event: PullRequestEvent) -> Result<HookEvent, HookError> {
+    let pull = event.pull_request.unwrap_or_default();
+    let head = pull.head.unwrap_or_default();
+    let base = pull.base.unwrap_or_default();
     // A pull request from a fork carries code and a slipway.toml nobody here has vetted: it
     // would run with the server's secrets. When the event does not say where the head comes
     // from (a deleted fork's `head.repo` is null), it is taken for a fork.
-    let from_fork = fork_reason(host, json);
-    let (number, action, branch, rev, into, new_commits) = match host {
-        GitHost::GitLab => {
-            let request = &json["object_attributes"];
-            (
-                request["iid"]
-                    .as_u64()
-                    .ok_or_else(|| missing("object_attributes.iid"))?,
-                text(&request["action"], "object_attributes.action")?,
-                text(&request["source_branch"], "object_attributes.source_branch")?,
-                text(
-                    &request["last_commit"]["id"],
-                    "object_attributes.last_commit.id",
-                )?,
-                text(&request["target_branch"], "object_attributes.target_branch")?,
-                // An update without `oldrev` changed the title or labels, not the code.
-                !request["oldrev"].is_null(),
-            )
-        }
-        GitHost::GitHub | GitHost::Gitea => {
-            let pull = &json["pull_request"];
-            (
-                json["number"]
-                    .as_u64()
-                    .or_else(|| pull["number"].as_u64())
-                    .ok_or_else(|| missing("number"))?,
-                text(&json["action"], "action")?,
-                text(&pull["head"]["ref"], "pull_request.head.ref")?,
-                text(&pull["head"]["sha"], "pull_request.head.sha")?,
-                text(&pull["base"]["ref"], "pull_request.base.ref")?,
-                true,
-            )
-        }
+    let from_fork = match (
+        head.repo.and_then(|repo| repo.full_name),
+        base.repo.and_then(|repo| repo.full_name),
+    ) {
+        (Some(head), Some(base)) if head == base => None,
+        (Some(head), Some(_)) => Some(format!("head repository {head}")),
+        (None, _) => Some("its head repository is unknown, perhaps deleted".into()),
+        (Some(_), None) => Some("the event names no base repository".into()),
     };
+    decide(Request {
+        number: event
+            .number
+            .or(pull.number)
+            .ok_or_else(|| missing("number"))?,
+        action: event.action.ok_or_else(|| missing("action"))?,
+        branch: head
+            .reference
+            .ok_or_else(|| missing("pull_request.head.ref"))?,
+        rev: head.sha.ok_or_else(|| missing("pull_request.head.sha"))?,
+        into: base
+            .reference
+            .ok_or_else(|| missing("pull_request.base.ref"))?,
+        new_commits: true,
+        from_fork,
+    })
+}
+
+fn merge_request(event: MergeRequestEvent) -> Result<HookEvent, HookError> {
+    let request = event.object_attributes.unwrap_or_default();
+    // Only a request whose source and target project are both named, and the same, comes from
+    // the project itself.
+    let from_fork = match (request.source_project_id, request.target_project_id) {
+        (Some(source), Some(target)) if source == target => None,
+        (Some(source), Some(target)) => {
+            Some(format!("source project {source}, target project {target}"))
+        }
+        _ => Some("the event names no source or target project".into()),
+    };
+    decide(Request {
+        number: request
+            .iid
+            .ok_or_else(|| missing("object_attributes.iid"))?,
+        action: request
+            .action
+            .ok_or_else(|| missing("object_attributes.action"))?,
+        branch: request
+            .source_branch
+            .ok_or_else(|| missing("object_attributes.source_branch"))?,
+        rev: request
+            .last_commit
+            .and_then(|commit| commit.id)
+            .ok_or_else(|| missing("object_attributes.last_commit.id"))?,
+        into: request
+            .target_branch
+            .ok_or_else(|| missing("object_attributes.target_branch"))?,
+        new_commits: request.oldrev.is_some(),
+        from_fork,
+    })
+}
+
+/// Whether a pull request event starts anything: an opened or reopened request, or new commits,
+/// and never one from a fork.
+fn decide(request: Request) -> Result<HookEvent, HookError> {
+    let Request { number, action, .. } = &request;
     let runs = match action.as_str() {
         "opened" | "reopened" | "open" | "reopen" => true,
         "synchronize" | "synchronized" => true,
-        "update" => new_commits,
+        "update" => request.new_commits,
         _ => false,
     };
     if !runs {
@@ -253,52 +343,23 @@ fn pull_request(host: GitHost, json: &serde_json::Value) -> Result<HookEvent, Ho
             "pull request #{number} was {action}: nothing to run"
         )));
     }
-    if let Some(why) = from_fork {
+    if let Some(why) = &request.from_fork {
         return Ok(HookEvent::Ignored(format!(
             "pull request #{number} comes from a fork ({why}): its code does not run here"
         )));
     }
-    if rev.len() != 40 || !rev.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(HookError::BadRequest(format!("`{rev}` is not a commit id")));
+    if !is_commit_id(&request.rev) {
+        return Err(HookError::BadRequest(format!(
+            "`{}` is not a commit id",
+            request.rev
+        )));
     }
     Ok(HookEvent::PullRequest {
-        number,
-        branch,
-        rev,
-        into,
+        number: request.number,
+        branch: request.branch,
+        rev: request.rev,
+        into: request.into,
     })
-}
-
-/// Why a pull request event counts as coming from a fork, `None` when it provably comes from the
-/// repository itself.
-fn fork_reason(host: GitHost, json: &serde_json::Value) -> Option<String> {
-    match host {
-        GitHost::GitLab => {
-            let request = &json["object_attributes"];
-            match (
-                request["source_project_id"].as_u64(),
-                request["target_project_id"].as_u64(),
-            ) {
-                (Some(source), Some(target)) if source == target => None,
-                (Some(source), Some(target)) => {
-                    Some(format!("source project {source}, target project {target}"))
-                }
-                _ => Some("the event names no source or target project".into()),
-            }
-        }
-        GitHost::GitHub | GitHost::Gitea => {
-            let pull = &json["pull_request"];
-            match (
-                pull["head"]["repo"]["full_name"].as_str(),
-                pull["base"]["repo"]["full_name"].as_str(),
-            ) {
-                (Some(head), Some(base)) if head == base => None,
-                (Some(head), Some(_)) => Some(format!("head repository {head}")),
-                (None, _) => Some("its head repository is unknown, perhaps deleted".into()),
-                (Some(_), None) => Some("the event names no base repository".into()),
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -583,5 +644,261 @@ mod tests {
             &body,
         );
         assert_eq!(gitea[0], "gitea delivery g-1");
+    }
+
+    /// A delivery as the host sends it (see testdata/webhooks/), edited by `change`.
+    fn delivery(file: &str, change: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+        let text = match file {
+            "github-push" => include_str!("../testdata/webhooks/github-push.json"),
+            "github-pull-request-opened" => {
+                include_str!("../testdata/webhooks/github-pull-request-opened.json")
+            }
+            "github-pull-request-deleted-fork" => {
+                include_str!("../testdata/webhooks/github-pull-request-deleted-fork.json")
+            }
+            "gitea-pull-request-synchronized" => {
+                include_str!("../testdata/webhooks/gitea-pull-request-synchronized.json")
+            }
+            "gitlab-push" => include_str!("../testdata/webhooks/gitlab-push.json"),
+            "gitlab-push-branch-deleted" => {
+                include_str!("../testdata/webhooks/gitlab-push-branch-deleted.json")
+            }
+            "gitlab-merge-request-update" => {
+                include_str!("../testdata/webhooks/gitlab-merge-request-update.json")
+            }
+            other => panic!("no delivery {other}"),
+        };
+        let mut json: serde_json::Value = serde_json::from_str(text).unwrap();
+        change(&mut json);
+        serde_json::to_vec(&json).unwrap()
+    }
+
+    fn unchanged(_: &mut serde_json::Value) {}
+
+    #[test]
+    fn real_pushes_name_their_branch_and_commit() {
+        assert_eq!(
+            parse(
+                GitHost::GitHub,
+                Some("push"),
+                &delivery("github-push", unchanged)
+            ),
+            Ok(HookEvent::Push {
+                branch: "main".into(),
+                rev: SHA.into()
+            })
+        );
+        // Gitea and Forgejo send GitHub's shape.
+        assert_eq!(
+            parse(
+                GitHost::Gitea,
+                Some("push"),
+                &delivery("github-push", unchanged)
+            ),
+            Ok(HookEvent::Push {
+                branch: "main".into(),
+                rev: SHA.into()
+            })
+        );
+        // GitLab's `checkout_sha` is the commit to build, even where `after` says otherwise.
+        let other = "0123456789abcdef0123456789abcdef01234567";
+        assert_eq!(
+            parse(
+                GitHost::GitLab,
+                Some("Push Hook"),
+                &delivery("gitlab-push", |json| json["after"] = other.into())
+            ),
+            Ok(HookEvent::Push {
+                branch: "main".into(),
+                rev: SHA.into()
+            })
+        );
+        assert_eq!(
+            parse(
+                GitHost::GitLab,
+                Some("Push Hook"),
+                &delivery("gitlab-push-branch-deleted", unchanged)
+            ),
+            Ok(HookEvent::Ignored(
+                "branch `feature/old` was deleted".into()
+            ))
+        );
+        assert!(matches!(
+            parse(
+                GitHost::GitHub,
+                Some("push"),
+                &delivery("github-push", |json| json["ref"] = "refs/tags/v1.4.0".into())
+            ),
+            Ok(HookEvent::Ignored(why)) if why == "`refs/tags/v1.4.0` is not a branch"
+        ));
+    }
+
+    #[test]
+    fn real_pull_requests_from_the_repository_itself_start_runs() {
+        assert_eq!(
+            parse(
+                GitHost::GitHub,
+                Some("pull_request"),
+                &delivery("github-pull-request-opened", unchanged)
+            ),
+            Ok(HookEvent::PullRequest {
+                number: 7,
+                branch: "feature/prices".into(),
+                rev: SHA.into(),
+                into: "main".into(),
+            })
+        );
+        assert_eq!(
+            parse(
+                GitHost::Gitea,
+                Some("pull_request"),
+                &delivery("gitea-pull-request-synchronized", unchanged)
+            ),
+            Ok(HookEvent::PullRequest {
+                number: 12,
+                branch: "feature/prices".into(),
+                rev: SHA.into(),
+                into: "main".into(),
+            })
+        );
+        assert_eq!(
+            parse(
+                GitHost::GitLab,
+                Some("Merge Request Hook"),
+                &delivery("gitlab-merge-request-update", unchanged)
+            ),
+            Ok(HookEvent::PullRequest {
+                number: 7,
+                branch: "feature/prices".into(),
+                rev: SHA.into(),
+                into: "main".into(),
+            })
+        );
+        // The number is also read from inside the pull request.
+        assert!(matches!(
+            parse(
+                GitHost::Gitea,
+                Some("pull_request"),
+                &delivery("gitea-pull-request-synchronized", |json| {
+                    json.as_object_mut().unwrap().remove("number");
+                })
+            ),
+            Ok(HookEvent::PullRequest { number: 12, .. })
+        ));
+    }
+
+    #[test]
+    fn a_merge_request_update_without_new_commits_starts_nothing() {
+        assert_eq!(
+            parse(
+                GitHost::GitLab,
+                Some("Merge Request Hook"),
+                &delivery("gitlab-merge-request-update", |json| {
+                    json["object_attributes"]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("oldrev");
+                })
+            ),
+            Ok(HookEvent::Ignored(
+                "pull request #7 was update: nothing to run".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn real_pull_requests_from_forks_start_nothing() {
+        // A fork that was deleted: GitHub sends `head.repo: null`.
+        assert!(matches!(
+            parse(
+                GitHost::GitHub,
+                Some("pull_request"),
+                &delivery("github-pull-request-deleted-fork", unchanged)
+            ),
+            Ok(HookEvent::Ignored(why))
+                if why == "pull request #8 comes from a fork (its head repository is unknown, perhaps deleted): its code does not run here"
+        ));
+        assert!(matches!(
+            parse(
+                GitHost::Gitea,
+                Some("pull_request"),
+                &delivery("gitea-pull-request-synchronized", |json| {
+                    json["pull_request"]["head"]["repo"]["full_name"] = "mallory/shop".into();
+                })
+            ),
+            Ok(HookEvent::Ignored(why)) if why.contains("comes from a fork (head repository mallory/shop)")
+        ));
+        assert!(matches!(
+            parse(
+                GitHost::GitLab,
+                Some("Merge Request Hook"),
+                &delivery("gitlab-merge-request-update", |json| {
+                    json["object_attributes"]["source_project_id"] = 77.into();
+                })
+            ),
+            Ok(HookEvent::Ignored(why)) if why.contains("comes from a fork (source project 77, target project 15)")
+        ));
+        // Without both project ids it may come from a fork.
+        for id in ["source_project_id", "target_project_id"] {
+            for change in [None, Some(serde_json::Value::Null)] {
+                let body = delivery("gitlab-merge-request-update", |json| {
+                    let attributes = json["object_attributes"].as_object_mut().unwrap();
+                    match &change {
+                        None => {
+                            attributes.remove(id);
+                        }
+                        Some(value) => {
+                            attributes.insert(id.into(), value.clone());
+                        }
+                    }
+                });
+                assert!(
+                    matches!(
+                        parse(GitHost::GitLab, Some("Merge Request Hook"), &body),
+                        Ok(HookEvent::Ignored(why)) if why.contains("comes from a fork")
+                    ),
+                    "{id} {change:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_delivery_of_another_shape_is_refused_naming_the_field() {
+        let refused = parse(
+            GitHost::GitHub,
+            Some("pull_request"),
+            &delivery("github-pull-request-opened", |json| {
+                json["pull_request"]["head"]["sha"] = 42.into();
+            }),
+        );
+        assert!(
+            matches!(&refused, Err(HookError::BadRequest(why)) if why.starts_with("the pull request event at `pull_request.head.sha`: invalid type")),
+            "{refused:?}"
+        );
+        let refused = parse(GitHost::GitLab, Some("Push Hook"), br#""refs/heads/main""#);
+        assert!(
+            matches!(&refused, Err(HookError::BadRequest(why)) if why.starts_with("the push: invalid type: string \"refs/heads/main\", expected an object")),
+            "{refused:?}"
+        );
+        let refused = parse(GitHost::GitHub, Some("push"), b"{} trailing");
+        assert!(
+            matches!(&refused, Err(HookError::BadRequest(why)) if why.starts_with("the body is not JSON")),
+            "{refused:?}"
+        );
+        // Missing fields are named.
+        let refused = parse(
+            GitHost::GitLab,
+            Some("Merge Request Hook"),
+            &delivery("gitlab-merge-request-update", |json| {
+                json["object_attributes"]["last_commit"] = serde_json::json!({});
+            }),
+        );
+        assert_eq!(
+            refused,
+            Err(HookError::BadRequest(
+                "no object_attributes.last_commit.id in the pull request event".into()
+            ))
+        );
     }
 }
