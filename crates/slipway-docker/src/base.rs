@@ -12,7 +12,8 @@ use slipway_lint::dockerfile;
 use slipway_lint::image::ImageRef;
 use slipway_oci::app::{default_registry, fixed_tag, registry};
 
-use crate::{DockerError, Engine, Result};
+use crate::api::ImageEngine;
+use crate::{DockerError, Result};
 
 /// What varies between runs of the pipeline and goes into tags.
 #[derive(Debug, Clone)]
@@ -85,7 +86,7 @@ pub fn base_repository(manifest: &Manifest, name: &str) -> Result<(String, Strin
 /// lacks one, it is pulled from the registry that mirrors Docker Hub and tagged with its
 /// official name, the way Docker's registry-mirrors setting resolves it.
 async fn resolve_official_images(
-    engine: &Engine,
+    engine: &impl ImageEngine,
     manifest: &Manifest,
     dockerfile_path: &Path,
     log: &mut (dyn FnMut(&str) + Send),
@@ -144,7 +145,7 @@ async fn resolve_official_images(
 }
 
 pub async fn build_base(
-    engine: &Engine,
+    engine: &impl ImageEngine,
     manifest: &Manifest,
     root: &Path,
     name: &str,
@@ -200,7 +201,7 @@ pub struct TestOutcome {
 
 /// Runs the base's tests in containers of `image`; the first failure is an error.
 pub async fn test_base(
-    engine: &Engine,
+    engine: &impl ImageEngine,
     manifest: &Manifest,
     name: &str,
     image: &str,
@@ -247,7 +248,7 @@ pub struct Published {
 /// Pushes every tag (a tag is written even when the digest did not change) and reads back the
 /// digest the registry holds.
 pub async fn push_base(
-    engine: &Engine,
+    engine: &impl ImageEngine,
     manifest: &Manifest,
     built: &BuiltBase,
 ) -> Result<Published> {

@@ -1,6 +1,7 @@
 //! The Docker Engine adapter (bollard): image builds from a Dockerfile, one-off containers for
 //! tests, pushes, and pulls through the Docker Hub mirror.
 
+pub mod api;
 pub mod base;
 pub mod checks;
 pub mod environment;
