@@ -159,3 +159,64 @@ fn describe(error: &lettre::transport::smtp::Error) -> String {
     }
     format!("SMTP: {error}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn channel(settings: &str) -> Notification {
+        let text = format!(
+            "schema = 1\n[project]\nname = \"shop\"\n[notifications.ops]\nkind = \"email\"\n{settings}"
+        );
+        let mut manifest = slipway_core::manifest::load_manifest(&text).unwrap();
+        manifest.notifications.shift_remove("ops").unwrap()
+    }
+
+    #[test]
+    fn an_address_that_does_not_parse_is_named_before_anything_is_sent() {
+        let error = Email::open(&channel(
+            "smtp = \"mail.internal:587\"\nto = [\"ops@example.com\", \"not an address\"]",
+        ))
+        .unwrap_err();
+        assert!(
+            error.starts_with("`to` address `not an address`: "),
+            "{error}"
+        );
+        let error = Email::open(&channel(
+            "smtp = \"mail.internal:587\"\nto = [\"ops@example.com\"]\nfrom = \"slipway at example\"",
+        ))
+        .unwrap_err();
+        assert!(
+            error.starts_with("`from` address `slipway at example`: "),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_message_names_the_event_its_environment_and_facts() {
+        let event = Event {
+            kind: slipway_core::manifest::EventKind::RolledBack,
+            title: "shop: prod rolled back to r6".into(),
+            facts: vec![("from".into(), "r7".into()), ("by".into(), "ada".into())],
+            project: "shop".into(),
+            environment: Some("prod".into()),
+            at: "2026-11-26T08:00:00Z".into(),
+        };
+        let (subject, body) = message_text(&event);
+        assert_eq!(subject, "shop: prod rolled back to r6");
+        assert_eq!(
+            body,
+            "shop: prod rolled back to r6\n\nenvironment: prod\nfrom: r7\nby: ada\n\nevent: rolled-back at 2026-11-26T08:00:00Z\nproject: shop\n"
+        );
+    }
+
+    #[test]
+    fn the_login_password_is_a_secret_of_the_channel() {
+        // PATH: a variable every process has, standing in for the password's variable.
+        let email = Email::open(&channel(
+            "smtp = \"mail.internal:587\"\nto = [\"ops@example.com\"]\nusername = \"slipway\"\npassword = \"env:PATH\"",
+        ))
+        .unwrap();
+        assert_eq!(email.secrets(), [std::env::var("PATH").unwrap()]);
+    }
+}
