@@ -8,8 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use slipway_core::Manifest;
+use slipway_image_ref::ImageRef;
 use slipway_lint::dockerfile;
-use slipway_lint::image::ImageRef;
 use slipway_oci::app::{default_registry, fixed_tag, registry};
 
 use crate::{DockerError, Engine, Result};
@@ -115,22 +115,21 @@ async fn resolve_official_images(
         {
             continue;
         }
-        let Some(reference) = ImageRef::parse(&image) else {
+        let Ok(reference) = ImageRef::parse(&image) else {
             continue;
         };
-        if !reference.is_official(&[]) || engine.has_image(&image).await {
+        if !reference.is_official_image() || engine.has_image(&image).await {
             continue;
         }
         let Some((mirror_name, mirror)) = mirror else {
             continue;
         };
-        let repository = if reference.repository.contains('/') {
-            reference.repository.clone()
-        } else {
-            format!("library/{}", reference.repository)
-        };
-        let mut from = format!("{}/{repository}", mirror.url.trim_end_matches('/'));
-        if let Some(tag) = &reference.tag {
+        let mut from = format!(
+            "{}/{}",
+            mirror.url.trim_end_matches('/'),
+            reference.repository()
+        );
+        if let Some(tag) = reference.tag() {
             from.push(':');
             from.push_str(tag);
         }
