@@ -8,8 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use slipway_core::Manifest;
+use slipway_dockerfile as dockerfile;
 use slipway_image_ref::ImageRef;
-use slipway_lint::dockerfile;
 use slipway_oci::app::{default_registry, fixed_tag, registry};
 
 use crate::{DockerError, Engine, Result};
