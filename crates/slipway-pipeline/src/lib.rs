@@ -7,7 +7,6 @@
 pub mod changes;
 pub mod ci;
 pub mod environment;
-pub mod githost;
 pub mod mask;
 pub mod runner;
 pub mod steps;
@@ -58,8 +57,6 @@ pub enum PipelineError {
     },
     #[error("run {run} cannot be resumed: {reason}")]
     NotResumable { run: i64, reason: String },
-    #[error("{host}: {message}")]
-    GitHost { host: &'static str, message: String },
     #[error("step {step}: {message}")]
     Step { step: String, message: String },
     #[error(
