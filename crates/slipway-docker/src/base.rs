@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use slipway_core::Manifest;
@@ -17,19 +16,15 @@ use crate::{DockerError, Engine, Result};
 /// What varies between runs of the pipeline and goes into tags.
 #[derive(Debug, Clone)]
 pub struct TagContext {
-    pub now: SystemTime,
+    /// Unix seconds: the moment `{date}` and `{timestamp}` stand for.
+    pub now: u64,
     pub git_sha: Option<String>,
     pub branch: Option<String>,
 }
 
 /// `{date}-{git_sha}` → `2026-11-25-ab12cd3`.
 pub fn expand_tag(scheme: &str, context: &TagContext) -> Result<String> {
-    let seconds = context
-        .now
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let stamp = slipway_oci::image::rfc3339(seconds);
+    let stamp = slipway_oci::image::rfc3339(context.now);
     let date = &stamp[..10];
     let timestamp: String = stamp.chars().filter(char::is_ascii_digit).collect();
     let mut tag = scheme
@@ -267,10 +262,7 @@ pub async fn push_base(
         .get_manifest(&repository, fixed)
         .await
         .map_err(|e| DockerError::Engine(e.to_string()))?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = slipway_core::time::now();
     Ok(Published {
         base: built.name.clone(),
         digest: pushed.digest.to_string(),
@@ -286,7 +278,7 @@ mod tests {
     #[test]
     fn tags_expand_their_placeholders() {
         let context = TagContext {
-            now: UNIX_EPOCH + std::time::Duration::from_secs(1_764_028_800),
+            now: 1_764_028_800,
             git_sha: Some("ab12cd34ef".into()),
             branch: Some("feature/x".into()),
         };
