@@ -28,6 +28,14 @@ pub fn now() -> u64 {
     SystemClock.now()
 }
 
+/// Unix nanoseconds now, from the system clock: only to make names unique (temporary files),
+/// never to decide anything.
+pub fn now_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
 /// Where the time comes from: the system clock in the product, a [`ManualClock`] in tests.
 pub trait Clock: Send + Sync {
     /// Unix seconds now.
@@ -75,6 +83,18 @@ impl Clock for ManualClock {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_nanosecond_clock_is_the_same_wall_clock() {
+        let before = super::now();
+        let nanos = super::now_nanos();
+        let after = super::now();
+        let seconds = (nanos / 1_000_000_000) as u64;
+        assert!(
+            before <= seconds && seconds <= after,
+            "{before} {seconds} {after}"
+        );
+    }
+
     #[test]
     fn timestamps_are_utc() {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");

@@ -7,7 +7,8 @@ pub mod host;
 pub mod lock;
 pub mod rollout;
 pub mod status;
-pub mod store;
+/// The release history, kept by `slipway-history` so readers need not link the deploy code.
+pub use slipway_history::releases as store;
 
 use std::path::PathBuf;
 
@@ -19,8 +20,8 @@ pub enum DeployError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the release history: {0}")]
-    Store(String),
+    #[error(transparent)]
+    History(#[from] slipway_history::HistoryError),
     #[error("environment `{environment}` is being deployed by {holder}; wait for it to finish")]
     Locked { environment: String, holder: String },
     #[error("{0}")]

@@ -4,12 +4,11 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use slipway_core::Manifest;
-use slipway_lint::dockerfile;
-use slipway_lint::image::ImageRef;
+use slipway_dockerfile as dockerfile;
+use slipway_image_ref::ImageRef;
 use slipway_oci::app::{default_registry, fixed_tag, registry};
 
 use crate::api::ImageEngine;
@@ -18,19 +17,15 @@ use crate::{DockerError, Result};
 /// What varies between runs of the pipeline and goes into tags.
 #[derive(Debug, Clone)]
 pub struct TagContext {
-    pub now: SystemTime,
+    /// Unix seconds: the moment `{date}` and `{timestamp}` stand for.
+    pub now: u64,
     pub git_sha: Option<String>,
     pub branch: Option<String>,
 }
 
 /// `{date}-{git_sha}` → `2026-11-25-ab12cd3`.
 pub fn expand_tag(scheme: &str, context: &TagContext) -> Result<String> {
-    let seconds = context
-        .now
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let stamp = slipway_oci::image::rfc3339(seconds);
+    let stamp = slipway_oci::image::rfc3339(context.now);
     let date = &stamp[..10];
     let timestamp: String = stamp.chars().filter(char::is_ascii_digit).collect();
     let mut tag = scheme
@@ -116,22 +111,21 @@ async fn resolve_official_images(
         {
             continue;
         }
-        let Some(reference) = ImageRef::parse(&image) else {
+        let Ok(reference) = ImageRef::parse(&image) else {
             continue;
         };
-        if !reference.is_official(&[]) || engine.has_image(&image).await {
+        if !reference.is_official_image() || engine.has_image(&image).await {
             continue;
         }
         let Some((mirror_name, mirror)) = mirror else {
             continue;
         };
-        let repository = if reference.repository.contains('/') {
-            reference.repository.clone()
-        } else {
-            format!("library/{}", reference.repository)
-        };
-        let mut from = format!("{}/{repository}", mirror.url.trim_end_matches('/'));
-        if let Some(tag) = &reference.tag {
+        let mut from = format!(
+            "{}/{}",
+            mirror.url.trim_end_matches('/'),
+            reference.repository()
+        );
+        if let Some(tag) = reference.tag() {
             from.push(':');
             from.push_str(tag);
         }
@@ -269,10 +263,7 @@ pub async fn push_base(
         .get_manifest(&repository, fixed)
         .await
         .map_err(|e| DockerError::Engine(e.to_string()))?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = slipway_core::time::now();
     Ok(Published {
         base: built.name.clone(),
         digest: pushed.digest.to_string(),
@@ -288,7 +279,7 @@ mod tests {
     #[test]
     fn tags_expand_their_placeholders() {
         let context = TagContext {
-            now: UNIX_EPOCH + std::time::Duration::from_secs(1_764_028_800),
+            now: 1_764_028_800,
             git_sha: Some("ab12cd34ef".into()),
             branch: Some("feature/x".into()),
         };

@@ -4,7 +4,7 @@ use slipway_compose::yaml::{Node, Pos, Value};
 use slipway_core::manifest::{PlainSecret, plain_secret};
 
 use crate::dockerfile_rules::RawFinding;
-use crate::image::ImageRef;
+use crate::image;
 
 const DATABASE_PORTS: &[u16] = &[
     5432, 3306, 33060, 27017, 6379, 9200, 9300, 1433, 11211, 5984, 1521, 26257,
@@ -37,16 +37,16 @@ pub fn check(root: &Node, source: &str) -> Vec<RawFinding> {
         if let Some(image) = service.get("image").and_then(Node::as_text)
             && !names_built_image
             && !image.contains('$')
-            && let Some(parsed) = ImageRef::parse(&image)
+            && let Some(parsed) = image::parse(&image)
         {
             let pos = service.key_pos("image").unwrap_or(service.pos);
-            match (&parsed.tag, &parsed.digest) {
+            match (parsed.tag(), parsed.digest()) {
                 (None, None) => report(
                     "CP001",
                     pos,
                     format!("service `{name}` uses `{image}` with no tag, which means `latest`"),
                 ),
-                (Some(tag), None) if tag == "latest" => report(
+                (Some("latest"), None) => report(
                     "CP001",
                     pos,
                     format!("service `{name}` uses the moving tag `{image}`"),

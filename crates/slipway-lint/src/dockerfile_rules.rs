@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use slipway_core::manifest::looks_secret;
 
 use crate::dockerfile::{Dockerfile, Instruction};
-use crate::image::ImageRef;
+use crate::image::{self, ImageRef};
 use crate::shell::{self, Word};
 
 /// What a Dockerfile is for, which decides the image-policy rules that apply.
@@ -268,8 +268,8 @@ pub fn check_with_files(
             && !windows
         {
             let root_image = substitute(root_image, &global_args)
-                .and_then(|image| ImageRef::parse(&image))
-                .filter(|image| image.is_official(&ctx.official_registries));
+                .and_then(|image| image::parse(&image))
+                .filter(|image| image::is_official(image, &ctx.official_registries));
             match privilege_drop(&chain, root_image.as_ref(), read_context_file) {
                 Some(how) => report("DF025", place, format!("{message}; {how}")),
                 None => report("DF010", place, message),
@@ -444,10 +444,10 @@ fn is_project_base(image: &str, ctx: &DockerfileContext) -> bool {
     if is_slipway_base_var(image) {
         return true;
     }
-    ImageRef::parse(image).is_some_and(|r| {
+    image::parse(image).is_some_and(|r| {
         ctx.base_repositories
             .iter()
-            .any(|base| r.repository == *base || r.repository.ends_with(&format!("/{base}")))
+            .any(|base| r.repository() == base || r.repository().ends_with(&format!("/{base}")))
     })
 }
 
@@ -556,8 +556,8 @@ fn check_from(
         // The tag depends on a build argument without a default: the repository alone still
         // tells whether the image is official or alpine.
         let lenient = substitute_unknown(&stage.image, global_args);
-        if let Some(image) = ImageRef::parse(&lenient).filter(|i| !i.repository.contains('$')) {
-            if role == Role::Base && !image.is_official(&ctx.official_registries) {
+        if let Some(image) = image::parse(&lenient).filter(|i| !i.repository().contains('$')) {
+            if role == Role::Base && !image::is_official(&image, &ctx.official_registries) {
                 report(
                     "DF001",
                     ins,
@@ -577,10 +577,10 @@ fn check_from(
         }
         return;
     };
-    let Some(image) = ImageRef::parse(&resolved) else {
+    let Some(image) = image::parse(&resolved) else {
         return;
     };
-    if role == Role::Base && !image.is_official(&ctx.official_registries) {
+    if role == Role::Base && !image::is_official(&image, &ctx.official_registries) {
         report(
             "DF001",
             ins,
@@ -590,7 +590,7 @@ fn check_from(
     if let Some((rule, message)) = pinning_finding(&resolved, &image) {
         report(rule, ins, message);
     }
-    if image.name() == "alpine" || image.tag.as_deref().is_some_and(|t| t.contains("alpine")) {
+    if image.name() == "alpine" || image.tag().is_some_and(|t| t.contains("alpine")) {
         report("DF005", ins, format!("`{resolved}` is an alpine image"));
     }
 }
@@ -599,14 +599,12 @@ fn check_from(
 /// on it inherit.
 /// DF002 for an image without a tag or with `latest`, DF004 for one pinned by tag only.
 fn pinning_finding(written: &str, image: &ImageRef) -> Option<(&'static str, String)> {
-    match (&image.tag, &image.digest) {
+    match (image.tag(), image.digest()) {
         (None, None) => Some((
             "DF002",
             format!("`{written}` has no tag, so it means `latest`"),
         )),
-        (Some(tag), _) if tag == "latest" => {
-            Some(("DF002", format!("`{written}` uses the moving `latest` tag")))
-        }
+        (Some("latest"), _) => Some(("DF002", format!("`{written}` uses the moving `latest` tag"))),
         (Some(_), None) => Some(("DF004", format!("`{written}` is pinned by tag only"))),
         _ => None,
     }
@@ -738,7 +736,7 @@ fn check_stage_body(
                     if !known_stage
                         && image_ref
                         && let Some(resolved) = substitute(from, global_args)
-                        && let Some(image) = ImageRef::parse(&resolved)
+                        && let Some(image) = image::parse(&resolved)
                         && let Some((rule, message)) = pinning_finding(&resolved, &image)
                     {
                         report(rule, ins, format!("COPY --from: {message}"));

@@ -1,15 +1,18 @@
 //! `slipway lint`: Dockerfiles, compose files, slipway.toml and the repository layout.
 
 pub mod compose_rules;
-pub mod dockerfile;
 pub mod dockerfile_rules;
 pub mod image;
 pub mod layout;
 pub mod output;
 pub mod rules;
-pub mod shell;
 
 mod project;
+
+/// The Dockerfile parser the rules read, from `slipway-dockerfile`.
+pub use slipway_dockerfile as dockerfile;
+/// The shell splitter the rules read RUN scripts with, from `slipway-dockerfile`.
+pub use slipway_dockerfile::shell;
 
 pub use dockerfile_rules::{DockerfileContext, Role};
 pub use project::{LintReport, Settings, lint_paths};

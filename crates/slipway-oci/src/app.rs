@@ -13,7 +13,7 @@ use crate::credentials::{self, Credential};
 use crate::image::{self, Base, ImageSettings};
 use crate::layer::{self, BuiltLayer, LayerCache, LayerSpec};
 use crate::registry::RegistryClient;
-use crate::{Digest, OciError, Reference, Result, Store};
+use crate::{Digest, ImageRef, OciError, Result, Store};
 
 /// A registry of slipway.toml, ready to talk to.
 #[derive(Debug)]
@@ -629,7 +629,7 @@ pub async fn push_app(
     let base_ref = descriptor
         .annotations
         .get("org.opencontainers.image.base.name")
-        .map(|n| Reference::parse(n))
+        .map(|n| ImageRef::parse(n))
         .transpose()?;
 
     // An index: its images' blobs, then the images themselves by digest, the index last.
@@ -703,20 +703,20 @@ pub async fn push_app(
                 let Some(base) = base_ref else {
                     return Err(OciError::NotInStore(digest.to_string()));
                 };
-                if base.registry == target.client.host()
+                if base.registry() == target.client.host()
                     && target
                         .client
-                        .mount_blob(repository, &digest, &base.repository)
+                        .mount_blob(repository, &digest, base.repository())
                         .await?
                 {
                     return Ok(Outcome::Mounted);
                 }
                 let source = RegistryClient::new(
-                    &base.registry,
+                    base.registry(),
                     false,
-                    credentials::from_docker_config(&base.registry)?,
+                    credentials::from_docker_config(base.registry())?,
                 )?;
-                source.fetch_blob(&base.repository, &digest, store).await?;
+                source.fetch_blob(base.repository(), &digest, store).await?;
             }
             target
                 .client
@@ -828,24 +828,24 @@ pub async fn docker_archive(
         let base = descriptor
             .annotations
             .get("org.opencontainers.image.base.name")
-            .map(|n| Reference::parse(n))
+            .map(|n| ImageRef::parse(n))
             .transpose()?
             .ok_or_else(|| OciError::NotInStore(local.clone()))?;
         let configured = manifest
             .registries
             .iter()
-            .find(|(_, r)| r.url.split('/').next() == Some(base.registry.as_str()))
+            .find(|(_, r)| r.url.split('/').next() == Some(base.registry()))
             .map(|(n, _)| n.clone());
         let client = match configured {
             Some(name) => registry(manifest, &name)?.client,
             None => RegistryClient::new(
-                &base.registry,
+                base.registry(),
                 false,
-                credentials::from_docker_config(&base.registry)?,
+                credentials::from_docker_config(base.registry())?,
             )?,
         };
         for layer in layers.iter().filter(|l| !store.has_blob(l)) {
-            client.fetch_blob(&base.repository, layer, &store).await?;
+            client.fetch_blob(base.repository(), layer, &store).await?;
         }
     }
     let path_of = |d: &Digest| format!("blobs/sha256/{}", d.hex());

@@ -8,12 +8,11 @@ pub mod image;
 pub mod layer;
 pub mod pin;
 pub mod promote;
-pub mod reference;
 pub mod registry;
 pub mod store;
 
 pub use digest::Digest;
-pub use reference::Reference;
+pub use slipway_image_ref::{ImageRef, ImageRefError};
 pub use store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -24,8 +23,8 @@ pub enum OciError {
         #[source]
         source: std::io::Error,
     },
-    #[error("invalid image reference `{0}`: write [registry/]repository[:tag][@digest]")]
-    Reference(String),
+    #[error(transparent)]
+    Reference(#[from] ImageRefError),
     #[error("{0}")]
     Json(String),
     #[error("registry {registry}: {message}")]

@@ -4,13 +4,13 @@
 
 use slipway_core::Manifest;
 
-use crate::reference::Reference;
+use slipway_image_ref::ImageRef;
 
 /// Whether an image reference moves: no tag and no digest, or the tag `latest`.
 pub fn is_unpinned(image: &str) -> bool {
-    match Reference::parse(image) {
+    match ImageRef::parse(image) {
         Ok(reference) => {
-            reference.digest.is_none() && reference.tag.as_deref().is_none_or(|t| t == "latest")
+            reference.digest().is_none() && reference.tag().is_none_or(|t| t == "latest")
         }
         Err(_) => false,
     }
@@ -18,7 +18,7 @@ pub fn is_unpinned(image: &str) -> bool {
 
 /// The registry of the manifest an image is reached through, and the repository there.
 pub fn route(manifest: &Manifest, image: &str) -> Option<(String, String)> {
-    let reference = Reference::parse(image).ok()?;
+    let reference = ImageRef::parse(image).ok()?;
     let docker_hub = |host: &str| {
         matches!(
             host,
@@ -27,13 +27,13 @@ pub fn route(manifest: &Manifest, image: &str) -> Option<(String, String)> {
     };
     for (name, registry) in &manifest.registries {
         let host = registry.url.split('/').next().unwrap_or_default();
-        let serves = host == reference.registry
+        let serves = host == reference.registry()
             || registry.mirror_of.iter().any(|mirrored| {
-                mirrored == &reference.registry
-                    || (docker_hub(mirrored) && docker_hub(&reference.registry))
+                mirrored == reference.registry()
+                    || (docker_hub(mirrored) && docker_hub(reference.registry()))
             });
         if serves {
-            return Some((name.clone(), reference.repository.clone()));
+            return Some((name.clone(), reference.repository().to_owned()));
         }
     }
     None
@@ -52,16 +52,17 @@ pub fn most_specific(tags: &[String]) -> Option<String> {
 /// moving one to the most specific tag that points at the same image, a fixed tag to its digest.
 /// The error says why it could not (no registry for it, unreachable, not found).
 pub async fn pin(manifest: &Manifest, image: &str) -> Result<String, String> {
-    let reference = Reference::parse(image).map_err(|e| e.to_string())?;
+    let reference = ImageRef::parse(image).map_err(|e| e.to_string())?;
     let (registry_name, repository) = route(manifest, image).ok_or_else(|| {
         format!(
             "no registry in slipway.toml serves {} (add one with `mirror_of = [\"{}\"]`)",
-            reference.registry, reference.registry
+            reference.registry(),
+            reference.registry()
         )
     })?;
     let registry = crate::app::registry(manifest, &registry_name).map_err(|e| e.to_string())?;
     let repository = registry.repository(&repository);
-    let moving = reference.tag.clone().unwrap_or_else(|| "latest".into());
+    let moving = reference.tag().unwrap_or("latest").to_owned();
     let current = registry
         .client
         .get_manifest(&repository, &moving)

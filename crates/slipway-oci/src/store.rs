@@ -83,10 +83,7 @@ impl Store {
         let unique = format!(
             "{hint}-{}-{}",
             std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0)
+            slipway_core::time::now_nanos()
         );
         self.root.join("tmp").join(unique)
     }

@@ -7,11 +7,11 @@
 pub mod changes;
 pub mod ci;
 pub mod environment;
-pub mod githost;
 pub mod mask;
 pub mod runner;
 pub mod steps;
-pub mod store;
+/// The run history, kept by `slipway-history` so readers need not link the runner.
+pub use slipway_history::runs as store;
 pub mod yaml;
 
 use std::path::PathBuf;
@@ -23,8 +23,10 @@ pub use store::{Approval, ApprovalState, Run, RunState, RunStore, StepRecord, St
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
-    #[error("run history: {0}")]
-    Store(String),
+    /// The run history failed (a run that cannot be resumed or does not exist has its own
+    /// variant, as the runner's own checks do).
+    #[error(transparent)]
+    History(slipway_history::HistoryError),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -55,14 +57,25 @@ pub enum PipelineError {
     },
     #[error("run {run} cannot be resumed: {reason}")]
     NotResumable { run: i64, reason: String },
-    #[error("{host}: {message}")]
-    GitHost { host: &'static str, message: String },
     #[error("step {step}: {message}")]
     Step { step: String, message: String },
     #[error(
         "--image {image}: not pinned by digest; a tag can be moved to other code between runs. Give it as NAME:TAG@sha256:DIGEST (`docker buildx imagetools inspect {image}` shows the digest)"
     )]
     ImageNotPinned { image: String },
+}
+
+impl From<slipway_history::HistoryError> for PipelineError {
+    fn from(error: slipway_history::HistoryError) -> Self {
+        use slipway_history::HistoryError;
+        match error {
+            HistoryError::UnknownRun(run) => PipelineError::UnknownRun(run),
+            HistoryError::NotResumable { run, reason } => {
+                PipelineError::NotResumable { run, reason }
+            }
+            other => PipelineError::History(other),
+        }
+    }
 }
 
 pub type Result<T, E = PipelineError> = std::result::Result<T, E>;

@@ -103,7 +103,7 @@ pub fn create_run(
 ) -> Result<Run> {
     let (definition, kind) = steps::pipeline(manifest, pipeline)?;
     let planned = steps::plan(manifest, definition)?;
-    store.create(&NewRun {
+    Ok(store.create(&NewRun {
         pipeline: pipeline.to_owned(),
         kind: kind_name(kind).to_owned(),
         rev: change.rev.clone(),
@@ -113,7 +113,7 @@ pub fn create_run(
         started_by: started_by.to_owned(),
         changed: change.paths.clone(),
         steps: planned.into_iter().map(|s| s.name).collect(),
-    })
+    })?)
 }
 
 /// The runs a finished run starts: when a base pipeline that pushes its images succeeded (new
@@ -816,7 +816,8 @@ struct StepFailure {
 }
 
 impl StepFailure {
-    fn store(error: PipelineError) -> StepFailure {
+    fn store(error: impl Into<PipelineError>) -> StepFailure {
+        let error = error.into();
         StepFailure {
             state: RunState::Failed,
             note: error.to_string(),

@@ -35,7 +35,7 @@ pub enum ServerError {
     #[error(transparent)]
     Pipeline(#[from] slipway_pipeline::PipelineError),
     #[error(transparent)]
-    Releases(#[from] slipway_deploy::DeployError),
+    History(#[from] slipway_history::HistoryError),
     #[error("{0}")]
     Settings(String),
 }
@@ -140,7 +140,7 @@ const NOT_NEWER: &str = "is not newer than the commit it last ran for on";
 pub(crate) struct App {
     settings: Settings,
     runs: Arc<RunStore>,
-    releases: slipway_deploy::store::Store,
+    releases: slipway_history::ReleaseStore,
     sessions: Mutex<HashMap<String, Session>>,
     /// `slipway status ENV --output json`, refreshed in the background when it is older than
     /// a few seconds, so pages never wait on the hosts.
@@ -559,9 +559,8 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let runs = Arc::new(RunStore::open(&settings.state_dir.join("pipelines.db"))?);
-    let releases = slipway_deploy::store::Store::open(&slipway_deploy::rollout::store_path(
-        &settings.state_dir,
-    ))?;
+    let releases =
+        slipway_history::ReleaseStore::open(&slipway_history::releases::path(&settings.state_dir))?;
     if let Some(warning) =
         listener::descriptor_warning(listener::open_files_limit(), settings.max_connections)
     {

@@ -1026,7 +1026,7 @@ pub(crate) async fn environment_page(
     let _ = write!(body, "<section><h2>{}</h2>", esc(&name));
     let live = releases
         .iter()
-        .find(|r| r.outcome == slipway_deploy::store::Outcome::Live);
+        .find(|r| r.outcome == slipway_history::Outcome::Live);
     if let Some(status) = live.and_then(|_| app.status(&name)) {
         let (health, traffic) = health_and_traffic(&status);
         let _ = write!(body, "<p>{health}</p><p>{traffic}</p>");

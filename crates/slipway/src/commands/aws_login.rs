@@ -50,7 +50,8 @@ where
 /// `renew`: the registry refused the kept login; fetch a new one.
 fn login(host: &str, renew: bool) -> Result<Credential, String> {
     let fresh = |expires: &Option<SystemTime>| {
-        expires.is_none_or(|at| at > SystemTime::now() + Duration::from_secs(60))
+        let soon = SystemTime::UNIX_EPOCH + Duration::from_secs(slipway_core::time::now() + 60);
+        expires.is_none_or(|at| at > soon)
     };
     if !renew
         && let Some((credential, expires)) = LOGINS.lock().expect("not poisoned").get(host)

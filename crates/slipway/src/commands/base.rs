@@ -1,7 +1,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
@@ -101,7 +100,7 @@ async fn pipeline(
     let engine = Engine::connect().await?;
     let manifest = &project.manifest;
     let context = TagContext {
-        now: SystemTime::now(),
+        now: slipway_core::time::now(),
         git_sha: project.revision(),
         branch: project.branch(),
     };

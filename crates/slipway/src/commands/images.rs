@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use slipway_oci::app::registry;
 use slipway_oci::registry::RegistryClient;
 use slipway_oci::store::REF_NAME;
-use slipway_oci::{Digest, Reference, Store};
+use slipway_oci::{Digest, ImageRef, Store};
 
 use super::Output;
 use super::project::Project;
@@ -89,25 +89,25 @@ pub fn inspect(args: InspectArgs) -> Result<ExitCode> {
         summary["reference"] = json!(name);
         summary
     } else {
-        let reference = Reference::parse(&args.reference)?;
+        let reference = ImageRef::parse(&args.reference)?;
         let configured = project
             .manifest
             .registries
             .iter()
-            .find(|(_, r)| r.url.split('/').next() == Some(reference.registry.as_str()))
+            .find(|(_, r)| r.url.split('/').next() == Some(reference.registry()))
             .map(|(n, _)| n.clone());
         let client = match configured {
             Some(name) => registry(&project.manifest, &name)?.client,
             None => RegistryClient::new(
-                &reference.registry,
+                reference.registry(),
                 false,
-                slipway_oci::credentials::from_docker_config(&reference.registry)?,
+                slipway_oci::credentials::from_docker_config(reference.registry())?,
             )?,
         };
         let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
         runtime.block_on(async {
             let manifest = client
-                .get_manifest(&reference.repository, &reference.target())
+                .get_manifest(reference.repository(), reference.target())
                 .await?;
             let parsed: Value = serde_json::from_slice(&manifest.bytes)?;
             let mut platforms = Vec::new();
@@ -122,7 +122,7 @@ pub fn inspect(args: InspectArgs) -> Result<ExitCode> {
                 }
                 if let Some(first) = children.first().and_then(|c| c["digest"].as_str()) {
                     single = client
-                        .get_manifest(&reference.repository, first)
+                        .get_manifest(reference.repository(), first)
                         .await?
                         .bytes;
                 }
@@ -132,7 +132,7 @@ pub fn inspect(args: InspectArgs) -> Result<ExitCode> {
                 .and_then(Digest::parse);
             if let Some(config) = &config {
                 client
-                    .fetch_blob(&reference.repository, config, &store)
+                    .fetch_blob(reference.repository(), config, &store)
                     .await?;
             }
             let mut summary = summarize(&single, |d| store.read_blob(d).ok())?;

@@ -298,8 +298,8 @@ fn from_compose(name: &str, args: &InitArgs) -> Result<Conversion> {
                         let official = slipway_lint::Settings::from_manifest(&manifest)
                             .context
                             .official_registries;
-                        if slipway_lint::image::ImageRef::parse(&adoption.image)
-                            .is_some_and(|image| !image.is_official(&official))
+                        if slipway_lint::image::parse(&adoption.image)
+                            .is_some_and(|image| !slipway_lint::image::is_official(&image, &official))
                         {
                             let registry = adoption.image.split('/').next().unwrap_or_default();
                             conversion.edits.push(format!(

@@ -26,11 +26,7 @@ pub fn notify(
         facts,
         project: manifest.project.name.clone(),
         environment: environment.map(str::to_owned),
-        at: slipway_oci::image::rfc3339(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-        ),
+        at: slipway_core::time::rfc3339(slipway_core::time::now()),
     };
     // Callers run inside and outside async code: the sends get a thread and runtime of their own.
     let deliveries = std::thread::scope(|scope| {

@@ -5,7 +5,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use slipway_oci::app::{default_registry, registry};
 use slipway_oci::promote::{Endpoint, promote};
 use slipway_oci::registry::RegistryClient;
-use slipway_oci::{Reference, Store};
+use slipway_oci::{ImageRef, Store};
 
 use super::Output;
 use super::project::Project;
@@ -42,25 +42,25 @@ pub fn run(args: PromoteArgs) -> Result<ExitCode> {
         String,
         Option<String>,
     ) = if full {
-        let reference = Reference::parse(&args.reference)?;
+        let reference = ImageRef::parse(&args.reference)?;
         let configured = manifest
             .registries
             .iter()
-            .find(|(_, r)| r.url.split('/').next() == Some(reference.registry.as_str()))
+            .find(|(_, r)| r.url.split('/').next() == Some(reference.registry()))
             .map(|(name, _)| name.clone());
         let client = match configured {
             Some(name) => registry(manifest, &name)?.client,
             None => RegistryClient::new(
-                &reference.registry,
+                reference.registry(),
                 false,
-                slipway_oci::credentials::from_docker_config(&reference.registry)?,
+                slipway_oci::credentials::from_docker_config(reference.registry())?,
             )?,
         };
         (
             client,
-            reference.repository.clone(),
-            reference.target(),
-            reference.tag.clone(),
+            reference.repository().to_owned(),
+            reference.target().to_owned(),
+            reference.tag().map(str::to_owned),
         )
     } else {
         let (app, target) = match args.reference.split_once('@') {

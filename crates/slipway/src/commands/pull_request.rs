@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use slipway_core::manifest::EventKind;
 use slipway_core::terminal::printable;
+use slipway_githost::{GitHostClient, PullRequestDraft, host_name};
 use slipway_pipeline::changes::{current_branch, git};
-use slipway_pipeline::githost::{GitHostClient, PullRequestDraft, host_name};
 
 use super::Output;
 use super::project::Project;
@@ -105,7 +105,8 @@ pub fn run(args: PullRequestArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let client = GitHostClient::new(git_host, root)?;
+    let origin = git(root, &["remote", "get-url", "origin"]).ok();
+    let client = GitHostClient::new(git_host, origin.as_deref())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let pull = runtime
         .block_on(client.open(&draft, &git_host.reviewers, git_host.draft))

@@ -1,5 +1,13 @@
 //! A Dockerfile parser that keeps positions: line continuations, comments inside continued
-//! instructions, parser directives (`escape`), heredocs, flags, JSON and shell forms.
+//! instructions, parser directives (`escape`), heredocs, flags, JSON and shell forms; and
+//! ([`shell`]) just enough of POSIX shell to find the simple commands of a RUN script.
+//!
+//! The lint rules read Dockerfiles through it, and so does the base pipeline (which FROM
+//! images to pull through a mirror), without linking the rules.
+
+#![warn(missing_docs)]
+
+pub mod shell;
 
 /// One instruction with the place it was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,13 +35,17 @@ pub struct Instruction {
     pub trigger: Option<Box<Instruction>>,
 }
 
+/// A heredoc of an instruction (`RUN <<EOF ... EOF`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Heredoc {
+    /// The word that ends it (`EOF`).
     pub delimiter: String,
+    /// Its lines, joined.
     pub body: String,
 }
 
 impl Instruction {
+    /// The value of flag `--name` (matched without regard to case), when given.
     pub fn flag(&self, name: &str) -> Option<&str> {
         self.flags
             .iter()
@@ -67,18 +79,26 @@ impl Instruction {
     }
 }
 
+/// A parsed Dockerfile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dockerfile {
+    /// Its instructions, in order.
     pub instructions: Vec<Instruction>,
+    /// The escape character (a backslash, or what the `escape` directive set).
     pub escape: char,
 }
 
+/// Why a text is not a Dockerfile, and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}, column {column}: {message}")]
 pub struct ParseError {
+    /// 1-based line.
     pub line: usize,
+    /// 1-based column.
     pub column: usize,
+    /// What is wrong.
     pub message: String,
+    /// What to do about it.
     pub help: String,
 }
 
@@ -106,6 +126,8 @@ const KEYWORDS: &[&str] = &[
 const FLAGGED: &[&str] = &["FROM", "RUN", "COPY", "ADD", "HEALTHCHECK"];
 const HEREDOC_CAPABLE: &[&str] = &["RUN", "COPY", "ADD"];
 
+/// Parses a Dockerfile (a leading byte-order mark is skipped). The error names the line and
+/// column of the first problem.
 pub fn parse(source: &str) -> Result<Dockerfile, ParseError> {
     let source = source.strip_prefix('\u{feff}').unwrap_or(source);
     let lines: Vec<&str> = source.lines().collect();
@@ -437,7 +459,7 @@ fn heredoc_markers(args: &str) -> Vec<(String, bool)> {
 }
 
 fn suggest_keyword(keyword: &str) -> String {
-    match crate::suggest_from(keyword, KEYWORDS) {
+    match slipway_core::suggest::closest(keyword, KEYWORDS.iter().copied()) {
         Some(k) => format!("did you mean `{k}`?"),
         None => "Dockerfile instructions are FROM, RUN, COPY, ADD, CMD, ENTRYPOINT, ENV, ARG, USER, WORKDIR, EXPOSE, LABEL, HEALTHCHECK, VOLUME, SHELL, STOPSIGNAL, ONBUILD".into(),
     }

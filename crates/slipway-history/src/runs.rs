@@ -8,15 +8,19 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
-use crate::{PipelineError, Result, now};
+use crate::{History, HistoryError, Result, now};
 
 macro_rules! text_enum {
-    ($name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[doc = $enum_doc:literal])* $name:ident {
+        $($(#[doc = $doc:literal])* $variant:ident => $text:literal),+ $(,)?
+    }) => {
+        $(#[doc = $enum_doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
         #[serde(rename_all = "kebab-case")]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $($(#[doc = $doc])* $variant),+ }
 
         impl $name {
+            /// The word stored in the history and shown to people.
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }
             }
@@ -24,9 +28,10 @@ macro_rules! text_enum {
             fn parse(text: &str) -> Result<$name> {
                 match text {
                     $($text => Ok($name::$variant),)+
-                    other => Err(PipelineError::Store(format!(
-                        "unknown {} `{other}`", stringify!($name)
-                    ))),
+                    other => Err(HistoryError::Record {
+                        history: History::Runs,
+                        message: format!("unknown {} `{other}`", stringify!($name)),
+                    }),
                 }
             }
         }
@@ -39,34 +44,62 @@ macro_rules! text_enum {
     };
 }
 
-text_enum!(RunState {
-    Queued => "queued",
-    Running => "running",
-    Waiting => "waiting",
-    Succeeded => "succeeded",
-    Failed => "failed",
-    Rejected => "rejected",
-    Expired => "expired",
-    Interrupted => "interrupted",
-});
+text_enum!(
+    /// Where a run stands.
+    RunState {
+        /// Created, waiting for its turn (or for a runner to take it).
+        Queued => "queued",
+        /// A step is being carried out.
+        Running => "running",
+        /// Paused at a gate for a person's decision.
+        Waiting => "waiting",
+        /// Every step succeeded.
+        Succeeded => "succeeded",
+        /// A step failed.
+        Failed => "failed",
+        /// A gate was rejected.
+        Rejected => "rejected",
+        /// A gate's approval lapsed.
+        Expired => "expired",
+        /// Its runner died mid-step; a person decides whether it resumes.
+        Interrupted => "interrupted",
+    }
+);
 
-text_enum!(StepState {
-    Pending => "pending",
-    Running => "running",
-    Waiting => "waiting",
-    Succeeded => "succeeded",
-    Failed => "failed",
-    Skipped => "skipped",
-});
+text_enum!(
+    /// Where a step of a run stands.
+    StepState {
+        /// Not started.
+        Pending => "pending",
+        /// Being carried out.
+        Running => "running",
+        /// A gate waiting for a decision.
+        Waiting => "waiting",
+        /// Done.
+        Succeeded => "succeeded",
+        /// Failed (the run stops).
+        Failed => "failed",
+        /// Not carried out (a condition left it out).
+        Skipped => "skipped",
+    }
+);
 
-text_enum!(ApprovalState {
-    Pending => "pending",
-    Approved => "approved",
-    Rejected => "rejected",
-    Expired => "expired",
-});
+text_enum!(
+    /// Where an approval gate stands.
+    ApprovalState {
+        /// Waiting for a person.
+        Pending => "pending",
+        /// Approved: the run goes on.
+        Approved => "approved",
+        /// Rejected: the run ends.
+        Rejected => "rejected",
+        /// Nobody decided in time: the run ends.
+        Expired => "expired",
+    }
+);
 
 impl RunState {
+    /// Whether the run has ended for good (an interrupted run may still resume).
     pub fn is_finished(self) -> bool {
         matches!(
             self,
@@ -75,40 +108,59 @@ impl RunState {
     }
 }
 
+/// One step of a run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepRecord {
+    /// Its place in the run, from 0.
     pub index: usize,
+    /// What it does, as the plan names it (`deploy prod`).
     pub name: String,
+    /// Where it stands.
     pub state: StepState,
+    /// Unix seconds.
     pub started_at: Option<i64>,
+    /// Unix seconds.
     pub finished_at: Option<i64>,
+    /// The exit code of its process, once it ended.
     pub exit_code: Option<i32>,
 }
 
+/// One run of a pipeline.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Run {
+    /// Its number.
     pub id: i64,
+    /// The pipeline's name in slipway.toml.
     pub pipeline: String,
+    /// The pipeline's kind (`release`, `base`...).
     pub kind: String,
     /// The commit the run builds.
     pub rev: String,
+    /// The branch the commit was pushed to, when known.
     pub branch: Option<String>,
     /// The commit of the pipeline's last successful run, the changes were measured from.
     pub base_rev: Option<String>,
     /// `manual`, `push`, `poll`, `webhook:github`...
     pub trigger: String,
+    /// Who or what started it (`ada@laptop`, `push`).
     pub started_by: String,
+    /// Where it stands.
     pub state: RunState,
+    /// Unix seconds.
     pub created_at: i64,
+    /// Unix seconds.
     pub started_at: Option<i64>,
+    /// Unix seconds.
     pub finished_at: Option<i64>,
     /// Why it ended as it did.
     pub note: Option<String>,
     /// `host:pid` of the process carrying it out, while one does.
     pub runner: Option<String>,
+    /// Unix seconds of the runner's last sign of life.
     pub heartbeat: Option<i64>,
     /// The paths the change touched.
     pub changed: Vec<String>,
+    /// Its steps, in order.
     pub steps: Vec<StepRecord>,
 }
 
@@ -121,58 +173,97 @@ impl Run {
     }
 }
 
+/// An approval gate of a run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Approval {
+    /// The run.
     pub run_id: i64,
+    /// The gate's step.
     pub step: usize,
     /// The environment the gate guards (the next `deploy`), when there is one.
     pub environment: Option<String>,
+    /// Where it stands.
     pub state: ApprovalState,
+    /// Unix seconds.
     pub requested_at: i64,
+    /// Unix seconds after which it lapses, if it does.
     pub expires_at: Option<i64>,
+    /// Who decided it.
     pub decided_by: Option<String>,
+    /// Unix seconds.
     pub decided_at: Option<i64>,
+    /// What the person deciding wrote.
     pub comment: Option<String>,
 }
 
+/// One line of a step's output.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LogLine {
+    /// Its sequence number, increasing across the whole history.
     pub seq: i64,
+    /// The step that wrote it.
     pub step: usize,
+    /// Unix seconds.
     pub at: i64,
+    /// The text, without its line ending.
     pub line: String,
 }
 
+/// One entry of the audit log: who did what to which run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditEntry {
+    /// Unix seconds.
     pub at: i64,
+    /// Who (`ada@laptop`, a dashboard login).
     pub actor: String,
+    /// What (`started`, `approved`, `login-failed`...).
     pub action: String,
+    /// The run, when it concerns one.
     pub run_id: Option<i64>,
+    /// More about it.
     pub detail: Option<String>,
 }
 
 /// A run before it has an id.
 #[derive(Debug, Clone, Default)]
 pub struct NewRun {
+    /// The pipeline's name.
     pub pipeline: String,
+    /// The pipeline's kind.
     pub kind: String,
+    /// The commit it builds.
     pub rev: String,
+    /// The branch, when known.
     pub branch: Option<String>,
+    /// The commit the changes were measured from.
     pub base_rev: Option<String>,
+    /// What started it (`manual`, `push`, `webhook:github`...).
     pub trigger: String,
+    /// Who started it.
     pub started_by: String,
+    /// The paths the change touched.
     pub changed: Vec<String>,
+    /// The names of its steps, in order.
     pub steps: Vec<String>,
 }
 
+/// The run history (`pipelines.db`), shared by the runner, the server and people deciding
+/// gates from other terminals.
 #[derive(Debug)]
 pub struct RunStore {
     connection: std::sync::Mutex<Connection>,
 }
 
-fn db(error: rusqlite::Error) -> PipelineError {
-    PipelineError::Store(error.to_string())
+fn db(source: rusqlite::Error) -> HistoryError {
+    HistoryError::Database {
+        history: History::Runs,
+        source,
+    }
+}
+
+/// The run history's file in a project's state dir.
+pub fn path(state_dir: &Path) -> std::path::PathBuf {
+    state_dir.join("pipelines.db")
 }
 
 const RUN_COLUMNS: &str = "id, pipeline, kind, rev, branch, base_rev, trigger, started_by, state, created_at, started_at, finished_at, note, runner, heartbeat, changed";
@@ -201,9 +292,10 @@ pub fn runner_alive(runner: &str, heartbeat: Option<i64>) -> bool {
 }
 
 impl RunStore {
+    /// Opens (creating when missing) the history at `path`, readable by this account only.
     pub fn open(path: &Path) -> Result<RunStore> {
         // Run logs and approvals are for the account running slipway only.
-        slipway_core::private::private_database(path).map_err(|source| PipelineError::Io {
+        slipway_core::private::private_database(path).map_err(|source| HistoryError::Io {
             path: path.to_path_buf(),
             source,
         })?;
@@ -212,7 +304,7 @@ impl RunStore {
         // try again for a while.
         let mut attempt = 0;
         let connection = loop {
-            match Self::initialise(path) {
+            match Connection::open(path).and_then(Self::initialise) {
                 Err(rusqlite::Error::SqliteFailure(error, _))
                     if attempt < 50
                         && matches!(
@@ -231,8 +323,18 @@ impl RunStore {
         })
     }
 
-    fn initialise(path: &Path) -> rusqlite::Result<Connection> {
-        let connection = Connection::open(path)?;
+    /// A history that lives in memory and ends with the value: for tests of code that records
+    /// runs.
+    pub fn open_in_memory() -> Result<RunStore> {
+        let connection = Connection::open_in_memory()
+            .and_then(Self::initialise)
+            .map_err(db)?;
+        Ok(RunStore {
+            connection: std::sync::Mutex::new(connection),
+        })
+    }
+
+    fn initialise(connection: Connection) -> rusqlite::Result<Connection> {
         // Other processes write the same history: wait for their locks.
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         connection.execute_batch(
@@ -342,9 +444,10 @@ impl RunStore {
             tx.commit().map_err(db)?;
             id
         };
-        self.get(id)?.ok_or(PipelineError::UnknownRun(id))
+        self.get(id)?.ok_or(HistoryError::UnknownRun(id))
     }
 
+    /// The run with this id, with its steps.
     pub fn get(&self, id: i64) -> Result<Option<Run>> {
         let connection = self.connection();
         let run = connection
@@ -361,8 +464,9 @@ impl RunStore {
         Ok(Some(run))
     }
 
+    /// The run with this id; an error naming it when there is none.
     pub fn require(&self, id: i64) -> Result<Run> {
-        self.get(id)?.ok_or(PipelineError::UnknownRun(id))
+        self.get(id)?.ok_or(HistoryError::UnknownRun(id))
     }
 
     /// The newest runs first, of one pipeline when given.
@@ -434,13 +538,13 @@ impl RunStore {
             && *runner != this_runner()
             && runner_alive(runner, run.heartbeat)
         {
-            return Err(PipelineError::NotResumable {
+            return Err(HistoryError::NotResumable {
                 run: id,
                 reason: format!("it is being carried out by {runner}"),
             });
         }
         if run.state.is_finished() {
-            return Err(PipelineError::NotResumable {
+            return Err(HistoryError::NotResumable {
                 run: id,
                 reason: format!("it has {}", run.state),
             });
@@ -456,6 +560,7 @@ impl RunStore {
         self.require(id)
     }
 
+    /// Records that the run's runner is alive now.
     pub fn heartbeat(&self, id: i64) -> Result<()> {
         self.connection()
             .execute(
@@ -466,6 +571,7 @@ impl RunStore {
         Ok(())
     }
 
+    /// Sets the run's state (ending it goes through [`RunStore::finish`]).
     pub fn set_run_state(&self, id: i64, state: RunState) -> Result<()> {
         self.connection()
             .execute(
@@ -476,6 +582,7 @@ impl RunStore {
         Ok(())
     }
 
+    /// Sets a step's state, its start or end time, and its exit code when it ended.
     pub fn set_step(
         &self,
         id: i64,
@@ -539,6 +646,7 @@ impl RunStore {
         Ok(reaped)
     }
 
+    /// Appends a line of a step's output; returns its sequence number.
     pub fn append_log(&self, id: i64, step: usize, line: &str) -> Result<i64> {
         let connection = self.connection();
         connection
@@ -590,10 +698,14 @@ impl RunStore {
             .map_err(db)?;
         let approval = self
             .approval(id, step)?
-            .ok_or_else(|| PipelineError::Store(format!("approval of run {id} vanished")))?;
+            .ok_or_else(|| HistoryError::Record {
+                history: History::Runs,
+                message: format!("approval of run {id} vanished"),
+            })?;
         Ok((approval, inserted == 1))
     }
 
+    /// The gate of step `step` of run `id`, whatever its state.
     pub fn approval(&self, id: i64, step: usize) -> Result<Option<Approval>> {
         self.connection()
             .query_row(
@@ -675,6 +787,7 @@ impl RunStore {
         Ok(changed == 1)
     }
 
+    /// Writes an entry of the audit log.
     pub fn audit(
         &self,
         actor: &str,
@@ -782,6 +895,7 @@ impl RunStore {
     }
 }
 
+/// The first twelve characters of a commit id, as listings show it.
 pub fn short(rev: &str) -> &str {
     &rev[..rev.len().min(12)]
 }
@@ -860,10 +974,8 @@ fn approval_row(row: &Row<'_>) -> rusqlite::Result<Result<Approval>> {
 mod tests {
     use super::*;
 
-    fn store() -> (tempfile::TempDir, RunStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = RunStore::open(&dir.path().join("runs.db")).unwrap();
-        (dir, store)
+    fn store() -> RunStore {
+        RunStore::open_in_memory().unwrap()
     }
 
     fn release_run(store: &RunStore) -> Run {
@@ -882,7 +994,7 @@ mod tests {
 
     #[test]
     fn a_gate_is_decided_once_and_audited() {
-        let (_dir, store) = store();
+        let store = store();
         let run = release_run(&store);
         let (approval, first) = store
             .request_approval(run.id, 1, Some("prod"), None)
@@ -917,7 +1029,7 @@ mod tests {
 
     #[test]
     fn a_finished_run_keeps_its_verdict() {
-        let (_dir, store) = store();
+        let store = store();
         let run = release_run(&store);
         store
             .finish(run.id, RunState::Rejected, Some("rejected by bob"))
@@ -927,13 +1039,13 @@ mod tests {
         assert_eq!(run.state, RunState::Rejected);
         assert!(matches!(
             store.claim(run.id),
-            Err(PipelineError::NotResumable { .. })
+            Err(HistoryError::NotResumable { .. })
         ));
     }
 
     #[test]
     fn a_run_whose_process_died_mid_step_is_interrupted() {
-        let (_dir, store) = store();
+        let store = store();
         let run = release_run(&store);
         store.claim(run.id).unwrap();
         store.set_run_state(run.id, RunState::Running).unwrap();
@@ -952,7 +1064,7 @@ mod tests {
 
     #[test]
     fn a_delivery_is_acted_on_once_within_its_window() {
-        let (_dir, store) = store();
+        let store = store();
         assert!(store.remember_delivery("github:abc", 3600).unwrap());
         assert!(!store.remember_delivery("github:abc", 3600).unwrap());
         assert!(store.remember_delivery("gitlab:abc", 3600).unwrap());
@@ -964,7 +1076,7 @@ mod tests {
 
     #[test]
     fn the_last_run_on_a_branch_is_whatever_became_of_it() {
-        let (_dir, store) = store();
+        let store = store();
         assert_eq!(store.last_rev_on_branch("release", "main").unwrap(), None);
         let run = store
             .create(&NewRun {
@@ -987,7 +1099,7 @@ mod tests {
 
     #[test]
     fn changes_are_measured_from_the_last_success() {
-        let (_dir, store) = store();
+        let store = store();
         assert_eq!(store.last_succeeded_rev("release").unwrap(), None);
         let run = release_run(&store);
         store.finish(run.id, RunState::Succeeded, None).unwrap();
@@ -996,6 +1108,36 @@ mod tests {
         assert_eq!(
             store.last_succeeded_rev("release").unwrap(),
             Some("a".repeat(40))
+        );
+    }
+
+    #[test]
+    fn a_decision_made_by_another_process_is_seen_by_this_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = path(dir.path());
+        let runner = RunStore::open(&path).unwrap();
+        let run = release_run(&runner);
+        runner
+            .request_approval(run.id, 1, Some("prod"), None)
+            .unwrap();
+        let approver = RunStore::open(&path).unwrap();
+        assert!(
+            approver
+                .decide(run.id, 1, ApprovalState::Approved, "bob", None)
+                .unwrap()
+        );
+        assert_eq!(
+            runner.approval(run.id, 1).unwrap().unwrap().state,
+            ApprovalState::Approved
+        );
+    }
+
+    #[test]
+    fn an_unknown_run_is_named() {
+        let store = store();
+        assert_eq!(
+            store.require(42).unwrap_err().to_string(),
+            "no run 42: `slipway pipeline list` shows the runs"
         );
     }
 }

@@ -3,18 +3,20 @@
 //! steps done so far, so an interrupted deploy can be found and undone) change.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use crate::{DeployError, Result};
+use crate::{History, HistoryError, Result};
 
+/// Where a release stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     /// Being deployed now (or interrupted: the journal tells).
     Deploying,
+    /// Serving the environment's traffic.
     Live,
     /// Replaced by a later release.
     Superseded,
@@ -25,6 +27,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The word stored in the history and shown to people (`rolled-back`).
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Deploying => "deploying",
@@ -46,6 +49,12 @@ impl Outcome {
     }
 }
 
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One app of a release.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReleaseApp {
@@ -56,6 +65,7 @@ pub struct ReleaseApp {
     /// The manifest digest, when the image came from a registry or the local store.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// How many containers (or tasks) of it run.
     pub replicas: u32,
     /// On ECS: the task definition revision this release registered for the app.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -65,17 +75,26 @@ pub struct ReleaseApp {
     pub service: Option<String>,
 }
 
+/// One deploy of an environment, as the history keeps it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Release {
+    /// Its number, unique across environments (`r7` is 7).
     pub id: i64,
+    /// The environment it was deployed to.
     pub environment: String,
+    /// Its apps by name.
     pub apps: BTreeMap<String, ReleaseApp>,
+    /// The digest of the rendered configuration it was deployed with.
     pub config_digest: String,
+    /// The strategy it was rolled out with (`blue-green`).
     pub strategy: String,
+    /// `user@host` of who deployed it.
     pub started_by: String,
     /// Unix seconds.
     pub started_at: i64,
+    /// Unix seconds, once it ended (went live, failed or was rolled back).
     pub finished_at: Option<i64>,
+    /// Where it stands.
     pub outcome: Outcome,
     /// Why it ended as it did, e.g. the failed gate.
     pub note: Option<String>,
@@ -90,6 +109,7 @@ impl Release {
     }
 }
 
+/// `r7` for release 7.
 pub fn release_name(id: i64) -> String {
     format!("r{id}")
 }
@@ -97,32 +117,59 @@ pub fn release_name(id: i64) -> String {
 /// A new release before it has an id.
 #[derive(Debug, Clone)]
 pub struct NewRelease {
+    /// The environment it is deployed to.
     pub environment: String,
+    /// Its apps by name.
     pub apps: BTreeMap<String, ReleaseApp>,
+    /// The digest of the rendered configuration.
     pub config_digest: String,
+    /// The strategy it is rolled out with.
     pub strategy: String,
+    /// `user@host` of who deploys it.
     pub started_by: String,
 }
 
+/// The release history's file in a project's state dir.
+pub fn path(state_dir: &Path) -> PathBuf {
+    state_dir.join("releases.db")
+}
+
+/// The release history (`releases.db`), shared by every process of the project.
 #[derive(Debug)]
-pub struct Store {
+pub struct ReleaseStore {
     connection: std::sync::Mutex<Connection>,
 }
 
-fn db(error: rusqlite::Error) -> DeployError {
-    DeployError::Store(error.to_string())
+/// The name the deploy crate knows the release store by.
+pub type Store = ReleaseStore;
+
+fn db(source: rusqlite::Error) -> HistoryError {
+    HistoryError::Database {
+        history: History::Releases,
+        source,
+    }
 }
 
 const COLUMNS: &str = "id, environment, apps, config_digest, strategy, started_by, started_at, finished_at, outcome, note, journal";
 
-impl Store {
-    pub fn open(path: &Path) -> Result<Store> {
+impl ReleaseStore {
+    /// Opens (creating when missing) the history at `path`, readable by this account only.
+    pub fn open(path: &Path) -> Result<ReleaseStore> {
         // The release history is for the account running slipway only.
-        slipway_core::private::private_database(path).map_err(|source| DeployError::Io {
+        slipway_core::private::private_database(path).map_err(|source| HistoryError::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        let connection = Connection::open(path).map_err(db)?;
+        Self::initialise(Connection::open(path).map_err(db)?)
+    }
+
+    /// A history that lives in memory and ends with the value: for tests of code that records
+    /// releases.
+    pub fn open_in_memory() -> Result<ReleaseStore> {
+        Self::initialise(Connection::open_in_memory().map_err(db)?)
+    }
+
+    fn initialise(connection: Connection) -> Result<ReleaseStore> {
         connection
             .execute_batch(
                 "PRAGMA journal_mode = WAL;
@@ -143,7 +190,7 @@ impl Store {
                  CREATE INDEX IF NOT EXISTS releases_by_environment ON releases (environment, id);",
             )
             .map_err(db)?;
-        Ok(Store {
+        Ok(ReleaseStore {
             connection: std::sync::Mutex::new(connection),
         })
     }
@@ -152,6 +199,7 @@ impl Store {
         self.connection.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Records a release that starts now (`now`, Unix seconds), `deploying`, with the next id.
     pub fn begin(&self, new: &NewRelease, now: i64) -> Result<Release> {
         let apps = serde_json::to_string(&new.apps).expect("apps serialize");
         self.connection()
@@ -162,15 +210,18 @@ impl Store {
             )
             .map_err(db)?;
         let id = self.connection().last_insert_rowid();
-        self.get(id)?
-            .ok_or_else(|| DeployError::Store(format!("release {id} vanished")))
+        self.get(id)?.ok_or_else(|| HistoryError::Record {
+            history: History::Releases,
+            message: format!("release {id} vanished"),
+        })
     }
 
     /// Records a step done, so an interruption can be undone.
     pub fn journal(&self, id: i64, step: &str) -> Result<()> {
-        let mut release = self
-            .get(id)?
-            .ok_or_else(|| DeployError::Store(format!("no release {id}")))?;
+        let mut release = self.get(id)?.ok_or_else(|| HistoryError::Record {
+            history: History::Releases,
+            message: format!("no release {id}"),
+        })?;
         release.journal.push(step.to_owned());
         self.connection()
             .execute(
@@ -196,6 +247,7 @@ impl Store {
         Ok(())
     }
 
+    /// Records how a release ended (keeping an earlier note when `note` is `None`).
     pub fn finish(&self, id: i64, outcome: Outcome, note: Option<&str>, now: i64) -> Result<()> {
         self.connection()
             .execute(
@@ -227,6 +279,7 @@ impl Store {
         transaction.commit().map_err(db)
     }
 
+    /// The release with this id.
     pub fn get(&self, id: i64) -> Result<Option<Release>> {
         self.connection()
             .query_row(
@@ -238,7 +291,7 @@ impl Store {
             .map_err(db)
     }
 
-    /// Newest first.
+    /// The environment's last `limit` releases, newest first.
     pub fn list(&self, environment: &str, limit: usize) -> Result<Vec<Release>> {
         let connection = self.connection();
         let mut statement = connection
@@ -262,6 +315,7 @@ impl Store {
             .map_err(db)
     }
 
+    /// The environment's live release.
     pub fn live(&self, environment: &str) -> Result<Option<Release>> {
         Ok(self
             .list(environment, usize::MAX >> 1)?
@@ -277,45 +331,44 @@ impl Store {
         environment: &str,
         to: Option<i64>,
     ) -> Result<(Release, Release)> {
-        let current = self.live(environment)?.ok_or_else(|| {
-            DeployError::Plan(format!(
-                "environment `{environment}` has no live release to roll back from"
-            ))
-        })?;
+        let current = self
+            .live(environment)?
+            .ok_or_else(|| HistoryError::NothingLive {
+                environment: environment.to_owned(),
+            })?;
         let history = self.list(environment, 1000)?;
         let target = match to {
-            Some(id) => history.iter().find(|r| r.id == id).cloned().ok_or_else(|| {
-                DeployError::Plan(format!(
-                    "no release {} in environment `{environment}`; `slipway releases {environment}` lists them",
-                    release_name(id)
-                ))
-            })?,
+            Some(id) => history
+                .iter()
+                .find(|r| r.id == id)
+                .cloned()
+                .ok_or_else(|| HistoryError::UnknownRelease {
+                    environment: environment.to_owned(),
+                    release: release_name(id),
+                })?,
             None => history
                 .iter()
                 .find(|r| r.id < current.id && r.outcome == Outcome::Superseded)
                 .cloned()
-                .ok_or_else(|| {
-                    DeployError::Plan(format!(
-                        "environment `{environment}` has no earlier release to roll back to"
-                    ))
+                .ok_or_else(|| HistoryError::NothingEarlier {
+                    environment: environment.to_owned(),
                 })?,
         };
         if target.id == current.id {
-            return Err(DeployError::Plan(format!(
-                "{} is already live",
-                target.name()
-            )));
+            return Err(HistoryError::AlreadyLive {
+                release: target.name(),
+            });
         }
         if matches!(target.outcome, Outcome::Failed | Outcome::Deploying) {
-            return Err(DeployError::Plan(format!(
-                "{} never went live ({}); roll back to a release that did",
-                target.name(),
-                target.outcome.as_str()
-            )));
+            return Err(HistoryError::NeverLive {
+                release: target.name(),
+                outcome: target.outcome,
+            });
         }
         Ok((current, target))
     }
 
+    /// The environment's releases still `deploying`: running now, or interrupted.
     pub fn unfinished(&self, environment: &str) -> Result<Vec<Release>> {
         Ok(self
             .list(environment, usize::MAX >> 1)?
@@ -408,5 +461,68 @@ mod tests {
             (failed.outcome, failed.note.as_deref(), failed.finished_at),
             (Outcome::Failed, Some("gate"), Some(150))
         );
+    }
+
+    #[test]
+    fn a_rollback_goes_to_the_release_live_before_and_names_what_is_wrong() {
+        let store = ReleaseStore::open_in_memory().unwrap();
+        assert!(matches!(
+            store.rollback_target("prod", None),
+            Err(HistoryError::NothingLive { environment }) if environment == "prod"
+        ));
+        let first = store.begin(&new("prod"), 100).unwrap();
+        store.make_live(first.id, 110).unwrap();
+        let error = store.rollback_target("prod", None).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "environment `prod` has no earlier release to roll back to"
+        );
+        let failed = store.begin(&new("prod"), 120).unwrap();
+        store
+            .finish(failed.id, Outcome::Failed, Some("gate"), 130)
+            .unwrap();
+        let second = store.begin(&new("prod"), 140).unwrap();
+        store.make_live(second.id, 150).unwrap();
+
+        let (live, target) = store.rollback_target("prod", None).unwrap();
+        assert_eq!((live.id, target.id), (second.id, first.id));
+        assert_eq!(
+            store
+                .rollback_target("prod", Some(failed.id))
+                .unwrap_err()
+                .to_string(),
+            format!(
+                "r{} never went live (failed); roll back to a release that did",
+                failed.id
+            )
+        );
+        assert!(matches!(
+            store.rollback_target("prod", Some(second.id)),
+            Err(HistoryError::AlreadyLive { release }) if release == second.name()
+        ));
+        assert_eq!(
+            store
+                .rollback_target("prod", Some(99))
+                .unwrap_err()
+                .to_string(),
+            "no release r99 in environment `prod`; `slipway releases prod` lists them"
+        );
+        // Another environment's release is not a target.
+        let stage = store.begin(&new("stage"), 160).unwrap();
+        store.make_live(stage.id, 170).unwrap();
+        assert!(matches!(
+            store.rollback_target("prod", Some(stage.id)),
+            Err(HistoryError::UnknownRelease { .. })
+        ));
+    }
+
+    #[test]
+    fn the_history_file_is_private_to_the_account() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = path(&dir.path().join("state"));
+        ReleaseStore::open(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 }

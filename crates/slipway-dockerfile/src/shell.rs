@@ -1,6 +1,7 @@
 //! Just enough of POSIX shell to find the simple commands of a RUN script: quoting, escapes,
 //! operators (`&&`, `||`, `;`, `|`, `&`, newlines), subshells and variable expansions.
 
+/// One word of a command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Word {
     /// The word with quotes removed.
@@ -9,8 +10,10 @@ pub struct Word {
     pub dynamic: bool,
 }
 
+/// A command with its arguments, between operators (`&&`, `|`, `;`...).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimpleCommand {
+    /// Its words, redirections dropped.
     pub words: Vec<Word>,
     /// Inside `( ... )`: a `cd` there does not leak out.
     pub in_subshell: bool,
@@ -49,6 +52,7 @@ impl SimpleCommand {
         }
     }
 
+    /// The command that runs (`apt-get` of `sudo -E apt-get install`).
     pub fn name(&self) -> Option<&str> {
         self.effective().first().map(|w| w.text.as_str())
     }
