@@ -5,14 +5,14 @@
 //! may be different processes, so decisions go through the history.
 
 pub mod changes;
-pub mod ci;
-pub mod environment;
 pub mod githost;
 pub mod mask;
 pub mod runner;
-pub mod steps;
 pub mod store;
-pub mod yaml;
+
+// What a pipeline plans and what each step is given are decisions on slipway.toml alone, shared
+// with the CI exporter (slipway-ci); they live in slipway-core and keep their paths here.
+pub use slipway_core::pipeline::{environment, steps};
 
 use std::path::PathBuf;
 
@@ -59,10 +59,18 @@ pub enum PipelineError {
     GitHost { host: &'static str, message: String },
     #[error("step {step}: {message}")]
     Step { step: String, message: String },
-    #[error(
-        "--image {image}: not pinned by digest; a tag can be moved to other code between runs. Give it as NAME:TAG@sha256:DIGEST (`docker buildx imagetools inspect {image}` shows the digest)"
-    )]
-    ImageNotPinned { image: String },
+}
+
+impl From<slipway_core::pipeline::PlanError> for PipelineError {
+    fn from(error: slipway_core::pipeline::PlanError) -> Self {
+        use slipway_core::pipeline::PlanError;
+        match error {
+            PlanError::UnknownPipeline { name, hint } => {
+                PipelineError::UnknownPipeline { name, hint }
+            }
+            PlanError::Step { step, message } => PipelineError::Step { step, message },
+        }
+    }
 }
 
 pub type Result<T, E = PipelineError> = std::result::Result<T, E>;
