@@ -21,12 +21,13 @@ use crate::yaml::{self, Node, Value};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ComposeError {
-    #[error("{}:{line}:{column}: {message}", file.display())]
+    #[error("{}:{line}:{column}: {source}", file.display())]
     Yaml {
         file: PathBuf,
         line: usize,
         column: usize,
-        message: String,
+        #[source]
+        source: yaml::YamlError,
     },
     #[error("{}:{line}:{column}: `{path}` must be {expected}", file.display())]
     Shape {
@@ -114,7 +115,7 @@ pub fn import(
                 file: source.path.clone(),
                 line: pos.line,
                 column: pos.column,
-                message: error.message,
+                source: error,
             }
         })?;
         crate::check::check(&node).map_err(|error| ComposeError::Shape {

@@ -42,8 +42,12 @@ pub enum ConfigError {
         source_ref: String,
         message: String,
     },
-    #[error("{path}: {message}")]
-    Values { path: PathBuf, message: String },
+    #[error("{path}: {source}")]
+    Values {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
     #[error(
         "{0} is tracked by git: rendered env files hold secrets and never go into a tracked path"
     )]
@@ -256,9 +260,9 @@ fn values_file(
         return Ok((path, BTreeMap::new()));
     }
     let text = read_text(root, &path)?;
-    let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Values {
+    let table: toml::Table = toml::from_str(&text).map_err(|source| ConfigError::Values {
         path: path.clone(),
-        message: e.to_string(),
+        source,
     })?;
     let values = table
         .into_iter()

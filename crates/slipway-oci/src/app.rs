@@ -292,7 +292,7 @@ pub async fn build_app(
                 .expect("the semaphore stays open");
             tokio::task::spawn_blocking(move || layer::build_layer(&store, &spec, &cache))
                 .await
-                .map_err(|e| OciError::Json(format!("layer task: {e}")))?
+                .map_err(OciError::LayerTask)?
         }));
     }
     let tasks = tasks
@@ -301,9 +301,7 @@ pub async fn build_app(
     let mut built = Vec::new();
     let mut reports = Vec::new();
     for ((path, _), task) in specs.iter().zip(tasks) {
-        let layer = task
-            .await
-            .map_err(|e| OciError::Json(format!("layer task: {e}")))??;
+        let layer = task.await.map_err(OciError::LayerTask)??;
         let shown = if path == "." {
             manifest.app_dir(app_name)
         } else if path.starts_with(". ") {
@@ -518,11 +516,17 @@ async fn resolve_base(
     store: &Store,
 ) -> Result<ResolvedBase> {
     let top = client.get_manifest(repository, reference).await?;
-    let parsed: Value = serde_json::from_slice(&top.bytes)
-        .map_err(|e| OciError::Json(format!("manifest of {name}: {e}")))?;
+    let parsed: Value =
+        serde_json::from_slice(&top.bytes).map_err(|source| OciError::Malformed {
+            what: format!("manifest of {name}"),
+            source,
+        })?;
     let single = |bytes: Vec<u8>, media_type: String| async move {
-        let parsed: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| OciError::Json(format!("manifest of {name}: {e}")))?;
+        let parsed: Value =
+            serde_json::from_slice(&bytes).map_err(|source| OciError::Malformed {
+                what: format!("manifest of {name}"),
+                source,
+            })?;
         let config = parsed["config"]["digest"]
             .as_str()
             .and_then(Digest::parse)
@@ -621,8 +625,7 @@ pub async fn push_app(
         .get_ref(&local)?
         .ok_or_else(|| OciError::NotInStore(local.clone()))?;
     let manifest_bytes = store.read_blob(&descriptor.digest)?;
-    let image: Value =
-        serde_json::from_slice(&manifest_bytes).map_err(|e| OciError::Json(e.to_string()))?;
+    let image: Value = serde_json::from_slice(&manifest_bytes).map_err(OciError::Decode)?;
     let target = registry(manifest, registry_name)?;
     let repository = target.repository(&manifest.app_repository(app_name));
     target.prepare_repository(&repository)?;
@@ -646,9 +649,7 @@ pub async fn push_app(
                         OciError::Json(format!("{local}: an index entry without a digest"))
                     })?;
                 let bytes = store.read_blob(&digest)?;
-                images.push(
-                    serde_json::from_slice(&bytes).map_err(|e| OciError::Json(e.to_string()))?,
-                );
+                images.push(serde_json::from_slice(&bytes).map_err(OciError::Decode)?);
                 children.push((
                     digest,
                     bytes,
@@ -910,8 +911,10 @@ pub fn import_docker_archive(store_dir: &Path, archive: &Path, local: &str) -> R
                 .read_to_string(&mut text)
                 .map_err(crate::io_error(archive))?;
             index = Some(
-                serde_json::from_str(&text)
-                    .map_err(|e| OciError::Json(format!("{}: {e}", archive.display())))?,
+                serde_json::from_str(&text).map_err(|source| OciError::Malformed {
+                    what: archive.display().to_string(),
+                    source,
+                })?,
             );
         }
     }
@@ -1005,8 +1008,8 @@ fn image_for_this_machine(store: &Store, local: &str) -> Result<(crate::store::D
     let descriptor = store
         .get_ref(local)?
         .ok_or_else(|| OciError::NotInStore(local.to_owned()))?;
-    let mut image: Value = serde_json::from_slice(&store.read_blob(&descriptor.digest)?)
-        .map_err(|e| OciError::Json(e.to_string()))?;
+    let mut image: Value =
+        serde_json::from_slice(&store.read_blob(&descriptor.digest)?).map_err(OciError::Decode)?;
     if let Some(entries) = image["manifests"].as_array() {
         let arch = host_architecture();
         let chosen = entries
@@ -1018,8 +1021,7 @@ fn image_for_this_machine(store: &Store, local: &str) -> Result<(crate::store::D
                 registry: "the local store".into(),
                 reference: format!("{local} for linux/{arch}"),
             })?;
-        image = serde_json::from_slice(&store.read_blob(&chosen)?)
-            .map_err(|e| OciError::Json(e.to_string()))?;
+        image = serde_json::from_slice(&store.read_blob(&chosen)?).map_err(OciError::Decode)?;
     }
     Ok((descriptor, image))
 }

@@ -126,8 +126,11 @@ pub fn from_docker_config(host: &str) -> Result<Option<Credential>> {
     let Ok(bytes) = std::fs::read(&path) else {
         return Ok(None);
     };
-    let config: DockerConfig = serde_json::from_slice(&bytes)
-        .map_err(|e| OciError::Json(format!("{}: {e}", path.display())))?;
+    let config: DockerConfig =
+        serde_json::from_slice(&bytes).map_err(|source| OciError::Malformed {
+            what: path.display().to_string(),
+            source,
+        })?;
     if let Some(helper) = config.cred_helpers.get(host) {
         return helper_get(helper, host);
     }

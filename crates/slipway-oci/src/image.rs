@@ -51,16 +51,29 @@ impl Base {
         media_type: &str,
         store: &Store,
     ) -> Result<Base> {
-        let manifest: Value = serde_json::from_slice(manifest_bytes)
-            .map_err(|e| OciError::Json(format!("manifest of {name}: {e}")))?;
+        let manifest: Value =
+            serde_json::from_slice(manifest_bytes).map_err(|source| OciError::Malformed {
+                what: format!("manifest of {name}"),
+                source,
+            })?;
         let config_digest = manifest["config"]["digest"]
             .as_str()
             .and_then(Digest::parse)
             .ok_or_else(|| OciError::Json(format!("manifest of {name} has no config")))?;
-        let config: Value = serde_json::from_slice(&store.read_blob(&config_digest)?)
-            .map_err(|e| OciError::Json(format!("config of {name}: {e}")))?;
-        let layers: Vec<Descriptor> = serde_json::from_value(manifest["layers"].clone())
-            .map_err(|e| OciError::Json(format!("layers of {name}: {e}")))?;
+        let config: Value =
+            serde_json::from_slice(&store.read_blob(&config_digest)?).map_err(|source| {
+                OciError::Malformed {
+                    what: format!("config of {name}"),
+                    source,
+                }
+            })?;
+        let layers: Vec<Descriptor> =
+            serde_json::from_value(manifest["layers"].clone()).map_err(|source| {
+                OciError::Malformed {
+                    what: format!("layers of {name}"),
+                    source,
+                }
+            })?;
         let media_type = manifest["mediaType"]
             .as_str()
             .unwrap_or(media_type)

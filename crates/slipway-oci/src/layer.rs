@@ -147,15 +147,13 @@ impl Ignore {
                 .trim_end_matches('/');
             let mut set = GlobSetBuilder::new();
             for variant in [pattern.to_owned(), format!("{pattern}/**")] {
-                let glob = Glob::new(&variant).map_err(|e| {
-                    OciError::Json(format!(".dockerignore pattern `{pattern}`: {e}"))
+                let glob = Glob::new(&variant).map_err(|source| OciError::IgnorePattern {
+                    pattern: pattern.to_owned(),
+                    source,
                 })?;
                 set.add(glob);
             }
-            rules.push((
-                set.build().map_err(|e| OciError::Json(e.to_string()))?,
-                negated,
-            ));
+            rules.push((set.build().map_err(OciError::IgnorePatterns)?, negated));
         }
         Ok(Ignore { rules })
     }

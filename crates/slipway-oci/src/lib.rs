@@ -28,6 +28,29 @@ pub enum OciError {
     Reference(String),
     #[error("{0}")]
     Json(String),
+    /// A JSON document (a manifest, an index, an image config) that does not read.
+    #[error(transparent)]
+    Decode(#[from] serde_json::Error),
+    /// The same, with what the document is (`manifest of shop/api`, a file's path).
+    #[error("{what}: {source}")]
+    Malformed {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A `.dockerignore` line that is not a glob.
+    #[error(".dockerignore pattern `{pattern}`: {source}")]
+    IgnorePattern {
+        pattern: String,
+        #[source]
+        source: globset::Error,
+    },
+    /// The `.dockerignore` patterns together do not make a matcher.
+    #[error("{0}")]
+    IgnorePatterns(#[source] globset::Error),
+    /// A layer's build stopped without an answer (it panicked or was cancelled).
+    #[error("layer task: {0}")]
+    LayerTask(#[source] tokio::task::JoinError),
     #[error("registry {registry}: {message}")]
     Registry { registry: String, message: String },
     #[error("registry {registry}: authentication failed for {repository}: {message}")]

@@ -42,8 +42,7 @@ pub async fn promote(
         blobs_mounted: 0,
         blobs_present: 0,
     };
-    let parsed: Value =
-        serde_json::from_slice(&manifest.bytes).map_err(|e| OciError::Json(e.to_string()))?;
+    let parsed: Value = serde_json::from_slice(&manifest.bytes).map_err(OciError::Decode)?;
     if let Some(children) = parsed["manifests"].as_array() {
         for child in children {
             let digest = child["digest"]
@@ -102,8 +101,7 @@ async fn copy_blobs(
     store: &Store,
     promoted: &mut Promoted,
 ) -> Result<()> {
-    let parsed: Value =
-        serde_json::from_slice(manifest).map_err(|e| OciError::Json(e.to_string()))?;
+    let parsed: Value = serde_json::from_slice(manifest).map_err(OciError::Decode)?;
     let digests = std::iter::once(&parsed["config"])
         .chain(parsed["layers"].as_array().into_iter().flatten())
         .filter_map(|d| d["digest"].as_str().and_then(Digest::parse));

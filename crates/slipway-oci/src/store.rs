@@ -113,8 +113,10 @@ impl Store {
     fn read_index(&self) -> Result<Index> {
         let path = self.root.join("index.json");
         let bytes = std::fs::read(&path).map_err(io_error(&path))?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| OciError::Json(format!("{}: {e}", path.display())))
+        serde_json::from_slice(&bytes).map_err(|source| OciError::Malformed {
+            what: path.display().to_string(),
+            source,
+        })
     }
 
     pub fn get_ref(&self, name: &str) -> Result<Option<Descriptor>> {
@@ -154,4 +156,22 @@ impl Store {
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     slipway_core::files::write_atomic(path, slipway_core::files::SHARED, bytes)
         .map_err(io_error(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_index_names_its_file_and_keeps_the_parse_error_as_its_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        std::fs::write(dir.path().join("index.json"), "{ not json").unwrap();
+        let error = store.refs().unwrap_err();
+        let path = dir.path().join("index.json");
+        let parse = serde_json::from_str::<Index>("{ not json").unwrap_err();
+        assert_eq!(error.to_string(), format!("{}: {parse}", path.display()));
+        let source = std::error::Error::source(&error).expect("the parse error is kept");
+        assert!(source.is::<serde_json::Error>(), "{source:?}");
+    }
 }

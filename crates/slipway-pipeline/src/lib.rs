@@ -32,6 +32,13 @@ pub enum PipelineError {
     },
     #[error("git {command}: {message}")]
     Git { command: String, message: String },
+    /// git could not be started at all (not installed, not on PATH).
+    #[error("git {command}: cannot run git: {source}")]
+    GitNotRun {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("no pipeline `{name}` in slipway.toml{hint}")]
     UnknownPipeline { name: String, hint: String },
     #[error("no run {0}: `slipway pipeline list` shows the runs")]

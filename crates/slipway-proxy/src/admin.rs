@@ -108,8 +108,7 @@ pub async fn send(socket: &Path, command: &Command) -> Result<Answer> {
             source,
         })?;
     let (read, mut write) = stream.into_split();
-    let mut line =
-        serde_json::to_string(command).map_err(|e| ProxyError::Protocol(e.to_string()))?;
+    let mut line = serde_json::to_string(command).map_err(ProxyError::Encode)?;
     line.push('\n');
     let io = |source| ProxyError::Io {
         path: socket.to_path_buf(),
@@ -121,6 +120,8 @@ pub async fn send(socket: &Path, command: &Command) -> Result<Answer> {
         .read_line(&mut answer)
         .await
         .map_err(io)?;
-    serde_json::from_str(&answer)
-        .map_err(|e| ProxyError::Protocol(format!("the proxy answered `{answer}`: {e}")))
+    serde_json::from_str(&answer).map_err(|source| ProxyError::Answer {
+        answer: answer.clone(),
+        source,
+    })
 }

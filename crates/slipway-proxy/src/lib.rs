@@ -53,6 +53,23 @@ pub enum ProxyError {
     },
     #[error("{0}")]
     Protocol(String),
+    /// A command to the admin socket that does not serialize.
+    #[error("{0}")]
+    Encode(#[source] serde_json::Error),
+    /// The proxy's answer on the admin socket is not what it should be.
+    #[error("the proxy answered `{answer}`: {source}")]
+    Answer {
+        answer: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The routing table's state file does not read.
+    #[error("{path}: {source}")]
+    State {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 pub type Result<T, E = ProxyError> = std::result::Result<T, E>;
@@ -202,8 +219,10 @@ async fn bind_tcp(address: SocketAddr) -> Result<TcpListener> {
 impl Shared {
     fn load(state_file: &Path) -> Result<Shared> {
         let table = match std::fs::read(state_file) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| ProxyError::Protocol(format!("{}: {e}", state_file.display())))?,
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| ProxyError::State {
+                path: state_file.to_path_buf(),
+                source,
+            })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Table::default(),
             Err(source) => {
                 return Err(ProxyError::Io {
