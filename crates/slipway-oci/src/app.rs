@@ -18,7 +18,9 @@ use crate::{Digest, OciError, Reference, Result, Store};
 /// A registry of slipway.toml, ready to talk to.
 #[derive(Debug)]
 pub struct Registry {
+    /// Its name in slipway.toml.
     pub name: String,
+    /// The client, logged in as the registry's `credentials` say.
     pub client: RegistryClient,
     /// Path prefix of the registry's URL (`host/prefix`), put before repositories.
     pub prefix: Option<String>,
@@ -35,6 +37,7 @@ impl Registry {
         Ok(())
     }
 
+    /// `repository` as this registry names it: under its URL's path prefix, if any.
     pub fn repository(&self, repository: &str) -> String {
         match &self.prefix {
             Some(prefix) => format!("{prefix}/{repository}"),
@@ -92,26 +95,38 @@ pub fn local_name(manifest: &Manifest, app: &str) -> String {
     format!("{}/{app}:latest", manifest.project.name)
 }
 
+/// An app's image as assembled into the local store.
 #[derive(Debug, Clone, Serialize)]
 pub struct Built {
+    /// The app's name.
     pub app: String,
+    /// Digest of the image's manifest (or index, for several platforms).
     pub digest: Digest,
+    /// The base image it was built on, pinned by digest (`host/repo:tag@sha256:...`).
     pub base: String,
+    /// Each layer, with whether the cache gave it.
     pub layers: Vec<LayerReport>,
 }
 
+/// One layer of an assembled image, for the build's report.
 #[derive(Debug, Clone, Serialize)]
 pub struct LayerReport {
+    /// The directory it holds, relative to the app.
     pub path: String,
+    /// Digest of the compressed layer.
     pub digest: Digest,
+    /// Compressed size in bytes.
     pub size: u64,
+    /// Taken from the layer cache: the directory had not changed.
     pub reused: bool,
 }
 
 /// Everything that varies between runs and must not change the digest is fixed here.
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
+    /// The project's directory (where slipway.toml is).
     pub project_root: PathBuf,
+    /// The local OCI image layout the image is written into.
     pub store_dir: PathBuf,
     /// SOURCE_DATE_EPOCH when set: the timestamp of every layer and of the config. Otherwise
     /// each layer takes the time of the last commit that touched its directory, so a commit
@@ -125,6 +140,7 @@ pub struct BuildOptions {
     pub platforms: Vec<String>,
 }
 
+/// Assembles an app's image on its base, without a daemon, into the local store.
 pub async fn build_app(
     manifest: &Manifest,
     app_name: &str,
@@ -597,15 +613,24 @@ pub fn planned_reference(
     ))
 }
 
+/// What a push of an app's image did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Pushed {
+    /// The app's name.
     pub app: String,
+    /// The pushed reference, by digest (`host/repo@sha256:...`).
     pub reference: String,
+    /// Digest of the pushed manifest (or index).
     pub digest: Digest,
+    /// The tags it was pushed as.
     pub tags: Vec<String>,
+    /// Blobs sent to the registry.
     pub blobs_uploaded: usize,
+    /// Bytes sent to the registry.
     pub bytes_uploaded: u64,
+    /// Blobs the registry already had.
     pub blobs_present: usize,
+    /// Blobs mounted from another repository of the same registry instead of uploaded.
     pub blobs_mounted: usize,
 }
 

@@ -10,9 +10,12 @@ use serde::Deserialize;
 
 use crate::{OciError, Result};
 
+/// A registry login. Its Debug form never shows the password.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credential {
+    /// The user name (`AWS` for ECR).
     pub username: String,
+    /// The password or token.
     pub password: String,
 }
 

@@ -8,22 +8,31 @@ use serde_json::Value;
 use crate::registry::RegistryClient;
 use crate::{Digest, OciError, Result, Store};
 
+/// What a copy of an image between registries did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Promoted {
+    /// Digest of the copied manifest (or index).
     pub digest: Digest,
+    /// The copy's reference in the target, by digest.
     pub reference: String,
+    /// Blobs copied through this machine.
     pub blobs_copied: usize,
+    /// Blobs mounted within the target registry instead of copied.
     pub blobs_mounted: usize,
+    /// Blobs the target already had.
     pub blobs_present: usize,
 }
 
 /// One side of a copy.
 #[derive(Debug)]
 pub struct Endpoint<'a> {
+    /// A client of the registry.
     pub client: &'a RegistryClient,
+    /// The repository, as that registry names it.
     pub repository: String,
 }
 
+/// Copies the image `reference` from `source` to `target` by digest, children of an index first and the tagged manifest last.
 pub async fn promote(
     source: &Endpoint<'_>,
     reference: &str,
