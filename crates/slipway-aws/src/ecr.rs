@@ -11,7 +11,9 @@ use crate::{AwsError, Result, api};
 /// A registry login; the password is never printed.
 #[derive(Clone)]
 pub struct EcrLogin {
+    /// The user name (`AWS`).
     pub username: String,
+    /// The token to log in with.
     pub password: String,
     /// When the token stops working.
     pub expires_at: Option<SystemTime>,

@@ -13,45 +13,67 @@ use crate::{AwsError, Result, api};
 /// A service as a deploy needs to see it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceState {
+    /// The service's name.
     pub name: String,
+    /// `ACTIVE`, `DRAINING` or `INACTIVE`.
     pub status: String,
+    /// ARN of the task definition the service runs.
     pub task_definition: Option<String>,
+    /// Tasks wanted.
     pub desired: i32,
+    /// Tasks running.
     pub running: i32,
+    /// Its deployments, the primary (newest) among them.
     pub deployments: Vec<DeploymentState>,
     /// Newest first.
     pub events: Vec<String>,
 }
 
+/// One deployment of a service: a task definition being rolled out or replaced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeploymentState {
+    /// ECS's ID of the deployment.
     pub id: String,
     /// `PRIMARY`, `ACTIVE` or `INACTIVE`.
     pub status: String,
+    /// ARN of the task definition it rolls out.
     pub task_definition: Option<String>,
     /// `IN_PROGRESS`, `COMPLETED` or `FAILED`, when ECS reports it.
     pub rollout_state: Option<String>,
+    /// Why the rollout is in its state, when ECS says.
     pub rollout_reason: Option<String>,
+    /// Tasks wanted.
     pub desired: i32,
+    /// Tasks running.
     pub running: i32,
+    /// Tasks that failed to start.
     pub failed_tasks: i32,
 }
 
 /// What a new service is created with.
 #[derive(Debug, Clone, Default)]
 pub struct ServiceSpec {
+    /// The cluster's name or ARN.
     pub cluster: String,
+    /// The service's name.
     pub name: String,
+    /// ARN of the task definition to run.
     pub task_definition: String,
+    /// Tasks wanted.
     pub desired: i32,
+    /// `FARGATE` or `EC2`.
     pub launch_type: String,
+    /// Subnets of the tasks' network interfaces.
     pub subnets: Vec<String>,
+    /// Security groups of the tasks' network interfaces.
     pub security_groups: Vec<String>,
+    /// Whether tasks get a public IP (Fargate in a public subnet without a NAT).
     pub assign_public_ip: bool,
     /// Target group, container name, container port.
     pub load_balancer: Option<(String, String, u16)>,
     /// For ECS's own blue-green, canary and linear deployments.
     pub traffic_shift: Option<TrafficShift>,
+    /// Resource tags (key, value).
     pub tags: Vec<(String, String)>,
 }
 
@@ -59,23 +81,34 @@ pub struct ServiceSpec {
 /// rewrites, and the role it does so with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrafficShift {
+    /// ARN of the target group the new tasks start behind.
     pub alternate_target_group: String,
+    /// ARN of the listener rule whose forward ECS rewrites.
     pub production_listener_rule: String,
+    /// ARN of the role ECS changes the load balancer as.
     pub role_arn: String,
 }
 
 /// ECS's own deployment strategies (the service's `deploymentConfiguration.strategy`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Native {
+    /// All traffic moves at once, after the new tasks are healthy.
     BlueGreen {
+        /// Minutes the old tasks are kept for a rollback after the switch.
         bake_minutes: i32,
     },
+    /// A share of the traffic first, the rest after a wait.
     Canary {
+        /// Percent of the traffic the first step moves.
         percent: f64,
+        /// Minutes between the steps and after the last.
         bake_minutes: i32,
     },
+    /// The traffic moves in equal steps.
     Linear {
+        /// Percent of the traffic each step moves.
         step_percent: f64,
+        /// Minutes between the steps and after the last.
         bake_minutes: i32,
     },
 }
@@ -84,9 +117,13 @@ pub enum Native {
 /// strategies; CloudWatch alarms that roll it back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rolling {
+    /// Percent of the desired tasks that must stay running during a rolling update.
     pub minimum_healthy_percent: i32,
+    /// Percent of the desired tasks that may run at once during a rolling update.
     pub maximum_percent: i32,
+    /// One of ECS's own traffic-shifting strategies instead of a rolling update.
     pub native: Option<Native>,
+    /// Names of the CloudWatch alarms that roll the deployment back.
     pub alarms: Vec<String>,
 }
 
@@ -101,6 +138,7 @@ impl Default for Rolling {
     }
 }
 
+/// The ECS and load balancer clients the deploys and status use.
 #[derive(Debug, Clone)]
 pub struct Ecs {
     ecs: aws_sdk_ecs::Client,
@@ -108,6 +146,7 @@ pub struct Ecs {
 }
 
 impl Ecs {
+    /// Clients for the account, region and endpoint of `config`.
     pub fn new(config: &SdkConfig) -> Ecs {
         Ecs {
             ecs: aws_sdk_ecs::Client::new(config),
@@ -376,6 +415,7 @@ impl Ecs {
         }))
     }
 
+    /// Creates the service of `spec`, deploying as `rolling` says from then on.
     pub async fn create_service(&self, spec: &ServiceSpec, rolling: Rolling) -> Result<()> {
         let mut request = self
             .ecs

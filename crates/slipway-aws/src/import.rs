@@ -26,6 +26,7 @@ pub struct Imported {
     pub secrets: BTreeMap<String, String>,
     /// The ECR registry the images come from (`ACCOUNT.dkr.ecr.REGION.amazonaws.com`).
     pub registry: Option<String>,
+    /// The apps found, one per task definition's main container.
     pub apps: Vec<ImportedApp>,
     /// Things a person must look at, and everything that was not carried over.
     pub notes: Vec<String>,
@@ -38,10 +39,15 @@ pub struct ImportedApp {
     pub name: String,
     /// Other names the app may have in slipway.toml (family, service).
     pub aliases: Vec<String>,
+    /// Its cluster, service and load balancing.
     pub ecs: EcsApp,
+    /// The port its container listens on.
     pub port: Option<u16>,
+    /// The user its container runs as.
     pub user: Option<String>,
+    /// Its container's health check.
     pub health: Option<Health>,
+    /// Its task's other containers, by name.
     pub sidecars: IndexMap<String, Sidecar>,
     /// The repository of its image in `Imported::registry`.
     pub repository: Option<String>,
@@ -56,8 +62,11 @@ pub struct ImportedApp {
 /// What kind of document a JSON file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Document {
+    /// An ECS task definition (as `aws ecs describe-task-definition` or register takes it).
     TaskDefinition,
+    /// An ECS service.
     Service,
+    /// Anything else: it is not imported.
     Other,
 }
 
@@ -793,8 +802,11 @@ fn strings_value(items: &[String]) -> toml_edit::Value {
 /// (`config/<env>/<name>.env.j2` relative path → text), and notes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Merged {
+    /// The new slipway.toml.
     pub manifest: String,
+    /// Config templates, by path relative to the project.
     pub templates: BTreeMap<String, String>,
+    /// What was not carried over, and what a person should check.
     pub notes: Vec<String>,
 }
 

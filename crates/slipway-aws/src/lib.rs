@@ -6,6 +6,8 @@
 //! instance or task role); `AWS_ENDPOINT_URL` points every client elsewhere (the tests use a
 //! local moto server).
 
+#![warn(missing_docs)]
+
 pub mod ecr;
 pub mod ecs;
 pub mod import;
@@ -16,12 +18,15 @@ pub mod taskdef;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
+/// What went wrong talking to AWS or planning what to change there.
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
     /// An AWS call failed (after the SDK's own retries of throttling and server errors).
     #[error("{operation}: {message}")]
     Api {
+        /// The AWS operation, e.g. `UpdateService`.
         operation: &'static str,
+        /// The cause, the endpoint and what to do, on one line.
         message: String,
     },
     /// Something the deploy needs does not exist; nothing was changed.
@@ -29,11 +34,18 @@ pub enum AwsError {
     Missing(String),
     /// A service did not reach a steady state on the new task definition.
     #[error("{service}: {reason}")]
-    NotSteady { service: String, reason: String },
+    NotSteady {
+        /// The service.
+        service: String,
+        /// What ECS reported: failed tasks, the rollout's reason, the last events.
+        reason: String,
+    },
+    /// Files or settings that cannot become what AWS needs, described by the text.
     #[error("{0}")]
     Plan(String),
 }
 
+/// The outcome of an AWS operation.
 pub type Result<T, E = AwsError> = std::result::Result<T, E>;
 
 /// Turns an AWS failure into ours: one line with the operation, the endpoint, the cause and
@@ -93,6 +105,7 @@ fn advice(code: &str, cause: &str) -> &'static str {
 
 /// An AWS failure explained on one line.
 pub trait AwsFailure {
+    /// The failure on one line: the cause, the endpoint and what to do.
     fn explain(&self) -> String;
 }
 

@@ -11,13 +11,16 @@ use crate::{AwsError, Result, api};
 /// One target group's traffic over a window.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Traffic {
+    /// Requests the target group answered.
     pub requests: f64,
+    /// Requests answered with a 5xx status.
     pub errors: f64,
     /// Mean target response time, when there were requests.
     pub mean_latency: Option<Duration>,
 }
 
 impl Traffic {
+    /// The share of requests that failed, 0 when there were none.
     pub fn error_rate(&self) -> f64 {
         if self.requests > 0.0 {
             self.errors / self.requests
@@ -27,6 +30,7 @@ impl Traffic {
     }
 }
 
+/// The CloudWatch client a canary reads its target groups' traffic with.
 #[derive(Debug, Clone)]
 pub struct Metrics {
     cloudwatch: aws_sdk_cloudwatch::Client,
@@ -50,6 +54,7 @@ fn dimension_of(arn: &str, marker: &str) -> Option<String> {
 }
 
 impl Metrics {
+    /// A client for the account, region and endpoint of `config`.
     pub fn new(config: &SdkConfig) -> Metrics {
         Metrics {
             cloudwatch: aws_sdk_cloudwatch::Client::new(config),

@@ -16,10 +16,14 @@ use crate::secrets::SecretSource;
 /// The load balancer's port for the idle colour (the test listener).
 const TEST_PORT: u16 = 8081;
 
+/// One app as the scaffold template sets it up: its load balancing and repository.
 #[derive(Debug, Clone)]
 pub struct ScaffoldApp {
+    /// The app's name.
     pub name: String,
+    /// The port its container listens on.
     pub port: Option<u16>,
+    /// The path its target group's health check asks for.
     pub health_path: Option<String>,
     /// The app's route path prefix; `/` (or none) is matched last.
     pub route_path: Option<String>,
@@ -33,13 +37,20 @@ pub struct ScaffoldApp {
     pub repository_exists: bool,
 }
 
+/// What `slipway aws scaffold` makes a CloudFormation template for: an environment's ECS resources.
 #[derive(Debug, Clone)]
 pub struct Scaffold {
+    /// The project's name.
     pub project: String,
+    /// The environment's name.
     pub environment: String,
+    /// The ECS cluster's name.
     pub cluster: String,
+    /// The CloudWatch log group of the tasks.
     pub log_group: String,
+    /// The apps, each with its service, target groups and repository.
     pub apps: Vec<ScaffoldApp>,
+    /// Secrets the execution role may read.
     pub secrets: Vec<SecretSource>,
     /// Images each repository keeps.
     pub keep_images: u32,
@@ -51,7 +62,9 @@ pub struct Scaffold {
     pub subnets: Vec<String>,
     /// The tasks' security groups slipway.toml names (else one is made).
     pub security_groups: Vec<String>,
+    /// The execution role slipway.toml names (else one is made).
     pub execution_role_arn: Option<String>,
+    /// The task role slipway.toml names, if any.
     pub task_role_arn: Option<String>,
 }
 
@@ -77,6 +90,7 @@ fn logical(parts: &[&str]) -> String {
         .collect()
 }
 
+/// The CloudFormation template of `scaffold`, as JSON.
 pub fn template(scaffold: &Scaffold) -> Value {
     let mut resources = serde_json::Map::new();
     let mut outputs = serde_json::Map::new();

@@ -10,7 +10,9 @@ use crate::{AwsError, Result, api};
 /// A provider reference slipway understands here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretSource {
+    /// An SSM parameter, by name (`/shop/db`).
     Ssm(String),
+    /// A Secrets Manager secret, by name or ARN.
     SecretsManager(String),
 }
 
@@ -26,6 +28,7 @@ impl SecretSource {
     }
 }
 
+/// The clients that read secrets from SSM Parameter Store and Secrets Manager.
 #[derive(Debug, Clone)]
 pub struct Secrets {
     ssm: aws_sdk_ssm::Client,
@@ -33,6 +36,7 @@ pub struct Secrets {
 }
 
 impl Secrets {
+    /// Clients for the account, region and endpoint of `config`.
     pub fn new(config: &SdkConfig) -> Secrets {
         Secrets {
             ssm: aws_sdk_ssm::Client::new(config),

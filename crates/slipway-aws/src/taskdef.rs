@@ -10,123 +10,185 @@ use serde::{Deserialize, Serialize};
 /// rendered config.
 #[derive(Debug, Clone, Default)]
 pub struct AppTask {
+    /// The task definition's family (`<project>-<env>-<app>`).
     pub family: String,
     /// The app's container name (the app's name).
     pub container: String,
     /// Pinned by digest: `registry/repository@sha256:...`.
     pub image: String,
+    /// The port the app listens on.
     pub port: Option<u16>,
     /// `CMD`/`CMD-SHELL` health check command, when the app has one.
     pub health_command: Option<Vec<String>>,
+    /// Seconds between health checks.
     pub health_interval_s: Option<u32>,
+    /// Seconds a health check may take.
     pub health_timeout_s: Option<u32>,
+    /// Failed checks before the container is unhealthy.
     pub health_retries: Option<u32>,
+    /// Seconds after start during which failed checks do not count.
     pub health_start_period_s: Option<u32>,
     /// Non-secret environment, sorted by name.
     pub environment: BTreeMap<String, String>,
     /// Name → `valueFrom` (an SSM parameter or Secrets Manager secret ARN).
     pub secrets: BTreeMap<String, String>,
+    /// The task's other containers.
     pub sidecars: Vec<SidecarTask>,
+    /// `FARGATE` or `EC2`.
     pub launch_type: String,
+    /// Task CPU units (`256`), required on Fargate.
     pub cpu: Option<String>,
+    /// Task memory in MiB (`512`), required on Fargate.
     pub memory: Option<String>,
+    /// The role ECS pulls images and reads secrets as.
     pub execution_role_arn: Option<String>,
+    /// The role the app's code acts as.
     pub task_role_arn: Option<String>,
+    /// The CloudWatch log group the containers log to.
     pub log_group: Option<String>,
+    /// The region, for the log configuration.
     pub region: String,
     /// Resource tags, e.g. the project, environment and release.
     pub tags: BTreeMap<String, String>,
 }
 
+/// A container beside the app's in its task.
 #[derive(Debug, Clone, Default)]
 pub struct SidecarTask {
+    /// The container's name.
     pub name: String,
+    /// Its image.
     pub image: String,
+    /// Its command, when not the image's.
     pub command: Option<Vec<String>>,
+    /// Its environment.
     pub environment: BTreeMap<String, String>,
+    /// The port it listens on, if any.
     pub port: Option<u16>,
+    /// Whether the task stops when it stops.
     pub essential: bool,
 }
 
+/// An ECS task definition, in the JSON shape ECS registers and describes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskDefinition {
+    /// The family; each registration is a new revision of it.
     pub family: String,
+    /// The role the containers' code acts as.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_role_arn: Option<String>,
+    /// The role ECS pulls images and reads secrets as.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_role_arn: Option<String>,
+    /// `awsvpc` (Fargate) or `bridge`.
     pub network_mode: String,
+    /// `FARGATE` or `EC2`.
     pub requires_compatibilities: Vec<String>,
+    /// Task CPU units.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<String>,
+    /// Task memory in MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<String>,
+    /// The task's containers.
     pub container_definitions: Vec<ContainerDefinition>,
+    /// Resource tags.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
 }
 
+/// One container of a task definition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerDefinition {
+    /// The container's name.
     pub name: String,
+    /// Its image, pinned by digest for the app.
     pub image: String,
+    /// Whether the task stops when it stops.
     pub essential: bool,
+    /// Its command, when not the image's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
+    /// Ports it listens on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub port_mappings: Vec<PortMapping>,
+    /// Plain variables (never secrets).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub environment: Vec<KeyValue>,
+    /// Variables ECS fills from SSM or Secrets Manager when the task starts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<SecretRef>,
+    /// Its health check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check: Option<HealthCheck>,
+    /// Where its output goes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_configuration: Option<LogConfiguration>,
 }
 
+/// A port a container listens on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PortMapping {
+    /// The port.
     pub container_port: u16,
+    /// `tcp` or `udp`.
     pub protocol: String,
 }
 
+/// A plain variable of a container.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeyValue {
+    /// The variable's name.
     pub name: String,
+    /// Its value.
     pub value: String,
 }
 
+/// A variable ECS fills from a secret store when the task starts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretRef {
+    /// The variable's name.
     pub name: String,
+    /// ARN (or SSM name) of the parameter or secret.
     pub value_from: String,
 }
 
+/// A container's health check, run by ECS inside it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HealthCheck {
+    /// `CMD` or `CMD-SHELL` and the command.
     pub command: Vec<String>,
+    /// Seconds between checks.
     pub interval: u32,
+    /// Seconds a check may take.
     pub timeout: u32,
+    /// Failed checks before the container is unhealthy.
     pub retries: u32,
+    /// Seconds after start during which failed checks do not count.
     pub start_period: u32,
 }
 
+/// Where a container's output goes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LogConfiguration {
+    /// The log driver, `awslogs`.
     pub log_driver: String,
+    /// The driver's options (group, region, stream prefix).
     pub options: BTreeMap<String, String>,
 }
 
+/// A resource tag.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tag {
+    /// The tag's key.
     pub key: String,
+    /// The tag's value.
     pub value: String,
 }
 

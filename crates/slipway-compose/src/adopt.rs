@@ -13,6 +13,7 @@ pub struct Adoption {
     pub text: String,
     /// The FROM line before and after, for the report.
     pub from_before: String,
+    /// The FROM line after the change.
     pub from_after: String,
 }
 

@@ -6,8 +6,11 @@ use crate::yaml::{Node, Pos, Value};
 /// A field that has the wrong type: where, its path (`services.web.ports`) and what it must be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShapeError {
+    /// Where the field is.
     pub pos: Pos,
+    /// The field's path, e.g. `services.web.ports`.
     pub path: String,
+    /// What it must be, e.g. `a list of strings`.
     pub expected: &'static str,
 }
 

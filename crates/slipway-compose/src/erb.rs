@@ -27,11 +27,14 @@ pub struct ErbTemplate {
     pub secrets: Vec<String>,
 }
 
+/// An ERB tag that cannot become a config template, and where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErbProblem {
     /// 1-based line and column of the tag in the ERB source.
     pub line: usize,
+    /// 1-based column of the tag.
     pub column: usize,
+    /// Why it cannot be carried over, and what to do instead.
     pub message: String,
 }
 

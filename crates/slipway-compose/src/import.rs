@@ -19,36 +19,57 @@ use crate::interpolate::{Resolved, Variables};
 use crate::words::{quote_word, split_words};
 use crate::yaml::{self, Node, Value};
 
+/// Why compose files could not be imported.
 #[derive(Debug, thiserror::Error)]
 pub enum ComposeError {
-    #[error("{}:{line}:{column}: {message}", file.display())]
+    /// A file is not YAML compose can read.
+    #[error("{}:{line}:{column}: {source}", file.display())]
     Yaml {
+        /// The compose file.
         file: PathBuf,
+        /// 1-based line of the problem.
         line: usize,
+        /// 1-based column of the problem.
         column: usize,
-        message: String,
+        /// What the YAML reader found.
+        #[source]
+        source: yaml::YamlError,
     },
+    /// A field has the wrong type.
     #[error("{}:{line}:{column}: `{path}` must be {expected}", file.display())]
     Shape {
+        /// The compose file.
         file: PathBuf,
+        /// 1-based line of the field.
         line: usize,
+        /// 1-based column of the field.
         column: usize,
+        /// The field's path, e.g. `services.web.ports`.
         path: String,
+        /// What it must be.
         expected: &'static str,
     },
+    /// None of the files defines a service.
     #[error("{}: no `services` to import", file.display())]
-    NoServices { file: PathBuf },
+    NoServices {
+        /// The first of the compose files given.
+        file: PathBuf,
+    },
 }
 
 /// A compose file given on the command line.
 #[derive(Debug, Clone)]
 pub struct ComposeSource {
+    /// Where it was read from, for messages.
     pub path: PathBuf,
+    /// The file's text.
     pub text: String,
 }
 
+/// What importing compose files gives `slipway init`: the manifest and the files to write beside it.
 #[derive(Debug, Clone)]
 pub struct Imported {
+    /// The project's slipway.toml.
     pub manifest: Manifest,
     /// Config templates: `config/<env>/<name>.env.j2` → contents.
     pub templates: Vec<(PathBuf, String)>,
@@ -64,8 +85,11 @@ pub struct Imported {
 /// A change to one of the user's files that init names rather than makes (unless asked to).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edit {
+    /// The file to change, relative to the project.
     pub file: PathBuf,
+    /// 1-based line of the change.
     pub line: usize,
+    /// 1-based column of the change.
     pub column: usize,
     /// What is wrong and what to write instead.
     pub message: String,
@@ -114,7 +138,7 @@ pub fn import(
                 file: source.path.clone(),
                 line: pos.line,
                 column: pos.column,
-                message: error.message,
+                source: error,
             }
         })?;
         crate::check::check(&node).map_err(|error| ComposeError::Shape {

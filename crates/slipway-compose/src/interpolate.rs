@@ -24,10 +24,12 @@ pub struct Resolved {
 /// The variables compose would interpolate with: the `.env` file beside the compose file.
 #[derive(Debug, Clone, Default)]
 pub struct Variables {
+    /// Variable name → value.
     pub values: IndexMap<String, String>,
 }
 
 impl Variables {
+    /// `text` with `${VAR}`, `$VAR` and their defaults and errors expanded as compose does, with what was read.
     pub fn resolve(&self, text: &str) -> Resolved {
         let mut resolved = Resolved::default();
         resolved.text = self.expand(text, &mut resolved);

@@ -1,6 +1,8 @@
 //! docker-compose files: a located YAML tree for linting, and the conversion of a compose
 //! project into slipway.toml.
 
+#![warn(missing_docs)]
+
 pub mod adopt;
 pub mod check;
 pub mod erb;

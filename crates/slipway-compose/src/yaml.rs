@@ -9,34 +9,51 @@ use serde_saphyr::Spanned;
 /// 1-based line and column.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Pos {
+    /// 1-based line.
     pub line: usize,
+    /// 1-based column.
     pub column: usize,
 }
 
+/// A YAML value, anchors, aliases and merge keys already resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// `null`, `~` or nothing.
     Null,
+    /// `true` or `false`.
     Bool(bool),
+    /// An integer.
     Int(i64),
+    /// A floating-point number.
     Float(f64),
+    /// A string (quoted or plain).
     Str(String),
+    /// A sequence.
     Seq(Vec<Node>),
+    /// A mapping, in the file's order (a repeated key appears twice; the last wins).
     Map(Vec<(Key, Node)>),
 }
 
+/// A value and where it starts in the file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
+    /// The value.
     pub value: Value,
+    /// Where it starts.
     pub pos: Pos,
 }
 
+/// A mapping's key and where it is written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Key {
+    /// The key's text.
     pub name: String,
+    /// Where it is written.
     pub pos: Pos,
 }
 
 impl Node {
+    /// The value of `key` in a mapping (the last one when repeated); `None` for other values.
     pub fn get(&self, key: &str) -> Option<&Node> {
         match &self.value {
             Value::Map(entries) => entries
@@ -48,6 +65,7 @@ impl Node {
         }
     }
 
+    /// Where `key` is written in a mapping.
     pub fn key_pos(&self, key: &str) -> Option<Pos> {
         match &self.value {
             Value::Map(entries) => entries
@@ -59,6 +77,7 @@ impl Node {
         }
     }
 
+    /// A mapping's entries; empty for other values.
     pub fn entries(&self) -> &[(Key, Node)] {
         match &self.value {
             Value::Map(entries) => entries,
@@ -66,6 +85,7 @@ impl Node {
         }
     }
 
+    /// A sequence's items; empty for other values.
     pub fn items(&self) -> &[Node] {
         match &self.value {
             Value::Seq(items) => items,
@@ -84,6 +104,7 @@ impl Node {
         }
     }
 
+    /// A boolean as such; `None` for other values.
     pub fn as_bool(&self) -> Option<bool> {
         match &self.value {
             Value::Bool(b) => Some(*b),
@@ -92,15 +113,19 @@ impl Node {
         }
     }
 
+    /// Whether the value is null.
     pub fn is_null(&self) -> bool {
         matches!(self.value, Value::Null)
     }
 }
 
+/// Text that is not YAML this reader takes, and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct YamlError {
+    /// What is wrong.
     pub message: String,
+    /// Where, when known.
     pub pos: Option<Pos>,
     /// What to do, when it is not "fix the syntax" (a limit of the reader).
     pub help: Option<String>,

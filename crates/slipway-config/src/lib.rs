@@ -8,6 +8,8 @@
 //!
 //! Secret values are never part of an error; explanations and diffs mask them.
 
+#![warn(missing_docs)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,33 +19,56 @@ use slipway_core::Manifest;
 
 pub mod taint;
 
+/// Why an environment's config could not be rendered, checked or written.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// A file or directory could not be read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file or directory.
         path: PathBuf,
+        /// What the OS said.
         #[source]
         source: std::io::Error,
     },
+    /// The environment named is not in slipway.toml.
     #[error("no environment `{0}` in slipway.toml")]
     UnknownEnvironment(String),
+    /// Templates use keys that have no value; each names its place and how to give it one.
     #[error("{}", missing_message(.0))]
     Missing(Vec<MissingKey>),
+    /// A template does not parse or fails to render.
     #[error("{file}:{line}:{column}: {message}")]
     Template {
+        /// The template, relative to the project.
         file: PathBuf,
+        /// 1-based line of the problem.
         line: usize,
+        /// 1-based column of the problem.
         column: usize,
+        /// What is wrong (never a secret's value).
         message: String,
     },
+    /// A secret's source could not give its value.
     #[error("secret `{name}` ({source_ref}): {message}")]
     Secret {
+        /// The secret's name in slipway.toml.
         name: String,
+        /// Where it is read from (`env:VAR`, `file:PATH`, `cmd:...`).
         source_ref: String,
+        /// Why the source gave nothing.
         message: String,
     },
-    #[error("{path}: {message}")]
-    Values { path: PathBuf, message: String },
+    /// The environment's `values.toml` is not valid TOML.
+    #[error("{path}: {source}")]
+    Values {
+        /// The `values.toml` file.
+        path: PathBuf,
+        /// The TOML parser's error, with its position.
+        #[source]
+        source: toml::de::Error,
+    },
+    /// The directory env files would be rendered into is tracked by git.
     #[error(
         "{0} is tracked by git: rendered env files hold secrets and never go into a tracked path"
     )]
@@ -71,20 +96,30 @@ fn missing_message(missing: &[MissingKey]) -> String {
 /// A template reference with no value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MissingKey {
+    /// The template that uses the key.
     pub file: PathBuf,
+    /// 1-based line of the use.
     pub line: usize,
+    /// 1-based column of the use.
     pub column: usize,
+    /// `vars` or `secret`.
     pub namespace: String,
+    /// The key's name.
     pub key: String,
+    /// How to give the key a value.
     pub hint: String,
 }
 
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
+    /// `--set NAME=VALUE` on the command line.
     Set,
+    /// The environment of the process running slipway.
     ProcessEnvironment,
+    /// A secret, by its source reference (`env:VAR`, `ssm:/path`).
     Secret(String),
+    /// The environment's `values.toml`.
     ValuesFile(PathBuf),
 }
 
@@ -104,7 +139,9 @@ impl std::fmt::Display for Origin {
 pub struct Rendered {
     /// e.g. `api.env`
     pub name: String,
+    /// The template it was rendered from.
     pub template: PathBuf,
+    /// The env file's text, secrets included: write it, never print it.
     pub text: String,
     /// KEY → (value, the variables it was made from).
     pub keys: BTreeMap<String, (String, Vec<(String, Origin)>)>,
@@ -113,9 +150,12 @@ pub struct Rendered {
     pub masked: BTreeMap<String, String>,
 }
 
+/// Every env file of one environment, with what is needed to mask their secrets when shown.
 #[derive(Debug, Clone)]
 pub struct RenderedEnvironment {
+    /// The environment's name.
     pub environment: String,
+    /// One entry per template, sorted by name.
     pub files: Vec<Rendered>,
     /// Values of secrets used, and values made from them or named like one, for masking.
     secrets: Vec<String>,
@@ -185,7 +225,9 @@ impl RenderedEnvironment {
 /// Inputs beyond the manifest.
 #[derive(Debug, Clone, Default)]
 pub struct Inputs {
+    /// `--set NAME=VALUE` pairs, which win over every other source.
     pub set: BTreeMap<String, String>,
+    /// The variables of the process running slipway, read for `vars.NAME` and `env:` secrets.
     pub process_environment: BTreeMap<String, String>,
     /// Secrets of the providers this crate cannot read itself (`ssm:`, `secretsmanager:`).
     pub external: ExternalSecrets,
@@ -216,6 +258,7 @@ pub fn is_external_provider(reference: &str) -> bool {
 }
 
 impl Inputs {
+    /// Inputs with this process's environment and no outside secrets fetched.
     pub fn from_process(set: BTreeMap<String, String>) -> Inputs {
         Inputs {
             set,
@@ -256,9 +299,9 @@ fn values_file(
         return Ok((path, BTreeMap::new()));
     }
     let text = read_text(root, &path)?;
-    let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Values {
+    let table: toml::Table = toml::from_str(&text).map_err(|source| ConfigError::Values {
         path: path.clone(),
-        message: e.to_string(),
+        source,
     })?;
     let values = table
         .into_iter()

@@ -130,8 +130,7 @@ async fn resolve_official_images(
             from.push_str(tag);
         }
         log(&format!("pulling {image} through the mirror {from}"));
-        let client =
-            registry(manifest, mirror_name).map_err(|e| DockerError::Engine(e.to_string()))?;
+        let client = registry(manifest, mirror_name).map_err(DockerError::Image)?;
         let credential = client.client.credential();
         engine.pull_as(&from, &image, credential.as_ref()).await?;
     }
@@ -247,22 +246,21 @@ pub async fn push_base(
     built: &BuiltBase,
 ) -> Result<Published> {
     let (registry_name, _) = base_repository(manifest, &built.name)?;
-    let target =
-        registry(manifest, &registry_name).map_err(|e| DockerError::Engine(e.to_string()))?;
+    let target = registry(manifest, &registry_name).map_err(DockerError::Image)?;
     let credential = target.client.credential();
     let repository = target.repository(&manifest.bases[&built.name].image);
     target
         .prepare_repository(&repository)
-        .map_err(|e| DockerError::Engine(e.to_string()))?;
+        .map_err(DockerError::Image)?;
     for reference in &built.references {
         engine.push(reference, credential.as_ref()).await?;
     }
-    let fixed = fixed_tag(manifest, &built.name).map_err(|e| DockerError::Engine(e.to_string()))?;
+    let fixed = fixed_tag(manifest, &built.name).map_err(DockerError::Image)?;
     let pushed = target
         .client
         .get_manifest(&repository, fixed)
         .await
-        .map_err(|e| DockerError::Engine(e.to_string()))?;
+        .map_err(DockerError::Image)?;
     let now = slipway_core::time::now();
     Ok(Published {
         base: built.name.clone(),

@@ -544,7 +544,7 @@ async fn build_dev_image(
     if let Some(base) = manifest.app_base_for(name, Some(environment)) {
         let (registry, reference) =
             slipway_oci::app::base_reference(manifest, base, &options.pinned_bases)
-                .map_err(|e| DockerError::Engine(e.to_string()))?;
+                .map_err(DockerError::Image)?;
         let credential = registry.client.credential();
         engine.pull(&reference, credential.as_ref()).await?;
         build_args.insert("SLIPWAY_BASE".into(), reference);
@@ -821,7 +821,7 @@ async fn up_inner(
             })?;
             let (registry, reference) =
                 slipway_oci::app::base_reference(manifest, base, &options.pinned_bases)
-                    .map_err(|e| DockerError::Engine(e.to_string()))?;
+                    .map_err(DockerError::Image)?;
             let credential = registry.client.credential();
             engine.pull(&reference, credential.as_ref()).await?;
             let source = options.root.join(manifest.app_dir(name));
@@ -833,7 +833,10 @@ async fn up_inner(
         } else {
             let local = slipway_oci::app::local_name(manifest, name);
             let wanted = slipway_oci::app::config_digest(manifest, name, &options.store_dir)
-                .map_err(|e| DockerError::Engine(format!("app `{name}`: {e}")))?;
+                .map_err(|source| DockerError::AppImage {
+                    app: name.clone(),
+                    source,
+                })?;
             // The engine's image ID is the config digest: an image already loaded is not loaded again.
             if engine.image_id(&local).await.as_deref() != Some(wanted.as_str()) {
                 log(&format!("app {name}: loading its image into the engine"));
@@ -844,7 +847,10 @@ async fn up_inner(
                 })?;
                 slipway_oci::app::docker_archive(manifest, name, &options.store_dir, &archive)
                     .await
-                    .map_err(|e| DockerError::Engine(format!("app `{name}`: {e}")))?;
+                    .map_err(|source| DockerError::AppImage {
+                        app: name.clone(),
+                        source,
+                    })?;
                 let loaded = engine.load(&archive).await;
                 let _ = std::fs::remove_file(&archive);
                 loaded?;
@@ -1173,7 +1179,7 @@ pub fn compose_export(
             if let Some(base) = manifest.app_base_for(name, Some(environment)) {
                 let (_, reference) =
                     slipway_oci::app::base_reference(manifest, base, &options.pinned_bases)
-                        .map_err(|e| DockerError::Engine(e.to_string()))?;
+                        .map_err(DockerError::Image)?;
                 args.push(("SLIPWAY_BASE".into(), reference));
             }
             if !args.is_empty() {
@@ -1196,7 +1202,7 @@ pub fn compose_export(
             let base = app.base.as_deref().unwrap_or_default();
             let (_, reference) =
                 slipway_oci::app::base_reference(manifest, base, &options.pinned_bases)
-                    .map_err(|e| DockerError::Engine(e.to_string()))?;
+                    .map_err(DockerError::Image)?;
             out.push_str(&format!("    image: {}\n", q(&reference)));
             out.push_str(&format!(
                 "    volumes:\n      - {}\n",
@@ -1374,8 +1380,8 @@ pub async fn pull(
     bases.sort();
     bases.dedup();
     for base in bases {
-        let (registry, reference) = slipway_oci::app::base_reference(manifest, base, pinned)
-            .map_err(|e| DockerError::Engine(e.to_string()))?;
+        let (registry, reference) =
+            slipway_oci::app::base_reference(manifest, base, pinned).map_err(DockerError::Image)?;
         let credential = registry.client.credential();
         engine.pull(&reference, credential.as_ref()).await?;
         pulled.push(reference);

@@ -26,11 +26,41 @@ pub enum DockerError {
     #[error(
         "cannot reach the Docker Engine ({0}): is it running? (scripts/testbed.sh up starts one)"
     )]
-    Connect(String),
+    Connect(#[source] bollard::errors::Error),
+    /// The same, for an engine named by host (`ssh://deploy@host`).
+    #[error(
+        "cannot reach the Docker Engine ({host}: {source}): is it running? (scripts/testbed.sh up starts one)"
+    )]
+    ConnectHost {
+        host: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    /// What the engine answered or did that stops the command, in slipway's words.
     #[error("Docker Engine: {0}")]
     Engine(String),
+    /// A call to the engine's API failed.
+    #[error("Docker Engine: {0}")]
+    Api(#[source] bollard::errors::Error),
+    /// A base's registry or an app's image in the local store (slipway-oci) failed.
+    #[error("Docker Engine: {0}")]
+    Image(#[source] slipway_oci::OciError),
+    /// The same, for one app.
+    #[error("Docker Engine: app `{app}`: {source}")]
+    AppImage {
+        app: String,
+        #[source]
+        source: slipway_oci::OciError,
+    },
     #[error("building {image}: {message}")]
     Build { image: String, message: String },
+    /// The build's progress stream broke off.
+    #[error("building {image}: {source}")]
+    BuildStream {
+        image: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -42,7 +72,7 @@ pub enum DockerError {
 pub type Result<T, E = DockerError> = std::result::Result<T, E>;
 
 pub(crate) fn engine(error: bollard::errors::Error) -> DockerError {
-    DockerError::Engine(error.to_string())
+    DockerError::Api(error)
 }
 
 #[derive(Debug, Clone)]
@@ -60,24 +90,30 @@ pub struct Finished {
 impl Engine {
     /// The local engine (DOCKER_HOST or /var/run/docker.sock), at the API version it speaks.
     pub async fn connect() -> Result<Engine> {
-        let docker = Docker::connect_with_local_defaults()
-            .map_err(|e| DockerError::Connect(e.to_string()))?;
+        let docker = Docker::connect_with_local_defaults().map_err(DockerError::Connect)?;
         let docker = docker
             .negotiate_version()
             .await
-            .map_err(|e| DockerError::Connect(e.to_string()))?;
+            .map_err(DockerError::Connect)?;
         Ok(Engine { docker })
     }
 
     /// An engine named by URL: `unix:///path`, `tcp://host:port` (TLS when DOCKER_TLS_VERIFY
     /// is set, with the certificates of DOCKER_CERT_PATH) or `ssh://user@host`.
     pub async fn connect_to(host: &str) -> Result<Engine> {
-        let docker = Docker::connect_with_host(host)
-            .map_err(|e| DockerError::Connect(format!("{host}: {e}")))?;
-        let docker = docker
-            .negotiate_version()
-            .await
-            .map_err(|e| DockerError::Connect(format!("{host}: {e}")))?;
+        let docker =
+            Docker::connect_with_host(host).map_err(|source| DockerError::ConnectHost {
+                host: host.to_string(),
+                source,
+            })?;
+        let docker =
+            docker
+                .negotiate_version()
+                .await
+                .map_err(|source| DockerError::ConnectHost {
+                    host: host.to_string(),
+                    source,
+                })?;
         Ok(Engine { docker })
     }
 
@@ -208,9 +244,9 @@ impl Engine {
             self.docker
                 .build_image(options, None, Some(bollard::body_full(tar.into())));
         while let Some(item) = stream.next().await {
-            let info = item.map_err(|e| DockerError::Build {
+            let info = item.map_err(|source| DockerError::BuildStream {
                 image: first.clone(),
-                message: e.to_string(),
+                source,
             })?;
             if let Some(detail) = info.error_detail {
                 return Err(DockerError::Build {

@@ -10,6 +10,7 @@ const DATABASE_PORTS: &[u16] = &[
     5432, 3306, 33060, 27017, 6379, 9200, 9300, 1433, 11211, 5984, 1521, 26257,
 ];
 
+/// The findings of the compose rules for the file `root` was read from (`source`, for suppressions).
 pub fn check(root: &Node, source: &str) -> Vec<RawFinding> {
     let mut out = Vec::new();
     let Some(services) = root.get("services") else {

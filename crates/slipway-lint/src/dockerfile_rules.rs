@@ -15,9 +15,11 @@ pub enum Role {
     Base,
     /// An app image built through the engine: FROM the project's base.
     App,
+    /// Any other Dockerfile: only the rules that apply to every Dockerfile.
     Other,
 }
 
+/// What the Dockerfile rules know of the project: its bases and which registries are official.
 #[derive(Debug, Clone, Default)]
 pub struct DockerfileContext {
     /// Repositories of the project's base images, e.g. `shop/base-python`.
@@ -29,10 +31,15 @@ pub struct DockerfileContext {
 /// A finding before it is given a file and a severity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawFinding {
+    /// The rule's ID, e.g. `DF001`.
     pub rule: &'static str,
+    /// 1-based line.
     pub line: usize,
+    /// 1-based column.
     pub column: usize,
+    /// What is wrong here.
     pub message: String,
+    /// Rule IDs silenced for this line by a `# slipway-ignore ID: reason` comment above it.
     pub suppressed: Vec<String>,
 }
 
@@ -120,6 +127,7 @@ fn is_windows_image(image: &str) -> bool {
         || lower.contains("servercore:")
 }
 
+/// The findings of the Dockerfile rules for a Dockerfile of the given role.
 pub fn check(df: &Dockerfile, role: Role, ctx: &DockerfileContext) -> Vec<RawFinding> {
     check_with_files(df, role, ctx, &|_| None)
 }

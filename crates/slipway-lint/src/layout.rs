@@ -9,9 +9,13 @@ use slipway_core::manifest::FieldPath;
 /// A layout finding: a file (relative to the project) or a manifest field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayoutFinding {
+    /// The rule's ID, e.g. `LY001`.
     pub rule: &'static str,
+    /// The file, relative to the project.
     pub file: String,
+    /// The manifest field, when the finding is about one.
     pub field: Option<FieldPath>,
+    /// What is wrong.
     pub message: String,
 }
 
@@ -53,6 +57,7 @@ const NODE_TOOLING: &[&str] = &[
     "node_modules",
 ];
 
+/// The findings of the layout rules for the project at `root`.
 pub fn check(root: &Path, manifest: &Manifest) -> Vec<LayoutFinding> {
     let mut out = Vec::new();
     // An app whose directory is the repository root owns the files there.

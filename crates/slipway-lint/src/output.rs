@@ -25,6 +25,7 @@ fn relocated(diagnostic: &Diagnostic, base: &Path) -> Diagnostic {
     d
 }
 
+/// The report for a terminal: each finding with its code frame, paths relative to `base`.
 pub fn text(report: &LintReport, base: &Path, color: bool) -> String {
     let mut out = String::new();
     for diagnostic in &report.diagnostics {
@@ -37,6 +38,7 @@ pub fn text(report: &LintReport, base: &Path, color: bool) -> String {
     out
 }
 
+/// One line: how many errors, warnings and notes in how many files.
 pub fn summary(report: &LintReport) -> String {
     let (errors, warnings, infos) = (
         report.count(Severity::Error),
@@ -58,6 +60,7 @@ pub fn summary(report: &LintReport) -> String {
     }
 }
 
+/// The report as JSON, for scripts.
 pub fn json(report: &LintReport, base: &Path) -> Value {
     let findings: Vec<Value> = report
         .diagnostics
@@ -102,6 +105,7 @@ fn sarif_level(severity: Severity) -> &'static str {
     }
 }
 
+/// The report as SARIF 2.1.0, for code-scanning services.
 pub fn sarif(report: &LintReport, base: &Path) -> Value {
     let rules: Vec<Value> = RULES
         .iter()

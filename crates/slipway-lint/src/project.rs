@@ -14,12 +14,16 @@ use crate::{LintError, compose_rules, dockerfile, dockerfile_rules, layout, rule
 /// Project-wide settings from `[lint]` of slipway.toml (and the command line).
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
+    /// Rule IDs not to report.
     pub ignore: Vec<String>,
+    /// Rule ID → the severity it is reported at instead of its default (or off).
     pub levels: BTreeMap<String, RuleLevel>,
+    /// What the Dockerfile rules know of the project.
     pub context: DockerfileContext,
 }
 
 impl Settings {
+    /// The settings of `[lint]`, with the project's bases and registries.
     pub fn from_manifest(manifest: &Manifest) -> Settings {
         let mut official = manifest.lint.official_registries.clone();
         for registry in manifest.registries.values() {
@@ -60,9 +64,12 @@ impl Settings {
     }
 }
 
+/// What `slipway lint` found.
 #[derive(Debug, Default)]
 pub struct LintReport {
+    /// Every finding, each with its file, place and severity.
     pub diagnostics: Vec<Diagnostic>,
+    /// How many files were checked.
     pub files_checked: usize,
     /// Some input could not be read or parsed (exit code 2).
     pub unreadable: bool,
@@ -71,6 +78,7 @@ pub struct LintReport {
 }
 
 impl LintReport {
+    /// How many findings have `severity`.
     pub fn count(&self, severity: Severity) -> usize {
         self.diagnostics
             .iter()

@@ -3,12 +3,18 @@
 
 use slipway_core::Severity;
 
+/// A rule of the catalogue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rule {
+    /// Stable ID, e.g. `DF001`, used to ignore it.
     pub id: &'static str,
+    /// Short name, e.g. `base-official-image`.
     pub name: &'static str,
+    /// Severity unless `[lint] severity` changes it.
     pub severity: Severity,
+    /// What it finds, in one line.
     pub summary: &'static str,
+    /// How to fix what it finds.
     pub help: &'static str,
 }
 
@@ -16,6 +22,7 @@ use Severity::{Error, Info, Warning};
 
 macro_rules! rules {
     ($($id:literal $name:literal $sev:ident $summary:literal $help:literal;)*) => {
+        /// Every rule, in ID order.
         pub const RULES: &[Rule] = &[$(Rule { id: $id, name: $name, severity: $sev, summary: $summary, help: $help }),*];
     };
 }
@@ -64,6 +71,7 @@ rules! {
     "MF005" "missing-path" Error "a file or directory named in slipway.toml does not exist" "create it or fix the path";
 }
 
+/// The rule with `id`, if there is one.
 pub fn rule(id: &str) -> Option<&'static Rule> {
     RULES.iter().find(|r| r.id == id)
 }

@@ -18,7 +18,9 @@ use crate::{Digest, ImageRef, OciError, Result, Store};
 /// A registry of slipway.toml, ready to talk to.
 #[derive(Debug)]
 pub struct Registry {
+    /// Its name in slipway.toml.
     pub name: String,
+    /// The client, logged in as the registry's `credentials` say.
     pub client: RegistryClient,
     /// Path prefix of the registry's URL (`host/prefix`), put before repositories.
     pub prefix: Option<String>,
@@ -35,6 +37,7 @@ impl Registry {
         Ok(())
     }
 
+    /// `repository` as this registry names it: under its URL's path prefix, if any.
     pub fn repository(&self, repository: &str) -> String {
         match &self.prefix {
             Some(prefix) => format!("{prefix}/{repository}"),
@@ -92,26 +95,38 @@ pub fn local_name(manifest: &Manifest, app: &str) -> String {
     format!("{}/{app}:latest", manifest.project.name)
 }
 
+/// An app's image as assembled into the local store.
 #[derive(Debug, Clone, Serialize)]
 pub struct Built {
+    /// The app's name.
     pub app: String,
+    /// Digest of the image's manifest (or index, for several platforms).
     pub digest: Digest,
+    /// The base image it was built on, pinned by digest (`host/repo:tag@sha256:...`).
     pub base: String,
+    /// Each layer, with whether the cache gave it.
     pub layers: Vec<LayerReport>,
 }
 
+/// One layer of an assembled image, for the build's report.
 #[derive(Debug, Clone, Serialize)]
 pub struct LayerReport {
+    /// The directory it holds, relative to the app.
     pub path: String,
+    /// Digest of the compressed layer.
     pub digest: Digest,
+    /// Compressed size in bytes.
     pub size: u64,
+    /// Taken from the layer cache: the directory had not changed.
     pub reused: bool,
 }
 
 /// Everything that varies between runs and must not change the digest is fixed here.
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
+    /// The project's directory (where slipway.toml is).
     pub project_root: PathBuf,
+    /// The local OCI image layout the image is written into.
     pub store_dir: PathBuf,
     /// SOURCE_DATE_EPOCH when set: the timestamp of every layer and of the config. Otherwise
     /// each layer takes the time of the last commit that touched its directory, so a commit
@@ -125,6 +140,7 @@ pub struct BuildOptions {
     pub platforms: Vec<String>,
 }
 
+/// Assembles an app's image on its base, without a daemon, into the local store.
 pub async fn build_app(
     manifest: &Manifest,
     app_name: &str,
@@ -292,7 +308,7 @@ pub async fn build_app(
                 .expect("the semaphore stays open");
             tokio::task::spawn_blocking(move || layer::build_layer(&store, &spec, &cache))
                 .await
-                .map_err(|e| OciError::Json(format!("layer task: {e}")))?
+                .map_err(OciError::LayerTask)?
         }));
     }
     let tasks = tasks
@@ -301,9 +317,7 @@ pub async fn build_app(
     let mut built = Vec::new();
     let mut reports = Vec::new();
     for ((path, _), task) in specs.iter().zip(tasks) {
-        let layer = task
-            .await
-            .map_err(|e| OciError::Json(format!("layer task: {e}")))??;
+        let layer = task.await.map_err(OciError::LayerTask)??;
         let shown = if path == "." {
             manifest.app_dir(app_name)
         } else if path.starts_with(". ") {
@@ -518,11 +532,17 @@ async fn resolve_base(
     store: &Store,
 ) -> Result<ResolvedBase> {
     let top = client.get_manifest(repository, reference).await?;
-    let parsed: Value = serde_json::from_slice(&top.bytes)
-        .map_err(|e| OciError::Json(format!("manifest of {name}: {e}")))?;
+    let parsed: Value =
+        serde_json::from_slice(&top.bytes).map_err(|source| OciError::Malformed {
+            what: format!("manifest of {name}"),
+            source,
+        })?;
     let single = |bytes: Vec<u8>, media_type: String| async move {
-        let parsed: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| OciError::Json(format!("manifest of {name}: {e}")))?;
+        let parsed: Value =
+            serde_json::from_slice(&bytes).map_err(|source| OciError::Malformed {
+                what: format!("manifest of {name}"),
+                source,
+            })?;
         let config = parsed["config"]["digest"]
             .as_str()
             .and_then(Digest::parse)
@@ -593,15 +613,24 @@ pub fn planned_reference(
     ))
 }
 
+/// What a push of an app's image did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Pushed {
+    /// The app's name.
     pub app: String,
+    /// The pushed reference, by digest (`host/repo@sha256:...`).
     pub reference: String,
+    /// Digest of the pushed manifest (or index).
     pub digest: Digest,
+    /// The tags it was pushed as.
     pub tags: Vec<String>,
+    /// Blobs sent to the registry.
     pub blobs_uploaded: usize,
+    /// Bytes sent to the registry.
     pub bytes_uploaded: u64,
+    /// Blobs the registry already had.
     pub blobs_present: usize,
+    /// Blobs mounted from another repository of the same registry instead of uploaded.
     pub blobs_mounted: usize,
 }
 
@@ -621,8 +650,7 @@ pub async fn push_app(
         .get_ref(&local)?
         .ok_or_else(|| OciError::NotInStore(local.clone()))?;
     let manifest_bytes = store.read_blob(&descriptor.digest)?;
-    let image: Value =
-        serde_json::from_slice(&manifest_bytes).map_err(|e| OciError::Json(e.to_string()))?;
+    let image: Value = serde_json::from_slice(&manifest_bytes).map_err(OciError::Decode)?;
     let target = registry(manifest, registry_name)?;
     let repository = target.repository(&manifest.app_repository(app_name));
     target.prepare_repository(&repository)?;
@@ -646,9 +674,7 @@ pub async fn push_app(
                         OciError::Json(format!("{local}: an index entry without a digest"))
                     })?;
                 let bytes = store.read_blob(&digest)?;
-                images.push(
-                    serde_json::from_slice(&bytes).map_err(|e| OciError::Json(e.to_string()))?,
-                );
+                images.push(serde_json::from_slice(&bytes).map_err(OciError::Decode)?);
                 children.push((
                     digest,
                     bytes,
@@ -910,8 +936,10 @@ pub fn import_docker_archive(store_dir: &Path, archive: &Path, local: &str) -> R
                 .read_to_string(&mut text)
                 .map_err(crate::io_error(archive))?;
             index = Some(
-                serde_json::from_str(&text)
-                    .map_err(|e| OciError::Json(format!("{}: {e}", archive.display())))?,
+                serde_json::from_str(&text).map_err(|source| OciError::Malformed {
+                    what: archive.display().to_string(),
+                    source,
+                })?,
             );
         }
     }
@@ -1005,8 +1033,8 @@ fn image_for_this_machine(store: &Store, local: &str) -> Result<(crate::store::D
     let descriptor = store
         .get_ref(local)?
         .ok_or_else(|| OciError::NotInStore(local.to_owned()))?;
-    let mut image: Value = serde_json::from_slice(&store.read_blob(&descriptor.digest)?)
-        .map_err(|e| OciError::Json(e.to_string()))?;
+    let mut image: Value =
+        serde_json::from_slice(&store.read_blob(&descriptor.digest)?).map_err(OciError::Decode)?;
     if let Some(entries) = image["manifests"].as_array() {
         let arch = host_architecture();
         let chosen = entries
@@ -1018,8 +1046,7 @@ fn image_for_this_machine(store: &Store, local: &str) -> Result<(crate::store::D
                 registry: "the local store".into(),
                 reference: format!("{local} for linux/{arch}"),
             })?;
-        image = serde_json::from_slice(&store.read_blob(&chosen)?)
-            .map_err(|e| OciError::Json(e.to_string()))?;
+        image = serde_json::from_slice(&store.read_blob(&chosen)?).map_err(OciError::Decode)?;
     }
     Ok((descriptor, image))
 }

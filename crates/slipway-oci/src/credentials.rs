@@ -10,9 +10,12 @@ use serde::Deserialize;
 
 use crate::{OciError, Result};
 
+/// A registry login. Its Debug form never shows the password.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credential {
+    /// The user name (`AWS` for ECR).
     pub username: String,
+    /// The password or token.
     pub password: String,
 }
 
@@ -126,8 +129,11 @@ pub fn from_docker_config(host: &str) -> Result<Option<Credential>> {
     let Ok(bytes) = std::fs::read(&path) else {
         return Ok(None);
     };
-    let config: DockerConfig = serde_json::from_slice(&bytes)
-        .map_err(|e| OciError::Json(format!("{}: {e}", path.display())))?;
+    let config: DockerConfig =
+        serde_json::from_slice(&bytes).map_err(|source| OciError::Malformed {
+            what: path.display().to_string(),
+            source,
+        })?;
     if let Some(helper) = config.cred_helpers.get(host) {
         return helper_get(helper, host);
     }

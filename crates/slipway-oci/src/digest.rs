@@ -5,6 +5,7 @@ use std::io::{self, Write};
 
 use sha2::{Digest as _, Sha256};
 
+/// A SHA-256 content digest, `sha256:` and 64 lower-case hex digits.
 #[derive(
     Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
@@ -12,10 +13,12 @@ use sha2::{Digest as _, Sha256};
 pub struct Digest(String);
 
 impl Digest {
+    /// The digest of `bytes`.
     pub fn of(bytes: &[u8]) -> Digest {
         Digest(format!("sha256:{}", hex::encode(Sha256::digest(bytes))))
     }
 
+    /// `text` as a digest, if it is one (`sha256:` and 64 lower-case hex digits).
     pub fn parse(text: &str) -> Option<Digest> {
         let hex = text.strip_prefix("sha256:")?;
         (hex.len() == 64
@@ -25,10 +28,12 @@ impl Digest {
         .then(|| Digest(text.to_owned()))
     }
 
+    /// The 64 hex digits, without `sha256:`.
     pub fn hex(&self) -> &str {
         &self.0["sha256:".len()..]
     }
 
+    /// The whole digest, `sha256:...`.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -62,6 +67,7 @@ pub struct HashingWriter<W> {
 }
 
 impl<W: Write> HashingWriter<W> {
+    /// A writer that passes everything on to `inner`.
     pub fn new(inner: W) -> Self {
         HashingWriter {
             inner,
@@ -70,10 +76,12 @@ impl<W: Write> HashingWriter<W> {
         }
     }
 
+    /// The writer it passes on to.
     pub fn get_mut(&mut self) -> &mut W {
         &mut self.inner
     }
 
+    /// The inner writer, the digest of everything written and its length.
     pub fn finish(self) -> (W, Digest, u64) {
         let digest = Digest(format!("sha256:{}", hex::encode(self.hasher.finalize())));
         (self.inner, digest, self.written)

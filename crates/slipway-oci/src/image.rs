@@ -8,24 +8,39 @@ use crate::layer::BuiltLayer;
 use crate::store::Descriptor;
 use crate::{Digest, OciError, Result, Store};
 
+/// Media type of an OCI image manifest.
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// Media type of an OCI image index (several platforms).
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// Media type of an OCI image config.
 pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+/// Media type of a gzip-compressed OCI layer.
 pub const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+/// Media type of a Docker v2 image manifest.
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+/// Media type of a Docker manifest list (several platforms).
 pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+/// Media type of a Docker image config.
 pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+/// Media type of a gzip-compressed Docker layer.
 pub const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 
 /// The image config an app sets on top of its base.
 #[derive(Debug, Clone, Default)]
 pub struct ImageSettings {
+    /// The user the app runs as; the base's when `None`.
     pub user: Option<String>,
+    /// The working directory; the base's when `None`.
     pub workdir: Option<String>,
+    /// The entrypoint; the base's when `None`.
     pub entrypoint: Option<Vec<String>>,
+    /// The command; the base's when `None`.
     pub cmd: Option<Vec<String>>,
+    /// The port the app listens on, exposed in the config.
     pub port: Option<u16>,
+    /// Variables set in the image, in order (never secrets).
     pub env: Vec<(String, String)>,
+    /// Labels added to the base's.
     pub labels: BTreeMap<String, String>,
     /// Docker health check: the command and its timings in nanoseconds.
     pub health: Option<(Vec<String>, u64, u64, u32, u64)>,
@@ -36,10 +51,15 @@ pub struct ImageSettings {
 /// A base image as read from a registry.
 #[derive(Debug, Clone)]
 pub struct Base {
+    /// Its reference as given.
     pub name: String,
+    /// Digest of the manifest built on.
     pub manifest_digest: Digest,
+    /// Its media type: the new image keeps the base's format (Docker v2 or OCI).
     pub manifest_media_type: String,
+    /// The base's image config.
     pub config: Value,
+    /// The base's layers, which the new image starts with.
     pub layers: Vec<Descriptor>,
 }
 
@@ -51,16 +71,29 @@ impl Base {
         media_type: &str,
         store: &Store,
     ) -> Result<Base> {
-        let manifest: Value = serde_json::from_slice(manifest_bytes)
-            .map_err(|e| OciError::Json(format!("manifest of {name}: {e}")))?;
+        let manifest: Value =
+            serde_json::from_slice(manifest_bytes).map_err(|source| OciError::Malformed {
+                what: format!("manifest of {name}"),
+                source,
+            })?;
         let config_digest = manifest["config"]["digest"]
             .as_str()
             .and_then(Digest::parse)
             .ok_or_else(|| OciError::Json(format!("manifest of {name} has no config")))?;
-        let config: Value = serde_json::from_slice(&store.read_blob(&config_digest)?)
-            .map_err(|e| OciError::Json(format!("config of {name}: {e}")))?;
-        let layers: Vec<Descriptor> = serde_json::from_value(manifest["layers"].clone())
-            .map_err(|e| OciError::Json(format!("layers of {name}: {e}")))?;
+        let config: Value =
+            serde_json::from_slice(&store.read_blob(&config_digest)?).map_err(|source| {
+                OciError::Malformed {
+                    what: format!("config of {name}"),
+                    source,
+                }
+            })?;
+        let layers: Vec<Descriptor> =
+            serde_json::from_value(manifest["layers"].clone()).map_err(|source| {
+                OciError::Malformed {
+                    what: format!("layers of {name}"),
+                    source,
+                }
+            })?;
         let media_type = manifest["mediaType"]
             .as_str()
             .unwrap_or(media_type)

@@ -47,12 +47,14 @@ pub fn bucket_of(name: &str, count: u32) -> u32 {
     u32::from_be_bytes([hash[0], hash[1], hash[2], hash[3]]) % count.max(1)
 }
 
+/// A layer in the store, as the cache remembers it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BuiltLayer {
     /// Digest of the compressed blob.
     pub digest: Digest,
     /// Digest of the uncompressed tar (the image config's `diff_ids`).
     pub diff_id: Digest,
+    /// Compressed size in bytes.
     pub size: u64,
     /// Taken from the cache: the tree had not changed.
     #[serde(skip)]
@@ -71,6 +73,7 @@ pub struct LayerCache {
 }
 
 impl LayerCache {
+    /// The cache at `path`; an empty one when it is missing or unreadable (it is only a cache).
     pub fn load(path: &Path) -> LayerCache {
         std::fs::read(path)
             .ok()
@@ -78,6 +81,7 @@ impl LayerCache {
             .unwrap_or_default()
     }
 
+    /// Writes the cache to `path`, whole or not at all.
     pub fn save(&self, path: &Path) -> Result<()> {
         write_atomic(
             path,
@@ -147,15 +151,13 @@ impl Ignore {
                 .trim_end_matches('/');
             let mut set = GlobSetBuilder::new();
             for variant in [pattern.to_owned(), format!("{pattern}/**")] {
-                let glob = Glob::new(&variant).map_err(|e| {
-                    OciError::Json(format!(".dockerignore pattern `{pattern}`: {e}"))
+                let glob = Glob::new(&variant).map_err(|source| OciError::IgnorePattern {
+                    pattern: pattern.to_owned(),
+                    source,
                 })?;
                 set.add(glob);
             }
-            rules.push((
-                set.build().map_err(|e| OciError::Json(e.to_string()))?,
-                negated,
-            ));
+            rules.push((set.build().map_err(OciError::IgnorePatterns)?, negated));
         }
         Ok(Ignore { rules })
     }

@@ -8,22 +8,31 @@ use serde_json::Value;
 use crate::registry::RegistryClient;
 use crate::{Digest, OciError, Result, Store};
 
+/// What a copy of an image between registries did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Promoted {
+    /// Digest of the copied manifest (or index).
     pub digest: Digest,
+    /// The copy's reference in the target, by digest.
     pub reference: String,
+    /// Blobs copied through this machine.
     pub blobs_copied: usize,
+    /// Blobs mounted within the target registry instead of copied.
     pub blobs_mounted: usize,
+    /// Blobs the target already had.
     pub blobs_present: usize,
 }
 
 /// One side of a copy.
 #[derive(Debug)]
 pub struct Endpoint<'a> {
+    /// A client of the registry.
     pub client: &'a RegistryClient,
+    /// The repository, as that registry names it.
     pub repository: String,
 }
 
+/// Copies the image `reference` from `source` to `target` by digest, children of an index first and the tagged manifest last.
 pub async fn promote(
     source: &Endpoint<'_>,
     reference: &str,
@@ -42,8 +51,7 @@ pub async fn promote(
         blobs_mounted: 0,
         blobs_present: 0,
     };
-    let parsed: Value =
-        serde_json::from_slice(&manifest.bytes).map_err(|e| OciError::Json(e.to_string()))?;
+    let parsed: Value = serde_json::from_slice(&manifest.bytes).map_err(OciError::Decode)?;
     if let Some(children) = parsed["manifests"].as_array() {
         for child in children {
             let digest = child["digest"]
@@ -102,8 +110,7 @@ async fn copy_blobs(
     store: &Store,
     promoted: &mut Promoted,
 ) -> Result<()> {
-    let parsed: Value =
-        serde_json::from_slice(manifest).map_err(|e| OciError::Json(e.to_string()))?;
+    let parsed: Value = serde_json::from_slice(manifest).map_err(OciError::Decode)?;
     let digests = std::iter::once(&parsed["config"])
         .chain(parsed["layers"].as_array().into_iter().flatten())
         .filter_map(|d| d["digest"].as_str().and_then(Digest::parse));

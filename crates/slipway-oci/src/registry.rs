@@ -13,6 +13,7 @@ use reqwest::{Response, StatusCode, header};
 use crate::credentials::Credential;
 use crate::{Digest, OciError, Result, Store, io_error};
 
+/// The manifest types slipway reads, for a request's `Accept`.
 pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
 
 const RETRIES: u32 = 4;
@@ -22,6 +23,7 @@ const RETRIES: u32 = 4;
 pub type Refresher =
     std::sync::Arc<dyn Fn() -> std::result::Result<Credential, String> + Send + Sync>;
 
+/// A client of one registry (the distribution API): logins and tokens, retries, blob uploads and mounts.
 pub struct RegistryClient {
     http: reqwest::Client,
     host: String,
@@ -32,10 +34,14 @@ pub struct RegistryClient {
     authorizations: Mutex<HashMap<String, String>>,
 }
 
+/// A manifest as the registry sent it.
 #[derive(Debug, Clone)]
 pub struct Manifest {
+    /// Its bytes, unchanged (the digest is of these).
     pub bytes: Vec<u8>,
+    /// Its media type.
     pub media_type: String,
+    /// Its digest, checked against the bytes.
     pub digest: Digest,
 }
 
@@ -93,6 +99,7 @@ impl RegistryClient {
         self.credential.lock().expect("not poisoned").clone()
     }
 
+    /// The registry's host (and port), as in image references.
     pub fn host(&self) -> &str {
         &self.host
     }
@@ -335,6 +342,7 @@ impl RegistryClient {
         }
     }
 
+    /// The manifest (or index) `reference` (a tag or a digest) of `repository`.
     pub async fn get_manifest(&self, repository: &str, reference: &str) -> Result<Manifest> {
         let url = self.url(repository, &format!("manifests/{reference}"));
         let response = self
@@ -432,6 +440,7 @@ impl RegistryClient {
         store.adopt(&temp, digest)
     }
 
+    /// Whether the registry has the blob in `repository`.
     pub async fn blob_exists(&self, repository: &str, digest: &Digest) -> Result<bool> {
         let url = self.url(repository, &format!("blobs/{digest}"));
         let response = self.send_read(repository, |http| http.head(&url)).await?;

@@ -30,9 +30,9 @@ pub fn git(root: &Path, args: &[&str]) -> Result<String> {
         .arg(root)
         .args(args)
         .output()
-        .map_err(|error| PipelineError::Git {
+        .map_err(|source| PipelineError::GitNotRun {
             command: args.join(" "),
-            message: format!("cannot run git: {error}"),
+            source,
         })?;
     if !output.status.success() {
         return Err(PipelineError::Git {

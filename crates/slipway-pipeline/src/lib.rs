@@ -5,14 +5,14 @@
 //! may be different processes, so decisions go through the history.
 
 pub mod changes;
-pub mod ci;
-pub mod environment;
 pub mod mask;
 pub mod runner;
-pub mod steps;
 /// The run history, kept by `slipway-history` so readers need not link the runner.
 pub use slipway_history::runs as store;
-pub mod yaml;
+
+// What a pipeline plans and what each step is given are decisions on slipway.toml alone, shared
+// with the CI exporter (slipway-ci); they live in slipway-core and keep their paths here.
+pub use slipway_core::pipeline::{environment, steps};
 
 use std::path::PathBuf;
 
@@ -34,6 +34,13 @@ pub enum PipelineError {
     },
     #[error("git {command}: {message}")]
     Git { command: String, message: String },
+    /// git could not be started at all (not installed, not on PATH).
+    #[error("git {command}: cannot run git: {source}")]
+    GitNotRun {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("no pipeline `{name}` in slipway.toml{hint}")]
     UnknownPipeline { name: String, hint: String },
     #[error("no run {0}: `slipway pipeline list` shows the runs")]
@@ -59,10 +66,18 @@ pub enum PipelineError {
     NotResumable { run: i64, reason: String },
     #[error("step {step}: {message}")]
     Step { step: String, message: String },
-    #[error(
-        "--image {image}: not pinned by digest; a tag can be moved to other code between runs. Give it as NAME:TAG@sha256:DIGEST (`docker buildx imagetools inspect {image}` shows the digest)"
-    )]
-    ImageNotPinned { image: String },
+}
+
+impl From<slipway_core::pipeline::PlanError> for PipelineError {
+    fn from(error: slipway_core::pipeline::PlanError) -> Self {
+        use slipway_core::pipeline::PlanError;
+        match error {
+            PlanError::UnknownPipeline { name, hint } => {
+                PipelineError::UnknownPipeline { name, hint }
+            }
+            PlanError::Step { step, message } => PipelineError::Step { step, message },
+        }
+    }
 }
 
 impl From<slipway_history::HistoryError> for PipelineError {

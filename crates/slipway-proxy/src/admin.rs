@@ -12,27 +12,37 @@ use crate::metrics::Snapshot;
 use crate::table::Group;
 use crate::{ProxyError, Result};
 
+/// A request on the proxy's admin socket, one JSON line each way.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
 pub enum Command {
     /// Wait until every target answered `healthy` consecutive checks; afterwards they may be routed to.
     Gate {
+        /// `host:port` of each target to check.
         targets: Vec<String>,
+        /// How to check them.
         check: HealthCheck,
     },
     /// Replace a service's route and split; targets that lose their traffic are drained.
     Set {
+        /// The service's name (`api`).
         service: String,
+        /// The Host header it answers; `None` for any host.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         host: Option<String>,
+        /// The path prefix it answers (`/api`).
         path: String,
+        /// Its releases and their weights.
         groups: Vec<Group>,
+        /// How long targets that lose their traffic may finish their requests, in milliseconds.
         #[serde(default)]
         drain_ms: u64,
     },
     /// Forget a service (after draining it).
     Remove {
+        /// The service's name.
         service: String,
+        /// How long its requests may finish, in milliseconds.
         #[serde(default)]
         drain_ms: u64,
     },
@@ -40,11 +50,14 @@ pub enum Command {
     Status,
 }
 
+/// The health check a gate runs against each target.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HealthCheck {
     /// e.g. `/health`
     pub path: String,
+    /// Time between two checks of a target, in milliseconds.
     pub interval_ms: u64,
+    /// How long one check may take, in milliseconds.
     pub timeout_ms: u64,
     /// Consecutive successes needed.
     pub healthy: u32,
@@ -52,9 +65,12 @@ pub struct HealthCheck {
     pub deadline_ms: u64,
 }
 
+/// The proxy's reply to a `Command`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Answer {
+    /// Whether the command was carried out.
     pub ok: bool,
+    /// Why not, when it was not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// `Gate`: milliseconds each target took to pass.
@@ -63,33 +79,47 @@ pub struct Answer {
     /// `Set`/`Remove`: targets whose in-flight requests did not finish within the drain time.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub undrained: Vec<String>,
+    /// `Status`: the routing table with its live counters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
 }
 
+/// The routing table as `Command::Status` reports it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Status {
+    /// Service name → its route and releases.
     pub services: BTreeMap<String, ServiceStatus>,
 }
 
+/// One service's route and the releases behind it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ServiceStatus {
+    /// The Host header it answers; `None` for any host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// The path prefix it answers.
     pub path: String,
+    /// Its releases, each with its weight and counters.
     pub releases: Vec<ReleaseStatus>,
 }
 
+/// One release of a service: its share of the traffic, targets and counters.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ReleaseStatus {
+    /// The release's name (`r3`).
     pub release: String,
+    /// Its relative weight; 0 is registered but idle.
     pub weight: u32,
+    /// `host:port` of its containers.
     pub targets: Vec<String>,
+    /// Requests being served right now.
     pub inflight: usize,
+    /// Requests, errors and latencies since the proxy started.
     pub metrics: Snapshot,
 }
 
 impl Answer {
+    /// An answer that says the command failed, and why.
     pub fn failed(error: impl Into<String>) -> Answer {
         Answer {
             ok: false,
@@ -108,8 +138,7 @@ pub async fn send(socket: &Path, command: &Command) -> Result<Answer> {
             source,
         })?;
     let (read, mut write) = stream.into_split();
-    let mut line =
-        serde_json::to_string(command).map_err(|e| ProxyError::Protocol(e.to_string()))?;
+    let mut line = serde_json::to_string(command).map_err(ProxyError::Encode)?;
     line.push('\n');
     let io = |source| ProxyError::Io {
         path: socket.to_path_buf(),
@@ -121,6 +150,8 @@ pub async fn send(socket: &Path, command: &Command) -> Result<Answer> {
         .read_line(&mut answer)
         .await
         .map_err(io)?;
-    serde_json::from_str(&answer)
-        .map_err(|e| ProxyError::Protocol(format!("the proxy answered `{answer}`: {e}")))
+    serde_json::from_str(&answer).map_err(|source| ProxyError::Answer {
+        answer: answer.clone(),
+        source,
+    })
 }

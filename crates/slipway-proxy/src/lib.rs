@@ -5,6 +5,8 @@
 //! stop them without cutting a request. The table is persisted on every change, so a restarted
 //! proxy routes as before, whether slipway runs or not.
 
+#![warn(missing_docs)]
+
 pub mod admin;
 pub mod metrics;
 pub mod table;
@@ -37,37 +39,70 @@ use crate::metrics::{ReleaseMetrics, Snapshot};
 use crate::table::{Service, Table};
 use crate::upstream::Upstreams;
 
+/// What stops the proxy, or a command to it, from working.
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
+    /// A file or directory could not be read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file or directory.
         path: PathBuf,
+        /// What the OS said.
         #[source]
         source: std::io::Error,
     },
+    /// A socket could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Listen {
+        /// The address asked for.
         address: String,
+        /// What the OS said.
         #[source]
         source: std::io::Error,
     },
+    /// The admin socket's exchange went wrong in a way described by the text.
     #[error("{0}")]
     Protocol(String),
+    /// A command to the admin socket that does not serialize.
+    #[error("{0}")]
+    Encode(#[source] serde_json::Error),
+    /// The proxy's answer on the admin socket is not what it should be.
+    #[error("the proxy answered `{answer}`: {source}")]
+    Answer {
+        /// The line the proxy answered.
+        answer: String,
+        /// Why it does not read as an answer.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The routing table's state file does not read.
+    #[error("{path}: {source}")]
+    State {
+        /// The state file.
+        path: PathBuf,
+        /// Why it does not read as a routing table.
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
+/// The outcome of a proxy operation.
 pub type Result<T, E = ProxyError> = std::result::Result<T, E>;
 
 /// Bodies larger than this are streamed to one target without a second try.
 const RETRY_BODY_LIMIT: usize = 8 * 1024 * 1024;
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Where the proxy listens and keeps its state.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The public address, e.g. `0.0.0.0:80`.
     pub listen: SocketAddr,
     /// Where `/metrics` is served; never the public address.
     pub metrics: Option<SocketAddr>,
+    /// The Unix socket slipway sends `admin::Command`s to.
     pub admin_socket: PathBuf,
+    /// Where the routing table is kept across restarts.
     pub state_file: PathBuf,
 }
 
@@ -123,12 +158,14 @@ impl Proxy {
         })
     }
 
+    /// The address the public listener is bound to (with the port the OS chose for port 0).
     pub fn public_address(&self) -> SocketAddr {
         self.public
             .local_addr()
             .expect("a bound socket has an address")
     }
 
+    /// The address `/metrics` is served on, when it is served.
     pub fn metrics_address(&self) -> Option<SocketAddr> {
         self.metrics
             .as_ref()
@@ -202,8 +239,10 @@ async fn bind_tcp(address: SocketAddr) -> Result<TcpListener> {
 impl Shared {
     fn load(state_file: &Path) -> Result<Shared> {
         let table = match std::fs::read(state_file) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| ProxyError::Protocol(format!("{}: {e}", state_file.display())))?,
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| ProxyError::State {
+                path: state_file.to_path_buf(),
+                source,
+            })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Table::default(),
             Err(source) => {
                 return Err(ProxyError::Io {

@@ -14,6 +14,7 @@ const BUCKETS_US: [u64; 16] = [
     1_000_000, 2_000_000, 5_000_000, 10_000_000,
 ];
 
+/// A release's counters, updated by every request it serves.
 #[derive(Debug, Default)]
 pub struct ReleaseMetrics {
     requests: AtomicU64,
@@ -26,13 +27,18 @@ pub struct ReleaseMetrics {
 /// A copy of the counters at one moment; subtract two to get a window.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
+    /// Requests answered (or failed).
     pub requests: u64,
+    /// Requests that failed: no answer from a target, or a 5xx status.
     pub errors: u64,
+    /// The sum of every request's latency, in microseconds.
     pub latency_sum_us: u64,
+    /// Requests per latency bucket; the last counts everything slower than the largest bound.
     pub buckets: Vec<u64>,
 }
 
 impl ReleaseMetrics {
+    /// Counts one request that took `latency`; `error` when it failed.
     pub fn record(&self, latency: Duration, error: bool) {
         let micros = latency.as_micros().min(u128::from(u64::MAX)) as u64;
         self.requests.fetch_add(1, Ordering::Relaxed);
@@ -47,6 +53,7 @@ impl ReleaseMetrics {
         self.buckets[index].fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The counters as they are now.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
             requests: self.requests.load(Ordering::Relaxed),
@@ -77,6 +84,7 @@ impl Snapshot {
         }
     }
 
+    /// The share of requests that failed, 0 when there were none.
     pub fn error_rate(&self) -> f64 {
         if self.requests == 0 {
             0.0

@@ -16,6 +16,7 @@ pub struct Table {
     pub gated: BTreeSet<String>,
 }
 
+/// A route (a host and a path prefix) and the releases that share its traffic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Service {
     /// Matches the request's Host header (without port); `None` matches any host.
@@ -23,12 +24,14 @@ pub struct Service {
     pub host: Option<String>,
     /// Path prefix, e.g. `/api`; `/` matches everything.
     pub path: String,
+    /// Its releases and their weights.
     pub groups: Vec<Group>,
 }
 
 /// One release's containers and its share of the traffic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Group {
+    /// The release's name (`r3`).
     pub release: String,
     /// Relative weight; 0 keeps the release registered (for an instant switch back) but idle.
     pub weight: u32,
@@ -37,6 +40,7 @@ pub struct Group {
 }
 
 impl Service {
+    /// Targets of the releases that take traffic (weight above 0).
     pub fn routable_targets(&self) -> impl Iterator<Item = &String> {
         self.groups
             .iter()
@@ -92,6 +96,7 @@ impl Table {
             .map(|(name, s)| (name.as_str(), s))
     }
 
+    /// Targets of every service that take traffic.
     pub fn routable_targets(&self) -> BTreeSet<String> {
         self.services
             .values()
@@ -99,6 +104,7 @@ impl Table {
             .collect()
     }
 
+    /// Targets of every service, idle ones too.
     pub fn all_targets(&self) -> BTreeSet<String> {
         self.services
             .values()

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use slipway_ci::{CiSystem, ExportOptions, export};
 use slipway_pipeline::changes::git;
-use slipway_pipeline::ci::{CiSystem, ExportOptions, export};
 
 use super::Output;
 use super::project::Project;

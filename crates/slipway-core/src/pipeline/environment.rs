@@ -24,10 +24,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::Manifest;
 use serde_json::Value;
-use slipway_core::Manifest;
 
-use crate::steps::{Action, PlannedStep};
+use super::steps::{Action, PlannedStep};
 
 /// What every step gets from the runner's environment when it is set.
 const BASICS: &[&str] = &[
@@ -160,7 +160,7 @@ pub fn known_secrets(manifest: &Manifest, process: &BTreeMap<String, String>) ->
     names.extend(
         process
             .keys()
-            .filter(|name| slipway_core::manifest::looks_secret(name))
+            .filter(|name| crate::manifest::looks_secret(name))
             .cloned(),
     );
     names.sort();
@@ -176,7 +176,7 @@ pub fn known_secrets(manifest: &Manifest, process: &BTreeMap<String, String>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::steps::plan;
+    use crate::pipeline::steps::plan;
 
     const PROJECT: &str = r#"
 schema = 1
@@ -227,7 +227,7 @@ steps = ["build", "up stage", "checks", "deploy prod", "pull-request",
     }
 
     fn given(step: &str) -> Vec<String> {
-        let manifest = slipway_core::load_manifest(PROJECT).unwrap();
+        let manifest = crate::load_manifest(PROJECT).unwrap();
         let planned = plan(&manifest, &manifest.pipelines["release"]).unwrap();
         let step = planned.iter().find(|s| s.name == step).unwrap();
         step_environment(&manifest, step, &process())
@@ -275,7 +275,7 @@ steps = ["build", "up stage", "checks", "deploy prod", "pull-request",
     #[test]
     fn a_servers_secret_named_by_a_step_is_still_withheld() {
         // Validation refuses such a pipeline; the runner withholds them all the same.
-        let mut manifest = slipway_core::load_manifest(PROJECT).unwrap();
+        let mut manifest = crate::load_manifest(PROJECT).unwrap();
         let release = manifest.pipelines.get_mut("release").unwrap();
         release
             .env
@@ -290,7 +290,7 @@ steps = ["build", "up stage", "checks", "deploy prod", "pull-request",
 
     #[test]
     fn the_runner_knows_every_secret_it_can_read() {
-        let manifest = slipway_core::load_manifest(PROJECT).unwrap();
+        let manifest = crate::load_manifest(PROJECT).unwrap();
         let mut known = known_secrets(&manifest, &process());
         known.sort();
         let expected: Vec<String> = [

@@ -2,11 +2,11 @@
 //! process of the same binary, so a step in a pipeline behaves exactly as the command typed by
 //! hand; `approve` and `notify` are carried out by the runner itself.
 
-use slipway_core::Manifest;
-use slipway_core::manifest::{Pipeline, PipelineKind, Step};
+use super::PlanError;
+use crate::Manifest;
+use crate::manifest::{Pipeline, PipelineKind, Step};
 
-use crate::{PipelineError, Result};
-
+/// What a step does when it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// `slipway ARGS...` in the project.
@@ -22,10 +22,12 @@ pub enum Action {
     Command(Vec<String>),
 }
 
+/// A step of a pipeline as the runner (or a CI system) carries it out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedStep {
     /// As shown in listings and logs: `build`, `deploy prod`, `unit tests`.
     pub name: String,
+    /// What it does.
     pub action: Action,
     /// The variables of the runner's environment the pipeline and the step pass on (`env`).
     pub env: Vec<String>,
@@ -34,7 +36,10 @@ pub struct PlannedStep {
 }
 
 /// The pipeline `name` of `manifest`, with its kind.
-pub fn pipeline<'m>(manifest: &'m Manifest, name: &str) -> Result<(&'m Pipeline, PipelineKind)> {
+pub fn pipeline<'m>(
+    manifest: &'m Manifest,
+    name: &str,
+) -> Result<(&'m Pipeline, PipelineKind), PlanError> {
     let Some(pipeline) = manifest.pipelines.get(name) else {
         let known: Vec<&str> = manifest.pipelines.keys().map(String::as_str).collect();
         let hint = if known.is_empty() {
@@ -42,7 +47,7 @@ pub fn pipeline<'m>(manifest: &'m Manifest, name: &str) -> Result<(&'m Pipeline,
         } else {
             format!("; it has {}", known.join(", "))
         };
-        return Err(PipelineError::UnknownPipeline {
+        return Err(PlanError::UnknownPipeline {
             name: name.to_owned(),
             hint,
         });
@@ -50,6 +55,8 @@ pub fn pipeline<'m>(manifest: &'m Manifest, name: &str) -> Result<(&'m Pipeline,
     Ok((pipeline, kind_of(name, pipeline)))
 }
 
+/// The pipeline's kind: its `kind`, else the one its name says (`base`, `branch`), else
+/// `release`.
 pub fn kind_of(name: &str, pipeline: &Pipeline) -> PipelineKind {
     pipeline.kind.unwrap_or(match name {
         "base" => PipelineKind::Base,
@@ -58,6 +65,7 @@ pub fn kind_of(name: &str, pipeline: &Pipeline) -> PipelineKind {
     })
 }
 
+/// The kind as slipway.toml and the run history write it.
 pub fn kind_name(kind: PipelineKind) -> &'static str {
     match kind {
         PipelineKind::Base => "base",
@@ -67,7 +75,7 @@ pub fn kind_name(kind: PipelineKind) -> &'static str {
 }
 
 /// The steps of `pipeline`, in order, each with what it does.
-pub fn plan(manifest: &Manifest, pipeline: &Pipeline) -> Result<Vec<PlannedStep>> {
+pub fn plan(manifest: &Manifest, pipeline: &Pipeline) -> Result<Vec<PlannedStep>, PlanError> {
     let mut planned: Vec<PlannedStep> = Vec::with_capacity(pipeline.steps.len());
     for (index, step) in pipeline.steps.iter().enumerate() {
         let mut env = pipeline.env.clone();
@@ -81,13 +89,12 @@ pub fn plan(manifest: &Manifest, pipeline: &Pipeline) -> Result<Vec<PlannedStep>
             Step::Builtin(text) => {
                 let words: Vec<&str> = text.split_whitespace().collect();
                 let name = words.join(" ");
-                let action = builtin(manifest, pipeline, index, &words).ok_or_else(|| {
-                    PipelineError::Step {
+                let action =
+                    builtin(manifest, pipeline, index, &words).ok_or_else(|| PlanError::Step {
                         step: name.clone(),
                         message: "not a built-in step: `slipway config check` names the right ones"
                             .into(),
-                    }
-                })?;
+                    })?;
                 (name, action)
             }
         };
@@ -179,7 +186,7 @@ mod tests {
     use super::*;
 
     fn manifest(text: &str) -> Manifest {
-        slipway_core::load_manifest(text).unwrap()
+        crate::load_manifest(text).unwrap()
     }
 
     const SHOP: &str = r#"

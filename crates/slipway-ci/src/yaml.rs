@@ -2,10 +2,18 @@
 //! keep their order, strings are plain where YAML 1.1 and 1.2 read them back the same, else
 //! double-quoted (JSON's escapes are YAML's), and multi-line strings are literal blocks.
 
+use serde::Serialize;
 use serde_json::Value;
 
-/// `value` as a YAML document (no `---`), ending in a newline.
-pub fn to_yaml(value: &Value) -> String {
+/// `value` as a YAML document (no `---`), ending in a newline: the CI files' types serialize
+/// through serde's data model, in their fields' order.
+pub(crate) fn to_yaml<T: Serialize>(value: &T) -> String {
+    let value = serde_json::to_value(value)
+        .expect("the CI files' types have text keys and serialize without failing");
+    value_to_yaml(&value)
+}
+
+fn value_to_yaml(value: &Value) -> String {
     let mut out = String::new();
     match value {
         Value::Object(map) if !map.is_empty() => mapping(&mut out, map, 0),
