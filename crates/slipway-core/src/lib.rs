@@ -8,6 +8,7 @@ pub mod diagnostic;
 pub mod files;
 pub mod lock;
 pub mod manifest;
+pub mod plan;
 pub mod private;
 pub mod scaffold;
 pub mod suggest;
