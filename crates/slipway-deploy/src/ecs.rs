@@ -19,9 +19,7 @@ use slipway_core::manifest::{
 };
 
 use crate::lock::DeployLock;
-use crate::rollout::{
-    Context, DeployRequest, config_digest, environment_apps, now, store_path, strategy_name,
-};
+use crate::rollout::{Context, DeployRequest, config_digest, environment_apps, now, store_path};
 use crate::store::{NewRelease, Outcome, Release, ReleaseApp, Store, release_name};
 use crate::{DeployError, Result};
 
@@ -515,7 +513,7 @@ impl<'a> EcsRollout<'a> {
                 else {
                     return Err(DeployError::Plan(format!(
                         "the {} strategy on ECS moves traffic between two target groups on an ALB listener: set `listener` and `target_groups = [BLUE_ARN, GREEN_ARN]` in [environments.{}.target.apps.{app}]",
-                        strategy_name(strategy),
+                        strategy.kind(),
                         self.ctx.environment
                     )));
                 };
@@ -633,7 +631,7 @@ impl<'a> EcsRollout<'a> {
                 environment: self.ctx.environment.to_owned(),
                 apps: apps.clone(),
                 config_digest: self.config_digest(),
-                strategy: strategy_name(&strategy).into(),
+                strategy: strategy.kind(),
                 started_by: self.ctx.started_by.clone(),
             },
             now(),
@@ -651,7 +649,7 @@ impl<'a> EcsRollout<'a> {
             release.name(),
             self.ctx.environment,
             self.target.cluster,
-            strategy_name(&strategy)
+            strategy.kind()
         ));
 
         for plan in &planned {
@@ -662,8 +660,13 @@ impl<'a> EcsRollout<'a> {
                 .expect("planned apps are in the release");
             entry.task_definition = Some(arn.clone());
             self.store.record_apps(release.id, &apps)?;
-            self.store
-                .journal(release.id, &format!("registered {} {arn}", plan.app))?;
+            self.store.journal(
+                release.id,
+                &slipway_core::plan::Entry::Note {
+                    text: format!("registered {} {arn}", plan.app),
+                    traffic: false,
+                },
+            )?;
         }
 
         let outcome = self
@@ -702,11 +705,9 @@ impl<'a> EcsRollout<'a> {
                     }
                 };
                 let had_traffic = self.store.get(release.id)?.is_some_and(|r| {
-                    r.journal.iter().any(|step| {
-                        ["weighted ", "switched ", "updated "]
-                            .iter()
-                            .any(|prefix| step.starts_with(prefix))
-                    })
+                    r.journal
+                        .iter()
+                        .any(slipway_core::plan::Entry::moved_traffic)
                 });
                 let outcome = if had_traffic {
                     Outcome::RolledBack
@@ -885,8 +886,13 @@ impl<'a> EcsRollout<'a> {
                 self.ecs.create_service(&spec, rolling).await?;
             }
         }
-        self.store
-            .journal(release.id, &format!("updated {app} {name}"))?;
+        self.store.journal(
+            release.id,
+            &slipway_core::plan::Entry::Note {
+                text: format!("updated {app} {name}"),
+                traffic: true,
+            },
+        )?;
         self.ecs
             .wait_steady(
                 cluster,
@@ -1056,13 +1062,24 @@ impl<'a> EcsRollout<'a> {
         let live = self.live_colour(app).await?;
         let new_colour = live.map_or(0, |c| 1 - c);
         let name = self.prepare_colour(app, new_colour, arn, desired).await?;
-        self.store
-            .journal(release.id, &format!("started {app} {name}"))?;
+        self.store.journal(
+            release.id,
+            &slipway_core::plan::Entry::Note {
+                text: format!("started {app} {name}"),
+                traffic: false,
+            },
+        )?;
         match strategy {
             // Nothing live yet: no old release to move traffic from, or to compare with.
             Strategy::Canary { .. } if live.is_none() => {
                 self.set_split(app, new_colour, 100).await?;
-                self.store.journal(release.id, &format!("switched {app}"))?;
+                self.store.journal(
+                    release.id,
+                    &slipway_core::plan::Entry::Note {
+                        text: format!("switched {app}"),
+                        traffic: true,
+                    },
+                )?;
             }
             Strategy::Canary {
                 steps,
@@ -1078,8 +1095,13 @@ impl<'a> EcsRollout<'a> {
                 for (i, step) in steps.iter().enumerate() {
                     self.set_split(app, new_colour, i32::from(*step)).await?;
                     let step_started = std::time::SystemTime::now();
-                    self.store
-                        .journal(release.id, &format!("weighted {app} {step}"))?;
+                    self.store.journal(
+                        release.id,
+                        &slipway_core::plan::Entry::Note {
+                            text: format!("weighted {app} {step}"),
+                            traffic: true,
+                        },
+                    )?;
                     if i + 1 < steps.len() {
                         tokio::time::sleep(pause).await;
                         self.analyse(app, *step, new_colour, step_started, limits)
@@ -1089,7 +1111,13 @@ impl<'a> EcsRollout<'a> {
             }
             _ => {
                 self.set_split(app, new_colour, 100).await?;
-                self.store.journal(release.id, &format!("switched {app}"))?;
+                self.store.journal(
+                    release.id,
+                    &slipway_core::plan::Entry::Note {
+                        text: format!("switched {app}"),
+                        traffic: true,
+                    },
+                )?;
             }
         }
         if let Some(old) = live {

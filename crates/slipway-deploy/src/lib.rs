@@ -2,12 +2,17 @@
 //! proxy on each host, and the rollout strategies with their health gates, canary analysis,
 //! automatic rollback and recovery of an interrupted deploy.
 
+mod docker;
+#[cfg(test)]
+mod double;
 pub mod ecs;
+pub mod execute;
 pub mod host;
 pub mod lock;
 pub mod rollout;
 pub mod status;
 pub mod store;
+pub mod target;
 
 use std::path::PathBuf;
 

@@ -7,6 +7,8 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
+use slipway_core::manifest::StrategyKind;
+use slipway_core::plan::Entry;
 
 use crate::{DeployError, Result};
 
@@ -71,7 +73,7 @@ pub struct Release {
     pub environment: String,
     pub apps: BTreeMap<String, ReleaseApp>,
     pub config_digest: String,
-    pub strategy: String,
+    pub strategy: StrategyKind,
     pub started_by: String,
     /// Unix seconds.
     pub started_at: i64,
@@ -79,8 +81,9 @@ pub struct Release {
     pub outcome: Outcome,
     /// Why it ended as it did, e.g. the failed gate.
     pub note: Option<String>,
-    /// Steps done, in order (`started api`, `switched web`...).
-    pub journal: Vec<String>,
+    /// What the deploy did, in order: the steps of its plan carried out, apps carried over
+    /// from earlier releases, hooks run.
+    pub journal: Vec<Entry>,
 }
 
 impl Release {
@@ -100,7 +103,7 @@ pub struct NewRelease {
     pub environment: String,
     pub apps: BTreeMap<String, ReleaseApp>,
     pub config_digest: String,
-    pub strategy: String,
+    pub strategy: StrategyKind,
     pub started_by: String,
 }
 
@@ -158,7 +161,7 @@ impl Store {
             .execute(
                 "INSERT INTO releases (environment, apps, config_digest, strategy, started_by, started_at, outcome)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'deploying')",
-                params![new.environment, apps, new.config_digest, new.strategy, new.started_by, now],
+                params![new.environment, apps, new.config_digest, new.strategy.name(), new.started_by, now],
             )
             .map_err(db)?;
         let id = self.connection().last_insert_rowid();
@@ -166,17 +169,17 @@ impl Store {
             .ok_or_else(|| DeployError::Store(format!("release {id} vanished")))
     }
 
-    /// Records a step done, so an interruption can be undone.
-    pub fn journal(&self, id: i64, step: &str) -> Result<()> {
+    /// Records what a deploy did, so an interruption can be undone or resumed.
+    pub fn journal(&self, id: i64, entry: &Entry) -> Result<()> {
         let mut release = self
             .get(id)?
             .ok_or_else(|| DeployError::Store(format!("no release {id}")))?;
-        release.journal.push(step.to_owned());
+        release.journal.push(entry.clone());
         self.connection()
             .execute(
                 "UPDATE releases SET journal = ?1 WHERE id = ?2",
                 params![
-                    serde_json::to_string(&release.journal).expect("strings serialize"),
+                    serde_json::to_string(&release.journal).expect("entries serialize"),
                     id
                 ],
             )
@@ -329,18 +332,21 @@ fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Release> {
     let apps: String = row.get(2)?;
     let journal: String = row.get(10)?;
     let outcome: String = row.get(8)?;
+    let strategy: String = row.get(4)?;
     Ok(Release {
         id: row.get(0)?,
         environment: row.get(1)?,
         apps: serde_json::from_str(&apps).unwrap_or_default(),
         config_digest: row.get(3)?,
-        strategy: row.get(4)?,
+        // Every release names one of the kinds; rolling was the default.
+        strategy: strategy.parse().unwrap_or(StrategyKind::Rolling),
         started_by: row.get(5)?,
         started_at: row.get(6)?,
         finished_at: row.get(7)?,
         outcome: Outcome::parse(&outcome),
         note: row.get(9)?,
-        journal: serde_json::from_str(&journal).unwrap_or_default(),
+        // Journals of earlier versions hold text lines; they are read as notes.
+        journal: slipway_core::plan::read_journal(&journal),
     })
 }
 
@@ -363,7 +369,7 @@ mod tests {
                 },
             )]),
             config_digest: "sha256:cc".into(),
-            strategy: "blue-green".into(),
+            strategy: StrategyKind::BlueGreen,
             started_by: "ada@laptop".into(),
         }
     }
@@ -377,11 +383,12 @@ mod tests {
         let other = store.begin(&new("stage"), 115).unwrap();
         store.make_live(other.id, 116).unwrap();
         let second = store.begin(&new("prod"), 120).unwrap();
-        store.journal(second.id, "started api").unwrap();
-        assert_eq!(
-            store.unfinished("prod").unwrap()[0].journal,
-            vec!["started api"]
-        );
+        let carried = Entry::Carried {
+            app: "worker".into(),
+            from: "r1".into(),
+        };
+        store.journal(second.id, &carried).unwrap();
+        assert_eq!(store.unfinished("prod").unwrap()[0].journal, vec![carried]);
         store.make_live(second.id, 130).unwrap();
 
         let history = store.list("prod", 10).unwrap();

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use slipway_core::manifest::Strategy;
+use clap::builder::TypedValueParser as _;
+use slipway_core::manifest::{Strategy, StrategyKind};
 use slipway_deploy::ecs::EcsRollout;
-use slipway_deploy::rollout::{Context as DeployContext, DeployRequest, Rollout, strategy_name};
+use slipway_deploy::rollout::{Context as DeployContext, DeployRequest, Rollout};
 use slipway_deploy::store::{Release, Store};
 
 use slipway_core::terminal::printable;
@@ -33,9 +34,11 @@ pub struct DeployArgs {
     /// Deploy this registry image for an app instead of the local build.
     #[arg(long = "image", value_name = "APP=REF")]
     images: Vec<String>,
-    /// Override the environment's strategy: rolling, blue-green, canary or recreate.
-    #[arg(long)]
-    strategy: Option<String>,
+    /// Override the environment's strategy (its settings in slipway.toml are kept when it is of
+    /// the same kind; otherwise the kind's defaults).
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(StrategyKind::NAMES)
+        .map(|name| name.parse::<StrategyKind>().expect("a listed name")))]
+    strategy: Option<StrategyKind>,
     /// Finish a deploy that was interrupted (slipway killed) instead of undoing it, with the
     /// images and config it started with.
     #[arg(long, conflicts_with_all = ["apps", "images"])]
@@ -122,37 +125,6 @@ pub fn actor() -> String {
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "localhost".into());
     format!("{user}@{host}")
-}
-
-fn strategy_override(project: &Project, environment: &str, name: &str) -> Result<Strategy> {
-    let configured = &project.manifest.environments[environment].strategy;
-    if strategy_name(configured) == name {
-        return Ok(configured.clone());
-    }
-    Ok(match name {
-        "rolling" => Strategy::Rolling {
-            max_surge: 1,
-            max_unavailable: 0,
-        },
-        "blue-green" => Strategy::BlueGreen { bake: None },
-        "canary" => Strategy::Canary {
-            steps: vec![10, 50, 100],
-            pause: None,
-            max_error_rate: None,
-            max_latency_increase: None,
-        },
-        "recreate" => Strategy::Recreate {
-            allow_downtime: false,
-        },
-        other => {
-            let hint = slipway_core::suggest::did_you_mean(
-                other,
-                ["rolling", "blue-green", "canary", "recreate"],
-            )
-            .unwrap_or_else(|| "use rolling, blue-green, canary or recreate".into());
-            bail!("unknown strategy `{other}`; {hint}")
-        }
-    })
 }
 
 /// What a command needs of the environment's config: deploys start containers with it; status
@@ -247,12 +219,10 @@ pub fn run_deploy(args: DeployArgs) -> Result<ExitCode> {
         };
         images.insert(app.to_owned(), reference.to_owned());
     }
+    let env = &project.manifest.environments[&args.environment];
     let strategy = args
         .strategy
-        .as_deref()
-        .map(|s| strategy_override(&project, &args.environment, s))
-        .transpose()?;
-    let env = &project.manifest.environments[&args.environment];
+        .map(|kind| Strategy::overridden(&env.strategy, kind));
     // Apps deployed from the local build must be the build this environment runs.
     let local_apps: Vec<String> = project
         .manifest
@@ -383,7 +353,7 @@ pub struct RollbackArgs {
 fn release_facts(release: &Release, url: &str) -> Vec<(String, String)> {
     let mut facts = vec![
         ("release".to_owned(), release.name()),
-        ("strategy".to_owned(), release.strategy.clone()),
+        ("strategy".to_owned(), release.strategy.name().to_owned()),
         ("by".to_owned(), release.started_by.clone()),
     ];
     if !url.is_empty() {
@@ -484,7 +454,7 @@ pub fn run_releases(args: ReleasesArgs) -> Result<ExitCode> {
                     "{:<6} {:<12} {:<11} {:<21} {:<24} {}",
                     r.name(),
                     r.outcome.as_str(),
-                    r.strategy,
+                    r.strategy.name(),
                     when(r.started_at),
                     printable(&r.started_by),
                     printable(r.note.as_deref().unwrap_or("").lines().next().unwrap_or(""))
