@@ -6,6 +6,7 @@ mod docker;
 #[cfg(test)]
 mod double;
 pub mod ecs;
+mod ecs_target;
 pub mod execute;
 pub mod host;
 pub mod lock;
