@@ -125,6 +125,11 @@ impl<'a> EcsRollout<'a> {
         &self.store
     }
 
+    /// The environment's name.
+    pub fn environment(&self) -> &str {
+        self.ctx.environment
+    }
+
     pub fn cluster(&self) -> &str {
         &self.target.cluster
     }

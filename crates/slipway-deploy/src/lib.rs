@@ -2,6 +2,7 @@
 //! proxy on each host, and the rollout strategies with their health gates, canary analysis,
 //! automatic rollback and recovery of an interrupted deploy.
 
+pub mod deployer;
 mod docker;
 #[cfg(test)]
 mod double;
@@ -9,6 +10,7 @@ pub mod ecs;
 mod ecs_target;
 pub mod execute;
 pub mod host;
+pub mod identity;
 pub mod lock;
 pub mod rollout;
 pub mod status;

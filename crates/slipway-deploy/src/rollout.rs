@@ -118,6 +118,16 @@ impl<'a> Rollout<'a> {
         &self.store
     }
 
+    /// The environment's name.
+    pub fn environment(&self) -> &str {
+        self.ctx.environment
+    }
+
+    /// The project's manifest.
+    pub fn manifest(&self) -> &Manifest {
+        self.ctx.manifest
+    }
+
     pub fn hosts(&self) -> &[Host] {
         &self.hosts
     }

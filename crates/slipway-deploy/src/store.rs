@@ -416,4 +416,36 @@ mod tests {
             (Outcome::Failed, Some("gate"), Some(150))
         );
     }
+
+    #[test]
+    fn releases_written_by_an_earlier_version_are_read_with_their_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("releases.db")).unwrap();
+        // A release as an earlier slipway wrote it: the journal in text lines.
+        store
+            .connection()
+            .execute(
+                "INSERT INTO releases (environment, apps, config_digest, strategy, started_by, started_at, outcome, journal)
+                 VALUES ('prod', '{}', 'sha256:cc', 'canary', 'ada@laptop', 100, 'deploying', ?1)",
+                params![r#"["carried worker from r3","started local:shop-prod-api-r4-1","traffic local:api r3 50 r4 50"]"#],
+            )
+            .unwrap();
+        let old = store.unfinished("prod").unwrap().remove(0);
+        assert_eq!(old.strategy, StrategyKind::Canary);
+        assert_eq!(
+            slipway_core::plan::carried_from(&old.journal, "worker"),
+            Some("r3")
+        );
+        assert!(
+            old.journal.iter().any(Entry::moved_traffic),
+            "{:?}",
+            old.journal
+        );
+        // Resumed by this version: the new entries are added to the old ones.
+        store.journal(old.id, &Entry::Resumed).unwrap();
+        let resumed = store.get(old.id).unwrap().unwrap();
+        assert_eq!(resumed.journal.len(), 4);
+        assert_eq!(resumed.journal[..3], old.journal[..]);
+        assert_eq!(resumed.journal[3], Entry::Resumed);
+    }
 }
