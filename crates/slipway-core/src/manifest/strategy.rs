@@ -182,6 +182,11 @@ mod tests {
                 serde_json::to_value(kind).unwrap(),
                 serde_json::Value::from(kind.name())
             );
+            // slipway.toml's `kind` and the list of names are the same words.
+            assert_eq!(
+                serde_json::to_value(Strategy::defaults(kind)).unwrap()["kind"],
+                kind.name()
+            );
         }
         let error = "blue_green".parse::<StrategyKind>().unwrap_err();
         assert!(error.to_string().contains("blue-green"), "{error}");
