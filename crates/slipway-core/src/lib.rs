@@ -9,6 +9,7 @@ pub mod files;
 pub mod lock;
 pub mod manifest;
 pub mod pipeline;
+pub mod plan;
 pub mod private;
 pub mod scaffold;
 pub mod suggest;

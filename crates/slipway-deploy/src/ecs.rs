@@ -15,20 +15,25 @@ use slipway_aws::ecs::{Ecs, Native, Rolling, ServiceSpec, TrafficShift};
 use slipway_aws::secrets::{SecretSource, Secrets};
 use slipway_aws::taskdef::{self, AppTask, SidecarTask, TaskDefinition};
 use slipway_core::manifest::{
-    CommandLine, EcsApp, EcsDeployments, EcsTarget, NativeCanary, Strategy, Target, native_canary,
+    CommandLine, EcsApp, EcsDeployments, EcsTarget, Strategy, Target, native_canary,
 };
 
-use crate::lock::DeployLock;
-use crate::rollout::{
-    Context, DeployRequest, config_digest, environment_apps, now, store_path, strategy_name,
+use slipway_core::plan::{
+    self, AppChange, Capabilities, Entry, Incoming, LiveState, Replacement, Runs, Serving,
 };
+
+use crate::execute::{carry_out_all, execute};
+use crate::lock::DeployLock;
+use crate::rollout::{Context, DeployRequest, config_digest, environment_apps, now, store_path};
 use crate::store::{NewRelease, Outcome, Release, ReleaseApp, Store, release_name};
+use crate::target::{NoJournal, StoreJournal};
 use crate::{DeployError, Result};
 
-const COLOURS: [&str; 2] = ["blue", "green"];
+/// The two services of an app under blue-green and canary, by colour.
+pub(crate) const COLOURS: [&str; 2] = ["blue", "green"];
 
 /// How long ECS's own strategy holds a deployment before it completes (its bake times).
-fn native_duration(native: Option<Native>) -> Duration {
+pub(crate) fn native_duration(native: Option<Native>) -> Duration {
     let minutes = match native {
         None => 0,
         Some(Native::BlueGreen { bake_minutes }) | Some(Native::Canary { bake_minutes, .. }) => {
@@ -42,21 +47,14 @@ fn native_duration(native: Option<Native>) -> Duration {
     Duration::from_secs(60 * minutes.max(0) as u64)
 }
 
-/// A canary's thresholds: error rate as a fraction, latency increase as a fraction.
-#[derive(Debug, Clone, Copy)]
-struct Limits {
-    error_rate: f64,
-    latency_increase: Option<f64>,
-}
-
 /// The deploy engine for one environment on ECS.
 pub struct EcsRollout<'a> {
-    ctx: Context<'a>,
-    target: &'a EcsTarget,
+    pub(crate) ctx: Context<'a>,
+    pub(crate) target: &'a EcsTarget,
     store: Store,
-    ecs: Ecs,
+    pub(crate) ecs: Ecs,
     secrets: Secrets,
-    metrics: slipway_aws::metrics::Metrics,
+    pub(crate) metrics: slipway_aws::metrics::Metrics,
     region: String,
 }
 
@@ -127,11 +125,16 @@ impl<'a> EcsRollout<'a> {
         &self.store
     }
 
+    /// The environment's name.
+    pub fn environment(&self) -> &str {
+        self.ctx.environment
+    }
+
     pub fn cluster(&self) -> &str {
         &self.target.cluster
     }
 
-    fn log(&self, line: &str) {
+    pub(crate) fn log(&self, line: &str) {
         (self.ctx.log)(line);
     }
 
@@ -149,7 +152,7 @@ impl<'a> EcsRollout<'a> {
         environment_apps(self.ctx.manifest, self.ctx.environment)
     }
 
-    fn settings(&self, app: &str) -> EcsApp {
+    pub(crate) fn settings(&self, app: &str) -> EcsApp {
         self.target.apps.get(app).cloned().unwrap_or_default()
     }
 
@@ -179,7 +182,7 @@ impl<'a> EcsRollout<'a> {
             .unwrap_or_else(|| "FARGATE".into())
     }
 
-    fn steady_timeout(&self) -> Duration {
+    pub(crate) fn steady_timeout(&self) -> Duration {
         self.target
             .steady_timeout
             .map_or(Duration::from_secs(600), |d| d.0)
@@ -515,7 +518,7 @@ impl<'a> EcsRollout<'a> {
                 else {
                     return Err(DeployError::Plan(format!(
                         "the {} strategy on ECS moves traffic between two target groups on an ALB listener: set `listener` and `target_groups = [BLUE_ARN, GREEN_ARN]` in [environments.{}.target.apps.{app}]",
-                        strategy_name(strategy),
+                        strategy.kind(),
                         self.ctx.environment
                     )));
                 };
@@ -633,7 +636,7 @@ impl<'a> EcsRollout<'a> {
                 environment: self.ctx.environment.to_owned(),
                 apps: apps.clone(),
                 config_digest: self.config_digest(),
-                strategy: strategy_name(&strategy).into(),
+                strategy: strategy.kind(),
                 started_by: self.ctx.started_by.clone(),
             },
             now(),
@@ -651,7 +654,7 @@ impl<'a> EcsRollout<'a> {
             release.name(),
             self.ctx.environment,
             self.target.cluster,
-            strategy_name(&strategy)
+            strategy.kind()
         ));
 
         for plan in &planned {
@@ -662,124 +665,133 @@ impl<'a> EcsRollout<'a> {
                 .expect("planned apps are in the release");
             entry.task_definition = Some(arn.clone());
             self.store.record_apps(release.id, &apps)?;
-            self.store
-                .journal(release.id, &format!("registered {} {arn}", plan.app))?;
+            self.store.journal(
+                release.id,
+                &Entry::Registered {
+                    app: plan.app.clone(),
+                    task_definition: arn,
+                },
+            )?;
         }
 
-        let outcome = self
-            .roll(&release, &strategy, &planned, &mut apps, previous.as_ref())
-            .await;
-        match outcome {
-            Ok(()) => {
-                self.store.record_apps(release.id, &apps)?;
-                self.store.make_live(release.id, now())?;
-                self.log(&format!("release {} is live", release.name()));
-                Ok(self.store.get(release.id)?.expect("the release exists"))
+        let release = self.store.get(release.id)?.expect("the release exists");
+        let live = self
+            .live_state(previous.as_ref(), &deployed, &strategy)
+            .await?;
+        let incoming = self.incoming(&release, &deployed);
+        let capabilities = self.capabilities();
+        let steps = plan::deploy(&live, &incoming, &strategy, &capabilities)
+            .map_err(|e| DeployError::Plan(e.to_string()))?;
+        let undo = plan::undo(&live, &incoming, &capabilities);
+        let mut releases = vec![&release];
+        releases.extend(previous.as_ref());
+        let target = crate::ecs_target::EcsTarget::new(self, &releases, Some(&release));
+        let journal = StoreJournal {
+            store: &self.store,
+            release: release.id,
+        };
+        let outcome = execute(&target, &journal, &steps, &undo).await;
+        for (app, service) in target.services_of(&release.name()) {
+            if let Some(entry) = apps.get_mut(&app) {
+                entry.service = Some(service);
             }
-            Err(error) => {
-                self.log(&format!(
-                    "{}: {error}; restoring the live release",
-                    release.name()
-                ));
-                self.store.record_apps(release.id, &apps)?;
-                let restored = match &previous {
-                    Some(previous) => {
-                        self.activate(previous, &deployed)
-                            .await
-                            .map_err(|restore| {
-                                DeployError::Plan(format!(
-                                    "{error}; and restoring {} failed too: {restore}",
-                                    previous.name()
-                                ))
-                            })?;
-                        Some(previous.name())
-                    }
-                    None => {
-                        // Nothing to go back to: the services this release started stop
-                        // retrying its revisions.
-                        self.stand_down(&apps).await;
-                        None
-                    }
-                };
-                let had_traffic = self.store.get(release.id)?.is_some_and(|r| {
-                    r.journal.iter().any(|step| {
-                        ["weighted ", "switched ", "updated "]
-                            .iter()
-                            .any(|prefix| step.starts_with(prefix))
-                    })
-                });
-                let outcome = if had_traffic {
-                    Outcome::RolledBack
-                } else {
-                    Outcome::Failed
-                };
-                self.store
-                    .finish(release.id, outcome, Some(&error.to_string()), now())?;
-                Err(DeployError::RolledBack {
-                    release: release.name(),
-                    reason: error.to_string(),
-                    restored,
-                })
-            }
+        }
+        self.store.record_apps(release.id, &apps)?;
+        let failure = match outcome {
+            Ok(()) => return Ok(self.store.get(release.id)?.expect("the release exists")),
+            Err(failure) if failure.live => return Err(failure.error),
+            Err(failure) => failure,
+        };
+        let error = failure.error;
+        if let (Some(restore), Some(previous)) = (failure.undo_error, &previous) {
+            // Left `deploying`: the next deploy restores the live release again.
+            return Err(DeployError::Plan(format!(
+                "{error}; and restoring {} failed too: {restore}",
+                previous.name()
+            )));
+        }
+        let had_traffic = self
+            .store
+            .get(release.id)?
+            .is_some_and(|r| r.journal.iter().any(Entry::moved_traffic));
+        let outcome = if had_traffic {
+            Outcome::RolledBack
+        } else {
+            Outcome::Failed
+        };
+        self.store
+            .finish(release.id, outcome, Some(&error.to_string()), now())?;
+        Err(DeployError::RolledBack {
+            release: release.name(),
+            reason: error.to_string(),
+            restored: previous.map(|p| p.name()),
+        })
+    }
+
+    /// What the target can do, as a plan sees it.
+    pub(crate) fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            places: vec![self.target.cluster.clone()],
+            runs: Runs::Services {
+                native: self.native(),
+            },
+            hooks: false,
         }
     }
 
-    /// Scales to zero every service of these apps that runs one of their new revisions (a
-    /// failed first deploy). Best effort: the deploy has already failed.
-    async fn stand_down(&self, apps: &BTreeMap<String, ReleaseApp>) {
-        for (app, entry) in apps {
-            let Some(arn) = &entry.task_definition else {
+    /// What serves each of `apps` now: the live release, where its services run it (with two
+    /// colours, only when the listener sends a running colour traffic).
+    async fn live_state(
+        &self,
+        previous: Option<&Release>,
+        apps: &[String],
+        strategy: &Strategy,
+    ) -> Result<LiveState> {
+        let mut live = LiveState::default();
+        let Some(previous) = previous else {
+            return Ok(live);
+        };
+        let colours = strategy.kind().splits_traffic() && !self.native();
+        for app in apps {
+            let Some(entry) = previous.apps.get(app) else {
                 continue;
             };
-            let base = self.service_name(app);
-            for name in [
-                base.clone(),
-                format!("{base}-blue"),
-                format!("{base}-green"),
-            ] {
-                let Ok(Some(service)) = self.ecs.service(&self.target.cluster, &name).await else {
-                    continue;
-                };
-                if service.task_definition.as_deref() == Some(arn.as_str()) && service.desired > 0 {
-                    self.log(&format!("{app}: scaling {name} to 0"));
-                    let _ = self
-                        .ecs
-                        .update_service(&self.target.cluster, &name, None, 0, Rolling::default())
-                        .await;
-                }
+            if colours && self.live_colour(app).await?.is_none() {
+                continue;
             }
+            live.apps.insert(
+                app.clone(),
+                Serving {
+                    release: previous.name(),
+                    replicas: entry.replicas,
+                },
+            );
+        }
+        Ok(live)
+    }
+
+    /// `apps` of `release` as a plan brings them in.
+    fn incoming(&self, release: &Release, apps: &[String]) -> Incoming {
+        Incoming {
+            release: release.name(),
+            apps: apps
+                .iter()
+                .filter_map(|app| {
+                    Some(AppChange {
+                        app: app.clone(),
+                        replicas: release.apps.get(app)?.replicas.max(1),
+                        routed: self.ctx.manifest.apps.get(app)?.port.is_some(),
+                    })
+                })
+                .collect(),
         }
     }
 
-    /// Moves each planned app onto its new task definition with the strategy.
-    async fn roll(
-        &self,
-        release: &Release,
-        strategy: &Strategy,
-        planned: &[Planned],
-        apps: &mut BTreeMap<String, ReleaseApp>,
-        previous: Option<&Release>,
-    ) -> Result<()> {
-        for plan in planned {
-            let arn = apps[&plan.app]
-                .task_definition
-                .clone()
-                .expect("registered before rolling");
-            let desired = self.desired(&plan.app);
-            let service = match strategy {
-                Strategy::BlueGreen { .. } | Strategy::Canary { .. } if !self.native() => {
-                    self.roll_colours(release, strategy, &plan.app, &arn, desired, previous)
-                        .await?
-                }
-                _ => {
-                    let plan_of = self.deployment(strategy, desired);
-                    self.roll_one(release, &plan.app, &arn, desired, plan_of)
-                        .await?
-                }
-            };
-            apps.get_mut(&plan.app).expect("planned").service = Some(service);
-        }
-        Ok(())
+    /// How the environment's own strategy replaces one service's tasks (putting a release
+    /// back on a single service).
+    pub(crate) fn replacement(&self, desired: u32) -> Replacement {
+        let strategy = &self.ctx.manifest.environments[self.ctx.environment].strategy;
+        plan::replacement(strategy, desired, self.native())
     }
 
     /// Whether ECS moves blue-green and canary traffic itself.
@@ -787,63 +799,14 @@ impl<'a> EcsRollout<'a> {
         self.target.deployments == EcsDeployments::Ecs
     }
 
-    /// How a one-service deployment of `strategy` replaces tasks, with the environment's alarms.
-    fn deployment(&self, strategy: &Strategy, desired: i32) -> Rolling {
-        let percent = |n: u32| (n as i32 * 100 + desired - 1) / desired;
-        let minutes = |d: Option<slipway_core::manifest::Duration>| {
-            d.map_or(0, |d| d.0.as_secs().div_ceil(60) as i32)
-        };
-        let base = Rolling {
-            alarms: self.target.alarms.clone(),
-            ..Rolling::default()
-        };
-        match strategy {
-            Strategy::Rolling {
-                max_surge,
-                max_unavailable,
-            } => Rolling {
-                minimum_healthy_percent: (100 - percent(*max_unavailable)).max(0),
-                maximum_percent: 100 + percent(*max_surge).max(1),
-                ..base
-            },
-            Strategy::Recreate { .. } => Rolling {
-                minimum_healthy_percent: 0,
-                maximum_percent: 100,
-                ..base
-            },
-            Strategy::BlueGreen { .. } | Strategy::Canary { .. } if !self.native() => base,
-            Strategy::BlueGreen { bake } => Rolling {
-                native: Some(Native::BlueGreen {
-                    bake_minutes: minutes(*bake),
-                }),
-                ..base
-            },
-            Strategy::Canary { steps, pause, .. } => Rolling {
-                native: match native_canary(steps) {
-                    Some(NativeCanary::Canary(percent)) => Some(Native::Canary {
-                        percent: f64::from(percent),
-                        bake_minutes: minutes(*pause),
-                    }),
-                    Some(NativeCanary::Linear(step)) => Some(Native::Linear {
-                        step_percent: f64::from(step),
-                        bake_minutes: minutes(*pause),
-                    }),
-                    // Refused by the manifest check; a plain rolling update otherwise.
-                    None => None,
-                },
-                ..base
-            },
-        }
-    }
-
-    fn give_up(&self, desired: i32) -> i32 {
+    pub(crate) fn give_up(&self, desired: i32) -> i32 {
         desired.max(2)
     }
 
-    /// Rolling and recreate: one service, updated in place (created on the first deploy).
-    async fn roll_one(
+    /// One service per app, pointed at `arn` (created on the first deploy, with ECS's traffic
+    /// shift when its own strategy moves the traffic); the caller follows it to a steady state.
+    pub(crate) async fn update_one(
         &self,
-        release: &Release,
         app: &str,
         arn: &str,
         desired: i32,
@@ -851,7 +814,6 @@ impl<'a> EcsRollout<'a> {
     ) -> Result<String> {
         let name = self.service_name(app);
         let cluster = &self.target.cluster;
-        let timeout = self.steady_timeout() + native_duration(rolling.native);
         match self.ecs.service(cluster, &name).await? {
             Some(_) => {
                 self.log(&format!("{app}: updating service {name}"));
@@ -885,18 +847,6 @@ impl<'a> EcsRollout<'a> {
                 self.ecs.create_service(&spec, rolling).await?;
             }
         }
-        self.store
-            .journal(release.id, &format!("updated {app} {name}"))?;
-        self.ecs
-            .wait_steady(
-                cluster,
-                &name,
-                arn,
-                timeout,
-                self.give_up(desired),
-                self.ctx.log,
-            )
-            .await?;
         Ok(name)
     }
 
@@ -938,7 +888,7 @@ impl<'a> EcsRollout<'a> {
     }
 
     /// Which colour has the listener's traffic now (the larger weight), if any.
-    async fn live_colour(&self, app: &str) -> Result<Option<usize>> {
+    pub(crate) async fn live_colour(&self, app: &str) -> Result<Option<usize>> {
         let settings = self.settings(app);
         let listener = settings.listener.as_deref().expect("checked before");
         let weights = self.ecs.weights(listener).await?;
@@ -974,7 +924,7 @@ impl<'a> EcsRollout<'a> {
         })
     }
 
-    async fn set_split(&self, app: &str, new_colour: usize, percent: i32) -> Result<()> {
+    pub(crate) async fn set_split(&self, app: &str, new_colour: usize, percent: i32) -> Result<()> {
         let settings = self.settings(app);
         let listener = settings.listener.as_deref().expect("checked before");
         let weights = [
@@ -994,9 +944,9 @@ impl<'a> EcsRollout<'a> {
         Ok(())
     }
 
-    /// Points a colour's service at `arn` with `desired` tasks (creating it the first time) and
-    /// waits for its steady state.
-    async fn prepare_colour(
+    /// Points a colour's service at `arn` with `desired` tasks (creating it the first time);
+    /// the caller follows it to a steady state.
+    pub(crate) async fn point_colour(
         &self,
         app: &str,
         colour: usize,
@@ -1028,221 +978,11 @@ impl<'a> EcsRollout<'a> {
                 self.ecs.create_service(&spec, rolling).await?;
             }
         }
-        self.ecs
-            .wait_steady(
-                cluster,
-                &name,
-                arn,
-                self.steady_timeout(),
-                self.give_up(desired),
-                self.ctx.log,
-            )
-            .await?;
         Ok(name)
     }
 
-    /// Blue-green and canary: the idle colour gets the new release, then the listener's weights
-    /// move to it (at once, or in the canary's steps), then the old colour is scaled to zero
-    /// after the bake time.
-    async fn roll_colours(
-        &self,
-        release: &Release,
-        strategy: &Strategy,
-        app: &str,
-        arn: &str,
-        desired: i32,
-        _previous: Option<&Release>,
-    ) -> Result<String> {
-        let live = self.live_colour(app).await?;
-        let new_colour = live.map_or(0, |c| 1 - c);
-        let name = self.prepare_colour(app, new_colour, arn, desired).await?;
-        self.store
-            .journal(release.id, &format!("started {app} {name}"))?;
-        match strategy {
-            // Nothing live yet: no old release to move traffic from, or to compare with.
-            Strategy::Canary { .. } if live.is_none() => {
-                self.set_split(app, new_colour, 100).await?;
-                self.store.journal(release.id, &format!("switched {app}"))?;
-            }
-            Strategy::Canary {
-                steps,
-                pause,
-                max_error_rate,
-                max_latency_increase,
-            } => {
-                let pause = pause.map_or(Duration::from_secs(30), |d| d.0);
-                let limits = Limits {
-                    error_rate: max_error_rate.map_or(0.01, |p| p.0 / 100.0),
-                    latency_increase: max_latency_increase.map(|p| p.0 / 100.0),
-                };
-                for (i, step) in steps.iter().enumerate() {
-                    self.set_split(app, new_colour, i32::from(*step)).await?;
-                    let step_started = std::time::SystemTime::now();
-                    self.store
-                        .journal(release.id, &format!("weighted {app} {step}"))?;
-                    if i + 1 < steps.len() {
-                        tokio::time::sleep(pause).await;
-                        self.analyse(app, *step, new_colour, step_started, limits)
-                            .await?;
-                    }
-                }
-            }
-            _ => {
-                self.set_split(app, new_colour, 100).await?;
-                self.store.journal(release.id, &format!("switched {app}"))?;
-            }
-        }
-        if let Some(old) = live {
-            if let Strategy::BlueGreen { bake: Some(bake) } = strategy {
-                self.log(&format!(
-                    "{app}: keeping {} for {}s (an instant rollback meanwhile)",
-                    COLOURS[old],
-                    bake.0.as_secs()
-                ));
-                tokio::time::sleep(bake.0).await;
-            }
-            let old_name = format!("{}-{}", self.service_name(app), COLOURS[old]);
-            self.ecs
-                .update_service(&self.target.cluster, &old_name, None, 0, Rolling::default())
-                .await?;
-            self.log(&format!("{app}: scaled {old_name} to 0"));
-        }
-        Ok(name)
-    }
-
-    /// Compares the new colour's errors and latency with the old one's from CloudWatch over the
-    /// step's window; a breach fails the deploy (which puts the old colour back).
-    async fn analyse(
-        &self,
-        app: &str,
-        step: u8,
-        new_colour: usize,
-        since: std::time::SystemTime,
-        limits: Limits,
-    ) -> Result<()> {
-        let settings = self.settings(app);
-        let groups = &settings.target_groups;
-        let listener = settings.listener.as_deref().expect("checked before");
-        let until = std::time::SystemTime::now();
-        let new = self
-            .metrics
-            .traffic(listener, &groups[new_colour], since, until)
-            .await?;
-        let old = self
-            .metrics
-            .traffic(listener, &groups[1 - new_colour], since, until)
-            .await?;
-        self.log(&format!(
-            "{app} at {step}%: new {} requests, {} errors; old {} requests, {} errors",
-            new.requests, new.errors, old.requests, old.errors
-        ));
-        if new.requests == 0.0 {
-            self.log(&format!(
-                "{app} at {step}%: CloudWatch has no requests of the new release yet (ALB metrics arrive a minute or more late; a pause of 5m or more gives the analysis data); nothing to compare"
-            ));
-        }
-        if new.requests > 0.0 && new.error_rate() > limits.error_rate {
-            return Err(DeployError::Analysis {
-                app: app.to_owned(),
-                message: format!(
-                    "at {step}% the new release's error rate was {:.1}% ({} of {} requests), above {:.1}%",
-                    new.error_rate() * 100.0,
-                    new.errors,
-                    new.requests,
-                    limits.error_rate * 100.0
-                ),
-            });
-        }
-        if let (Some(limit), Some(old_latency), Some(new_latency)) =
-            (limits.latency_increase, old.mean_latency, new.mean_latency)
-            && old.requests >= 20.0
-            && new.requests >= 20.0
-            && new_latency.as_secs_f64() > old_latency.as_secs_f64() * (1.0 + limit)
-        {
-            return Err(DeployError::Analysis {
-                app: app.to_owned(),
-                message: format!(
-                    "at {step}% the new release's mean response time was {} ms against {} ms, more than {:.0}% slower",
-                    new_latency.as_millis(),
-                    old_latency.as_millis(),
-                    limit * 100.0
-                ),
-            });
-        }
-        Ok(())
-    }
-
-    /// Makes `release` what runs for `apps`: services back on its task definitions and, with two
-    /// colours, the listener back on its colour (one call when that colour still runs it).
-    async fn activate(&self, release: &Release, apps: &[String]) -> Result<()> {
-        for app in apps {
-            let Some(entry) = release.apps.get(app) else {
-                continue;
-            };
-            let (Some(arn), Some(service)) = (&entry.task_definition, &entry.service) else {
-                return Err(DeployError::Plan(format!(
-                    "{} has no ECS task definition for `{app}`; deploy it again with --image",
-                    release.name()
-                )));
-            };
-            let desired = entry.replicas as i32;
-            match COLOURS
-                .iter()
-                .position(|c| service.ends_with(&format!("-{c}")))
-            {
-                Some(colour) => {
-                    self.prepare_colour(app, colour, arn, desired).await?;
-                    self.set_split(app, colour, 100).await?;
-                    let other = format!("{}-{}", self.service_name(app), COLOURS[1 - colour]);
-                    if self
-                        .ecs
-                        .service(&self.target.cluster, &other)
-                        .await?
-                        .is_some()
-                    {
-                        self.ecs
-                            .update_service(
-                                &self.target.cluster,
-                                &other,
-                                None,
-                                0,
-                                Rolling::default(),
-                            )
-                            .await?;
-                    }
-                }
-                None => {
-                    self.log(&format!("{app}: service {service} back to {arn}"));
-                    let strategy = &self.ctx.manifest.environments[self.ctx.environment].strategy;
-                    let deployment = self.deployment(strategy, desired);
-                    let timeout = self.steady_timeout() + native_duration(deployment.native);
-                    self.ecs
-                        .update_service(
-                            &self.target.cluster,
-                            service,
-                            Some(arn),
-                            desired,
-                            deployment,
-                        )
-                        .await?;
-                    self.ecs
-                        .wait_steady(
-                            &self.target.cluster,
-                            service,
-                            arn,
-                            timeout,
-                            self.give_up(desired),
-                            self.ctx.log,
-                        )
-                        .await?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// A deploy that was interrupted (slipway killed): the live release is restored and the
-    /// interrupted one marked failed.
+    /// A deploy that was interrupted (slipway killed): the undo plan puts the live release
+    /// back and the interrupted one is marked failed.
     async fn recover(&self) -> Result<()> {
         for unfinished in self.store.unfinished(self.ctx.environment)? {
             self.log(&format!(
@@ -1251,7 +991,13 @@ impl<'a> EcsRollout<'a> {
             ));
             if let Some(live) = self.store.live(self.ctx.environment)? {
                 let apps: Vec<String> = unfinished.apps.keys().cloned().collect();
-                self.activate(&live, &apps).await?;
+                let undo = plan::undo(
+                    &serving(&live, &apps),
+                    &self.incoming(&unfinished, &apps),
+                    &self.capabilities(),
+                );
+                let target = crate::ecs_target::EcsTarget::new(self, &[&live, &unfinished], None);
+                carry_out_all(&target, &undo).await?;
             }
             self.store.finish(
                 unfinished.id,
@@ -1269,7 +1015,16 @@ impl<'a> EcsRollout<'a> {
         self.recover().await?;
         let (current, target) = self.store.rollback_target(self.ctx.environment, to)?;
         let apps: Vec<String> = target.apps.keys().cloned().collect();
-        self.activate(&target, &apps).await?;
+        let steps = plan::rollback(
+            &serving(&current, &apps),
+            &self.incoming(&target, &apps),
+            &self.capabilities(),
+        );
+        let services = crate::ecs_target::EcsTarget::new(self, &[&current, &target], None);
+        let nothing = plan::Plan { steps: Vec::new() };
+        execute(&services, &NoJournal, &steps, &nothing)
+            .await
+            .map_err(|failure| failure.error)?;
         self.store.finish(
             current.id,
             Outcome::RolledBack,
@@ -1278,6 +1033,25 @@ impl<'a> EcsRollout<'a> {
         )?;
         self.store.make_live(target.id, now())?;
         Ok(self.store.get(target.id)?.expect("the release exists"))
+    }
+}
+
+/// What `release` serves of `apps`, as a plan sees it.
+fn serving(release: &Release, apps: &[String]) -> LiveState {
+    LiveState {
+        apps: apps
+            .iter()
+            .filter_map(|app| {
+                let entry = release.apps.get(app)?;
+                Some((
+                    app.clone(),
+                    Serving {
+                        release: release.name(),
+                        replicas: entry.replicas,
+                    },
+                ))
+            })
+            .collect(),
     }
 }
 

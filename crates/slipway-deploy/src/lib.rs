@@ -1,14 +1,24 @@
-//! Deploys on Docker hosts and Amazon ECS: the release history (SQLite), the per-environment deploy lock, the
-//! proxy on each host, and the rollout strategies with their health gates, canary analysis,
-//! automatic rollback and recovery of an interrupted deploy.
+//! Deploys on Docker hosts and Amazon ECS: the release history (SQLite), the per-environment
+//! deploy lock, the proxy on each host, and the carrying out of the strategies' plans
+//! (`slipway_core::plan`) against either target behind one [`target::Target`] trait by one
+//! executor ([`execute`]), with health gates, canary analysis, automatic rollback and the
+//! recovery or resumption of an interrupted deploy.
 
+pub mod deployer;
+mod docker;
+#[cfg(test)]
+mod double;
 pub mod ecs;
+mod ecs_target;
+pub mod execute;
 pub mod host;
+pub mod identity;
 pub mod lock;
 pub mod rollout;
 pub mod status;
 /// The release history, kept by `slipway-history` so readers need not link the deploy code.
 pub use slipway_history::releases as store;
+pub mod target;
 
 use std::path::PathBuf;
 

@@ -3,23 +3,26 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
 use slipway_core::Manifest;
 use slipway_core::manifest::{Strategy, Target};
+use slipway_core::plan::{
+    self, AppChange, Capabilities, Entry, Incoming, LiveState, Runs, Serving,
+};
 use slipway_docker::environment::{LABEL_ENVIRONMENT, LABEL_PROJECT, env_lines, internal_network};
 use slipway_proxy::admin::{Command, HealthCheck};
 use slipway_proxy::metrics::Snapshot;
-use slipway_proxy::table::Group;
 
+use crate::docker::DockerTarget;
+use crate::execute::{Failure, execute};
 use crate::host::{
-    ContainerPlan, Host, LABEL_CONFIG_DIGEST, LABEL_RELEASE, LABEL_STARTED_AT, LABEL_STARTED_BY,
-    LABEL_STRATEGY, ProxyPlan, build_proxy_image, container_name, ensure_proxy, load_from_store,
-    start_replica,
+    ContainerPlan, Host, LABEL_CONFIG_DIGEST, LABEL_STARTED_AT, LABEL_STARTED_BY, LABEL_STRATEGY,
+    ProxyPlan, build_proxy_image, container_name, ensure_proxy, load_from_store, start_replica,
 };
 use crate::lock::DeployLock;
 use crate::store::{NewRelease, Outcome, Release, ReleaseApp, Store};
+use crate::target::StoreJournal;
 use crate::{DeployError, Result};
 
 /// What a deploy needs beyond the manifest.
@@ -60,15 +63,11 @@ pub fn now() -> i64 {
 
 /// The deploy engine for one environment.
 pub struct Rollout<'a> {
-    ctx: Context<'a>,
-    store: Store,
-    hosts: Vec<Host>,
-    plan: ProxyPlan,
+    pub(crate) ctx: Context<'a>,
+    pub(crate) store: Store,
+    pub(crate) hosts: Vec<Host>,
+    pub(crate) plan: ProxyPlan,
     keep: u32,
-    /// The config of the release being resumed, instead of the current one.
-    config_override: Option<slipway_config::RenderedEnvironment>,
-    /// Apps whose `before_deploy` hooks ran in this deploy.
-    hooks_done: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for Rollout<'_> {
@@ -112,13 +111,21 @@ impl<'a> Rollout<'a> {
             ctx,
             store,
             hosts: connected,
-            config_override: None,
-            hooks_done: Default::default(),
         })
     }
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The environment's name.
+    pub fn environment(&self) -> &str {
+        self.ctx.environment
+    }
+
+    /// The project's manifest.
+    pub fn manifest(&self) -> &Manifest {
+        self.ctx.manifest
     }
 
     pub fn hosts(&self) -> &[Host] {
@@ -145,11 +152,11 @@ impl<'a> Rollout<'a> {
         .await
     }
 
-    fn log(&self, line: &str) {
+    pub(crate) fn log(&self, line: &str) {
         (self.ctx.log)(line);
     }
 
-    fn lock(&self, what: &str) -> Result<DeployLock> {
+    pub(crate) fn lock(&self, what: &str) -> Result<DeployLock> {
         DeployLock::acquire_for(
             &self.ctx.state_dir,
             self.ctx.environment,
@@ -159,7 +166,7 @@ impl<'a> Rollout<'a> {
         )
     }
 
-    fn service(&self, app: &str) -> String {
+    pub(crate) fn service(&self, app: &str) -> String {
         format!(
             "{}/{}/{app}",
             self.ctx.manifest.project.name, self.ctx.environment
@@ -170,7 +177,7 @@ impl<'a> Rollout<'a> {
         environment_apps(self.ctx.manifest, self.ctx.environment)
     }
 
-    fn replicas(&self, app: &str) -> u32 {
+    pub(crate) fn replicas(&self, app: &str) -> u32 {
         self.ctx.manifest.environments[self.ctx.environment]
             .replicas
             .get(app)
@@ -180,11 +187,11 @@ impl<'a> Rollout<'a> {
     }
 
     /// Apps that take traffic through the proxy: those with a port.
-    fn routed(&self, app: &str) -> bool {
+    pub(crate) fn routed(&self, app: &str) -> bool {
         self.ctx.manifest.apps[app].port.is_some()
     }
 
-    fn health_check(&self, app: &str) -> Option<HealthCheck> {
+    pub(crate) fn health_check(&self, app: &str) -> Option<HealthCheck> {
         let app = &self.ctx.manifest.apps[app];
         let health = app.health.as_ref()?;
         let path = health.path.clone()?;
@@ -204,47 +211,14 @@ impl<'a> Rollout<'a> {
         config_digest(self.ctx.rendered)
     }
 
-    /// Targets of `release`'s containers of `app` that exist on `host`, as the proxy names them.
-    async fn targets(&self, host: &Host, release: &str, app: &str, replicas: u32) -> Vec<String> {
-        self.running(host, release, app, replicas)
-            .await
-            .into_iter()
-            .map(|(_, target)| target)
-            .collect()
-    }
-
-    /// `(container, target)` of each of `release`'s containers of `app` running on `host`.
-    async fn running(
-        &self,
-        host: &Host,
-        release: &str,
-        app: &str,
-        replicas: u32,
-    ) -> Vec<(String, String)> {
-        let port = self.ctx.manifest.apps[app].port.unwrap_or(80);
-        let mut running = Vec::new();
-        for replica in 1..=replicas {
-            let name = container_name(
-                self.ctx.manifest,
-                self.ctx.environment,
-                app,
-                release,
-                replica,
-            );
-            if host.engine.is_running(&name).await {
-                running.push((name.clone(), format!("{name}:{port}")));
-            }
-        }
-        running
-    }
-
     /// Checks what a deploy needs before anything on a host changes.
     fn check(&self, strategy: &Strategy, apps: &[String]) -> Result<()> {
-        if let Strategy::Recreate { allow_downtime } = strategy
-            && !allow_downtime
+        if let Strategy::Recreate {
+            allow_downtime: false,
+        } = strategy
         {
             return Err(DeployError::Plan(
-                "the recreate strategy stops the running release before the new one starts (downtime); set `allow_downtime = true` in the environment's strategy to accept that".into(),
+                plan::PlanError::DowntimeNotAllowed.to_string(),
             ));
         }
         for app in apps {
@@ -254,7 +228,7 @@ impl<'a> Rollout<'a> {
             if self.routed(app) && self.health_check(app).is_none() {
                 return Err(DeployError::Plan(format!(
                     "app `{app}` has no health check path: the {} strategy needs one to know when a release may take traffic; add `health = {{ path = \"/health\" }}` to [apps.{app}]",
-                    strategy_name(strategy)
+                    strategy.kind()
                 )));
             }
         }
@@ -308,7 +282,7 @@ impl<'a> Rollout<'a> {
                 environment: self.ctx.environment.to_owned(),
                 apps: apps.clone(),
                 config_digest: self.config_digest(),
-                strategy: strategy_name(&strategy).into(),
+                strategy: strategy.kind(),
                 started_by: self.ctx.started_by.clone(),
             },
             now(),
@@ -324,10 +298,10 @@ impl<'a> Rollout<'a> {
         self.log(&format!(
             "release {name} of {} ({}): {}",
             self.ctx.environment,
-            strategy_name(&strategy),
+            strategy.kind(),
             deployed.join(", ")
         ));
-        self.complete(lock, release, previous, deployed, strategy, tool)
+        self.complete(lock, release, previous, deployed, strategy, tool, None)
             .await
     }
 
@@ -349,87 +323,165 @@ impl<'a> Rollout<'a> {
             self.store
                 .finish(older.id, Outcome::Failed, Some("interrupted"), now())?;
         }
-        let carried: Vec<String> = release
-            .journal
-            .iter()
-            .filter_map(|s| s.strip_prefix("carried "))
-            .filter_map(|s| s.split(' ').next().map(str::to_owned))
-            .collect();
         let deployed: Vec<String> = release
             .apps
             .keys()
-            .filter(|a| !carried.contains(a))
+            .filter(|a| plan::carried_from(&release.journal, a).is_none())
             .cloned()
             .collect();
         self.check(strategy, &deployed)?;
-        self.config_override = Some(self.release_config(&release.name()));
+        let config = self.release_config(&release.name());
         let tool = self.proxy_image().await?;
         self.log(&format!(
             "resuming release {} of {} ({}): {}",
             release.name(),
             self.ctx.environment,
-            strategy_name(strategy),
+            strategy.kind(),
             deployed.join(", ")
         ));
-        self.store.journal(release.id, "resumed")?;
-        self.complete(lock, release, previous, deployed, strategy.clone(), tool)
-            .await
+        self.store.journal(release.id, &Entry::Resumed)?;
+        self.complete(
+            lock,
+            release,
+            previous,
+            deployed,
+            strategy.clone(),
+            tool,
+            Some(config),
+        )
+        .await
     }
 
-    /// Runs the strategy; on success the release is live (and baked), on failure it is undone.
+    /// What the hosts can do, as a plan sees them.
+    pub(crate) fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            places: self.hosts.iter().map(|h| h.name.clone()).collect(),
+            runs: Runs::Replicas,
+            hooks: true,
+        }
+    }
+
+    /// What serves each app of `release` (its own replicas, or those of the release an app
+    /// was carried from).
+    pub(crate) fn live_state(release: Option<&Release>) -> LiveState {
+        let Some(release) = release else {
+            return LiveState::default();
+        };
+        LiveState {
+            apps: release
+                .apps
+                .iter()
+                .map(|(app, entry)| {
+                    (
+                        app.clone(),
+                        Serving {
+                            release: containers_release(release, app),
+                            replicas: entry.replicas,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// `apps` of `release` as a plan brings them in.
+    pub(crate) fn incoming(&self, release: &Release, apps: &[String]) -> Incoming {
+        Incoming {
+            release: release.name(),
+            apps: apps
+                .iter()
+                .filter_map(|app| {
+                    Some(AppChange {
+                        app: app.clone(),
+                        replicas: release.apps.get(app)?.replicas,
+                        routed: self.routed(app),
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    /// Carries out the strategy's plan; on success the release is live (and baked), on failure
+    /// the undo plan puts the previous release back. `resumed` is the config of an interrupted
+    /// release being finished: the steps its journal shows done are not done again.
+    #[allow(clippy::too_many_arguments)]
     async fn complete(
-        &mut self,
+        &self,
         lock: DeployLock,
         release: Release,
         previous: Option<Release>,
         deployed: Vec<String>,
         strategy: Strategy,
         tool: Manifest,
+        resumed: Option<slipway_config::RenderedEnvironment>,
     ) -> Result<Release> {
         let name = release.name();
-        self.hooks_done
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
-        let outcome = self
-            .roll(&release, previous.as_ref(), &deployed, &strategy, &tool)
-            .await;
-        match outcome {
+        let live = Self::live_state(previous.as_ref());
+        let incoming = self.incoming(&release, &deployed);
+        let capabilities = self.capabilities();
+        let undo = plan::undo(&live, &incoming, &capabilities);
+        let journal = StoreJournal {
+            store: &self.store,
+            release: release.id,
+        };
+        let resuming = resumed.is_some();
+        let config = resumed.unwrap_or_else(|| self.ctx.rendered.clone());
+        let target = DockerTarget::new(self, capabilities.clone(), &release, config, Some(lock));
+        let outcome = match self
+            .prepare_hosts(&release, previous.as_ref(), &deployed, &tool)
+            .await
+        {
+            Ok(()) => match plan::deploy(&live, &incoming, &strategy, &capabilities) {
+                Ok(steps) => {
+                    let steps = if resuming {
+                        plan::resume(steps, &release.journal)
+                    } else {
+                        steps
+                    };
+                    execute(&target, &journal, &steps, &undo).await
+                }
+                Err(error) => Err(Box::new(Failure {
+                    error: DeployError::Plan(error.to_string()),
+                    live: false,
+                    undo_error: None,
+                })),
+            },
+            Err(error) => {
+                let undo_error = crate::execute::carry_out_all(&target, &undo).await.err();
+                Err(Box::new(Failure {
+                    error,
+                    live: false,
+                    undo_error,
+                }))
+            }
+        };
+        match outcome.map_err(|failure| *failure) {
             Ok(()) => {
-                self.store.make_live(release.id, now())?;
-                self.log(&format!("release {name} is live"));
-                // The bake waits without the lock, so `slipway rollback` can take it meanwhile.
-                drop(lock);
-                if let (Strategy::BlueGreen { bake: Some(bake) }, Some(previous)) =
-                    (&strategy, &previous)
-                {
-                    self.bake(&release, previous, &deployed, bake.0).await?;
-                }
                 self.prune().await;
-                let env = &self.ctx.manifest.environments[self.ctx.environment];
-                for hook in env
-                    .hooks
-                    .after_deploy
-                    .iter()
-                    .filter(|h| release.apps.contains_key(&h.app))
-                {
-                    // The release stays live: the hook's failure is reported, not rolled back.
-                    self.run_hook(&release, hook, "after_deploy").await?;
-                }
                 Ok(self.store.get(release.id)?.expect("the release exists"))
             }
-            Err(failure) => {
+            Err(Failure {
+                error, live: true, ..
+            }) => {
+                // Live, and staying so: an `after_deploy` hook or the bake failed.
+                self.prune().await;
+                Err(error)
+            }
+            Err(Failure {
+                error: failure,
+                undo_error,
+                ..
+            }) => {
                 let had_traffic = self
                     .store
                     .get(release.id)?
-                    .is_some_and(|r| r.journal.iter().any(|s| s.starts_with("traffic")));
+                    .is_some_and(|r| r.journal.iter().any(Entry::moved_traffic));
                 self.log(&format!(
-                    "release {name} failed: restoring the live release"
+                    "release {name} failed: the live release is restored"
                 ));
-                let undo = self.undo(&release, previous.as_ref()).await;
-                let note = match &undo {
-                    Ok(()) => failure.to_string(),
-                    Err(error) => {
+                let note = match &undo_error {
+                    None => failure.to_string(),
+                    Some(error) => {
                         format!("{failure}; restoring the live release failed too: {error}")
                     }
                 };
@@ -536,11 +588,11 @@ impl<'a> Rollout<'a> {
     }
 
     /// The key of the digests of secret values on the containers' labels.
-    fn secret_key(&self) -> Result<Vec<u8>> {
+    pub(crate) fn secret_key(&self) -> Result<Vec<u8>> {
         Ok(slipway_docker::secrets::digest_key(&self.ctx.state_dir)?)
     }
 
-    fn release_config_dir(&self, release: &str) -> PathBuf {
+    pub(crate) fn release_config_dir(&self, release: &str) -> PathBuf {
         self.ctx
             .state_dir
             .join("releases")
@@ -549,7 +601,7 @@ impl<'a> Rollout<'a> {
     }
 
     /// The config a release was deployed with, or the current one if it was not kept.
-    fn release_config(&self, release: &str) -> slipway_config::RenderedEnvironment {
+    pub(crate) fn release_config(&self, release: &str) -> slipway_config::RenderedEnvironment {
         let dir = self.release_config_dir(release);
         let Ok(entries) = std::fs::read_dir(&dir) else {
             self.log(&format!(
@@ -595,23 +647,11 @@ impl<'a> Rollout<'a> {
         })
     }
 
-    fn release_tag(&self, app: &str, release: &str) -> String {
+    pub(crate) fn release_tag(&self, app: &str, release: &str) -> String {
         format!("{}/{app}:{release}", self.ctx.manifest.project.name)
     }
 
-    /// Starts replicas `from..=to` of an app's release on a host.
-    async fn start(
-        &self,
-        host: &Host,
-        release: &Release,
-        app: &str,
-        replicas: std::ops::RangeInclusive<u32>,
-    ) -> Result<Vec<String>> {
-        let config = self.config_override.as_ref().unwrap_or(self.ctx.rendered);
-        self.start_with(host, release, app, replicas, config).await
-    }
-
-    async fn start_with(
+    pub(crate) async fn start_with(
         &self,
         host: &Host,
         release: &Release,
@@ -653,22 +693,19 @@ impl<'a> Rollout<'a> {
                 (LABEL_CONFIG_DIGEST.into(), release.config_digest.clone()),
                 (LABEL_STARTED_BY.into(), release.started_by.clone()),
                 (LABEL_STARTED_AT.into(), release.started_at.to_string()),
-                (LABEL_STRATEGY.into(), release.strategy.clone()),
+                (LABEL_STRATEGY.into(), release.strategy.name().to_owned()),
             ],
         };
         let mut started = Vec::new();
         for replica in replicas {
-            let container = start_replica(host, &plan, replica).await?;
-            self.store
-                .journal(release.id, &format!("started {}:{container}", host.name))?;
-            started.push(container);
+            started.push(start_replica(host, &plan, replica).await?);
         }
         Ok(started)
     }
 
     /// Waits for new containers: the proxy's health gate for routed apps, the engine's health
     /// check (or just running) for the others. A failure carries the container's last log lines.
-    async fn gate(&self, host: &Host, app: &str, containers: &[String]) -> Result<()> {
+    pub(crate) async fn gate(&self, host: &Host, app: &str, containers: &[String]) -> Result<()> {
         let port = self.ctx.manifest.apps[app].port;
         match (port, self.health_check(app)) {
             (Some(port), Some(check)) => {
@@ -722,25 +759,7 @@ impl<'a> Rollout<'a> {
         }
     }
 
-    /// Runs an app's `before_deploy` hooks (migrations, say) once per deploy, in the first new
-    /// container of the app on the first host: after it passed its gate, before it has traffic.
-    async fn before_deploy(&self, release: &Release, app: &str) -> Result<()> {
-        if !self
-            .hooks_done
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(app.to_owned())
-        {
-            return Ok(());
-        }
-        let env = &self.ctx.manifest.environments[self.ctx.environment];
-        for hook in env.hooks.before_deploy.iter().filter(|h| h.app == app) {
-            self.run_hook(release, hook, "before_deploy").await?;
-        }
-        Ok(())
-    }
-
-    async fn run_hook(
+    pub(crate) async fn run_hook(
         &self,
         release: &Release,
         hook: &slipway_core::manifest::Hook,
@@ -770,11 +789,11 @@ impl<'a> Rollout<'a> {
         ));
         self.store.journal(
             release.id,
-            &format!(
-                "{when} hook {}: exit {}",
-                argv.join(" "),
-                finished.exit_code
-            ),
+            &Entry::Hook {
+                when: when.to_owned(),
+                command: argv.join(" "),
+                exit: finished.exit_code,
+            },
         )?;
         if finished.exit_code != 0 {
             return Err(DeployError::Hook {
@@ -791,135 +810,29 @@ impl<'a> Rollout<'a> {
         Ok(())
     }
 
-    /// Starts every app's new containers on every host, gates them all at once, then runs the
-    /// `before_deploy` hooks: the release is ready for traffic.
-    async fn start_whole_set(&self, release: &Release, deployed: &[String]) -> Result<()> {
-        let mut started_sets = Vec::new();
-        for host in &self.hosts {
-            for app in deployed {
-                let containers = self
-                    .start(host, release, app, 1..=self.replicas(app))
-                    .await?;
-                started_sets.push((host, app, containers));
-            }
-        }
-        self.gate_all(&started_sets).await?;
-        for app in deployed {
-            self.before_deploy(release, app).await?;
-        }
-        Ok(())
-    }
-
-    /// Gates every new set at once; the first failure is the answer.
-    async fn gate_all(&self, sets: &[(&Host, &String, Vec<String>)]) -> Result<()> {
-        let gates = sets
-            .iter()
-            .map(|(host, app, containers)| self.gate(host, app, containers));
-        futures_util::future::join_all(gates)
-            .await
-            .into_iter()
-            .collect::<Result<Vec<()>>>()?;
-        Ok(())
-    }
-
-    /// Sets an app's split on a host; the targets that lose traffic are drained when it returns.
-    async fn route(
-        &self,
-        host: &Host,
-        release: &Release,
-        app: &str,
-        groups: Vec<Group>,
-    ) -> Result<()> {
-        if !self.routed(app) {
-            return Ok(());
-        }
-        let route = self.ctx.manifest.apps[app]
-            .route
-            .clone()
-            .unwrap_or_default();
-        let weights: Vec<String> = groups
-            .iter()
-            .map(|g| format!("{} {}", g.release, g.weight))
-            .collect();
-        let answer = host
-            .order(&Command::Set {
-                service: self.service(app),
-                host: route.host.clone(),
-                path: route.path.clone().unwrap_or_else(|| "/".into()),
-                groups,
-                drain_ms: self.plan.drain.as_millis() as u64,
-            })
-            .await?;
-        if !answer.undrained.is_empty() {
-            self.log(&format!(
-                "{}: {app}: requests still running on {} after the drain time",
-                host.name,
-                answer.undrained.join(", ")
-            ));
-        }
-        self.store.journal(
-            release.id,
-            &format!("traffic {}:{app} {}", host.name, weights.join(" ")),
-        )?;
-        self.log(&format!(
-            "{}: {app} traffic: {}",
-            host.name,
-            weights.join(", ")
-        ));
-        Ok(())
-    }
-
-    async fn remove_release_containers(
-        &self,
-        host: &Host,
-        release: &str,
-        app: Option<&str>,
-    ) -> Result<()> {
-        for container in host
-            .engine
-            .containers_of(&self.ctx.manifest.project.name, Some(self.ctx.environment))
-            .await?
-        {
-            let labels = container.labels.clone().unwrap_or_default();
-            if labels.get(LABEL_RELEASE).map(String::as_str) != Some(release) {
-                continue;
-            }
-            if app.is_some_and(|a| {
-                labels
-                    .get(slipway_docker::environment::LABEL_NAME)
-                    .map(String::as_str)
-                    != Some(a)
-            }) {
-                continue;
-            }
-            if let Some(name) = container.names.as_ref().and_then(|n| n.first()) {
-                host.engine.remove(name.trim_start_matches('/')).await?;
-            }
-        }
-        Ok(())
-    }
-
-    async fn roll(
+    /// Before a plan runs: apps left out of the deploy recorded as carried over, the proxy on
+    /// every host, and the services (the database) on the first.
+    async fn prepare_hosts(
         &self,
         release: &Release,
         previous: Option<&Release>,
         deployed: &[String],
-        strategy: &Strategy,
         tool: &Manifest,
     ) -> Result<()> {
         for app in release.apps.keys().filter(|a| !deployed.contains(a)) {
             if let Some(previous) = previous {
                 let from = containers_release(previous, app);
-                self.store
-                    .journal(release.id, &format!("carried {app} from {from}"))?;
+                if plan::carried_from(&release.journal, app).is_none() {
+                    self.store.journal(
+                        release.id,
+                        &Entry::Carried {
+                            app: app.clone(),
+                            from,
+                        },
+                    )?;
+                }
             }
         }
-        // What each app's previous release is called on the hosts.
-        let previous_name = |app: &str| -> Option<String> {
-            let previous = previous?;
-            previous.apps.get(app)?;
-            Some(containers_release(previous, app))
-        };
         let services = self
             .ctx
             .manifest
@@ -970,258 +883,10 @@ impl<'a> Rollout<'a> {
                     .await?;
             }
         }
-        let new = release.name();
-        let first_release = deployed.iter().all(|a| previous_name(a).is_none());
-        match strategy {
-            Strategy::Recreate { .. } => {
-                for host in &self.hosts {
-                    for app in deployed {
-                        if let Some(old) = previous_name(app) {
-                            if self.routed(app) {
-                                host.order(&Command::Remove {
-                                    service: self.service(app),
-                                    drain_ms: self.plan.drain.as_millis() as u64,
-                                })
-                                .await?;
-                            }
-                            self.remove_release_containers(host, &old, Some(app))
-                                .await?;
-                        }
-                        let containers = self
-                            .start(host, release, app, 1..=self.replicas(app))
-                            .await?;
-                        self.gate(host, app, &containers).await?;
-                        self.before_deploy(release, app).await?;
-                        let targets = self.targets(host, &new, app, self.replicas(app)).await;
-                        self.route(host, release, app, vec![group(&new, 100, targets)])
-                            .await?;
-                    }
-                }
-            }
-            Strategy::Rolling {
-                max_surge,
-                max_unavailable,
-            } if !first_release => {
-                let surge = *max_surge;
-                let batch = if surge > 0 {
-                    surge
-                } else {
-                    (*max_unavailable).max(1)
-                };
-                for host in &self.hosts {
-                    for app in deployed {
-                        let replicas = self.replicas(app);
-                        let old_name = previous_name(app);
-                        let mut old: Vec<(String, String)> = match &old_name {
-                            Some(old_name) => {
-                                let old_replicas = previous
-                                    .and_then(|p| p.apps.get(app))
-                                    .map_or(1, |a| a.replicas);
-                                self.running(host, old_name, app, old_replicas).await
-                            }
-                            None => Vec::new(),
-                        };
-                        let old_release = old_name.clone().unwrap_or_default();
-                        let mut started = 0;
-                        while started < replicas || !old.is_empty() {
-                            let count = batch.min(replicas - started);
-                            if surge == 0 {
-                                self.retire(
-                                    host,
-                                    release,
-                                    app,
-                                    &old_release,
-                                    &mut old,
-                                    count as usize,
-                                    &new,
-                                    started,
-                                )
-                                .await?;
-                            }
-                            if count > 0 {
-                                let containers = self
-                                    .start(host, release, app, started + 1..=started + count)
-                                    .await?;
-                                self.gate(host, app, &containers).await?;
-                                self.before_deploy(release, app).await?;
-                                started += count;
-                                self.route(
-                                    host,
-                                    release,
-                                    app,
-                                    split(
-                                        &old_release,
-                                        &old,
-                                        &new,
-                                        &self.targets(host, &new, app, started).await,
-                                    ),
-                                )
-                                .await?;
-                            }
-                            let retire = if started >= replicas {
-                                old.len()
-                            } else {
-                                count as usize
-                            };
-                            self.retire(
-                                host,
-                                release,
-                                app,
-                                &old_release,
-                                &mut old,
-                                retire,
-                                &new,
-                                started,
-                            )
-                            .await?;
-                        }
-                    }
-                }
-            }
-            Strategy::Canary {
-                steps,
-                pause,
-                max_error_rate,
-                max_latency_increase,
-            } if !first_release => {
-                self.start_whole_set(release, deployed).await?;
-                let pause = pause.map_or(Duration::from_secs(30), |d| d.0);
-                for step in steps {
-                    let step = u32::from(*step).min(100);
-                    let mut before = Vec::new();
-                    for host in &self.hosts {
-                        for app in deployed {
-                            let old = previous_name(app);
-                            let old_targets = match &old {
-                                Some(old) => {
-                                    self.targets(
-                                        host,
-                                        old,
-                                        app,
-                                        previous
-                                            .and_then(|p| p.apps.get(app))
-                                            .map_or(1, |a| a.replicas),
-                                    )
-                                    .await
-                                }
-                                None => Vec::new(),
-                            };
-                            let new_targets =
-                                self.targets(host, &new, app, self.replicas(app)).await;
-                            let mut groups = vec![group(&new, step, new_targets)];
-                            if let Some(old) = &old
-                                && step < 100
-                            {
-                                groups.insert(0, group(old, 100 - step, old_targets));
-                            }
-                            self.route(host, release, app, groups).await?;
-                            if step == 100 {
-                                if let Some(old) = &old {
-                                    self.remove_release_containers(host, old, Some(app)).await?;
-                                }
-                            } else if self.routed(app) {
-                                before.push((
-                                    host,
-                                    app.clone(),
-                                    old.clone(),
-                                    self.counters(host, app, old.as_deref(), &new).await?,
-                                ));
-                            }
-                        }
-                    }
-                    if step == 100 {
-                        break;
-                    }
-                    self.log(&format!(
-                        "canary at {step}%: watching for {}s",
-                        pause.as_secs()
-                    ));
-                    tokio::time::sleep(pause).await;
-                    for (host, app, old, (old_before, new_before)) in before {
-                        let (old_after, new_after) =
-                            self.counters(host, &app, old.as_deref(), &new).await?;
-                        let old_window = old_after.since(&old_before);
-                        let new_window = new_after.since(&new_before);
-                        analyse(
-                            &app,
-                            step,
-                            &old_window,
-                            &new_window,
-                            max_error_rate.map_or(0.01, |p| p.0 / 100.0),
-                            max_latency_increase.map(|p| p.0 / 100.0),
-                        )?;
-                        self.log(&format!(
-                            "{}: {app} at {step}%: {} requests, {} errors on {new} (old: {} requests, {} errors)",
-                            host.name, new_window.requests, new_window.errors, old_window.requests, old_window.errors
-                        ));
-                    }
-                }
-            }
-            // Blue-green, and every strategy's first release: start all, gate all, switch all.
-            _ => {
-                self.start_whole_set(release, deployed).await?;
-                let keep_old = matches!(strategy, Strategy::BlueGreen { bake: Some(_) });
-                for host in &self.hosts {
-                    for app in deployed {
-                        let new_targets = self.targets(host, &new, app, self.replicas(app)).await;
-                        let mut groups = vec![group(&new, 100, new_targets)];
-                        let old = previous_name(app);
-                        if let (Some(old), true) = (&old, keep_old) {
-                            // Kept, idle, for an instant switch back during the bake time.
-                            let old_targets = self
-                                .targets(
-                                    host,
-                                    old,
-                                    app,
-                                    previous
-                                        .and_then(|p| p.apps.get(app))
-                                        .map_or(1, |a| a.replicas),
-                                )
-                                .await;
-                            groups.insert(0, group(old, 0, old_targets));
-                        }
-                        self.route(host, release, app, groups).await?;
-                        if let (Some(old), false) = (&old, keep_old) {
-                            self.remove_release_containers(host, old, Some(app)).await?;
-                        }
-                    }
-                }
-            }
-        }
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn retire(
-        &self,
-        host: &Host,
-        release: &Release,
-        app: &str,
-        old_release: &str,
-        old: &mut Vec<(String, String)>,
-        count: usize,
-        new: &str,
-        started: u32,
-    ) -> Result<()> {
-        if count == 0 || old.is_empty() {
-            return Ok(());
-        }
-        let retired: Vec<(String, String)> = old.drain(..count.min(old.len())).collect();
-        let new_targets = self.targets(host, new, app, started).await;
-        self.route(
-            host,
-            release,
-            app,
-            split(old_release, old, new, &new_targets),
-        )
-        .await?;
-        for (container, _) in retired {
-            host.engine.remove(&container).await?;
-        }
-        Ok(())
-    }
-
-    async fn counters(
+    pub(crate) async fn counters(
         &self,
         host: &Host,
         app: &str,
@@ -1241,110 +906,18 @@ impl<'a> Rollout<'a> {
         Ok((old, new))
     }
 
-    /// Blue-green's bake: the old release stays (idle) so a rollback is an instant switch; then
-    /// it goes. The lock is not held meanwhile, so `slipway rollback` can take it.
-    async fn bake(
-        &self,
-        release: &Release,
-        previous: &Release,
-        deployed: &[String],
-        bake: Duration,
-    ) -> Result<()> {
-        self.log(&format!(
-            "keeping {} for {}s: `slipway rollback {}` switches back at once",
-            previous.name(),
-            bake.as_secs(),
-            self.ctx.environment
-        ));
-        tokio::time::sleep(bake).await;
-        let Ok(_lock) = self.lock("deploy") else {
-            return Ok(());
-        };
-        if self.store.live(self.ctx.environment)?.map(|r| r.id) != Some(release.id) {
-            return Ok(());
-        }
-        for host in &self.hosts {
-            for app in deployed {
-                let targets = self
-                    .targets(host, &release.name(), app, self.replicas(app))
-                    .await;
-                self.route(
-                    host,
-                    release,
-                    app,
-                    vec![group(&release.name(), 100, targets)],
-                )
-                .await?;
-                self.remove_release_containers(host, &previous.name(), Some(app))
-                    .await?;
-            }
-        }
-        self.log(&format!("removed {} after the bake time", previous.name()));
-        Ok(())
-    }
-
-    /// Puts the hosts back on `previous` and removes what `release` started.
-    async fn undo(&self, release: &Release, previous: Option<&Release>) -> Result<()> {
-        let name = release.name();
-        let mut first_error = None;
-        for host in &self.hosts {
-            for app in release.apps.keys() {
-                if !self.routed(app) {
-                    continue;
-                }
-                let order = match previous.filter(|p| p.apps.contains_key(app)) {
-                    Some(previous) => {
-                        let old = containers_release(previous, app);
-                        let targets = self
-                            .targets(host, &old, app, previous.apps[app].replicas)
-                            .await;
-                        if targets.is_empty() {
-                            None
-                        } else {
-                            Some(Command::Set {
-                                service: self.service(app),
-                                host: self.ctx.manifest.apps[app]
-                                    .route
-                                    .as_ref()
-                                    .and_then(|r| r.host.clone()),
-                                path: self.ctx.manifest.apps[app]
-                                    .route
-                                    .as_ref()
-                                    .and_then(|r| r.path.clone())
-                                    .unwrap_or_else(|| "/".into()),
-                                groups: vec![group(&old, 100, targets)],
-                                drain_ms: self.plan.drain.as_millis() as u64,
-                            })
-                        }
-                    }
-                    None => Some(Command::Remove {
-                        service: self.service(app),
-                        drain_ms: self.plan.drain.as_millis() as u64,
-                    }),
-                };
-                if let Some(order) = order {
-                    match host.proxy(&order).await {
-                        Ok(answer) if answer.ok => {}
-                        Ok(answer) => {
-                            first_error.get_or_insert(DeployError::Proxy {
-                                host: host.name.clone(),
-                                message: answer.error.unwrap_or_default(),
-                            });
-                        }
-                        Err(error) => {
-                            first_error.get_or_insert(error);
-                        }
-                    }
-                }
-            }
-            if let Err(error) = self.remove_release_containers(host, &name, None).await {
-                first_error.get_or_insert(error);
-            }
-        }
-        match first_error {
-            Some(error) => Err(error),
-            None => Ok(()),
-        }
+    /// Puts the hosts back on `previous` and removes what `release` started (the undo plan).
+    pub(crate) async fn undo(&self, release: &Release, previous: Option<&Release>) -> Result<()> {
+        let apps: Vec<String> = release.apps.keys().cloned().collect();
+        let capabilities = self.capabilities();
+        let undo = plan::undo(
+            &Self::live_state(previous),
+            &self.incoming(release, &apps),
+            &capabilities,
+        );
+        let target =
+            DockerTarget::new(self, capabilities, release, self.ctx.rendered.clone(), None);
+        crate::execute::carry_out_all(&target, &undo).await
     }
 
     /// `recover`, unless a deploy of the environment is running now (it holds the lock).
@@ -1387,57 +960,22 @@ impl<'a> Rollout<'a> {
         let (current, target) = self.store.rollback_target(self.ctx.environment, to)?;
         let apps: Vec<String> = target.apps.keys().cloned().collect();
         let name = target.name();
-        for host in &self.hosts {
-            for app in &apps {
-                let replicas = target.apps[app].replicas;
-                let existing = self.targets(host, &name, app, replicas).await;
-                if existing.len() < replicas as usize {
-                    let tag = self.release_tag(app, &name);
-                    if host.engine.image_id(&tag).await.is_none() {
-                        return Err(DeployError::Image {
-                            app: app.clone(),
-                            message: format!(
-                                "the image of {name} ({tag}) is no longer on {}; deploy it again with --image",
-                                host.name
-                            ),
-                        });
-                    }
-                    let config = self.release_config(&name);
-                    let containers = self
-                        .start_with(host, &target, app, 1..=replicas, &config)
-                        .await?;
-                    self.gate(host, app, &containers).await?;
-                } else if let (Some(check), Some(_)) =
-                    (self.health_check(app), self.ctx.manifest.apps[app].port)
-                {
-                    let mut quick = check;
-                    quick.healthy = 1;
-                    let answer = host
-                        .proxy(&Command::Gate {
-                            targets: existing.clone(),
-                            check: quick,
-                        })
-                        .await?;
-                    if !answer.ok {
-                        return Err(DeployError::Gate {
-                            app: app.clone(),
-                            message: answer.error.unwrap_or_default(),
-                        });
-                    }
-                }
-            }
-        }
-        for host in &self.hosts {
-            for app in &apps {
-                let targets = self
-                    .targets(host, &name, app, target.apps[app].replicas)
-                    .await;
-                self.route(host, &current, app, vec![group(&name, 100, targets)])
-                    .await?;
-                self.remove_release_containers(host, &current.name(), Some(app))
-                    .await?;
-            }
-        }
+        let capabilities = self.capabilities();
+        let steps = plan::rollback(
+            &Self::live_state(Some(&current)),
+            &self.incoming(&target, &apps),
+            &capabilities,
+        );
+        let config = self.release_config(&name);
+        let docker = DockerTarget::new(self, capabilities, &target, config, None).restoring();
+        let journal = StoreJournal {
+            store: &self.store,
+            release: current.id,
+        };
+        let nothing = plan::Plan { steps: Vec::new() };
+        execute(&docker, &journal, &steps, &nothing)
+            .await
+            .map_err(|failure| failure.error)?;
         self.store.make_live(target.id, now())?;
         self.store.finish(
             current.id,
@@ -1486,84 +1024,10 @@ impl<'a> Rollout<'a> {
 
 /// The release whose containers serve `app` in `release`: an app left out of a deploy keeps
 /// the containers of the release it came from.
-fn containers_release(release: &Release, app: &str) -> String {
-    release
-        .journal
-        .iter()
-        .find_map(|s| {
-            s.strip_prefix(&format!("carried {app} from "))
-                .map(str::to_owned)
-        })
+pub(crate) fn containers_release(release: &Release, app: &str) -> String {
+    plan::carried_from(&release.journal, app)
+        .map(str::to_owned)
         .unwrap_or_else(|| release.name())
-}
-
-fn group(release: &str, weight: u32, targets: Vec<String>) -> Group {
-    Group {
-        release: release.to_owned(),
-        weight,
-        targets,
-    }
-}
-
-/// Rolling: each target gets the same share, whichever release it belongs to.
-fn split(
-    old_release: &str,
-    old: &[(String, String)],
-    new: &str,
-    new_targets: &[String],
-) -> Vec<Group> {
-    let mut groups = Vec::new();
-    if !old.is_empty() {
-        groups.push(group(
-            old_release,
-            old.len() as u32,
-            old.iter().map(|(_, t)| t.clone()).collect(),
-        ));
-    }
-    if !new_targets.is_empty() {
-        groups.push(group(new, new_targets.len() as u32, new_targets.to_vec()));
-    }
-    groups
-}
-
-/// A canary step passes when the new release's error rate and latency stay within bounds.
-pub fn analyse(
-    app: &str,
-    step: u32,
-    old: &Snapshot,
-    new: &Snapshot,
-    max_error_rate: f64,
-    max_latency_increase: Option<f64>,
-) -> Result<()> {
-    if new.requests > 0 && new.error_rate() > max_error_rate {
-        return Err(DeployError::Analysis {
-            app: app.to_owned(),
-            message: format!(
-                "at {step}% the new release's error rate was {:.1}% ({} of {} requests), above {:.1}%",
-                new.error_rate() * 100.0,
-                new.errors,
-                new.requests,
-                max_error_rate * 100.0
-            ),
-        });
-    }
-    if let (Some(limit), Some(old_p95), Some(new_p95)) =
-        (max_latency_increase, old.quantile(0.95), new.quantile(0.95))
-        && old.requests >= 20
-        && new.requests >= 20
-        && new_p95.as_secs_f64() > old_p95.as_secs_f64() * (1.0 + limit)
-    {
-        return Err(DeployError::Analysis {
-            app: app.to_owned(),
-            message: format!(
-                "at {step}% the new release's p95 latency was {} ms against {} ms, more than {:.0}% slower",
-                new_p95.as_millis(),
-                old_p95.as_millis(),
-                limit * 100.0
-            ),
-        });
-    }
-    Ok(())
 }
 
 /// The digest of a release's rendered config (every file's name and text).
@@ -1583,44 +1047,5 @@ pub fn environment_apps(manifest: &Manifest, environment: &str) -> Vec<String> {
     match &manifest.environments[environment].apps {
         Some(listed) => listed.clone(),
         None => manifest.apps.keys().cloned().collect(),
-    }
-}
-
-pub fn strategy_name(strategy: &Strategy) -> &'static str {
-    match strategy {
-        Strategy::Rolling { .. } => "rolling",
-        Strategy::BlueGreen { .. } => "blue-green",
-        Strategy::Canary { .. } => "canary",
-        Strategy::Recreate { .. } => "recreate",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn window(requests: u64, errors: u64, latency_ms: u64) -> Snapshot {
-        let metrics = slipway_proxy::metrics::ReleaseMetrics::default();
-        for i in 0..requests {
-            metrics.record(Duration::from_millis(latency_ms), i < errors);
-        }
-        metrics.snapshot()
-    }
-
-    #[test]
-    fn a_canary_with_too_many_errors_or_too_slow_is_stopped() {
-        let old = window(200, 0, 5);
-        assert!(analyse("api", 10, &old, &window(40, 0, 5), 0.01, Some(0.2)).is_ok());
-        let error = analyse("api", 10, &old, &window(40, 4, 5), 0.01, None).unwrap_err();
-        assert!(
-            error
-                .to_string()
-                .contains("error rate was 10.0% (4 of 40 requests)"),
-            "{error}"
-        );
-        let error = analyse("api", 25, &old, &window(40, 0, 60), 0.01, Some(0.2)).unwrap_err();
-        assert!(error.to_string().contains("p95 latency"), "{error}");
-        // Too few requests say nothing about latency.
-        assert!(analyse("api", 25, &old, &window(5, 0, 60), 0.01, Some(0.2)).is_ok());
     }
 }

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
+use slipway_core::manifest::StrategyKind;
+use slipway_core::plan::Entry;
 
 use crate::{History, HistoryError, Result};
 
@@ -87,7 +89,7 @@ pub struct Release {
     /// The digest of the rendered configuration it was deployed with.
     pub config_digest: String,
     /// The strategy it was rolled out with (`blue-green`).
-    pub strategy: String,
+    pub strategy: StrategyKind,
     /// `user@host` of who deployed it.
     pub started_by: String,
     /// Unix seconds.
@@ -98,8 +100,9 @@ pub struct Release {
     pub outcome: Outcome,
     /// Why it ended as it did, e.g. the failed gate.
     pub note: Option<String>,
-    /// Steps done, in order (`started api`, `switched web`...).
-    pub journal: Vec<String>,
+    /// What the deploy did, in order: the steps of its plan carried out, apps carried over
+    /// from earlier releases, hooks run.
+    pub journal: Vec<Entry>,
 }
 
 impl Release {
@@ -124,7 +127,7 @@ pub struct NewRelease {
     /// The digest of the rendered configuration.
     pub config_digest: String,
     /// The strategy it is rolled out with.
-    pub strategy: String,
+    pub strategy: StrategyKind,
     /// `user@host` of who deploys it.
     pub started_by: String,
 }
@@ -206,7 +209,7 @@ impl ReleaseStore {
             .execute(
                 "INSERT INTO releases (environment, apps, config_digest, strategy, started_by, started_at, outcome)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'deploying')",
-                params![new.environment, apps, new.config_digest, new.strategy, new.started_by, now],
+                params![new.environment, apps, new.config_digest, new.strategy.name(), new.started_by, now],
             )
             .map_err(db)?;
         let id = self.connection().last_insert_rowid();
@@ -216,18 +219,18 @@ impl ReleaseStore {
         })
     }
 
-    /// Records a step done, so an interruption can be undone.
-    pub fn journal(&self, id: i64, step: &str) -> Result<()> {
+    /// Records what a deploy did, so an interruption can be undone or resumed.
+    pub fn journal(&self, id: i64, entry: &Entry) -> Result<()> {
         let mut release = self.get(id)?.ok_or_else(|| HistoryError::Record {
             history: History::Releases,
             message: format!("no release {id}"),
         })?;
-        release.journal.push(step.to_owned());
+        release.journal.push(entry.clone());
         self.connection()
             .execute(
                 "UPDATE releases SET journal = ?1 WHERE id = ?2",
                 params![
-                    serde_json::to_string(&release.journal).expect("strings serialize"),
+                    serde_json::to_string(&release.journal).expect("entries serialize"),
                     id
                 ],
             )
@@ -382,18 +385,21 @@ fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Release> {
     let apps: String = row.get(2)?;
     let journal: String = row.get(10)?;
     let outcome: String = row.get(8)?;
+    let strategy: String = row.get(4)?;
     Ok(Release {
         id: row.get(0)?,
         environment: row.get(1)?,
         apps: serde_json::from_str(&apps).unwrap_or_default(),
         config_digest: row.get(3)?,
-        strategy: row.get(4)?,
+        // Every release names one of the kinds; rolling was the default.
+        strategy: strategy.parse().unwrap_or(StrategyKind::Rolling),
         started_by: row.get(5)?,
         started_at: row.get(6)?,
         finished_at: row.get(7)?,
         outcome: Outcome::parse(&outcome),
         note: row.get(9)?,
-        journal: serde_json::from_str(&journal).unwrap_or_default(),
+        // Journals of earlier versions hold text lines; they are read as notes.
+        journal: slipway_core::plan::read_journal(&journal),
     })
 }
 
@@ -416,7 +422,7 @@ mod tests {
                 },
             )]),
             config_digest: "sha256:cc".into(),
-            strategy: "blue-green".into(),
+            strategy: StrategyKind::BlueGreen,
             started_by: "ada@laptop".into(),
         }
     }
@@ -424,17 +430,18 @@ mod tests {
     #[test]
     fn one_release_is_live_per_environment_and_history_is_kept() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("releases.db")).unwrap();
+        let store = ReleaseStore::open(&dir.path().join("releases.db")).unwrap();
         let first = store.begin(&new("prod"), 100).unwrap();
         store.make_live(first.id, 110).unwrap();
         let other = store.begin(&new("stage"), 115).unwrap();
         store.make_live(other.id, 116).unwrap();
         let second = store.begin(&new("prod"), 120).unwrap();
-        store.journal(second.id, "started api").unwrap();
-        assert_eq!(
-            store.unfinished("prod").unwrap()[0].journal,
-            vec!["started api"]
-        );
+        let carried = Entry::Carried {
+            app: "worker".into(),
+            from: "r1".into(),
+        };
+        store.journal(second.id, &carried).unwrap();
+        assert_eq!(store.unfinished("prod").unwrap()[0].journal, vec![carried]);
         store.make_live(second.id, 130).unwrap();
 
         let history = store.list("prod", 10).unwrap();
@@ -454,7 +461,7 @@ mod tests {
             .finish(failed.id, Outcome::Failed, Some("gate"), 150)
             .unwrap();
         drop(store);
-        let reopened = Store::open(&dir.path().join("releases.db")).unwrap();
+        let reopened = ReleaseStore::open(&dir.path().join("releases.db")).unwrap();
         assert_eq!(reopened.live("prod").unwrap().unwrap().id, second.id);
         let failed = reopened.get(failed.id).unwrap().unwrap();
         assert_eq!(
@@ -524,5 +531,37 @@ mod tests {
         ReleaseStore::open(&path).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn releases_written_by_an_earlier_version_are_read_with_their_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ReleaseStore::open(&dir.path().join("releases.db")).unwrap();
+        // A release as an earlier slipway wrote it: the journal in text lines.
+        store
+            .connection()
+            .execute(
+                "INSERT INTO releases (environment, apps, config_digest, strategy, started_by, started_at, outcome, journal)
+                 VALUES ('prod', '{}', 'sha256:cc', 'canary', 'ada@laptop', 100, 'deploying', ?1)",
+                params![r#"["carried worker from r3","started local:shop-prod-api-r4-1","traffic local:api r3 50 r4 50"]"#],
+            )
+            .unwrap();
+        let old = store.unfinished("prod").unwrap().remove(0);
+        assert_eq!(old.strategy, StrategyKind::Canary);
+        assert_eq!(
+            slipway_core::plan::carried_from(&old.journal, "worker"),
+            Some("r3")
+        );
+        assert!(
+            old.journal.iter().any(Entry::moved_traffic),
+            "{:?}",
+            old.journal
+        );
+        // Resumed by this version: the new entries are added to the old ones.
+        store.journal(old.id, &Entry::Resumed).unwrap();
+        let resumed = store.get(old.id).unwrap().unwrap();
+        assert_eq!(resumed.journal.len(), 4);
+        assert_eq!(resumed.journal[..3], old.journal[..]);
+        assert_eq!(resumed.journal[3], Entry::Resumed);
     }
 }

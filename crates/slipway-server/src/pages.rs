@@ -1068,7 +1068,7 @@ pub(crate) async fn environment_page(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{images}</td></tr>",
             esc(&release.name()),
             state(release.outcome.as_str()),
-            esc(&release.strategy),
+            esc(release.strategy.name()),
             esc(&release.started_by),
             time(release.started_at)
         );

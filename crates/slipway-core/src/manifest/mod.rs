@@ -7,6 +7,7 @@
 mod load;
 mod model;
 mod path;
+mod strategy;
 mod validate;
 pub use validate::{
     PlainSecret, app_runs_in, ecs_secret_file_refusals, is_plain_file_name, key_words,
@@ -17,6 +18,10 @@ mod values;
 pub use load::{ManifestError, Problem, ProblemKind, load_manifest};
 pub use model::*;
 pub use path::{FieldPath, Segment};
+pub use strategy::{
+    CANARY_MAX_ERROR_RATE, CANARY_PAUSE, CANARY_STEPS, CanarySettings, Limits, StrategyKind,
+    UnknownStrategy,
+};
 pub use values::{CommandLine, Duration, Percent, RunStep, Step};
 
 /// JSON Schema of `slipway.toml`, for editor completion.

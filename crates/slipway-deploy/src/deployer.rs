@@ -1,0 +1,360 @@
+//! One front for both targets, so a command deploys, rolls back and reports without asking
+//! which target an environment has: the Docker hosts' [`Rollout`] or ECS's [`EcsRollout`].
+//! Also what the commands show of releases (the history table, status lines, a
+//! notification's facts) and the parsing of their arguments.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use slipway_core::manifest::Target;
+use slipway_core::terminal::printable;
+
+use crate::ecs::{AppStatus, EcsRollout};
+use crate::rollout::{Context, DeployRequest, Rollout};
+use crate::status::HostStatus;
+use crate::store::Release;
+use crate::{DeployError, Result};
+
+/// The deploy engine of one environment, whichever its target.
+#[derive(Debug)]
+pub enum Deployer<'a> {
+    /// Docker hosts behind slipway's proxy.
+    Docker(Box<Rollout<'a>>),
+    /// Amazon ECS.
+    Ecs(Box<EcsRollout<'a>>),
+}
+
+/// What runs in an environment (`slipway status`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Status {
+    /// On Docker hosts.
+    Docker {
+        /// The live release in the history (none when only the hosts were read).
+        live: Option<Release>,
+        /// Where the apps answer.
+        url: String,
+        /// Each host's containers, weights and counters.
+        hosts: Vec<HostStatus>,
+    },
+    /// On ECS.
+    Ecs {
+        /// The live release in the history (none when only the services were read).
+        live: Option<Release>,
+        /// The cluster.
+        cluster: String,
+        /// Each app's services.
+        apps: Vec<AppStatus>,
+    },
+}
+
+impl<'a> Deployer<'a> {
+    /// Connects to the environment's target (its hosts; the AWS configuration).
+    pub async fn connect(ctx: Context<'a>) -> Result<Deployer<'a>> {
+        Ok(match &ctx.manifest.environments[ctx.environment].target {
+            Target::Ecs(_) => Deployer::Ecs(Box::new(EcsRollout::new(ctx).await?)),
+            Target::Docker { .. } => Deployer::Docker(Box::new(Rollout::new(ctx).await?)),
+        })
+    }
+
+    /// Where the apps run, for people: a URL, or the ECS cluster.
+    pub fn place(&self) -> String {
+        match self {
+            Deployer::Docker(rollout) => rollout.url(),
+            Deployer::Ecs(rollout) => format!("ECS cluster {}", rollout.cluster()),
+        }
+    }
+
+    /// Deploys a release; it is live when this returns.
+    pub async fn deploy(&mut self, request: &DeployRequest) -> Result<Release> {
+        match self {
+            Deployer::Docker(rollout) => rollout.deploy(request).await,
+            Deployer::Ecs(rollout) => rollout.deploy(request).await,
+        }
+    }
+
+    /// Back to the previous live release, or `to`.
+    pub async fn rollback(&mut self, to: Option<i64>) -> Result<Release> {
+        match self {
+            Deployer::Docker(rollout) => rollout.rollback(to).await,
+            Deployer::Ecs(rollout) => rollout.rollback(to).await,
+        }
+    }
+
+    /// What runs now. `from_target_only` skips the history (and the recovery of an interrupted
+    /// deploy a Docker status otherwise does when no deploy is running).
+    pub async fn status(&mut self, from_target_only: bool) -> Result<Status> {
+        match self {
+            Deployer::Docker(rollout) => {
+                let environment = rollout.environment().to_owned();
+                let live = if from_target_only {
+                    None
+                } else {
+                    rollout.recover_if_idle().await?;
+                    rollout.store().live(&environment)?
+                };
+                let hosts = crate::status::on_hosts(
+                    rollout.hosts(),
+                    rollout.proxy_plan(),
+                    rollout.manifest(),
+                    &environment,
+                )
+                .await?;
+                Ok(Status::Docker {
+                    live,
+                    url: rollout.url(),
+                    hosts,
+                })
+            }
+            Deployer::Ecs(rollout) => {
+                let live = if from_target_only {
+                    None
+                } else {
+                    rollout.store().live(rollout.environment())?
+                };
+                Ok(Status::Ecs {
+                    live,
+                    cluster: rollout.cluster().to_owned(),
+                    apps: rollout.status().await?,
+                })
+            }
+        }
+    }
+}
+
+/// `--image APP=REF` arguments as app → reference.
+pub fn parse_images(items: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut images = BTreeMap::new();
+    for item in items {
+        let Some((app, reference)) = item.split_once('=') else {
+            return Err(DeployError::Plan(format!(
+                "--image {item}: write APP=REF, e.g. api=127.0.0.1:5000/shop/api@sha256:..."
+            )));
+        };
+        images.insert(app.to_owned(), reference.to_owned());
+    }
+    Ok(images)
+}
+
+/// A release as people write it (`r12`, or `12`) as its id.
+pub fn parse_release_id(text: &str) -> Result<i64> {
+    text.trim_start_matches('r').parse().map_err(|_| {
+        DeployError::Plan(format!(
+            "`{text}` is not a release: write it as `slipway releases` shows it, e.g. r12"
+        ))
+    })
+}
+
+/// What a notification says of a release: its id, strategy, who started it, where, each
+/// app's image.
+pub fn release_facts(release: &Release, place: &str) -> Vec<(String, String)> {
+    let mut facts = vec![
+        ("release".to_owned(), release.name()),
+        ("strategy".to_owned(), release.strategy.name().to_owned()),
+        ("by".to_owned(), release.started_by.clone()),
+    ];
+    if !place.is_empty() {
+        facts.push(("where".to_owned(), place.to_owned()));
+    }
+    for (app, entry) in &release.apps {
+        facts.push((app.clone(), entry.image.clone()));
+    }
+    facts
+}
+
+fn when(epoch: i64) -> String {
+    slipway_core::time::rfc3339(epoch.max(0) as u64)
+}
+
+/// The release history as a table, newest first (outside text made printable).
+pub fn releases_table(environment: &str, releases: &[Release]) -> String {
+    let mut out = String::new();
+    if releases.is_empty() {
+        out.push_str(&format!(
+            "no releases of `{environment}` yet: `slipway deploy {environment}` makes the first\n"
+        ));
+    }
+    out.push_str(&format!(
+        "{:<6} {:<12} {:<11} {:<21} {:<24} NOTE\n",
+        "ID", "OUTCOME", "STRATEGY", "STARTED", "BY"
+    ));
+    for r in releases {
+        out.push_str(&format!(
+            "{:<6} {:<12} {:<11} {:<21} {:<24} {}\n",
+            r.name(),
+            r.outcome.as_str(),
+            r.strategy.name(),
+            when(r.started_at),
+            printable(&r.started_by),
+            printable(r.note.as_deref().unwrap_or("").lines().next().unwrap_or(""))
+        ));
+    }
+    out
+}
+
+/// `slipway status` as text: the live release, then what runs where.
+pub fn status_text(environment: &str, status: &Status, from_target_only: bool) -> String {
+    let live_line = |live: Option<&Release>, place: &str| match live {
+        Some(release) => format!(
+            "`{environment}`: {} is live (since {}, by {}) {place}\n",
+            release.name(),
+            when(release.finished_at.unwrap_or(release.started_at)),
+            printable(&release.started_by)
+        ),
+        None if !from_target_only => format!("`{environment}`: no live release\n"),
+        None => String::new(),
+    };
+    let mut out = String::new();
+    match status {
+        Status::Docker { live, url, hosts } => {
+            out.push_str(&live_line(live.as_ref(), &format!("at {url}")));
+            for host in hosts {
+                out.push_str(&format!(
+                    "host {} ({}){}\n",
+                    host.host,
+                    host.url,
+                    if host.proxy {
+                        ""
+                    } else {
+                        " (proxy not answering)"
+                    }
+                ));
+                for (app, releases) in &host.apps {
+                    for r in releases {
+                        let weight = r.weight.map_or("-".to_owned(), |w| format!("{w}"));
+                        let states: Vec<String> = r
+                            .containers
+                            .iter()
+                            .map(|c| format!("{} {}", c.name, c.status))
+                            .collect();
+                        out.push_str(&format!(
+                            "  {app:<10} {:<5} weight {weight:<4} {} requests, {} errors  {}\n",
+                            r.release,
+                            r.requests,
+                            r.errors,
+                            states.join("; ")
+                        ));
+                    }
+                }
+            }
+        }
+        Status::Ecs {
+            live,
+            cluster,
+            apps,
+        } => {
+            out.push_str(&live_line(
+                live.as_ref(),
+                &format!("on ECS cluster {cluster}"),
+            ));
+            for app in apps {
+                if app.services.is_empty() {
+                    out.push_str(&format!("  {:<10} no service yet\n", app.app));
+                }
+                for service in &app.services {
+                    let revision = service
+                        .task_definition
+                        .as_deref()
+                        .and_then(|t| t.rsplit('/').next())
+                        .unwrap_or("-");
+                    let weight = service
+                        .weight
+                        .map_or(String::new(), |w| format!(", weight {w}"));
+                    let rollout = service.rollout_state.as_deref().map_or(String::new(), |s| {
+                        format!(", {}", s.to_lowercase().replace('_', " "))
+                    });
+                    out.push_str(&format!(
+                        "  {:<10} {} on {revision}: {}/{} running{rollout}{weight}\n",
+                        app.app, service.name, service.running, service.desired
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A notification's title and facts.
+pub type Notice = (String, Vec<(String, String)>);
+
+/// What is announced when a release went live.
+pub fn deployed_notice(project: &str, environment: &str, release: &Release, place: &str) -> Notice {
+    (
+        format!(
+            "{project}: release {} of `{environment}` is live",
+            release.name()
+        ),
+        release_facts(release, place),
+    )
+}
+
+/// What is announced when a deploy was rolled back automatically (`None` for a failure that
+/// stopped before traffic moved, which is not news).
+pub fn rolled_back_notice(project: &str, environment: &str, error: &DeployError) -> Option<Notice> {
+    let DeployError::RolledBack {
+        release,
+        reason,
+        restored,
+    } = error
+    else {
+        return None;
+    };
+    let live = restored.clone().unwrap_or_else(|| "nothing".into());
+    Some((
+        format!("{project}: release {release} of `{environment}` was rolled back"),
+        vec![("why".into(), reason.clone()), ("live".into(), live)],
+    ))
+}
+
+/// What is announced when `slipway rollback` put an earlier release back.
+pub fn rollback_notice(project: &str, environment: &str, release: &Release) -> Notice {
+    (
+        format!(
+            "{project}: `{environment}` rolled back to release {}",
+            release.name()
+        ),
+        release_facts(release, ""),
+    )
+}
+
+/// The apps a deploy takes from the local build (not named by `--image`), of those it deploys.
+pub fn local_apps(manifest: &slipway_core::Manifest, request: &DeployRequest) -> Vec<String> {
+    manifest
+        .apps
+        .keys()
+        .filter(|app| request.apps.is_empty() || request.apps.contains(app))
+        .filter(|app| !request.images.contains_key(*app))
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_are_read_or_refused_with_what_to_write() {
+        let images = parse_images(&["api=127.0.0.1:5000/shop/api@sha256:ab".into()]).unwrap();
+        assert_eq!(images["api"], "127.0.0.1:5000/shop/api@sha256:ab");
+        let error = parse_images(&["api".into()]).unwrap_err().to_string();
+        assert!(error.contains("write APP=REF"), "{error}");
+        assert_eq!(parse_release_id("r12").unwrap(), 12);
+        assert_eq!(parse_release_id("12").unwrap(), 12);
+        let error = parse_release_id("latest").unwrap_err().to_string();
+        assert!(error.contains("e.g. r12"), "{error}");
+    }
+
+    #[test]
+    fn only_a_rolled_back_deploy_is_announced_as_such() {
+        let rolled_back = DeployError::RolledBack {
+            release: "r4".into(),
+            reason: "canary analysis failed".into(),
+            restored: None,
+        };
+        let (title, facts) = rolled_back_notice("shop", "prod", &rolled_back).unwrap();
+        assert_eq!(title, "shop: release r4 of `prod` was rolled back");
+        assert!(facts.contains(&("live".into(), "nothing".into())));
+        let refused = DeployError::Plan("no app `x`".into());
+        assert!(rolled_back_notice("shop", "prod", &refused).is_none());
+    }
+}
