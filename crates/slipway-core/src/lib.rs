@@ -9,6 +9,7 @@ pub mod files;
 pub mod lock;
 pub mod manifest;
 pub mod private;
+pub mod project;
 pub mod scaffold;
 pub mod suggest;
 pub mod terminal;
@@ -17,3 +18,4 @@ pub mod time;
 
 pub use diagnostic::{Diagnostic, Severity, SourceLocation};
 pub use manifest::{Manifest, ManifestError, load_manifest};
+pub use project::{EnvironmentRef, Project};
