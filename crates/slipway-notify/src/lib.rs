@@ -6,6 +6,7 @@
 //! URLs carry their secret, so they never appear in a report.
 
 pub mod email;
+pub mod events;
 
 use std::time::Duration;
 
