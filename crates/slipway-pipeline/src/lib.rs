@@ -9,15 +9,19 @@ pub mod ci;
 pub mod environment;
 pub mod githost;
 pub mod mask;
+pub mod report;
 pub mod runner;
+pub mod scheduler;
 pub mod steps;
 pub mod store;
+pub mod variables;
 pub mod yaml;
 
 use std::path::PathBuf;
 
 pub use changes::{Change, matching_pipelines};
 pub use runner::{Progress, Runner};
+pub use scheduler::{Scheduler, SchedulerSettings};
 pub use steps::{Action, plan};
 pub use store::{Approval, ApprovalState, Run, RunState, RunStore, StepRecord, StepState};
 
