@@ -11,6 +11,7 @@ pub mod manifest;
 pub mod pipeline;
 pub mod plan;
 pub mod private;
+pub mod project;
 pub mod scaffold;
 pub mod suggest;
 pub mod terminal;
@@ -19,3 +20,4 @@ pub mod time;
 
 pub use diagnostic::{Diagnostic, Severity, SourceLocation};
 pub use manifest::{Manifest, ManifestError, load_manifest};
+pub use project::{EnvironmentRef, Project};

@@ -1,7 +1,9 @@
 //! The files of a new project: a pinned base, one working app, config templates for dev, stage
 //! and prod, and a .gitignore that keeps rendered env files and local state out of git.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use crate::ManifestError;
 
 /// The pinned official image new projects start from.
 pub const DEFAULT_OFFICIAL_IMAGE: &str = "debian:bookworm-20251117-slim";
@@ -175,9 +177,119 @@ if __name__ == "__main__":
     ThreadingHTTPServer(("0.0.0.0", port), Handler).serve_forever()
 "#;
 
+/// Writes a new project's files into `dir` and merges its .gitignore: all of them or, when one
+/// fails (a full disk), none of the files and directories this call created (files it replaced
+/// keep their new contents). The paths written, as shown to a person.
+pub fn write_project(dir: &Path, files: &[ScaffoldFile]) -> Result<Vec<String>, ManifestError> {
+    let mut new_paths: Vec<PathBuf> = Vec::new();
+    let mut created = Vec::new();
+    let mut write_all = || -> Result<(), ManifestError> {
+        for file in files {
+            let path = dir.join(&file.path);
+            let mut missing = Vec::new();
+            for ancestor in path.ancestors().skip(1) {
+                if ancestor.as_os_str().is_empty() || ancestor.exists() {
+                    break;
+                }
+                missing.push(ancestor.to_path_buf());
+            }
+            let existed = path.exists();
+            new_paths.extend(missing.into_iter().rev());
+            let result = write_file(&path, &file.contents);
+            if !existed && path.exists() {
+                new_paths.push(path.clone());
+            }
+            result?;
+            created.push(path.display().to_string());
+        }
+        let gitignore = dir.join(".gitignore");
+        let existed = gitignore.exists();
+        if merge_gitignore(&gitignore)? {
+            if !existed {
+                new_paths.push(gitignore.clone());
+            }
+            created.push(gitignore.display().to_string());
+        }
+        Ok(())
+    };
+    if let Err(error) = write_all() {
+        for path in new_paths.iter().rev() {
+            let _ = std::fs::remove_file(path).or_else(|_| std::fs::remove_dir(path));
+        }
+        return Err(error);
+    }
+    Ok(created)
+}
+
+/// Writes `contents` at `path` (its directory created), through a temporary file so an
+/// interrupted run leaves no half-written file.
+pub fn write_file(path: &Path, contents: &str) -> Result<(), ManifestError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| ManifestError::CreateDir {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    crate::files::write_atomic(path, crate::files::SHARED, contents.as_bytes()).map_err(|source| {
+        ManifestError::Write {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
+/// Adds the lines slipway needs to a .gitignore, keeping the user's; true when it wrote.
+pub fn merge_gitignore(path: &Path) -> Result<bool, ManifestError> {
+    let current = std::fs::read_to_string(path).unwrap_or_default();
+    let missing: Vec<&str> = GITIGNORE
+        .lines()
+        .filter(|line| !current.lines().any(|l| l.trim() == line.trim()))
+        .collect();
+    if missing.iter().all(|l| l.starts_with('#') || l.is_empty()) {
+        return Ok(false);
+    }
+    let mut text = current.clone();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&missing.join("\n"));
+    text.push('\n');
+    write_file(path, &text)?;
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gitignore_keeps_its_lines_and_gains_the_missing_ones_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".gitignore");
+        std::fs::write(&path, "node_modules/").unwrap();
+        assert!(merge_gitignore(&path).unwrap());
+        let merged = std::fs::read_to_string(&path).unwrap();
+        assert!(merged.starts_with("node_modules/\n"), "{merged}");
+        assert!(
+            !merge_gitignore(&path).unwrap(),
+            "a second merge changes nothing"
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), merged);
+    }
+
+    #[test]
+    fn a_project_that_cannot_be_written_whole_leaves_nothing_it_created() {
+        let dir = tempfile::tempdir().unwrap();
+        // `config` is a file, so the templates under it cannot be written.
+        std::fs::write(dir.path().join("config"), "in the way").unwrap();
+        let error = write_project(dir.path(), &files("shop")).unwrap_err();
+        assert!(matches!(error, ManifestError::CreateDir { .. }), "{error}");
+        let left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["config"], "only what was there before is left");
+    }
 
     #[test]
     fn the_scaffold_manifest_is_valid() {

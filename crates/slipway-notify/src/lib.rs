@@ -12,6 +12,7 @@
 pub mod channel;
 pub mod double;
 pub mod email;
+pub mod events;
 pub mod webhook;
 
 use std::time::Duration;

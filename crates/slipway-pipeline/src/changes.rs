@@ -316,6 +316,30 @@ pub struct PullRequestEvent {
     pub into: String,
 }
 
+/// The pipelines a change of `rev` starts, each with its change, and the trigger the runs are
+/// recorded with: a pull request of `(branch, into)` (its `on.pull_request` pipelines,
+/// `pull-request`), else a push of `rev` to `branch` (`push`).
+pub fn triggered(
+    manifest: &Manifest,
+    store: &RunStore,
+    root: &Path,
+    rev: &str,
+    branch: Option<&str>,
+    pull_request: Option<(&str, &str)>,
+) -> Result<(Vec<(String, Change)>, &'static str)> {
+    match pull_request {
+        Some((branch, into)) => {
+            let event = PullRequestEvent {
+                branch: branch.to_owned(),
+                rev: rev.to_owned(),
+                into: into.to_owned(),
+            };
+            Ok((pull_requested(manifest, root, &event)?, "pull-request"))
+        }
+        None => Ok((pushed(manifest, store, root, branch, rev)?, "push")),
+    }
+}
+
 /// The commit `branch` points at here: the remote's branch when there is one, else the local one.
 fn branch_head(root: &Path, branch: &str) -> Option<String> {
     [

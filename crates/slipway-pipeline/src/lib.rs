@@ -6,9 +6,13 @@
 
 pub mod changes;
 pub mod mask;
+pub mod notify_step;
+pub mod report;
 pub mod runner;
+pub mod scheduler;
 /// The run history, kept by `slipway-history` so readers need not link the runner.
 pub use slipway_history::runs as store;
+pub mod variables;
 
 // What a pipeline plans and what each step is given are decisions on slipway.toml alone, shared
 // with the CI exporter (slipway-ci); they live in slipway-core and keep their paths here.
@@ -18,6 +22,7 @@ use std::path::PathBuf;
 
 pub use changes::{Change, matching_pipelines};
 pub use runner::{Progress, Runner};
+pub use scheduler::{Scheduler, SchedulerSettings};
 pub use steps::{Action, plan};
 pub use store::{Approval, ApprovalState, Run, RunState, RunStore, StepRecord, StepState};
 

@@ -10,22 +10,34 @@ use std::time::{Duration, Instant};
 
 use slipway_core::Manifest;
 use slipway_core::manifest::{ApprovalVia, EventKind, PipelineKind};
-use slipway_notify::{Delivery, Event};
+use slipway_notify::Delivery;
+use slipway_notify::events::{self, RunFacts};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::mpsc;
 
 use crate::changes::Change;
 use crate::environment::{known_secrets, step_environment};
 use crate::mask::Masker;
+use crate::scheduler;
 use crate::steps::{self, Action, PlannedStep, kind_name};
 use crate::store::{
-    Approval, ApprovalState, NewRun, Run, RunState, RunStore, StepState, runner_alive, short,
+    Approval, ApprovalState, NewRun, Run, RunState, RunStore, StepState, runner_alive,
 };
+use crate::variables::{self, StepVariables};
 use crate::{PipelineError, Result, now};
 
 /// What a run is doing, for whoever watches it (a terminal, the server's live logs).
 #[derive(Debug, Clone)]
 pub enum Progress {
+    /// The scheduler takes the run up (before its commit is checked out).
+    Carrying {
+        run: Box<Run>,
+    },
+    /// The run's steps run in a worktree of its commit: uncommitted changes are not part of it.
+    InWorktree {
+        run: i64,
+        rev: String,
+    },
     Queued {
         run: i64,
         behind: i64,
@@ -61,6 +73,23 @@ pub enum Progress {
         state: RunState,
         note: Option<String>,
     },
+}
+
+impl Progress {
+    /// The run it is about.
+    pub fn run(&self) -> i64 {
+        match self {
+            Progress::Carrying { run } => run.id,
+            Progress::InWorktree { run, .. }
+            | Progress::Queued { run, .. }
+            | Progress::StepStarted { run, .. }
+            | Progress::Line { run, .. }
+            | Progress::StepFinished { run, .. }
+            | Progress::Waiting { run, .. }
+            | Progress::Notified { run, .. }
+            | Progress::Finished { run, .. } => *run,
+        }
+    }
 }
 
 pub type ProgressSink = Arc<dyn Fn(Progress) + Send + Sync>;
@@ -116,17 +145,40 @@ pub fn create_run(
     })?)
 }
 
+/// Records a run of `pipeline` started by hand (`manual`) at `rev` of the project in `root`,
+/// queued, with the paths changed since the pipeline last succeeded.
+pub fn create_manual_run(
+    manifest: &Manifest,
+    store: &RunStore,
+    root: &std::path::Path,
+    pipeline: &str,
+    rev: &str,
+    started_by: &str,
+) -> Result<Run> {
+    let rev = crate::changes::resolve_rev(root, rev)?;
+    let branch = crate::changes::current_branch(root);
+    let change = crate::changes::change_for(root, store, pipeline, &rev, branch.as_deref())?;
+    create_run(manifest, store, pipeline, &change, "manual", started_by)
+}
+
+/// Records a run, queued, of each of the pipelines a change starts, with `trigger`.
+pub fn create_runs(
+    manifest: &Manifest,
+    store: &RunStore,
+    matching: Vec<(String, Change)>,
+    trigger: &str,
+    started_by: &str,
+) -> Result<Vec<Run>> {
+    matching
+        .iter()
+        .map(|(name, change)| create_run(manifest, store, name, change, trigger, started_by))
+        .collect()
+}
+
 /// The runs a finished run starts: when a base pipeline that pushes its images succeeded (new
 /// base images are published), one run, queued, of each pipeline with `on.base_published`, at the same commit.
 pub fn follow_ups(manifest: &Manifest, store: &RunStore, finished: &Run) -> Result<Vec<Run>> {
-    let published = finished
-        .steps
-        .iter()
-        .any(|step| step.name == "base push" || step.name == "base release");
-    if finished.state != RunState::Succeeded
-        || finished.kind != kind_name(PipelineKind::Base)
-        || !published
-    {
+    if !scheduler::publishes_bases(finished) {
         return Ok(Vec::new());
     }
     let change = Change {
@@ -135,21 +187,19 @@ pub fn follow_ups(manifest: &Manifest, store: &RunStore, finished: &Run) -> Resu
         base_rev: None,
         paths: finished.changed.clone(),
     };
-    let mut started = Vec::new();
-    for (name, pipeline) in &manifest.pipelines {
-        // A base pipeline started by its own publication would never stop.
-        if pipeline.on.base_published && steps::kind_of(name, pipeline) != PipelineKind::Base {
-            started.push(create_run(
+    scheduler::started_by_published_bases(manifest)
+        .into_iter()
+        .map(|name| {
+            create_run(
                 manifest,
                 store,
                 name,
                 &change,
                 "base-published",
                 &format!("run {} of {}", finished.id, finished.pipeline),
-            )?);
-        }
-    }
-    Ok(started)
+            )
+        })
+        .collect()
 }
 
 /// Whether `actor` (`user@host` or a dashboard login) is one of `approvers`: an entry names
@@ -369,19 +419,8 @@ impl Runner {
     async fn wait_for_turn(&self, run: &Run) -> Result<()> {
         let mut told = None;
         loop {
-            let ahead = self
-                .store
-                .unfinished()?
-                .into_iter()
-                .filter(|other| other.pipeline == run.pipeline && other.id < run.id)
-                .find(|other| match other.state {
-                    RunState::Waiting => true,
-                    RunState::Running | RunState::Queued => other
-                        .runner
-                        .as_deref()
-                        .is_some_and(|r| runner_alive(r, other.heartbeat)),
-                    _ => false,
-                });
+            let unfinished = self.store.unfinished()?;
+            let ahead = scheduler::waits_behind(run, &unfinished, scheduler::runner_is_alive);
             let Some(ahead) = ahead else { return Ok(()) };
             if told != Some(ahead.id) {
                 self.emit(Progress::Queued {
@@ -509,7 +548,7 @@ impl Runner {
                     }
                     None => format!("{} (run {} of {})", run.started_by, run.id, run.pipeline),
                 };
-                env.push(("SLIPWAY_STARTED_BY".to_owned(), started_by));
+                env.push((variables::STARTED_BY.to_owned(), started_by));
                 self.child(run, index, &argv, &env, masker).await
             }
             Action::Command(argv) => self.child(run, index, argv, &env, masker).await,
@@ -522,16 +561,12 @@ impl Runner {
                 } else {
                     EventKind::RunSucceeded
                 };
-                let what = if kind == PipelineKind::Base {
-                    "new base images are ready".to_owned()
-                } else {
-                    format!("{} pipeline went through", run.pipeline)
-                };
-                let event = self.event(
-                    run,
+                let event = events::run_event(
+                    &self.manifest.project.name,
                     event_kind,
-                    format!("{}: {what}", self.manifest.project.name),
+                    &run_facts(run),
                     None,
+                    rfc3339(now()),
                 );
                 let only = self.channels_of(run);
                 let deliveries =
@@ -575,39 +610,14 @@ impl Runner {
             .filter(|names| !names.is_empty())
     }
 
-    fn event(&self, run: &Run, kind: EventKind, title: String, environment: Option<&str>) -> Event {
-        let mut facts = vec![
-            ("run".to_owned(), run.id.to_string()),
-            ("pipeline".to_owned(), run.pipeline.clone()),
-            ("commit".to_owned(), short(&run.rev).to_owned()),
-        ];
-        if let Some(branch) = &run.branch {
-            facts.push(("branch".to_owned(), branch.clone()));
-        }
-        facts.push(("started by".to_owned(), run.started_by.clone()));
-        Event {
-            kind,
-            title,
-            facts,
-            project: self.manifest.project.name.clone(),
-            environment: environment.map(str::to_owned),
-            at: rfc3339(now()),
-        }
-    }
-
     async fn notify_failure(&self, run: &Run) {
-        let mut event = self.event(
-            run,
+        let event = events::run_event(
+            &self.manifest.project.name,
             EventKind::RunFailed,
-            format!(
-                "{}: run {} of {} failed",
-                self.manifest.project.name, run.id, run.pipeline
-            ),
-            None,
+            &run_facts(run),
+            run.note.as_deref(),
+            rfc3339(now()),
         );
-        if let Some(note) = &run.note {
-            event.facts.push(("why".to_owned(), note.clone()));
-        }
         let only = self.channels_of(run);
         let deliveries = slipway_notify::send(&self.manifest, &event, only.as_deref()).await;
         if !deliveries.is_empty() {
@@ -652,21 +662,14 @@ impl Runner {
                 masker,
             );
             if first_ask {
-                let target =
-                    environment.map_or_else(|| "go on".to_owned(), |e| format!("deploy {e}"));
-                let mut event = self.event(
-                    run,
-                    EventKind::ApprovalWaiting,
-                    format!(
-                        "{}: run {} of {} waits for approval to {target}",
-                        self.manifest.project.name, run.id, run.pipeline
-                    ),
+                let event = events::approval_waiting(
+                    &self.manifest.project.name,
+                    &run_facts(run),
                     environment,
+                    how,
+                    expires_at.map(rfc3339),
+                    rfc3339(now()),
                 );
-                event.facts.push(("decide".to_owned(), how));
-                if let Some(at) = expires_at {
-                    event.facts.push(("lapses".to_owned(), rfc3339(at)));
-                }
                 let only = self.channels_of(run);
                 let deliveries =
                     slipway_notify::send(&self.manifest, &event, only.as_deref()).await;
@@ -765,13 +768,10 @@ impl Runner {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .env("SLIPWAY_RUN", run.id.to_string())
-            .env("SLIPWAY_PIPELINE", &run.pipeline)
-            .env("SLIPWAY_COMMIT", &run.rev)
             .kill_on_drop(true);
         // A worktree's HEAD is detached: `slipway pull-request` learns the branch from here.
-        if let Some(branch) = &run.branch {
-            command.env("SLIPWAY_BRANCH", branch);
+        for (name, value) in StepVariables::of_run(run).to_env() {
+            command.env(name, value);
         }
         for (name, value) in env.iter().chain(&self.env) {
             command.env(name, value);
@@ -848,6 +848,17 @@ fn forward(stream: impl AsyncRead + Unpin + Send + 'static, lines: mpsc::Unbound
             }
         }
     });
+}
+
+/// What a run's events say about it.
+fn run_facts(run: &Run) -> RunFacts {
+    RunFacts {
+        run: Some(run.id.to_string()),
+        pipeline: run.pipeline.clone(),
+        commit: Some(run.rev.clone()),
+        branch: run.branch.clone(),
+        started_by: Some(run.started_by.clone()),
+    }
 }
 
 fn rfc3339(seconds: i64) -> String {

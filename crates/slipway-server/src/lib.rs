@@ -21,9 +21,10 @@ use axum::Router;
 use axum::routing::{get, post};
 use slipway_core::Manifest;
 use slipway_core::terminal::printable;
-use slipway_pipeline::changes::{self, Change, Checkout};
-use slipway_pipeline::runner::{self, Runner};
+use slipway_pipeline::changes::{self, Change};
+use slipway_pipeline::runner;
 use slipway_pipeline::store::{Run, RunState, RunStore};
+use slipway_pipeline::{Scheduler, SchedulerSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -147,8 +148,9 @@ pub(crate) struct App {
     status: Mutex<HashMap<String, (Instant, serde_json::Value)>>,
     refreshing: Mutex<std::collections::HashSet<String>>,
     counters: Mutex<BTreeMap<String, u64>>,
-    /// Runs this server carries now, so none is carried twice.
-    carried: Mutex<std::collections::HashSet<i64>>,
+    /// The pipeline scheduler (the same one `slipway pipeline run` uses): carries runs here,
+    /// none twice.
+    scheduler: Arc<Scheduler>,
     started: Instant,
     login_brake: Mutex<security::LoginBrake>,
     wakers: Arc<Wakers>,
@@ -166,15 +168,6 @@ impl std::fmt::Debug for App {
 
 /// How often the server looks for runs whose runner is gone.
 const ADOPT_EVERY: Duration = Duration::from_secs(5);
-
-/// Takes a run off the server's carried set when its task ends, however it ends.
-struct Carried(Arc<App>, i64);
-
-impl Drop for Carried {
-    fn drop(&mut self) {
-        self.0.carried.lock().expect("not poisoned").remove(&self.1);
-    }
-}
 
 /// Wakes a run's live logs when the server stops carrying it, however that ends.
 struct WakeOnEnd(Arc<Wakers>, i64);
@@ -199,58 +192,23 @@ impl App {
         &self.settings.manifest.project.name
     }
 
-    fn runner(self: &Arc<Self>, root: PathBuf) -> Runner {
-        let url = self.settings.url.trim_end_matches('/').to_owned();
-        let wakers = self.wakers.clone();
-        Runner {
-            manifest: self.settings.manifest.clone(),
-            store: self.runs.clone(),
-            root,
-            exe: self.settings.exe.clone(),
-            env: vec![(
-                "SLIPWAY_STATE_DIR".to_owned(),
-                self.settings.state_dir.to_string_lossy().into_owned(),
-            )],
-            progress: Arc::new(move |progress| {
-                use slipway_pipeline::Progress;
-                let (Progress::Queued { run, .. }
-                | Progress::StepStarted { run, .. }
-                | Progress::Line { run, .. }
-                | Progress::StepFinished { run, .. }
-                | Progress::Waiting { run, .. }
-                | Progress::Notified { run, .. }
-                | Progress::Finished { run, .. }) = &progress;
-                wakers.wake(*run);
-                if let Progress::Finished { run, state, note } = progress {
-                    let note = note.map(|n| format!(": {n}")).unwrap_or_default();
-                    // A note may quote a step's name from a branch's slipway.toml.
-                    eprintln!("run {run} {state}{}", printable(&note));
-                }
-            }),
-            poll: Duration::from_millis(250),
-            approval_link: Some(Arc::new(move |id| format!("{url}/runs/{id}"))),
-        }
-    }
-
     /// Carries out run `id` in the background, in a worktree when it is not the checked-out
     /// commit.
     fn carry(self: &Arc<Self>, id: i64) {
-        if !self.carried.lock().expect("not poisoned").insert(id) {
+        let Some(claim) = self.scheduler.claim(id) else {
             return;
-        }
+        };
         let app = self.clone();
         tokio::spawn(async move {
-            let _carried = Carried(app.clone(), id);
+            let _claim = claim;
             let _wake = WakeOnEnd(app.wakers.clone(), id);
             let Ok(Some(run)) = app.runs.get(id) else {
                 return;
             };
-            let root = app.settings.project_root.clone();
-            let worktrees = app.settings.state_dir.join("worktrees");
-            let rev = run.rev.clone();
+            let scheduler = app.scheduler.clone();
+            let to_check_out = run.clone();
             let checkout =
-                tokio::task::spawn_blocking(move || Checkout::of(&root, &rev, &worktrees, id))
-                    .await;
+                tokio::task::spawn_blocking(move || scheduler.check_out(&to_check_out)).await;
             let checkout = match checkout {
                 Ok(Ok(checkout)) => checkout,
                 Ok(Err(error)) => {
@@ -266,14 +224,11 @@ impl App {
                     return;
                 }
             };
-            let runner = app.runner(checkout.root.clone());
-            match runner.carry_out(id).await {
-                Ok(finished) => {
-                    match runner::follow_ups(&app.settings.manifest, &app.runs, &finished) {
-                        Ok(started) => started.iter().for_each(|run| app.carry(run.id)),
-                        Err(error) => eprintln!("run {id}: {}", printable(&error.to_string())),
-                    }
-                }
+            match app.scheduler.carry_in(&run, &checkout).await {
+                Ok(finished) => match app.scheduler.follow_ups(&finished) {
+                    Ok(started) => started.iter().for_each(|run| app.carry(run.id)),
+                    Err(error) => eprintln!("run {id}: {}", printable(&error.to_string())),
+                },
                 Err(error) => {
                     eprintln!("run {id}: {}", printable(&error.to_string()));
                     let _ = app
@@ -292,13 +247,8 @@ impl App {
     /// Runs whose runner is gone: those waiting on a person (or never started) go on here;
     /// those cut mid-step are marked interrupted and wait for someone to press Resume.
     fn adopt_orphans(self: &Arc<Self>) -> Result<()> {
-        self.runs.reap()?;
-        for run in self.runs.unfinished()? {
-            if matches!(run.state, RunState::Waiting | RunState::Queued)
-                && !runner::carried_elsewhere(&run)
-            {
-                self.carry(run.id);
-            }
+        for run in self.scheduler.orphans()? {
+            self.carry(run.id);
         }
         Ok(())
     }
@@ -455,7 +405,10 @@ impl App {
             let output = tokio::process::Command::new(&app.settings.exe)
                 .args(["status", &environment, "--output", "json"])
                 .current_dir(&app.settings.project_root)
-                .env("SLIPWAY_STATE_DIR", &app.settings.state_dir)
+                .env(
+                    slipway_pipeline::variables::STATE_DIR,
+                    &app.settings.state_dir,
+                )
                 .stdin(std::process::Stdio::null())
                 .kill_on_drop(true)
                 .output();
@@ -553,12 +506,39 @@ async fn poll(app: Arc<App>, every: Duration) {
     }
 }
 
+/// What the server does with a run's progress: wakes its live logs, and says on stderr how
+/// it ended.
+fn progress_to(wakers: Arc<Wakers>) -> slipway_pipeline::runner::ProgressSink {
+    Arc::new(move |progress| {
+        wakers.wake(progress.run());
+        if let slipway_pipeline::Progress::Finished { run, state, note } = progress {
+            let note = note.map(|n| format!(": {n}")).unwrap_or_default();
+            // A note may quote a step's name from a branch's slipway.toml.
+            eprintln!("run {run} {state}{}", printable(&note));
+        }
+    })
+}
+
 /// Serves until `shutdown` completes.
 pub async fn serve(
     settings: Settings,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let runs = Arc::new(RunStore::open(&settings.state_dir.join("pipelines.db"))?);
+    let wakers: Arc<Wakers> = Arc::default();
+    let scheduler = Arc::new(Scheduler::new(SchedulerSettings {
+        manifest: settings.manifest.clone(),
+        store: runs.clone(),
+        project_root: settings.project_root.clone(),
+        state_dir: settings.state_dir.clone(),
+        exe: settings.exe.clone(),
+        progress: progress_to(wakers.clone()),
+        poll: Duration::from_millis(250),
+        approval_link: Some({
+            let url = settings.url.trim_end_matches('/').to_owned();
+            Arc::new(move |id| format!("{url}/runs/{id}"))
+        }),
+    }));
     let releases =
         slipway_history::ReleaseStore::open(&slipway_history::releases::path(&settings.state_dir))?;
     if let Some(warning) =
@@ -581,10 +561,10 @@ pub async fn serve(
         status: Mutex::default(),
         refreshing: Mutex::default(),
         counters: Mutex::default(),
-        carried: Mutex::default(),
+        scheduler,
         started: Instant::now(),
         login_brake: Mutex::default(),
-        wakers: Arc::default(),
+        wakers,
         last_refused_webhook: Mutex::default(),
     });
     app.adopt_orphans()?;

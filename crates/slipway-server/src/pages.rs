@@ -777,12 +777,7 @@ impl Follow {
                 self.done = true;
                 return Some((Ok(Event::default().event("state").data(now.as_str())), self));
             }
-            let carried_here = self
-                .app
-                .carried
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains(&self.id);
+            let carried_here = self.app.scheduler.carries(self.id);
             let every = if carried_here {
                 CARRIED_EVERY
             } else {
@@ -1106,8 +1101,14 @@ pub(crate) async fn rollback(
     let output = tokio::process::Command::new(&app.settings.exe)
         .args(["rollback", &name])
         .current_dir(&app.settings.project_root)
-        .env("SLIPWAY_STATE_DIR", &app.settings.state_dir)
-        .env("SLIPWAY_STARTED_BY", format!("{user} (dashboard)"))
+        .env(
+            slipway_pipeline::variables::STATE_DIR,
+            &app.settings.state_dir,
+        )
+        .env(
+            slipway_pipeline::variables::STARTED_BY,
+            format!("{user} (dashboard)"),
+        )
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
         .output()

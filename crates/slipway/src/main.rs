@@ -61,12 +61,12 @@ enum Command {
     Proxy(commands::proxy::ProxyArgs),
     Ecs(commands::ecs::EcsArgs),
     Pipeline(commands::pipeline::PipelineArgs),
-    Approve(commands::pipeline::ApproveArgs),
+    Approve(commands::approve::ApproveArgs),
     /// Reject the gate a pipeline run waits at; the run stops and deploys nothing.
     #[command(
         after_help = "Examples:\n  slipway reject 12 --comment \"stage shows the old prices\""
     )]
-    Reject(commands::pipeline::ApproveArgs),
+    Reject(commands::approve::ApproveArgs),
     PullRequest(commands::pull_request::PullRequestArgs),
     Ci(commands::ci::CiArgs),
     Serve(commands::serve::ServeArgs),
@@ -104,8 +104,8 @@ fn main() -> ExitCode {
         Command::Proxy(args) => commands::proxy::run(args),
         Command::Ecs(args) => commands::ecs::run(args),
         Command::Pipeline(args) => commands::pipeline::run(args),
-        Command::Approve(args) => commands::pipeline::run_approve(args),
-        Command::Reject(args) => commands::pipeline::run_reject(args),
+        Command::Approve(args) => commands::approve::run_approve(args),
+        Command::Reject(args) => commands::approve::run_reject(args),
         Command::PullRequest(args) => commands::pull_request::run(args),
         Command::Ci(args) => commands::ci::run(args),
         Command::Serve(args) => commands::serve::run(args),

@@ -78,14 +78,105 @@ pub enum ManifestError {
         problems: Vec<Problem>,
         partial: Option<Box<Manifest>>,
     },
+    /// A project's slipway.toml with problems: the file and its text, so each problem is shown
+    /// where it is ([`ManifestError::located_diagnostics`]).
+    #[error("{} has {} problem(s); `slipway lint` shows them all", path.display(), error.problems().len())]
+    Located {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Its text.
+        text: String,
+        /// What is wrong in it (not its source: this error's message already says it, and a
+        /// chain printed cause by cause would say it twice).
+        error: Box<ManifestError>,
+    },
+    /// No slipway.toml at or above the directory a project was looked for in.
+    #[error("no slipway.toml in {} or above it: run `slipway init` first", start.display())]
+    NotFound {
+        /// Where the search started.
+        start: std::path::PathBuf,
+    },
+    /// A project file that cannot be read.
+    #[error("cannot read {}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// slipway.toml is not UTF-8 text (UTF-16, Latin-1, binary).
+    #[error("{}:{line}:{column}: slipway.toml is not UTF-8 text: {message}", path.display())]
+    NotText {
+        /// The file.
+        path: std::path::PathBuf,
+        /// 1-based line of the first byte that is not text.
+        line: usize,
+        /// 1-based column of that byte.
+        column: usize,
+        /// What the file is and what to do.
+        message: String,
+    },
+    /// A directory of a new project's files cannot be created.
+    #[error("cannot create {}", path.display())]
+    CreateDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A project file cannot be written.
+    #[error("cannot write {}", path.display())]
+    Write {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// slipway.lock cannot be read as a lock file.
+    #[error("{}: {message}", path.display())]
+    Lock {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// An environment name that slipway.toml does not define.
+    #[error("no environment `{name}` in slipway.toml; {hint}")]
+    UnknownEnvironment {
+        /// The name asked for.
+        name: String,
+        /// The closest name, or the list of names.
+        hint: String,
+    },
 }
 
 impl ManifestError {
+    /// The problems found in the text (none for a file that could not be read or found).
     pub fn problems(&self) -> &[Problem] {
         match self {
             ManifestError::Syntax { problems } | ManifestError::Invalid { problems, .. } => {
                 problems
             }
+            ManifestError::Located { error, .. } => error.problems(),
+            ManifestError::NotFound { .. }
+            | ManifestError::Read { .. }
+            | ManifestError::CreateDir { .. }
+            | ManifestError::Write { .. }
+            | ManifestError::NotText { .. }
+            | ManifestError::Lock { .. }
+            | ManifestError::UnknownEnvironment { .. } => &[],
+        }
+    }
+
+    /// Each problem of a [`ManifestError::Located`] error, located in its file (none for the
+    /// other kinds, which say everything in their message).
+    pub fn located_diagnostics(&self) -> Vec<Diagnostic> {
+        match self {
+            ManifestError::Located { path, text, error } => error.diagnostics(path, text),
+            _ => Vec::new(),
         }
     }
 
@@ -93,7 +184,8 @@ impl ManifestError {
     pub fn partial(&self) -> Option<&Manifest> {
         match self {
             ManifestError::Invalid { partial, .. } => partial.as_deref(),
-            ManifestError::Syntax { .. } => None,
+            ManifestError::Located { error, .. } => error.partial(),
+            _ => None,
         }
     }
 

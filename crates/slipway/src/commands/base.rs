@@ -175,18 +175,16 @@ async fn pipeline(
                                 file.display()
                             );
                         }
-                        super::notify::notify(
+                        let event = slipway_notify::events::base_published(
+                            &manifest.project.name,
+                            name,
+                            &published.digest,
+                            &published.references,
+                            super::notify::now(),
+                        );
+                        super::notify::send(
                             manifest,
-                            slipway_core::manifest::EventKind::BasePublished,
-                            None,
-                            format!(
-                                "{}: a new `{name}` base image is published",
-                                manifest.project.name
-                            ),
-                            vec![
-                                ("digest".into(), published.digest.clone()),
-                                ("tags".into(), published.references.join(", ")),
-                            ],
+                            &event,
                             Some(&manifest.bases[name].notify),
                             output,
                         );

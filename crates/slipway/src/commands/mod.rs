@@ -1,3 +1,4 @@
+pub mod approve;
 pub mod aws;
 pub mod aws_login;
 pub mod base;
@@ -13,6 +14,7 @@ pub mod init;
 pub mod lint;
 pub mod notify;
 pub mod pipeline;
+pub mod pipeline_runs;
 pub mod project;
 pub mod promote;
 pub mod proxy;

@@ -4,51 +4,41 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-use slipway_core::{Manifest, load_manifest};
 
+/// The project a command works on: the library's [`slipway_core::Project`] (loader, state
+/// dir, environments by name) plus what needs the binary's other crates (AWS secrets, git).
 pub struct Project {
-    pub root: PathBuf,
-    pub manifest: Manifest,
+    inner: slipway_core::Project,
+}
+
+impl std::ops::Deref for Project {
+    type Target = slipway_core::Project;
+
+    fn deref(&self) -> &slipway_core::Project {
+        &self.inner
+    }
 }
 
 impl Project {
-    /// The nearest slipway.toml at or above `start`, loaded and valid.
+    /// The nearest slipway.toml at or above `start`, loaded and valid; its problems, if any,
+    /// are shown located in the file before the error.
     pub fn find(start: &Path) -> Result<Project> {
-        let start = std::path::absolute(start).context("cannot resolve the project directory")?;
-        let Some(root) = start.ancestors().find(|d| d.join("slipway.toml").is_file()) else {
-            bail!(
-                "no slipway.toml in {} or above it: run `slipway init` first",
-                start.display()
-            );
-        };
-        let path = root.join("slipway.toml");
-        let bytes =
-            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let source = slipway_core::text::decode_utf8(&bytes).map_err(|not_text| {
-            anyhow::anyhow!(
-                "{}:{}:{}: slipway.toml is not UTF-8 text: {}",
-                path.display(),
-                not_text.line,
-                not_text.column,
-                not_text.message
-            )
-        })?;
-        match load_manifest(&source) {
-            Ok(manifest) => Ok(Project {
-                root: root.to_path_buf(),
-                manifest,
-            }),
+        match slipway_core::Project::find(start) {
+            Ok(inner) => Ok(Project { inner }),
             Err(error) => {
-                for diagnostic in error.diagnostics(&path, &source) {
-                    eprint!("{}", diagnostic.render(Some(&source), false));
+                if let slipway_core::ManifestError::Located { text, .. } = &error {
+                    for diagnostic in error.located_diagnostics() {
+                        eprint!("{}", diagnostic.render(Some(text), false));
+                    }
                 }
-                bail!(
-                    "{} has {} problem(s); `slipway lint` shows them all",
-                    path.display(),
-                    error.problems().len()
-                );
+                Err(error.into())
             }
         }
+    }
+
+    /// Environment `name`, or an error that suggests the closest one.
+    pub fn environment(&self, name: &str) -> Result<slipway_core::EnvironmentRef<'_>> {
+        Ok(self.inner.environment(name)?)
     }
 
     /// Renders an environment's config. Secrets kept in AWS are fetched for Docker targets;
@@ -98,7 +88,7 @@ impl Project {
         if refused.is_empty() {
             return Ok(());
         }
-        let path = self.root.join("slipway.toml");
+        let path = self.manifest_path();
         let source = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
         for mut problem in refused.iter().cloned() {
@@ -119,16 +109,9 @@ impl Project {
     /// The project's state dir; a pipeline running another commit in a worktree points its
     /// steps at the project's own (`SLIPWAY_STATE_DIR`), so images and releases stay in one place.
     pub fn state_dir(&self) -> PathBuf {
-        if let Some(dir) = std::env::var_os("SLIPWAY_STATE_DIR").filter(|d| !d.is_empty()) {
-            return PathBuf::from(dir);
-        }
-        self.root.join(
-            self.manifest
-                .project
-                .state_dir
-                .as_deref()
-                .unwrap_or(".slipway"),
-        )
+        slipway_pipeline::variables::StepVariables::from_env()
+            .state_dir
+            .unwrap_or_else(|| self.own_state_dir())
     }
 
     pub fn store_dir(&self) -> PathBuf {
@@ -163,12 +146,9 @@ impl Project {
 
     /// Bases pinned in slipway.lock.
     pub fn pinned_bases(&self) -> Result<std::collections::BTreeMap<String, slipway_oci::Digest>> {
-        let path = self.root.join("slipway.lock");
-        let Ok(text) = std::fs::read_to_string(&path) else {
+        let Some(lock) = self.lock()? else {
             return Ok(Default::default());
         };
-        let lock = slipway_core::lock::Lock::parse(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         lock.bases
             .into_iter()
             .map(|(name, base)| {
@@ -177,7 +157,7 @@ impl Project {
                     .ok_or_else(|| {
                         anyhow::anyhow!(
                             "{}: the digest of `{name}` is not a sha256 digest",
-                            path.display()
+                            self.lock_path().display()
                         )
                     })
             })

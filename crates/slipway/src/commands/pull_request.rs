@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use slipway_core::manifest::EventKind;
 use slipway_core::terminal::printable;
 use slipway_githost::{GitHostClient, PullRequestDraft, host_name};
 use slipway_pipeline::changes::{current_branch, git};
+use slipway_pipeline::variables::StepVariables;
 
 use super::Output;
 use super::project::Project;
@@ -21,7 +21,7 @@ use super::project::Project;
 )]
 pub struct PullRequestArgs {
     /// The branch to merge (default: SLIPWAY_BRANCH in a pipeline, else the checked-out one).
-    #[arg(long, env = "SLIPWAY_BRANCH")]
+    #[arg(long, env = slipway_pipeline::variables::BRANCH)]
     branch: Option<String>,
     /// The branch it merges into (default: `project.default_branch`).
     #[arg(long)]
@@ -62,7 +62,11 @@ pub fn run(args: PullRequestArgs) -> Result<ExitCode> {
             "a pull request merges a branch into `{base}`, and `{branch}` is `{base}` itself: run it on a feature branch or name one with --branch"
         );
     }
-    let rev = std::env::var("SLIPWAY_COMMIT").unwrap_or_else(|_| "HEAD".to_owned());
+    let variables = StepVariables::from_env();
+    let rev = variables
+        .commit
+        .clone()
+        .unwrap_or_else(|| "HEAD".to_owned());
     let title = match &args.title {
         Some(title) => title.clone(),
         None => git(root, &["log", "-1", "--format=%s", &rev])?,
@@ -131,31 +135,25 @@ pub fn run(args: PullRequestArgs) -> Result<ExitCode> {
             }
         }
     }
-    let mut facts = vec![
-        ("pull request".to_owned(), pull.url.clone()),
-        ("branch".to_owned(), draft.branch.clone()),
-        ("into".to_owned(), draft.base.clone()),
-    ];
-    if !pull.reviewers.is_empty() {
-        facts.push(("reviewers".to_owned(), pull.reviewers.join(", ")));
-    }
-    let only = std::env::var("SLIPWAY_PIPELINE")
-        .ok()
-        .and_then(|name| manifest.pipelines.get(&name))
+    let only = variables
+        .pipeline
+        .as_ref()
+        .and_then(|name| manifest.pipelines.get(name))
         .map(|pipeline| pipeline.notify.clone())
         .filter(|names| !names.is_empty());
-    super::notify::notify(
-        manifest,
-        EventKind::PullRequestOpened,
-        None,
-        format!(
-            "{}: review asked for #{} {}",
-            manifest.project.name, pull.number, draft.title
-        ),
-        facts,
-        only.as_deref(),
-        args.output,
+    let event = slipway_notify::events::pull_request_opened(
+        &manifest.project.name,
+        slipway_notify::events::PullRequest {
+            number: pull.number,
+            title: &draft.title,
+            url: &pull.url,
+            branch: &draft.branch,
+            into: &draft.base,
+            reviewers: &pull.reviewers,
+        },
+        super::notify::now(),
     );
+    super::notify::send(manifest, &event, only.as_deref(), args.output);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -180,11 +178,9 @@ fn body(root: &std::path::Path, base: &str, rev: &str) -> String {
         body.push_str(&log);
         body.push_str("\n\n");
     }
-    match (
-        std::env::var("SLIPWAY_PIPELINE"),
-        std::env::var("SLIPWAY_RUN"),
-    ) {
-        (Ok(pipeline), Ok(run)) => body.push_str(&format!(
+    let variables = StepVariables::from_env();
+    match (variables.pipeline, variables.run) {
+        (Some(pipeline), Some(run)) => body.push_str(&format!(
             "Opened by slipway: run {run} of the {pipeline} pipeline passed its checks."
         )),
         _ => body.push_str("Opened by slipway."),
