@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod commands;
+mod pipe;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -82,6 +83,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    pipe::end_quietly_when_the_reader_goes_away();
     let cli = Cli::parse();
     let color = cli.color.enabled();
     commands::aws_login::install();
@@ -121,6 +123,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(error) if pipe::is_broken_pipe(&error) => pipe::exit_as_if_signalled(),
         Err(error) => {
             // An error may quote a branch name, a commit or a step's output: each cause is
             // printed once, escaped.

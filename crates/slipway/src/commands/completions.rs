@@ -1,5 +1,7 @@
 use std::process::ExitCode;
 
+use std::io::Write;
+
 use anyhow::Result;
 use clap::CommandFactory;
 
@@ -12,6 +14,10 @@ pub struct CompletionsArgs {
 
 pub fn run(args: CompletionsArgs) -> Result<ExitCode> {
     let mut command = crate::Cli::command();
-    clap_complete::generate(args.shell, &mut command, "slipway", &mut std::io::stdout());
+    // The generator panics on a failed write; it writes into memory here so that a closed
+    // output pipe is an ordinary error, which ends the command quietly.
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "slipway", &mut script);
+    std::io::stdout().write_all(&script)?;
     Ok(ExitCode::SUCCESS)
 }
