@@ -92,19 +92,20 @@ pub trait Journal {
 #[derive(Debug)]
 pub struct StoreJournal<'a> {
     /// The release history.
-    pub store: &'a crate::store::Store,
+    pub store: &'a crate::store::ReleaseStore,
     /// The release's id.
     pub release: i64,
 }
 
 impl Journal for StoreJournal<'_> {
     fn record(&self, entry: Entry) -> Result<()> {
-        self.store.journal(self.release, &entry)
+        Ok(self.store.journal(self.release, &entry)?)
     }
 
     fn mark_live(&self) -> Result<()> {
-        self.store
-            .make_live(self.release, slipway_core::time::now() as i64)
+        Ok(self
+            .store
+            .make_live(self.release, slipway_core::time::now() as i64)?)
     }
 }
 

@@ -4,7 +4,6 @@
 //! engine and registry is in the integration tier's `bases.rs`.)
 
 use std::path::Path;
-use std::time::{Duration, UNIX_EPOCH};
 
 use slipway_core::Manifest;
 use slipway_docker::DockerError;
@@ -51,7 +50,7 @@ fn project(dir: &Path) -> Manifest {
 
 fn tags() -> TagContext {
     TagContext {
-        now: UNIX_EPOCH + Duration::from_secs(1_764_028_800),
+        now: 1_764_028_800,
         git_sha: Some("ab12cd34ef56".into()),
         branch: Some("main".into()),
     }

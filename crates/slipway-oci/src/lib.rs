@@ -32,6 +32,7 @@ pub enum OciError {
     /// Text that is not an image reference.
     #[error(transparent)]
     Reference(#[from] ImageRefError),
+    /// A problem with an image, a manifest or the project, described by the text.
     #[error("{0}")]
     Json(String),
     /// A JSON document (a manifest, an index, an image config) that does not read.

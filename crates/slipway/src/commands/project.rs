@@ -36,11 +36,6 @@ impl Project {
         }
     }
 
-    /// Environment `name`, or an error that suggests the closest one.
-    pub fn environment(&self, name: &str) -> Result<slipway_core::EnvironmentRef<'_>> {
-        Ok(self.inner.environment(name)?)
-    }
-
     /// Renders an environment's config. Secrets kept in AWS are fetched for Docker targets;
     /// an ECS environment gets references instead (its tasks read them at start).
     pub fn render_config(
