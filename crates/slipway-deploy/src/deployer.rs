@@ -51,7 +51,7 @@ pub enum Status {
 impl<'a> Deployer<'a> {
     /// Connects to the environment's target (its hosts; the AWS configuration).
     pub async fn connect(ctx: Context<'a>) -> Result<Deployer<'a>> {
-        Ok(match &ctx.manifest.environments[ctx.environment].target {
+        Ok(match &ctx.manifest.environment(ctx.environment)?.target {
             Target::Ecs(_) => Deployer::Ecs(Box::new(EcsRollout::new(ctx).await?)),
             Target::Docker { .. } => Deployer::Docker(Box::new(Rollout::new(ctx).await?)),
         })

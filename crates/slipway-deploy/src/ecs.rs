@@ -96,7 +96,12 @@ struct Planned {
 
 impl<'a> EcsRollout<'a> {
     pub async fn new(ctx: Context<'a>) -> Result<EcsRollout<'a>> {
-        let Target::Ecs(target) = &ctx.manifest.environments[ctx.environment].target else {
+        let Target::Ecs(target) = &ctx
+            .manifest
+            .environment(ctx.environment)?
+            .environment
+            .target
+        else {
             return Err(DeployError::Plan(format!(
                 "environment `{}` does not run on ECS",
                 ctx.environment

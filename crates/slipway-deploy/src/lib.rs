@@ -24,6 +24,9 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
+    /// An environment slipway.toml does not have (with the closest name it has).
+    #[error(transparent)]
+    Manifest(#[from] slipway_core::ManifestError),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

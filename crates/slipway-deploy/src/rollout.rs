@@ -85,7 +85,7 @@ pub fn store_path(state_dir: &std::path::Path) -> PathBuf {
 impl<'a> Rollout<'a> {
     /// Connects to every host of the environment.
     pub async fn new(ctx: Context<'a>) -> Result<Rollout<'a>> {
-        let env = &ctx.manifest.environments[ctx.environment];
+        let env = ctx.manifest.environment(ctx.environment)?.environment;
         let Target::Docker {
             hosts,
             proxy,
@@ -509,8 +509,8 @@ impl<'a> Rollout<'a> {
         let replicas = self.replicas(app);
         match reference {
             Some(reference) => {
-                let registry_host = reference.split('/').next().unwrap_or_default();
-                let credential = slipway_oci::credentials::from_docker_config(registry_host)
+                let parsed = parse_reference(app, reference)?;
+                let credential = slipway_oci::credentials::from_docker_config(parsed.registry())
                     .map_err(|e| DeployError::Plan(e.to_string()))?;
                 let mut image_id = String::new();
                 for host in &self.hosts {
@@ -527,7 +527,7 @@ impl<'a> Rollout<'a> {
                 Ok(ReleaseApp {
                     image: reference.clone(),
                     image_id,
-                    digest: reference.split_once('@').map(|(_, d)| d.to_owned()),
+                    digest: parsed.digest().map(str::to_owned),
                     replicas,
                     task_definition: None,
                     service: None,
@@ -563,9 +563,10 @@ impl<'a> Rollout<'a> {
                         pushed = Some(self.push(app).await?);
                     }
                     let reference = &pushed.as_ref().expect("pushed above").reference;
-                    let registry_host = reference.split('/').next().unwrap_or_default();
-                    let credential = slipway_oci::credentials::from_docker_config(registry_host)
-                        .map_err(|e| DeployError::Plan(e.to_string()))?;
+                    let registry = parse_reference(app, reference)?;
+                    let credential =
+                        slipway_oci::credentials::from_docker_config(registry.registry())
+                            .map_err(|e| DeployError::Plan(e.to_string()))?;
                     self.log(&format!("{}: pulling {reference}", host.name));
                     host.engine
                         .pull_as(reference, &local, credential.as_ref())
@@ -1030,6 +1031,15 @@ pub(crate) fn containers_release(release: &Release, app: &str) -> String {
         .unwrap_or_else(|| release.name())
 }
 
+/// An app's image reference read by the distribution grammar, so the registry whose login it
+/// needs is the one Docker would ask (`shop/api` is on Docker Hub, not on a host named `shop`).
+fn parse_reference(app: &str, reference: &str) -> Result<slipway_oci::ImageRef> {
+    slipway_oci::ImageRef::parse(reference).map_err(|e| DeployError::Image {
+        app: app.to_owned(),
+        message: e.to_string(),
+    })
+}
+
 /// The digest of a release's rendered config (every file's name and text).
 pub fn config_digest(rendered: &slipway_config::RenderedEnvironment) -> String {
     let mut hasher = Sha256::new();
@@ -1044,7 +1054,11 @@ pub fn config_digest(rendered: &slipway_config::RenderedEnvironment) -> String {
 
 /// The apps an environment runs, in manifest order.
 pub fn environment_apps(manifest: &Manifest, environment: &str) -> Vec<String> {
-    match &manifest.environments[environment].apps {
+    match manifest
+        .environments
+        .get(environment)
+        .and_then(|env| env.apps.as_ref())
+    {
         Some(listed) => listed.clone(),
         None => manifest.apps.keys().cloned().collect(),
     }

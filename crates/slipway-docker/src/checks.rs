@@ -25,7 +25,9 @@ pub struct CheckResult {
 
 /// Published URLs of an environment's apps: app → `http://ip:port`.
 pub fn published_urls(manifest: &Manifest, environment: &str) -> HashMap<String, String> {
-    let env = &manifest.environments[environment];
+    let Some(env) = manifest.environments.get(environment) else {
+        return HashMap::new();
+    };
     env.publish
         .iter()
         .filter_map(|(app, address)| {

@@ -770,7 +770,7 @@ async fn up_inner(
     options: &UpOptions,
     log: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Vec<Started>> {
-    let env = &manifest.environments[environment];
+    let env = manifest.environment(environment)?.environment;
     let labels = |name: &str| labels_of(manifest, environment, name);
     let network_labels: HashMap<String, String> = labels("network").into_iter().collect();
     let internal = internal_network(manifest, environment);
@@ -1043,7 +1043,7 @@ pub fn compose_export(
 ) -> Result<String> {
     // Compose interpolates every value: a `$` the container must see is written `$$`.
     let q = |s: &str| serde_json::to_string(&s.replace('$', "$$")).expect("a string serializes");
-    let env = &manifest.environments[environment];
+    let env = manifest.environment(environment)?.environment;
     let project = &manifest.project.name;
     let config_dir = options.state_dir.join("config").join(environment);
     let mut out = format!(
@@ -1368,7 +1368,7 @@ pub async fn pull(
     pinned: &std::collections::BTreeMap<String, slipway_oci::Digest>,
 ) -> Result<Vec<String>> {
     let mut pulled = Vec::new();
-    let env = &manifest.environments[environment];
+    let env = manifest.environment(environment)?.environment;
     let apps: Vec<&String> = match &env.apps {
         Some(listed) => listed.iter().collect(),
         None => manifest.apps.keys().collect(),
@@ -1400,4 +1400,28 @@ pub async fn pull(
         }
     }
     Ok(pulled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_environment_is_an_error_naming_the_closest_one_never_a_panic() {
+        let manifest =
+            slipway_core::load_manifest(include_str!("../../../examples/shop/slipway.toml"))
+                .unwrap();
+        let options = UpOptions {
+            root: PathBuf::from("/nonexistent"),
+            store_dir: PathBuf::from("/nonexistent"),
+            state_dir: PathBuf::from("/nonexistent"),
+            pinned_bases: Default::default(),
+            keep: false,
+        };
+        let error = compose_export(&manifest, "prdo", &options)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("prdo") && error.contains("prod"), "{error}");
+        assert!(crate::checks::published_urls(&manifest, "prdo").is_empty());
+    }
 }

@@ -23,6 +23,9 @@ use slipway_oci::credentials::Credential;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
+    /// An environment slipway.toml does not have (with the closest name it has).
+    #[error(transparent)]
+    Manifest(#[from] slipway_core::ManifestError),
     #[error(
         "cannot reach the Docker Engine ({0}): is it running? (scripts/testbed.sh up starts one)"
     )]

@@ -121,6 +121,25 @@ pub fn ensure_aws_repository(host: &str, repository: &str) -> Result<()> {
     }
 }
 
+/// The keys under which a Docker config's `auths` may hold a registry's login: the host as
+/// written, with a scheme, or with an API version path. `docker login` stores Docker Hub's
+/// under its index address, so `docker.io` (what an image reference normalises to) looks there
+/// too.
+fn config_keys(host: &str) -> Vec<String> {
+    let mut keys = vec![
+        host.to_owned(),
+        format!("https://{host}"),
+        format!("http://{host}"),
+        format!("https://{host}/v1/"),
+        format!("https://{host}/v2/"),
+    ];
+    if host == "docker.io" {
+        keys.push("https://index.docker.io/v1/".to_owned());
+        keys.push("index.docker.io".to_owned());
+    }
+    keys
+}
+
 /// Credentials for `host` from Docker's config, if it has any.
 pub fn from_docker_config(host: &str) -> Result<Option<Credential>> {
     let Some(path) = docker_config_path() else {
@@ -137,14 +156,7 @@ pub fn from_docker_config(host: &str) -> Result<Option<Credential>> {
     if let Some(helper) = config.cred_helpers.get(host) {
         return helper_get(helper, host);
     }
-    let keys = [
-        host.to_owned(),
-        format!("https://{host}"),
-        format!("http://{host}"),
-        format!("https://{host}/v1/"),
-        format!("https://{host}/v2/"),
-    ];
-    if let Some(entry) = keys.iter().find_map(|k| config.auths.get(k)) {
+    if let Some(entry) = config_keys(host).iter().find_map(|k| config.auths.get(k)) {
         if let Some(auth) = &entry.auth
             && !auth.is_empty()
         {
@@ -232,4 +244,17 @@ fn helper_get(helper: &str, host: &str) -> Result<Option<Credential>> {
         username: reply.username,
         password: reply.secret,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::config_keys;
+
+    #[test]
+    fn docker_hub_logins_are_found_under_the_index_address_docker_login_uses() {
+        assert!(config_keys("docker.io").contains(&"https://index.docker.io/v1/".to_owned()));
+        let local = config_keys("127.0.0.1:5000");
+        assert_eq!(local[0], "127.0.0.1:5000");
+        assert!(!local.iter().any(|key| key.contains("index.docker.io")));
+    }
 }
