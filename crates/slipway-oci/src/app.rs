@@ -10,6 +10,7 @@ use serde_json::Value;
 use slipway_core::manifest::{BuildKind, Credentials, Manifest};
 
 use crate::credentials::{self, Credential};
+use crate::history::SourceHistory;
 use crate::image::{self, Base, ImageSettings};
 use crate::layer::{self, BuiltLayer, LayerCache, LayerSpec};
 use crate::registry::RegistryClient;
@@ -132,7 +133,8 @@ pub struct BuildOptions {
     /// each layer takes the time of the last commit that touched its directory, so a commit
     /// that leaves `vendor/` alone leaves its layer, and its digest, alone too.
     pub source_date_epoch: Option<u64>,
-    /// Commit of the sources, for the image's labels.
+    /// Commit of the sources (HEAD) when the project is in git: the image is then labelled
+    /// with the commit that last changed the app's directory (`org.opencontainers.image.revision`).
     pub revision: Option<String>,
     /// Bases pinned by digest (slipway.lock); others resolve through their fixed tag.
     pub pinned_bases: BTreeMap<String, Digest>,
@@ -227,6 +229,10 @@ pub async fn build_app(
     let ignore = layer::ignore_patterns(&source, &app.ignore);
     let cache_path = options.store_dir.join("../layer-cache.json");
     let cache = std::sync::Arc::new(std::sync::Mutex::new(LayerCache::load(&cache_path)));
+    let mut history = SourceHistory::open(
+        &options.project_root,
+        &options.store_dir.join("../source-history.json"),
+    );
     let dependencies: Vec<String> = app
         .layers
         .iter()
@@ -274,7 +280,7 @@ pub async fn build_app(
         };
         spec.mtime = options
             .source_date_epoch
-            .unwrap_or_else(|| last_commit_time(&options.project_root, &layer_dir));
+            .unwrap_or_else(|| history.last_change(&layer_dir).map_or(0, |last| last.time));
         newest = newest.max(spec.mtime);
     }
     // Layers compress in parallel, one per core.
@@ -352,9 +358,14 @@ pub async fn build_app(
         "org.opencontainers.image.base.digest".into(),
         resolved.digest.to_string(),
     );
-    if let Some(revision) = &options.revision {
-        labels.insert("org.opencontainers.image.revision".into(), revision.clone());
+    // The commit that last changed the app's directory, not HEAD: a commit that leaves the
+    // app alone leaves its label, and so its digest, alone too.
+    if options.revision.is_some()
+        && let Some(last) = history.last_change(&source)
+    {
+        labels.insert("org.opencontainers.image.revision".into(), last.commit);
     }
+    history.save();
     let health = app.health.as_ref().and_then(|h| {
         let cmd = h.cmd.as_ref()?.argv();
         let nanos = |d: Option<slipway_core::manifest::Duration>, default: u64| {
@@ -487,20 +498,6 @@ fn host_architecture() -> &'static str {
         "aarch64" => "arm64",
         other => other,
     }
-}
-
-/// When `path` last changed in git (0 outside a repository or for files never committed).
-fn last_commit_time(root: &Path, path: &Path) -> u64 {
-    std::process::Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(["log", "-1", "--format=%ct", "--"])
-        .arg(path)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// The tag of a base that does not move with every build (`stable`): the first one without

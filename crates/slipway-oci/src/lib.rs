@@ -6,6 +6,7 @@
 pub mod app;
 pub mod credentials;
 pub mod digest;
+pub mod history;
 pub mod image;
 pub mod layer;
 pub mod pin;

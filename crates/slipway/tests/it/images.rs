@@ -285,6 +285,96 @@ fn a_commit_that_leaves_dependencies_alone_keeps_their_layer() {
 }
 
 #[test]
+fn a_commit_that_changes_one_app_leaves_the_other_apps_digest_and_revision_alone() {
+    let bed = test_bed();
+    let temp = tempfile::tempdir().unwrap();
+    let name = unique("it-only-changed");
+    project(
+        temp.path(),
+        &bed,
+        &name,
+        "\n[apps.web]\nbase = \"debian\"\ncmd = [\"/bin/true\"]",
+    );
+    write(temp.path(), "app/web/index.html", "<h1>shop</h1>\n");
+    let git = |args: &[&str]| -> String {
+        let output = Command::new("git")
+            .args(["-c", "user.email=ci@slipway.invalid", "-c", "user.name=ci"])
+            .args(args)
+            .current_dir(temp.path())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "git {args:?}: {output:?}");
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "first", "--date", "2024-01-01T00:00:00Z"]);
+    let first_commit = git(&["rev-parse", "HEAD"]);
+    let digests = || -> std::collections::BTreeMap<String, String> {
+        let built = json(&run(slipway(temp.path())
+            .args(["build", "--output", "json"])
+            .env_remove("SOURCE_DATE_EPOCH")));
+        built
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                (
+                    b["app"].as_str().unwrap().to_owned(),
+                    b["digest"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let first = digests();
+    assert_eq!(first.len(), 2, "{first:?}");
+
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    write(
+        temp.path(),
+        "app/web/index.html",
+        "<h1>shop, now with prices</h1>\n",
+    );
+    git(&["commit", "-qam", "web only"]);
+    let second = digests();
+    assert_eq!(
+        first["hello"], second["hello"],
+        "an app the commit did not touch keeps its digest"
+    );
+    assert_ne!(
+        first["web"], second["web"],
+        "the changed app has a new image"
+    );
+
+    // The image says which commit its sources are from: the last one that changed them.
+    let labels = |app: &str| -> serde_json::Value {
+        let loaded = run(slipway(temp.path())
+            .args(["build", app, "--load"])
+            .env_remove("SOURCE_DATE_EPOCH"));
+        assert_eq!(loaded.code, 0, "{}", loaded.stderr);
+        let local = format!("{name}/{app}:latest");
+        let inspected = docker(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{json .Config.Labels}}",
+            &local,
+        ]);
+        assert!(inspected.status.success(), "{inspected:?}");
+        docker(&["image", "rm", &local]);
+        serde_json::from_slice(&inspected.stdout).unwrap()
+    };
+    assert_eq!(
+        labels("hello")["org.opencontainers.image.revision"],
+        first_commit.as_str()
+    );
+    assert_eq!(
+        labels("web")["org.opencontainers.image.revision"],
+        git(&["rev-parse", "HEAD"]).as_str()
+    );
+}
+
+#[test]
 fn secrets_never_reach_the_image() {
     let bed = test_bed();
     let temp = tempfile::tempdir().unwrap();
