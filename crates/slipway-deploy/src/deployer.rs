@@ -66,7 +66,7 @@ impl<'a> Deployer<'a> {
     }
 
     /// Deploys a release; it is live when this returns.
-    pub async fn deploy(&mut self, request: &DeployRequest) -> Result<Release> {
+    pub async fn deploy(&mut self, request: &DeployRequest) -> Result<crate::changes::Deployed> {
         match self {
             Deployer::Docker(rollout) => rollout.deploy(request).await,
             Deployer::Ecs(rollout) => rollout.deploy(request).await,

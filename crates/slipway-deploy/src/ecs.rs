@@ -22,6 +22,7 @@ use slipway_core::plan::{
     self, AppChange, Capabilities, Entry, Incoming, LiveState, Replacement, Runs, Serving,
 };
 
+use crate::changes::Deployed;
 use crate::execute::{carry_out_all, execute};
 use crate::lock::DeployLock;
 use crate::rollout::{Context, DeployRequest, config_digest, environment_apps, now, store_path};
@@ -537,7 +538,7 @@ impl<'a> EcsRollout<'a> {
     }
 
     /// Deploys a new release.
-    pub async fn deploy(&self, request: &DeployRequest) -> Result<Release> {
+    pub async fn deploy(&self, request: &DeployRequest) -> Result<Deployed> {
         let _lock = self.lock("deploy")?;
         if request.resume {
             return Err(DeployError::Plan(
@@ -550,7 +551,7 @@ impl<'a> EcsRollout<'a> {
             .clone()
             .unwrap_or_else(|| env.strategy.clone());
         let all_apps = self.environment_apps();
-        let deployed: Vec<String> = if request.apps.is_empty() {
+        let mut deployed: Vec<String> = if request.apps.is_empty() {
             all_apps.clone()
         } else {
             request.apps.clone()
@@ -583,6 +584,11 @@ impl<'a> EcsRollout<'a> {
                     replicas: self.desired(app) as u32,
                     task_definition: None,
                     service: None,
+                    settings: Some(crate::changes::settings_digest(
+                        self.ctx.manifest,
+                        self.ctx.environment,
+                        app,
+                    )),
                 },
                 definition,
             });
@@ -623,6 +629,41 @@ impl<'a> EcsRollout<'a> {
                 }
                 plan.entry.image = pushed.reference.clone();
             }
+        }
+
+        // An app that is exactly what runs keeps its service and task definition revision.
+        let unchanged: Vec<String> = match &previous {
+            Some(live) if request.apps.is_empty() && !request.force => {
+                let config = self.config_digest();
+                planned
+                    .iter()
+                    .filter(|plan| {
+                        crate::changes::is_unchanged(live, &plan.app, &plan.entry, &config)
+                    })
+                    .map(|plan| plan.app.clone())
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        if let Some(live) = &previous
+            && !unchanged.is_empty()
+        {
+            if unchanged.len() == deployed.len() {
+                self.log(&format!(
+                    "nothing to deploy: every app's image, config and settings are what {} runs (--force replaces them anyway)",
+                    live.name()
+                ));
+                return Ok(Deployed {
+                    release: live.clone(),
+                    replaced: Vec::new(),
+                    unchanged,
+                });
+            }
+            for app in &unchanged {
+                self.log(&format!("{app}: unchanged since {}, kept", live.name()));
+            }
+            deployed.retain(|app| !unchanged.contains(app));
+            planned.retain(|plan| !unchanged.contains(&plan.app));
         }
 
         let mut apps = BTreeMap::new();
@@ -703,7 +744,13 @@ impl<'a> EcsRollout<'a> {
         }
         self.store.record_apps(release.id, &apps)?;
         let failure = match outcome {
-            Ok(()) => return Ok(self.store.get(release.id)?.expect("the release exists")),
+            Ok(()) => {
+                return Ok(Deployed {
+                    release: self.store.get(release.id)?.expect("the release exists"),
+                    replaced: deployed,
+                    unchanged,
+                });
+            }
             Err(failure) if failure.live => return Err(failure.error),
             Err(failure) => failure,
         };

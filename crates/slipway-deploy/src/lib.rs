@@ -4,6 +4,7 @@
 //! executor ([`execute`]), with health gates, canary analysis, automatic rollback and the
 //! recovery or resumption of an interrupted deploy.
 
+pub mod changes;
 pub mod deployer;
 mod docker;
 #[cfg(test)]

@@ -14,6 +14,7 @@ use slipway_docker::environment::{LABEL_ENVIRONMENT, LABEL_PROJECT, env_lines, i
 use slipway_proxy::admin::{Command, HealthCheck};
 use slipway_proxy::metrics::Snapshot;
 
+use crate::changes::Deployed;
 use crate::docker::DockerTarget;
 use crate::execute::{Failure, execute};
 use crate::host::{
@@ -55,6 +56,8 @@ pub struct DeployRequest {
     pub strategy: Option<Strategy>,
     /// Finish the interrupted deploy instead of undoing it.
     pub resume: bool,
+    /// Replace every app, even those whose image, config and settings are what runs.
+    pub force: bool,
 }
 
 pub fn now() -> i64 {
@@ -211,6 +214,10 @@ impl<'a> Rollout<'a> {
         config_digest(self.ctx.rendered)
     }
 
+    fn settings_digest(&self, app: &str) -> String {
+        crate::changes::settings_digest(self.ctx.manifest, self.ctx.environment, app)
+    }
+
     /// Checks what a deploy needs before anything on a host changes.
     fn check(&self, strategy: &Strategy, apps: &[String]) -> Result<()> {
         if let Strategy::Recreate {
@@ -236,7 +243,7 @@ impl<'a> Rollout<'a> {
     }
 
     /// Deploys a new release: images onto the hosts, services, the proxy, then the strategy.
-    pub async fn deploy(&mut self, request: &DeployRequest) -> Result<Release> {
+    pub async fn deploy(&mut self, request: &DeployRequest) -> Result<Deployed> {
         let lock = self.lock("deploy")?;
         let env = &self.ctx.manifest.environments[self.ctx.environment];
         let strategy = request
@@ -244,11 +251,16 @@ impl<'a> Rollout<'a> {
             .clone()
             .unwrap_or_else(|| env.strategy.clone());
         if request.resume {
-            return self.resume(lock, &strategy).await;
+            let release = self.resume(lock, &strategy).await?;
+            return Ok(Deployed {
+                replaced: release.apps.keys().cloned().collect(),
+                unchanged: Vec::new(),
+                release,
+            });
         }
         self.recover().await?;
         let all_apps = self.environment_apps();
-        let deployed: Vec<String> = if request.apps.is_empty() {
+        let mut deployed: Vec<String> = if request.apps.is_empty() {
             all_apps.clone()
         } else {
             request.apps.clone()
@@ -274,6 +286,38 @@ impl<'a> Rollout<'a> {
             }
             let entry = self.prepare_image(app, request.images.get(app)).await?;
             apps.insert(app.clone(), entry);
+        }
+        // An app that is exactly what runs is carried over, not replaced.
+        let unchanged = match &previous {
+            Some(live) if request.apps.is_empty() && !request.force => {
+                let config = self.config_digest();
+                deployed
+                    .iter()
+                    .filter(|app| crate::changes::is_unchanged(live, app, &apps[*app], &config))
+                    .cloned()
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        if let Some(live) = &previous
+            && !unchanged.is_empty()
+        {
+            if unchanged.len() == deployed.len() {
+                self.log(&format!(
+                    "nothing to deploy: every app's image, config and settings are what {} runs (--force replaces them anyway)",
+                    live.name()
+                ));
+                return Ok(Deployed {
+                    release: live.clone(),
+                    replaced: Vec::new(),
+                    unchanged,
+                });
+            }
+            for app in &unchanged {
+                self.log(&format!("{app}: unchanged since {}, kept", live.name()));
+                apps.insert(app.clone(), live.apps[app].clone());
+            }
+            deployed.retain(|app| !unchanged.contains(app));
         }
         let tool = self.proxy_image().await?;
 
@@ -301,8 +345,22 @@ impl<'a> Rollout<'a> {
             strategy.kind(),
             deployed.join(", ")
         ));
-        self.complete(lock, release, previous, deployed, strategy, tool, None)
-            .await
+        let release = self
+            .complete(
+                lock,
+                release,
+                previous,
+                deployed.clone(),
+                strategy,
+                tool,
+                None,
+            )
+            .await?;
+        Ok(Deployed {
+            release,
+            replaced: deployed,
+            unchanged,
+        })
     }
 
     /// Finishes a deploy that was interrupted, with the images and config it started with:
@@ -531,6 +589,7 @@ impl<'a> Rollout<'a> {
                     replicas,
                     task_definition: None,
                     service: None,
+                    settings: Some(self.settings_digest(app)),
                 })
             }
             None => {
@@ -583,6 +642,7 @@ impl<'a> Rollout<'a> {
                     replicas,
                     task_definition: None,
                     service: None,
+                    settings: Some(self.settings_digest(app)),
                 })
             }
         }

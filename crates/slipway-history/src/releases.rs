@@ -75,6 +75,11 @@ pub struct ReleaseApp {
     /// On ECS: the service that runs it (`<service>-blue`/`-green` with two colours).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+    /// The digest of what slipway.toml said about how it runs (its table, its replicas and
+    /// published port, the environment's target and hooks), so the next deploy can tell
+    /// whether anything about it changed. Releases of earlier versions have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<String>,
 }
 
 /// One deploy of an environment, as the history keeps it.
@@ -419,6 +424,7 @@ mod tests {
                     replicas: 2,
                     task_definition: None,
                     service: None,
+                    settings: None,
                 },
             )]),
             config_digest: "sha256:cc".into(),

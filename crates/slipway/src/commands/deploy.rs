@@ -24,7 +24,7 @@ use super::project::Project;
 /// host, with the environment's strategy, health-gated, rolled back automatically on failure.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  slipway build && slipway deploy prod --yes\n  slipway deploy prod --app api --strategy canary\n  slipway deploy prod --image api=registry.example/shop/api@sha256:...\n  slipway deploy prod --resume         finish a deploy that was interrupted\n  slipway rollback prod"
+    after_help = "Examples:\n  slipway build && slipway deploy prod --yes\n  slipway deploy prod --app api --strategy canary\n  slipway deploy prod --image api=registry.example/shop/api@sha256:...\n  slipway deploy prod --resume         finish a deploy that was interrupted\n  slipway deploy prod --force          replace every app, changed or not\n  slipway rollback prod"
 )]
 pub struct DeployArgs {
     environment: String,
@@ -43,6 +43,10 @@ pub struct DeployArgs {
     /// images and config it started with.
     #[arg(long, conflicts_with_all = ["apps", "images"])]
     resume: bool,
+    /// Replace every app, also those whose image, config and settings are what runs (by
+    /// default those are kept as they run).
+    #[arg(long, conflicts_with = "resume")]
+    force: bool,
     /// Do not ask for confirmation (needed without a terminal when the environment requires approval).
     #[arg(long)]
     yes: bool,
@@ -164,6 +168,7 @@ pub fn run_deploy(args: DeployArgs) -> Result<ExitCode> {
             .strategy
             .map(|kind| Strategy::overridden(configured, kind)),
         resume: args.resume,
+        force: args.force,
     };
     // Apps deployed from the local build must be the build this environment runs.
     if !args.resume {
@@ -176,10 +181,10 @@ pub fn run_deploy(args: DeployArgs) -> Result<ExitCode> {
     confirm(&project, environment, args.yes)?;
     let project_name = &project.manifest.project.name;
     let deployed = with_deployer(&project, environment, args.output, true, async |d| {
-        let release = d.deploy(&request).await?;
-        Ok((release, d.place()))
+        let deployed = d.deploy(&request).await?;
+        Ok((deployed, d.place()))
     });
-    let (release, place) = match deployed {
+    let (deployed, place) = match deployed {
         Ok(done) => done,
         Err(error) => {
             // An automatic rollback is news too; any other failure stops before traffic moved.
@@ -196,7 +201,26 @@ pub fn run_deploy(args: DeployArgs) -> Result<ExitCode> {
             return Err(error.context(format!("deploying `{environment}`")));
         }
     };
-    let notice = Some(deployed_notice(project_name, environment, &release, &place));
+    let release = &deployed.release;
+    if deployed.replaced.is_empty() {
+        match args.output {
+            Output::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "release": release,
+                    "url": place,
+                    "replaced": deployed.replaced,
+                    "unchanged": deployed.unchanged,
+                }))?
+            ),
+            Output::Text => println!(
+                "nothing to deploy: `{environment}` already runs this build ({} is live at {place}); --force replaces it anyway",
+                release.name()
+            ),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let notice = Some(deployed_notice(project_name, environment, release, &place));
     announce(
         &project,
         EventKind::Deployed,
@@ -207,13 +231,24 @@ pub fn run_deploy(args: DeployArgs) -> Result<ExitCode> {
     match args.output {
         Output::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({"release": release, "url": place}))?
+            serde_json::to_string_pretty(&serde_json::json!({
+                "release": release,
+                "url": place,
+                "replaced": deployed.replaced,
+                "unchanged": deployed.unchanged,
+            }))?
         ),
         Output::Text => {
             println!(
                 "release {} of `{environment}` is live at {place}",
                 release.name()
             );
+            if !deployed.unchanged.is_empty() {
+                println!(
+                    "kept as they run (unchanged): {}",
+                    deployed.unchanged.join(", ")
+                );
+            }
             println!("roll back with: slipway rollback {environment}");
         }
     }

@@ -618,6 +618,19 @@ fn ecs_rolling_deploys_registers_pinned_task_definitions_and_rolls_back() {
             .unwrap()
             .ends_with(&format!("task-definition/{service}:1"))
     );
+
+    // A deploy of what already runs registers no revision and touches no service.
+    shop.ok(&["deploy", "aws", "--yes"]);
+    assert_eq!(revision(&shop.state(), &service), "3");
+    let (registered, updated) = (
+        recorder.bodies("RegisterTaskDefinition").len(),
+        recorder.bodies("UpdateService").len(),
+    );
+    let again = shop.ok(&["deploy", "aws", "--yes"]);
+    assert!(again.stdout.contains("nothing to deploy"), "{}", again.stdout);
+    assert_eq!(recorder.bodies("RegisterTaskDefinition").len(), registered);
+    assert_eq!(recorder.bodies("UpdateService").len(), updated);
+    assert_eq!(revision(&shop.state(), &service), "3");
 }
 
 #[test]

@@ -303,6 +303,77 @@ fn blue_green_deploys_and_rollbacks_under_load_drop_no_request() {
 }
 
 #[test]
+fn a_deploy_replaces_only_the_apps_whose_image_config_or_settings_changed() {
+    let temp = tempfile::tempdir().unwrap();
+    let (shop, host) = shop(
+        temp.path(),
+        "itdeploy-changed",
+        "strategy = { kind = \"blue-green\" }",
+    );
+    let _down = Down(shop.clone());
+    let containers = |app: &str| -> Vec<(String, String)> {
+        let apps = status_from_hosts(&shop);
+        apps[app]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|release| {
+                let name = release["release"].as_str().unwrap().to_owned();
+                release["containers"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(move |c| (name.clone(), c["name"].as_str().unwrap().to_owned()))
+            })
+            .collect()
+    };
+    let deploy_json = |extra: &[&str]| -> serde_json::Value {
+        let result = deploy_ok(&shop, &[&["--output", "json"][..], extra].concat());
+        serde_json::from_str(&result.stdout).unwrap_or_else(|e| panic!("{e}: {}", result.stdout))
+    };
+    deploy_json(&[]);
+    let (api_before, web_before) = (containers("api"), containers("web"));
+
+    // Only the web app's files change: only web is replaced, api keeps its containers.
+    let page = shop.join("app/web/index.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    std::fs::write(&page, html.replace("</body>", "<p>new prices</p></body>")).unwrap();
+    let built = run(slipway(&shop).args(["build"]));
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let second = deploy_json(&[]);
+    assert_eq!(second["replaced"], serde_json::json!(["web"]), "{second}");
+    assert_eq!(second["unchanged"], serde_json::json!(["api"]), "{second}");
+    assert_eq!(containers("api"), api_before, "api was not touched");
+    assert_ne!(containers("web"), web_before, "web runs new containers");
+    assert!(get(&host, "/").1.contains("new prices"));
+    assert_eq!(get(&host, "/api/env").0, 200);
+
+    // Nothing changed: nothing is replaced and no release is recorded.
+    let releases_before = releases(&shop);
+    let text = deploy_ok(&shop, &[]);
+    assert!(text.stdout.contains("nothing to deploy"), "{}", text.stdout);
+    assert_eq!(releases(&shop), releases_before);
+
+    // A setting of api in slipway.toml (its replicas in prod) replaces api only.
+    let manifest = std::fs::read_to_string(shop.join("slipway.toml")).unwrap();
+    assert!(manifest.contains("replicas = { api = 2 }"));
+    let manifest = manifest.replace("replicas = { api = 2 }", "replicas = { api = 3 }");
+    std::fs::write(shop.join("slipway.toml"), manifest).unwrap();
+    let third = deploy_json(&[]);
+    assert_eq!(third["replaced"], serde_json::json!(["api"]), "{third}");
+    assert_eq!(containers("api").len(), 3);
+
+    // --force replaces everything.
+    let forced = deploy_json(&["--force"]);
+    assert_eq!(
+        forced["replaced"],
+        serde_json::json!(["api", "web"]),
+        "{forced}"
+    );
+    assert!(forced["unchanged"].as_array().unwrap().is_empty());
+}
+
+#[test]
 fn a_release_that_fails_its_health_gate_is_rolled_back_while_the_old_one_serves() {
     let temp = tempfile::tempdir().unwrap();
     let (shop, host) = shop(

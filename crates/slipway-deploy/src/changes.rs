@@ -1,0 +1,202 @@
+//! Which apps a deploy replaces. An app whose image, rendered config and deploy settings are
+//! what the live release runs is kept as it is (its containers or ECS service are carried into
+//! the new release, no task definition revision is registered for it); `--force`, or naming
+//! the apps, replaces them anyway.
+
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+use slipway_core::Manifest;
+
+use crate::store::{Release, ReleaseApp};
+
+/// The digest of what slipway.toml says about how `app` runs in `environment`, beyond its
+/// image and its config files: the app's table (route, health, replicas, sidecars...), the
+/// environment's replicas and published port for it, where the environment runs and its hooks.
+/// A change to any of them replaces the app.
+pub fn settings_digest(manifest: &Manifest, environment: &str, app: &str) -> String {
+    #[derive(Serialize)]
+    struct Settings<'m> {
+        app: Option<&'m slipway_core::manifest::App>,
+        replicas: Option<&'m u32>,
+        publish: Option<&'m String>,
+        target: Option<&'m slipway_core::manifest::Target>,
+        hooks: Option<&'m slipway_core::manifest::Hooks>,
+    }
+    let env = manifest.environments.get(environment);
+    let settings = Settings {
+        app: manifest.apps.get(app),
+        replicas: env.and_then(|env| env.replicas.get(app)),
+        publish: env.and_then(|env| env.publish.get(app)),
+        target: env.map(|env| &env.target),
+        hooks: env.map(|env| &env.hooks),
+    };
+    let json = serde_json::to_vec(&settings).expect("the manifest serializes");
+    format!("sha256:{}", hex::encode(Sha256::digest(json)))
+}
+
+/// Whether `incoming` is what `live` already runs for `app`: the same image (by image ID, else
+/// by manifest digest), the same number of replicas, the same settings, and the same rendered
+/// config. A release written before settings were recorded never counts as the same.
+pub fn is_unchanged(live: &Release, app: &str, incoming: &ReleaseApp, config_digest: &str) -> bool {
+    let Some(running) = live.apps.get(app) else {
+        return false;
+    };
+    let same_image = if !running.image_id.is_empty() && !incoming.image_id.is_empty() {
+        running.image_id == incoming.image_id
+    } else {
+        running.digest.is_some() && running.digest == incoming.digest
+    };
+    same_image
+        && live.config_digest == config_digest
+        && running.replicas == incoming.replicas
+        && running.settings.is_some()
+        && running.settings == incoming.settings
+}
+
+/// What a deploy did: the release that is live after it, the apps it replaced, and those it
+/// kept because nothing about them changed. With nothing replaced, the release is the one that
+/// was already live and no new release was recorded.
+#[derive(Debug, Clone, Serialize)]
+pub struct Deployed {
+    /// The live release.
+    pub release: Release,
+    /// The apps this deploy replaced.
+    pub replaced: Vec<String>,
+    /// The apps kept as the live release runs them.
+    pub unchanged: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use slipway_core::manifest::StrategyKind;
+
+    use super::*;
+    use crate::store::Outcome;
+
+    fn manifest() -> Manifest {
+        slipway_core::load_manifest(include_str!("../../../examples/shop/slipway.toml")).unwrap()
+    }
+
+    fn app(image_id: &str, settings: &str) -> ReleaseApp {
+        ReleaseApp {
+            image: "shop/api:latest".into(),
+            image_id: image_id.into(),
+            digest: None,
+            replicas: 2,
+            task_definition: None,
+            service: None,
+            settings: Some(settings.into()),
+        }
+    }
+
+    fn live(apps: &[(&str, ReleaseApp)]) -> Release {
+        Release {
+            id: 3,
+            environment: "prod".into(),
+            apps: apps
+                .iter()
+                .map(|(name, app)| ((*name).to_owned(), app.clone()))
+                .collect::<BTreeMap<_, _>>(),
+            config_digest: "sha256:config".into(),
+            strategy: StrategyKind::BlueGreen,
+            started_by: "ada@laptop".into(),
+            started_at: 100,
+            finished_at: Some(110),
+            outcome: Outcome::Live,
+            note: None,
+            journal: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn only_an_app_whose_image_config_replicas_and_settings_all_match_is_kept() {
+        let release = live(&[("api", app("sha256:a", "s1"))]);
+        let same = app("sha256:a", "s1");
+        assert!(is_unchanged(&release, "api", &same, "sha256:config"));
+        assert!(!is_unchanged(
+            &release,
+            "api",
+            &app("sha256:b", "s1"),
+            "sha256:config"
+        ));
+        assert!(!is_unchanged(
+            &release,
+            "api",
+            &app("sha256:a", "s2"),
+            "sha256:config"
+        ));
+        assert!(!is_unchanged(&release, "api", &same, "sha256:other-config"));
+        let more = ReleaseApp {
+            replicas: 3,
+            ..same.clone()
+        };
+        assert!(!is_unchanged(&release, "api", &more, "sha256:config"));
+        // An app the live release does not run is new.
+        assert!(!is_unchanged(&release, "web", &same, "sha256:config"));
+        // A release recorded before settings were kept is replaced once.
+        let older = live(&[(
+            "api",
+            ReleaseApp {
+                settings: None,
+                ..same.clone()
+            },
+        )]);
+        assert!(!is_unchanged(&older, "api", &same, "sha256:config"));
+    }
+
+    #[test]
+    fn images_from_a_registry_compare_by_digest_when_there_is_no_image_id() {
+        let pulled = |digest: Option<&str>| ReleaseApp {
+            image_id: String::new(),
+            digest: digest.map(str::to_owned),
+            ..app("", "s1")
+        };
+        let release = live(&[("api", pulled(Some("sha256:d1")))]);
+        assert!(is_unchanged(
+            &release,
+            "api",
+            &pulled(Some("sha256:d1")),
+            "sha256:config"
+        ));
+        assert!(!is_unchanged(
+            &release,
+            "api",
+            &pulled(Some("sha256:d2")),
+            "sha256:config"
+        ));
+        let unknown = live(&[("api", pulled(None))]);
+        assert!(!is_unchanged(
+            &unknown,
+            "api",
+            &pulled(None),
+            "sha256:config"
+        ));
+    }
+
+    #[test]
+    fn settings_move_with_what_the_app_and_its_environment_say_and_nothing_else() {
+        let original = manifest();
+        let apps: Vec<&String> = original.apps.keys().collect();
+        let (first, second) = (apps[0].as_str(), apps[1].as_str());
+        let before = settings_digest(&original, "prod", first);
+        assert_eq!(before, settings_digest(&manifest(), "prod", first));
+        assert_ne!(before, settings_digest(&original, "stage", first));
+
+        let mut changed = manifest();
+        changed.environments["prod"]
+            .replicas
+            .insert(first.to_owned(), 7);
+        assert_ne!(before, settings_digest(&changed, "prod", first));
+        assert_eq!(
+            settings_digest(&original, "prod", second),
+            settings_digest(&changed, "prod", second),
+            "another app's replicas leave this app alone"
+        );
+
+        let mut ported = manifest();
+        ported.apps[first].port = Some(9999);
+        assert_ne!(before, settings_digest(&ported, "prod", first));
+    }
+}
