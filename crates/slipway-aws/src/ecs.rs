@@ -254,6 +254,9 @@ impl Ecs {
                         .map_err(api("RegisterTaskDefinition"))?,
                 );
             }
+            if let Some(seconds) = container.stop_timeout {
+                built = built.stop_timeout(seconds as i32);
+            }
             if let Some(logs) = &container.log_configuration {
                 built = built.log_configuration(
                     ecs::LogConfiguration::builder()
@@ -350,6 +353,7 @@ impl Ecs {
                         retries: h.retries().unwrap_or(3) as u32,
                         start_period: h.start_period().unwrap_or(0) as u32,
                     }),
+                    stop_timeout: c.stop_timeout().map(|seconds| seconds as u32),
                     log_configuration: c.log_configuration().map(|l| ours::LogConfiguration {
                         log_driver: l.log_driver().as_str().to_owned(),
                         options: l

@@ -28,6 +28,8 @@ pub struct AppTask {
     pub health_retries: Option<u32>,
     /// Seconds after start during which failed checks do not count.
     pub health_start_period_s: Option<u32>,
+    /// Seconds the app has after its stop signal before it is killed (ECS allows 2 to 120).
+    pub stop_timeout_s: Option<u32>,
     /// Non-secret environment, sorted by name.
     pub environment: BTreeMap<String, String>,
     /// Name → `valueFrom` (an SSM parameter or Secrets Manager secret ARN).
@@ -126,6 +128,9 @@ pub struct ContainerDefinition {
     /// Where its output goes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_configuration: Option<LogConfiguration>,
+    /// Seconds between the stop signal and the kill.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<u32>,
 }
 
 /// A port a container listens on.
@@ -244,6 +249,7 @@ pub fn render(task: &AppTask) -> TaskDefinition {
             start_period: task.health_start_period_s.unwrap_or(0).min(300),
         }),
         log_configuration: log_configuration(&task.container),
+        stop_timeout: task.stop_timeout_s.map(|seconds| seconds.clamp(2, 120)),
     }];
     for sidecar in &task.sidecars {
         containers.push(ContainerDefinition {
@@ -256,6 +262,7 @@ pub fn render(task: &AppTask) -> TaskDefinition {
             secrets: Vec::new(),
             health_check: None,
             log_configuration: log_configuration(&sidecar.name),
+            stop_timeout: None,
         });
     }
     TaskDefinition {

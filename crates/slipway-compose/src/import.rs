@@ -634,6 +634,7 @@ impl Converter<'_> {
         let health = service
             .get("healthcheck")
             .and_then(|h| self.health(name, h, runtime_env));
+        let (stop_signal, stop_grace_period) = self.stop(name, service);
         let app = App {
             dir: Some(dir),
             build: BuildKind::Dockerfile,
@@ -657,6 +658,8 @@ impl Converter<'_> {
                 .and_then(|c| self.command_line(name, "command", c, runtime_env)),
             port,
             health,
+            stop_signal,
+            stop_grace_period,
             ..App::default()
         };
         ConvertedApp {
@@ -735,6 +738,41 @@ impl Converter<'_> {
                 .and_then(|h| self.health(name, h, runtime_env)),
             ..Service::default()
         }
+    }
+
+    /// `stop_signal` and `stop_grace_period`: the signal in the form slipway.toml takes
+    /// (`QUIT` and `sigquit` are `SIGQUIT`), the period as a duration; what does not read is
+    /// named in the notes and left out.
+    fn stop(&mut self, name: &str, service: &Node) -> (Option<String>, Option<Duration>) {
+        let signal = service.get("stop_signal").and_then(Node::as_text).and_then(|text| {
+            let text = self.plain(name, "stop_signal", &text);
+            let upper = text.trim().to_ascii_uppercase();
+            let signal = if upper.starts_with("SIG") {
+                upper
+            } else {
+                format!("SIG{upper}")
+            };
+            if slipway_core::manifest::is_stop_signal(&signal) {
+                Some(signal)
+            } else {
+                self.notes.push(format!("app `{name}`: stop_signal `{text}` not carried over (slipway.toml takes one of {})", slipway_core::manifest::STOP_SIGNALS.join(", ")));
+                None
+            }
+        });
+        let grace = service
+            .get("stop_grace_period")
+            .and_then(Node::as_text)
+            .and_then(|text| {
+                let text = self.plain(name, "stop_grace_period", &text);
+                match Duration::parse(text.trim()) {
+                    Ok(grace) => Some(grace),
+                    Err(_) => {
+                        self.notes.push(format!("app `{name}`: stop_grace_period `{text}` not understood; left out (slipway.toml takes e.g. `30s` or `1m30s`)"));
+                        None
+                    }
+                }
+            });
+        (signal, grace)
     }
 
     /// A field slipway.toml writes as a plain value: variables resolved from `.env` and their
@@ -1327,14 +1365,6 @@ impl Converter<'_> {
             ("devices", "devices are not carried over"),
             ("tmpfs", "tmpfs mounts are not carried over"),
             (
-                "stop_signal",
-                "slipway stops containers with SIGTERM; make the process handle it",
-            ),
-            (
-                "stop_grace_period",
-                "slipway gives containers its own stop timeout",
-            ),
-            (
                 "stdin_open",
                 "containers run without a terminal or stdin; use `docker exec -it` to get a shell",
             ),
@@ -1387,6 +1417,14 @@ impl Converter<'_> {
             ("pre_stop", "lifecycle hooks are not carried over"),
         ];
         const SERVICE_ONLY: &[(&str, &str)] = &[
+            (
+                "stop_signal",
+                "a service is stopped with its image's stop signal",
+            ),
+            (
+                "stop_grace_period",
+                "a service gets the engine's stop timeout",
+            ),
             ("user", "a service runs as its image's user"),
             (
                 "working_dir",
@@ -1402,7 +1440,12 @@ impl Converter<'_> {
             if CARRIED.contains(&key) || key.starts_with("x-") {
                 continue;
             }
-            if is_app && matches!(key, "user" | "working_dir" | "entrypoint") {
+            if is_app
+                && matches!(
+                    key,
+                    "user" | "working_dir" | "entrypoint" | "stop_signal" | "stop_grace_period"
+                )
+            {
                 continue;
             }
             if let Some((_, why)) = IGNORED
@@ -2007,13 +2050,45 @@ mod conversion_tests {
     }
 
     #[test]
+    fn stop_signals_and_grace_periods_are_carried_for_apps_and_named_for_services() {
+        let imported = convert(
+            "services:\n  web:\n    build: .\n    stop_signal: QUIT\n    stop_grace_period: 1m30s\n  worker:\n    build: .\n    stop_signal: SIGBOGUS\n    stop_grace_period: soon\n  db:\n    image: postgres:16.4\n    stop_signal: SIGINT\n",
+            &[],
+        );
+        let web = &imported.manifest.apps["web"];
+        assert_eq!(web.stop_signal.as_deref(), Some("SIGQUIT"));
+        assert_eq!(
+            web.stop_grace_period.map(|d| d.0),
+            Some(std::time::Duration::from_secs(90))
+        );
+        let worker = &imported.manifest.apps["worker"];
+        assert_eq!(
+            (worker.stop_signal.as_ref(), worker.stop_grace_period),
+            (None, None)
+        );
+        assert!(noted(
+            &imported,
+            &["`worker`", "SIGBOGUS", "not carried over"]
+        ));
+        assert!(noted(&imported, &["`worker`", "stop_grace_period `soon`"]));
+        assert!(noted(
+            &imported,
+            &["`db`", "stop_signal", "not carried over"]
+        ));
+    }
+
+    #[test]
     fn every_field_is_carried_or_named_with_a_reason() {
         let imported = convert(
             "services:\n  app:\n    build: .\n    ports: [\"8000:8000\", \"8001:8001\"]\n    stop_signal: SIGINT\n    stdin_open: true\n    tty: true\n    sysctls: {a: 1}\n    labels: [x=y]\n    platform: linux/amd64\n    runtime: runc\n    deploy:\n      replicas: 3\n      resources: {}\n    made_up_field: 1\n",
             &[],
         );
+        assert_eq!(
+            imported.manifest.apps["app"].stop_signal.as_deref(),
+            Some("SIGINT"),
+            "stop_signal is carried over"
+        );
         for field in [
-            "stop_signal",
             "stdin_open",
             "tty",
             "sysctls",

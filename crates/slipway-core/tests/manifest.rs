@@ -513,3 +513,39 @@ secrets = { DB_PASSWORD = "ssm:/shop/prod/db" }
     let span = slipway_core::manifest::field_span(source, &refused[0].path).unwrap();
     assert_eq!(&source[span], "\"db-password\"");
 }
+
+#[test]
+fn a_stop_signal_must_be_one_a_container_can_be_stopped_with() {
+    let good = VALID.replace(
+        "port = 8000",
+        "port = 8000\nstop_signal = \"SIGQUIT\"\nstop_grace_period = \"45s\"",
+    );
+    let manifest = load_manifest(&good).unwrap();
+    assert_eq!(manifest.apps["api"].stop_signal.as_deref(), Some("SIGQUIT"));
+    assert_eq!(
+        manifest.apps["api"]
+            .stop_grace_period
+            .map(|d| d.0.as_secs()),
+        Some(45)
+    );
+
+    let bad = VALID.replace("port = 8000", "port = 8000\nstop_signal = \"QUIT\"");
+    let found = problems(&bad);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].1, "apps.api.stop_signal");
+    assert!(found[0].2.contains("`QUIT`"), "{found:#?}");
+    assert!(
+        found[0]
+            .3
+            .as_deref()
+            .unwrap_or_default()
+            .contains("SIGQUIT"),
+        "{found:#?}"
+    );
+    let line = bad
+        .lines()
+        .position(|l| l.starts_with("stop_signal"))
+        .unwrap()
+        + 1;
+    assert_eq!(found[0].4.0, line, "located on its line");
+}

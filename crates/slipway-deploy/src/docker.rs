@@ -278,8 +278,10 @@ impl Target for DockerTarget<'_, '_> {
         replicas: Replicas,
     ) -> Result<()> {
         let host = self.host(place)?;
+        // Each replica gets its stop signal and grace period: the proxy has drained its
+        // requests already, and a worker finishes the job in hand.
         for name in self.names(app, release, replicas) {
-            host.engine.remove(&name).await?;
+            host.engine.stop_and_remove(&name).await?;
         }
         Ok(())
     }

@@ -318,6 +318,9 @@ impl<'a> EcsRollout<'a> {
             health_timeout_s: seconds(health.and_then(|h| h.timeout)),
             health_retries: health.and_then(|h| h.retries),
             health_start_period_s: seconds(health.and_then(|h| h.start_period)),
+            stop_timeout_s: manifest_app
+                .stop_grace_period
+                .map(|grace| grace.0.as_secs_f64().ceil() as u32),
             environment,
             secrets,
             sidecars: manifest_app

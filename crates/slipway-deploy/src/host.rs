@@ -9,9 +9,7 @@ use std::time::Duration;
 use slipway_core::Manifest;
 use slipway_core::manifest::ProxySettings;
 use slipway_docker::Engine;
-use slipway_docker::environment::{
-    ContainerSpec, LABEL_ENVIRONMENT, LABEL_NAME, LABEL_PROJECT, health_of,
-};
+use slipway_docker::environment::{ContainerSpec, LABEL_ENVIRONMENT, LABEL_NAME, LABEL_PROJECT};
 use slipway_docker::secrets::SecretFiles;
 use slipway_proxy::admin::{Answer, Command};
 
@@ -288,6 +286,8 @@ pub async fn ensure_proxy(
         labels: vec![("dev.slipway.proxy".into(), "1".into())],
         restart: Some("unless-stopped".into()),
         secret_files: Default::default(),
+        stop_signal: None,
+        stop_timeout: None,
     };
     if host.engine.ensure_container(&spec).await.is_err() {
         // Another deploy on this host may have created it a moment ago.
@@ -403,10 +403,12 @@ pub async fn start_replica(host: &Host, plan: &ContainerPlan<'_>, replica: u32) 
         ],
         ports: Vec::new(),
         binds: Vec::new(),
-        health: app.health.as_ref().and_then(health_of),
+        health: slipway_docker::environment::app_health(app),
         labels,
         restart: Some("unless-stopped".into()),
         secret_files: plan.secret_files.clone(),
+        stop_signal: slipway_docker::environment::stop_settings(app).0,
+        stop_timeout: slipway_docker::environment::stop_settings(app).1,
     };
     host.engine.ensure_container(&spec).await?;
     Ok(name)

@@ -52,6 +52,21 @@ pub struct ContainerSpec {
     /// Files at /run/secrets (on tmpfs); only a keyed digest of their values is hashed.
     #[serde(skip_serializing_if = "SecretFiles::is_empty")]
     pub secret_files: SecretFiles,
+    /// The signal that stops it, when not the image's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    /// Seconds it has after that signal before it is killed, when not the engine's 10.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<i64>,
+}
+
+/// The stop signal and grace period (seconds) of an app's containers, as its manifest says.
+pub fn stop_settings(app: &slipway_core::manifest::App) -> (Option<String>, Option<i64>) {
+    (
+        app.stop_signal.clone(),
+        app.stop_grace_period
+            .map(|grace| grace.0.as_secs_f64().ceil() as i64),
+    )
 }
 
 impl ContainerSpec {
@@ -183,6 +198,8 @@ impl Engine {
             env: Some(spec.env.clone()),
             labels: Some(labels),
             exposed_ports: Some(exposed),
+            stop_signal: spec.stop_signal.clone(),
+            stop_timeout: spec.stop_timeout,
             healthcheck: spec
                 .health
                 .as_ref()
@@ -266,6 +283,28 @@ impl Engine {
             .and_then(|c| c.state)
             .and_then(|s| s.running)
             .unwrap_or(false)
+    }
+
+    /// Stops a container the way `docker stop` does (its stop signal, then its grace period,
+    /// then SIGKILL), so the app can finish the request or the job in hand, and removes it.
+    pub async fn stop_and_remove(&self, name: &str) -> Result<()> {
+        match self
+            .docker
+            .stop_container(
+                name,
+                None::<bollard::query_parameters::StopContainerOptions>,
+            )
+            .await
+        {
+            // 304: it was not running.
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304 | 404,
+                ..
+            }) => {}
+            Err(error) => return Err(engine(error)),
+        }
+        self.remove(name).await
     }
 
     pub async fn remove(&self, name: &str) -> Result<()> {
@@ -461,6 +500,17 @@ fn absent_is_fine(result: std::result::Result<(), bollard::errors::Error>) -> Re
 /// `<project>-<env>-<name>`
 pub fn container_name(manifest: &Manifest, environment: &str, name: &str) -> String {
     format!("{}-{environment}-{name}", manifest.project.name)
+}
+
+/// The health check of an app's containers: its own `health.cmd`; for a worker (no port, no
+/// `health`) none at all, since the check its base carries was written for a web process and
+/// would never pass; otherwise the image's.
+pub fn app_health(app: &slipway_core::manifest::App) -> Option<(Vec<String>, i64, i64, i64, i64)> {
+    match &app.health {
+        Some(health) => health_of(health),
+        None if app.port.is_none() => Some((vec!["NONE".to_owned()], 0, 0, 0, 0)),
+        None => None,
+    }
 }
 
 pub fn health_of(health: &Health) -> Option<(Vec<String>, i64, i64, i64, i64)> {
@@ -729,6 +779,8 @@ pub async fn start_services(
                 secret_key,
                 &format!("service `{name}`"),
             )?,
+            stop_signal: None,
+            stop_timeout: None,
         };
         let change = engine.ensure_container(&spec).await?;
         log(&format!(
@@ -902,7 +954,7 @@ async fn up_inner(
             ],
             ports,
             binds,
-            health: app.health.as_ref().and_then(health_of),
+            health: app_health(app),
             labels: labels(name),
             restart: None,
             secret_files: SecretFiles::of(
@@ -911,6 +963,8 @@ async fn up_inner(
                 &secret_key,
                 &format!("app `{name}`"),
             )?,
+            stop_signal: stop_settings(app).0,
+            stop_timeout: stop_settings(app).1,
         };
         let change = engine.ensure_container(&spec).await?;
         log(&format!("app {name}: {change:?}"));

@@ -392,6 +392,7 @@ pub async fn build_app(
             .collect(),
         labels,
         health,
+        stop_signal: app.stop_signal.clone(),
         created_by: format!("slipway assemble {}", manifest.app_dir(app_name)),
     };
     let created = options.source_date_epoch.unwrap_or(newest);

@@ -44,6 +44,8 @@ pub struct ImageSettings {
     pub labels: BTreeMap<String, String>,
     /// Docker health check: the command and its timings in nanoseconds.
     pub health: Option<(Vec<String>, u64, u64, u32, u64)>,
+    /// The signal that stops the app (`StopSignal`); the base's when `None`.
+    pub stop_signal: Option<String>,
     /// What built each layer, for the image history.
     pub created_by: String,
 }
@@ -189,6 +191,9 @@ pub fn assemble(
         let mut command = vec!["CMD".to_owned()];
         command.extend(test.iter().cloned());
         runtime.insert("Healthcheck".into(), json!({ "Test": command, "Interval": interval, "Timeout": timeout, "Retries": retries, "StartPeriod": start_period }));
+    }
+    if let Some(signal) = &settings.stop_signal {
+        runtime.insert("StopSignal".into(), json!(signal));
     }
     let diff_ids = object
         .entry("rootfs")

@@ -10,8 +10,9 @@ mod path;
 mod strategy;
 mod validate;
 pub use validate::{
-    PlainSecret, app_runs_in, ecs_secret_file_refusals, is_plain_file_name, key_words,
-    looks_secret, parse_port_mapping, parse_publish, plain_secret, url_password,
+    PlainSecret, STOP_SIGNALS, app_runs_in, ecs_secret_file_refusals, is_plain_file_name,
+    is_stop_signal, key_words, looks_secret, parse_port_mapping, parse_publish, plain_secret,
+    url_password,
 };
 mod values;
 

@@ -216,6 +216,15 @@ pub struct App {
     pub labels: IndexMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<Health>,
+    /// The signal that asks the app to stop (`SIGQUIT` for nginx and php-fpm, which stop
+    /// gracefully on it); default the image's, else `SIGTERM`. A worker finishes the job in
+    /// hand and exits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    /// How long a container of the app has after its stop signal before it is killed, when a
+    /// release retires it or the environment goes down; default `10s` (at most `120s` on ECS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_grace_period: Option<Duration>,
     /// The host and/or path prefix this app answers on behind the proxy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<Route>,

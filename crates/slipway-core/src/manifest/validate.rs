@@ -225,6 +225,15 @@ impl Checker<'_, '_> {
             if let Some(repository) = &app.repository {
                 self.check_repository(path.key("repository"), repository);
             }
+            if let Some(signal) = &app.stop_signal
+                && !is_stop_signal(signal)
+            {
+                self.bad(
+                    path.key("stop_signal"),
+                    format!("`{signal}` is not a signal a container can be stopped with"),
+                    format!("one of {}", STOP_SIGNALS.join(", ")),
+                );
+            }
             for (env, variant) in &app.environments {
                 let variant_path = path.key("environments").key(env);
                 self.reference(variant_path.clone(), "environment", "environments", env);
@@ -1365,6 +1374,17 @@ fn withheld_variables(m: &super::Manifest) -> Vec<(String, String)> {
         ));
     }
     out
+}
+
+/// The signals an app may be asked to stop with (what Docker and ECS accept as a stop signal,
+/// less those that cannot be caught or do not stop anything).
+pub const STOP_SIGNALS: [&str; 9] = [
+    "SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGPWR", "SIGKILL",
+];
+
+/// Whether `signal` is one of [`STOP_SIGNALS`].
+pub fn is_stop_signal(signal: &str) -> bool {
+    STOP_SIGNALS.contains(&signal)
 }
 
 #[cfg(test)]

@@ -627,7 +627,11 @@ fn ecs_rolling_deploys_registers_pinned_task_definitions_and_rolls_back() {
         recorder.bodies("UpdateService").len(),
     );
     let again = shop.ok(&["deploy", "aws", "--yes"]);
-    assert!(again.stdout.contains("nothing to deploy"), "{}", again.stdout);
+    assert!(
+        again.stdout.contains("nothing to deploy"),
+        "{}",
+        again.stdout
+    );
     assert_eq!(recorder.bodies("RegisterTaskDefinition").len(), registered);
     assert_eq!(recorder.bodies("UpdateService").len(), updated);
     assert_eq!(revision(&shop.state(), &service), "3");

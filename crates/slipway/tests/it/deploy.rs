@@ -6,6 +6,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -114,7 +115,21 @@ fn shop_with(
     strategy: &str,
     replacements: &[(&str, &str)],
 ) -> (PathBuf, String) {
+    shop_with_files(dir, prefix, strategy, replacements, &[])
+}
+
+/// `shop_with`, with more files (path, text) written before anything is built.
+fn shop_with_files(
+    dir: &Path,
+    prefix: &str,
+    strategy: &str,
+    replacements: &[(&str, &str)],
+    files: &[(&str, &str)],
+) -> (PathBuf, String) {
     let copy = copy_example(dir);
+    for (path, text) in files {
+        write(&copy, path, text);
+    }
     let name = unique(prefix);
     let host = format!("{name}.test");
     let manifest = std::fs::read_to_string(copy.join("slipway.toml")).unwrap();
@@ -371,6 +386,104 @@ fn a_deploy_replaces_only_the_apps_whose_image_config_or_settings_changed() {
         "{forced}"
     );
     assert!(forced["unchanged"].as_array().unwrap().is_empty());
+}
+
+/// A worker of the shop: no port, no route; asked to stop with SIGQUIT it takes 12 seconds
+/// to finish the job in hand (longer than the engine's default grace of 10) and exits 0.
+const WORKER: &str = r#"#!/bin/sh
+stopping=0
+trap 'stopping=1' QUIT
+echo "worker ready"
+while [ "$stopping" = 0 ]; do sleep 1; done
+echo "finishing the job in hand"
+sleep 12
+echo "job done"
+exit 0
+"#;
+
+#[test]
+fn a_worker_retired_by_a_deploy_gets_its_stop_signal_and_grace_period() {
+    let temp = tempfile::tempdir().unwrap();
+    let (shop, _host) = shop_with_files(
+        temp.path(),
+        "itdeploy-worker",
+        "strategy = { kind = \"blue-green\" }",
+        &[(
+            "[services.db]",
+            "[apps.worker]\ndir = \"app/worker\"\nbase = \"python\"\nconfig = \"api\"\ncmd = [\"/bin/sh\", \"/app/worker.sh\"]\nstop_signal = \"SIGQUIT\"\nstop_grace_period = \"20s\"\n\n[services.db]",
+        )],
+        &[("app/worker/worker.sh", WORKER)],
+    );
+    let _down = Down(shop.clone());
+    deploy_ok(&shop, &[]);
+    let project = std::fs::read_to_string(shop.join("slipway.toml"))
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("name = \"")
+                .map(|n| n.trim_end_matches('"').to_owned())
+        })
+        .unwrap();
+    let workers = || -> Vec<String> {
+        let output = Command::new("docker")
+            .args(["ps", "--format", "{{.Names}}"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|n| n.starts_with(&format!("{project}-prod-worker")))
+            .map(str::to_owned)
+            .collect()
+    };
+    let first = workers();
+    assert_eq!(first.len(), 1, "{first:?}");
+    let inspect = |format: &str, target: &str| -> String {
+        let output = Command::new("docker")
+            .args(["inspect", "--format", format, target])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
+    // The image says how it stops; the container how long it may take.
+    let image = inspect("{{.Image}}", &first[0]);
+    assert_eq!(inspect("{{.Config.StopSignal}}", &image), "SIGQUIT");
+    assert_eq!(inspect("{{.Config.StopTimeout}}", &first[0]), "20");
+
+    let since = slipway_core::time::now().to_string();
+    let started = std::time::Instant::now();
+    deploy_ok(&shop, &["--force"]);
+    let took = started.elapsed();
+    let second = workers();
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert_ne!(second, first, "the worker was replaced");
+    // The old worker was asked with SIGQUIT and, given its grace period, finished its job and
+    // exited 0; it was not killed at the engine's default 10 seconds.
+    let until = (slipway_core::time::now() + 1).to_string();
+    let events = Command::new("docker")
+        .args([
+            "events",
+            "--since",
+            &since,
+            "--until",
+            &until,
+            "--filter",
+            &format!("container={}", first[0]),
+            "--format",
+            "{{.Action}} {{index .Actor.Attributes \"signal\"}} {{index .Actor.Attributes \"exitCode\"}}",
+        ])
+        .output()
+        .unwrap();
+    let events = String::from_utf8_lossy(&events.stdout).into_owned();
+    let kills: Vec<&str> = events.lines().filter(|l| l.starts_with("kill")).collect();
+    assert_eq!(kills, vec!["kill 3 "], "{events}");
+    assert!(
+        events.lines().any(|l| l.trim() == "die  0"),
+        "the worker exited on its own: {events}"
+    );
+    assert!(
+        took.as_secs() >= 12,
+        "the deploy waited for the job: {took:?}"
+    );
 }
 
 #[test]
