@@ -16,6 +16,8 @@
 //! A new exporter is a module that takes the `Exported` pipelines and returns its `CiFile`s, and
 //! a `CiSystem` variant.
 
+#![warn(missing_docs)]
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;

@@ -71,17 +71,26 @@ impl std::fmt::Debug for EcsRollout<'_> {
 /// What runs for one app on ECS (`slipway status`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AppStatus {
+    /// The app's name in slipway.toml.
     pub app: String,
+    /// Its ECS services that exist (one, or blue and green).
     pub services: Vec<ServiceStatus>,
 }
 
+/// One ECS service of an app, as ECS describes it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ServiceStatus {
+    /// The service's name in its cluster.
     pub name: String,
+    /// The ARN of the task definition its primary deployment runs.
     pub task_definition: Option<String>,
+    /// Tasks it should run.
     pub desired: i32,
+    /// Tasks that run now.
     pub running: i32,
+    /// The primary deployment's rollout state (`IN_PROGRESS`, `COMPLETED`, `FAILED`).
     pub rollout_state: Option<String>,
+    /// Deployments under way or still draining; more than one while a rollout runs.
     pub deployments: usize,
     /// Its target group's weight on the listener (blue-green and canary).
     pub weight: Option<i32>,
@@ -96,6 +105,9 @@ struct Planned {
 }
 
 impl<'a> EcsRollout<'a> {
+    /// Prepares deploys to the ECS environment `ctx` names: loads the AWS configuration and its
+    /// region and opens the release history; fails when the environment is not on ECS or has no
+    /// region.
     pub async fn new(ctx: Context<'a>) -> Result<EcsRollout<'a>> {
         let Target::Ecs(target) = &ctx
             .manifest
@@ -127,6 +139,7 @@ impl<'a> EcsRollout<'a> {
         })
     }
 
+    /// The release history of the project.
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -136,6 +149,7 @@ impl<'a> EcsRollout<'a> {
         self.ctx.environment
     }
 
+    /// The ECS cluster the environment's services run in.
     pub fn cluster(&self) -> &str {
         &self.target.cluster
     }

@@ -15,15 +15,25 @@ use slipway_proxy::admin::{Answer, Command};
 
 use crate::{DeployError, Result};
 
+/// The name of the proxy's container on each Docker host.
 pub const PROXY_CONTAINER: &str = "slipway-proxy";
+/// The network the proxy shares with the release containers it forwards to.
 pub const PROXY_NETWORK: &str = "slipway-proxy";
+/// The name the proxy's image is loaded under on each host.
 pub const PROXY_IMAGE: &str = "slipway/proxy:latest";
+/// Label of the release a container belongs to.
 pub const LABEL_RELEASE: &str = "dev.slipway.release";
+/// Label of a release container's replica number, from 1.
 pub const LABEL_REPLICA: &str = "dev.slipway.replica";
+/// Label of the image ID a release container runs.
 pub const LABEL_IMAGE: &str = "dev.slipway.image";
+/// Label of the digest of the config a release container was given.
 pub const LABEL_CONFIG_DIGEST: &str = "dev.slipway.config-digest";
+/// Label of who started the release (`user@host`).
 pub const LABEL_STARTED_BY: &str = "dev.slipway.started-by";
+/// Label of when the release started, in Unix seconds.
 pub const LABEL_STARTED_AT: &str = "dev.slipway.started-at";
+/// Label of the strategy the release was deployed with.
 pub const LABEL_STRATEGY: &str = "dev.slipway.strategy";
 const PROXY_PORT: u16 = 8090;
 const PROXY_METRICS_PORT: u16 = 9190;
@@ -31,10 +41,12 @@ const PROXY_SOCKET: &str = "/run/slipway-proxy/admin.sock";
 const PROXY_BINARY: &str = "/usr/local/bin/slipway";
 const DEFAULT_PROXY_BASE: &str = "debian:bookworm-20251117-slim";
 
+/// One Docker host of an environment, connected: its engine and where its proxy answers.
 #[derive(Debug, Clone)]
 pub struct Host {
     /// As written in slipway.toml, or `local`.
     pub name: String,
+    /// The connection to the host's Docker Engine.
     pub engine: Engine,
     /// Where this host's proxy listens, when not the environment's address.
     pub publish: Option<(String, u16)>,
@@ -43,6 +55,7 @@ pub struct Host {
 }
 
 impl Host {
+    /// Connects to a host of slipway.toml, or to the local engine when `host` is `None`.
     pub async fn connect(host: Option<&slipway_core::manifest::DockerHost>) -> Result<Host> {
         let engine = match host {
             None => Engine::connect().await?,
@@ -113,15 +126,22 @@ fn address(text: Option<&str>) -> Option<(String, u16)> {
 /// What the proxy settings come to, with their defaults.
 #[derive(Debug, Clone)]
 pub struct ProxyPlan {
+    /// Where the proxy listens for the apps' traffic (IP, port).
     pub publish: (String, u16),
+    /// Where the proxy serves its `/metrics` (IP, port).
     pub metrics: (String, u16),
+    /// Consecutive passing health checks a new release needs before it gets traffic.
     pub healthy_checks: u32,
+    /// How long a release that loses its traffic keeps serving the requests it has.
     pub drain: Duration,
+    /// How long a new release may take to pass its health gate.
     pub gate_timeout: Duration,
+    /// The image the proxy's image is assembled on.
     pub base: String,
 }
 
 impl ProxyPlan {
+    /// slipway.toml's proxy settings with the defaults filled in.
     pub fn from_settings(settings: &ProxySettings) -> ProxyPlan {
         let address = |value: &Option<String>, default: u16| {
             value
@@ -336,14 +356,23 @@ pub async fn load_from_store(
 /// Everything a release's container needs beyond the manifest.
 #[derive(Debug, Clone)]
 pub struct ContainerPlan<'a> {
+    /// The project's slipway.toml.
     pub manifest: &'a Manifest,
+    /// The environment deployed to.
     pub environment: &'a str,
+    /// The app the container runs.
     pub app: &'a str,
+    /// The release's name, e.g. `r7`.
     pub release: &'a str,
+    /// The image reference the container runs.
     pub image: &'a str,
+    /// The image's ID, recorded in the container's labels.
     pub image_id: &'a str,
+    /// Its environment variables, `NAME=value`.
     pub env: Vec<String>,
+    /// The environment's internal network, where the app's services are.
     pub internal_network: String,
+    /// Labels besides project, environment, app, release, replica and image.
     pub labels: Vec<(String, String)>,
     /// The app's files at /run/secrets.
     pub secret_files: SecretFiles,
@@ -363,6 +392,8 @@ pub fn container_name(
     )
 }
 
+/// Starts replica `replica` of a release's app on `host` (recreated when its spec changed) and
+/// returns the container's name.
 pub async fn start_replica(host: &Host, plan: &ContainerPlan<'_>, replica: u32) -> Result<String> {
     let app = &plan.manifest.apps[plan.app];
     let name = container_name(

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::{DeployError, Result};
 
+/// The held deploy lock of one environment; dropping it releases the lock.
 #[derive(Debug)]
 pub struct DeployLock {
     _file: File,
@@ -32,6 +33,8 @@ impl DeployLock {
         DeployLock::acquire(state_dir, environment, &holder)
     }
 
+    /// Takes the lock of `environment`, recording `holder` for the refusal another deploy gets;
+    /// fails with [`DeployError::Locked`] while someone else holds it.
     pub fn acquire(state_dir: &Path, environment: &str, holder: &str) -> Result<DeployLock> {
         let dir = state_dir.join("locks");
         std::fs::create_dir_all(&dir).map_err(|source| DeployError::Io {

@@ -28,14 +28,21 @@ use crate::{DeployError, Result};
 
 /// What a deploy needs beyond the manifest.
 pub struct Context<'a> {
+    /// The project's slipway.toml.
     pub manifest: &'a Manifest,
+    /// The environment deployed to.
     pub environment: &'a str,
+    /// The project's directory.
     pub root: PathBuf,
+    /// The project's state dir (release history, locks).
     pub state_dir: PathBuf,
+    /// The project's OCI image layout, where the built app images are.
     pub store_dir: PathBuf,
+    /// The environment's config, rendered, with its secrets.
     pub rendered: &'a slipway_config::RenderedEnvironment,
     /// `user@host`, recorded with each release.
     pub started_by: String,
+    /// Given each line of progress to show.
     pub log: &'a (dyn Fn(&str) + Send + Sync),
 }
 
@@ -47,12 +54,14 @@ impl std::fmt::Debug for Context<'_> {
     }
 }
 
+/// What a deploy is asked to do beyond the environment's defaults.
 #[derive(Debug, Clone, Default)]
 pub struct DeployRequest {
     /// Only these apps (the others keep their running release); empty means all.
     pub apps: Vec<String>,
     /// App → registry reference to deploy instead of the local build.
     pub images: BTreeMap<String, String>,
+    /// The strategy to use instead of the one slipway.toml gives.
     pub strategy: Option<Strategy>,
     /// Finish the interrupted deploy instead of undoing it.
     pub resume: bool,
@@ -60,6 +69,7 @@ pub struct DeployRequest {
     pub force: bool,
 }
 
+/// Now, in Unix seconds.
 pub fn now() -> i64 {
     slipway_core::time::now() as i64
 }
@@ -81,6 +91,7 @@ impl std::fmt::Debug for Rollout<'_> {
     }
 }
 
+/// The release history's file in `state_dir`.
 pub fn store_path(state_dir: &std::path::Path) -> PathBuf {
     state_dir.join("releases.db")
 }
@@ -117,6 +128,7 @@ impl<'a> Rollout<'a> {
         })
     }
 
+    /// The release history of the project.
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -131,10 +143,12 @@ impl<'a> Rollout<'a> {
         self.ctx.manifest
     }
 
+    /// The environment's hosts, connected.
     pub fn hosts(&self) -> &[Host] {
         &self.hosts
     }
 
+    /// The proxy settings the environment's hosts run with.
     pub fn proxy_plan(&self) -> &ProxyPlan {
         &self.plan
     }

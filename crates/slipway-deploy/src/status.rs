@@ -16,33 +16,48 @@ use crate::host::{
     LABEL_STRATEGY,
 };
 
+/// What one host runs of an environment.
 #[derive(Debug, Clone, Serialize)]
 pub struct HostStatus {
+    /// The host's name as slipway.toml writes it, or `local`.
     pub host: String,
     /// Where the host's proxy serves the apps.
     pub url: String,
     /// Whether the host's proxy answered.
     pub proxy: bool,
+    /// App → its releases on this host, each with its containers.
     pub apps: BTreeMap<String, Vec<ReleaseOnHost>>,
 }
 
+/// One release of an app on one host.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ReleaseOnHost {
+    /// The release's name, e.g. `r7`.
     pub release: String,
     /// Share of the app's traffic; `None` when the proxy does not know the release.
     pub weight: Option<u32>,
+    /// The image ID its containers run.
     pub image: String,
+    /// The digest of the config its containers were given.
     pub config_digest: String,
+    /// The strategy it was deployed with.
     pub strategy: String,
+    /// Who started it (`user@host`).
     pub started_by: String,
+    /// When it started, in Unix seconds (0 when unknown).
     pub started_at: i64,
+    /// Its containers, by name.
     pub containers: Vec<ContainerState>,
+    /// Requests the proxy forwarded to it.
     pub requests: u64,
+    /// Of those, the ones that failed (5xx or no connection).
     pub errors: u64,
 }
 
+/// One container of a release.
 #[derive(Debug, Clone, Serialize)]
 pub struct ContainerState {
+    /// The container's name.
     pub name: String,
     /// `running`, `exited`...
     pub state: String,
@@ -50,6 +65,8 @@ pub struct ContainerState {
     pub status: String,
 }
 
+/// What each of `hosts` runs of `environment`, read from the containers' labels and the proxy's
+/// table.
 pub async fn on_hosts(
     hosts: &[Host],
     plan: &crate::host::ProxyPlan,

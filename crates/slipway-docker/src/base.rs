@@ -19,7 +19,10 @@ use crate::{DockerError, Result};
 pub struct TagContext {
     /// Unix seconds: the moment `{date}` and `{timestamp}` stand for.
     pub now: u64,
+    /// The commit the project is at, for `{git_sha}` (its first 7 characters); `None` outside a git
+    /// repository.
     pub git_sha: Option<String>,
+    /// The branch checked out, for `{branch}`; `None` when detached.
     pub branch: Option<String>,
 }
 
@@ -56,9 +59,12 @@ pub fn expand_tag(scheme: &str, context: &TagContext) -> Result<String> {
     Ok(tag)
 }
 
+/// A base image the engine built, with every name it was tagged with.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BuiltBase {
+    /// The base's name in slipway.toml (`[bases.NAME]`).
     pub name: String,
+    /// The engine's image ID (`sha256:...` of its config).
     pub image_id: String,
     /// Full references, `registry/repository:tag`.
     pub references: Vec<String>,
@@ -137,6 +143,9 @@ async fn resolve_official_images(
     Ok(())
 }
 
+/// Builds base `name` through the engine: official images it builds FROM are pulled through the
+/// mirror first, then its Dockerfile is built with its build arguments and tagged with each of its
+/// tag schemes expanded. `log` is given the build's output.
 pub async fn build_base(
     engine: &impl ImageEngine,
     manifest: &Manifest,
@@ -185,10 +194,14 @@ pub async fn build_base(
     })
 }
 
+/// What one of a base's tests ran and how it ended.
 #[derive(Debug, Clone, Serialize)]
 pub struct TestOutcome {
+    /// The command run in the container.
     pub command: Vec<String>,
+    /// The command's exit code.
     pub exit_code: i64,
+    /// What it printed, standard output and error together.
     pub output: String,
 }
 
@@ -230,11 +243,16 @@ pub async fn test_base(
     Ok(outcomes)
 }
 
+/// A base pushed to its registry: what `slipway base release` records and announces.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Published {
+    /// The base's name in slipway.toml.
     pub base: String,
+    /// The manifest digest the registry holds under the base's fixed tag.
     pub digest: String,
+    /// Every reference pushed, `registry/repository:tag`.
     pub references: Vec<String>,
+    /// When it was pushed, RFC 3339.
     pub published_at: String,
 }
 

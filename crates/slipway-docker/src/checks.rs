@@ -15,11 +15,16 @@ use slipway_core::manifest::TestCheck;
 use crate::Engine;
 use crate::environment::container_name;
 
+/// The outcome of one of an environment's checks, as `slipway test` reports it.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckResult {
+    /// The check's name, or a description of what it runs when it has none.
     pub name: String,
+    /// Whether it passed.
     pub passed: bool,
+    /// What it found: the answer or output on success, the reason on failure.
     pub detail: String,
+    /// How long it took, in milliseconds.
     pub millis: u128,
 }
 
@@ -68,6 +73,7 @@ fn url_for(manifest: &Manifest, urls: &HashMap<String, String>, path: &str) -> O
         .cloned()
 }
 
+/// The name a check is reported under: its `name`, else what it requests or runs.
 pub fn check_name(check: &TestCheck) -> String {
     if let Some(name) = &check.name {
         return name.clone();
@@ -84,6 +90,8 @@ pub fn check_name(check: &TestCheck) -> String {
     }
 }
 
+/// Runs one check of `environment` (an HTTP request, a one-off container or a command on this host)
+/// within its timeout; a failure is a result, never an error.
 pub async fn run_check(
     engine: &Engine,
     manifest: &Manifest,

@@ -25,26 +25,44 @@ use slipway_core::manifest::{CommandLine, Health};
 use crate::secrets::{LABEL_SECRET_FILES, SECRETS_DIR, SecretFiles};
 use crate::{DockerError, Engine, Result, engine};
 
+/// Label of the project a container or network belongs to.
 pub const LABEL_PROJECT: &str = "dev.slipway.project";
+/// Label of the environment a container or network belongs to.
 pub const LABEL_ENVIRONMENT: &str = "dev.slipway.environment";
+/// Label of the app or service name a container runs.
 pub const LABEL_NAME: &str = "dev.slipway.name";
+/// Label holding the hash of a container's [`ContainerSpec`], so `up` sees what changed.
 pub const LABEL_HASH: &str = "dev.slipway.config-hash";
 
 /// Everything that decides a container; its hash is the container's label.
 #[derive(Debug, Clone, Serialize)]
 pub struct ContainerSpec {
+    /// The container's name, `<project>-<env>-<name>`.
     pub name: String,
+    /// The image reference it runs.
     pub image: String,
+    /// The image's ID, so a new image under the same name recreates the container.
     pub image_id: String,
+    /// The command, when it replaces the image's own.
     pub cmd: Option<Vec<String>>,
+    /// The entrypoint, when it replaces the image's own.
     pub entrypoint: Option<Vec<String>>,
+    /// The user it runs as, when it replaces the image's own.
     pub user: Option<String>,
+    /// The working directory, when it replaces the image's own.
     pub workdir: Option<String>,
+    /// Its environment variables, `NAME=value`.
     pub env: Vec<String>,
+    /// The networks it joins, each with the aliases it answers to there; the first is the one it is
+    /// created on.
     pub networks: Vec<(String, Vec<String>)>,
+    /// Published ports: (host IP, host port, container port).
     pub ports: Vec<(String, u16, u16)>,
+    /// Bind mounts, `host:container[:mode]`.
     pub binds: Vec<String>,
+    /// The health check as [`health_of`] gives it.
     pub health: Option<(Vec<String>, i64, i64, i64, i64)>,
+    /// Labels besides the ones slipway sets for itself.
     pub labels: Vec<(String, String)>,
     /// `unless-stopped` for what must come back after the engine restarts.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -77,16 +95,23 @@ impl ContainerSpec {
     }
 }
 
+/// What `up` did to a container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Change {
+    /// It did not exist and was created and started.
     Created,
+    /// Its spec changed, so it was removed and created again.
     Recreated,
+    /// It runs as specified already.
     Unchanged,
+    /// It was as specified but stopped, and was started.
     Started,
 }
 
 impl Engine {
+    /// Creates the network `name` unless it exists; an `internal` one has no route out and no
+    /// address on the host's side.
     pub async fn ensure_network(
         &self,
         name: &str,
@@ -275,6 +300,7 @@ impl Engine {
         Ok(change)
     }
 
+    /// Whether the container `name` exists and runs.
     pub async fn is_running(&self, name: &str) -> bool {
         self.docker
             .inspect_container(name, None)
@@ -307,6 +333,8 @@ impl Engine {
         self.remove(name).await
     }
 
+    /// Removes the container `name`, running or not, and wipes its secret files; a missing
+    /// container is fine.
     pub async fn remove(&self, name: &str) -> Result<()> {
         self.wipe_secret_files(name).await;
         absent_is_fine(
@@ -397,6 +425,7 @@ impl Engine {
         Ok(())
     }
 
+    /// The last `lines` lines the container `name` printed, standard output and error together.
     pub async fn last_logs(&self, name: &str, lines: usize) -> String {
         let mut out = String::new();
         let mut logs = self.docker.logs(
@@ -438,10 +467,12 @@ impl Engine {
             .map_err(engine)
     }
 
+    /// Removes the network `name`; a missing network is fine.
     pub async fn remove_network(&self, name: &str) -> Result<()> {
         absent_is_fine(self.docker.remove_network(name).await)
     }
 
+    /// Removes the volume `name`; a missing volume is fine.
     pub async fn remove_volume(&self, name: &str) -> Result<()> {
         absent_is_fine(
             self.docker
@@ -513,6 +544,8 @@ pub fn app_health(app: &slipway_core::manifest::App) -> Option<(Vec<String>, i64
     }
 }
 
+/// slipway.toml's health check as the engine takes it: the test, then interval, timeout, retries
+/// and start period (nanoseconds); `None` when it runs no command.
 pub fn health_of(health: &Health) -> Option<(Vec<String>, i64, i64, i64, i64)> {
     let test = match health.cmd.as_ref()? {
         CommandLine::Shell(script) => vec!["CMD-SHELL".to_owned(), script.clone()],
@@ -619,23 +652,33 @@ async fn build_dev_image(
 /// What `up` needs beyond the manifest.
 #[derive(Debug, Clone)]
 pub struct UpOptions {
+    /// The project's directory.
     pub root: PathBuf,
+    /// The project's OCI image layout, where assembled apps are.
     pub store_dir: PathBuf,
+    /// The project's state dir (it holds the key of the secret files' digests).
     pub state_dir: PathBuf,
+    /// The digest each base is pinned to in `slipway.lock`.
     pub pinned_bases: std::collections::BTreeMap<String, slipway_oci::Digest>,
     /// Leave what started when `up` fails.
     pub keep: bool,
 }
 
+/// An app or service `up` handled, for its report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Started {
+    /// The app's or service's name in slipway.toml.
     pub name: String,
+    /// Its container's name.
     pub container: String,
+    /// What `up` did to the container.
     pub change: Change,
     /// `http://127.0.0.1:PORT` for published apps.
     pub url: Option<String>,
 }
 
+/// The `NAME=value` lines of the rendered env file `<file>.env`, comments and blank lines left out;
+/// none when there is no such file.
 pub fn env_lines(rendered: &slipway_config::RenderedEnvironment, file: &str) -> Vec<String> {
     rendered
         .files

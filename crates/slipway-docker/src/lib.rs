@@ -1,6 +1,8 @@
 //! The Docker Engine adapter (bollard): image builds from a Dockerfile, one-off containers for
 //! tests, pushes, and pulls through the Docker Hub mirror.
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod base;
 pub mod checks;
@@ -21,11 +23,13 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 use slipway_oci::credentials::Credential;
 
+/// What the engine adapter and the base pipeline can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
     /// An environment slipway.toml does not have (with the closest name it has).
     #[error(transparent)]
     Manifest(#[from] slipway_core::ManifestError),
+    /// The local engine (DOCKER_HOST or the default socket) could not be reached.
     #[error(
         "cannot reach the Docker Engine ({0}): is it running? (scripts/testbed.sh up starts one)"
     )]
@@ -35,7 +39,9 @@ pub enum DockerError {
         "cannot reach the Docker Engine ({host}: {source}): is it running? (scripts/testbed.sh up starts one)"
     )]
     ConnectHost {
+        /// The engine's URL.
         host: String,
+        /// What the client said.
         #[source]
         source: bollard::errors::Error,
     },
@@ -51,33 +57,48 @@ pub enum DockerError {
     /// The same, for one app.
     #[error("Docker Engine: app `{app}`: {source}")]
     AppImage {
+        /// The app's name in slipway.toml.
         app: String,
+        /// What the store or registry said.
         #[source]
         source: slipway_oci::OciError,
     },
+    /// A build failed; the message is the engine's.
     #[error("building {image}: {message}")]
-    Build { image: String, message: String },
+    Build {
+        /// The image being built.
+        image: String,
+        /// What the engine reported.
+        message: String,
+    },
     /// The build's progress stream broke off.
     #[error("building {image}: {source}")]
     BuildStream {
+        /// The image being built.
         image: String,
+        /// What the client said.
         #[source]
         source: bollard::errors::Error,
     },
+    /// A local file or directory (a Dockerfile, the state dir) could not be read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The path that failed.
         path: PathBuf,
+        /// What the system said.
         #[source]
         source: std::io::Error,
     },
 }
 
+/// The result of the adapter's functions, failing with a [`DockerError`] unless told otherwise.
 pub type Result<T, E = DockerError> = std::result::Result<T, E>;
 
 pub(crate) fn engine(error: bollard::errors::Error) -> DockerError {
     DockerError::Api(error)
 }
 
+/// A connection to one Docker Engine, at the API version both sides speak.
 #[derive(Debug, Clone)]
 pub struct Engine {
     pub(crate) docker: Docker,
@@ -86,7 +107,9 @@ pub struct Engine {
 /// What a one-off container printed and how it ended.
 #[derive(Debug, Clone)]
 pub struct Finished {
+    /// The container's exit code.
     pub exit_code: i64,
+    /// What it printed, standard output and error together.
     pub output: String,
 }
 
@@ -153,6 +176,7 @@ impl Engine {
         }
     }
 
+    /// Whether the engine has the image `reference`.
     pub async fn has_image(&self, reference: &str) -> bool {
         self.docker.inspect_image(reference).await.is_ok()
     }

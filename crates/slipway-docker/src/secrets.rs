@@ -80,14 +80,18 @@ impl SecretFiles {
         Ok(SecretFiles::new(files, key))
     }
 
+    /// Whether the container receives no files.
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }
 
+    /// The file names, sorted (never the values).
     pub fn names(&self) -> Vec<&str> {
         self.files.iter().map(|(name, _)| name.as_str()).collect()
     }
 
+    /// The keyed digest of names and values (`hmac-sha256:...`), the one part that may be shown or
+    /// hashed.
     pub fn digest(&self) -> &str {
         &self.digest
     }

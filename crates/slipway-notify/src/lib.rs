@@ -9,6 +9,8 @@
 //! [`email::Email`]) and a recording double ([`double::Recording`]) for unit tests; the sending
 //! logic of [`channel::send_to`] (retries, the report) knows none of them.
 
+#![warn(missing_docs)]
+
 pub mod channel;
 pub mod double;
 pub mod email;
@@ -24,12 +26,16 @@ use slipway_core::manifest::{EventKind, Notification, NotificationKind};
 /// Something that happened.
 #[derive(Debug, Clone)]
 pub struct Event {
+    /// Which kind of event this is; channels subscribe to kinds through their `events` list.
     pub kind: EventKind,
     /// One line, e.g. "shop: release r7 of prod is live".
     pub title: String,
     /// Name → value lines shown under the title, in order.
     pub facts: Vec<(String, String)>,
+    /// The project's name from slipway.toml.
     pub project: String,
+    /// The environment it concerns (a deploy, a rollback, an approval to deploy there); `None`
+    /// for a base published or a run's outcome.
     pub environment: Option<String>,
     /// RFC 3339.
     pub at: String,
@@ -47,6 +53,8 @@ pub struct Delivery {
     pub error: Option<String>,
 }
 
+/// The kebab-case name of an event kind, as slipway.toml's `events` lists and the JSON
+/// webhook's `event` field spell it.
 pub fn event_name(kind: EventKind) -> &'static str {
     match kind {
         EventKind::BasePublished => "base-published",

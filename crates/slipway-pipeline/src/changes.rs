@@ -14,16 +14,23 @@ use crate::steps::kind_of;
 use crate::store::RunStore;
 use crate::{PipelineError, Result};
 
+/// A commit that may start pipelines: what it is, on which branch, and which paths it changed since
+/// the last successful run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     /// The full commit id.
     pub rev: String,
+    /// The branch the commit was pushed to; `None` for a detached commit.
     pub branch: Option<String>,
     /// The commit changes are measured from; `None` for a pipeline's first run.
     pub base_rev: Option<String>,
+    /// The paths changed since `base_rev`, relative to the project (what the pipelines' path
+    /// filters match).
     pub paths: Vec<String>,
 }
 
+/// Runs `git -C root ARGS` and returns its trimmed standard output; a failure carries git's own
+/// message.
 pub fn git(root: &Path, args: &[&str]) -> Result<String> {
     let output = Command::new("git")
         .arg("-C")
@@ -109,6 +116,7 @@ pub fn changed_paths(root: &Path, base: Option<&str>, rev: &str) -> Result<Vec<S
 /// commit with nothing uncommitted, else a detached worktree of the commit, removed on drop.
 #[derive(Debug)]
 pub struct Checkout {
+    /// The directory the steps run in.
     pub root: PathBuf,
     worktree: Option<(PathBuf, PathBuf)>,
 }
@@ -310,9 +318,12 @@ pub fn pushed(
 /// A pull request: its branch and newest commit, and the branch it would merge into.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PullRequestEvent {
+    /// The pull request's own branch.
     pub branch: String,
     /// The full commit id of the pull request's head.
     pub rev: String,
+    /// The branch it would merge into (the pipelines' `on.pull_request` branches are matched
+    /// against it).
     pub into: String,
 }
 

@@ -31,6 +31,7 @@ impl std::fmt::Debug for Masker {
 }
 
 impl Masker {
+    /// A masker of `secrets`; values shorter than [`SHORTEST_MASKED`] are left out.
     pub fn new<S: AsRef<str>>(secrets: impl IntoIterator<Item = S>) -> Masker {
         let mut patterns: Vec<String> = secrets
             .into_iter()
@@ -44,6 +45,7 @@ impl Masker {
         Masker { patterns }
     }
 
+    /// Whether there is nothing to mask, so lines pass unchanged.
     pub fn is_empty(&self) -> bool {
         self.patterns.is_empty()
     }

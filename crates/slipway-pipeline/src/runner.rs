@@ -31,46 +31,77 @@ use crate::{PipelineError, Result, now};
 pub enum Progress {
     /// The scheduler takes the run up (before its commit is checked out).
     Carrying {
+        /// The run as recorded when it was taken up.
         run: Box<Run>,
     },
     /// The run's steps run in a worktree of its commit: uncommitted changes are not part of it.
     InWorktree {
+        /// The run's id in the history.
         run: i64,
+        /// The commit the worktree holds.
         rev: String,
     },
+    /// A release run waits for an older unfinished run of the same pipeline to finish.
     Queued {
+        /// The waiting run.
         run: i64,
+        /// The run it waits behind.
         behind: i64,
     },
+    /// A step begins.
     StepStarted {
+        /// The run's id in the history.
         run: i64,
+        /// The step's position in the run, from 0.
         index: usize,
+        /// How many steps the run has.
         total: usize,
+        /// The step's name.
         name: String,
     },
+    /// A line a step printed, secrets masked.
     Line {
+        /// The run's id in the history.
         run: i64,
+        /// The step that printed it, from 0.
         index: usize,
+        /// The line, without its newline.
         line: String,
     },
+    /// A step ended.
     StepFinished {
+        /// The run's id in the history.
         run: i64,
+        /// The step's position in the run, from 0.
         index: usize,
+        /// The step's name.
         name: String,
+        /// How it ended.
         state: StepState,
+        /// How long it took.
         elapsed: Duration,
     },
+    /// The run pauses at an approval gate until a person decides or the approval lapses.
     Waiting {
+        /// The run's id in the history.
         run: i64,
+        /// The approval it waits for.
         approval: Approval,
     },
+    /// The run's notification channels were sent an event.
     Notified {
+        /// The run's id in the history.
         run: i64,
+        /// What happened to each channel's message.
         deliveries: Vec<Delivery>,
     },
+    /// The run ended.
     Finished {
+        /// The run's id in the history.
         run: i64,
+        /// Its final state.
         state: RunState,
+        /// Why, when it did not succeed (secrets masked).
         note: Option<String>,
     },
 }
@@ -92,11 +123,14 @@ impl Progress {
     }
 }
 
+/// Where a runner sends its [`Progress`]: a callback shared with whoever watches.
 pub type ProgressSink = Arc<dyn Fn(Progress) + Send + Sync>;
 
 /// Everything a run needs besides its record.
 pub struct Runner {
+    /// The project's slipway.toml, which plans the steps.
     pub manifest: Manifest,
+    /// The run history every step and decision is recorded in.
     pub store: Arc<RunStore>,
     /// Where the steps run: the project, or a worktree of another commit.
     pub root: PathBuf,
@@ -105,6 +139,7 @@ pub struct Runner {
     /// Set for every step (e.g. the state dir of the project when the steps run in a worktree),
     /// besides what [`step_environment`] gives it from this process's environment.
     pub env: Vec<(String, String)>,
+    /// Told of everything the run does, as it happens.
     pub progress: ProgressSink,
     /// How often a waiting run looks for a decision.
     pub poll: Duration,

@@ -20,6 +20,7 @@ pub fn esc(text: &str) -> String {
     out
 }
 
+/// The dashboard's stylesheet, put inline in every page's head.
 pub const STYLE: &str = "
 *{box-sizing:border-box}body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1d232b;background:#f5f6f8}
 header{background:#1d232b;color:#fff;padding:.6rem 1rem;display:flex;gap:1rem;align-items:center;flex-wrap:wrap}
@@ -77,6 +78,7 @@ pub fn page(
     )
 }
 
+/// A run's or step's state as a label, coloured by the stylesheet's class of that state.
 pub fn state(text: &str) -> String {
     format!("<span class=\"state {0}\">{0}</span>", esc(text))
 }
@@ -99,12 +101,14 @@ pub fn button(action: &str, label: &str, class: &str, csrf: Option<&str>, commen
     out
 }
 
+/// A Unix time as `YYYY-MM-DD HH:MM:SS` in UTC, as the pages show times.
 pub fn time(at: i64) -> String {
     slipway_core::time::rfc3339(at.max(0) as u64)
         .replace('T', " ")
         .replace('Z', "")
 }
 
+/// The first 12 characters of a commit id or digest, as pages show them.
 pub fn short(rev: &str) -> &str {
     &rev[..rev.len().min(12)]
 }

@@ -5,6 +5,8 @@
 //! person may approve from a terminal or from a browser, and a restart loses nothing: runs that
 //! wait on a person wait again, runs cut mid-step are shown interrupted with a Resume button.
 
+#![warn(missing_docs)]
+
 pub mod hooks;
 pub mod html;
 mod listener;
@@ -26,32 +28,44 @@ use slipway_pipeline::runner;
 use slipway_pipeline::store::{Run, RunState, RunStore};
 use slipway_pipeline::{Scheduler, SchedulerSettings};
 
+/// Why the server could not start or keep serving.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    /// The listening socket could not be opened (the port is taken, or the address is not this
+    /// machine's).
     #[error("cannot listen on {address}: {source}")]
     Listen {
+        /// The address asked for.
         address: SocketAddr,
+        /// What the system said.
         source: std::io::Error,
     },
+    /// The run history or the runner failed.
     #[error(transparent)]
     Pipeline(#[from] slipway_pipeline::PipelineError),
+    /// The release history could not be read.
     #[error(transparent)]
     History(#[from] slipway_history::HistoryError),
+    /// slipway.toml's `[server]` cannot be used as written; the message says why.
     #[error("{0}")]
     Settings(String),
 }
 
+/// The result of the server's functions, failing with a [`ServerError`] unless told otherwise.
 pub type Result<T, E = ServerError> = std::result::Result<T, E>;
 
 /// What the server is started with: slipway.toml's `[server]`, resolved.
 #[derive(Clone)]
 pub struct Settings {
+    /// The address and port to listen on.
     pub listen: SocketAddr,
     /// Where people reach it, for links in notifications.
     pub url: String,
     /// Login name → password.
     pub users: Vec<(String, String)>,
+    /// Whether pages may be read without a login (changes always need one).
     pub public_read: bool,
+    /// The secret webhook deliveries are signed or authenticated with; `None` turns webhooks off.
     pub webhook_secret: Option<String>,
     /// The bearer token `/metrics` accepts besides a login.
     pub metrics_token: Option<String>,
@@ -63,11 +77,16 @@ pub struct Settings {
     pub session_lifetime: Duration,
     /// Where session and CSRF tokens come from.
     pub random: security::Random,
+    /// How often to look for new commits on the repository's branches; `None` waits for webhooks
+    /// only.
     pub poll: Option<Duration>,
+    /// The project's directory (where slipway.toml is), which polling reads with git.
     pub project_root: PathBuf,
+    /// The project's state dir: the run and release histories, the worktrees runs use.
     pub state_dir: PathBuf,
     /// The slipway binary pipeline steps and rollbacks run.
     pub exe: PathBuf,
+    /// The project's slipway.toml as loaded at start.
     pub manifest: Manifest,
 }
 
@@ -93,7 +112,9 @@ impl std::fmt::Debug for Settings {
 impl Settings {
     /// Connections served at once when slipway.toml does not say.
     pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+    /// How long a session lasts without a request when slipway.toml does not say (two hours).
     pub const DEFAULT_SESSION_IDLE: Duration = Duration::from_secs(2 * 60 * 60);
+    /// How long a session lasts after its login at most when slipway.toml does not say (a day).
     pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
     /// Whether people reach the server over HTTPS, so its cookies travel only that way.
