@@ -5,6 +5,7 @@ pub mod api;
 pub mod base;
 pub mod checks;
 pub mod environment;
+pub mod running;
 pub mod secrets;
 
 use std::collections::HashMap;
@@ -60,6 +61,25 @@ pub enum DockerError {
         image: String,
         #[source]
         source: bollard::errors::Error,
+    },
+    /// Nothing of an environment (or of the one app or service asked for) is running.
+    #[error(
+        "nothing of `{environment}` is running{}: run `slipway up {environment}`",
+        name.as_deref().map(|n| format!(" named `{n}`")).unwrap_or_default()
+    )]
+    NotRunning {
+        /// The environment.
+        environment: String,
+        /// The app or service asked for.
+        name: Option<String>,
+    },
+    /// An environment `slipway test` was asked to check has no checks.
+    #[error(
+        "environment `{environment}` has no tests: add `tests = [...]` to [environments.{environment}]"
+    )]
+    NoTests {
+        /// The environment.
+        environment: String,
     },
     #[error("{path}: {source}")]
     Io {
