@@ -55,6 +55,15 @@ pub enum ComposeError {
         /// The first of the compose files given.
         file: PathBuf,
     },
+    /// A converted file cannot be written as TOML.
+    #[error("cannot write {file}")]
+    Write {
+        /// The file, as the person knows it (`slipway.toml`).
+        file: String,
+        /// What the TOML writer found.
+        #[source]
+        source: toml::ser::Error,
+    },
 }
 
 /// A compose file given on the command line.

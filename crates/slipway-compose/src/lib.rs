@@ -5,6 +5,7 @@
 
 pub mod adopt;
 pub mod check;
+pub mod convert;
 pub mod erb;
 pub mod import;
 pub mod interpolate;

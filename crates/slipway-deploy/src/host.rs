@@ -445,6 +445,19 @@ pub async fn start_replica(host: &Host, plan: &ContainerPlan<'_>, replica: u32) 
     Ok(name)
 }
 
+/// `slipway down` on the local engine: the environment's routes leave the proxy first (so it
+/// answers 404 at once), then its containers and networks go (named volumes only with
+/// `volumes`). The names removed.
+pub async fn take_down(
+    manifest: &Manifest,
+    environment: &str,
+    volumes: bool,
+) -> Result<Vec<String>> {
+    let host = Host::connect(None).await?;
+    forget_routes(&host, manifest, environment).await?;
+    Ok(slipway_docker::environment::down(&host.engine, manifest, environment, volumes).await?)
+}
+
 /// Removes an environment's routes from a host's proxy (after `slipway down`), so it answers
 /// 404 at once instead of trying containers that are gone. A host without a proxy has none.
 pub async fn forget_routes(

@@ -90,6 +90,35 @@ pub fn check_name(check: &TestCheck) -> String {
     }
 }
 
+/// The checks of `environment` (`tests = [...]`); an error that says how to add them when it
+/// has none.
+pub fn tests_of<'m>(manifest: &'m Manifest, environment: &str) -> crate::Result<&'m [TestCheck]> {
+    let checks = &manifest.environment(environment)?.environment.tests;
+    if checks.is_empty() {
+        return Err(crate::DockerError::NoTests {
+            environment: environment.to_owned(),
+        });
+    }
+    Ok(checks)
+}
+
+/// Runs `checks` one after the other, each result given to `done` as it comes.
+pub async fn run_checks(
+    engine: &Engine,
+    manifest: &Manifest,
+    environment: &str,
+    checks: &[TestCheck],
+    done: &mut dyn FnMut(&CheckResult),
+) -> Vec<CheckResult> {
+    let mut results = Vec::new();
+    for check in checks {
+        let result = run_check(engine, manifest, environment, check).await;
+        done(&result);
+        results.push(result);
+    }
+    results
+}
+
 /// Runs one check of `environment` (an HTTP request, a one-off container or a command on this host)
 /// within its timeout; a failure is a result, never an error.
 pub async fn run_check(
@@ -308,4 +337,29 @@ pub fn junit(environment: &str, results: &[CheckResult]) -> String {
     }
     xml.push_str("</testsuite>\n</testsuites>\n");
     xml
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MANIFEST: &str = r#"schema = 1
+[project]
+name = "shop"
+
+[environments.dev]
+
+[environments.stage]
+tests = [{ http = "GET /health", expect = 200 }]
+"#;
+
+    #[test]
+    fn an_environment_without_tests_says_how_to_add_them() {
+        let manifest = slipway_core::manifest::load_manifest(MANIFEST).unwrap();
+        assert_eq!(tests_of(&manifest, "stage").unwrap().len(), 1);
+        assert_eq!(
+            tests_of(&manifest, "dev").unwrap_err().to_string(),
+            "environment `dev` has no tests: add `tests = [...]` to [environments.dev]"
+        );
+    }
 }

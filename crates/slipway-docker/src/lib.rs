@@ -7,6 +7,7 @@ pub mod api;
 pub mod base;
 pub mod checks;
 pub mod environment;
+pub mod running;
 pub mod secrets;
 
 use std::collections::HashMap;
@@ -79,6 +80,25 @@ pub enum DockerError {
         /// What the client said.
         #[source]
         source: bollard::errors::Error,
+    },
+    /// Nothing of an environment (or of the one app or service asked for) is running.
+    #[error(
+        "nothing of `{environment}` is running{}: run `slipway up {environment}`",
+        name.as_deref().map(|n| format!(" named `{n}`")).unwrap_or_default()
+    )]
+    NotRunning {
+        /// The environment.
+        environment: String,
+        /// The app or service asked for.
+        name: Option<String>,
+    },
+    /// An environment `slipway test` was asked to check has no checks.
+    #[error(
+        "environment `{environment}` has no tests: add `tests = [...]` to [environments.{environment}]"
+    )]
+    NoTests {
+        /// The environment.
+        environment: String,
     },
     /// A local file or directory (a Dockerfile, the state dir) could not be read or written.
     #[error("{path}: {source}")]

@@ -219,6 +219,32 @@ impl ImageRef {
                 .is_some_and(|name| !name.contains('/'))
     }
 
+    /// Whether the reference names a Docker Hub official image, directly or through an allowed
+    /// prefix such as a mirror's `127.0.0.1:5000/library`. A prefix written without a registry
+    /// (`myorg`) is Docker Hub's namespace.
+    pub fn is_official_under(&self, allowed_prefixes: &[String]) -> bool {
+        if self.is_official_image() {
+            return true;
+        }
+        let full = format!("{}/{}", self.registry, self.repository);
+        let familiar = self.is_docker_hub().then(|| self.repository.clone());
+        allowed_prefixes.iter().any(|prefix| {
+            let prefix = prefix.trim_end_matches('/');
+            [Some(&full), familiar.as_ref()]
+                .into_iter()
+                .flatten()
+                .any(|name| {
+                    name.strip_prefix(prefix)
+                        .is_some_and(|rest| rest.starts_with('/'))
+                })
+        })
+    }
+
+    /// Whether the reference moves: no tag and no digest, or the tag `latest`.
+    pub fn moves(&self) -> bool {
+        self.digest.is_none() && self.tag.as_deref().is_none_or(|t| t == "latest")
+    }
+
     /// The same reference with its tag replaced (the digest is kept).
     pub fn with_tag(&self, tag: &str) -> Result<ImageRef, ImageRefError> {
         if !is_tag(tag) {
@@ -708,5 +734,21 @@ mod tests {
             proptest::prop_assert_eq!(r.tag(), tag.as_deref());
             proptest::prop_assert_eq!(ImageRef::parse(&r.to_string()).unwrap(), r);
         }
+    }
+
+    #[test]
+    fn official_under_prefixes_and_moving_references() {
+        let allowed = vec!["127.0.0.1:5000/library/".to_owned(), "myorg".to_owned()];
+        let parse = |text| ImageRef::parse(text).unwrap();
+        assert!(parse("nginx:1.27").is_official_under(&[]));
+        assert!(parse("127.0.0.1:5000/library/debian:12").is_official_under(&allowed));
+        assert!(parse("myorg/python:3.12").is_official_under(&allowed));
+        assert!(!parse("ghcr.io/myorg/python:3.12").is_official_under(&allowed));
+        assert!(!parse("127.0.0.1:5000/libraryx/debian").is_official_under(&allowed));
+        assert!(parse("redis").moves());
+        assert!(parse("redis:latest").moves());
+        assert!(!parse("redis:7").moves());
+        let digest = format!("redis:latest@sha256:{}", "a".repeat(64));
+        assert!(!parse(&digest).moves());
     }
 }

@@ -13,22 +13,7 @@ pub fn parse(text: &str) -> Option<ImageRef> {
 /// such as a mirror's `127.0.0.1:5000/library` (`[lint] official_registries`, and the
 /// registries with `mirror_of = ["docker.io"]`).
 pub fn is_official(image: &ImageRef, allowed_prefixes: &[String]) -> bool {
-    if image.is_official_image() {
-        return true;
-    }
-    let full = format!("{}/{}", image.registry(), image.repository());
-    // A prefix written without a registry (`myorg`) is Docker Hub's namespace.
-    let familiar = image.is_docker_hub().then(|| image.repository().to_owned());
-    allowed_prefixes.iter().any(|prefix| {
-        let prefix = prefix.trim_end_matches('/');
-        [Some(&full), familiar.as_ref()]
-            .into_iter()
-            .flatten()
-            .any(|name| {
-                name.strip_prefix(prefix)
-                    .is_some_and(|rest| rest.starts_with('/'))
-            })
-    })
+    image.is_official_under(allowed_prefixes)
 }
 
 #[cfg(test)]

@@ -25,16 +25,7 @@ pub struct Settings {
 impl Settings {
     /// The settings of `[lint]`, with the project's bases and registries.
     pub fn from_manifest(manifest: &Manifest) -> Settings {
-        let mut official = manifest.lint.official_registries.clone();
-        for registry in manifest.registries.values() {
-            if registry
-                .mirror_of
-                .iter()
-                .any(|m| m == "docker.io" || m == "registry-1.docker.io")
-            {
-                official.push(format!("{}/library", registry.url.trim_end_matches('/')));
-            }
-        }
+        let official = manifest.official_registries();
         Settings {
             ignore: manifest.lint.ignore.clone(),
             levels: manifest

@@ -8,12 +8,7 @@ use slipway_image_ref::ImageRef;
 
 /// Whether an image reference moves: no tag and no digest, or the tag `latest`.
 pub fn is_unpinned(image: &str) -> bool {
-    match ImageRef::parse(image) {
-        Ok(reference) => {
-            reference.digest().is_none() && reference.tag().is_none_or(|t| t == "latest")
-        }
-        Err(_) => false,
-    }
+    ImageRef::parse(image).is_ok_and(|reference| reference.moves())
 }
 
 /// The registry of the manifest an image is reached through, and the repository there.

@@ -50,6 +50,22 @@ impl Manifest {
             .unwrap_or_else(|| format!("app/{name}"))
     }
 
+    /// Registry prefixes whose images count as official: `[lint] official_registries`, then
+    /// `URL/library` of each registry that mirrors Docker Hub (`mirror_of = ["docker.io"]`).
+    pub fn official_registries(&self) -> Vec<String> {
+        let mut official = self.lint.official_registries.clone();
+        for registry in self.registries.values() {
+            if registry
+                .mirror_of
+                .iter()
+                .any(|m| m == "docker.io" || m == "registry-1.docker.io")
+            {
+                official.push(format!("{}/library", registry.url.trim_end_matches('/')));
+            }
+        }
+        official
+    }
+
     /// Dockerfile of a base, relative to the project root.
     pub fn base_dockerfile(&self, name: &str) -> String {
         self.bases

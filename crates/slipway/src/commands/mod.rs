@@ -6,6 +6,7 @@ pub mod build;
 pub mod ci;
 pub mod completions;
 pub mod config;
+pub mod containers;
 pub mod deploy;
 pub mod ecs;
 pub mod environment;
@@ -29,6 +30,22 @@ pub enum Output {
     #[default]
     Text,
     Json,
+}
+
+/// The async runtime a command's engine, registry and AWS calls run on.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context;
+    tokio::runtime::Runtime::new().context("cannot start the async runtime")
+}
+
+/// Runs `work` against the local Docker Engine, on a new runtime.
+pub fn with_engine<T, E: Into<anyhow::Error>>(
+    work: impl AsyncFnOnce(&slipway_docker::Engine) -> Result<T, E>,
+) -> anyhow::Result<T> {
+    runtime()?.block_on(async {
+        let engine = slipway_docker::Engine::connect().await?;
+        work(&engine).await.map_err(Into::into)
+    })
 }
 
 /// A progress bar on stderr when it is a terminal and the output is for a person; hidden

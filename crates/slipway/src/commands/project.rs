@@ -127,6 +127,18 @@ impl Project {
             .filter(|s| !s.is_empty())
     }
 
+    /// What `up` and `compose export` need beyond the manifest: the project's places and its
+    /// pinned bases.
+    pub fn up_options(&self, keep: bool) -> Result<slipway_docker::environment::UpOptions> {
+        Ok(slipway_docker::environment::UpOptions {
+            root: self.root.clone(),
+            store_dir: self.store_dir(),
+            state_dir: self.state_dir(),
+            pinned_bases: self.pinned_bases()?,
+            keep,
+        })
+    }
+
     /// SOURCE_DATE_EPOCH when set; otherwise builds take commit times, never the clock.
     pub fn source_date_epoch(&self) -> Option<u64> {
         std::env::var("SOURCE_DATE_EPOCH")

@@ -1,0 +1,177 @@
+//! Commands on an environment's running containers: `ps`, `logs`, `exec` and `test`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use slipway_docker::{checks, running};
+
+use super::environment::check_environment;
+use super::project::Project;
+use super::{Output, with_engine};
+
+/// List the containers of the project's environments.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  slipway ps\n  slipway ps dev --output json")]
+pub struct PsArgs {
+    environment: Option<String>,
+    #[arg(long, default_value = ".")]
+    project: PathBuf,
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+pub fn run_ps(args: PsArgs) -> Result<ExitCode> {
+    let project = Project::find(&args.project)?;
+    if let Some(environment) = &args.environment {
+        check_environment(&project, environment)?;
+    }
+    let rows = with_engine(async |engine| {
+        running::containers(
+            engine,
+            &project.manifest.project.name,
+            args.environment.as_deref(),
+        )
+        .await
+    })?;
+    match args.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+        Output::Text => {
+            println!("{:<32} {:<10} {:<12} STATUS", "CONTAINER", "ENV", "NAME");
+            for row in &rows {
+                println!(
+                    "{:<32} {:<10} {:<12} {}",
+                    row.container.as_deref().unwrap_or("-"),
+                    row.environment,
+                    row.name,
+                    row.status.as_deref().unwrap_or("-")
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Run the environment's checks against the running environment.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  slipway up stage && slipway test stage\n  slipway test stage --junit test-results.xml"
+)]
+pub struct TestArgs {
+    environment: String,
+    /// Also write the results as JUnit XML (for CI systems).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    #[arg(long, default_value = ".")]
+    project: PathBuf,
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+pub fn run_test(args: TestArgs) -> Result<ExitCode> {
+    let project = Project::find(&args.project)?;
+    check_environment(&project, &args.environment)?;
+    let manifest = &project.manifest;
+    let tests = checks::tests_of(manifest, &args.environment)?;
+    let output = args.output;
+    let results = with_engine(async |engine| {
+        let mut show = |result: &checks::CheckResult| {
+            if output == Output::Text {
+                let mark = if result.passed { "ok  " } else { "FAIL" };
+                println!("{mark} {} ({} ms)", result.name, result.millis);
+                if !result.passed {
+                    for line in result.detail.lines() {
+                        println!("     {line}");
+                    }
+                }
+            }
+        };
+        anyhow::Ok(checks::run_checks(engine, manifest, &args.environment, tests, &mut show).await)
+    })?;
+    if let Some(path) = &args.junit {
+        std::fs::write(path, checks::junit(&args.environment, &results))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let failed = results.iter().filter(|r| !r.passed).count();
+    match output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&results)?),
+        Output::Text => println!("{} passed, {failed} failed", results.len() - failed),
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Show the logs of an environment's containers.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  slipway logs dev\n  slipway logs dev api --tail 50\n  slipway logs dev -f           follow every container's log"
+)]
+pub struct LogsArgs {
+    environment: String,
+    /// One app or service; default all.
+    name: Option<String>,
+    /// Lines from the end of each log.
+    #[arg(long, default_value_t = 100)]
+    tail: usize,
+    /// Keep following the logs as they grow.
+    #[arg(long, short = 'f')]
+    follow: bool,
+    #[arg(long, default_value = ".")]
+    project: PathBuf,
+}
+
+pub fn run_logs(args: LogsArgs) -> Result<ExitCode> {
+    let project = Project::find(&args.project)?;
+    check_environment(&project, &args.environment)?;
+    with_engine(async |engine| {
+        running::logs(
+            engine,
+            &project.manifest.project.name,
+            &args.environment,
+            args.name.as_deref(),
+            args.tail,
+            args.follow,
+            &mut |label, line| println!("{label} | {line}"),
+        )
+        .await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Run a command in a running app or service of an environment.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  slipway exec dev api -- python3 -m api.migrate\n  slipway exec dev db -- psql -U app -d shop -c 'select 1'"
+)]
+pub struct ExecArgs {
+    environment: String,
+    name: String,
+    #[arg(last = true, required = true)]
+    command: Vec<String>,
+    #[arg(long, default_value = ".")]
+    project: PathBuf,
+}
+
+pub fn run_exec(args: ExecArgs) -> Result<ExitCode> {
+    let project = Project::find(&args.project)?;
+    check_environment(&project, &args.environment)?;
+    let container = slipway_docker::environment::container_name(
+        &project.manifest,
+        &args.environment,
+        &args.name,
+    );
+    let finished = with_engine(async |engine| engine.exec(&container, &args.command).await)
+        .with_context(|| {
+            format!(
+                "running a command in {container} (is `{}` up?)",
+                args.environment
+            )
+        })?;
+    print!("{}", finished.output);
+    Ok(ExitCode::from(
+        u8::try_from(finished.exit_code.clamp(0, 255)).unwrap_or(1),
+    ))
+}
