@@ -6,15 +6,20 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+/// How much a diagnostic matters; ordered from least to most.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// A remark; nothing needs to change.
     Info,
+    /// Likely a mistake or a risk; worth fixing.
     Warning,
+    /// A mistake: the check fails.
     Error,
 }
 
 impl Severity {
+    /// The lower-case name reports use: `info`, `warning` or `error`.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",
@@ -33,13 +38,18 @@ impl std::fmt::Display for Severity {
 /// 1-based line and column (columns count characters, not bytes).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct SourceLocation {
+    /// Line where the located text starts.
     pub line: usize,
+    /// Column where it starts.
     pub column: usize,
+    /// Line where it ends.
     pub end_line: usize,
+    /// Column just after its last character.
     pub end_column: usize,
 }
 
 impl SourceLocation {
+    /// A location of no extent, at `line` and `column`.
     pub fn point(line: usize, column: usize) -> Self {
         SourceLocation {
             line,
@@ -80,20 +90,26 @@ fn floor_char_boundary(source: &str, mut offset: usize) -> usize {
     offset
 }
 
+/// One finding about a user's file: which rule, where, what is wrong and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
     /// Stable rule identifier, e.g. `DF013` or `MF001`.
     pub rule: String,
     /// Short rule name, e.g. `apt-no-recommends`.
     pub name: String,
+    /// How much it matters.
     pub severity: Severity,
+    /// The file it is about, as the user named it.
     pub file: PathBuf,
+    /// Where in the file; `None` for findings about the file as a whole.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub location: Option<SourceLocation>,
     /// Dotted path of the offending field, for structured files.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// What is wrong, in one sentence.
     pub message: String,
+    /// How to fix it, when there is something to say.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
     /// The located text holds a secret: the code frame is not shown.

@@ -4,6 +4,8 @@
 //! every store shares (`private`: state only its owner reads) and the escaping of outside text
 //! on terminals (`terminal`).
 
+#![warn(missing_docs)]
+
 pub mod diagnostic;
 pub mod files;
 pub mod lock;

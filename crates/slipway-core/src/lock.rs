@@ -5,14 +5,18 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// The contents of `slipway.lock`: the digest each base is pinned to.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Lock {
+    /// Version of the file's format.
     pub version: u32,
+    /// Base name → where it was resolved and its digest.
     #[serde(default)]
     pub bases: BTreeMap<String, LockedBase>,
 }
 
+/// One base as pinned in `slipway.lock`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LockedBase {
@@ -25,10 +29,12 @@ pub struct LockedBase {
 const HEADER: &str = "# slipway.lock: the base images app builds use, pinned by digest.\n# Written by `slipway base update`; commit it.\n";
 
 impl Lock {
+    /// Reads `slipway.lock`'s text; the error is TOML's message.
     pub fn parse(text: &str) -> Result<Lock, String> {
         toml::from_str(text).map_err(|e| e.to_string())
     }
 
+    /// The file's text, with a header saying what it is and that it is committed.
     pub fn render(&self) -> String {
         format!(
             "{HEADER}{}",

@@ -22,9 +22,12 @@ pub const GITIGNORE: &str = "\
 !*.env.j2
 ";
 
+/// One file of a new project.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScaffoldFile {
+    /// Where it goes, relative to the project's directory.
     pub path: PathBuf,
+    /// Its text.
     pub contents: String,
 }
 
@@ -46,6 +49,7 @@ pub fn project_name_from(dir_name: &str) -> String {
     }
 }
 
+/// The files `slipway init` writes for a new project named `project`.
 pub fn files(project: &str) -> Vec<ScaffoldFile> {
     let file = |path: &str, contents: String| ScaffoldFile {
         path: PathBuf::from(path),

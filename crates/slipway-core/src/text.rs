@@ -7,6 +7,7 @@ use crate::diagnostic::line_col;
 pub struct NotText {
     /// 1-based line and character column of the first byte that is not text.
     pub line: usize,
+    /// Its character column, from 1.
     pub column: usize,
     /// Byte offset of that byte.
     pub offset: usize,

@@ -14,26 +14,39 @@ use crate::suggest;
 /// What is wrong with one place of a manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    /// What kind of problem, which decides its rule ID.
     pub kind: ProblemKind,
     /// The value at the location is a secret: never shown.
     pub secret: bool,
+    /// The field the problem is at, e.g. `environments.prod.strategy.kind`.
     pub path: FieldPath,
+    /// Byte range of the offending text in the file, when it can be found.
     pub span: Option<Range<usize>>,
+    /// What is wrong.
     pub message: String,
+    /// How to fix it, e.g. the key that was probably meant.
     pub help: Option<String>,
 }
 
+/// The kinds of problem a manifest can have, each reported under its own rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProblemKind {
+    /// The text is not valid TOML.
     Syntax,
+    /// A key slipway.toml does not have at that place.
     UnknownKey,
+    /// A value of the wrong type (a string where a table belongs).
     WrongType,
+    /// A value of the right type that the key does not allow.
     BadValue,
+    /// A name that refers to nothing defined (an unknown registry, app or channel).
     DanglingReference,
+    /// A file or directory named by the manifest that does not exist.
     MissingPath,
 }
 
 impl ProblemKind {
+    /// The rule ID and rule name the problem is reported under, e.g. `("MF001", "unknown-key")`.
     pub fn rule(self) -> (&'static str, &'static str) {
         match self {
             ProblemKind::Syntax => ("MF000", "manifest-syntax"),
@@ -47,6 +60,7 @@ impl ProblemKind {
 }
 
 impl Problem {
+    /// The problem as a diagnostic of `file`, located in its text `source`.
     pub fn to_diagnostic(&self, file: &Path, source: &str) -> Diagnostic {
         let (rule, name) = self.kind.rule();
         Diagnostic {
@@ -66,16 +80,22 @@ impl Problem {
     }
 }
 
+/// Why slipway.toml could not be loaded: every problem found, each located.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     /// The text is not TOML; nothing could be checked beyond that.
     #[error("slipway.toml is not valid TOML ({} problem(s))", problems.len())]
-    Syntax { problems: Vec<Problem> },
+    Syntax {
+        /// Every syntax error found.
+        problems: Vec<Problem>,
+    },
     /// The TOML does not describe a valid project. `partial` is what could be read once the
     /// offending parts were cut out, so callers can still act on the rest.
     #[error("slipway.toml has {} problem(s)", problems.len())]
     Invalid {
+        /// Every problem found.
         problems: Vec<Problem>,
+        /// What could be read once the offending parts were cut out.
         partial: Option<Box<Manifest>>,
     },
     /// A project's slipway.toml with problems: the file and its text, so each problem is shown
@@ -189,6 +209,7 @@ impl ManifestError {
         }
     }
 
+    /// Every problem as a diagnostic of `file`, located in its text `source`.
     pub fn diagnostics(&self, file: &Path, source: &str) -> Vec<Diagnostic> {
         self.problems()
             .iter()

@@ -20,6 +20,7 @@ pub struct Manifest {
     /// Version of this file's format. Only `1` exists.
     #[serde(default = "default_schema")]
     pub schema: u32,
+    /// The project's name and defaults (`[project]`).
     pub project: Project,
     /// Image registries, by a name of your choice.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
@@ -53,6 +54,7 @@ pub struct Manifest {
     pub lint: LintSettings,
 }
 
+/// `[project]`: the project's name and the defaults the rest of the file falls back to.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Project {
@@ -70,11 +72,13 @@ pub struct Project {
 }
 
 impl Project {
+    /// The branch releases come from: `default_branch`, else `main`.
     pub fn default_branch(&self) -> &str {
         self.default_branch.as_deref().unwrap_or("main")
     }
 }
 
+/// An image registry (`[registries.NAME]`): where it is and how to log in to it.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Registry {
@@ -95,6 +99,7 @@ pub struct Registry {
     pub create_repositories: bool,
 }
 
+/// Where the login to a registry comes from.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Credentials {
@@ -109,6 +114,8 @@ pub enum Credentials {
     None,
 }
 
+/// A base image (`[bases.NAME]`) built from a Dockerfile through the Docker Engine, tested and
+/// pushed; apps build on it.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Base {
@@ -140,10 +147,12 @@ pub struct Base {
     pub notify: Vec<String>,
 }
 
+/// The tag schemes a base is pushed under when it names none: `{date}-{git_sha}`.
 pub fn default_base_tags() -> Vec<String> {
     vec!["{date}-{git_sha}".to_owned()]
 }
 
+/// How an app's image is made.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum BuildKind {
@@ -154,6 +163,7 @@ pub enum BuildKind {
     Dockerfile,
 }
 
+/// An app (`[apps.NAME]`): its directory, how its image is made and how its container runs.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct App {
@@ -201,8 +211,10 @@ pub struct App {
     /// Working directory; default `dest`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workdir: Option<String>,
+    /// Entrypoint of the image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entrypoint: Option<CommandLine>,
+    /// Command of the image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cmd: Option<CommandLine>,
     /// Port the app listens on inside the container.
@@ -214,6 +226,7 @@ pub struct App {
     /// Extra OCI labels.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub labels: IndexMap<String, String>,
+    /// How to tell the app is healthy; the health gate of deploys waits for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<Health>,
     /// The signal that asks the app to stop (`SIGQUIT` for nginx and php-fpm, which stop
@@ -264,6 +277,7 @@ pub struct AppEnvironment {
     pub build_args: IndexMap<String, String>,
 }
 
+/// A health check: an HTTP path or a command, and how often and how long to try it.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Health {
@@ -287,6 +301,7 @@ pub struct Health {
     pub start_period: Option<Duration>,
 }
 
+/// Which requests the proxy sends to an app: a host name, a path prefix, or both.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Route {
@@ -298,15 +313,19 @@ pub struct Route {
     pub path: Option<String>,
 }
 
+/// A container that runs beside an app (a log shipper, a metrics agent) and shares its release.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sidecar {
     /// Image reference, pinned by tag or digest.
     pub image: String,
+    /// Command; default the image's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cmd: Option<CommandLine>,
+    /// Environment.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub env: IndexMap<String, String>,
+    /// Port the sidecar listens on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
     /// Whether the app is stopped when the sidecar stops.
@@ -314,6 +333,8 @@ pub struct Sidecar {
     pub essential: bool,
 }
 
+/// A service the apps need (`[services.NAME]`, e.g. a database): started by `up` on the
+/// environment's internal network before the apps.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
@@ -323,6 +344,7 @@ pub struct Service {
     /// A directory with a Dockerfile, e.g. `services/db`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build: Option<String>,
+    /// Command; default the image's. (Apps call this key `cmd`.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<CommandLine>,
     /// Non-secret environment; secrets go in the environment's config templates.
@@ -334,6 +356,7 @@ pub struct Service {
     /// `name:/path` named volumes (kept by `down`) or `./dir:/path` bind mounts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<String>,
+    /// How to tell the service is healthy; `up` starts the apps once it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<Health>,
     /// Environments it runs in; default all.
@@ -351,6 +374,8 @@ pub struct Service {
     pub aliases: Vec<String>,
 }
 
+/// An environment (`[environments.NAME]`): where its apps run, how they are deployed there and with
+/// which config.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Environment {
@@ -392,8 +417,10 @@ pub struct Environment {
     /// Checks run by `slipway test`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tests: Vec<TestCheck>,
+    /// Whether a person must approve a deploy to this environment, who, and where.
     #[serde(default, skip_serializing_if = "Approval::is_default")]
     pub approval: Approval,
+    /// Commands run in an app's container around `up` and deploys.
     #[serde(default, skip_serializing_if = "Hooks::is_empty")]
     pub hooks: Hooks,
 }
@@ -431,7 +458,9 @@ pub enum Target {
 pub enum DockerHost {
     /// `unix:///var/run/docker.sock`, `ssh://user@host` or `tcp://host:2376`.
     Url(String),
+    /// A host with settings of its own.
     Detailed {
+        /// `unix://`, `ssh://` or `tcp://` URL of the host's Docker Engine.
         url: String,
         /// Where this host's proxy listens, when not the environment's `proxy.publish`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -443,12 +472,14 @@ pub enum DockerHost {
 }
 
 impl DockerHost {
+    /// The URL of the host's Docker Engine, however the host is written.
     pub fn url(&self) -> &str {
         match self {
             DockerHost::Url(url) | DockerHost::Detailed { url, .. } => url,
         }
     }
 
+    /// Where this host's proxy listens, when the host says so.
     pub fn publish(&self) -> Option<&str> {
         match self {
             DockerHost::Url(_) => None,
@@ -456,6 +487,7 @@ impl DockerHost {
         }
     }
 
+    /// Where this host's proxy serves `/metrics`, when the host says so.
     pub fn metrics(&self) -> Option<&str> {
         match self {
             DockerHost::Url(_) => None,
@@ -491,6 +523,7 @@ pub struct ProxySettings {
 }
 
 impl ProxySettings {
+    /// Whether nothing is set, so the table is left out when written.
     pub fn is_default(&self) -> bool {
         self == &ProxySettings::default()
     }
@@ -501,7 +534,9 @@ impl ProxySettings {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EcsTarget {
+    /// ECS cluster.
     pub cluster: String,
+    /// AWS region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     /// App → its service, task family, load balancer and sidecars.
@@ -510,15 +545,19 @@ pub struct EcsTarget {
     /// `FARGATE` (default) or `EC2`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launch_type: Option<String>,
+    /// Subnets of the tasks.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subnets: Vec<String>,
+    /// Security groups of the tasks.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub security_groups: Vec<String>,
+    /// Give each task a public IP (awsvpc).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub assign_public_ip: bool,
     /// Task execution role: image pulls, logs and secrets. Required when the environment has secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_role_arn: Option<String>,
+    /// Role of the running task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_role_arn: Option<String>,
     /// Task CPU units, for every app unless the app says otherwise.
@@ -558,6 +597,7 @@ pub enum EcsDeployments {
 }
 
 impl EcsDeployments {
+    /// Whether slipway itself moves the traffic (two services per app and the listener's weights).
     pub fn is_slipway(&self) -> bool {
         *self == EcsDeployments::Slipway
     }
@@ -567,10 +607,13 @@ impl EcsDeployments {
 /// for `[25, 50, 75, 100]`; `None` for other steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NativeCanary {
+    /// Shift the given percent, then the rest.
     Canary(u8),
+    /// Shift the given percent at each step until all of it.
     Linear(u8),
 }
 
+/// The ECS strategy a canary's `steps` come to, if they match one of ECS's own shapes.
 pub fn native_canary(steps: &[u8]) -> Option<NativeCanary> {
     match steps {
         [percent, 100] if *percent < 100 => Some(NativeCanary::Canary(*percent)),
@@ -599,8 +642,10 @@ pub struct EcsApp {
     /// Task definition family; default the service name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family: Option<String>,
+    /// Task CPU units.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<String>,
+    /// Task memory (MiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<String>,
     /// ALB listener whose forward weights slipway moves (blue-green, canary).
@@ -634,13 +679,16 @@ impl Default for Target {
 pub enum Strategy {
     /// Replace containers a few at a time.
     Rolling {
+        /// Extra new containers started above `replicas` at a time.
         #[serde(default = "one")]
         max_surge: u32,
+        /// Old containers that may be stopped before their replacements are healthy. Not both `0`.
         #[serde(default)]
         max_unavailable: u32,
     },
     /// Start the whole new set, switch all traffic, keep the old set for `bake`.
     BlueGreen {
+        /// How long the old set is kept after the switch (for an instant switch back).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         bake: Option<Duration>,
     },
@@ -648,6 +696,7 @@ pub enum Strategy {
     Canary {
         /// Percent of traffic at each step, ending at 100, e.g. `[10, 50, 100]`.
         steps: Vec<u8>,
+        /// Time at each step before the next.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pause: Option<Duration>,
         /// Abort when the new release's error rate exceeds this, e.g. `"1%"`.
@@ -683,6 +732,7 @@ impl Default for Strategy {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestCheck {
+    /// Name shown in reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// `"GET /api/health"` (method and path).
@@ -691,6 +741,7 @@ pub struct TestCheck {
     /// Expected HTTP status; default 200.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<u16>,
+    /// Text the response body must contain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_contains: Option<String>,
     /// JSON pointer → expected value, e.g. `{ "/status" = "ok" }`.
@@ -699,14 +750,19 @@ pub struct TestCheck {
     /// With `run`: the app whose image the one-off container uses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app: Option<String>,
+    /// Command in a one-off container; exit 0 passes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<CommandLine>,
+    /// Command on the host; exit 0 passes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<CommandLine>,
+    /// Time the check may take.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
 }
 
+/// The approval gate of an environment: whether deploys there wait for a person, who may approve
+/// and where.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Approval {
@@ -726,43 +782,57 @@ pub struct Approval {
     pub via: ApprovalVia,
 }
 
+/// Where an environment's approvals are given.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ApprovalVia {
+    /// At a terminal (`slipway approve`) or on the dashboard.
     #[default]
     Anywhere,
+    /// Only on the dashboard of `slipway serve`, by a logged-in approver.
     Server,
 }
 
 impl ApprovalVia {
+    /// Whether approvals may be given anywhere (the default).
     pub fn is_anywhere(&self) -> bool {
         *self == ApprovalVia::Anywhere
     }
 }
 
+/// Commands an environment runs in its apps' containers at fixed moments.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Hooks {
     /// Run after `up`, once the services are healthy (e.g. dev migrations).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after_up: Vec<Hook>,
+    /// Run once per deploy in the new release's first container of the app (first host), after it
+    /// passed its health gate and before it takes traffic (e.g. migrations). A failure rolls the
+    /// release back. Only for apps the deploy includes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub before_deploy: Vec<Hook>,
+    /// Run once the release is live, in the same container. A failure is reported (exit
+    /// non-zero); the release stays live.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after_deploy: Vec<Hook>,
 }
 
+/// One hook: a command run in a container of an app.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Hook {
     /// The app whose container runs the command.
     pub app: String,
+    /// The command; it fails the step when it exits with anything but 0.
     pub run: CommandLine,
 }
 
+/// A notification channel (`[notifications.NAME]`): where events are sent and which.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Notification {
+    /// Kind of channel.
     pub kind: NotificationKind,
     /// Webhook URL, or `env:VAR` to read it from the environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -770,6 +840,7 @@ pub struct Notification {
     /// Email recipients.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub to: Vec<String>,
+    /// Email sender.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
     /// `host:port` of the SMTP server (STARTTLS).
@@ -786,41 +857,55 @@ pub struct Notification {
     pub events: Vec<EventKind>,
 }
 
+/// The kinds of notification channel.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum NotificationKind {
+    /// A Slack incoming webhook.
     Slack,
+    /// A Microsoft Teams workflow webhook (an Adaptive Card).
     Teams,
+    /// Email over SMTP with STARTTLS.
     Email,
+    /// A JSON POST to any URL.
     #[default]
     Webhook,
 }
 
+/// The events channels can be sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum EventKind {
+    /// New base images were pushed.
     BasePublished,
     /// A pipeline's `notify` step: the run got there.
     RunSucceeded,
+    /// A pipeline run failed.
     RunFailed,
+    /// A run waits at an approval gate for a person.
     ApprovalWaiting,
     /// A branch pipeline opened (or updated) a pull request and asked for reviews.
     PullRequestOpened,
+    /// A release went live in an environment.
     Deployed,
+    /// An environment went back to an earlier release.
     RolledBack,
 }
 
+/// A pipeline (`[pipelines.NAME]`): what starts it and the steps it runs.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pipeline {
     /// Default: the pipeline's name when it is `base`, `branch` or `release`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<PipelineKind>,
+    /// What starts it.
     #[serde(default)]
     pub on: Trigger,
     /// Steps in order, e.g. `["build", "push", "up stage", "test stage", "approve", "deploy prod"]`,
     /// or `{ name = "...", run = [...] }` for a command of your own.
     pub steps: Vec<Step>,
+    /// Notification channels (keys of `[notifications]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notify: Vec<String>,
     /// Variables of the runner's environment (`slipway serve`'s or the terminal's) every step of
@@ -830,19 +915,29 @@ pub struct Pipeline {
     pub env: Vec<String>,
 }
 
+/// What a pipeline is for, which decides when it starts and how its runs are scheduled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum PipelineKind {
+    /// Builds, tests and pushes base images; a successful run may start the pipelines that wait
+    /// for published bases.
     Base,
+    /// Runs on branches other than `project.default_branch`, never on it.
     Branch,
+    /// Takes a commit to the environments; one run per pipeline at a time, later ones queue.
     Release,
 }
 
+/// What starts a pipeline on its own.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Trigger {
+    /// Run on a push matching the filter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push: Option<GitFilter>,
+    /// Run when a pull request into a branch matching `branches` is opened or given new commits
+    /// and touches `paths` (since it forked from that branch). The run is of the pull request's
+    /// head commit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<GitFilter>,
     /// Run when a base image is published.
@@ -850,6 +945,7 @@ pub struct Trigger {
     pub base_published: bool,
 }
 
+/// Which changes start a pipeline: branch and path globs.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GitFilter {
@@ -864,6 +960,7 @@ pub struct GitFilter {
     pub ignore_paths: Vec<String>,
 }
 
+/// `[server]`: the settings of `slipway serve`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
@@ -903,11 +1000,13 @@ pub struct ServerSettings {
 }
 
 impl ServerSettings {
+    /// Whether nothing is set, so the table is left out when written.
     pub fn is_default(&self) -> bool {
         *self == ServerSettings::default()
     }
 }
 
+/// `[git]`: the git host pull requests are opened on.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GitHost {
@@ -931,16 +1030,22 @@ pub struct GitHost {
     pub draft: bool,
 }
 
+/// The git hosts slipway can open pull requests on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum GitHostKind {
+    /// GitHub or GitHub Enterprise.
     #[default]
     Github,
+    /// GitLab, hosted or self-managed.
     Gitlab,
+    /// Gitea.
     Gitea,
+    /// Forgejo.
     Forgejo,
 }
 
+/// `[lint]`: the project's choices about `slipway lint`'s rules.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LintSettings {
@@ -955,22 +1060,30 @@ pub struct LintSettings {
     pub official_registries: Vec<String>,
 }
 
+/// How a lint rule's findings count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RuleLevel {
+    /// Fails the lint.
     Error,
+    /// Shown; fails the lint only with `--strict`.
     Warning,
+    /// Shown for information.
     Info,
+    /// Not reported.
     Off,
 }
 
 impl Target {
+    /// Whether this is the default target: the local Docker Engine with the proxy's default
+    /// settings.
     pub fn is_local_docker(&self) -> bool {
         matches!(self, Target::Docker { hosts, proxy, keep_releases: None } if hosts.is_empty() && proxy.is_default())
     }
 }
 
 impl Strategy {
+    /// Whether this is a rolling strategy with its default settings.
     pub fn is_default_rolling(&self) -> bool {
         matches!(
             self,
@@ -983,6 +1096,7 @@ impl Strategy {
 }
 
 impl Approval {
+    /// Whether the gate is as if unwritten (no approval required), so it is left out when written.
     pub fn is_default(&self) -> bool {
         !self.required
             && self.expires.is_none()
@@ -992,12 +1106,14 @@ impl Approval {
 }
 
 impl Hooks {
+    /// Whether there are no hooks.
     pub fn is_empty(&self) -> bool {
         self.after_up.is_empty() && self.before_deploy.is_empty() && self.after_deploy.is_empty()
     }
 }
 
 impl LintSettings {
+    /// Whether nothing is set, so the table is left out when written.
     pub fn is_empty(&self) -> bool {
         self.ignore.is_empty() && self.severity.is_empty() && self.official_registries.is_empty()
     }
@@ -1068,6 +1184,7 @@ kind_or_table!(Target, "target", "{ kind = \"docker\" }", TARGET_SHORTHANDS);
 
 /// The kinds a string alone may name: those whose settings all have defaults.
 pub const STRATEGY_SHORTHANDS: &[&str] = &["rolling", "blue-green"];
+/// The kinds a target may be given by as a string alone.
 pub const TARGET_SHORTHANDS: &[&str] = &["docker"];
 
 fn kind_or_table_schema<T: JsonSchema>(

@@ -6,37 +6,46 @@ use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
 
+/// One step of a field path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Segment {
+    /// A table's key.
     Key(String),
+    /// An array's position, from 0.
     Index(usize),
 }
 
+/// The path of a field from the top of the file, shown as `environments.prod.tests[0].http`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct FieldPath(pub Vec<Segment>);
 
 impl FieldPath {
+    /// The top of the file.
     pub fn root() -> Self {
         FieldPath(Vec::new())
     }
 
+    /// This path with `key` of the table it leads to appended.
     pub fn key(&self, key: &str) -> Self {
         let mut segments = self.0.clone();
         segments.push(Segment::Key(key.to_owned()));
         FieldPath(segments)
     }
 
+    /// This path with position `index` of the array it leads to appended.
     pub fn index(&self, index: usize) -> Self {
         let mut segments = self.0.clone();
         segments.push(Segment::Index(index));
         FieldPath(segments)
     }
 
+    /// The path one step up; `None` at the top.
     pub fn parent(&self) -> Option<FieldPath> {
         let (_, rest) = self.0.split_last()?;
         Some(FieldPath(rest.to_vec()))
     }
 
+    /// Whether this is the top of the file.
     pub fn is_root(&self) -> bool {
         self.0.is_empty()
     }

@@ -1247,9 +1247,6 @@ pub fn url_password(value: &str) -> Option<&str> {
     (!password.is_empty()).then_some(password)
 }
 
-/// Whether an environment key names a secret (`DB_PASSWORD`, `apiKey`, `GITHUB_TOKEN`), judged
-/// by whole words so that `TOKENIZERS_PARALLELISM` is not one and `POSTGRES_PASSWORD_FILE` (a
-/// path to a secret) is not either.
 /// The words of a variable's name, upper-cased: split at anything not a letter or digit and
 /// where camelCase turns upper (`dbPassword_FILE` → `DB`, `PASSWORD`, `FILE`).
 pub fn key_words(key: &str) -> Vec<String> {
@@ -1272,6 +1269,9 @@ pub fn key_words(key: &str) -> Vec<String> {
     words
 }
 
+/// Whether an environment key names a secret (`DB_PASSWORD`, `apiKey`, `GITHUB_TOKEN`), judged
+/// by whole words so that `TOKENIZERS_PARALLELISM` is not one and `POSTGRES_PASSWORD_FILE` (a
+/// path to a secret) is not either.
 pub fn looks_secret(key: &str) -> bool {
     let words = key_words(key);
     if words.last().is_some_and(|w| {

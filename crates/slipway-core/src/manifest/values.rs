@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize, Serializer};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum CommandLine {
+    /// Run by `/bin/sh -c`.
     Shell(String),
+    /// Run as is, the first element being the program.
     Exec(Vec<String>),
 }
 
@@ -80,6 +82,8 @@ impl JsonSchema for CommandLine {
 pub struct Duration(pub std::time::Duration);
 
 impl Duration {
+    /// Reads `500ms`, `30s`, `2m`, `1h30m` (units `ms`, `s`, `m`, `h`, `d`); the error says how to
+    /// write one.
     pub fn parse(text: &str) -> Result<Self, String> {
         let bad = || {
             format!(
@@ -163,6 +167,7 @@ impl JsonSchema for Duration {
 pub struct Percent(pub f64);
 
 impl Percent {
+    /// Reads `"1%"`, `"0.5%"` or a number from 0 to 100; the error says what is allowed.
     pub fn parse(text: &str) -> Result<Self, String> {
         let number = text.trim().trim_end_matches('%').trim();
         match number.parse::<f64>() {
@@ -230,15 +235,20 @@ impl JsonSchema for Percent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Step {
+    /// A built-in step, e.g. `"deploy prod"`.
     Builtin(String),
+    /// A command of your own.
     Run(RunStep),
 }
 
+/// A step that runs a command of your own.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunStep {
+    /// Shown in the run's steps; default the command.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The command.
     pub run: CommandLine,
     /// Variables of the runner's environment this step gets besides the ones slipway gives
     /// each step, e.g. `["SMOKE_TOKEN"]`. Never the server's own secrets.

@@ -12,10 +12,16 @@ pub enum Action {
     /// `slipway ARGS...` in the project.
     Slipway(Vec<String>),
     /// `slipway deploy ENV`, confirmed by the run's approval when the environment needs one.
-    Deploy { environment: String },
+    Deploy {
+        /// The environment deployed to.
+        environment: String,
+    },
     /// A gate: the run waits for a person. Guards the environment it names (`approve prod`),
     /// else that of the next deploy or promote.
-    Approve { environment: Option<String> },
+    Approve {
+        /// The environment the gate guards, when it is known.
+        environment: Option<String>,
+    },
     /// Tells the pipeline's channels how the run went so far.
     Notify,
     /// A command of the project's own, run in the project's directory.
