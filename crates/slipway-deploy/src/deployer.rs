@@ -10,6 +10,7 @@ use slipway_core::manifest::Target;
 use slipway_core::terminal::printable;
 
 use crate::ecs::{AppStatus, EcsRollout};
+use crate::live::LiveContainer;
 use crate::rollout::{Context, DeployRequest, Rollout};
 use crate::status::HostStatus;
 use crate::store::Release;
@@ -55,6 +56,133 @@ impl<'a> Deployer<'a> {
             Target::Ecs(_) => Deployer::Ecs(Box::new(EcsRollout::new(ctx).await?)),
             Target::Docker { .. } => Deployer::Docker(Box::new(Rollout::new(ctx).await?)),
         })
+    }
+
+    /// The containers of the live release on the environment's hosts (of `app` only, when
+    /// given). On ECS: an error that says what to use instead.
+    pub async fn live_containers(&self, app: Option<&str>) -> Result<Vec<LiveContainer>> {
+        let rollout = match self {
+            Deployer::Docker(rollout) => rollout,
+            Deployer::Ecs(rollout) => {
+                let cluster = rollout.cluster();
+                return Err(DeployError::Plan(format!(
+                    "`{}` runs on ECS: enter a task with `aws ecs execute-command --cluster {cluster} --task TASK --container {} --interactive --command /bin/sh` (the service needs enableExecuteCommand), and read its logs in CloudWatch Logs, group /ecs/{cluster}",
+                    rollout.environment(),
+                    app.unwrap_or("APP")
+                )));
+            }
+        };
+        let environment = rollout.environment().to_owned();
+        let live = rollout.store().live(&environment)?.ok_or_else(|| {
+            DeployError::Plan(format!(
+                "`{environment}` has no live release: deploy it first (`slipway deploy {environment}`)"
+            ))
+        })?;
+        if let Some(app) = app
+            && !live.apps.contains_key(app)
+        {
+            let runs: Vec<&str> = live.apps.keys().map(String::as_str).collect();
+            return Err(DeployError::Plan(format!(
+                "the live release {} of `{environment}` does not run `{app}`; it runs {}",
+                live.name(),
+                runs.join(", ")
+            )));
+        }
+        let statuses = crate::status::on_hosts(
+            rollout.hosts(),
+            rollout.proxy_plan(),
+            rollout.manifest(),
+            &environment,
+        )
+        .await?;
+        Ok(crate::live::select(&statuses, &live, app))
+    }
+
+    /// Runs `command` in a running container of `app`'s live release (on the first host that
+    /// has one) and returns which container it ran in, with its exit code and output.
+    pub async fn exec(
+        &self,
+        app: &str,
+        command: &[String],
+    ) -> Result<(LiveContainer, slipway_docker::Finished)> {
+        let containers = self.live_containers(Some(app)).await?;
+        let Deployer::Docker(rollout) = self else {
+            unreachable!("live_containers refuses ECS");
+        };
+        let Some(container) = containers.into_iter().find(|c| c.running) else {
+            return Err(DeployError::Plan(format!(
+                "no container of `{app}` of the live release is running on any host of `{}`: see `slipway status {}`",
+                rollout.environment(),
+                rollout.environment()
+            )));
+        };
+        let finished = rollout.hosts()[container.host_index]
+            .engine
+            .exec(&container.container, command)
+            .await?;
+        Ok((container, finished))
+    }
+
+    /// The logs of the live release's containers on every host (of `app` only, when given):
+    /// the last `tail` lines of each, then, with `follow`, what they write until they stop.
+    /// Each line goes to `line` with its label, `host/container`.
+    pub async fn logs(
+        &self,
+        app: Option<&str>,
+        tail: usize,
+        follow: bool,
+        line: &mut (dyn FnMut(&str, &str) + Send),
+    ) -> Result<()> {
+        let containers = self.live_containers(app).await?;
+        let Deployer::Docker(rollout) = self else {
+            unreachable!("live_containers refuses ECS");
+        };
+        let label = |c: &LiveContainer| format!("{}/{}", c.host, c.container);
+        if !follow {
+            for container in &containers {
+                let engine = &rollout.hosts()[container.host_index].engine;
+                let label = label(container);
+                for text in engine.last_logs(&container.container, tail).await.lines() {
+                    line(&label, text);
+                }
+            }
+            return Ok(());
+        }
+        // Every host is followed at once; their lines meet in one channel.
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<(String, String)>();
+        let follows: Vec<_> = rollout
+            .hosts()
+            .iter()
+            .enumerate()
+            .map(|(index, host)| {
+                let listed: Vec<(String, String)> = containers
+                    .iter()
+                    .filter(|c| c.host_index == index)
+                    .map(|c| (c.container.clone(), label(c)))
+                    .collect();
+                let sender = sender.clone();
+                async move {
+                    if listed.is_empty() {
+                        return Ok(());
+                    }
+                    let mut send = |label: &str, text: &str| {
+                        let _ = sender.send((label.to_owned(), text.to_owned()));
+                    };
+                    host.engine.follow_logs(&listed, tail, &mut send).await
+                }
+            })
+            .collect();
+        drop(sender);
+        let printed = async {
+            while let Some((label, text)) = receiver.recv().await {
+                line(&label, &text);
+            }
+        };
+        let (results, ()) = tokio::join!(futures_util::future::join_all(follows), printed);
+        for result in results {
+            result?;
+        }
+        Ok(())
     }
 
     /// Where the apps run, for people: a URL, or the ECS cluster.

@@ -16,6 +16,7 @@ mod ecs_target;
 pub mod execute;
 pub mod host;
 pub mod identity;
+pub mod live;
 pub mod lock;
 pub mod rollout;
 pub mod status;

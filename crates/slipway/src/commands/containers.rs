@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use slipway_docker::{checks, running};
 
+use super::deploy::with_deployer;
 use super::environment::check_environment;
 use super::project::Project;
 use super::{Output, with_engine};
@@ -126,6 +127,24 @@ pub struct LogsArgs {
 pub fn run_logs(args: LogsArgs) -> Result<ExitCode> {
     let project = Project::find(&args.project)?;
     check_environment(&project, &args.environment)?;
+    if deployed(&project, &args.environment)? {
+        with_deployer(
+            &project,
+            &args.environment,
+            Output::Json,
+            false,
+            async |d| {
+                Ok(d.logs(
+                    args.name.as_deref(),
+                    args.tail,
+                    args.follow,
+                    &mut |label, line| println!("{label} | {line}"),
+                )
+                .await?)
+            },
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
     with_engine(async |engine| {
         running::logs(
             engine,
@@ -158,6 +177,50 @@ pub struct ExecArgs {
 pub fn run_exec(args: ExecArgs) -> Result<ExitCode> {
     let project = Project::find(&args.project)?;
     check_environment(&project, &args.environment)?;
+    let finished = if deployed(&project, &args.environment)? {
+        with_deployer(
+            &project,
+            &args.environment,
+            Output::Json,
+            false,
+            async |d| Ok(d.exec(&args.name, &args.command).await?.1),
+        )
+        .with_context(|| {
+            format!(
+                "running a command in `{}` of `{}`",
+                args.name, args.environment
+            )
+        })?
+    } else {
+        exec_in_up(&project, &args)?
+    };
+    print!("{}", finished.output);
+    Ok(ExitCode::from(
+        u8::try_from(finished.exit_code.clamp(0, 255)).unwrap_or(1),
+    ))
+}
+
+/// Whether `environment` is deployed (it runs on ECS, or a release of it is live on its hosts):
+/// then `exec` and `logs` go to the live release's containers, wherever they run, instead of
+/// the containers `up` started on this engine.
+fn deployed(project: &Project, environment: &str) -> Result<bool> {
+    if matches!(
+        project.manifest.environment(environment)?.target,
+        slipway_core::manifest::Target::Ecs(_)
+    ) {
+        return Ok(true);
+    }
+    let path = slipway_history::releases::path(&project.state_dir());
+    if !path.exists() {
+        return Ok(false);
+    }
+    Ok(slipway_history::ReleaseStore::open(&path)?
+        .live(environment)?
+        .is_some())
+}
+
+/// `exec` in a container `up` started.
+fn exec_in_up(project: &Project, args: &ExecArgs) -> Result<slipway_docker::Finished> {
     let container = slipway_docker::environment::container_name(
         &project.manifest,
         &args.environment,
@@ -170,8 +233,5 @@ pub fn run_exec(args: ExecArgs) -> Result<ExitCode> {
                 args.environment
             )
         })?;
-    print!("{}", finished.output);
-    Ok(ExitCode::from(
-        u8::try_from(finished.exit_code.clamp(0, 255)).unwrap_or(1),
-    ))
+    Ok(finished)
 }

@@ -80,7 +80,7 @@ pub fn actor() -> String {
 
 /// Runs `work` with the environment's deployer. `render` says whether it needs the config
 /// (deploys start containers with it; a status on Docker hosts only reads what runs).
-fn with_deployer<T>(
+pub(super) fn with_deployer<T>(
     project: &Project,
     environment: &str,
     output: Output,

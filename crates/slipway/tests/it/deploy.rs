@@ -348,6 +348,27 @@ fn a_deploy_replaces_only_the_apps_whose_image_config_or_settings_changed() {
     };
     deploy_json(&[]);
     let (api_before, web_before) = (containers("api"), containers("web"));
+    // A deployed environment's containers are named per release: exec finds the live one.
+    let exec = run(slipway(&shop).args([
+        "exec",
+        "prod",
+        "api",
+        "--",
+        "sh",
+        "-c",
+        "echo inside; exit 3",
+    ]));
+    assert_eq!(exec.code, 3, "{}", exec.stderr);
+    assert_eq!(exec.stdout.trim(), "inside");
+    let unknown = run(slipway(&shop).args(["exec", "prod", "cart", "--", "true"]));
+    assert_ne!(unknown.code, 0);
+    assert!(
+        unknown
+            .stderr
+            .contains("does not run `cart`; it runs api, web"),
+        "{}",
+        unknown.stderr
+    );
 
     // Only the web app's files change: only web is replaced, api keeps its containers.
     let page = shop.join("app/web/index.html");
@@ -924,6 +945,34 @@ fn rolling_goes_host_by_host_on_two_engines_without_a_failed_request() {
             "two replicas, one weight each"
         );
     }
+    // `logs` reads the live release's containers on both hosts, labelled host/container; `exec`
+    // enters one of them and returns the command's exit code.
+    let logs = run(slipway(&shop).args(["logs", "prod", "web", "--tail", "20"]));
+    assert_eq!(logs.code, 0, "{}", logs.stderr);
+    for status in hosts {
+        let name = status["host"].as_str().unwrap();
+        let container = status["apps"]["web"][0]["containers"][0]["name"]
+            .as_str()
+            .unwrap();
+        assert!(
+            logs.stdout
+                .lines()
+                .any(|l| l.starts_with(&format!("{name}/{container} | "))),
+            "no line of {name}/{container}: {}",
+            logs.stdout
+        );
+    }
+    let exec = run(slipway(&shop).args([
+        "exec",
+        "prod",
+        "web",
+        "--",
+        "sh",
+        "-c",
+        "cat /srv/www/index.html; exit 7",
+    ]));
+    assert_eq!(exec.code, 7, "{}", exec.stderr);
+    assert!(exec.stdout.contains("second release"), "{}", exec.stdout);
     let _ = std::process::Command::new("docker")
         .args(["-H", &host_two, "rm", "-f"])
         .args(hosts.iter().flat_map(|h| {
