@@ -123,6 +123,58 @@ impl<'a> Deployer<'a> {
         Ok((container, finished))
     }
 
+    /// Runs `command` to its end in a fresh container of `app`'s live release: its image and
+    /// config, made like one of its running containers on the first host that has one, on the
+    /// environment's internal network (its services) and taking no traffic. Its output goes to
+    /// `output` as it comes; the container is removed and its exit code returned.
+    pub async fn run(
+        &self,
+        app: &str,
+        command: &[String],
+        output: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<i64> {
+        let containers = self.live_containers(Some(app)).await?;
+        let Deployer::Docker(rollout) = self else {
+            unreachable!("live_containers refuses ECS");
+        };
+        let environment = rollout.environment();
+        let Some(template) = containers.into_iter().find(|c| c.running) else {
+            return Err(DeployError::Plan(format!(
+                "no container of `{app}` of the live release is running on any host of `{environment}`: see `slipway status {environment}`"
+            )));
+        };
+        let manifest = rollout.manifest();
+        let name = format!(
+            "{}-run-{}-{}",
+            template.container,
+            std::process::id(),
+            slipway_core::time::now()
+        );
+        let labels = std::collections::HashMap::from([
+            (
+                slipway_docker::environment::LABEL_PROJECT.to_owned(),
+                manifest.project.name.clone(),
+            ),
+            (
+                slipway_docker::environment::LABEL_ENVIRONMENT.to_owned(),
+                environment.to_owned(),
+            ),
+            ("dev.slipway.one-off".to_owned(), app.to_owned()),
+        ]);
+        let code = rollout.hosts()[template.host_index]
+            .engine
+            .run_like(
+                &template.container,
+                &name,
+                &slipway_docker::environment::internal_network(manifest, environment),
+                command,
+                labels,
+                output,
+            )
+            .await?;
+        Ok(code)
+    }
+
     /// The logs of the live release's containers on every host (of `app` only, when given):
     /// the last `tail` lines of each, then, with `follow`, what they write until they stop.
     /// Each line goes to `line` with its label, `host/container`.

@@ -333,6 +333,93 @@ impl Engine {
         self.remove(name).await
     }
 
+    /// Runs `command` to its end in a new container `name` made like the container `template`
+    /// (its image, entrypoint, environment, user, working directory and mounts, which hold its
+    /// secret files), on `network` only and under none of the template's names there, so it
+    /// takes none of its traffic. Each chunk of its output goes to `output` as it comes; the
+    /// container is removed afterwards, and its exit code returned.
+    pub async fn run_like(
+        &self,
+        template: &str,
+        name: &str,
+        network: &str,
+        command: &[String],
+        labels: HashMap<String, String>,
+        output: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<i64> {
+        let inspected = self
+            .docker
+            .inspect_container(template, None)
+            .await
+            .map_err(engine)?;
+        let config = inspected.config.unwrap_or_default();
+        let binds = inspected.host_config.and_then(|h| h.binds);
+        let body = ContainerCreateBody {
+            image: config.image,
+            entrypoint: config.entrypoint,
+            cmd: Some(command.to_vec()),
+            env: config.env,
+            user: config.user,
+            working_dir: config.working_dir,
+            labels: Some(labels),
+            tty: Some(false),
+            host_config: Some(HostConfig {
+                binds,
+                network_mode: Some(network.to_owned()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        self.docker
+            .create_container(
+                Some(CreateContainerOptionsBuilder::default().name(name).build()),
+                body,
+            )
+            .await
+            .map_err(engine)?;
+        let ran = self.stream_to_end(name, output).await;
+        let _ = self.remove(name).await;
+        ran
+    }
+
+    /// Starts the created container `name`, passes on its output until it stops, and returns
+    /// its exit code.
+    async fn stream_to_end(
+        &self,
+        name: &str,
+        output: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<i64> {
+        self.docker
+            .start_container(name, None)
+            .await
+            .map_err(engine)?;
+        let mut logs = self.docker.logs(
+            name,
+            Some(
+                LogsOptionsBuilder::default()
+                    .stdout(true)
+                    .stderr(true)
+                    .follow(true)
+                    .build(),
+            ),
+        );
+        while let Some(item) = logs.next().await {
+            output(&item.map_err(engine)?.to_string());
+        }
+        let mut exit_code = 0;
+        let mut waits = self.docker.wait_container(name, None);
+        while let Some(item) = waits.next().await {
+            match item {
+                Ok(response) => exit_code = response.status_code,
+                Err(bollard::errors::Error::DockerContainerWaitError { code, .. }) => {
+                    exit_code = code
+                }
+                Err(error) => return Err(engine(error)),
+            }
+        }
+        Ok(exit_code)
+    }
+
     /// Removes the container `name`, running or not, and wipes its secret files; a missing
     /// container is fine.
     pub async fn remove(&self, name: &str) -> Result<()> {

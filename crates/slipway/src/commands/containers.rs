@@ -1,4 +1,4 @@
-//! Commands on an environment's running containers: `ps`, `logs`, `exec` and `test`.
+//! Commands on an environment's running containers: `ps`, `logs`, `exec`, `run` and `test`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -197,6 +197,55 @@ pub fn run_exec(args: ExecArgs) -> Result<ExitCode> {
     print!("{}", finished.output);
     Ok(ExitCode::from(
         u8::try_from(finished.exit_code.clamp(0, 255)).unwrap_or(1),
+    ))
+}
+
+/// Run a command in a fresh container of an app's live release, and return its exit code.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "A one-off task: a new container from the live release's image and config (its environment, its secret files, the environment's services), which takes no traffic and is removed when the command ends. Its output is streamed; slipway exits with the command's exit code.\n\nExamples:\n  slipway run prod api -- python3 -m api.migrate\n  slipway run prod api -- python3 -m api.report --since yesterday"
+)]
+pub struct RunArgs {
+    environment: String,
+    app: String,
+    #[arg(last = true, required = true)]
+    command: Vec<String>,
+    #[arg(long, default_value = ".")]
+    project: PathBuf,
+}
+
+pub fn run_one_off(args: RunArgs) -> Result<ExitCode> {
+    use std::io::Write;
+    let project = Project::find(&args.project)?;
+    check_environment(&project, &args.environment)?;
+    if !deployed(&project, &args.environment)? {
+        anyhow::bail!(
+            "`{}` has no live release to run `{}` from: deploy it first (`slipway deploy {}`), or use `slipway exec {} {}` on what `up` started",
+            args.environment,
+            args.app,
+            args.environment,
+            args.environment,
+            args.app
+        );
+    }
+    let code = with_deployer(
+        &project,
+        &args.environment,
+        Output::Json,
+        false,
+        async |d| {
+            let mut stdout = std::io::stdout();
+            let mut show = |chunk: &str| {
+                // A reader that went away does not stop the task: it runs to its end unread.
+                let _ = stdout.write_all(chunk.as_bytes());
+                let _ = stdout.flush();
+            };
+            Ok(d.run(&args.app, &args.command, &mut show).await?)
+        },
+    )
+    .with_context(|| format!("running a one-off `{}` of `{}`", args.app, args.environment))?;
+    Ok(ExitCode::from(
+        u8::try_from(code.clamp(0, 255)).unwrap_or(1),
     ))
 }
 

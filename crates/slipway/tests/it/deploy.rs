@@ -360,6 +360,46 @@ fn a_deploy_replaces_only_the_apps_whose_image_config_or_settings_changed() {
     ]));
     assert_eq!(exec.code, 3, "{}", exec.stderr);
     assert_eq!(exec.stdout.trim(), "inside");
+    // A one-off task: a fresh container of the live release with its config, beside its
+    // database, its output streamed and its exit code returned; nothing of it is left.
+    let task = run(slipway(&shop).args([
+        "run",
+        "prod",
+        "api",
+        "--",
+        "python3",
+        "-c",
+        "import os, socket, sys; socket.create_connection(('db', 5432), 5).close(); print('env', os.environ['APP_ENV']); sys.exit(4)",
+    ]));
+    assert_eq!(task.code, 4, "{}", task.stderr);
+    assert_eq!(task.stdout.trim(), "env prod");
+    let left = Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            "label=dev.slipway.one-off",
+            "--format",
+            "{{.Names}}",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&left.stdout).contains("-run-"),
+        "the one-off container is removed"
+    );
+    assert_eq!(
+        containers("api"),
+        api_before,
+        "the task took no replica's place"
+    );
+    let nothing_live = run(slipway(&shop).args(["run", "stage", "api", "--", "true"]));
+    assert_ne!(nothing_live.code, 0);
+    assert!(
+        nothing_live.stderr.contains("`stage` has no live release"),
+        "{}",
+        nothing_live.stderr
+    );
     let unknown = run(slipway(&shop).args(["exec", "prod", "cart", "--", "true"]));
     assert_ne!(unknown.code, 0);
     assert!(
