@@ -124,11 +124,17 @@ impl<'a> Deployer<'a> {
 
 /// `--image APP=REF` arguments as app → reference.
 pub fn parse_images(items: &[String]) -> Result<BTreeMap<String, String>> {
+    parse_images_like(items, "127.0.0.1:5000/shop/api@sha256:...")
+}
+
+/// [`parse_images`], with `example` as the reference an error shows (an ECR repository for the
+/// ECS commands).
+pub fn parse_images_like(items: &[String], example: &str) -> Result<BTreeMap<String, String>> {
     let mut images = BTreeMap::new();
     for item in items {
         let Some((app, reference)) = item.split_once('=') else {
             return Err(DeployError::Plan(format!(
-                "--image {item}: write APP=REF, e.g. api=127.0.0.1:5000/shop/api@sha256:..."
+                "--image {item}: write APP=REF, e.g. api={example}"
             )));
         };
         images.insert(app.to_owned(), reference.to_owned());
@@ -338,6 +344,10 @@ mod tests {
         assert_eq!(images["api"], "127.0.0.1:5000/shop/api@sha256:ab");
         let error = parse_images(&["api".into()]).unwrap_err().to_string();
         assert!(error.contains("write APP=REF"), "{error}");
+        let error = parse_images_like(&["api".into()], "REPO@sha256:...")
+            .unwrap_err()
+            .to_string();
+        assert!(error.ends_with("e.g. api=REPO@sha256:..."), "{error}");
         assert_eq!(parse_release_id("r12").unwrap(), 12);
         assert_eq!(parse_release_id("12").unwrap(), 12);
         let error = parse_release_id("latest").unwrap_err().to_string();

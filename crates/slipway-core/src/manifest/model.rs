@@ -956,6 +956,11 @@ pub enum RuleLevel {
 }
 
 impl Target {
+    /// Whether it is Amazon ECS (else Docker hosts).
+    pub fn is_ecs(&self) -> bool {
+        matches!(self, Target::Ecs(_))
+    }
+
     pub fn is_local_docker(&self) -> bool {
         matches!(self, Target::Docker { hosts, proxy, keep_releases: None } if hosts.is_empty() && proxy.is_default())
     }

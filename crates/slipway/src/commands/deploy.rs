@@ -124,10 +124,7 @@ pub(crate) fn with_ecs_rollout<T>(
 }
 
 fn on_ecs(project: &Project, environment: &str) -> bool {
-    matches!(
-        project.manifest.environments[environment].target,
-        slipway_core::manifest::Target::Ecs(_)
-    )
+    project.manifest.environments[environment].target.is_ecs()
 }
 
 /// Asks at the terminal when the environment requires approval and `--yes` was not given.
