@@ -323,6 +323,27 @@ pub fn rollback_notice(project: &str, environment: &str, release: &Release) -> N
     )
 }
 
+/// What `slipway deploy` asks of `environment`: the apps named (all when none), the
+/// `--image APP=REF` arguments, a `--strategy` kind over the environment's strategy (its
+/// settings kept when it is of that kind), or the interrupted deploy finished.
+pub fn deploy_request(
+    manifest: &slipway_core::Manifest,
+    environment: &str,
+    apps: Vec<String>,
+    images: &[String],
+    strategy: Option<slipway_core::manifest::StrategyKind>,
+    resume: bool,
+) -> Result<DeployRequest> {
+    let configured = &manifest.environments[environment].strategy;
+    Ok(DeployRequest {
+        apps,
+        images: parse_images(images)?,
+        strategy: strategy
+            .map(|kind| slipway_core::manifest::Strategy::overridden(configured, kind)),
+        resume,
+    })
+}
+
 /// The apps a deploy takes from the local build (not named by `--image`), of those it deploys.
 pub fn local_apps(manifest: &slipway_core::Manifest, request: &DeployRequest) -> Vec<String> {
     manifest
@@ -337,6 +358,33 @@ pub fn local_apps(manifest: &slipway_core::Manifest, request: &DeployRequest) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deploy_request_overrides_the_strategy_and_reads_the_images() {
+        let manifest = slipway_core::manifest::load_manifest(
+            "schema = 1\n[project]\nname = \"shop\"\n[environments.prod]\nstrategy = { kind = \"canary\", steps = [10, 100] }\n",
+        )
+        .unwrap();
+        let request = deploy_request(
+            &manifest,
+            "prod",
+            vec!["api".into()],
+            &["api=127.0.0.1:5000/shop/api@sha256:ab".into()],
+            Some(slipway_core::manifest::StrategyKind::Canary),
+            false,
+        )
+        .unwrap();
+        assert_eq!(request.apps, ["api"]);
+        assert_eq!(request.images["api"], "127.0.0.1:5000/shop/api@sha256:ab");
+        assert_eq!(
+            format!("{:?}", request.strategy),
+            format!("{:?}", Some(&manifest.environments["prod"].strategy)),
+            "a canary override of a canary keeps its steps"
+        );
+        let plain = deploy_request(&manifest, "prod", vec![], &[], None, true).unwrap();
+        assert!(plain.strategy.is_none() && plain.resume);
+        assert!(deploy_request(&manifest, "prod", vec![], &["api".into()], None, false).is_err());
+    }
 
     #[test]
     fn arguments_are_read_or_refused_with_what_to_write() {
