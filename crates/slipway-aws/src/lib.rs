@@ -11,6 +11,7 @@
 pub mod ecr;
 pub mod ecs;
 pub mod import;
+pub mod import_files;
 pub mod metrics;
 pub mod scaffold;
 pub mod secrets;
@@ -43,6 +44,17 @@ pub enum AwsError {
     /// Files or settings that cannot become what AWS needs, described by the text.
     #[error("{0}")]
     Plan(String),
+    /// A file or directory of the project could not be read, created or written.
+    #[error("{action} {}", path.display())]
+    File {
+        /// `reading`, `creating` or `writing`.
+        action: &'static str,
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// The outcome of an AWS operation.

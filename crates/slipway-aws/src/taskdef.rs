@@ -325,6 +325,55 @@ pub fn diff_lines(old: &str, new: &str) -> Vec<String> {
     out
 }
 
+/// What a deploy would change in one app's task definition, against what its service runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppDiff {
+    /// The app.
+    pub app: String,
+    /// The service it runs as (the live colour's, when it has two).
+    pub service: String,
+    /// Whether the service runs a task definition now.
+    pub exists: bool,
+    /// Whether anything would change.
+    pub changed: bool,
+    /// The changed lines, `-`/`+` prefixed (every line, `+`, when the service does not exist).
+    pub diff: Vec<String>,
+}
+
+/// The tag every registration carries, which always differs and says nothing about what runs.
+const RELEASE_TAG: &str = "slipway:release";
+
+/// What registering `planned` for `app` would change against `running`, the task definition
+/// `service` runs now (`None` when it runs none); the release tag is left out of both.
+pub fn diff_app(
+    app: &str,
+    service: &str,
+    mut planned: TaskDefinition,
+    running: Option<TaskDefinition>,
+) -> serde_json::Result<AppDiff> {
+    let strip = |d: &mut TaskDefinition| d.tags.retain(|t| t.key != RELEASE_TAG);
+    strip(&mut planned);
+    let new = serde_json::to_string_pretty(&planned)?;
+    let old = match running.clone() {
+        Some(mut running) => {
+            strip(&mut running);
+            serde_json::to_string_pretty(&running)?
+        }
+        None => String::new(),
+    };
+    let diff: Vec<String> = diff_lines(&old, &new)
+        .into_iter()
+        .filter(|l| !l.starts_with("  "))
+        .collect();
+    Ok(AppDiff {
+        app: app.to_owned(),
+        service: service.to_owned(),
+        exists: running.is_some(),
+        changed: !diff.is_empty(),
+        diff,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,5 +430,52 @@ mod tests {
     fn diff_shows_changed_lines_only_as_changes() {
         let lines = diff_lines("a\nb\nc\n", "a\nB\nc\nd\n");
         assert_eq!(lines, ["  a", "- b", "+ B", "  c", "+ d"]);
+    }
+
+    fn definition(image: &str, release: &str) -> TaskDefinition {
+        serde_json::from_value(serde_json::json!({
+            "family": "shop-prod-api",
+            "networkMode": "awsvpc",
+            "requiresCompatibilities": ["FARGATE"],
+            "containerDefinitions": [{"name": "api", "image": image, "essential": true}],
+            "tags": [{"key": "slipway:release", "value": release}],
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_diff_ignores_the_release_tag_and_shows_only_changed_lines() {
+        let same = diff_app(
+            "api",
+            "shop-prod-api",
+            definition("shop/api@sha256:1", "r2"),
+            Some(definition("shop/api@sha256:1", "r1")),
+        )
+        .unwrap();
+        assert!(
+            same.exists && !same.changed && same.diff.is_empty(),
+            "{same:?}"
+        );
+        let changed = diff_app(
+            "api",
+            "shop-prod-api",
+            definition("shop/api@sha256:2", "r2"),
+            Some(definition("shop/api@sha256:1", "r1")),
+        )
+        .unwrap();
+        assert!(changed.changed);
+        assert_eq!(changed.diff.len(), 2, "{:?}", changed.diff);
+        assert!(changed.diff[0].starts_with("- ") && changed.diff[0].contains("sha256:1"));
+        assert!(changed.diff[1].starts_with("+ ") && changed.diff[1].contains("sha256:2"));
+        let new = diff_app(
+            "api",
+            "shop-prod-api",
+            definition("shop/api@sha256:2", "r2"),
+            None,
+        )
+        .unwrap();
+        assert!(!new.exists && new.changed);
+        assert!(new.diff.iter().all(|l| l.starts_with("+ ")));
+        assert!(!new.diff.iter().any(|l| l.contains("slipway:release")));
     }
 }

@@ -304,11 +304,17 @@ impl<'a> Deployer<'a> {
 
 /// `--image APP=REF` arguments as app → reference.
 pub fn parse_images(items: &[String]) -> Result<BTreeMap<String, String>> {
+    parse_images_like(items, "127.0.0.1:5000/shop/api@sha256:...")
+}
+
+/// [`parse_images`], with `example` as the reference an error shows (an ECR repository for the
+/// ECS commands).
+pub fn parse_images_like(items: &[String], example: &str) -> Result<BTreeMap<String, String>> {
     let mut images = BTreeMap::new();
     for item in items {
         let Some((app, reference)) = item.split_once('=') else {
             return Err(DeployError::Plan(format!(
-                "--image {item}: write APP=REF, e.g. api=127.0.0.1:5000/shop/api@sha256:..."
+                "--image {item}: write APP=REF, e.g. api={example}"
             )));
         };
         images.insert(app.to_owned(), reference.to_owned());
@@ -497,6 +503,29 @@ pub fn rollback_notice(project: &str, environment: &str, release: &Release) -> N
     )
 }
 
+/// What `slipway deploy` asks of `environment`: the apps named (all when none), the
+/// `--image APP=REF` arguments, a `--strategy` kind over the environment's strategy (its
+/// settings kept when it is of that kind), or the interrupted deploy finished.
+pub fn deploy_request(
+    manifest: &slipway_core::Manifest,
+    environment: &str,
+    apps: Vec<String>,
+    images: &[String],
+    strategy: Option<slipway_core::manifest::StrategyKind>,
+    resume: bool,
+    force: bool,
+) -> Result<DeployRequest> {
+    let configured = &manifest.environment(environment)?.environment.strategy;
+    Ok(DeployRequest {
+        apps,
+        images: parse_images(images)?,
+        strategy: strategy
+            .map(|kind| slipway_core::manifest::Strategy::overridden(configured, kind)),
+        resume,
+        force,
+    })
+}
+
 /// The apps a deploy takes from the local build (not named by `--image`), of those it deploys.
 pub fn local_apps(manifest: &slipway_core::Manifest, request: &DeployRequest) -> Vec<String> {
     manifest
@@ -513,11 +542,58 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_deploy_request_overrides_the_strategy_and_reads_the_images() {
+        let manifest = slipway_core::manifest::load_manifest(
+            "schema = 1\n[project]\nname = \"shop\"\n[environments.prod]\nstrategy = { kind = \"canary\", steps = [10, 100] }\n",
+        )
+        .unwrap();
+        let request = deploy_request(
+            &manifest,
+            "prod",
+            vec!["api".into()],
+            &["api=127.0.0.1:5000/shop/api@sha256:ab".into()],
+            Some(slipway_core::manifest::StrategyKind::Canary),
+            false,
+            false,
+        )
+        .unwrap();
+        assert_eq!(request.apps, ["api"]);
+        assert_eq!(request.images["api"], "127.0.0.1:5000/shop/api@sha256:ab");
+        assert_eq!(
+            format!("{:?}", request.strategy),
+            format!("{:?}", Some(&manifest.environments["prod"].strategy)),
+            "a canary override of a canary keeps its steps"
+        );
+        let plain = deploy_request(&manifest, "prod", vec![], &[], None, true, false).unwrap();
+        assert!(plain.strategy.is_none() && plain.resume && !plain.force);
+        assert!(
+            deploy_request(
+                &manifest,
+                "prod",
+                vec![],
+                &["api".into()],
+                None,
+                false,
+                false
+            )
+            .is_err()
+        );
+        let unknown = deploy_request(&manifest, "prdo", vec![], &[], None, false, false)
+            .unwrap_err()
+            .to_string();
+        assert!(unknown.contains("prod"), "{unknown}");
+    }
+
+    #[test]
     fn arguments_are_read_or_refused_with_what_to_write() {
         let images = parse_images(&["api=127.0.0.1:5000/shop/api@sha256:ab".into()]).unwrap();
         assert_eq!(images["api"], "127.0.0.1:5000/shop/api@sha256:ab");
         let error = parse_images(&["api".into()]).unwrap_err().to_string();
         assert!(error.contains("write APP=REF"), "{error}");
+        let error = parse_images_like(&["api".into()], "REPO@sha256:...")
+            .unwrap_err()
+            .to_string();
+        assert!(error.ends_with("e.g. api=REPO@sha256:..."), "{error}");
         assert_eq!(parse_release_id("r12").unwrap(), 12);
         assert_eq!(parse_release_id("12").unwrap(), 12);
         let error = parse_release_id("latest").unwrap_err().to_string();

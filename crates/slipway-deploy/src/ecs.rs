@@ -465,6 +465,30 @@ impl<'a> EcsRollout<'a> {
         Ok(out)
     }
 
+    /// What a deploy of these apps would change in each one's task definition (for `slipway ecs
+    /// diff`): rendered as a deploy renders them (secrets looked up), against what the
+    /// services run now.
+    pub async fn diff(
+        &self,
+        apps: &[String],
+        images: &BTreeMap<String, String>,
+    ) -> Result<Vec<taskdef::AppDiff>> {
+        let planned = self.render(apps, images, true).await?;
+        let names: Vec<String> = planned.iter().map(|(app, _)| app.clone()).collect();
+        let live = self.live_definitions(&names).await?;
+        planned
+            .into_iter()
+            .map(|(app, definition)| {
+                let (service, running) = live
+                    .get(&app)
+                    .cloned()
+                    .unwrap_or_else(|| (self.service_name(&app), None));
+                taskdef::diff_app(&app, &service, definition, running)
+                    .map_err(|e| DeployError::Plan(format!("app `{app}`: {e}")))
+            })
+            .collect()
+    }
+
     /// What runs for each app: its services (both colours where there are two), their task
     /// definitions, task counts and share of the listener's traffic.
     pub async fn status(&self) -> Result<Vec<AppStatus>> {

@@ -165,6 +165,15 @@ pub struct Run {
 }
 
 impl Run {
+    /// Whether the run is carrying out a `deploy ENV` step now.
+    pub fn is_deploying(&self) -> bool {
+        self.state == RunState::Running
+            && self
+                .steps
+                .iter()
+                .any(|step| step.state == StepState::Running && step.name.starts_with("deploy "))
+    }
+
     /// The step being carried out or waited on, else the first not yet done.
     pub fn current_step(&self) -> Option<&StepRecord> {
         self.steps
@@ -264,6 +273,18 @@ fn db(source: rusqlite::Error) -> HistoryError {
 /// The run history's file in a project's state dir.
 pub fn path(state_dir: &Path) -> std::path::PathBuf {
     state_dir.join("pipelines.db")
+}
+
+/// Whether run `run` of the run history in `state_dir` is carrying out a `deploy` step now;
+/// false without a history, or when it cannot be read.
+pub fn is_deploying(state_dir: &Path, run: i64) -> bool {
+    let history = path(state_dir);
+    history.exists()
+        && RunStore::open(&history)
+            .and_then(|store| store.get(run))
+            .ok()
+            .flatten()
+            .is_some_and(|run| run.is_deploying())
 }
 
 const RUN_COLUMNS: &str = "id, pipeline, kind, rev, branch, base_rev, trigger, started_by, state, created_at, started_at, finished_at, note, runner, heartbeat, changed";
@@ -990,6 +1011,22 @@ mod tests {
                 ..NewRun::default()
             })
             .unwrap()
+    }
+
+    #[test]
+    fn a_run_is_deploying_only_while_its_deploy_step_runs() {
+        let mut run = release_run(&store());
+        assert!(!run.is_deploying());
+        run.state = RunState::Running;
+        run.steps[0].state = StepState::Running;
+        assert!(!run.is_deploying(), "a build step is not a deploy");
+        run.steps[0].state = StepState::Succeeded;
+        run.steps[2].state = StepState::Running;
+        assert!(run.is_deploying());
+        run.state = RunState::Failed;
+        assert!(!run.is_deploying());
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!is_deploying(dir.path(), 1), "no history, no deploy");
     }
 
     #[test]

@@ -1075,6 +1075,11 @@ pub enum RuleLevel {
 }
 
 impl Target {
+    /// Whether it is Amazon ECS (else Docker hosts).
+    pub fn is_ecs(&self) -> bool {
+        matches!(self, Target::Ecs(_))
+    }
+
     /// Whether this is the default target: the local Docker Engine with the proxy's default
     /// settings.
     pub fn is_local_docker(&self) -> bool {

@@ -9,8 +9,8 @@ use slipway_core::terminal::printable;
 use slipway_pipeline::runner;
 
 use super::Output;
-use super::deploy::actor;
 use super::pipeline::{carry_out, finish, open};
+use slipway_deploy::identity::actor;
 
 /// Approve the gate a pipeline run waits at; the run goes on (here, if nothing else carries it).
 /// You decide as the OS account running slipway (`user@host`, whatever `$USER` says); gates of

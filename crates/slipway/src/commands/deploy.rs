@@ -1,4 +1,4 @@
-//! `slipway deploy`, `rollback`, `releases` and `status`: releases on Docker hosts and ECS.
+//! `slipway deploy` and `rollback`: releases on Docker hosts and ECS.
 //! Parsing and printing only; the work is `slipway_deploy::deployer`'s.
 
 use std::io::IsTerminal;
@@ -7,13 +7,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::builder::TypedValueParser as _;
-use slipway_core::manifest::{EventKind, Strategy, StrategyKind};
+use slipway_core::manifest::{EventKind, StrategyKind};
 use slipway_deploy::deployer::{
-    Deployer, Notice, deployed_notice, local_apps, parse_images, parse_release_id, releases_table,
-    rollback_notice, rolled_back_notice, status_text,
+    Deployer, Notice, deploy_request, deployed_notice, local_apps, parse_release_id,
+    rollback_notice, rolled_back_notice,
 };
-use slipway_deploy::rollout::{Context as DeployContext, DeployRequest};
-use slipway_deploy::store::Store;
+use slipway_deploy::rollout::Context as DeployContext;
 
 use super::Output;
 use super::environment::check_environment;
@@ -56,31 +55,9 @@ pub struct DeployArgs {
     output: Output,
 }
 
-/// Whether a pipeline run (`SLIPWAY_RUN`) is carrying out a deploy step now, per its history.
-fn carrying_out_deploy(project: &Project, run: i64) -> bool {
-    let history = project.state_dir().join("pipelines.db");
-    history.exists()
-        && slipway_pipeline::store::RunStore::open(&history)
-            .and_then(|store| store.get(run))
-            .ok()
-            .flatten()
-            .is_some_and(|run| {
-                run.state == slipway_pipeline::RunState::Running
-                    && run.steps.iter().any(|step| {
-                        step.state == slipway_pipeline::StepState::Running
-                            && step.name.starts_with("deploy ")
-                    })
-            })
-}
-
-/// `user@host` of the person running this command.
-pub fn actor() -> String {
-    slipway_deploy::identity::actor()
-}
-
 /// Runs `work` with the environment's deployer. `render` says whether it needs the config
 /// (deploys start containers with it; a status on Docker hosts only reads what runs).
-pub(super) fn with_deployer<T>(
+pub(crate) fn with_deployer<T>(
     project: &Project,
     environment: &str,
     output: Output,
@@ -104,11 +81,12 @@ pub(super) fn with_deployer<T>(
         state_dir: project.state_dir(),
         store_dir: project.store_dir(),
         rendered: &rendered,
-        started_by: slipway_deploy::identity::started_by(|run| carrying_out_deploy(project, run)),
+        started_by: slipway_deploy::identity::started_by(|run| {
+            slipway_pipeline::store::is_deploying(&project.state_dir(), run)
+        }),
         log: &log,
     };
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(async {
+    super::runtime()?.block_on(async {
         let mut deployer = Deployer::connect(context).await?;
         work(&mut deployer).await
     })
@@ -125,13 +103,6 @@ pub(crate) fn with_ecs_rollout<T>(
         Deployer::Ecs(rollout) => work(rollout).await,
         Deployer::Docker(_) => bail!("environment `{environment}` does not run on ECS"),
     })
-}
-
-fn on_ecs(project: &Project, environment: &str) -> bool {
-    matches!(
-        project.manifest.environments[environment].target,
-        slipway_core::manifest::Target::Ecs(_)
-    )
 }
 
 /// Asks at the terminal when the environment requires approval and `--yes` was not given.
@@ -157,19 +128,18 @@ pub fn run_deploy(args: DeployArgs) -> Result<ExitCode> {
     let project = Project::find(&args.project)?;
     let environment = &args.environment;
     check_environment(&project, environment)?;
-    if on_ecs(&project, environment) {
+    if project.manifest.environments[environment].target.is_ecs() {
         project.refuse_file_secrets_on_ecs(environment, &args.apps)?;
     }
-    let configured = &project.manifest.environments[environment].strategy;
-    let request = DeployRequest {
-        apps: args.apps.clone(),
-        images: parse_images(&args.images)?,
-        strategy: args
-            .strategy
-            .map(|kind| Strategy::overridden(configured, kind)),
-        resume: args.resume,
-        force: args.force,
-    };
+    let request = deploy_request(
+        &project.manifest,
+        environment,
+        args.apps.clone(),
+        &args.images,
+        args.strategy,
+        args.resume,
+        args.force,
+    )?;
     // Apps deployed from the local build must be the build this environment runs.
     if !args.resume {
         super::build::check_built_for(
@@ -309,67 +279,6 @@ pub fn run_rollback(args: RollbackArgs) -> Result<ExitCode> {
             "release {} of `{environment}` is live again",
             release.name()
         ),
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// The release history of an environment, newest first.
-#[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  slipway releases prod\n  slipway releases prod --output json")]
-pub struct ReleasesArgs {
-    environment: String,
-    #[arg(long, default_value_t = 20)]
-    limit: usize,
-    #[arg(long, default_value = ".")]
-    project: PathBuf,
-    #[arg(long, value_enum, default_value_t = Output::Text)]
-    output: Output,
-}
-
-pub fn run_releases(args: ReleasesArgs) -> Result<ExitCode> {
-    let project = Project::find(&args.project)?;
-    check_environment(&project, &args.environment)?;
-    let store = Store::open(&slipway_deploy::rollout::store_path(&project.state_dir()))?;
-    let releases = store.list(&args.environment, args.limit)?;
-    match args.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&releases)?),
-        Output::Text => print!("{}", releases_table(&args.environment, &releases)),
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// What is live on each host of an environment: releases, traffic split, health, counters.
-#[derive(Debug, clap::Args)]
-#[command(
-    after_help = "Examples:\n  slipway status prod\n  slipway status prod --from-hosts   only what the hosts say (when the local history is lost)"
-)]
-pub struct StatusArgs {
-    environment: String,
-    /// Read everything from the hosts (container labels and the proxy), not the local history.
-    #[arg(long)]
-    from_hosts: bool,
-    #[arg(long, default_value = ".")]
-    project: PathBuf,
-    #[arg(long, value_enum, default_value_t = Output::Text)]
-    output: Output,
-}
-
-pub fn run_status(args: StatusArgs) -> Result<ExitCode> {
-    let project = Project::find(&args.project)?;
-    check_environment(&project, &args.environment)?;
-    // Docker hosts are read without the config (no secrets needed); ECS renders it.
-    let render = on_ecs(&project, &args.environment);
-    let from_hosts = args.from_hosts;
-    let status = with_deployer(
-        &project,
-        &args.environment,
-        args.output,
-        render,
-        async |d| Ok(d.status(from_hosts).await?),
-    )?;
-    match args.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&status)?),
-        Output::Text => print!("{}", status_text(&args.environment, &status, from_hosts)),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -7,9 +7,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 
+use slipway_aws::import_files;
+use slipway_deploy::deployer::parse_images_like;
+
 use super::Output;
 use super::deploy::with_ecs_rollout;
-use super::environment::check_environment;
 use super::project::Project;
 
 /// Amazon ECS: see what a deploy would send before it does.
@@ -84,59 +86,16 @@ enum EcsCommand {
     },
 }
 
+/// `--image APP=REF` arguments, an error showing an ECR reference.
 fn parse_images(items: &[String]) -> Result<BTreeMap<String, String>> {
-    let mut images = BTreeMap::new();
-    for item in items {
-        let Some((app, reference)) = item.split_once('=') else {
-            bail!(
-                "--image {item}: write APP=REF, e.g. api=123456789012.dkr.ecr.eu-central-1.amazonaws.com/shop/api@sha256:..."
-            );
-        };
-        images.insert(app.to_owned(), reference.to_owned());
-    }
-    Ok(images)
-}
-
-/// `(file, JSON)` of each `.json` file among `paths` (directories are read, sorted).
-fn read_json(paths: &[PathBuf]) -> Result<Vec<(String, serde_json::Value)>> {
-    let mut files = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            let mut inside: Vec<PathBuf> = std::fs::read_dir(path)
-                .with_context(|| format!("reading {}", path.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e == "json"))
-                .collect();
-            inside.sort();
-            files.extend(inside);
-        } else {
-            files.push(path.clone());
-        }
-    }
-    files
-        .into_iter()
-        .map(|file| {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("reading {}", file.display()))?;
-            let json = serde_json::from_str(&text).map_err(|e| {
-                anyhow::anyhow!(
-                    "{}:{}:{}: not JSON: {e}",
-                    file.display(),
-                    e.line(),
-                    e.column()
-                )
-            })?;
-            Ok((file.display().to_string(), json))
-        })
-        .collect()
+    Ok(parse_images_like(
+        items,
+        "123456789012.dkr.ecr.eu-central-1.amazonaws.com/shop/api@sha256:...",
+    )?)
 }
 
 fn require_ecs(project: &Project, environment: &str) -> Result<()> {
-    check_environment(project, environment)?;
-    if !matches!(
-        project.manifest.environments[environment].target,
-        slipway_core::manifest::Target::Ecs(_)
-    ) {
+    if !project.environment(environment)?.target.is_ecs() {
         bail!("environment `{environment}` does not run on ECS (its target is Docker hosts)");
     }
     Ok(())
@@ -154,7 +113,7 @@ pub fn run(args: EcsArgs) -> Result<ExitCode> {
         } => {
             let mut paths = task_definitions;
             paths.extend(services);
-            let imported = slipway_aws::import::import(&read_json(&paths)?)?;
+            let imported = slipway_aws::import::import(&import_files::read_json(&paths)?)?;
             let manifest_path = project.root.join("slipway.toml");
             let current = std::fs::read_to_string(&manifest_path)
                 .with_context(|| format!("reading {}", manifest_path.display()))?;
@@ -168,52 +127,11 @@ pub fn run(args: EcsArgs) -> Result<ExitCode> {
                     "slipway.toml with the imported environment does not validate; nothing was written"
                 );
             }
-            let mut notes = imported.notes.clone();
-            notes.extend(merged.notes.iter().cloned());
-            for path in merged.templates.keys() {
-                if project.root.join(path).exists() {
-                    notes.push(format!(
-                        "{path} now holds the task definition's environment (what {environment} runs)"
-                    ));
-                }
-            }
+            let notes = import_files::notes(&imported, &merged, &environment, &|path| {
+                project.root.join(path).exists()
+            });
             if !dry_run {
-                // Everything is staged first, then renamed into place.
-                let mut staged = Vec::new();
-                for (path, text) in merged
-                    .templates
-                    .iter()
-                    .map(|(p, t)| (project.root.join(p), t.as_str()))
-                    .chain(std::iter::once((
-                        manifest_path.clone(),
-                        merged.manifest.as_str(),
-                    )))
-                {
-                    let parent = path.parent().expect("a file in the project");
-                    std::fs::create_dir_all(parent)
-                        .with_context(|| format!("creating {}", parent.display()))?;
-                    let temporary = parent.join(format!(
-                        ".{}.slipway-import",
-                        path.file_name().expect("a file name").to_string_lossy()
-                    ));
-                    // Never through a link planted at the staging name; a failure takes back
-                    // what was staged.
-                    if let Err(error) = slipway_core::files::write_atomic(
-                        &temporary,
-                        slipway_core::files::SHARED,
-                        text.as_bytes(),
-                    ) {
-                        for (written, _) in &staged {
-                            let _ = std::fs::remove_file(written);
-                        }
-                        return Err(error).with_context(|| format!("writing {}", path.display()));
-                    }
-                    staged.push((temporary, path));
-                }
-                for (temporary, path) in &staged {
-                    std::fs::rename(temporary, path)
-                        .with_context(|| format!("writing {}", path.display()))?;
-                }
+                import_files::write(&project.root, &merged)?;
             }
             match output {
                 Output::Json => println!(
@@ -293,52 +211,24 @@ pub fn run(args: EcsArgs) -> Result<ExitCode> {
             require_ecs(&project, &environment)?;
             project.refuse_file_secrets_on_ecs(&environment, &apps)?;
             let images = parse_images(&images)?;
-            let (planned, live) =
-                with_ecs_rollout(&project, &environment, Output::Json, async |rollout| {
-                    let planned = rollout.render(&apps, &images, true).await?;
-                    let names: Vec<String> = planned.iter().map(|(app, _)| app.clone()).collect();
-                    let live = rollout.live_definitions(&names).await?;
-                    Ok((planned, live))
-                })?;
-            let mut report = Vec::new();
-            let mut changed = false;
-            for (app, mut definition) in planned {
-                let (service, running) = &live[&app];
-                // The release tag always differs; it says nothing about what runs.
-                let strip = |d: &mut slipway_aws::taskdef::TaskDefinition| {
-                    d.tags.retain(|t| t.key != "slipway:release")
-                };
-                strip(&mut definition);
-                let new = serde_json::to_string_pretty(&definition)?;
-                let old = match running.clone() {
-                    Some(mut running) => {
-                        strip(&mut running);
-                        serde_json::to_string_pretty(&running)?
-                    }
-                    None => String::new(),
-                };
-                let lines = slipway_aws::taskdef::diff_lines(&old, &new);
-                let app_changed = lines.iter().any(|l| !l.starts_with("  "));
-                changed |= app_changed;
-                report.push(serde_json::json!({
-                    "app": app,
-                    "service": service,
-                    "exists": running.is_some(),
-                    "changed": app_changed,
-                    "diff": lines.iter().filter(|l| !l.starts_with("  ")).collect::<Vec<_>>(),
-                }));
-                if output == Output::Text {
-                    match (running.is_some(), app_changed) {
+            let report = with_ecs_rollout(&project, &environment, Output::Json, async |rollout| {
+                Ok(rollout.diff(&apps, &images).await?)
+            })?;
+            let changed = report.iter().any(|app| app.changed);
+            if output == Output::Text {
+                for app in &report {
+                    let (name, service) = (&app.app, &app.service);
+                    match (app.exists, app.changed) {
                         (false, _) => println!(
-                            "{app}: service {service} does not exist yet; a deploy creates it with:"
+                            "{name}: service {service} does not exist yet; a deploy creates it with:"
                         ),
                         (true, false) => {
-                            println!("{app}: no change against {service}");
+                            println!("{name}: no change against {service}");
                             continue;
                         }
-                        (true, true) => println!("{app}: changes against {service}:"),
+                        (true, true) => println!("{name}: changes against {service}:"),
                     }
-                    for line in lines.iter().filter(|l| !l.starts_with("  ")) {
+                    for line in &app.diff {
                         println!("  {line}");
                     }
                 }

@@ -21,6 +21,7 @@ pub mod promote;
 pub mod proxy;
 pub mod pull_request;
 pub mod push;
+pub mod releases;
 pub mod schema;
 pub mod serve;
 

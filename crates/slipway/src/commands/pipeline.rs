@@ -15,9 +15,9 @@ use slipway_pipeline::store::{Run, RunState, RunStore};
 use slipway_pipeline::{Scheduler, SchedulerSettings};
 
 use super::Output;
-use super::deploy::actor;
 use super::pipeline_runs as runs;
 use super::project::Project;
+use slipway_deploy::identity::actor;
 
 /// Pipelines: run them, see their runs and logs.
 #[derive(Debug, clap::Args)]

@@ -50,7 +50,7 @@ impl Project {
                 .values()
                 .filter(|r| slipway_config::is_external_provider(r))
                 .collect();
-            inputs.external = if matches!(env.target, slipway_core::manifest::Target::Ecs(_)) {
+            inputs.external = if env.target.is_ecs() {
                 slipway_config::ExternalSecrets::References
             } else if external.is_empty() {
                 slipway_config::ExternalSecrets::Unavailable
