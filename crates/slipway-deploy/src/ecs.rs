@@ -424,6 +424,14 @@ impl<'a> EcsRollout<'a> {
         } else {
             apps.to_vec()
         };
+        let known = self.environment_apps();
+        if let Some(unknown) = apps.iter().find(|app| !known.contains(app)) {
+            return Err(DeployError::Plan(format!(
+                "`{}` runs no app `{unknown}`; it runs {}",
+                self.ctx.environment,
+                known.join(", ")
+            )));
+        }
         let next = self.store.next_id()?;
         let mut out = Vec::new();
         for app in apps {

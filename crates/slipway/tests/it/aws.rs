@@ -735,6 +735,18 @@ fn ecs_bad_input_is_refused_before_anything_changes_in_aws() {
         assert_eq!(shop.state()["services"], serde_json::json!({}));
     };
 
+    // An app the environment does not run.
+    let result = shop.slipway(&["ecs", "render", "aws", "--app", "cart"]);
+    assert_ne!(result.code, 0);
+    assert!(
+        result
+            .stderr
+            .contains("`aws` runs no app `cart`; it runs api"),
+        "{}",
+        result.stderr
+    );
+    assert!(!result.stderr.contains("panicked"), "{}", result.stderr);
+
     // An unknown cluster.
     write(
         &shop.dir,
