@@ -11,7 +11,8 @@ use crate::store::{Release, ReleaseApp};
 
 /// The digest of what slipway.toml says about how `app` runs in `environment`, beyond its
 /// image and its config files: the app's table (route, health, replicas, sidecars...), the
-/// environment's replicas and published port for it, where the environment runs and its hooks.
+/// environment's replicas and published port for it, where the environment runs, its hooks and
+/// the services it runs beside its apps (a deploy that replaces an app brings them up to date).
 /// A change to any of them replaces the app.
 pub fn settings_digest(manifest: &Manifest, environment: &str, app: &str) -> String {
     #[derive(Serialize)]
@@ -21,6 +22,7 @@ pub fn settings_digest(manifest: &Manifest, environment: &str, app: &str) -> Str
         publish: Option<&'m String>,
         target: Option<&'m slipway_core::manifest::Target>,
         hooks: Option<&'m slipway_core::manifest::Hooks>,
+        services: Vec<(&'m String, &'m slipway_core::manifest::Service)>,
     }
     let env = manifest.environments.get(environment);
     let settings = Settings {
@@ -29,6 +31,11 @@ pub fn settings_digest(manifest: &Manifest, environment: &str, app: &str) -> Str
         publish: env.and_then(|env| env.publish.get(app)),
         target: env.map(|env| &env.target),
         hooks: env.map(|env| &env.hooks),
+        services: manifest
+            .services
+            .iter()
+            .filter(|(name, _)| manifest.service_runs_in(name, environment))
+            .collect(),
     };
     let json = serde_json::to_vec(&settings).expect("the manifest serializes");
     format!("sha256:{}", hex::encode(Sha256::digest(json)))
@@ -198,5 +205,13 @@ mod tests {
         let mut ported = manifest();
         ported.apps[first].port = Some(9999);
         assert_ne!(before, settings_digest(&ported, "prod", first));
+
+        // A service of the environment (its database) changing brings the apps' deploy with it.
+        let mut database = manifest();
+        let service = database.services.keys().next().unwrap().clone();
+        database.services[&service]
+            .volumes
+            .push("more:/srv/more".into());
+        assert_ne!(before, settings_digest(&database, "prod", first));
     }
 }

@@ -76,8 +76,8 @@ pub struct ReleaseApp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
     /// The digest of what slipway.toml said about how it runs (its table, its replicas and
-    /// published port, the environment's target and hooks), so the next deploy can tell
-    /// whether anything about it changed. Releases of earlier versions have none.
+    /// published port, the environment's target, hooks and services), so the next deploy can
+    /// tell whether anything about it changed. Releases of earlier versions have none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<String>,
 }

@@ -235,7 +235,7 @@ pub struct App {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
     /// How long a container of the app has after its stop signal before it is killed, when a
-    /// release retires it or the environment goes down; default `10s` (at most `120s` on ECS).
+    /// deploy retires it; default `10s` (at most `120s` on ECS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_grace_period: Option<Duration>,
     /// The host and/or path prefix this app answers on behind the proxy.
