@@ -45,7 +45,7 @@ impl Secrets {
     }
 
     /// The ARN a task definition's `valueFrom` names; an error when the secret does not exist.
-    /// The value is never read.
+    /// The value is never read (an SSM parameter's is never decrypted).
     pub async fn arn(&self, source: &SecretSource) -> Result<String> {
         match source {
             SecretSource::Ssm(name) => {
@@ -63,24 +63,33 @@ impl Secrets {
                     .send()
                     .await
                     .map_err(api("DescribeParameters"))?;
-                described
+                let Some(found) = described
                     .parameters()
                     .iter()
                     .find(|p| p.name() == Some(name.as_str()))
-                    .and_then(|p| p.arn().map(str::to_owned))
-                    .or_else(|| {
-                        // Some endpoints leave the ARN out of DescribeParameters.
-                        described
-                            .parameters()
-                            .iter()
-                            .any(|p| p.name() == Some(name.as_str()))
-                            .then(|| name.clone())
-                    })
-                    .ok_or_else(|| {
-                        AwsError::Missing(format!(
-                            "the SSM parameter `{name}` does not exist; create it (aws ssm put-parameter --type SecureString --name {name} ...) or fix the reference"
-                        ))
-                    })
+                else {
+                    return Err(AwsError::Missing(format!(
+                        "the SSM parameter `{name}` does not exist; create it (aws ssm put-parameter --type SecureString --name {name} ...) or fix the reference"
+                    )));
+                };
+                if let Some(arn) = found.arn() {
+                    return Ok(arn.to_owned());
+                }
+                // Some endpoints leave the ARN out of DescribeParameters; GetParameter has it.
+                // The value stays encrypted and is dropped.
+                let got = self
+                    .ssm
+                    .get_parameter()
+                    .name(name)
+                    .with_decryption(false)
+                    .send()
+                    .await
+                    .map_err(api("GetParameter"))?;
+                Ok(got
+                    .parameter()
+                    .and_then(|p| p.arn())
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| name.clone()))
             }
             SecretSource::SecretsManager(name) => {
                 match self

@@ -1156,25 +1156,27 @@ fn serving(release: &Release, apps: &[String]) -> LiveState {
     }
 }
 
-/// A secret's `valueFrom` without asking AWS: an SSM parameter by its name (ECS takes the name of
-/// a parameter in the task's region), a Secrets Manager secret by its partial ARN in the account
-/// of the execution role (ECS resolves a partial ARN; the random suffix is not needed).
+/// A secret's `valueFrom` without asking AWS, as a full ARN in the account of the execution role
+/// (what IAM policies name and what a deploy, which asks AWS, writes too, so `ecs diff` shows no
+/// difference between them): an SSM parameter's ARN, a Secrets Manager secret's partial ARN
+/// (ECS resolves it; the random suffix is not needed). Without an execution role the name.
 pub fn offline_value_from(
     source: &SecretSource,
     region: &str,
     execution_role_arn: Option<&str>,
 ) -> String {
-    match source {
-        SecretSource::Ssm(name) => name.clone(),
-        SecretSource::SecretsManager(name) => {
-            let account = execution_role_arn
-                .and_then(|arn| arn.split(':').nth(4))
-                .filter(|a| !a.is_empty());
-            match account {
-                Some(account) => format!("arn:aws:secretsmanager:{region}:{account}:secret:{name}"),
-                None => name.clone(),
-            }
+    let account = execution_role_arn
+        .and_then(|arn| arn.split(':').nth(4))
+        .filter(|a| !a.is_empty());
+    match (source, account) {
+        (SecretSource::Ssm(name), Some(account)) => format!(
+            "arn:aws:ssm:{region}:{account}:parameter/{}",
+            name.trim_start_matches('/')
+        ),
+        (SecretSource::SecretsManager(name), Some(account)) => {
+            format!("arn:aws:secretsmanager:{region}:{account}:secret:{name}")
         }
+        (SecretSource::Ssm(name) | SecretSource::SecretsManager(name), None) => name.clone(),
     }
 }
 
@@ -1190,7 +1192,24 @@ mod offline_tests {
                 "ca-central-1",
                 None
             ),
-            "/cruddur/backend-flask/CONNECTION_URL"
+            "/cruddur/backend-flask/CONNECTION_URL",
+            "without an account the name is all there is"
+        );
+        assert_eq!(
+            offline_value_from(
+                &SecretSource::Ssm("/cruddur/backend-flask/CONNECTION_URL".into()),
+                "ca-central-1",
+                Some("arn:aws:iam::123456789012:role/exec")
+            ),
+            "arn:aws:ssm:ca-central-1:123456789012:parameter/cruddur/backend-flask/CONNECTION_URL"
+        );
+        assert_eq!(
+            offline_value_from(
+                &SecretSource::Ssm("plain-name".into()),
+                "ca-central-1",
+                Some("arn:aws:iam::123456789012:role/exec")
+            ),
+            "arn:aws:ssm:ca-central-1:123456789012:parameter/plain-name"
         );
         assert_eq!(
             offline_value_from(

@@ -519,7 +519,7 @@ fn ecs_rolling_deploys_registers_pinned_task_definitions_and_rolls_back() {
         vec![
             (
                 "DB_PASSWORD".to_owned(),
-                shop.aws["parameter"].as_str().unwrap().to_owned()
+                shop.aws["parameter_arn"].as_str().unwrap().to_owned()
             ),
             (
                 "STRIPE_KEY".to_owned(),
@@ -1883,9 +1883,12 @@ fn the_seed_course_project_converts_lints_renders_offline_and_deploys_to_ecs() {
         .iter()
         .find(|s| s["name"] == "CONNECTION_URL")
         .unwrap();
-    assert_eq!(
-        secret["valueFrom"],
-        format!("/{name}/backend-flask/CONNECTION_URL")
+    // A full ARN in the execution role's account, as the deploy writes it.
+    let value_from = secret["valueFrom"].as_str().unwrap();
+    assert!(
+        value_from.starts_with("arn:aws:ssm:")
+            && value_from.ends_with(&format!(":parameter/{name}/backend-flask/CONNECTION_URL")),
+        "{value_from}"
     );
     // --check asks AWS; an unreachable endpoint is one readable line.
     let unreachable = run(with_aws(&mut slipway(&project), "http://127.0.0.1:9")
