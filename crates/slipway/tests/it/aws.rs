@@ -638,6 +638,48 @@ fn ecs_rolling_deploys_registers_pinned_task_definitions_and_rolls_back() {
 }
 
 #[test]
+fn an_ecs_worker_runs_as_a_service_without_a_load_balancer_and_its_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = Shop::new(dir.path(), "{ kind = \"rolling\" }");
+    let manifest = std::fs::read_to_string(shop.dir.join("slipway.toml")).unwrap();
+    assert!(manifest.contains("apps = [\"api\"]"));
+    let manifest = manifest.replace("apps = [\"api\"]", "apps = [\"api\", \"worker\"]")
+        + "\n[apps.worker]\ndir = \"app/worker\"\nbase = \"python\"\nconfig = \"api\"\ncmd = [\"python3\", \"-m\", \"worker\"]\nstop_signal = \"SIGINT\"\nstop_grace_period = \"45s\"\n";
+    write(&shop.dir, "slipway.toml", &manifest);
+    write(
+        &shop.dir,
+        "app/worker/worker.py",
+        "import time\nwhile True:\n    time.sleep(1)\n",
+    );
+    shop.ok(&["build", "worker"]);
+    shop.ok(&["deploy", "aws", "--yes"]);
+
+    let state = shop.state();
+    let worker = format!("{}-aws-worker", shop.cluster);
+    let described = &state["services"][&worker];
+    assert_eq!(described["desiredCount"], 1, "{described}");
+    assert!(
+        described["loadBalancers"]
+            .as_array()
+            .is_none_or(|balancers| balancers.is_empty()),
+        "a worker takes no traffic: {described}"
+    );
+    let container = &definition(&state, &worker)["containerDefinitions"][0];
+    assert_eq!(container["stopTimeout"], 45, "{container}");
+    assert!(
+        container
+            .get("portMappings")
+            .is_none_or(|p| p.as_array().is_some_and(Vec::is_empty))
+    );
+    // The api beside it keeps its load balancer.
+    let api = &state["services"][&format!("{}-aws-api", shop.cluster)];
+    assert_eq!(
+        api["loadBalancers"][0]["targetGroupArn"],
+        shop.aws["target_groups"][0]
+    );
+}
+
+#[test]
 fn ecs_blue_green_moves_the_listener_weights_and_rolls_back_on_the_old_colour() {
     let dir = tempfile::tempdir().unwrap();
     let shop = Shop::new(dir.path(), "{ kind = \"blue-green\" }");
