@@ -50,6 +50,40 @@ pub struct DeploymentState {
     pub failed_tasks: i32,
 }
 
+/// A one-off task: the live release's task definition, its app container's command replaced.
+#[derive(Debug, Clone)]
+pub struct OneOffTask {
+    /// The cluster.
+    pub cluster: String,
+    /// The task definition revision the live release registered for the app.
+    pub task_definition: String,
+    /// The app's container, whose command is replaced.
+    pub container: String,
+    /// The command it runs instead.
+    pub command: Vec<String>,
+    /// `FARGATE` or `EC2`.
+    pub launch_type: String,
+    /// Subnets of the task's network interface (awsvpc).
+    pub subnets: Vec<String>,
+    /// Its security groups.
+    pub security_groups: Vec<String>,
+    /// Whether it gets a public IP.
+    pub assign_public_ip: bool,
+}
+
+/// Where a one-off task is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskState {
+    /// ECS's last status (`PROVISIONING`, `RUNNING`, `STOPPED`...).
+    pub status: String,
+    /// Whether it has stopped.
+    pub stopped: bool,
+    /// The app container's exit code, once it has one.
+    pub exit_code: Option<i32>,
+    /// Why it stopped, as ECS says.
+    pub reason: String,
+}
+
 /// What a new service is created with.
 #[derive(Debug, Clone, Default)]
 pub struct ServiceSpec {
@@ -591,6 +625,91 @@ impl Ecs {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(5));
         }
+    }
+
+    /// Starts one task of `task.task_definition` with its app container's command replaced
+    /// (`slipway run` on ECS), in the environment's network; returns the task's ARN.
+    pub async fn run_task(&self, task: &OneOffTask) -> Result<String> {
+        let mut request = self
+            .ecs
+            .run_task()
+            .cluster(&task.cluster)
+            .task_definition(&task.task_definition)
+            .launch_type(ecs::LaunchType::from(task.launch_type.as_str()))
+            .count(1)
+            .started_by("slipway run")
+            .overrides(
+                ecs::TaskOverride::builder()
+                    .container_overrides(
+                        ecs::ContainerOverride::builder()
+                            .name(&task.container)
+                            .set_command(Some(task.command.clone()))
+                            .build(),
+                    )
+                    .build(),
+            );
+        if !task.subnets.is_empty() {
+            request = request.network_configuration(
+                ecs::NetworkConfiguration::builder()
+                    .awsvpc_configuration(
+                        ecs::AwsVpcConfiguration::builder()
+                            .set_subnets(Some(task.subnets.clone()))
+                            .set_security_groups(Some(task.security_groups.clone()))
+                            .assign_public_ip(if task.assign_public_ip {
+                                ecs::AssignPublicIp::Enabled
+                            } else {
+                                ecs::AssignPublicIp::Disabled
+                            })
+                            .build()
+                            .map_err(api("RunTask"))?,
+                    )
+                    .build(),
+            );
+        }
+        let answer = request.send().await.map_err(api("RunTask"))?;
+        if let Some(failure) = answer.failures().first() {
+            return Err(AwsError::Missing(format!(
+                "ECS did not start the task: {} ({})",
+                failure.reason().unwrap_or("no reason given"),
+                failure.detail().or(failure.arn()).unwrap_or_default()
+            )));
+        }
+        answer
+            .tasks()
+            .first()
+            .and_then(|t| t.task_arn())
+            .map(str::to_owned)
+            .ok_or_else(|| AwsError::Missing("ECS started no task and gave no reason".into()))
+    }
+
+    /// Where a task started by [`Ecs::run_task`] is, and how `container` ended once it stopped.
+    pub async fn task_state(&self, cluster: &str, arn: &str, container: &str) -> Result<TaskState> {
+        let described = self
+            .ecs
+            .describe_tasks()
+            .cluster(cluster)
+            .tasks(arn)
+            .send()
+            .await
+            .map_err(api("DescribeTasks"))?;
+        let Some(task) = described.tasks().first() else {
+            return Err(AwsError::Missing(format!("the task {arn} is gone")));
+        };
+        let status = task.last_status().unwrap_or("PENDING").to_owned();
+        let ours = task
+            .containers()
+            .iter()
+            .find(|c| c.name() == Some(container));
+        let mut reason = task.stopped_reason().unwrap_or_default().to_owned();
+        if let Some(why) = ours.and_then(|c| c.reason()) {
+            reason = format!("{reason} ({container}: {why})");
+        }
+        Ok(TaskState {
+            stopped: status == "STOPPED",
+            status,
+            exit_code: ours.and_then(|c| c.exit_code()),
+            reason,
+        })
     }
 
     /// `; stopped tasks: <reason>, ...` for the service's recently stopped tasks, or nothing.

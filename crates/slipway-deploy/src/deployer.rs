@@ -126,13 +126,17 @@ impl<'a> Deployer<'a> {
     /// Runs `command` to its end in a fresh container of `app`'s live release: its image and
     /// config, made like one of its running containers on the first host that has one, on the
     /// environment's internal network (its services) and taking no traffic. Its output goes to
-    /// `output` as it comes; the container is removed and its exit code returned.
+    /// `output` as it comes; the container is removed and its exit code returned. On ECS: a
+    /// one-off task of the live task definition (RunTask), its output in CloudWatch Logs.
     pub async fn run(
         &self,
         app: &str,
         command: &[String],
         output: &mut (dyn FnMut(&str) + Send),
     ) -> Result<i64> {
+        if let Deployer::Ecs(rollout) = self {
+            return rollout.run_one_off(app, command).await;
+        }
         let containers = self.live_containers(Some(app)).await?;
         let Deployer::Docker(rollout) = self else {
             unreachable!("live_containers refuses ECS");

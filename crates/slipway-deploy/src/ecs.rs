@@ -410,6 +410,63 @@ impl<'a> EcsRollout<'a> {
             })
     }
 
+    /// Runs `command` as a one-off task of `app`'s live release (its task definition, the
+    /// container's command replaced), waits for it to stop and returns its exit code; where its
+    /// output is (CloudWatch Logs) is logged.
+    pub async fn run_one_off(&self, app: &str, command: &[String]) -> Result<i64> {
+        let environment = self.ctx.environment;
+        let live = self.store.live(environment)?.ok_or_else(|| {
+            DeployError::Plan(format!(
+                "`{environment}` has no live release: deploy it first (`slipway deploy {environment}`)"
+            ))
+        })?;
+        let Some(task_definition) = live.apps.get(app).and_then(|a| a.task_definition.clone())
+        else {
+            let runs: Vec<&str> = live.apps.keys().map(String::as_str).collect();
+            return Err(DeployError::Plan(format!(
+                "the live release {} of `{environment}` does not run `{app}`; it runs {}",
+                live.name(),
+                runs.join(", ")
+            )));
+        };
+        let task = slipway_aws::ecs::OneOffTask {
+            cluster: self.target.cluster.clone(),
+            task_definition: task_definition.clone(),
+            container: app.to_owned(),
+            command: command.to_vec(),
+            launch_type: self.launch_type(),
+            subnets: self.target.subnets.clone(),
+            security_groups: self.target.security_groups.clone(),
+            assign_public_ip: self.target.assign_public_ip,
+        };
+        let arn = self.ecs.run_task(&task).await?;
+        self.log(&format!("started task {arn} of {task_definition}"));
+        if let Some(group) = &self.target.log_group {
+            let id = arn.rsplit('/').next().unwrap_or(&arn);
+            self.log(&format!(
+                "its output: CloudWatch Logs group {group}, stream {app}/{app}/{id}"
+            ));
+        }
+        let mut last = String::new();
+        loop {
+            let state = self.ecs.task_state(&self.target.cluster, &arn, app).await?;
+            if state.status != last {
+                self.log(&format!("task {}", state.status.to_lowercase()));
+                last = state.status.clone();
+            }
+            if state.stopped {
+                return match state.exit_code {
+                    Some(code) => Ok(i64::from(code)),
+                    None => Err(DeployError::Plan(format!(
+                        "the task stopped before `{app}` ran: {}",
+                        state.reason
+                    ))),
+                };
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+    }
+
     /// The task definitions a deploy of these apps would register (for `slipway ecs render`).
     /// With `check_secrets`, every secret is looked up in AWS and referenced by its ARN, as a
     /// deploy does; without, nothing is asked of AWS.

@@ -228,10 +228,11 @@ pub fn run_one_off(args: RunArgs) -> Result<ExitCode> {
             args.app
         );
     }
+    // Text: where the task runs and, on ECS, where its output is go to stderr.
     let code = with_deployer(
         &project,
         &args.environment,
-        Output::Json,
+        Output::Text,
         false,
         async |d| {
             let mut stdout = std::io::stdout();

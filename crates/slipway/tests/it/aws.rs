@@ -242,6 +242,9 @@ enum Fault {
     Throttle { operation: String, count: usize },
     /// GetAuthorizationToken issues a new token each call, the only one the ECR front takes.
     IssueTokens(Arc<Mutex<EcrTokens>>),
+    /// A one-off task is started, and described as stopped with its `api` container having
+    /// exited with `code` (moto's tasks never run).
+    TaskExits { code: i64 },
 }
 
 /// The tokens an ECR front accepts: `current` (a whole `Authorization` value), for `uses_left`
@@ -350,6 +353,24 @@ fn faulty(fault: &mut Fault, operation: &str, answer: &Value) -> Option<(u16, Va
                 400,
                 serde_json::json!({"__type": "ThrottlingException", "message": "Rate exceeded"}),
             ))
+        }
+        Fault::TaskExits { code } => {
+            // moto cannot start a task whose memory is set on the task only (as Fargate's
+            // are): the front starts it, and its container exits with `code`.
+            const TASK: &str =
+                "arn:aws:ecs:eu-central-1:123456789012:task/one-off/0123456789abcdef";
+            let container = serde_json::json!([{"name": "api", "exitCode": *code}]);
+            match operation {
+                "RunTask" => Some((
+                    200,
+                    serde_json::json!({"tasks": [{"taskArn": TASK, "lastStatus": "PROVISIONING", "containers": [{"name": "api"}]}], "failures": []}),
+                )),
+                "DescribeTasks" => Some((
+                    200,
+                    serde_json::json!({"tasks": [{"taskArn": TASK, "lastStatus": "STOPPED", "stoppedReason": "Essential container in task exited", "containers": container}], "failures": []}),
+                )),
+                _ => None,
+            }
         }
         Fault::TasksStop { revision } | Fault::NeverSteady { revision } => {
             let revision = format!(":{revision}");
@@ -676,6 +697,56 @@ fn an_ecs_worker_runs_as_a_service_without_a_load_balancer_and_its_grace_period(
     assert_eq!(
         api["loadBalancers"][0]["targetGroupArn"],
         shop.aws["target_groups"][0]
+    );
+}
+
+#[test]
+fn a_one_off_task_runs_the_live_task_definition_on_ecs_and_returns_its_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut shop = Shop::new(dir.path(), "{ kind = \"rolling\" }");
+    let recorder = Recorder::start(&shop.endpoint);
+    shop.endpoint = recorder.address.clone();
+    let migrate = ["run", "aws", "api", "--", "python3", "-m", "api.migrate"];
+
+    let early = shop.slipway(&migrate);
+    assert_ne!(early.code, 0);
+    assert!(
+        early.stderr.contains("`aws` has no live release"),
+        "{}",
+        early.stderr
+    );
+    assert!(recorder.bodies("RunTask").is_empty());
+
+    shop.ok(&["deploy", "aws", "--yes"]);
+    recorder.inject(Fault::TaskExits { code: 3 });
+    let result = shop.slipway(&migrate);
+    assert_eq!(result.code, 3, "{}", result.stderr);
+    let runs = recorder.bodies("RunTask");
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let container = &runs[0]["overrides"]["containerOverrides"][0];
+    assert_eq!(container["name"], "api");
+    assert_eq!(
+        container["command"],
+        serde_json::json!(["python3", "-m", "api.migrate"])
+    );
+    assert!(
+        runs[0]["taskDefinition"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("task-definition/{}-aws-api:1", shop.cluster)),
+        "the live release's revision: {}",
+        runs[0]["taskDefinition"]
+    );
+    assert_eq!(
+        runs[0]["networkConfiguration"]["awsvpcConfiguration"]["subnets"],
+        shop.aws["subnets"]
+    );
+    assert!(
+        result
+            .stderr
+            .contains(&format!("CloudWatch Logs group /ecs/{}", shop.cluster)),
+        "{}",
+        result.stderr
     );
 }
 
