@@ -509,12 +509,13 @@ impl<'a> EcsRollout<'a> {
     ) -> Result<BTreeMap<String, (String, Option<TaskDefinition>)>> {
         let mut out = BTreeMap::new();
         for app in apps {
-            let mut candidates = vec![self.service_name(app)];
-            candidates.extend(
-                COLOURS
-                    .iter()
-                    .map(|c| format!("{}-{c}", self.service_name(app))),
-            );
+            let settings = self.settings(app);
+            let weights = match &settings.listener {
+                Some(listener) => self.ecs.weights(listener).await?,
+                None => Vec::new(),
+            };
+            let candidates =
+                serving_first(&self.service_name(app), &settings.target_groups, &weights);
             let mut found = (self.service_name(app), None);
             for name in candidates {
                 if let Some(service) = self.ecs.service(&self.target.cluster, &name).await?
@@ -1213,6 +1214,45 @@ fn serving(release: &Release, apps: &[String]) -> LiveState {
     }
 }
 
+/// The services that may run an app, the one serving it first: with two colours, the colour
+/// whose target group the listener gives the most traffic (a colour with none comes after the
+/// service without a colour, which a switch from `rolling` may have left running); otherwise
+/// the service without a colour, then blue, then green.
+pub(crate) fn serving_first(
+    base: &str,
+    target_groups: &[String],
+    weights: &[(String, i32)],
+) -> Vec<String> {
+    let weight_of = |index: usize| {
+        target_groups
+            .get(index)
+            .and_then(|group| weights.iter().find(|(arn, _)| arn == group))
+            .map_or(0, |(_, weight)| *weight)
+    };
+    let mut coloured: Vec<(i32, String)> = COLOURS
+        .iter()
+        .enumerate()
+        .map(|(index, colour)| (weight_of(index), format!("{base}-{colour}")))
+        .collect();
+    // Stable: equal weights keep blue before green.
+    coloured.sort_by_key(|(weight, _)| std::cmp::Reverse(*weight));
+    let mut order = Vec::new();
+    order.extend(
+        coloured
+            .iter()
+            .filter(|(weight, _)| *weight > 0)
+            .map(|(_, name)| name.clone()),
+    );
+    order.push(base.to_owned());
+    order.extend(
+        coloured
+            .iter()
+            .filter(|(weight, _)| *weight <= 0)
+            .map(|(_, name)| name.clone()),
+    );
+    order
+}
+
 /// A secret's `valueFrom` without asking AWS, as a full ARN in the account of the execution role
 /// (what IAM policies name and what a deploy, which asks AWS, writes too, so `ecs diff` shows no
 /// difference between them): an SSM parameter's ARN, a Secrets Manager secret's partial ARN
@@ -1240,6 +1280,31 @@ pub fn offline_value_from(
 #[cfg(test)]
 mod offline_tests {
     use super::*;
+
+    #[test]
+    fn the_colour_the_listener_serves_is_read_first() {
+        let groups = ["tg-blue".to_owned(), "tg-green".to_owned()];
+        let names = |weights: &[(&str, i32)]| {
+            let weights: Vec<(String, i32)> = weights
+                .iter()
+                .map(|(arn, weight)| ((*arn).to_owned(), *weight))
+                .collect();
+            serving_first("shop-prod-api", &groups, &weights)
+        };
+        assert_eq!(
+            names(&[("tg-blue", 0), ("tg-green", 100)]),
+            ["shop-prod-api-green", "shop-prod-api", "shop-prod-api-blue"]
+        );
+        assert_eq!(
+            names(&[("tg-blue", 90), ("tg-green", 10)]),
+            ["shop-prod-api-blue", "shop-prod-api-green", "shop-prod-api"]
+        );
+        // No listener (or no weights): the service without a colour, then blue, then green.
+        assert_eq!(
+            names(&[]),
+            ["shop-prod-api", "shop-prod-api-blue", "shop-prod-api-green"]
+        );
+    }
 
     #[test]
     fn offline_references_need_no_aws_call() {

@@ -795,6 +795,16 @@ fn ecs_blue_green_moves_the_listener_weights_and_rolls_back_on_the_old_colour() 
         })
         .collect();
     assert_eq!(services, [(blue.clone(), 0, 0), (green.clone(), 2, 100)]);
+    // `ecs diff` compares with the colour the listener serves.
+    shop.set_greeting("third");
+    let diff = shop.ok(&["ecs", "diff", "aws"]);
+    assert!(diff.stdout.contains(&green), "{}", diff.stdout);
+    assert!(
+        diff.stdout.contains("-           \"value\": \"second\""),
+        "{}",
+        diff.stdout
+    );
+    shop.set_greeting("second");
 
     shop.ok(&["rollback", "aws"]);
     let state = shop.state();
