@@ -916,7 +916,20 @@ impl<'a> EcsRollout<'a> {
                 continue;
             };
             if colours && self.live_colour(app).await?.is_none() {
-                continue;
+                // A switch from one service (rolling) to two colours: the service without a
+                // colour serves the live release until the new colour takes the traffic, and is
+                // scaled to zero after it, like an old colour.
+                let base_serves = match &entry.task_definition {
+                    Some(arn) => self
+                        .ecs
+                        .service(&self.target.cluster, &self.service_name(app))
+                        .await?
+                        .is_some_and(|s| s.desired > 0 && s.task_definition.as_ref() == Some(arn)),
+                    None => false,
+                };
+                if !base_serves {
+                    continue;
+                }
             }
             live.apps.insert(
                 app.clone(),

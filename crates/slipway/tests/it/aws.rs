@@ -751,6 +751,62 @@ fn a_one_off_task_runs_the_live_task_definition_on_ecs_and_returns_its_exit_code
 }
 
 #[test]
+fn an_ecs_switch_from_rolling_to_blue_green_leaves_one_service_with_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = Shop::new(dir.path(), "{ kind = \"blue-green\" }");
+    let manifest = std::fs::read_to_string(shop.dir.join("slipway.toml")).unwrap();
+    let both = serde_json::to_string(&shop.aws["target_groups"]).unwrap();
+    let first = format!(
+        "[{}]",
+        serde_json::to_string(&shop.aws["target_groups"][0]).unwrap()
+    );
+    let rolling = manifest
+        .replace(
+            "strategy = { kind = \"blue-green\" }",
+            "strategy = { kind = \"rolling\" }",
+        )
+        .replace(
+            &format!("target_groups = {both}"),
+            &format!("target_groups = {first}"),
+        );
+    assert_ne!(rolling, manifest);
+    write(&shop.dir, "slipway.toml", &rolling);
+    shop.ok(&["deploy", "aws", "--yes"]);
+    let base = format!("{}-aws-api", shop.cluster);
+    assert_eq!(shop.state()["services"][&base]["desiredCount"], 2);
+
+    write(&shop.dir, "slipway.toml", &manifest);
+    shop.set_greeting("second");
+    let switched = shop.slipway(&["deploy", "aws", "--yes"]);
+    let state = shop.state();
+    let running: Vec<(String, i64)> = state["services"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(name, _)| name.starts_with(&base))
+        .map(|(name, s)| (name.clone(), s["desiredCount"].as_i64().unwrap()))
+        .filter(|(_, desired)| *desired > 0)
+        .collect();
+    assert_eq!(switched.code, 0, "{}", switched.stderr);
+    assert_eq!(running.len(), 1, "one service serves api: {running:?}");
+    assert_ne!(running[0].0, base, "a colour serves api now");
+    assert_eq!(revision(&state, &running[0].0), "2");
+
+    // Back across the switch: release 1's revision serves again, on one service.
+    shop.ok(&["rollback", "aws"]);
+    let state = shop.state();
+    let running: Vec<String> = state["services"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(name, s)| name.starts_with(&base) && s["desiredCount"].as_i64() > Some(0))
+        .map(|(name, _)| name.clone())
+        .collect();
+    assert_eq!(running.len(), 1, "one service serves api: {running:?}");
+    assert_eq!(revision(&state, &running[0]), "1");
+}
+
+#[test]
 fn ecs_blue_green_moves_the_listener_weights_and_rolls_back_on_the_old_colour() {
     let dir = tempfile::tempdir().unwrap();
     let shop = Shop::new(dir.path(), "{ kind = \"blue-green\" }");
