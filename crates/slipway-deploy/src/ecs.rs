@@ -852,6 +852,9 @@ impl<'a> EcsRollout<'a> {
         self.store.record_apps(release.id, &apps)?;
         let failure = match outcome {
             Ok(()) => {
+                if !strategy.kind().splits_traffic() || self.native() {
+                    self.leave_colours(&deployed).await?;
+                }
                 return Ok(Deployed {
                     release: self.store.get(release.id)?.expect("the release exists"),
                     replaced: deployed,
@@ -1113,6 +1116,46 @@ impl<'a> EcsRollout<'a> {
             COLOURS[1 - new_colour],
             100 - percent
         ));
+        Ok(())
+    }
+
+    /// After a deploy on one service (a switch from `blue-green` or `canary` to `rolling`): the
+    /// listener sends all of each app's traffic to the service's target group, and the colours'
+    /// services, which served before, are scaled to zero (kept, so a rollback can use them).
+    async fn leave_colours(&self, apps: &[String]) -> Result<()> {
+        for app in apps {
+            let settings = self.settings(app);
+            if let (Some(listener), Some(group)) =
+                (settings.listener.as_deref(), settings.target_groups.first())
+            {
+                let weights = self.ecs.weights(listener).await?;
+                if weights
+                    .iter()
+                    .any(|(arn, weight)| arn != group && *weight > 0)
+                {
+                    let mut all_on_one = vec![(group.clone(), 100)];
+                    all_on_one.extend(
+                        weights
+                            .iter()
+                            .filter(|(arn, _)| arn != group)
+                            .map(|(arn, _)| (arn.clone(), 0)),
+                    );
+                    self.ecs.set_weights(listener, &all_on_one).await?;
+                    self.log(&format!("{app} traffic: all on {}", self.service_name(app)));
+                }
+            }
+            for colour in COLOURS {
+                let name = format!("{}-{colour}", self.service_name(app));
+                if let Some(service) = self.ecs.service(&self.target.cluster, &name).await?
+                    && service.desired > 0
+                {
+                    self.ecs
+                        .update_service(&self.target.cluster, &name, None, 0, Rolling::default())
+                        .await?;
+                    self.log(&format!("{app}: scaled {name} to 0"));
+                }
+            }
+        }
         Ok(())
     }
 

@@ -807,6 +807,58 @@ fn an_ecs_switch_from_rolling_to_blue_green_leaves_one_service_with_tasks() {
 }
 
 #[test]
+fn an_ecs_switch_from_blue_green_to_rolling_leaves_one_service_with_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = Shop::new(dir.path(), "{ kind = \"blue-green\" }");
+    let manifest = std::fs::read_to_string(shop.dir.join("slipway.toml")).unwrap();
+    shop.ok(&["deploy", "aws", "--yes"]);
+    shop.set_greeting("second");
+    shop.ok(&["deploy", "aws", "--yes"]);
+    let base = format!("{}-aws-api", shop.cluster);
+    // Green serves release 2; the listener sends it everything.
+    assert_eq!(shop.weights(), (0, 100));
+
+    let both = serde_json::to_string(&shop.aws["target_groups"]).unwrap();
+    let first = format!(
+        "[{}]",
+        serde_json::to_string(&shop.aws["target_groups"][0]).unwrap()
+    );
+    let rolling = manifest
+        .replace(
+            "strategy = { kind = \"blue-green\" }",
+            "strategy = { kind = \"rolling\" }",
+        )
+        .replace(
+            &format!("target_groups = {both}"),
+            &format!("target_groups = {first}"),
+        );
+    write(&shop.dir, "slipway.toml", &rolling);
+    shop.set_greeting("third");
+    let switched = shop.slipway(&["deploy", "aws", "--yes"]);
+    assert_eq!(switched.code, 0, "{}", switched.stderr);
+    let state = shop.state();
+    let running: Vec<(String, i64)> = state["services"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(name, _)| name.starts_with(&base))
+        .map(|(name, s)| (name.clone(), s["desiredCount"].as_i64().unwrap()))
+        .filter(|(_, desired)| *desired > 0)
+        .collect();
+    assert_eq!(running.len(), 1, "one service serves api: {running:?}");
+    assert_eq!(
+        running[0].0, base,
+        "the service without a colour serves api"
+    );
+    assert_eq!(revision(&state, &base), "3");
+    assert_eq!(
+        shop.weights(),
+        (100, 0),
+        "the listener sends the traffic to the rolling service's target group"
+    );
+}
+
+#[test]
 fn ecs_blue_green_moves_the_listener_weights_and_rolls_back_on_the_old_colour() {
     let dir = tempfile::tempdir().unwrap();
     let shop = Shop::new(dir.path(), "{ kind = \"blue-green\" }");
