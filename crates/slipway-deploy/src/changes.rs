@@ -60,6 +60,38 @@ pub fn is_unchanged(live: &Release, app: &str, incoming: &ReleaseApp, config_dig
         && running.settings == incoming.settings
 }
 
+/// The apps of `incoming` a deploy keeps as `live` runs them (see [`is_unchanged`]): none when
+/// nothing is live, when the deploy names its apps, or with `force`.
+pub fn unchanged_apps<'a>(
+    live: Option<&Release>,
+    named: bool,
+    force: bool,
+    incoming: impl IntoIterator<Item = (&'a str, &'a ReleaseApp)>,
+    config_digest: &str,
+) -> Vec<String> {
+    match live {
+        Some(live) if !named && !force => incoming
+            .into_iter()
+            .filter(|(app, entry)| is_unchanged(live, app, entry, config_digest))
+            .map(|(app, _)| app.to_owned())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// What a deploy with nothing to replace returns: the live release, every app kept, said so.
+pub fn nothing_to_deploy(live: &Release, unchanged: Vec<String>, log: &dyn Fn(&str)) -> Deployed {
+    log(&format!(
+        "nothing to deploy: every app's image, config and settings are what {} runs (--force replaces them anyway)",
+        live.name()
+    ));
+    Deployed {
+        release: live.clone(),
+        replaced: Vec::new(),
+        unchanged,
+    }
+}
+
 /// What a deploy did: the release that is live after it, the apps it replaced, and those it
 /// kept because nothing about them changed. With nothing replaced, the release is the one that
 /// was already live and no new release was recorded.

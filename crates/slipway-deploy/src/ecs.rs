@@ -739,32 +739,22 @@ impl<'a> EcsRollout<'a> {
         }
 
         // An app that is exactly what runs keeps its service and task definition revision.
-        let unchanged: Vec<String> = match &previous {
-            Some(live) if request.apps.is_empty() && !request.force => {
-                let config = self.config_digest();
-                planned
-                    .iter()
-                    .filter(|plan| {
-                        crate::changes::is_unchanged(live, &plan.app, &plan.entry, &config)
-                    })
-                    .map(|plan| plan.app.clone())
-                    .collect()
-            }
-            _ => Vec::new(),
-        };
+        let unchanged = crate::changes::unchanged_apps(
+            previous.as_ref(),
+            !request.apps.is_empty(),
+            request.force,
+            planned.iter().map(|plan| (plan.app.as_str(), &plan.entry)),
+            &self.config_digest(),
+        );
         if let Some(live) = &previous
             && !unchanged.is_empty()
         {
             if unchanged.len() == deployed.len() {
-                self.log(&format!(
-                    "nothing to deploy: every app's image, config and settings are what {} runs (--force replaces them anyway)",
-                    live.name()
-                ));
-                return Ok(Deployed {
-                    release: live.clone(),
-                    replaced: Vec::new(),
+                return Ok(crate::changes::nothing_to_deploy(
+                    live,
                     unchanged,
-                });
+                    &|line| self.log(line),
+                ));
             }
             for app in &unchanged {
                 self.log(&format!("{app}: unchanged since {}, kept", live.name()));

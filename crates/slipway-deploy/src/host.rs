@@ -412,6 +412,7 @@ pub async fn start_replica(host: &Host, plan: &ContainerPlan<'_>, replica: u32) 
         (LABEL_IMAGE.to_owned(), plan.image_id.to_owned()),
     ];
     labels.extend(plan.labels.iter().cloned());
+    let (stop_signal, stop_timeout) = slipway_docker::environment::stop_settings(app);
     let spec = ContainerSpec {
         name: name.clone(),
         image: plan.image.to_owned(),
@@ -438,8 +439,8 @@ pub async fn start_replica(host: &Host, plan: &ContainerPlan<'_>, replica: u32) 
         labels,
         restart: Some("unless-stopped".into()),
         secret_files: plan.secret_files.clone(),
-        stop_signal: slipway_docker::environment::stop_settings(app).0,
-        stop_timeout: slipway_docker::environment::stop_settings(app).1,
+        stop_signal,
+        stop_timeout,
     };
     host.engine.ensure_container(&spec).await?;
     Ok(name)

@@ -302,30 +302,22 @@ impl<'a> Rollout<'a> {
             apps.insert(app.clone(), entry);
         }
         // An app that is exactly what runs is carried over, not replaced.
-        let unchanged = match &previous {
-            Some(live) if request.apps.is_empty() && !request.force => {
-                let config = self.config_digest();
-                deployed
-                    .iter()
-                    .filter(|app| crate::changes::is_unchanged(live, app, &apps[*app], &config))
-                    .cloned()
-                    .collect()
-            }
-            _ => Vec::new(),
-        };
+        let unchanged = crate::changes::unchanged_apps(
+            previous.as_ref(),
+            !request.apps.is_empty(),
+            request.force,
+            deployed.iter().map(|app| (app.as_str(), &apps[app])),
+            &self.config_digest(),
+        );
         if let Some(live) = &previous
             && !unchanged.is_empty()
         {
             if unchanged.len() == deployed.len() {
-                self.log(&format!(
-                    "nothing to deploy: every app's image, config and settings are what {} runs (--force replaces them anyway)",
-                    live.name()
-                ));
-                return Ok(Deployed {
-                    release: live.clone(),
-                    replaced: Vec::new(),
+                return Ok(crate::changes::nothing_to_deploy(
+                    live,
                     unchanged,
-                });
+                    &|line| self.log(line),
+                ));
             }
             for app in &unchanged {
                 self.log(&format!("{app}: unchanged since {}, kept", live.name()));

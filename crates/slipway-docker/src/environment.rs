@@ -406,18 +406,7 @@ impl Engine {
         while let Some(item) = logs.next().await {
             output(&item.map_err(engine)?.to_string());
         }
-        let mut exit_code = 0;
-        let mut waits = self.docker.wait_container(name, None);
-        while let Some(item) = waits.next().await {
-            match item {
-                Ok(response) => exit_code = response.status_code,
-                Err(bollard::errors::Error::DockerContainerWaitError { code, .. }) => {
-                    exit_code = code
-                }
-                Err(error) => return Err(engine(error)),
-            }
-        }
-        Ok(exit_code)
+        self.exit_code_of(name).await
     }
 
     /// Removes the container `name`, running or not, and wipes its secret files; a missing
@@ -1056,6 +1045,7 @@ async fn up_inner(
         let url = ports
             .first()
             .map(|(ip, host, _)| format!("http://{ip}:{host}"));
+        let (stop_signal, stop_timeout) = stop_settings(app);
         let spec = ContainerSpec {
             name: container_name(manifest, environment, name),
             image_id: engine.image_id(&image).await.unwrap_or_default(),
@@ -1093,8 +1083,8 @@ async fn up_inner(
                 &secret_key,
                 &format!("app `{name}`"),
             )?,
-            stop_signal: stop_settings(app).0,
-            stop_timeout: stop_settings(app).1,
+            stop_signal,
+            stop_timeout,
         };
         let change = engine.ensure_container(&spec).await?;
         log(&format!("app {name}: {change:?}"));

@@ -357,11 +357,8 @@ impl Engine {
         result
     }
 
-    pub(crate) async fn run_created(&self, id: &str) -> Result<Finished> {
-        self.docker
-            .start_container(id, None)
-            .await
-            .map_err(engine)?;
+    /// Waits for the container `id` to stop and returns its exit code.
+    pub(crate) async fn exit_code_of(&self, id: &str) -> Result<i64> {
         let mut exit_code = 0;
         let mut waits = self.docker.wait_container(id, None);
         while let Some(item) = waits.next().await {
@@ -373,6 +370,15 @@ impl Engine {
                 Err(error) => return Err(engine(error)),
             }
         }
+        Ok(exit_code)
+    }
+
+    pub(crate) async fn run_created(&self, id: &str) -> Result<Finished> {
+        self.docker
+            .start_container(id, None)
+            .await
+            .map_err(engine)?;
+        let exit_code = self.exit_code_of(id).await?;
         let mut output = String::new();
         let mut logs = self.docker.logs(
             id,

@@ -203,6 +203,18 @@ target_groups = {target_groups}
     }
 }
 
+/// The services of an app (`base` and its colours) that ask for tasks, with how many.
+fn services_with_tasks(state: &Value, base: &str) -> Vec<(String, i64)> {
+    state["services"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(name, _)| name.starts_with(base))
+        .map(|(name, s)| (name.clone(), s["desiredCount"].as_i64().unwrap()))
+        .filter(|(_, desired)| *desired > 0)
+        .collect()
+}
+
 fn definition<'s>(state: &'s Value, service: &str) -> &'s Value {
     let arn = state["services"][service]["taskDefinition"]
         .as_str()
@@ -779,14 +791,7 @@ fn an_ecs_switch_from_rolling_to_blue_green_leaves_one_service_with_tasks() {
     shop.set_greeting("second");
     let switched = shop.slipway(&["deploy", "aws", "--yes"]);
     let state = shop.state();
-    let running: Vec<(String, i64)> = state["services"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(name, _)| name.starts_with(&base))
-        .map(|(name, s)| (name.clone(), s["desiredCount"].as_i64().unwrap()))
-        .filter(|(_, desired)| *desired > 0)
-        .collect();
+    let running = services_with_tasks(&state, &base);
     assert_eq!(switched.code, 0, "{}", switched.stderr);
     assert_eq!(running.len(), 1, "one service serves api: {running:?}");
     assert_ne!(running[0].0, base, "a colour serves api now");
@@ -795,12 +800,9 @@ fn an_ecs_switch_from_rolling_to_blue_green_leaves_one_service_with_tasks() {
     // Back across the switch: release 1's revision serves again, on one service.
     shop.ok(&["rollback", "aws"]);
     let state = shop.state();
-    let running: Vec<String> = state["services"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(name, s)| name.starts_with(&base) && s["desiredCount"].as_i64() > Some(0))
-        .map(|(name, _)| name.clone())
+    let running: Vec<String> = services_with_tasks(&state, &base)
+        .into_iter()
+        .map(|(name, _)| name)
         .collect();
     assert_eq!(running.len(), 1, "one service serves api: {running:?}");
     assert_eq!(revision(&state, &running[0]), "1");
@@ -837,14 +839,7 @@ fn an_ecs_switch_from_blue_green_to_rolling_leaves_one_service_with_tasks() {
     let switched = shop.slipway(&["deploy", "aws", "--yes"]);
     assert_eq!(switched.code, 0, "{}", switched.stderr);
     let state = shop.state();
-    let running: Vec<(String, i64)> = state["services"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(name, _)| name.starts_with(&base))
-        .map(|(name, s)| (name.clone(), s["desiredCount"].as_i64().unwrap()))
-        .filter(|(_, desired)| *desired > 0)
-        .collect();
+    let running = services_with_tasks(&state, &base);
     assert_eq!(running.len(), 1, "one service serves api: {running:?}");
     assert_eq!(
         running[0].0, base,
