@@ -15,6 +15,7 @@ pub mod plan;
 pub mod private;
 pub mod project;
 pub mod scaffold;
+pub mod schedule;
 pub mod suggest;
 pub mod terminal;
 pub mod text;

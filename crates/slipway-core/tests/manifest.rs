@@ -549,3 +549,56 @@ fn a_stop_signal_must_be_one_a_container_can_be_stopped_with() {
         + 1;
     assert_eq!(found[0].4.0, line, "located on its line");
 }
+
+#[test]
+fn a_scheduled_job_names_an_app_and_a_schedule_that_parses() {
+    let good = format!(
+        "{VALID}\n[jobs.report]\napp = \"api\"\nrun = [\"python3\", \"-m\", \"api.report\"]\n\
+         schedule = \"0 3 * * *\"\ntimezone = \"Europe/Paris\"\nenvironments = [\"prod\"]\n"
+    );
+    let manifest = load_manifest(&good).unwrap();
+    assert_eq!(manifest.jobs["report"].app, "api");
+    assert_eq!(manifest.jobs["report"].schedule, "0 3 * * *");
+
+    // The error points at the hour inside the schedule, on its line and column.
+    let bad = format!(
+        "{VALID}\n[jobs.report]\napp = \"apj\"\nrun = \"python3 -m api.report\"\n\
+         schedule = \"0 27 * * *\"\ntimezone = \"Europe/Parys\"\n"
+    );
+    let found = problems(&bad);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    let app = found.iter().find(|f| f.1 == "jobs.report.app").unwrap();
+    assert_eq!(app.0, ProblemKind::DanglingReference);
+    assert!(
+        app.3.as_deref().unwrap_or_default().contains("api"),
+        "{app:#?}"
+    );
+    let schedule = found
+        .iter()
+        .find(|f| f.1 == "jobs.report.schedule")
+        .unwrap();
+    assert!(schedule.2.contains("hour"), "{schedule:#?}");
+    let line = bad.lines().position(|l| l.starts_with("schedule")).unwrap() + 1;
+    assert_eq!(
+        schedule.4,
+        (line, "schedule = \"0 ".len() + 1),
+        "{schedule:#?}"
+    );
+    let zone = found
+        .iter()
+        .find(|f| f.1 == "jobs.report.timezone")
+        .unwrap();
+    assert!(zone.2.contains("Europe/Parys"), "{zone:#?}");
+}
+
+#[test]
+fn a_job_in_an_environment_that_does_not_run_its_app_is_refused() {
+    let bad = VALID.replace("mount = true", "mount = true\napps = []")
+        + "\n[jobs.report]\napp = \"api\"\nrun = \"true\"\nschedule = \"@daily\"\nenvironments = [\"dev\", \"qa\"]\n";
+    let found = problems(&bad);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert_eq!(found[0].1, "jobs.report.environments[0]");
+    assert!(found[0].2.contains("does not run in `dev`"), "{found:#?}");
+    assert_eq!(found[1].0, ProblemKind::DanglingReference);
+    assert_eq!(found[1].1, "jobs.report.environments[1]");
+}

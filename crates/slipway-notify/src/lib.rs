@@ -64,6 +64,7 @@ pub fn event_name(kind: EventKind) -> &'static str {
         EventKind::PullRequestOpened => "pull-request-opened",
         EventKind::Deployed => "deployed",
         EventKind::RolledBack => "rolled-back",
+        EventKind::JobFailed => "job-failed",
     }
 }
 

@@ -37,6 +37,9 @@ pub struct Manifest {
     /// Where the apps run: dev, stage, prod (the names are yours).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub environments: IndexMap<String, Environment>,
+    /// Commands run on a schedule in a deployed environment, from an app's live release.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub jobs: IndexMap<String, Job>,
     /// Channels that events are sent to.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub notifications: IndexMap<String, Notification>,
@@ -828,6 +831,29 @@ pub struct Hook {
     pub run: CommandLine,
 }
 
+/// A scheduled job (`[jobs.NAME]`): a command run on a schedule in a fresh container (a task on
+/// ECS) made like the live release's containers of an app: its image, config and secrets.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Job {
+    /// The app whose live release the job runs in.
+    pub app: String,
+    /// The command: a string run by `/bin/sh -c`, or an argument vector.
+    pub run: CommandLine,
+    /// When: five cron fields (`0 3 * * *`), `@hourly`/`@daily`/`@weekly`/`@monthly`, or
+    /// `rate(15 minutes)`.
+    pub schedule: String,
+    /// IANA time zone the cron fields are read in (`Europe/Paris`); default `UTC`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// Environments the job runs in; default every deployed environment that runs its app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environments: Option<Vec<String>>,
+    /// A run still going after this long is stopped and counted as failed; default 1h.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+}
+
 /// A notification channel (`[notifications.NAME]`): where events are sent and which.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -890,6 +916,8 @@ pub enum EventKind {
     Deployed,
     /// An environment went back to an earlier release.
     RolledBack,
+    /// A scheduled job's run failed, timed out or could not start.
+    JobFailed,
 }
 
 /// A pipeline (`[pipelines.NAME]`): what starts it and the steps it runs.

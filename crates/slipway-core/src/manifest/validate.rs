@@ -380,6 +380,9 @@ impl Checker<'_, '_> {
         for (name, env) in &m.environments {
             self.check_environment(m, name, env);
         }
+        for (name, job) in &m.jobs {
+            self.check_job(m, name, job);
+        }
         for (name, channel) in &m.notifications {
             let path = root.key("notifications").key(name);
             use super::NotificationKind as K;
@@ -1017,6 +1020,103 @@ impl Checker<'_, '_> {
                 }
             }
         }
+    }
+
+    fn check_job(&mut self, m: &Manifest, name: &str, job: &super::Job) {
+        let path = FieldPath::root().key("jobs").key(name);
+        self.check_name(path.clone(), name, "job name");
+        self.reference(path.key("app"), "app", "apps", &job.app);
+        self.check_command(path.key("run"), &job.run);
+        let schedule = match crate::schedule::parse(&job.schedule) {
+            Ok(schedule) => Some(schedule),
+            Err(error) => {
+                self.bad_within(
+                    path.key("schedule"),
+                    &job.schedule,
+                    error.at,
+                    error.message,
+                    error.help,
+                );
+                None
+            }
+        };
+        if let Some(zone) = &job.timezone
+            && let Err(message) = crate::schedule::time_zone(zone)
+        {
+            self.bad(path.key("timezone"), message, None);
+        }
+        let environments: Vec<&String> = match &job.environments {
+            Some(listed) => {
+                for (i, env) in listed.iter().enumerate() {
+                    let at = path.key("environments").index(i);
+                    self.reference(at.clone(), "environment", "environments", env);
+                    if m.environments.contains_key(env)
+                        && m.apps.contains_key(&job.app)
+                        && !app_runs_in(m, &job.app, env)
+                    {
+                        self.bad(
+                            at,
+                            format!(
+                                "job `{name}` runs app `{}`, which does not run in `{env}`",
+                                job.app
+                            ),
+                            format!(
+                                "add `{}` to [environments.{env}] apps, or remove `{env}` here",
+                                job.app
+                            ),
+                        );
+                    }
+                }
+                listed.iter().collect()
+            }
+            None => m
+                .environments
+                .keys()
+                .filter(|env| app_runs_in(m, &job.app, env))
+                .collect(),
+        };
+        // EventBridge Scheduler cannot say everything cron can.
+        if let Some(schedule) = schedule
+            && let Some(env) = environments.iter().find(|env| {
+                m.environments
+                    .get(env.as_str())
+                    .is_some_and(|e| matches!(e.target, Target::Ecs(_)))
+            })
+            && let Err(message) = schedule.aws_expression()
+        {
+            self.bad(
+                path.key("schedule"),
+                format!("on ECS (environment `{env}`): {message}"),
+                None,
+            );
+        }
+    }
+
+    /// A problem with part of a string value: pointed at those bytes when the value is written
+    /// without escapes, at the whole value otherwise.
+    fn bad_within(
+        &mut self,
+        path: FieldPath,
+        text: &str,
+        within: std::ops::Range<usize>,
+        message: String,
+        help: String,
+    ) {
+        let span = locate(self.root, &path).map(|(_, value)| {
+            if value.len() == text.len() + 2 && within.end <= text.len() && !within.is_empty() {
+                value.start + 1 + within.start..value.start + 1 + within.end
+            } else {
+                value
+            }
+        });
+        self.problems.push(Problem {
+            secret: false,
+            kind: ProblemKind::BadValue,
+            path,
+            span,
+            message,
+            help: Some(help),
+        });
     }
 
     fn check_command(&mut self, path: FieldPath, command: &CommandLine) {
