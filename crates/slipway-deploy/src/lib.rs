@@ -16,6 +16,7 @@ mod ecs_target;
 pub mod execute;
 pub mod host;
 pub mod identity;
+pub mod jobs;
 pub mod live;
 pub mod lock;
 pub mod rollout;
