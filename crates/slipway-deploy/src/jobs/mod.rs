@@ -326,7 +326,7 @@ impl Clock {
         for job in &table.jobs {
             let checked = self.checked.entry(job.name.clone()).or_insert(now);
             let due = next_run(&job.schedule, &job.timezone, *checked).is_some_and(|at| at <= now);
-            let asked = manual.iter().any(|m| *m == job.name);
+            let asked = manual.contains(&job.name);
             if due {
                 *checked = now;
             }
