@@ -249,19 +249,122 @@ impl<'a> Deployer<'a> {
         }
     }
 
-    /// Deploys a release; it is live when this returns.
+    /// Deploys a release; it is live, and the environment's scheduled jobs run from it, when
+    /// this returns.
     pub async fn deploy(&mut self, request: &DeployRequest) -> Result<crate::changes::Deployed> {
+        let deployed = match self {
+            Deployer::Docker(rollout) => rollout.deploy(request).await?,
+            Deployer::Ecs(rollout) => rollout.deploy(request).await?,
+        };
+        self.install_jobs(&deployed.release).await?;
+        Ok(deployed)
+    }
+
+    /// Back to the previous live release, or `to`; the scheduled jobs follow it.
+    pub async fn rollback(&mut self, to: Option<i64>) -> Result<Release> {
+        let release = match self {
+            Deployer::Docker(rollout) => rollout.rollback(to).await?,
+            Deployer::Ecs(rollout) => rollout.rollback(to).await?,
+        };
+        self.install_jobs(&release).await?;
+        Ok(release)
+    }
+
+    /// Points the environment's scheduled jobs at `live`: the runner on Docker hosts. A failure
+    /// says that the release is live all the same.
+    async fn install_jobs(&self, live: &Release) -> Result<()> {
+        let lookup = |var: &str| std::env::var(var).ok();
+        let lines = match self {
+            Deployer::Docker(rollout) => rollout.sync_jobs(live, &lookup).await,
+            Deployer::Ecs(_) => Ok(Vec::new()),
+        }
+        .map_err(|error| {
+            DeployError::Plan(format!(
+                "{} is live, but its scheduled jobs could not be installed: {error}",
+                live.name()
+            ))
+        })?;
+        let log = match self {
+            Deployer::Docker(rollout) => rollout.ctx.log,
+            Deployer::Ecs(rollout) => rollout.ctx.log,
+        };
+        for line in lines {
+            log(&line);
+        }
+        Ok(())
+    }
+
+    /// The environment's scheduled jobs with their next and last runs.
+    pub async fn jobs(&self) -> Result<Vec<crate::jobs::JobRow>> {
         match self {
-            Deployer::Docker(rollout) => rollout.deploy(request).await,
-            Deployer::Ecs(rollout) => rollout.deploy(request).await,
+            Deployer::Docker(rollout) => rollout.job_rows().await,
+            Deployer::Ecs(_) => Ok(Vec::new()),
         }
     }
 
-    /// Back to the previous live release, or `to`.
-    pub async fn rollback(&mut self, to: Option<i64>) -> Result<Release> {
+    /// The recorded runs of a scheduled job, oldest first (Docker hosts: the runner keeps them).
+    pub async fn job_runs(&self, job: &str) -> Result<Vec<crate::jobs::RunRecord>> {
         match self {
-            Deployer::Docker(rollout) => rollout.rollback(to).await,
-            Deployer::Ecs(rollout) => rollout.rollback(to).await,
+            Deployer::Docker(rollout) => Ok(rollout
+                .runner_status()
+                .await?
+                .map(|status| {
+                    status
+                        .records
+                        .into_iter()
+                        .filter(|r| r.job == job)
+                        .collect()
+                })
+                .unwrap_or_default()),
+            Deployer::Ecs(_) => Err(DeployError::Plan(
+                "on ECS a job's runs are ECS tasks: read their output with `slipway logs ENV APP`"
+                    .into(),
+            )),
+        }
+    }
+
+    /// Runs a scheduled job now, as its schedule would; its record once it ended.
+    pub async fn run_job(&self, job: &str) -> Result<crate::jobs::RunRecord> {
+        let known: Vec<&String> = crate::jobs::jobs_of(self.manifest(), self.environment())
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        if !known.iter().any(|name| *name == job) {
+            let environment = self.environment();
+            return Err(DeployError::Plan(
+                match slipway_core::suggest::did_you_mean(job, known.iter().map(|s| s.as_str())) {
+                    Some(hint) => format!("no job `{job}` runs in `{environment}`: {hint}"),
+                    None if known.is_empty() => {
+                        format!("no job runs in `{environment}`: add a [jobs.NAME] to slipway.toml")
+                    }
+                    None => format!(
+                        "no job `{job}` runs in `{environment}`; its jobs: {}",
+                        known
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                },
+            ));
+        }
+        match self {
+            Deployer::Docker(rollout) => rollout.run_job(job).await,
+            Deployer::Ecs(_) => Err(DeployError::Plan("scheduled jobs on ECS are run by EventBridge Scheduler; use `slipway run ENV APP -- CMD`".into())),
+        }
+    }
+
+    fn manifest(&self) -> &slipway_core::Manifest {
+        match self {
+            Deployer::Docker(rollout) => rollout.manifest(),
+            Deployer::Ecs(rollout) => rollout.ctx.manifest,
+        }
+    }
+
+    fn environment(&self) -> &str {
+        match self {
+            Deployer::Docker(rollout) => rollout.environment(),
+            Deployer::Ecs(rollout) => rollout.environment(),
         }
     }
 

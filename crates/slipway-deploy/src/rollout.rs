@@ -159,7 +159,7 @@ impl<'a> Rollout<'a> {
     }
 
     /// The proxy's image, assembled from this binary (unchanged layers are reused).
-    async fn proxy_image(&self) -> Result<Manifest> {
+    pub(crate) async fn proxy_image(&self) -> Result<Manifest> {
         build_proxy_image(
             self.ctx.manifest,
             &self.plan,

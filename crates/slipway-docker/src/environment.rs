@@ -207,13 +207,16 @@ impl Engine {
         }
         let (first_network, first_aliases) = spec.networks.first().cloned().unwrap_or_default();
         let mut endpoints = HashMap::new();
-        endpoints.insert(
-            first_network.clone(),
-            EndpointSettings {
-                aliases: Some(first_aliases),
-                ..Default::default()
-            },
-        );
+        // The host's network takes no endpoint settings (aliases are for user-defined networks).
+        if first_network != "host" {
+            endpoints.insert(
+                first_network.clone(),
+                EndpointSettings {
+                    aliases: Some(first_aliases),
+                    ..Default::default()
+                },
+            );
+        }
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             cmd: spec.cmd.clone(),
@@ -314,6 +317,13 @@ impl Engine {
     /// Stops a container the way `docker stop` does (its stop signal, then its grace period,
     /// then SIGKILL), so the app can finish the request or the job in hand, and removes it.
     pub async fn stop_and_remove(&self, name: &str) -> Result<()> {
+        self.stop(name).await?;
+        self.remove(name).await
+    }
+
+    /// Stops a container the way `docker stop` does and keeps it (its logs, its exit code); a
+    /// container that is not running or is gone is fine.
+    pub async fn stop(&self, name: &str) -> Result<()> {
         match self
             .docker
             .stop_container(
@@ -330,13 +340,11 @@ impl Engine {
             }) => {}
             Err(error) => return Err(engine(error)),
         }
-        self.remove(name).await
+        Ok(())
     }
 
     /// Runs `command` to its end in a new container `name` made like the container `template`
-    /// (its image, entrypoint, environment, user, working directory and mounts, which hold its
-    /// secret files), on `network` only and under none of the template's names there, so it
-    /// takes none of its traffic. Each chunk of its output goes to `output` as it comes; the
+    /// ([`Engine::create_like`]). Each chunk of its output goes to `output` as it comes; the
     /// container is removed afterwards, and its exit code returned.
     pub async fn run_like(
         &self,
@@ -347,6 +355,25 @@ impl Engine {
         labels: HashMap<String, String>,
         output: &mut (dyn FnMut(&str) + Send),
     ) -> Result<i64> {
+        self.create_like(template, name, network, command, labels)
+            .await?;
+        let ran = self.stream_to_end(name, output).await;
+        let _ = self.remove(name).await;
+        ran
+    }
+
+    /// Creates (without starting) a container `name` that runs `command`, made like the
+    /// container `template` (its image, entrypoint, environment, user, working directory and
+    /// mounts, which hold its secret files), on `network` only and under none of the template's
+    /// names there, so it takes none of its traffic.
+    pub async fn create_like(
+        &self,
+        template: &str,
+        name: &str,
+        network: &str,
+        command: &[String],
+        labels: HashMap<String, String>,
+    ) -> Result<()> {
         let inspected = self
             .docker
             .inspect_container(template, None)
@@ -377,9 +404,38 @@ impl Engine {
             )
             .await
             .map_err(engine)?;
-        let ran = self.stream_to_end(name, output).await;
-        let _ = self.remove(name).await;
-        ran
+        Ok(())
+    }
+
+    /// Starts the created container `name`.
+    pub async fn start(&self, name: &str) -> Result<()> {
+        self.docker
+            .start_container(name, None)
+            .await
+            .map_err(engine)
+    }
+
+    /// Waits until the container `name` stops (at once when it has) and returns its exit code.
+    pub async fn wait_exit(&self, name: &str) -> Result<i64> {
+        self.exit_code_of(name).await
+    }
+
+    /// Running and stopped containers that carry every one of `labels` (`key=value`).
+    pub async fn containers_labelled(
+        &self,
+        labels: &[String],
+    ) -> Result<Vec<bollard::models::ContainerSummary>> {
+        let mut filters = HashMap::new();
+        filters.insert("label".to_owned(), labels.to_vec());
+        self.docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(engine)
     }
 
     /// Starts the created container `name`, passes on its output until it stops, and returns
@@ -1204,6 +1260,10 @@ pub async fn down(
                 }
             }
         }
+        // The scheduled jobs runner's records.
+        engine
+            .remove_volume(&format!("{project}-{environment}-jobs"))
+            .await?;
     }
     Ok(removed)
 }

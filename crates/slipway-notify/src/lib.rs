@@ -135,7 +135,16 @@ pub async fn send(manifest: &Manifest, event: &Event, only: Option<&[String]>) -
         .timeout(Duration::from_secs(10))
         .user_agent(concat!("slipway/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|error| error.to_string());
+        .map_err(|error| {
+            // reqwest's own text ("builder error") does not say what is missing.
+            let mut message = error.to_string();
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            format!("cannot make an HTTPS client ({message}); is a certificate store (ca-certificates) installed?")
+        });
     let channels = channels_for(manifest, event.kind, only)
         .into_iter()
         .map(|(name, channel)| (name.clone(), open(client.as_ref(), channel)))

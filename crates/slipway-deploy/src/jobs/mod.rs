@@ -11,6 +11,9 @@ use slipway_core::Manifest;
 use slipway_core::manifest::{Job, Notification};
 use slipway_core::schedule;
 
+pub mod docker;
+pub mod runner;
+
 use crate::store::Release;
 
 /// A run still going after this long is stopped, unless the job says otherwise.

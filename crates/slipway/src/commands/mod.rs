@@ -12,6 +12,7 @@ pub mod ecs;
 pub mod environment;
 pub mod images;
 pub mod init;
+pub mod jobs;
 pub mod lint;
 pub mod notify;
 pub mod pipeline;

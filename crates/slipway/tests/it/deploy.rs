@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::{copy_example, run, set_greeting, slipway, unique, write};
 
 const PROXY: &str = "127.0.0.1:8090";
-const PASSWORD: &str = "pw-deploy-test";
+pub(crate) const PASSWORD: &str = "pw-deploy-test";
 
 /// One GET through the proxy with the project's Host header: (status, body).
 fn get(host: &str, path: &str) -> (u16, String) {
@@ -119,7 +119,7 @@ fn shop_with(
 }
 
 /// `shop_with`, with more files (path, text) written before anything is built.
-fn shop_with_files(
+pub(crate) fn shop_with_files(
     dir: &Path,
     prefix: &str,
     strategy: &str,
@@ -165,7 +165,7 @@ fn shop_with_files(
     (copy, host)
 }
 
-fn deploy(shop: &Path, extra: &[&str]) -> crate::Run {
+pub(crate) fn deploy(shop: &Path, extra: &[&str]) -> crate::Run {
     run(slipway(shop)
         .args(["deploy", "prod", "--yes"])
         .args(extra)
@@ -173,7 +173,7 @@ fn deploy(shop: &Path, extra: &[&str]) -> crate::Run {
 }
 
 /// `deploy`, which must succeed.
-fn deploy_ok(shop: &Path, extra: &[&str]) -> crate::Run {
+pub(crate) fn deploy_ok(shop: &Path, extra: &[&str]) -> crate::Run {
     let result = deploy(shop, extra);
     assert_eq!(result.code, 0, "{}", result.stderr);
     result
@@ -212,7 +212,7 @@ fn down(shop: &Path) {
 }
 
 /// Takes the project's prod down when the test ends, passed or not.
-struct Down(PathBuf);
+pub(crate) struct Down(pub(crate) PathBuf);
 
 impl Drop for Down {
     fn drop(&mut self) {

@@ -9,6 +9,7 @@ mod deploy;
 mod environments;
 mod images;
 mod init;
+mod jobs;
 mod lint;
 mod manifest_errors;
 mod pipeline_security;
