@@ -712,6 +712,63 @@ impl Ecs {
         })
     }
 
+    /// The tasks of a service that run and that stopped lately (ECS keeps stopped tasks for
+    /// about an hour), with the revision each runs; none when the service does not exist.
+    pub async fn tasks_of(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> Result<Vec<crate::logs::TaskSeen>> {
+        let mut arns: Vec<String> = Vec::new();
+        for status in [ecs::DesiredStatus::Running, ecs::DesiredStatus::Stopped] {
+            let listed = self
+                .ecs
+                .list_tasks()
+                .cluster(cluster)
+                .service_name(service)
+                .desired_status(status)
+                .send()
+                .await;
+            let listed = match listed {
+                Ok(listed) => listed,
+                Err(error)
+                    if error.as_service_error().is_some_and(|e| {
+                        e.is_service_not_found_exception() || e.is_cluster_not_found_exception()
+                    }) =>
+                {
+                    return Ok(Vec::new());
+                }
+                Err(error) => return Err(api("ListTasks")(error)),
+            };
+            for arn in listed.task_arns() {
+                if !arns.contains(arn) {
+                    arns.push(arn.clone());
+                }
+            }
+        }
+        let mut seen = Vec::new();
+        for chunk in arns.chunks(100) {
+            let described = self
+                .ecs
+                .describe_tasks()
+                .cluster(cluster)
+                .set_tasks(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(api("DescribeTasks"))?;
+            for task in described.tasks() {
+                let status = task.last_status().unwrap_or("PENDING");
+                seen.push(crate::logs::TaskSeen {
+                    arn: task.task_arn().unwrap_or_default().to_owned(),
+                    task_definition: task.task_definition_arn().unwrap_or_default().to_owned(),
+                    stopped: status == "STOPPED",
+                    stopped_at: task.stopped_at().and_then(|at| at.to_millis().ok()),
+                });
+            }
+        }
+        Ok(seen)
+    }
+
     /// `; stopped tasks: <reason>, ...` for the service's recently stopped tasks, or nothing.
     pub async fn stopped_reasons(&self, cluster: &str, service: &str) -> String {
         let Ok(listed) = self

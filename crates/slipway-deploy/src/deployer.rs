@@ -65,10 +65,10 @@ impl<'a> Deployer<'a> {
             Deployer::Docker(rollout) => rollout,
             Deployer::Ecs(rollout) => {
                 let cluster = rollout.cluster();
+                let environment = rollout.environment();
+                let app = app.unwrap_or("APP");
                 return Err(DeployError::Plan(format!(
-                    "`{}` runs on ECS: enter a task with `aws ecs execute-command --cluster {cluster} --task TASK --container {} --interactive --command /bin/sh` (the service needs enableExecuteCommand), and read its logs in CloudWatch Logs, group /ecs/{cluster}",
-                    rollout.environment(),
-                    app.unwrap_or("APP")
+                    "`{environment}` runs on ECS: enter a task with `aws ecs execute-command --cluster {cluster} --task TASK --container {app} --interactive --command /bin/sh` (the service needs enableExecuteCommand); `slipway logs {environment} {app}` reads its output, `slipway run {environment} {app} -- CMD` runs a command in a task of its own"
                 )));
             }
         };
@@ -127,7 +127,7 @@ impl<'a> Deployer<'a> {
     /// config, made like one of its running containers on the first host that has one, on the
     /// environment's internal network (its services) and taking no traffic. Its output goes to
     /// `output` as it comes; the container is removed and its exit code returned. On ECS: a
-    /// one-off task of the live task definition (RunTask), its output in CloudWatch Logs.
+    /// one-off task of the live task definition (RunTask), its output read from CloudWatch Logs.
     pub async fn run(
         &self,
         app: &str,
@@ -135,7 +135,7 @@ impl<'a> Deployer<'a> {
         output: &mut (dyn FnMut(&str) + Send),
     ) -> Result<i64> {
         if let Deployer::Ecs(rollout) = self {
-            return rollout.run_one_off(app, command).await;
+            return rollout.run_one_off(app, command, output).await;
         }
         let containers = self.live_containers(Some(app)).await?;
         let Deployer::Docker(rollout) = self else {
@@ -180,15 +180,22 @@ impl<'a> Deployer<'a> {
     }
 
     /// The logs of the live release's containers on every host (of `app` only, when given):
-    /// the last `tail` lines of each, then, with `follow`, what they write until they stop.
-    /// Each line goes to `line` with its label, `host/container`.
+    /// the last `tail` lines of each (of those written in the last `since`, when given), then,
+    /// with `follow`, what they write until they stop. Each line goes to `line` with its label,
+    /// `host/container`. On ECS: the live release's tasks' streams in CloudWatch Logs, merged
+    /// in time order and labelled `TASK/CONTAINER`.
     pub async fn logs(
         &self,
         app: Option<&str>,
+        since: Option<std::time::Duration>,
         tail: usize,
         follow: bool,
         line: &mut (dyn FnMut(&str, &str) + Send),
     ) -> Result<()> {
+        if let Deployer::Ecs(rollout) = self {
+            return rollout.logs(app, since, tail, follow, line).await;
+        }
+        let since = since.map(|since| slipway_core::time::now().saturating_sub(since.as_secs()));
         let containers = self.live_containers(app).await?;
         let Deployer::Docker(rollout) = self else {
             unreachable!("live_containers refuses ECS");
@@ -198,7 +205,11 @@ impl<'a> Deployer<'a> {
             for container in &containers {
                 let engine = &rollout.hosts()[container.host_index].engine;
                 let label = label(container);
-                for text in engine.last_logs(&container.container, tail).await.lines() {
+                for text in engine
+                    .logs_since(&container.container, tail, since)
+                    .await
+                    .lines()
+                {
                     line(&label, text);
                 }
             }
@@ -224,7 +235,9 @@ impl<'a> Deployer<'a> {
                     let mut send = |label: &str, text: &str| {
                         let _ = sender.send((label.to_owned(), text.to_owned()));
                     };
-                    host.engine.follow_logs(&listed, tail, &mut send).await
+                    host.engine
+                        .follow_logs(&listed, tail, since, &mut send)
+                        .await
                 }
             })
             .collect();

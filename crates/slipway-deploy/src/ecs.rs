@@ -30,6 +30,10 @@ use crate::store::{NewRelease, Outcome, Release, ReleaseApp, Store, release_name
 use crate::target::{NoJournal, StoreJournal};
 use crate::{DeployError, Result};
 
+/// Reads of a stopped one-off task's stream, 2 s apart, until its last lines are in (or its
+/// stream is found not to exist).
+const ONE_OFF_DRAIN_READS: usize = 5;
+
 /// The two services of an app under blue-green and canary, by colour.
 pub(crate) const COLOURS: [&str; 2] = ["blue", "green"];
 
@@ -56,6 +60,7 @@ pub struct EcsRollout<'a> {
     pub(crate) ecs: Ecs,
     secrets: Secrets,
     pub(crate) metrics: slipway_aws::metrics::Metrics,
+    pub(crate) logs: slipway_aws::logs::Logs,
     region: String,
 }
 
@@ -134,6 +139,7 @@ impl<'a> EcsRollout<'a> {
             ecs: Ecs::new(&config),
             secrets: Secrets::new(&config),
             metrics: slipway_aws::metrics::Metrics::new(&config),
+            logs: slipway_aws::logs::Logs::new(&config),
             region,
             ctx,
         })
@@ -152,6 +158,11 @@ impl<'a> EcsRollout<'a> {
     /// The ECS cluster the environment's services run in.
     pub fn cluster(&self) -> &str {
         &self.target.cluster
+    }
+
+    /// The environment's AWS region.
+    pub(crate) fn region(&self) -> &str {
+        &self.region
     }
 
     pub(crate) fn log(&self, line: &str) {
@@ -411,9 +422,15 @@ impl<'a> EcsRollout<'a> {
     }
 
     /// Runs `command` as a one-off task of `app`'s live release (its task definition, the
-    /// container's command replaced), waits for it to stop and returns its exit code; where its
-    /// output is (CloudWatch Logs) is logged.
-    pub async fn run_one_off(&self, app: &str, command: &[String]) -> Result<i64> {
+    /// container's command replaced), waits for it to stop and returns its exit code. What the
+    /// container writes to CloudWatch Logs goes to `output` as it comes, and the rest once the
+    /// task has stopped.
+    pub async fn run_one_off(
+        &self,
+        app: &str,
+        command: &[String],
+        output: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<i64> {
         let environment = self.ctx.environment;
         let live = self.store.live(environment)?.ok_or_else(|| {
             DeployError::Plan(format!(
@@ -439,13 +456,20 @@ impl<'a> EcsRollout<'a> {
             security_groups: self.target.security_groups.clone(),
             assign_public_ip: self.target.assign_public_ip,
         };
+        let log = self.one_off_log(&task_definition, app).await?;
         let arn = self.ecs.run_task(&task).await?;
         self.log(&format!("started task {arn} of {task_definition}"));
-        if let Some(group) = &self.target.log_group {
-            let id = arn.rsplit('/').next().unwrap_or(&arn);
-            self.log(&format!(
-                "its output: CloudWatch Logs group {group}, stream {app}/{app}/{id}"
-            ));
+        let mut reading = log.and_then(|log| log.of_task(&arn));
+        match &reading {
+            Some(reading) => {
+                let (group, stream) = crate::ecs_logs::described(reading);
+                self.log(&format!(
+                    "its output: CloudWatch Logs group {group}, stream {stream}"
+                ));
+            }
+            None => self.log(&format!(
+                "`{app}` writes its output to no CloudWatch Logs group (`log_group` of the target): it is not shown"
+            )),
         }
         let mut last = String::new();
         loop {
@@ -454,7 +478,26 @@ impl<'a> EcsRollout<'a> {
                 self.log(&format!("task {}", state.status.to_lowercase()));
                 last = state.status.clone();
             }
+            if let Some(reading) = reading.as_mut() {
+                self.one_off_output(reading, output).await?;
+            }
             if state.stopped {
+                if let Some(reading) = reading.as_mut() {
+                    // The driver's last lines reach CloudWatch a moment after the task stops.
+                    for _ in 0..ONE_OFF_DRAIN_READS {
+                        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                        self.one_off_output(reading, output).await?;
+                        if crate::ecs_logs::found(reading) {
+                            break;
+                        }
+                    }
+                    if !crate::ecs_logs::found(reading) {
+                        let (group, stream) = crate::ecs_logs::described(reading);
+                        self.log(&format!(
+                            "no output in CloudWatch Logs group {group}, stream {stream}"
+                        ));
+                    }
+                }
                 return match state.exit_code {
                     Some(code) => Ok(i64::from(code)),
                     None => Err(DeployError::Plan(format!(
@@ -700,6 +743,8 @@ impl<'a> EcsRollout<'a> {
                 definition,
             });
         }
+        // The tasks' output needs its group: made to exist before anything else changes.
+        self.ensure_log_group().await?;
         let registry = self.registry();
         for plan in &mut planned {
             if request.images.contains_key(&plan.app) {

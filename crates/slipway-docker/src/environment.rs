@@ -523,11 +523,13 @@ impl Engine {
     }
 
     /// Follows the logs of several containers until they stop (or the process is interrupted),
-    /// each line given to `line` with its container's label.
+    /// each line given to `line` with its container's label; the last `tail` lines first (of
+    /// those written since `since`, Unix seconds, when given).
     pub async fn follow_logs(
         &self,
         containers: &[(String, String)],
         tail: usize,
+        since: Option<u64>,
         line: &mut (dyn FnMut(&str, &str) + Send),
     ) -> Result<()> {
         let streams = containers.iter().map(|(container, label)| {
@@ -541,6 +543,7 @@ impl Engine {
                             .stderr(true)
                             .follow(true)
                             .tail(&tail.to_string())
+                            .since(since_seconds(since))
                             .build(),
                     ),
                 )
@@ -559,6 +562,11 @@ impl Engine {
 
     /// The last `lines` lines the container `name` printed, standard output and error together.
     pub async fn last_logs(&self, name: &str, lines: usize) -> String {
+        self.logs_since(name, lines, None).await
+    }
+
+    /// [`Engine::last_logs`] of those written since `since` (Unix seconds), when given.
+    pub async fn logs_since(&self, name: &str, lines: usize, since: Option<u64>) -> String {
         let mut out = String::new();
         let mut logs = self.docker.logs(
             name,
@@ -567,6 +575,7 @@ impl Engine {
                     .stdout(true)
                     .stderr(true)
                     .tail(&lines.to_string())
+                    .since(since_seconds(since))
                     .build(),
             ),
         );
@@ -1634,6 +1643,11 @@ pub async fn pull(
         }
     }
     Ok(pulled)
+}
+
+/// The engine's `since` for logs: Unix seconds, 0 for all.
+fn since_seconds(since: Option<u64>) -> i32 {
+    since.map_or(0, |s| i32::try_from(s).unwrap_or(i32::MAX))
 }
 
 #[cfg(test)]

@@ -80,24 +80,26 @@ pub fn log_sources(
 }
 
 /// The last `tail` lines of the logs of the environment's containers (of `name` only, when
-/// given), each line given to `line` with its container's label; with `follow`, the logs as
-/// they grow, until the containers stop.
+/// given; of those written since `since`, Unix seconds, when given), each line given to `line`
+/// with its container's label; with `follow`, the logs as they grow, until the containers stop.
+#[allow(clippy::too_many_arguments)]
 pub async fn logs(
     engine: &Engine,
     project: &str,
     environment: &str,
     name: Option<&str>,
     tail: usize,
+    since: Option<u64>,
     follow: bool,
     line: &mut (dyn FnMut(&str, &str) + Send),
 ) -> Result<()> {
     let rows = containers(engine, project, Some(environment)).await?;
     let selected = log_sources(&rows, environment, name)?;
     if follow {
-        engine.follow_logs(&selected, tail, line).await
+        engine.follow_logs(&selected, tail, since, line).await
     } else {
         for (container, label) in &selected {
-            for text in engine.last_logs(container, tail).await.lines() {
+            for text in engine.logs_since(container, tail, since).await.lines() {
                 line(label, text);
             }
         }

@@ -105,10 +105,10 @@ pub fn run_test(args: TestArgs) -> Result<ExitCode> {
     })
 }
 
-/// Show the logs of an environment's containers.
+/// Show the logs of an environment's containers (on ECS: its tasks' output in CloudWatch Logs).
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  slipway logs dev\n  slipway logs dev api --tail 50\n  slipway logs dev -f           follow every container's log"
+    after_help = "On an ECS environment the lines come from CloudWatch Logs: the streams of the live release's tasks (and of the last ones that stopped), merged in time order and labelled TASK/CONTAINER.\n\nExamples:\n  slipway logs dev\n  slipway logs dev api --tail 50\n  slipway logs prod api --since 1h\n  slipway logs dev -f           follow every container's log"
 )]
 pub struct LogsArgs {
     environment: String,
@@ -117,6 +117,9 @@ pub struct LogsArgs {
     /// Lines from the end of each log.
     #[arg(long, default_value_t = 100)]
     tail: usize,
+    /// Only lines written in this last while, e.g. 10m, 1h, 2d.
+    #[arg(long, value_parser = parse_since)]
+    since: Option<std::time::Duration>,
     /// Keep following the logs as they grow.
     #[arg(long, short = 'f')]
     follow: bool,
@@ -124,27 +127,35 @@ pub struct LogsArgs {
     project: PathBuf,
 }
 
+fn parse_since(text: &str) -> Result<std::time::Duration, String> {
+    slipway_core::manifest::Duration::parse(text).map(|d| d.0)
+}
+
 pub fn run_logs(args: LogsArgs) -> Result<ExitCode> {
     let project = Project::find(&args.project)?;
     check_environment(&project, &args.environment)?;
     if deployed(&project, &args.environment)? {
-        with_deployer(
-            &project,
-            &args.environment,
-            Output::Json,
-            false,
-            async |d| {
-                Ok(d.logs(
-                    args.name.as_deref(),
-                    args.tail,
-                    args.follow,
-                    &mut |label, line| println!("{label} | {line}"),
-                )
-                .await?)
-            },
-        )?;
+        // On ECS, notes (a container not shown, no task running) go to stderr.
+        let notes = if on_ecs(&project, &args.environment)? {
+            Output::Text
+        } else {
+            Output::Json
+        };
+        with_deployer(&project, &args.environment, notes, false, async |d| {
+            Ok(d.logs(
+                args.name.as_deref(),
+                args.since,
+                args.tail,
+                args.follow,
+                &mut |label, line| println!("{label} | {line}"),
+            )
+            .await?)
+        })?;
         return Ok(ExitCode::SUCCESS);
     }
+    let since = args
+        .since
+        .map(|since| slipway_core::time::now().saturating_sub(since.as_secs()));
     with_engine(async |engine| {
         running::logs(
             engine,
@@ -152,6 +163,7 @@ pub fn run_logs(args: LogsArgs) -> Result<ExitCode> {
             &args.environment,
             args.name.as_deref(),
             args.tail,
+            since,
             args.follow,
             &mut |label, line| println!("{label} | {line}"),
         )
@@ -203,7 +215,7 @@ pub fn run_exec(args: ExecArgs) -> Result<ExitCode> {
 /// Run a command in a fresh container of an app's live release, and return its exit code.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "A one-off task: a new container from the live release's image and config (its environment, its secret files, the environment's services), which takes no traffic and is removed when the command ends. Its output is streamed; slipway exits with the command's exit code.\n\nExamples:\n  slipway run prod api -- python3 -m api.migrate\n  slipway run prod api -- python3 -m api.report --since yesterday"
+    after_help = "A one-off task: a new container from the live release's image and config (its environment, its secret files, the environment's services), which takes no traffic and is removed when the command ends. Its output is streamed; slipway exits with the command's exit code. On ECS it is a task of the live task definition with the command replaced; its output is read from CloudWatch Logs while it runs and after it stops.\n\nExamples:\n  slipway run prod api -- python3 -m api.migrate\n  slipway run prod api -- python3 -m api.report --since yesterday"
 )]
 pub struct RunArgs {
     environment: String,
@@ -228,7 +240,8 @@ pub fn run_one_off(args: RunArgs) -> Result<ExitCode> {
             args.app
         );
     }
-    // Text: where the task runs and, on ECS, where its output is go to stderr.
+    // Text: where the task runs and, on ECS, where its output is go to stderr; the output itself
+    // to stdout.
     let code = with_deployer(
         &project,
         &args.environment,
@@ -250,14 +263,19 @@ pub fn run_one_off(args: RunArgs) -> Result<ExitCode> {
     ))
 }
 
+/// Whether `environment` runs on ECS.
+fn on_ecs(project: &Project, environment: &str) -> Result<bool> {
+    Ok(matches!(
+        project.manifest.environment(environment)?.target,
+        slipway_core::manifest::Target::Ecs(_)
+    ))
+}
+
 /// Whether `environment` is deployed (it runs on ECS, or a release of it is live on its hosts):
 /// then `exec` and `logs` go to the live release's containers, wherever they run, instead of
 /// the containers `up` started on this engine.
 fn deployed(project: &Project, environment: &str) -> Result<bool> {
-    if matches!(
-        project.manifest.environment(environment)?.target,
-        slipway_core::manifest::Target::Ecs(_)
-    ) {
+    if on_ecs(project, environment)? {
         return Ok(true);
     }
     let path = slipway_history::releases::path(&project.state_dir());

@@ -257,6 +257,13 @@ enum Fault {
     /// A one-off task is started, and described as stopped with its `api` container having
     /// exited with `code` (moto's tasks never run).
     TaskExits { code: i64 },
+    /// Calls of `operation` are refused for want of permission, and never reach moto.
+    Deny { operation: String },
+    /// Every service runs these tasks: (ARN, task definition ARN, last status) (moto's services
+    /// start none).
+    ServiceTasks {
+        tasks: Vec<(String, String, String)>,
+    },
 }
 
 /// The tokens an ECR front accepts: `current` (a whole `Authorization` value), for `uses_left`
@@ -353,6 +360,28 @@ fn faulty(fault: &mut Fault, operation: &str, answer: &Value) -> Option<(u16, Va
                 }]}),
             ))
         }
+        Fault::Deny { operation: op } => (op.as_str() == operation).then(|| {
+            (
+                400,
+                serde_json::json!({"__type": "AccessDeniedException", "message": format!("User: arn:aws:iam::123456789012:user/deployer is not authorized to perform: logs:{operation}")}),
+            )
+        }),
+        Fault::ServiceTasks { tasks } => match operation {
+            "ListTasks" => Some((
+                200,
+                serde_json::json!({"taskArns": tasks.iter().map(|(arn, _, _)| arn).collect::<Vec<_>>()}),
+            )),
+            "DescribeTasks" => Some((
+                200,
+                serde_json::json!({"tasks": tasks.iter().map(|(arn, definition, status)| serde_json::json!({
+                    "taskArn": arn,
+                    "taskDefinitionArn": definition,
+                    "lastStatus": status,
+                    "containers": [{"name": "api"}],
+                })).collect::<Vec<_>>(), "failures": []}),
+            )),
+            _ => None,
+        },
         Fault::Throttle {
             operation: op,
             count,
@@ -471,9 +500,16 @@ fn forward(
     }
     let operation = target.rsplit('.').next().unwrap_or_default();
     let mut answer = Vec::new();
-    // A throttled call never reaches moto, as a throttled call changes nothing in AWS.
-    if !matches!(&*fault.lock().unwrap(), Fault::Throttle { operation: op, count } if op == operation && *count > 0)
-    {
+    // A throttled or refused call never reaches moto, as it changes nothing in AWS.
+    let held_back = match &*fault.lock().unwrap() {
+        Fault::Throttle {
+            operation: op,
+            count,
+        } => op == operation && *count > 0,
+        Fault::Deny { operation: op } => op == operation,
+        _ => false,
+    };
+    if !held_back {
         let mut server = TcpStream::connect(upstream)?;
         server.write_all(&head)?;
         server.write_all(&body)?;
@@ -731,8 +767,21 @@ fn a_one_off_task_runs_the_live_task_definition_on_ecs_and_returns_its_exit_code
 
     shop.ok(&["deploy", "aws", "--yes"]);
     recorder.inject(Fault::TaskExits { code: 3 });
+    // What the container writes, where ECS's awslogs driver puts it for the task the front
+    // starts (task ID 0123456789abcdef).
+    moto(&[
+        "put-logs",
+        &format!("/ecs/{}", shop.cluster),
+        "api/api/0123456789abcdef",
+        r#"[[30, "migrating 3 tables"], [20, "table orders: failed"]]"#,
+    ]);
     let result = shop.slipway(&migrate);
     assert_eq!(result.code, 3, "{}", result.stderr);
+    assert_eq!(
+        result.stdout, "migrating 3 tables\ntable orders: failed\n",
+        "the task's output, after it stopped: {}",
+        result.stderr
+    );
     let runs = recorder.bodies("RunTask");
     assert_eq!(runs.len(), 1, "{runs:?}");
     let container = &runs[0]["overrides"]["containerOverrides"][0];
@@ -754,12 +803,206 @@ fn a_one_off_task_runs_the_live_task_definition_on_ecs_and_returns_its_exit_code
         shop.aws["subnets"]
     );
     assert!(
-        result
-            .stderr
-            .contains(&format!("CloudWatch Logs group /ecs/{}", shop.cluster)),
+        result.stderr.contains(&format!(
+            "CloudWatch Logs group /ecs/{}, stream api/api/0123456789abcdef",
+            shop.cluster
+        )),
         "{}",
         result.stderr
     );
+}
+
+#[test]
+fn an_ecs_deploy_creates_a_missing_log_group_and_stops_first_when_it_may_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut shop = Shop::new(dir.path(), "{ kind = \"rolling\" }");
+    let recorder = Recorder::start(&shop.endpoint);
+    shop.endpoint = recorder.address.clone();
+    let group = format!("/ecs/{}", shop.cluster);
+    let groups = || moto(&["log-groups", &group]);
+    assert_eq!(groups(), serde_json::json!([]));
+
+    // Credentials that may not create it: nothing is pushed, registered or started.
+    recorder.inject(Fault::Deny {
+        operation: "CreateLogGroup".into(),
+    });
+    let refused = shop.slipway(&["deploy", "aws", "--yes"]);
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused.stderr.contains(&format!("`{group}`"))
+            && refused.stderr.contains("`logs:CreateLogGroup`")
+            && refused.stderr.contains("aws logs create-log-group"),
+        "{}",
+        refused.stderr
+    );
+    assert!(recorder.bodies("RegisterTaskDefinition").is_empty());
+    assert!(recorder.bodies("CreateService").is_empty());
+    assert!(shop.state()["services"].as_object().unwrap().is_empty());
+    assert_eq!(groups(), serde_json::json!([]));
+
+    // With leave to: the deploy creates it and says so.
+    recorder.inject(Fault::None);
+    let deployed = shop.ok(&["deploy", "aws", "--yes"]);
+    assert!(
+        deployed
+            .stderr
+            .contains(&format!("created the CloudWatch Logs group {group}")),
+        "{}",
+        deployed.stderr
+    );
+    assert_eq!(groups(), serde_json::json!([group]));
+    assert_eq!(recorder.bodies("CreateLogGroup").len(), 2);
+
+    // Once it exists, the next deploy leaves it alone.
+    shop.set_greeting("second");
+    let again = shop.ok(&["deploy", "aws", "--yes"]);
+    assert!(
+        !again.stderr.contains("created the CloudWatch"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(recorder.bodies("CreateLogGroup").len(), 2);
+}
+
+#[test]
+fn slipway_logs_on_ecs_reads_the_live_tasks_streams_merged_in_time_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut shop = Shop::new(dir.path(), "{ kind = \"rolling\" }");
+    let recorder = Recorder::start(&shop.endpoint);
+    shop.endpoint = recorder.address.clone();
+    shop.ok(&["deploy", "aws", "--yes"]);
+    let service = format!("{}-aws-api", shop.cluster);
+    let revision = shop.state()["services"][&service]["taskDefinition"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let group = format!("/ecs/{}", shop.cluster);
+    let task = |id: &str| {
+        format!(
+            "arn:aws:ecs:eu-central-1:123456789012:task/{}/{id}",
+            shop.cluster
+        )
+    };
+    let (first, second, stale) = (
+        "0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+        "ffeeddccbbaa99887766554433221100",
+        "1234567890abcdef1234567890abcdef",
+    );
+    // Two tasks of the live revision, and one of a revision no release runs any more.
+    recorder.inject(Fault::ServiceTasks {
+        tasks: vec![
+            (task(first), revision.clone(), "RUNNING".into()),
+            (task(second), revision.clone(), "RUNNING".into()),
+            (task(stale), format!("{revision}0"), "RUNNING".into()),
+        ],
+    });
+    let put = |id: &str, events: &str| {
+        moto(&["put-logs", &group, &format!("api/api/{id}"), events]);
+    };
+    put(
+        first,
+        r#"[[7200, "first: two hours ago"], [600, "first: started"], [300, "first: GET /orders 200"]]"#,
+    );
+    put(
+        second,
+        r#"[[450, "second: started"], [150, "second: GET /health 200"]]"#,
+    );
+    put(stale, r#"[[400, "stale: still draining"]]"#);
+
+    let lines = |args: &[&str]| -> Vec<String> {
+        let result = shop.ok(args);
+        result.stdout.lines().map(str::to_owned).collect()
+    };
+    assert_eq!(
+        lines(&["logs", "aws", "api", "--since", "1h"]),
+        [
+            "0a1b2c3d/api | first: started",
+            "ffeeddcc/api | second: started",
+            "0a1b2c3d/api | first: GET /orders 200",
+            "ffeeddcc/api | second: GET /health 200",
+        ]
+    );
+    // The last line of each task, in time order; every app when none is named.
+    assert_eq!(
+        lines(&["logs", "aws", "--tail", "1"]),
+        [
+            "0a1b2c3d/api | first: GET /orders 200",
+            "ffeeddcc/api | second: GET /health 200",
+        ]
+    );
+    // Without --since, as far back as the tail goes.
+    assert_eq!(
+        lines(&["logs", "aws", "api"])[0],
+        "0a1b2c3d/api | first: two hours ago"
+    );
+    let unknown = shop.slipway(&["logs", "aws", "web"]);
+    assert_ne!(unknown.code, 0);
+    assert!(
+        unknown.stderr.contains("does not run `web`"),
+        "{}",
+        unknown.stderr
+    );
+
+    // --follow: the lines so far, then what the tasks write, until none of them runs.
+    /// The follower, killed when the test ends early.
+    struct Follower(std::process::Child);
+    impl Drop for Follower {
+        fn drop(&mut self) {
+            if self.0.try_wait().ok().flatten().is_none() {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+    }
+    let mut follow = std::process::Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .current_dir(&shop.dir)
+        .args(["logs", "aws", "api", "--since", "1h", "--follow"])
+        .env("NO_COLOR", "1")
+        .env("AWS_ENDPOINT_URL", &shop.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "eu-central-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(Follower)
+        .unwrap();
+    let stdout = BufReader::new(follow.0.stdout.take().unwrap());
+    let (sender, followed) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    let next = || {
+        followed
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("a followed line")
+    };
+    let so_far: Vec<String> = (0..4).map(|_| next()).collect();
+    assert_eq!(so_far[3], "ffeeddcc/api | second: GET /health 200");
+    put(second, r#"[[0, "second: POST /orders 201"]]"#);
+    assert_eq!(next(), "ffeeddcc/api | second: POST /orders 201");
+    recorder.inject(Fault::ServiceTasks {
+        tasks: vec![
+            (task(first), revision.clone(), "STOPPED".into()),
+            (task(second), revision.clone(), "STOPPED".into()),
+        ],
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    let status = loop {
+        if let Some(status) = follow.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "--follow went on after every task had stopped"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert!(status.success(), "{status}");
 }
 
 #[test]

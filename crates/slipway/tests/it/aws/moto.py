@@ -13,6 +13,10 @@ back what a deploy left behind.
     moto.py course NAME           what a course project's ECS files name: cluster NAME, a VPC, a
                                   target group per app, SSM parameters under /NAME/backend-flask/,
                                   and an image in each app's ECR repository; prints it as JSON
+    moto.py log-groups PREFIX     prints the CloudWatch Logs groups whose name starts with PREFIX
+    moto.py put-logs GROUP STREAM EVENTS
+                                  writes EVENTS (JSON [[AGE_SECONDS, MESSAGE], ...]) into STREAM
+                                  (created, as the awslogs driver creates it), each AGE_SECONDS ago
 """
 
 import json
@@ -226,6 +230,25 @@ def course(name):
     print(json.dumps({"subnets": subnets, "security_group": group, "target_groups": groups, "parameters": parameters, "images": images}))
 
 
+def log_groups(prefix):
+    found = client("logs").describe_log_groups(logGroupNamePrefix=prefix)["logGroups"]
+    print(json.dumps([g["logGroupName"] for g in found]))
+
+
+def put_logs(group, stream, events):
+    import time
+    logs = client("logs")
+    try:
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    except logs.exceptions.ResourceAlreadyExistsException:
+        pass
+    now = int(time.time() * 1000)
+    written = [{"timestamp": now - int(age * 1000), "message": message} for age, message in json.loads(events)]
+    written.sort(key=lambda e: e["timestamp"])
+    logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=written)
+    print(json.dumps({"written": len(written)}))
+
+
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
     commands = {
@@ -236,5 +259,7 @@ if __name__ == "__main__":
         "course": course,
         "repository": repository,
         "metrics": metrics,
+        "log-groups": log_groups,
+        "put-logs": put_logs,
     }
     commands[command](*args)
