@@ -718,7 +718,12 @@ pub async fn push_app(
         async move {
             let present = match present {
                 Some(known) => known,
-                None => target.client.blob_exists(repository, &digest).await?,
+                None => {
+                    target
+                        .client
+                        .blob_exists_for_push(repository, &digest)
+                        .await?
+                }
             };
             if present {
                 return Ok(Outcome::Present);
@@ -765,7 +770,12 @@ pub async fn push_app(
     let mut blobs = blobs.into_iter().map(|digest| (digest, None));
     let mut first = blobs.next();
     if let Some((digest, known)) = &mut first {
-        *known = Some(target.client.blob_exists(&repository, digest).await?);
+        *known = Some(
+            target
+                .client
+                .blob_exists_for_push(&repository, digest)
+                .await?,
+        );
     }
     let outcomes: Vec<Result<Outcome>> =
         futures_util::stream::iter(first.into_iter().chain(blobs).map(send_blob))

@@ -23,6 +23,9 @@ const RETRIES: u32 = 4;
 pub type Refresher =
     std::sync::Arc<dyn Fn() -> std::result::Result<Credential, String> + Send + Sync>;
 
+/// The key of a login that holds for every scope (Basic auth).
+const ANY_SCOPE: &str = "*";
+
 /// A client of one registry (the distribution API): logins and tokens, retries, blob uploads and mounts.
 pub struct RegistryClient {
     http: reqwest::Client,
@@ -154,12 +157,13 @@ impl RegistryClient {
             attempt += 1;
             let used = self.credential();
             let mut request = build(&self.http);
-            let authorization = self
-                .authorizations
-                .lock()
-                .expect("not poisoned")
-                .get(&key)
-                .cloned();
+            let authorization = {
+                let authorizations = self.authorizations.lock().expect("not poisoned");
+                authorizations
+                    .get(&key)
+                    .or_else(|| authorizations.get(ANY_SCOPE))
+                    .cloned()
+            };
             if let Some(value) = authorization {
                 request = request.header(header::AUTHORIZATION, value);
             }
@@ -233,7 +237,8 @@ impl RegistryClient {
             repository: repository.into(),
             message,
         };
-        let value = if challenge.to_ascii_lowercase().starts_with("bearer") {
+        let bearer = challenge.to_ascii_lowercase().starts_with("bearer");
+        let value = if bearer {
             let params = challenge_params(challenge);
             let realm = params.get("realm").ok_or_else(|| {
                 auth_failed("the registry's bearer challenge has no realm".into())
@@ -299,10 +304,17 @@ impl RegistryClient {
                 base64::engine::general_purpose::STANDARD.encode(pair)
             )
         };
+        // A Basic login is the same for every scope: kept once, so requests of another scope
+        // (the pushes after a pull's HEAD, run in parallel) do not each meet a 401 first.
+        let key = if bearer {
+            scopes.join(" ")
+        } else {
+            ANY_SCOPE.to_owned()
+        };
         self.authorizations
             .lock()
             .expect("not poisoned")
-            .insert(scopes.join(" "), value);
+            .insert(key, value);
         Ok(())
     }
 
@@ -444,6 +456,22 @@ impl RegistryClient {
     pub async fn blob_exists(&self, repository: &str, digest: &Digest) -> Result<bool> {
         let url = self.url(repository, &format!("blobs/{digest}"));
         let response = self.send_read(repository, |http| http.head(&url)).await?;
+        match response.status() {
+            status if status.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => self
+                .check(repository, &format!("blob {digest}"), response)
+                .await
+                .map(|_| false),
+        }
+    }
+
+    /// [`blob_exists`](Self::blob_exists) with the login a push needs (pull and push on
+    /// `repository`): asked once before a push's parallel uploads, so they find their token or
+    /// login settled instead of each meeting a 401.
+    pub async fn blob_exists_for_push(&self, repository: &str, digest: &Digest) -> Result<bool> {
+        let url = self.url(repository, &format!("blobs/{digest}"));
+        let response = self.send(repository, |http| http.head(&url)).await?;
         match response.status() {
             status if status.is_success() => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),

@@ -21,6 +21,7 @@ mod server;
 mod token_registry;
 #[path = "../../../slipway-oci/tests/support/token_server.rs"]
 mod token_server;
+mod workers;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
