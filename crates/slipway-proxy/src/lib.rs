@@ -11,6 +11,7 @@ pub mod admin;
 pub mod metrics;
 pub mod table;
 mod upstream;
+mod websocket;
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -119,6 +120,8 @@ struct Shared {
     state_file: PathBuf,
     /// One admin command at a time: a split is never computed from a stale table.
     admin: tokio::sync::Mutex<()>,
+    /// Open WebSocket tunnels by target, closed by the switch that drains their target.
+    tunnels: websocket::Tunnels,
 }
 
 /// A proxy with its sockets bound, ready to run.
@@ -265,6 +268,7 @@ impl Shared {
             client,
             state_file: state_file.to_path_buf(),
             admin: tokio::sync::Mutex::new(()),
+            tunnels: websocket::Tunnels::default(),
         })
     }
 
@@ -324,29 +328,16 @@ impl Shared {
         {
             return plain(StatusCode::NOT_FOUND, "no app is routed here\n");
         }
+        if websocket::is_upgrade(request.headers()) {
+            return self.upgrade(request, remote, host, &path).await;
+        }
         let (mut parts, body) = request.into_parts();
         let body = match Limited::new(body, RETRY_BODY_LIMIT).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n"),
         };
         strip_hop_by_hop(&mut parts.headers);
-        let forwarded_for = match parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-        {
-            Some(earlier) => format!("{earlier}, {}", remote.ip()),
-            None => remote.ip().to_string(),
-        };
-        if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
-            parts.headers.insert("x-forwarded-for", value);
-        }
-        parts
-            .headers
-            .insert("x-forwarded-proto", HeaderValue::from_static("http"));
-        if let Some(host) = host.as_deref().and_then(|h| HeaderValue::from_str(h).ok()) {
-            parts.headers.insert("x-forwarded-host", host);
-        }
+        forwarded_headers(&mut parts.headers, remote, host.as_deref());
         let idempotent = matches!(
             parts.method,
             http::Method::GET
@@ -521,6 +512,22 @@ impl Shared {
                 .cloned()
                 .collect();
             if busy.is_empty() || Instant::now() >= deadline {
+                // Tunnels still open on a drained target are closed now, cleanly; the answer
+                // waits a moment for them to say so.
+                if busy.iter().map(|t| self.tunnels.close(t)).sum::<usize>() > 0 {
+                    let closing = Instant::now() + Duration::from_millis(1_500);
+                    while Instant::now() < closing
+                        && busy
+                            .iter()
+                            .any(|t| self.counter(t).load(Ordering::SeqCst) > 0)
+                    {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+                let busy: Vec<String> = busy
+                    .into_iter()
+                    .filter(|t| self.counter(t).load(Ordering::SeqCst) > 0)
+                    .collect();
                 return Answer {
                     ok: true,
                     undrained: busy,
@@ -734,6 +741,21 @@ fn plain(status: StatusCode, text: impl Into<String>) -> Response<ProxyBody> {
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response
+}
+
+/// `X-Forwarded-For` (appended to), `-Proto` and `-Host` of a request passed to an app.
+fn forwarded_headers(headers: &mut http::HeaderMap, remote: SocketAddr, host: Option<&str>) {
+    let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(earlier) => format!("{earlier}, {}", remote.ip()),
+        None => remote.ip().to_string(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+        headers.insert("x-forwarded-for", value);
+    }
+    headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    if let Some(host) = host.and_then(|h| HeaderValue::from_str(h).ok()) {
+        headers.insert("x-forwarded-host", host);
+    }
 }
 
 fn strip_hop_by_hop(headers: &mut http::HeaderMap) {

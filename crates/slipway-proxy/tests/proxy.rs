@@ -536,3 +536,212 @@ impl RawClient {
         (status, String::from_utf8(body).unwrap())
     }
 }
+
+/// A WebSocket app: `/health` answers 200; an upgrade gets 101 and then every byte back, and
+/// what it received is kept.
+async fn websocket_backend() -> (String, Arc<std::sync::Mutex<Vec<u8>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let received: Arc<std::sync::Mutex<Vec<u8>>> = Arc::default();
+    let kept = received.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if stream.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                if !head.contains("upgrade: websocket") {
+                    let _ = stream
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                        )
+                        .await;
+                    return;
+                }
+                stream
+                    .write_all(b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-accept: test\r\n\r\n")
+                    .await
+                    .unwrap();
+                let mut buffer = vec![0u8; 4096];
+                loop {
+                    let n = match stream.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    kept.lock().unwrap().extend_from_slice(&buffer[..n]);
+                    if stream.write_all(&buffer[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (address, received)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_passes_through_and_a_switch_closes_it_cleanly_after_the_drain_time() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = start_proxy(dir.path()).await;
+    let (socket_app, received) = websocket_backend().await;
+    let next = backend("next").await;
+    ok(
+        &proxy.socket,
+        Command::Gate {
+            targets: vec![socket_app.clone(), next.address.clone()],
+            check: check(),
+        },
+    )
+    .await;
+    ok(
+        &proxy.socket,
+        set("shop/prod/web", "/", &[("r1", 100, &socket_app)]),
+    )
+    .await;
+
+    let address = proxy.url.trim_start_matches("http://").to_owned();
+    let mut client = tokio::net::TcpStream::connect(&address).await.unwrap();
+    client
+        .write_all(
+            b"GET /chat HTTP/1.1\r\nHost: shop.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        client.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(head.contains("upgrade: websocket"), "{head}");
+    assert!(head.contains("sec-websocket-accept: test"), "{head}");
+
+    // A masked text frame "hello" goes to the app and comes back.
+    let key = [9u8, 8, 7, 6];
+    let mut frame = vec![0x81, 0x85];
+    frame.extend(key);
+    frame.extend(b"hello".iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    client.write_all(&frame).await.unwrap();
+    let mut echoed = vec![0u8; frame.len()];
+    client.read_exact(&mut echoed).await.unwrap();
+    assert_eq!(echoed, frame);
+
+    // A switch to the next release: the tunnel is in flight, so it drains for the drain time,
+    // then the proxy closes it with a close frame each way.
+    let started = std::time::Instant::now();
+    let switch = {
+        let socket = proxy.socket.clone();
+        let next = next.address.clone();
+        let app = socket_app.clone();
+        tokio::spawn(async move {
+            let mut command = set("shop/prod/web", "/", &[("r1", 0, &app), ("r2", 100, &next)]);
+            if let Command::Set { drain_ms, .. } = &mut command {
+                *drain_ms = 800;
+            }
+            send(&socket, &command).await.unwrap()
+        })
+    };
+    let mut closing = Vec::new();
+    client.read_to_end(&mut closing).await.unwrap();
+    let closed_after = started.elapsed();
+    assert_eq!(
+        closing,
+        [0x88, 0x02, 0x03, 0xE9],
+        "a close frame, 1001 going away"
+    );
+    assert!(
+        closed_after >= Duration::from_millis(800),
+        "closed before the drain time: {closed_after:?}"
+    );
+    let answer = switch.await.unwrap();
+    assert!(answer.ok, "{answer:?}");
+    assert!(answer.undrained.is_empty(), "{answer:?}");
+    // The app got the close frame too, masked as a client's.
+    let got = received.lock().unwrap().clone();
+    let tail = &got[got.len() - 8..];
+    assert_eq!(tail[..2], [0x88, 0x82]);
+    assert_eq!([tail[6] ^ tail[2], tail[7] ^ tail[3]], [0x03, 0xE9]);
+    // New requests go to the next release.
+    let body = reqwest::get(format!("{}/", proxy.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "next");
+    proxy.task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_sent_events_pass_through_as_they_come_not_buffered() {
+    // Set just before the app sends its second event, two seconds after the first.
+    let second_sent = Arc::new(AtomicBool::new(false));
+    let flag = second_sent.clone();
+    let app = Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route(
+            "/events",
+            get(move || async move {
+                let events = futures_util::stream::unfold(0u32, move |n| {
+                    let flag = flag.clone();
+                    async move {
+                        if n > 0 {
+                            tokio::time::sleep(Duration::from_secs(2)).await;
+                            flag.store(true, Ordering::SeqCst);
+                        }
+                        (n < 2).then(|| {
+                            (
+                                Ok::<_, std::convert::Infallible>(format!("data: event {n}\n\n")),
+                                n + 1,
+                            )
+                        })
+                    }
+                });
+                (
+                    [(axum::http::header::CONTENT_TYPE, "text/event-stream")],
+                    axum::body::Body::from_stream(events),
+                )
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = start_proxy(dir.path()).await;
+    ok(
+        &proxy.socket,
+        Command::Gate {
+            targets: vec![address.clone()],
+            check: check(),
+        },
+    )
+    .await;
+    ok(
+        &proxy.socket,
+        set("shop/prod/web", "/", &[("r1", 100, &address)]),
+    )
+    .await;
+    let mut response = reqwest::get(format!("{}/events", proxy.url)).await.unwrap();
+    let first = response.chunk().await.unwrap().unwrap();
+    assert_eq!(&first[..], b"data: event 0\n\n");
+    assert!(
+        !second_sent.load(Ordering::SeqCst),
+        "the first event was held back until the app sent the next"
+    );
+    let second = response.chunk().await.unwrap().unwrap();
+    assert_eq!(&second[..], b"data: event 1\n\n");
+    proxy.task.abort();
+}
