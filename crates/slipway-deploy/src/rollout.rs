@@ -265,7 +265,16 @@ impl<'a> Rollout<'a> {
             .clone()
             .unwrap_or_else(|| env.strategy.clone());
         // The routes' certificates are checked before anything changes.
-        self.route_certificates()?;
+        for certificate in self.route_certificates()? {
+            let days = (certificate.not_after - now()) / 86_400;
+            if days < crate::tls::RENEW_WARNING_DAYS {
+                self.log(&format!(
+                    "the certificate for {} expires on {} (in {days} days): renew it",
+                    certificate.host,
+                    slipway_proxy::x509::format_utc(certificate.not_after)
+                ));
+            }
+        }
         if request.resume {
             let release = self.resume(lock, &strategy).await?;
             return Ok(Deployed {
@@ -672,12 +681,14 @@ impl<'a> Rollout<'a> {
 
     /// The environment's routes' certificates, read and checked.
     fn route_certificates(&self) -> Result<Vec<crate::tls::RouteCertificate>> {
-        crate::tls::route_certificates(
+        let certificates = crate::tls::route_certificates(
             self.ctx.manifest,
             self.ctx.environment,
             &self.ctx.root,
             self.ctx.rendered,
-        )
+            now(),
+        )?;
+        Ok(certificates)
     }
 
     /// The key of the digests of secret values on the containers' labels.

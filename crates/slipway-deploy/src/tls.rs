@@ -14,6 +14,9 @@ use slipway_proxy::tls::TlsSite;
 use crate::host::{Host, PROXY_CONTAINER, PROXY_STATE_DIR, ProxyPlan};
 use crate::{DeployError, Result};
 
+/// A deploy warns about a certificate that expires within this many days.
+pub const RENEW_WARNING_DAYS: i64 = 14;
+
 /// One host's certificate chain and key, ready for the proxy.
 #[derive(Clone)]
 pub struct RouteCertificate {
@@ -23,6 +26,8 @@ pub struct RouteCertificate {
     pub host: String,
     /// Whether its HTTPS answers carry `Strict-Transport-Security`.
     pub hsts: bool,
+    /// When the certificate expires, in Unix seconds.
+    pub not_after: i64,
     /// The chain, then the key, in PEM.
     pem: String,
 }
@@ -38,12 +43,14 @@ impl std::fmt::Debug for RouteCertificate {
 }
 
 /// Reads and checks the certificate of every route with `tls` of the apps that run in
-/// `environment`. The first problem is an error naming the app, the field and what to do.
+/// `environment`, valid at `now` (Unix seconds). The first problem is an error naming the app,
+/// the field and what to do.
 pub fn route_certificates(
     manifest: &Manifest,
     environment: &str,
     root: &Path,
     rendered: &slipway_config::RenderedEnvironment,
+    now: i64,
 ) -> Result<Vec<RouteCertificate>> {
     let mut certificates: Vec<RouteCertificate> = Vec::new();
     for app in crate::rollout::environment_apps(manifest, environment) {
@@ -60,14 +67,15 @@ pub fn route_certificates(
         })?;
         let cert = read_source(root, rendered, &tls.cert, &app, "cert")?;
         let key = read_source(root, rendered, &tls.key, &app, "key")?;
-        slipway_proxy::tls::certified_key(&host, cert.as_bytes(), key.as_bytes()).map_err(
-            |reason| {
-                DeployError::Plan(format!(
-                    "app `{app}`: route.tls for `{host}` ({} and {}): {reason}",
-                    tls.cert, tls.key
-                ))
-            },
-        )?;
+        let refused = |reason: String| {
+            DeployError::Plan(format!(
+                "app `{app}`: route.tls for `{host}` ({} and {}): {reason}",
+                tls.cert, tls.key
+            ))
+        };
+        let certified = slipway_proxy::tls::certified_key(&host, cert.as_bytes(), key.as_bytes())
+            .map_err(refused)?;
+        let validity = slipway_proxy::tls::check_dates(&certified, now).map_err(refused)?;
         let pem = format!("{}\n{}\n", cert.trim_end(), key.trim_end());
         let hsts = route.hsts.unwrap_or(false);
         if let Some(other) = certificates.iter().find(|c| c.host == host) {
@@ -83,6 +91,7 @@ pub fn route_certificates(
             app,
             host,
             hsts,
+            not_after: validity.not_after,
             pem,
         });
     }
@@ -240,7 +249,11 @@ route = { host = "Blog.test", path = "/" }
     fn read(manifest: &str, dir: &Path) -> Result<Vec<RouteCertificate>> {
         let manifest = slipway_core::load_manifest(manifest).unwrap();
         let rendered = slipway_config::RenderedEnvironment::empty("prod");
-        route_certificates(&manifest, "prod", dir, &rendered)
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        route_certificates(&manifest, "prod", dir, &rendered, now)
     }
 
     #[test]

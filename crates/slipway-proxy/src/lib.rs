@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod table;
 pub mod tls;
 mod upstream;
+pub mod x509;
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;

@@ -119,6 +119,28 @@ pub fn certified_key(host: &str, chain_pem: &[u8], key_pem: &[u8]) -> Result<Cer
     Ok(certified)
 }
 
+/// The validity period of a checked certificate, refused when `now` (Unix seconds) is outside it.
+pub fn check_dates(certified: &CertifiedKey, now: i64) -> Result<crate::x509::Validity, String> {
+    let der = certified
+        .end_entity_cert()
+        .map_err(|_| "the certificate chain is empty".to_owned())?;
+    let validity = crate::x509::validity(der)
+        .ok_or_else(|| "the certificate's validity period does not read".to_owned())?;
+    if now > validity.not_after {
+        return Err(format!(
+            "the certificate expired on {}: renew it",
+            crate::x509::format_utc(validity.not_after)
+        ));
+    }
+    if now < validity.not_before {
+        return Err(format!(
+            "the certificate is not valid before {}",
+            crate::x509::format_utc(validity.not_before)
+        ));
+    }
+    Ok(validity)
+}
+
 /// The certificate each host is served with, chosen by SNI. Shared by every TLS connection;
 /// a new certificate takes effect for the next handshake.
 #[derive(Debug, Default)]
@@ -285,6 +307,30 @@ mod tests {
         // One file with both, as the proxy keeps them.
         let both = format!("{cert}{key}");
         assert!(certified_key("shop.example.com", both.as_bytes(), both.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn an_expired_or_future_certificate_is_refused_with_its_date() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["shop.test".to_owned()]).unwrap();
+        params.not_before = rcgen::date_time_ymd(2024, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2024, 4, 1);
+        let cert = params.self_signed(&key).unwrap().pem();
+        let certified =
+            certified_key("shop.test", cert.as_bytes(), key.serialize_pem().as_bytes()).unwrap();
+        let march_2024 = 1_709_251_200;
+        let validity = check_dates(&certified, march_2024).unwrap();
+        assert_eq!(validity.not_after, 1_711_929_600);
+        let error = check_dates(&certified, 1_711_929_601).err().unwrap();
+        assert_eq!(
+            error,
+            "the certificate expired on 2024-04-01 00:00 UTC: renew it"
+        );
+        let error = check_dates(&certified, 1_704_067_199).err().unwrap();
+        assert_eq!(
+            error,
+            "the certificate is not valid before 2024-01-01 00:00 UTC"
+        );
     }
 
     #[test]

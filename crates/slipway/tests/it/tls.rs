@@ -138,6 +138,13 @@ fn a_route_with_tls_from_files_is_served_over_https_and_bad_certificates_change_
     let (cert, key) = issue(&ca, &host);
     let (_, other_key) = issue(&ca, &host);
     let (wrong_host_cert, wrong_host_key) = issue(&ca, "elsewhere.test");
+    let expired_key = rcgen::KeyPair::generate().unwrap();
+    let mut expired = rcgen::CertificateParams::new(vec![host.clone()]).unwrap();
+    expired.not_before = rcgen::date_time_ymd(2024, 1, 1);
+    expired.not_after = rcgen::date_time_ymd(2024, 4, 1);
+    let expired = expired.signed_by(&expired_key, &ca.issuer).unwrap();
+    write(&shop, "certs/expired.pem", &expired.pem());
+    write(&shop, "certs/expired.key", &expired_key.serialize_pem());
     write(&shop, "certs/web.pem", &cert);
     write(&shop, "certs/web.key", &key);
     write(&shop, "certs/other.key", &other_key);
@@ -165,6 +172,11 @@ fn a_route_with_tls_from_files_is_served_over_https_and_bad_certificates_change_
         &host,
         "tls = { cert = \"file:certs/elsewhere.pem\", key = \"file:certs/elsewhere.key\" }",
     );
+    let outdated = with_tls(
+        &manifest,
+        &host,
+        "tls = { cert = \"file:certs/expired.pem\", key = \"file:certs/expired.key\" }",
+    );
     for (text, expected) in [
         (
             &without_host,
@@ -183,6 +195,10 @@ fn a_route_with_tls_from_files_is_served_over_https_and_bad_certificates_change_
             vec!["app `web`", "the key does not belong to the certificate"],
         ),
         (&wrong_host, vec!["the certificate is not for", &host]),
+        (
+            &outdated,
+            vec!["the certificate expired on 2024-04-01 00:00 UTC: renew it"],
+        ),
     ] {
         write(&shop, "slipway.toml", text);
         let refused = deploy(&shop, &[]);
