@@ -505,5 +505,20 @@ pub async fn forget_routes(
             forgotten.push(service);
         }
     }
+    // Its hosts stop being served over HTTPS (and redirected to it) too.
+    let hosts: std::collections::BTreeSet<String> =
+        crate::rollout::environment_apps(manifest, environment)
+            .iter()
+            .filter_map(|app| manifest.apps.get(app)?.route.as_ref()?.host.clone())
+            .map(|host| slipway_proxy::tls::host_name(&host))
+            .collect();
+    for host_name in hosts {
+        host.proxy(&Command::Tls {
+            host: host_name,
+            site: None,
+            certificate: false,
+        })
+        .await?;
+    }
     Ok(forgotten)
 }

@@ -114,6 +114,23 @@ fn docker(args: &[&str]) -> String {
     )
 }
 
+/// The hosts the proxy serves over HTTPS, from its own status.
+fn proxy_tls_hosts() -> Vec<String> {
+    let answer = docker(&[
+        "exec",
+        "slipway-proxy",
+        "slipway",
+        "proxy",
+        "ctl",
+        r#"{"op":"status"}"#,
+    ]);
+    let answer: serde_json::Value = serde_json::from_str(answer.trim()).unwrap();
+    answer["status"]["tls"]
+        .as_object()
+        .map(|tls| tls.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
 fn with_tls(manifest: &str, host: &str, tls: &str) -> String {
     let web = format!("route = {{ host = \"{host}\", path = \"/\" }}");
     assert!(manifest.contains(&web), "the web route moved");
@@ -308,5 +325,15 @@ fn a_route_with_tls_from_files_is_served_over_https_and_bad_certificates_change_
     deploy_ok(&shop, &[]);
     let (status, body) = get(&host, "/");
     assert_eq!(status, 200, "{body}");
+    assert!(https_get(&renewed_ca, &host, "/", true).is_err());
+
+    // With it again, then `down`: the host leaves HTTPS with its routes.
+    write(&shop, "slipway.toml", &secured);
+    deploy_ok(&shop, &[]);
+    assert_eq!(https_get(&renewed_ca, &host, "/", false).unwrap().0, 200);
+    assert!(proxy_tls_hosts().contains(&host));
+    crate::deploy::down(&shop);
+    assert!(!proxy_tls_hosts().contains(&host));
+    assert_eq!(plain_redirect(&host, "/").0, 404);
     assert!(https_get(&renewed_ca, &host, "/", true).is_err());
 }
