@@ -238,6 +238,27 @@ async fn hosts_are_served_over_https_by_sni_on_http1_and_http2() {
         }
     }
 
+    // Many requests at once on one HTTP/2 connection, each with its own upstream exchange.
+    let shared = client(&ca, &["shop.test"], proxy.tls, false);
+    let requests = (0..32).map(|_| {
+        let client = shared.clone();
+        async move {
+            let response = client
+                .get(format!("https://shop.test:{port}/"))
+                .send()
+                .await
+                .unwrap();
+            (response.version(), response.status().as_u16())
+        }
+    });
+    let answers = futures_util::future::join_all(requests).await;
+    assert!(
+        answers
+            .iter()
+            .all(|a| *a == (reqwest::Version::HTTP_2, 200)),
+        "{answers:?}"
+    );
+
     // Plain HTTP: the TLS hosts are sent to HTTPS, the other one is served.
     let plain = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
