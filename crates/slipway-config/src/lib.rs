@@ -625,7 +625,10 @@ pub fn render(
     }
     // Secrets delivered as files, read from their sources like the templates' (once each).
     let mut secret_files = BTreeMap::new();
-    for name in manifest.secret_file_names(environment) {
+    // Certificates and keys of the routes are read the same way, for the deploy to hand over.
+    let names = manifest.secret_file_names(environment);
+    for name in names.iter().chain(&manifest.tls_secret_names(environment)) {
+        let name = name.clone();
         let value = match secrets.get(&name) {
             Some((value, _)) => value.clone(),
             None => match (inputs.set.get(&name), env_config.secrets.get(&name)) {

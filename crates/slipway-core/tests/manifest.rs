@@ -602,3 +602,45 @@ fn a_job_in_an_environment_that_does_not_run_its_app_is_refused() {
     assert_eq!(found[1].0, ProblemKind::DanglingReference);
     assert_eq!(found[1].1, "jobs.report.environments[1]");
 }
+
+#[test]
+fn tls_on_a_route_needs_its_host_and_known_sources() {
+    let with_host = VALID.replace(
+        "route = { path = \"/api\" }",
+        "route = { host = \"shop.example.com\", path = \"/api\", tls = { cert = \"file:certs/shop.pem\", key = \"secret:shop_key\" }, hsts = true }",
+    );
+    assert!(load_manifest(&with_host).is_ok());
+
+    let without_host = VALID.replace(
+        "route = { path = \"/api\" }",
+        "route = { path = \"/api\", tls = { cert = \"file:certs/shop.pem\", key = \"file:certs/shop.key\" } }",
+    );
+    let found = problems(&without_host);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].1, "apps.api.route.tls");
+    assert!(
+        found[0].2.contains("needs the route's `host`"),
+        "{found:#?}"
+    );
+    assert_eq!(found[0].4, (19, 32), "{found:#?}");
+
+    let bad_source = VALID.replace(
+        "route = { path = \"/api\" }",
+        "route = { host = \"shop.example.com\", tls = { cert = \"https://x/cert.pem\", key = \"file:k.pem\" } }",
+    );
+    let found = problems(&bad_source);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].1, "apps.api.route.tls.cert");
+    assert!(
+        found[0].3.as_deref().unwrap().contains("file:PATH"),
+        "{found:#?}"
+    );
+
+    let hsts_alone = VALID.replace(
+        "route = { path = \"/api\" }",
+        "route = { host = \"shop.example.com\", hsts = true }",
+    );
+    let found = problems(&hsts_alone);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].1, "apps.api.route.hsts");
+}

@@ -37,6 +37,10 @@ pub const LABEL_STARTED_AT: &str = "dev.slipway.started-at";
 pub const LABEL_STRATEGY: &str = "dev.slipway.strategy";
 const PROXY_PORT: u16 = 8090;
 const PROXY_METRICS_PORT: u16 = 9190;
+/// The proxy's HTTPS port inside its container.
+const PROXY_TLS_PORT: u16 = 8443;
+/// Where the proxy keeps its routing table and, under `tls/`, the hosts' certificates.
+pub(crate) const PROXY_STATE_DIR: &str = "/var/lib/slipway-proxy";
 const PROXY_SOCKET: &str = "/run/slipway-proxy/admin.sock";
 const PROXY_BINARY: &str = "/usr/local/bin/slipway";
 const DEFAULT_PROXY_BASE: &str = "debian:bookworm-20251117-slim";
@@ -52,6 +56,8 @@ pub struct Host {
     pub publish: Option<(String, u16)>,
     /// Where this host's proxy serves `/metrics`, when not the environment's address.
     pub metrics: Option<(String, u16)>,
+    /// Where this host's proxy serves HTTPS, when not the environment's address.
+    pub publish_tls: Option<(String, u16)>,
 }
 
 impl Host {
@@ -66,6 +72,7 @@ impl Host {
             engine,
             publish: address(host.and_then(|h| h.publish())),
             metrics: address(host.and_then(|h| h.metrics())),
+            publish_tls: address(host.and_then(|h| h.publish_tls())),
         })
     }
 
@@ -78,6 +85,13 @@ impl Host {
     pub fn url(&self, plan: &ProxyPlan) -> String {
         let (ip, port) = self.publish.as_ref().unwrap_or(&plan.publish);
         format!("http://{ip}:{port}")
+    }
+
+    /// Where this host's proxy serves HTTPS (IP, port).
+    pub fn tls_address(&self, plan: &ProxyPlan) -> (String, u16) {
+        self.publish_tls
+            .clone()
+            .unwrap_or_else(|| plan.publish_tls.clone())
     }
 
     /// Sends one order to this host's proxy.
@@ -130,6 +144,8 @@ pub struct ProxyPlan {
     pub publish: (String, u16),
     /// Where the proxy serves its `/metrics` (IP, port).
     pub metrics: (String, u16),
+    /// Where the proxy serves HTTPS (IP, port).
+    pub publish_tls: (String, u16),
     /// Consecutive passing health checks a new release needs before it gets traffic.
     pub healthy_checks: u32,
     /// How long a release that loses its traffic keeps serving the requests it has.
@@ -153,6 +169,7 @@ impl ProxyPlan {
         ProxyPlan {
             publish: address(&settings.publish, PROXY_PORT),
             metrics: address(&settings.metrics, PROXY_METRICS_PORT),
+            publish_tls: address(&settings.publish_tls, 443),
             healthy_checks: settings.healthy_checks.unwrap_or(2),
             drain: settings.drain.map_or(Duration::from_secs(30), |d| d.0),
             gate_timeout: settings
@@ -293,8 +310,10 @@ pub async fn ensure_proxy(
             format!("0.0.0.0:{PROXY_PORT}"),
             "--metrics".into(),
             format!("0.0.0.0:{PROXY_METRICS_PORT}"),
+            "--listen-tls".into(),
+            format!("0.0.0.0:{PROXY_TLS_PORT}"),
             "--state".into(),
-            "/var/lib/slipway-proxy/routes.json".into(),
+            format!("{PROXY_STATE_DIR}/routes.json"),
             "--socket".into(),
             PROXY_SOCKET.into(),
         ]),
@@ -312,8 +331,12 @@ pub async fn ensure_proxy(
                 let (ip, port) = host.metrics.clone().unwrap_or_else(|| plan.metrics.clone());
                 (ip, port, PROXY_METRICS_PORT)
             },
+            {
+                let (ip, port) = host.tls_address(plan);
+                (ip, port, PROXY_TLS_PORT)
+            },
         ],
-        binds: vec!["slipway-proxy-state:/var/lib/slipway-proxy".into()],
+        binds: vec![format!("slipway-proxy-state:{PROXY_STATE_DIR}")],
         health: None,
         labels: vec![("dev.slipway.proxy".into(), "1".into())],
         restart: Some("unless-stopped".into()),
@@ -493,6 +516,21 @@ pub async fn forget_routes(
         if answer.ok {
             forgotten.push(service);
         }
+    }
+    // Its hosts stop being served over HTTPS (and redirected to it) too.
+    let hosts: std::collections::BTreeSet<String> =
+        crate::rollout::environment_apps(manifest, environment)
+            .iter()
+            .filter_map(|app| manifest.apps.get(app)?.route.as_ref()?.host.clone())
+            .map(|host| slipway_proxy::tls::host_name(&host))
+            .collect();
+    for host_name in hosts {
+        host.proxy(&Command::Tls {
+            host: host_name,
+            site: None,
+            certificate: false,
+        })
+        .await?;
     }
     Ok(forgotten)
 }

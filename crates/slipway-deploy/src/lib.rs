@@ -25,6 +25,7 @@ pub mod status;
 /// The release history, kept by `slipway-history` so readers need not link the deploy code.
 pub use slipway_history::releases as store;
 pub mod target;
+pub mod tls;
 
 use std::path::PathBuf;
 

@@ -264,6 +264,17 @@ impl<'a> Rollout<'a> {
             .strategy
             .clone()
             .unwrap_or_else(|| env.strategy.clone());
+        // The routes' certificates are checked before anything changes.
+        for certificate in self.route_certificates()? {
+            let days = (certificate.not_after - now()) / 86_400;
+            if days < crate::tls::RENEW_WARNING_DAYS {
+                self.log(&format!(
+                    "the certificate for {} expires on {} (in {days} days): renew it",
+                    certificate.host,
+                    slipway_proxy::x509::format_utc(certificate.not_after)
+                ));
+            }
+        }
         if request.resume {
             let release = self.resume(lock, &strategy).await?;
             return Ok(Deployed {
@@ -313,6 +324,8 @@ impl<'a> Rollout<'a> {
             && !unchanged.is_empty()
         {
             if unchanged.len() == deployed.len() {
+                // A renewed certificate needs no new release, only the proxies.
+                self.refresh_certificates().await?;
                 return Ok(crate::changes::nothing_to_deploy(
                     live,
                     unchanged,
@@ -654,6 +667,30 @@ impl<'a> Rollout<'a> {
         }
     }
 
+    /// Hands the routes' certificates to the proxies that run, outside a release.
+    async fn refresh_certificates(&self) -> Result<()> {
+        let certificates = self.route_certificates()?;
+        let plain = crate::tls::plain_hosts(self.ctx.manifest, self.ctx.environment, &certificates);
+        for host in &self.hosts {
+            if host.engine.is_running(crate::host::PROXY_CONTAINER).await {
+                crate::tls::install(host, &self.plan, &certificates, &plain).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The environment's routes' certificates, read and checked.
+    fn route_certificates(&self) -> Result<Vec<crate::tls::RouteCertificate>> {
+        let certificates = crate::tls::route_certificates(
+            self.ctx.manifest,
+            self.ctx.environment,
+            &self.ctx.root,
+            self.ctx.rendered,
+            now(),
+        )?;
+        Ok(certificates)
+    }
+
     /// The key of the digests of secret values on the containers' labels.
     pub(crate) fn secret_key(&self) -> Result<Vec<u8>> {
         Ok(slipway_docker::secrets::digest_key(&self.ctx.state_dir)?)
@@ -906,6 +943,8 @@ impl<'a> Rollout<'a> {
             .services
             .keys()
             .any(|s| self.ctx.manifest.service_runs_in(s, self.ctx.environment));
+        let certificates = self.route_certificates()?;
+        let plain = crate::tls::plain_hosts(self.ctx.manifest, self.ctx.environment, &certificates);
         for (index, host) in self.hosts.iter().enumerate() {
             ensure_proxy(
                 host,
@@ -915,6 +954,7 @@ impl<'a> Rollout<'a> {
                 &self.ctx.store_dir,
             )
             .await?;
+            crate::tls::install(host, &self.plan, &certificates, &plain).await?;
             // Services (the database) run on the first host; the apps reach them on its internal network.
             let mut log = |line: &str| self.log(&format!("{}: {line}", host.name));
             if index == 0 && services {

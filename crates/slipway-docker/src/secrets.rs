@@ -224,7 +224,67 @@ pub fn secrets_tar(files: &[(&str, &[u8])], uid: u32, gid: u32) -> Vec<u8> {
     builder.into_inner().expect("a tar in memory finishes")
 }
 
+/// A tar of private files (0600, owned by root) under directories of mode 0700, for
+/// [`Engine::put_private_files`]; `files` are (path relative to the upload's directory, bytes).
+pub fn private_tar(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut dirs = std::collections::BTreeSet::new();
+    for (path, _) in files {
+        let mut parent = Path::new(path).parent();
+        while let Some(dir) = parent.filter(|d| !d.as_os_str().is_empty()) {
+            dirs.insert(dir.to_path_buf());
+            parent = dir.parent();
+        }
+    }
+    for dir in dirs {
+        let mut header = tar::Header::new_ustar();
+        header.set_entry_type(tar::EntryType::Directory);
+        header.set_size(0);
+        header.set_mode(0o700);
+        header.set_mtime(0);
+        builder
+            .append_data(&mut header, &dir, std::io::empty())
+            .expect("a tar in memory takes any entry");
+    }
+    for (path, value) in files {
+        let mut header = tar::Header::new_ustar();
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_size(value.len() as u64);
+        header.set_mode(0o600);
+        header.set_mtime(0);
+        builder
+            .append_data(&mut header, path, *value)
+            .expect("a tar in memory takes any entry");
+    }
+    builder.into_inner().expect("a tar in memory finishes")
+}
+
 impl Engine {
+    /// Writes files only root may read (0600) into a container's `dir` through the engine's
+    /// archive upload (nothing in an image layer, its config or a log): e.g. the proxy's
+    /// certificates into its state volume. The error names the container and the directory,
+    /// never the contents.
+    pub async fn put_private_files(
+        &self,
+        container: &str,
+        dir: &str,
+        files: &[(&str, &[u8])],
+    ) -> Result<()> {
+        self.docker
+            .upload_to_container(
+                container,
+                Some(UploadToContainerOptions {
+                    path: dir.into(),
+                    ..Default::default()
+                }),
+                bollard::body_full(private_tar(files).into()),
+            )
+            .await
+            .map_err(|e| {
+                DockerError::Engine(format!("{container}: writing files under {dir}: {e}"))
+            })
+    }
+
     /// Writes a container's secret files into its /run/secrets (the bound tmpfs directory),
     /// owned by the user it runs as. The container exists (created or running).
     pub(crate) async fn write_secret_files(
@@ -334,6 +394,35 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn private_files_are_0600_under_0700_directories() {
+        let tar = private_tar(&[("tls/incoming/shop.test.pem", b"pem")]);
+        let mut archive = tar::Archive::new(tar.as_slice());
+        let entries: Vec<(String, u32)> = archive
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.path()
+                        .unwrap()
+                        .to_string_lossy()
+                        .trim_end_matches('/')
+                        .to_owned(),
+                    e.header().mode().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            entries,
+            vec![
+                ("tls".to_owned(), 0o700),
+                ("tls/incoming".to_owned(), 0o700),
+                ("tls/incoming/shop.test.pem".to_owned(), 0o600),
+            ]
+        );
+    }
     use std::io::Read as _;
 
     use super::*;

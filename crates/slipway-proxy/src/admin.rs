@@ -48,6 +48,19 @@ pub enum Command {
     },
     /// Routes, weights, in-flight requests and counters.
     Status,
+    /// Serve a host over HTTPS with the certificate and key put in `tls/incoming/<host>.pem`
+    /// (checked before it replaces the one in use), or, with no `site`, stop serving it over
+    /// HTTPS.
+    Tls {
+        /// The host name, e.g. `shop.example.com`.
+        host: String,
+        /// How the host is served; `None` takes it off HTTPS.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        site: Option<crate::tls::TlsSite>,
+        /// Whether a new certificate waits in `incoming/`; without one the installed one stays.
+        #[serde(default)]
+        certificate: bool,
+    },
 }
 
 /// The health check a gate runs against each target.
@@ -89,6 +102,9 @@ pub struct Answer {
 pub struct Status {
     /// Service name → its route and releases.
     pub services: BTreeMap<String, ServiceStatus>,
+    /// Hosts served over HTTPS.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tls: BTreeMap<String, crate::tls::TlsSite>,
 }
 
 /// One service's route and the releases behind it.
@@ -119,6 +135,14 @@ pub struct ReleaseStatus {
 }
 
 impl Answer {
+    /// An answer that says the command was carried out, and no more.
+    pub fn ok() -> Answer {
+        Answer {
+            ok: true,
+            ..Default::default()
+        }
+    }
+
     /// An answer that says the command failed, and why.
     pub fn failed(error: impl Into<String>) -> Answer {
         Answer {

@@ -10,8 +10,10 @@
 pub mod admin;
 pub mod metrics;
 pub mod table;
+pub mod tls;
 mod upstream;
 mod websocket;
+pub mod x509;
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -99,6 +101,8 @@ const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct Config {
     /// The public address, e.g. `0.0.0.0:80`.
     pub listen: SocketAddr,
+    /// The public HTTPS address, e.g. `0.0.0.0:443`, for hosts with a certificate.
+    pub listen_tls: Option<SocketAddr>,
     /// Where `/metrics` is served; never the public address.
     pub metrics: Option<SocketAddr>,
     /// The Unix socket slipway sends `admin::Command`s to.
@@ -118,6 +122,8 @@ struct Shared {
     requests: AtomicU64,
     client: Client<HttpConnector, Full<Bytes>>,
     state_file: PathBuf,
+    /// The hosts' certificates, picked by SNI on the TLS port.
+    certificates: Arc<tls::Certificates>,
     /// One admin command at a time: a split is never computed from a stale table.
     admin: tokio::sync::Mutex<()>,
     /// Open WebSocket tunnels by target, closed by the switch that drains their target.
@@ -129,6 +135,7 @@ struct Shared {
 pub struct Proxy {
     shared: Arc<Shared>,
     public: TcpListener,
+    public_tls: Option<TcpListener>,
     metrics: Option<TcpListener>,
     admin: UnixListener,
 }
@@ -138,6 +145,10 @@ impl Proxy {
     pub async fn bind(config: &Config) -> Result<Proxy> {
         let shared = Arc::new(Shared::load(&config.state_file)?);
         let public = bind_tcp(config.listen).await?;
+        let public_tls = match config.listen_tls {
+            Some(address) => Some(bind_tcp(address).await?),
+            None => None,
+        };
         let metrics = match config.metrics {
             Some(address) => Some(bind_tcp(address).await?),
             None => None,
@@ -156,6 +167,7 @@ impl Proxy {
         Ok(Proxy {
             shared,
             public,
+            public_tls,
             metrics,
             admin,
         })
@@ -166,6 +178,13 @@ impl Proxy {
         self.public
             .local_addr()
             .expect("a bound socket has an address")
+    }
+
+    /// The address HTTPS is served on, when it is served.
+    pub fn tls_address(&self) -> Option<SocketAddr> {
+        self.public_tls
+            .as_ref()
+            .map(|l| l.local_addr().expect("a bound socket has an address"))
     }
 
     /// The address `/metrics` is served on, when it is served.
@@ -180,12 +199,15 @@ impl Proxy {
         let Proxy {
             shared,
             public,
+            public_tls,
             metrics,
             admin,
         } = self;
         if let Some(listener) = metrics {
             tokio::spawn(serve_metrics(listener, shared.clone()));
         }
+        let _abort_tls = public_tls
+            .map(|listener| AbortOnDrop(tokio::spawn(serve_tls(listener, shared.clone()))));
         let admin_task = tokio::spawn(serve_admin(admin, shared.clone()));
         let _abort_admin = AbortOnDrop(admin_task);
         // Every request arms a timeout. Arming a timer that is due before the timer driver's
@@ -210,7 +232,11 @@ impl Proxy {
                 let service = hyper::service::service_fn(move |request| {
                     let shared = shared.clone();
                     let upstreams = theirs.clone();
-                    async move { Ok::<_, Infallible>(shared.forward(request, remote, &upstreams).await) }
+                    async move {
+                        Ok::<_, Infallible>(
+                            shared.forward(request, remote, &upstreams, false).await,
+                        )
+                    }
                 });
                 let served = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
@@ -260,7 +286,16 @@ impl Shared {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
+        let certificates = Arc::new(tls::Certificates::default());
+        let tls_dir = tls::directory(state_file);
+        for host in table.tls.keys() {
+            match tls::load_file(&tls::installed_file(&tls_dir, host), host) {
+                Ok(key) => certificates.insert(host, key),
+                Err(error) => eprintln!("slipway proxy: {host} is not served over HTTPS: {error}"),
+            }
+        }
         Ok(Shared {
+            certificates,
             table: RwLock::new(table),
             inflight: Mutex::default(),
             metrics: Mutex::default(),
@@ -311,6 +346,7 @@ impl Shared {
         request: Request<Incoming>,
         remote: SocketAddr,
         upstreams: &Upstreams,
+        https: bool,
     ) -> Response<ProxyBody> {
         let host = request
             .headers()
@@ -319,25 +355,41 @@ impl Shared {
             .map(str::to_owned)
             .or_else(|| request.uri().authority().map(|a| a.to_string()));
         let path = request.uri().path().to_owned();
-        if self
-            .table
-            .read()
-            .expect("not poisoned")
-            .route(host.as_deref(), &path)
-            .is_none()
-        {
-            return plain(StatusCode::NOT_FOUND, "no app is routed here\n");
-        }
+        let hsts = {
+            let table = self.table.read().expect("not poisoned");
+            if !https
+                && !table.tls.is_empty()
+                && let Some(location) = tls::redirect(
+                    &table.tls,
+                    host.as_deref(),
+                    request.uri().path_and_query().map_or("/", |p| p.as_str()),
+                )
+            {
+                return moved_permanently(&location);
+            }
+            if table.route(host.as_deref(), &path).is_none() {
+                return plain(StatusCode::NOT_FOUND, "no app is routed here\n");
+            }
+            https && tls::hsts(&table.tls, host.as_deref())
+        };
         if websocket::is_upgrade(request.headers()) {
-            return self.upgrade(request, remote, host, &path).await;
+            return self.upgrade(request, remote, host, &path, https).await;
         }
         let (mut parts, body) = request.into_parts();
+        // Upstream is HTTP/1.1 whatever the client spoke; an HTTP/2 request names its host
+        // in the authority only.
+        parts.version = http::Version::HTTP_11;
+        if !parts.headers.contains_key(header::HOST)
+            && let Some(value) = host.as_deref().and_then(|h| HeaderValue::from_str(h).ok())
+        {
+            parts.headers.insert(header::HOST, value);
+        }
         let body = match Limited::new(body, RETRY_BODY_LIMIT).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n"),
         };
         strip_hop_by_hop(&mut parts.headers);
-        forwarded_headers(&mut parts.headers, remote, host.as_deref());
+        forwarded_headers(&mut parts.headers, remote, host.as_deref(), https);
         let idempotent = matches!(
             parts.method,
             http::Method::GET
@@ -399,6 +451,12 @@ impl Shared {
                         .boxed(),
                     );
                     strip_hop_by_hop(response.headers_mut());
+                    if hsts {
+                        response.headers_mut().insert(
+                            header::STRICT_TRANSPORT_SECURITY,
+                            HeaderValue::from_static(tls::HSTS_VALUE),
+                        );
+                    }
                     return response;
                 }
                 Ok(Err(error)) => {
@@ -484,7 +542,65 @@ impl Shared {
                 status: Some(self.status()),
                 ..Default::default()
             },
+            Command::Tls {
+                host,
+                site,
+                certificate,
+            } => self.set_tls(&host, site, certificate),
         }
+    }
+
+    /// Installs a host's new certificate (checked first) and how it is served, or takes the
+    /// host off HTTPS.
+    fn set_tls(&self, host: &str, site: Option<tls::TlsSite>, certificate: bool) -> Answer {
+        let host = tls::host_name(host);
+        let dir = tls::directory(&self.state_file);
+        let installed = tls::installed_file(&dir, &host);
+        let Some(site) = site else {
+            let mut next = self.table.read().expect("not poisoned").clone();
+            if next.tls.remove(&host).is_none() {
+                return Answer::ok();
+            }
+            if let Err(error) = self.persist(&next) {
+                return Answer::failed(error.to_string());
+            }
+            *self.table.write().expect("not poisoned") = next;
+            self.certificates.remove(&host);
+            let _ = std::fs::remove_file(&installed);
+            return Answer::ok();
+        };
+        if certificate {
+            let incoming = tls::incoming_file(&dir, &host);
+            let key = match tls::load_file(&incoming, &host) {
+                Ok(key) => key,
+                Err(error) => {
+                    let _ = std::fs::remove_file(&incoming);
+                    return Answer::failed(format!("the certificate for {host}: {error}"));
+                }
+            };
+            // Only the proxy reads it, whatever mode it arrived with.
+            use std::os::unix::fs::PermissionsExt;
+            let private = std::fs::Permissions::from_mode(0o600);
+            if let Err(error) = std::fs::set_permissions(&incoming, private)
+                .and_then(|()| std::fs::rename(&incoming, &installed))
+            {
+                return Answer::failed(format!("{}: {error}", installed.display()));
+            }
+            self.certificates.insert(&host, key);
+        } else if !self.certificates.has(&host) {
+            return Answer::failed(format!(
+                "{host} has no certificate yet: send one with the order"
+            ));
+        }
+        let mut next = self.table.read().expect("not poisoned").clone();
+        if next.tls.get(&host) != Some(&site) {
+            next.tls.insert(host, site);
+            if let Err(error) = self.persist(&next) {
+                return Answer::failed(error.to_string());
+            }
+            *self.table.write().expect("not poisoned") = next;
+        }
+        Answer::ok()
     }
 
     /// Installs `next`, then waits until the targets that lost their traffic have no request in flight.
@@ -633,7 +749,10 @@ impl Shared {
 
     fn status(&self) -> Status {
         let table = self.table.read().expect("not poisoned").clone();
-        let mut status = Status::default();
+        let mut status = Status {
+            tls: table.tls.clone(),
+            ..Status::default()
+        };
         for (name, service) in &table.services {
             let releases = service
                 .groups
@@ -682,6 +801,53 @@ async fn serve_admin(listener: UnixListener, shared: Arc<Shared>) {
             let mut text = serde_json::to_string(&answer).expect("an answer serializes");
             text.push('\n');
             let _ = write.write_all(text.as_bytes()).await;
+        });
+    }
+}
+
+/// The TLS port: a handshake (SNI picks the certificate), then HTTP/2 or HTTP/1.1 as ALPN
+/// agreed, each request forwarded like a plain one.
+async fn serve_tls(listener: TcpListener, shared: Arc<Shared>) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls::server_config(shared.certificates.clone()));
+    loop {
+        let Ok((stream, remote)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let Ok(Ok(stream)) =
+                tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await
+            else {
+                return;
+            };
+            let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+            // HTTP/2 runs each request in a task of its own, outside this connection's task:
+            // their upstream connections are spawned rather than driven here.
+            let upstreams = Arc::new(if h2 {
+                Upstreams::spawning()
+            } else {
+                Upstreams::default()
+            });
+            let theirs = upstreams.clone();
+            let service = hyper::service::service_fn(move |request| {
+                let shared = shared.clone();
+                let upstreams = theirs.clone();
+                async move {
+                    Ok::<_, Infallible>(shared.forward(request, remote, &upstreams, true).await)
+                }
+            });
+            if h2 {
+                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            } else {
+                let served = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades();
+                upstream::drive(served, &upstreams).await;
+            }
         });
     }
 }
@@ -744,7 +910,12 @@ fn plain(status: StatusCode, text: impl Into<String>) -> Response<ProxyBody> {
 }
 
 /// `X-Forwarded-For` (appended to), `-Proto` and `-Host` of a request passed to an app.
-fn forwarded_headers(headers: &mut http::HeaderMap, remote: SocketAddr, host: Option<&str>) {
+fn forwarded_headers(
+    headers: &mut http::HeaderMap,
+    remote: SocketAddr,
+    host: Option<&str>,
+    https: bool,
+) {
     let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
         Some(earlier) => format!("{earlier}, {}", remote.ip()),
         None => remote.ip().to_string(),
@@ -752,10 +923,24 @@ fn forwarded_headers(headers: &mut http::HeaderMap, remote: SocketAddr, host: Op
     if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
         headers.insert("x-forwarded-for", value);
     }
-    headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    headers.insert(
+        "x-forwarded-proto",
+        HeaderValue::from_static(if https { "https" } else { "http" }),
+    );
     if let Some(host) = host.and_then(|h| HeaderValue::from_str(h).ok()) {
         headers.insert("x-forwarded-host", host);
     }
+}
+
+fn moved_permanently(location: &str) -> Response<ProxyBody> {
+    let mut response = plain(
+        StatusCode::PERMANENT_REDIRECT,
+        format!("this site is served over HTTPS: {location}\n"),
+    );
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
 }
 
 fn strip_hop_by_hop(headers: &mut http::HeaderMap) {

@@ -14,6 +14,9 @@ pub struct Table {
     /// Targets that passed a health gate; nothing else is ever routed to.
     #[serde(default)]
     pub gated: BTreeSet<String>,
+    /// Hosts served over HTTPS (their certificates are files beside the table).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tls: BTreeMap<String, crate::tls::TlsSite>,
 }
 
 /// A route (a host and a path prefix) and the releases that share its traffic.

@@ -33,6 +33,9 @@ pub(crate) struct Upstreams {
     senders: Mutex<Vec<(String, SendRequest<Full<Bytes>>)>>,
     /// Connections made since the task last looked; it takes them over and drives them.
     fresh: Mutex<Vec<Connection>>,
+    /// Each connection runs in a task of its own instead (for HTTP/2 clients, whose requests
+    /// do not run in the connection's task).
+    spawn: bool,
 }
 
 impl std::fmt::Debug for Upstreams {
@@ -65,6 +68,14 @@ impl std::fmt::Display for UpstreamError {
 }
 
 impl Upstreams {
+    /// Upstream connections that run in tasks of their own.
+    pub(crate) fn spawning() -> Upstreams {
+        Upstreams {
+            spawn: true,
+            ..Upstreams::default()
+        }
+    }
+
     /// Sends `request` to `target` on this downstream connection's own upstream connection,
     /// made when there is none (or the last one closed).
     pub(crate) async fn send(
@@ -111,12 +122,17 @@ impl Upstreams {
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|error| UpstreamError::Connect(error.to_string()))?;
-        self.fresh
-            .lock()
-            .expect("not poisoned")
-            .push(Box::pin(async move {
-                let _ = connection.await;
-            }));
+        let connection = async move {
+            let _ = connection.await;
+        };
+        if self.spawn {
+            tokio::spawn(connection);
+        } else {
+            self.fresh
+                .lock()
+                .expect("not poisoned")
+                .push(Box::pin(connection));
+        }
         let response = sender
             .send_request(request)
             .await

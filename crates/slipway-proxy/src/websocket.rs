@@ -224,6 +224,7 @@ impl crate::Shared {
         remote: std::net::SocketAddr,
         host: Option<String>,
         path: &str,
+        https: bool,
     ) -> http::Response<crate::ProxyBody> {
         use http_body_util::BodyExt;
         use std::sync::atomic::Ordering;
@@ -261,7 +262,7 @@ impl crate::Shared {
                 http::HeaderValue::from_static("upgrade"),
             );
         }
-        crate::forwarded_headers(&mut parts.headers, remote, host.as_deref());
+        crate::forwarded_headers(&mut parts.headers, remote, host.as_deref(), https);
         let path_and_query = parts
             .uri
             .path_and_query()

@@ -58,6 +58,7 @@ struct Running {
 async fn start_proxy(dir: &Path) -> Running {
     let config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
+        listen_tls: None,
         metrics: Some("127.0.0.1:0".parse().unwrap()),
         admin_socket: dir.join("admin.sock"),
         state_file: dir.join("routes.json"),

@@ -188,6 +188,19 @@ impl Manifest {
         apps.chain(services).cloned().collect()
     }
 
+    /// The secrets the environment's routes take their certificates and keys from
+    /// (`tls = { cert = "secret:NAME", ... }`), sorted.
+    pub fn tls_secret_names(&self, environment: &str) -> std::collections::BTreeSet<String> {
+        self.apps
+            .iter()
+            .filter(|(name, _)| app_runs_in(self, name, environment))
+            .filter_map(|(_, app)| app.route.as_ref()?.tls.as_ref())
+            .flat_map(|tls| [&tls.cert, &tls.key])
+            .filter_map(|source| source.strip_prefix("secret:"))
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// Whether a service runs in an environment.
     pub fn service_runs_in(&self, service: &str, environment: &str) -> bool {
         let Some(env) = self.environments.get(environment) else {

@@ -314,6 +314,25 @@ pub struct Route {
     /// Path prefix, e.g. `/api`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// HTTPS for the route's host on the proxy's TLS port; plain HTTP requests to the host
+    /// are then redirected (308) to it. Needs `host`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<RouteTls>,
+    /// Send `Strict-Transport-Security` on the host's HTTPS answers, so browsers keep to
+    /// HTTPS for a year; default false. Needs `tls`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hsts: Option<bool>,
+}
+
+/// The certificate of a route's host.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouteTls {
+    /// The certificate chain in PEM, the host's certificate first: `file:PATH` (relative to
+    /// the project) or `secret:NAME` (a secret of the environment's `secrets`).
+    pub cert: String,
+    /// Its private key in PEM (PKCS#8, PKCS#1 or SEC1): `file:PATH` or `secret:NAME`.
+    pub key: String,
 }
 
 /// A container that runs beside an app (a log shipper, a metrics agent) and shares its release.
@@ -471,6 +490,9 @@ pub enum DockerHost {
         /// Where this host's proxy serves `/metrics`, when not the environment's `proxy.metrics`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         metrics: Option<String>,
+        /// Where this host's proxy serves HTTPS, when not the environment's `proxy.publish_tls`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        publish_tls: Option<String>,
     },
 }
 
@@ -497,6 +519,14 @@ impl DockerHost {
             DockerHost::Detailed { metrics, .. } => metrics.as_deref(),
         }
     }
+
+    /// Where this host's proxy serves HTTPS, when the host says so.
+    pub fn publish_tls(&self) -> Option<&str> {
+        match self {
+            DockerHost::Url(_) => None,
+            DockerHost::Detailed { publish_tls, .. } => publish_tls.as_deref(),
+        }
+    }
 }
 
 /// The proxy slipway runs on each Docker host of an environment it deploys to.
@@ -509,6 +539,10 @@ pub struct ProxySettings {
     /// `[ip:]port` of its Prometheus `/metrics`; default `127.0.0.1:9190`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<String>,
+    /// `[ip:]port` the proxy serves HTTPS on (routes with `tls`); the IP defaults to
+    /// 127.0.0.1; default `127.0.0.1:443`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish_tls: Option<String>,
     /// Consecutive passing health checks before a release gets traffic; default 2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthy_checks: Option<u32>,

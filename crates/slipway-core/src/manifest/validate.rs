@@ -99,6 +99,43 @@ impl Checker<'_, '_> {
         self.report(ProblemKind::BadValue, path, message, help.into());
     }
 
+    /// `tls` and `hsts` need a host to name in the certificate; the sources must be of a
+    /// kind the deploy can read.
+    fn check_route_tls(&mut self, path: &FieldPath, route: &crate::manifest::Route) {
+        if route.host.is_none() {
+            for (field, set) in [("tls", route.tls.is_some()), ("hsts", route.hsts.is_some())] {
+                if set {
+                    self.bad(
+                        path.key(field),
+                        format!("`{field}` needs the route's `host`: a certificate names a host"),
+                        "add `host = \"shop.example.com\"` to the route".to_owned(),
+                    );
+                }
+            }
+        }
+        if route.hsts == Some(true) && route.tls.is_none() {
+            self.bad(
+                path.key("hsts"),
+                "`hsts = true` needs `tls`: HSTS is only sent over HTTPS".into(),
+                "add `tls = { cert = \"file:PATH\", key = \"file:PATH\" }` to the route".to_owned(),
+            );
+        }
+        if let Some(tls) = &route.tls {
+            for (field, source) in [("cert", &tls.cert), ("key", &tls.key)] {
+                let ok = source.split_once(':').is_some_and(|(kind, rest)| {
+                    matches!(kind, "file" | "secret") && !rest.is_empty()
+                });
+                if !ok {
+                    self.bad(
+                        path.key("tls").key(field),
+                        format!("unknown certificate source `{source}`"),
+                        "write `file:PATH` (relative to the project) or `secret:NAME` (a secret of the environment)".to_owned(),
+                    );
+                }
+            }
+        }
+    }
+
     fn reference(&mut self, path: FieldPath, what: &str, section: &str, name: &str) {
         let known = match section {
             "registries" => &self.names.registries,
@@ -290,6 +327,7 @@ impl Checker<'_, '_> {
                         None,
                     );
                 }
+                self.check_route_tls(&path.key("route"), route);
             }
             for (sidecar_name, sidecar) in &app.sidecars {
                 let sidecar_path = path.key("sidecars").key(sidecar_name);
@@ -660,7 +698,11 @@ impl Checker<'_, '_> {
         }
         match &env.target {
             Target::Docker { hosts, proxy, .. } => {
-                for (field, value) in [("publish", &proxy.publish), ("metrics", &proxy.metrics)] {
+                for (field, value) in [
+                    ("publish", &proxy.publish),
+                    ("metrics", &proxy.metrics),
+                    ("publish_tls", &proxy.publish_tls),
+                ] {
                     if let Some(value) = value
                         && parse_publish(value).is_none()
                     {
@@ -676,9 +718,11 @@ impl Checker<'_, '_> {
                     let ok = ["unix://", "ssh://", "tcp://"]
                         .iter()
                         .any(|s| host.starts_with(s));
-                    for (field, value) in
-                        [("publish", entry.publish()), ("metrics", entry.metrics())]
-                    {
+                    for (field, value) in [
+                        ("publish", entry.publish()),
+                        ("metrics", entry.metrics()),
+                        ("publish_tls", entry.publish_tls()),
+                    ] {
                         if let Some(value) = value
                             && parse_publish(value).is_none()
                         {

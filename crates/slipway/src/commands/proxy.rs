@@ -11,7 +11,7 @@ use slipway_proxy::admin::{Answer, Command};
 /// The reverse proxy slipway runs on each Docker host (started by `slipway deploy`).
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  slipway proxy run --listen 0.0.0.0:8090 --state /var/lib/slipway-proxy/routes.json\n  slipway proxy ctl '{\"op\":\"status\"}'"
+    after_help = "Examples:\n  slipway proxy run --listen 0.0.0.0:8090 --listen-tls 0.0.0.0:8443 --state /var/lib/slipway-proxy/routes.json\n  slipway proxy ctl '{\"op\":\"status\"}'"
 )]
 pub struct ProxyArgs {
     #[command(subcommand)]
@@ -24,6 +24,9 @@ enum ProxyCommand {
     Run {
         #[arg(long, default_value = "0.0.0.0:8090")]
         listen: SocketAddr,
+        /// Address of the HTTPS port (hosts with a certificate; `tls/` beside the state file).
+        #[arg(long)]
+        listen_tls: Option<SocketAddr>,
         /// Address of the Prometheus `/metrics` endpoint.
         #[arg(long)]
         metrics: Option<SocketAddr>,
@@ -64,6 +67,7 @@ pub fn run(args: ProxyArgs) -> Result<ExitCode> {
     match args.command {
         ProxyCommand::Run {
             listen,
+            listen_tls,
             metrics,
             state,
             socket,
@@ -71,14 +75,16 @@ pub fn run(args: ProxyArgs) -> Result<ExitCode> {
         } => runtime.block_on(async {
             let config = slipway_proxy::Config {
                 listen,
+                listen_tls,
                 metrics,
                 admin_socket: socket,
                 state_file: state,
             };
             let proxy = slipway_proxy::Proxy::bind(&config).await?;
             eprintln!(
-                "slipway proxy on {}; metrics on {}; orders on {}",
+                "slipway proxy on {}; HTTPS on {}; metrics on {}; orders on {}",
                 proxy.public_address(),
+                proxy.tls_address().map_or("-".into(), |a| a.to_string()),
                 metrics.map_or("-".into(), |m| m.to_string()),
                 config.admin_socket.display()
             );

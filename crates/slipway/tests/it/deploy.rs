@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use crate::{copy_example, run, set_greeting, slipway, unique, write};
 
-const PROXY: &str = "127.0.0.1:8090";
+pub(crate) const PROXY: &str = "127.0.0.1:8090";
 pub(crate) const PASSWORD: &str = "pw-deploy-test";
 
 /// One GET through the proxy with the project's Host header: (status, body).
-fn get(host: &str, path: &str) -> (u16, String) {
+pub(crate) fn get(host: &str, path: &str) -> (u16, String) {
     get_at(PROXY, host, path)
 }
 
@@ -179,7 +179,7 @@ pub(crate) fn deploy_ok(shop: &Path, extra: &[&str]) -> crate::Run {
     result
 }
 
-fn releases(shop: &Path) -> Vec<(String, String)> {
+pub(crate) fn releases(shop: &Path) -> Vec<(String, String)> {
     let result = run(slipway(shop).args(["releases", "prod", "--output", "json"]));
     assert_eq!(result.code, 0, "{}", result.stderr);
     let json: serde_json::Value = serde_json::from_str(&result.stdout).unwrap();
@@ -196,7 +196,7 @@ fn releases(shop: &Path) -> Vec<(String, String)> {
 }
 
 /// The status the hosts themselves report: app → [(release, weight, containers)].
-fn status_from_hosts(shop: &Path) -> serde_json::Value {
+pub(crate) fn status_from_hosts(shop: &Path) -> serde_json::Value {
     let result = run(slipway(shop).args(["status", "prod", "--from-hosts", "--output", "json"]));
     assert_eq!(result.code, 0, "{}", result.stderr);
     let json: serde_json::Value = serde_json::from_str(&result.stdout).unwrap();
@@ -207,7 +207,7 @@ fn release_ids(shop: &Path) -> Vec<String> {
     releases(shop).into_iter().map(|(id, _)| id).collect()
 }
 
-fn down(shop: &Path) {
+pub(crate) fn down(shop: &Path) {
     let _ = run(slipway(shop).args(["down", "prod", "--volumes"]));
 }
 
@@ -835,7 +835,7 @@ fn rolling_goes_host_by_host_on_two_engines_without_a_failed_request() {
     const PROXY_TWO: &str = "127.0.0.1:18090";
     let temp = tempfile::tempdir().unwrap();
     let hosts = format!(
-        "hosts = [\"unix:///var/run/docker.sock\", {{ url = \"{host_two}\", publish = \"{PROXY_TWO}\", metrics = \"127.0.0.1:19190\" }}], proxy = {{"
+        "hosts = [\"unix:///var/run/docker.sock\", {{ url = \"{host_two}\", publish = \"{PROXY_TWO}\", metrics = \"127.0.0.1:19190\", publish_tls = \"127.0.0.1:18443\" }}], proxy = {{"
     );
     let (shop, host) = shop_with(
         temp.path(),

@@ -18,6 +18,7 @@ mod pull_requests;
 mod sarif_schema;
 mod secret_files;
 mod server;
+mod tls;
 mod token_registry;
 #[path = "../../../slipway-oci/tests/support/token_server.rs"]
 mod token_server;

@@ -86,7 +86,7 @@ secrets = {{ API_KEY = "env:IT_API_KEY", DB_PASSWORD = "file:secrets/db-password
 
 [environments.prod]
 strategy = {{ kind = "blue-green" }}
-target = {{ kind = "docker", hosts = ["unix:///var/run/docker.sock", {{ url = "{host_two}", publish = "127.0.0.1:18090", metrics = "127.0.0.1:19190" }}], proxy = {{ publish = "127.0.0.1:8090", gate_timeout = "20s", drain = "1s" }} }}
+target = {{ kind = "docker", hosts = ["unix:///var/run/docker.sock", {{ url = "{host_two}", publish = "127.0.0.1:18090", metrics = "127.0.0.1:19190", publish_tls = "127.0.0.1:18443" }}], proxy = {{ publish = "127.0.0.1:8090", gate_timeout = "20s", drain = "1s" }} }}
 secrets = {{ API_KEY = "env:IT_API_KEY", DB_PASSWORD = "file:secrets/db-password" }}
 "#
         ),
