@@ -56,6 +56,7 @@ pub struct EcsRollout<'a> {
     pub(crate) ecs: Ecs,
     secrets: Secrets,
     pub(crate) metrics: slipway_aws::metrics::Metrics,
+    pub(crate) scheduler: slipway_aws::scheduler::Scheduler,
     region: String,
 }
 
@@ -134,6 +135,7 @@ impl<'a> EcsRollout<'a> {
             ecs: Ecs::new(&config),
             secrets: Secrets::new(&config),
             metrics: slipway_aws::metrics::Metrics::new(&config),
+            scheduler: slipway_aws::scheduler::Scheduler::new(&config),
             region,
             ctx,
         })
@@ -414,57 +416,11 @@ impl<'a> EcsRollout<'a> {
     /// container's command replaced), waits for it to stop and returns its exit code; where its
     /// output is (CloudWatch Logs) is logged.
     pub async fn run_one_off(&self, app: &str, command: &[String]) -> Result<i64> {
-        let environment = self.ctx.environment;
-        let live = self.store.live(environment)?.ok_or_else(|| {
-            DeployError::Plan(format!(
-                "`{environment}` has no live release: deploy it first (`slipway deploy {environment}`)"
-            ))
-        })?;
-        let Some(task_definition) = live.apps.get(app).and_then(|a| a.task_definition.clone())
-        else {
-            let runs: Vec<&str> = live.apps.keys().map(String::as_str).collect();
-            return Err(DeployError::Plan(format!(
-                "the live release {} of `{environment}` does not run `{app}`; it runs {}",
-                live.name(),
-                runs.join(", ")
-            )));
-        };
-        let task = slipway_aws::ecs::OneOffTask {
-            cluster: self.target.cluster.clone(),
-            task_definition: task_definition.clone(),
-            container: app.to_owned(),
-            command: command.to_vec(),
-            launch_type: self.launch_type(),
-            subnets: self.target.subnets.clone(),
-            security_groups: self.target.security_groups.clone(),
-            assign_public_ip: self.target.assign_public_ip,
-        };
-        let arn = self.ecs.run_task(&task).await?;
-        self.log(&format!("started task {arn} of {task_definition}"));
-        if let Some(group) = &self.target.log_group {
-            let id = arn.rsplit('/').next().unwrap_or(&arn);
-            self.log(&format!(
-                "its output: CloudWatch Logs group {group}, stream {app}/{app}/{id}"
-            ));
-        }
-        let mut last = String::new();
-        loop {
-            let state = self.ecs.task_state(&self.target.cluster, &arn, app).await?;
-            if state.status != last {
-                self.log(&format!("task {}", state.status.to_lowercase()));
-                last = state.status.clone();
-            }
-            if state.stopped {
-                return match state.exit_code {
-                    Some(code) => Ok(i64::from(code)),
-                    None => Err(DeployError::Plan(format!(
-                        "the task stopped before `{app}` ran: {}",
-                        state.reason
-                    ))),
-                };
-            }
-            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-        }
+        let log = self.ctx.log;
+        self.run_live_task(app, command, "slipway run", None, None, &mut |line| {
+            log(line)
+        })
+        .await
     }
 
     /// The task definitions a deploy of these apps would register (for `slipway ecs render`).
@@ -750,11 +706,11 @@ impl<'a> EcsRollout<'a> {
             && !unchanged.is_empty()
         {
             if unchanged.len() == deployed.len() {
-                return Ok(crate::changes::nothing_to_deploy(
-                    live,
-                    unchanged,
-                    &|line| self.log(line),
-                ));
+                let done =
+                    crate::changes::nothing_to_deploy(live, unchanged, &|line| self.log(line));
+                // A job may have changed without any app: its schedule is written all the same.
+                self.sync_jobs_after(live).await?;
+                return Ok(done);
             }
             for app in &unchanged {
                 self.log(&format!("{app}: unchanged since {}, kept", live.name()));
@@ -845,8 +801,10 @@ impl<'a> EcsRollout<'a> {
                 if !strategy.kind().splits_traffic() || self.native() {
                     self.leave_colours(&deployed).await?;
                 }
+                let release = self.store.get(release.id)?.expect("the release exists");
+                self.sync_jobs_after(&release).await?;
                 return Ok(Deployed {
-                    release: self.store.get(release.id)?.expect("the release exists"),
+                    release,
                     replaced: deployed,
                     unchanged,
                 });
@@ -1237,7 +1195,9 @@ impl<'a> EcsRollout<'a> {
             now(),
         )?;
         self.store.make_live(target.id, now())?;
-        Ok(self.store.get(target.id)?.expect("the release exists"))
+        let live = self.store.get(target.id)?.expect("the release exists");
+        self.sync_jobs_after(&live).await?;
+        Ok(live)
     }
 }
 
