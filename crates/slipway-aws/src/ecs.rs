@@ -266,18 +266,27 @@ impl Ecs {
         group: &str,
         container: &str,
     ) -> Result<Vec<GroupTask>> {
+        // The family's tasks include its service's, so a large service means several pages.
         let mut arns = Vec::new();
         for status in [ecs::DesiredStatus::Running, ecs::DesiredStatus::Stopped] {
-            let listed = self
-                .ecs
-                .list_tasks()
-                .cluster(cluster)
-                .family(family)
-                .desired_status(status)
-                .send()
-                .await
-                .map_err(api("ListTasks"))?;
-            arns.extend(listed.task_arns().iter().cloned());
+            let mut token: Option<String> = None;
+            loop {
+                let listed = self
+                    .ecs
+                    .list_tasks()
+                    .cluster(cluster)
+                    .family(family)
+                    .desired_status(status.clone())
+                    .set_next_token(token.clone())
+                    .send()
+                    .await
+                    .map_err(api("ListTasks"))?;
+                arns.extend(listed.task_arns().iter().cloned());
+                token = listed.next_token().map(str::to_owned);
+                if token.is_none() {
+                    break;
+                }
+            }
         }
         let mut tasks = Vec::new();
         for chunk in arns.chunks(100) {

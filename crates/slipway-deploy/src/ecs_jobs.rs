@@ -578,6 +578,26 @@ mod tests {
     }
 
     #[test]
+    fn a_schedule_read_back_from_eventbridge_has_its_next_run() {
+        // 2026-12-05T00:00:00Z, a Saturday.
+        let now = 1_796_428_800;
+        // 03:00 in Paris is 02:00 UTC in winter.
+        assert_eq!(
+            jobs::next_run("cron(0 3 * * ? *)", "Europe/Paris", now),
+            Some(now + 2 * 3_600)
+        );
+        // Weekdays only: Monday 04:30 UTC.
+        assert_eq!(
+            jobs::next_run("cron(30 4 ? * MON,TUE,WED,THU,FRI *)", "UTC", now),
+            Some(now + 2 * 86_400 + 4 * 3_600 + 30 * 60)
+        );
+        assert_eq!(
+            jobs::next_run("rate(15 minutes)", "UTC", now),
+            Some(now + 15 * 60)
+        );
+    }
+
+    #[test]
     fn a_task_definition_arn_is_shown_as_family_and_revision() {
         let arn = "arn:aws:ecs:eu-central-1:123456789012:task-definition/shop-prod-api:7";
         assert_eq!(short_definition(arn), "shop-prod-api:7");
