@@ -69,6 +69,31 @@ pub struct OneOffTask {
     pub security_groups: Vec<String>,
     /// Whether it gets a public IP.
     pub assign_public_ip: bool,
+    /// Who started it, as ECS records it (`startedBy`, at most 36 characters).
+    pub started_by: String,
+    /// The task group it is started in, when not ECS's default (`family:NAME`).
+    pub group: Option<String>,
+}
+
+/// A task of a task group (the runs of a scheduled job), as ECS describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupTask {
+    /// The task's ARN.
+    pub arn: String,
+    /// Who started it (`startedBy`).
+    pub started_by: Option<String>,
+    /// Unix seconds it was created.
+    pub created_at: Option<i64>,
+    /// Unix seconds it stopped, once it has.
+    pub stopped_at: Option<i64>,
+    /// ECS's last status.
+    pub status: String,
+    /// The container's exit code, once it has one.
+    pub exit_code: Option<i32>,
+    /// Why it stopped, as ECS says.
+    pub reason: String,
+    /// The task definition it ran.
+    pub task_definition: Option<String>,
 }
 
 /// Where a one-off task is.
@@ -208,6 +233,106 @@ impl Ecs {
                 "the ECS cluster `{cluster}` does not exist (or is not active) in this account and region; create it or fix `cluster` in the environment's target"
             )))
         }
+    }
+
+    /// The cluster's ARN (`cluster` may be its name); an error unless it exists and is active.
+    pub async fn cluster_arn(&self, cluster: &str) -> Result<String> {
+        let answer = self
+            .ecs
+            .describe_clusters()
+            .clusters(cluster)
+            .send()
+            .await
+            .map_err(api("DescribeClusters"))?;
+        answer
+            .clusters()
+            .iter()
+            .find(|c| c.status() == Some("ACTIVE"))
+            .and_then(|c| c.cluster_arn())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                AwsError::Missing(format!(
+                    "the ECS cluster `{cluster}` does not exist (or is not active) in this account and region; create it or fix `cluster` in the environment's target"
+                ))
+            })
+    }
+
+    /// The tasks of `family` in the task group `group` that ECS still lists (running ones, and
+    /// those stopped in about the last hour), newest first, with how `container` ended.
+    pub async fn group_tasks(
+        &self,
+        cluster: &str,
+        family: &str,
+        group: &str,
+        container: &str,
+    ) -> Result<Vec<GroupTask>> {
+        // The family's tasks include its service's, so a large service means several pages.
+        let mut arns = Vec::new();
+        for status in [ecs::DesiredStatus::Running, ecs::DesiredStatus::Stopped] {
+            let mut token: Option<String> = None;
+            loop {
+                let listed = self
+                    .ecs
+                    .list_tasks()
+                    .cluster(cluster)
+                    .family(family)
+                    .desired_status(status.clone())
+                    .set_next_token(token.clone())
+                    .send()
+                    .await
+                    .map_err(api("ListTasks"))?;
+                arns.extend(listed.task_arns().iter().cloned());
+                token = listed.next_token().map(str::to_owned);
+                if token.is_none() {
+                    break;
+                }
+            }
+        }
+        let mut tasks = Vec::new();
+        for chunk in arns.chunks(100) {
+            let described = self
+                .ecs
+                .describe_tasks()
+                .cluster(cluster)
+                .set_tasks(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(api("DescribeTasks"))?;
+            for task in described.tasks() {
+                if task.group() != Some(group) {
+                    continue;
+                }
+                let ours = task
+                    .containers()
+                    .iter()
+                    .find(|c| c.name() == Some(container));
+                tasks.push(GroupTask {
+                    arn: task.task_arn().unwrap_or_default().to_owned(),
+                    started_by: task.started_by().map(str::to_owned),
+                    created_at: task.created_at().map(|t| t.secs()),
+                    stopped_at: task.stopped_at().map(|t| t.secs()),
+                    status: task.last_status().unwrap_or("PENDING").to_owned(),
+                    exit_code: ours.and_then(|c| c.exit_code()),
+                    reason: task.stopped_reason().unwrap_or_default().to_owned(),
+                    task_definition: task.task_definition_arn().map(str::to_owned),
+                });
+            }
+        }
+        tasks.sort_by_key(|t| std::cmp::Reverse(t.created_at));
+        Ok(tasks)
+    }
+
+    /// Stops a task (a one-off run past its time), saying why.
+    pub async fn stop_task(&self, cluster: &str, arn: &str, reason: &str) -> Result<()> {
+        self.ecs
+            .stop_task()
+            .cluster(cluster)
+            .task(arn)
+            .reason(reason)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(api("StopTask"))
     }
 
     /// An error unless the target group exists.
@@ -637,7 +762,8 @@ impl Ecs {
             .task_definition(&task.task_definition)
             .launch_type(ecs::LaunchType::from(task.launch_type.as_str()))
             .count(1)
-            .started_by("slipway run")
+            .started_by(&task.started_by)
+            .set_group(task.group.clone())
             .overrides(
                 ecs::TaskOverride::builder()
                     .container_overrides(

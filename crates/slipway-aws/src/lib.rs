@@ -1,7 +1,7 @@
 //! Amazon Web Services for slipway: the ECS target (task definitions pinned by digest, services
 //! followed to a steady state, ALB listener weights for blue-green and canary), and the secret
-//! providers `ssm:` and `secretsmanager:`, ECR's registry login, and the tasks' output in
-//! CloudWatch Logs.
+//! providers `ssm:` and `secretsmanager:`, ECR's registry login, the tasks' output in
+//! CloudWatch Logs, and the EventBridge Scheduler schedules that run an ECS environment's jobs.
 //!
 //! Credentials and the region come from the standard AWS chain (environment, profile, SSO,
 //! instance or task role); `AWS_ENDPOINT_URL` points every client elsewhere (the tests use a
@@ -16,6 +16,7 @@ pub mod import_files;
 pub mod logs;
 pub mod metrics;
 pub mod scaffold;
+pub mod scheduler;
 pub mod secrets;
 pub mod taskdef;
 

@@ -1,6 +1,6 @@
 //! Loading slipway.toml: every problem of a file at once, each located and explained.
 
-use slipway_core::manifest::{ProblemKind, Strategy, load_manifest};
+use slipway_core::manifest::{ProblemKind, Strategy, Target, load_manifest};
 
 /// (kind, field path, message, help, (line, column)) of each problem.
 type Found = (ProblemKind, String, String, Option<String>, (usize, usize));
@@ -643,4 +643,41 @@ fn tls_on_a_route_needs_its_host_and_known_sources() {
     let found = problems(&hsts_alone);
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(found[0].1, "apps.api.route.hsts");
+}
+
+#[test]
+fn a_job_on_ecs_needs_the_role_eventbridge_scheduler_starts_its_tasks_with() {
+    let ecs = "\n[environments.aws]\nregistry = \"team\"\n\
+               target = { kind = \"ecs\", cluster = \"shop\" }\n";
+    let job =
+        "\n[jobs.report]\napp = \"api\"\nrun = \"python3 -m api.report\"\nschedule = \"@daily\"\n";
+    let bad = format!("{VALID}{ecs}{job}");
+    let found = problems(&bad);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let (_, path, message, help, (line, _)) = &found[0];
+    assert_eq!(path, "environments.aws.target.scheduler_role_arn");
+    assert!(message.contains("job `report`"), "{message}");
+    assert!(
+        help.as_deref()
+            .unwrap_or_default()
+            .contains("scheduler_role_arn = "),
+        "{help:?}"
+    );
+    let target = bad.lines().position(|l| l.starts_with("target")).unwrap() + 1;
+    assert_eq!(*line, target, "located on the environment's target");
+
+    // With the role, or with the job kept to other environments, it loads.
+    let with_role = bad.replace(
+        "cluster = \"shop\"",
+        "cluster = \"shop\", scheduler_role_arn = \"arn:aws:iam::123456789012:role/shop-scheduler\"",
+    );
+    let manifest = load_manifest(&with_role).unwrap();
+    let Target::Ecs(target) = &manifest.environments["aws"].target else {
+        panic!("an ECS target");
+    };
+    assert_eq!(
+        target.scheduler_role_arn.as_deref(),
+        Some("arn:aws:iam::123456789012:role/shop-scheduler")
+    );
+    load_manifest(&format!("{bad}environments = [\"prod\"]\n")).unwrap();
 }

@@ -13,14 +13,15 @@ use crate::store::{Release, ReleaseApp};
 /// image and its config files: the app's table (route, health, replicas, sidecars...), the
 /// environment's replicas and published port for it, where the environment runs, its hooks and
 /// the services it runs beside its apps (a deploy that replaces an app brings them up to date).
-/// A change to any of them replaces the app.
+/// A change to any of them replaces the app. The role the ECS jobs' schedules run as is not the
+/// apps' business: setting it replaces none.
 pub fn settings_digest(manifest: &Manifest, environment: &str, app: &str) -> String {
     #[derive(Serialize)]
     struct Settings<'m> {
         app: Option<&'m slipway_core::manifest::App>,
         replicas: Option<&'m u32>,
         publish: Option<&'m String>,
-        target: Option<&'m slipway_core::manifest::Target>,
+        target: Option<slipway_core::manifest::Target>,
         hooks: Option<&'m slipway_core::manifest::Hooks>,
         services: Vec<(&'m String, &'m slipway_core::manifest::Service)>,
     }
@@ -29,7 +30,15 @@ pub fn settings_digest(manifest: &Manifest, environment: &str, app: &str) -> Str
         app: manifest.apps.get(app),
         replicas: env.and_then(|env| env.replicas.get(app)),
         publish: env.and_then(|env| env.publish.get(app)),
-        target: env.map(|env| &env.target),
+        target: env.map(|env| match &env.target {
+            slipway_core::manifest::Target::Ecs(ecs) => {
+                slipway_core::manifest::Target::Ecs(Box::new(slipway_core::manifest::EcsTarget {
+                    scheduler_role_arn: None,
+                    ..(**ecs).clone()
+                }))
+            }
+            other => other.clone(),
+        }),
         hooks: env.map(|env| &env.hooks),
         services: manifest
             .services
@@ -245,5 +254,36 @@ mod tests {
             .volumes
             .push("more:/srv/more".into());
         assert_ne!(before, settings_digest(&database, "prod", first));
+    }
+
+    #[test]
+    fn the_role_of_the_ecs_jobs_schedules_replaces_no_app() {
+        let ecs = |role: Option<&str>| {
+            let mut manifest = manifest();
+            manifest.environments["prod"].target =
+                slipway_core::manifest::Target::Ecs(Box::new(slipway_core::manifest::EcsTarget {
+                    cluster: "shop".into(),
+                    scheduler_role_arn: role.map(str::to_owned),
+                    ..Default::default()
+                }));
+            manifest
+        };
+        let app = ecs(None).apps.keys().next().unwrap().clone();
+        let without = settings_digest(&ecs(None), "prod", &app);
+        assert_eq!(
+            without,
+            settings_digest(
+                &ecs(Some("arn:aws:iam::123456789012:role/jobs")),
+                "prod",
+                &app
+            )
+        );
+        let mut other_cluster = ecs(None);
+        if let slipway_core::manifest::Target::Ecs(target) =
+            &mut other_cluster.environments["prod"].target
+        {
+            target.cluster = "elsewhere".into();
+        }
+        assert_ne!(without, settings_digest(&other_cluster, "prod", &app));
     }
 }

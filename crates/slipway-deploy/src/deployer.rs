@@ -311,7 +311,7 @@ impl<'a> Deployer<'a> {
     pub async fn jobs(&self) -> Result<Vec<crate::jobs::JobRow>> {
         match self {
             Deployer::Docker(rollout) => rollout.job_rows().await,
-            Deployer::Ecs(_) => Ok(Vec::new()),
+            Deployer::Ecs(rollout) => rollout.jobs().await,
         }
     }
 
@@ -363,7 +363,41 @@ impl<'a> Deployer<'a> {
         }
         match self {
             Deployer::Docker(rollout) => rollout.run_job(job).await,
-            Deployer::Ecs(_) => Err(DeployError::Plan("scheduled jobs on ECS are run by EventBridge Scheduler; use `slipway run ENV APP -- CMD`".into())),
+            Deployer::Ecs(rollout) => {
+                // The task's output is its record's, as the runner keeps it on Docker hosts.
+                let started_at = crate::rollout::now();
+                let mut output = String::new();
+                let code = rollout
+                    .run_job(job, &mut |chunk: &str| output.push_str(chunk))
+                    .await;
+                let finished_at = Some(crate::rollout::now());
+                let release = rollout
+                    .store()
+                    .live(rollout.environment())?
+                    .map(|r| r.name())
+                    .unwrap_or_default();
+                let (outcome, exit_code, reason) = match code {
+                    Ok(0) => (crate::jobs::Outcome::Succeeded, Some(0), None),
+                    Ok(code) => (
+                        crate::jobs::Outcome::Failed,
+                        Some(code),
+                        Some(format!("it exited with {code}")),
+                    ),
+                    Err(error) => (crate::jobs::Outcome::Failed, None, Some(error.to_string())),
+                };
+                Ok(crate::jobs::RunRecord {
+                    id: format!("{job}-m{started_at}"),
+                    job: job.to_owned(),
+                    trigger: crate::jobs::Trigger::Manual,
+                    started_at,
+                    finished_at,
+                    outcome,
+                    exit_code,
+                    release,
+                    reason,
+                    output,
+                })
+            }
         }
     }
 

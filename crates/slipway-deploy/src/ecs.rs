@@ -32,7 +32,7 @@ use crate::{DeployError, Result};
 
 /// Reads of a stopped one-off task's stream, 2 s apart, until its last lines are in (or its
 /// stream is found not to exist).
-const ONE_OFF_DRAIN_READS: usize = 5;
+pub(crate) const ONE_OFF_DRAIN_READS: usize = 5;
 
 /// The two services of an app under blue-green and canary, by colour.
 pub(crate) const COLOURS: [&str; 2] = ["blue", "green"];
@@ -61,6 +61,7 @@ pub struct EcsRollout<'a> {
     secrets: Secrets,
     pub(crate) metrics: slipway_aws::metrics::Metrics,
     pub(crate) logs: slipway_aws::logs::Logs,
+    pub(crate) scheduler: slipway_aws::scheduler::Scheduler,
     region: String,
 }
 
@@ -140,6 +141,7 @@ impl<'a> EcsRollout<'a> {
             secrets: Secrets::new(&config),
             metrics: slipway_aws::metrics::Metrics::new(&config),
             logs: slipway_aws::logs::Logs::new(&config),
+            scheduler: slipway_aws::scheduler::Scheduler::new(&config),
             region,
             ctx,
         })
@@ -431,83 +433,8 @@ impl<'a> EcsRollout<'a> {
         command: &[String],
         output: &mut (dyn FnMut(&str) + Send),
     ) -> Result<i64> {
-        let environment = self.ctx.environment;
-        let live = self.store.live(environment)?.ok_or_else(|| {
-            DeployError::Plan(format!(
-                "`{environment}` has no live release: deploy it first (`slipway deploy {environment}`)"
-            ))
-        })?;
-        let Some(task_definition) = live.apps.get(app).and_then(|a| a.task_definition.clone())
-        else {
-            let runs: Vec<&str> = live.apps.keys().map(String::as_str).collect();
-            return Err(DeployError::Plan(format!(
-                "the live release {} of `{environment}` does not run `{app}`; it runs {}",
-                live.name(),
-                runs.join(", ")
-            )));
-        };
-        let task = slipway_aws::ecs::OneOffTask {
-            cluster: self.target.cluster.clone(),
-            task_definition: task_definition.clone(),
-            container: app.to_owned(),
-            command: command.to_vec(),
-            launch_type: self.launch_type(),
-            subnets: self.target.subnets.clone(),
-            security_groups: self.target.security_groups.clone(),
-            assign_public_ip: self.target.assign_public_ip,
-        };
-        let log = self.one_off_log(&task_definition, app).await?;
-        let arn = self.ecs.run_task(&task).await?;
-        self.log(&format!("started task {arn} of {task_definition}"));
-        let mut reading = log.and_then(|log| log.of_task(&arn));
-        match &reading {
-            Some(reading) => {
-                let (group, stream) = crate::ecs_logs::described(reading);
-                self.log(&format!(
-                    "its output: CloudWatch Logs group {group}, stream {stream}"
-                ));
-            }
-            None => self.log(&format!(
-                "`{app}` writes its output to no CloudWatch Logs group (`log_group` of the target): it is not shown"
-            )),
-        }
-        let mut last = String::new();
-        loop {
-            let state = self.ecs.task_state(&self.target.cluster, &arn, app).await?;
-            if state.status != last {
-                self.log(&format!("task {}", state.status.to_lowercase()));
-                last = state.status.clone();
-            }
-            if let Some(reading) = reading.as_mut() {
-                self.one_off_output(reading, output).await?;
-            }
-            if state.stopped {
-                if let Some(reading) = reading.as_mut() {
-                    // The driver's last lines reach CloudWatch a moment after the task stops.
-                    for _ in 0..ONE_OFF_DRAIN_READS {
-                        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-                        self.one_off_output(reading, output).await?;
-                        if crate::ecs_logs::found(reading) {
-                            break;
-                        }
-                    }
-                    if !crate::ecs_logs::found(reading) {
-                        let (group, stream) = crate::ecs_logs::described(reading);
-                        self.log(&format!(
-                            "no output in CloudWatch Logs group {group}, stream {stream}"
-                        ));
-                    }
-                }
-                return match state.exit_code {
-                    Some(code) => Ok(i64::from(code)),
-                    None => Err(DeployError::Plan(format!(
-                        "the task stopped before `{app}` ran: {}",
-                        state.reason
-                    ))),
-                };
-            }
-            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-        }
+        self.run_live_task(app, command, "slipway run", None, None, output)
+            .await
     }
 
     /// The task definitions a deploy of these apps would register (for `slipway ecs render`).
@@ -795,11 +722,11 @@ impl<'a> EcsRollout<'a> {
             && !unchanged.is_empty()
         {
             if unchanged.len() == deployed.len() {
-                return Ok(crate::changes::nothing_to_deploy(
-                    live,
-                    unchanged,
-                    &|line| self.log(line),
-                ));
+                let done =
+                    crate::changes::nothing_to_deploy(live, unchanged, &|line| self.log(line));
+                // A job may have changed without any app: its schedule is written all the same.
+                self.sync_jobs_after(live).await?;
+                return Ok(done);
             }
             for app in &unchanged {
                 self.log(&format!("{app}: unchanged since {}, kept", live.name()));
@@ -890,8 +817,10 @@ impl<'a> EcsRollout<'a> {
                 if !strategy.kind().splits_traffic() || self.native() {
                     self.leave_colours(&deployed).await?;
                 }
+                let release = self.store.get(release.id)?.expect("the release exists");
+                self.sync_jobs_after(&release).await?;
                 return Ok(Deployed {
-                    release: self.store.get(release.id)?.expect("the release exists"),
+                    release,
                     replaced: deployed,
                     unchanged,
                 });
@@ -1282,7 +1211,9 @@ impl<'a> EcsRollout<'a> {
             now(),
         )?;
         self.store.make_live(target.id, now())?;
-        Ok(self.store.get(target.id)?.expect("the release exists"))
+        let live = self.store.get(target.id)?.expect("the release exists");
+        self.sync_jobs_after(&live).await?;
+        Ok(live)
     }
 }
 

@@ -12,6 +12,7 @@ mod docker;
 #[cfg(test)]
 mod double;
 pub mod ecs;
+pub mod ecs_jobs;
 mod ecs_logs;
 mod ecs_target;
 pub mod execute;

@@ -618,6 +618,10 @@ pub struct EcsTarget {
     /// CloudWatch alarms that stop and roll back a deployment when they fire.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alarms: Vec<String>,
+    /// The role EventBridge Scheduler starts the scheduled jobs' tasks with. Required when the
+    /// environment has jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler_role_arn: Option<String>,
 }
 
 /// Who moves an ECS environment's traffic in blue-green and canary deploys.

@@ -793,6 +793,18 @@ impl Checker<'_, '_> {
                         "add `execution_role_arn = \"arn:aws:iam::ACCOUNT:role/NAME\"`".to_owned(),
                     );
                 }
+                if ecs.scheduler_role_arn.is_none()
+                    && let Some((job, _)) = m.jobs.iter().find(|(_, job)| match &job.environments {
+                        Some(listed) => listed.iter().any(|e| e == name),
+                        None => app_runs_in(m, &job.app, name),
+                    })
+                {
+                    self.bad(
+                        path.key("target").key("scheduler_role_arn"),
+                        format!("job `{job}` runs here on a schedule: EventBridge Scheduler starts its tasks, and needs the IAM role it does so with"),
+                        "add `scheduler_role_arn = \"arn:aws:iam::ACCOUNT:role/NAME\"`: a role EventBridge Scheduler (scheduler.amazonaws.com) may assume, allowed `ecs:RunTask` on the task definitions and `iam:PassRole` on their roles".to_owned(),
+                    );
+                }
                 if let Some(launch_type) = &ecs.launch_type
                     && !matches!(launch_type.as_str(), "FARGATE" | "EC2" | "EXTERNAL")
                 {

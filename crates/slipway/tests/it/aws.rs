@@ -2533,3 +2533,193 @@ fn ecs_import_refuses_a_broken_task_definition_and_writes_nothing() {
     );
     assert_eq!(snapshot(&project), before);
 }
+
+/// The EventBridge schedules whose names start with `prefix`, by name, as boto3 reads them.
+fn schedules(prefix: &str) -> serde_json::Map<String, Value> {
+    moto(&["schedules", prefix]).as_object().unwrap().clone()
+}
+
+#[test]
+fn ecs_jobs_are_eventbridge_schedules_that_run_the_live_task_definition() {
+    let dir = tempfile::tempdir().unwrap();
+    let role = "arn:aws:iam::123456789012:role/shop-scheduler";
+    let shop = Shop::with_target(
+        dir.path(),
+        "{ kind = \"rolling\" }",
+        "listener",
+        &format!("scheduler_role_arn = \"{role}\""),
+    );
+    let manifest = std::fs::read_to_string(shop.dir.join("slipway.toml")).unwrap();
+    let job = "\n[jobs.report]\napp = \"api\"\nrun = [\"python3\", \"-m\", \"api.report\"]\n\
+               schedule = \"0 3 * * *\"\ntimezone = \"Europe/Paris\"\nenvironments = [\"aws\"]\n";
+    write(&shop.dir, "slipway.toml", &format!("{manifest}{job}"));
+    // Another team's schedule under the same prefix, which no deploy may touch.
+    let prefix = format!("{}-aws-", shop.cluster);
+    let foreign = format!("{prefix}backup");
+    moto(&["foreign-schedule", &foreign]);
+    let name = format!("{prefix}report");
+    let service = format!("{}-aws-api", shop.cluster);
+
+    // The deploy's progress (stderr) names each change of a schedule.
+    let first = shop.ok(&["deploy", "aws", "--yes"]);
+    assert!(
+        first.stderr.contains(&format!(
+            "job report: schedule {name} → cron(0 3 * * ? *) Europe/Paris, task definition {service}:1"
+        )),
+        "{}",
+        first.stderr
+    );
+    let state = shop.state();
+    let live = state["services"][&service]["taskDefinition"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let found = schedules(&prefix);
+    let schedule = &found[&name];
+    assert_eq!(schedule["ScheduleExpression"], "cron(0 3 * * ? *)");
+    assert_eq!(schedule["ScheduleExpressionTimezone"], "Europe/Paris");
+    assert_eq!(schedule["State"], "ENABLED");
+    let target = &schedule["Target"];
+    assert!(
+        target["Arn"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(":cluster/{}", shop.cluster)),
+        "the cluster's ARN: {target}"
+    );
+    assert_eq!(target["RoleArn"], role);
+    let ecs = &target["EcsParameters"];
+    assert_eq!(ecs["TaskDefinitionArn"], live.as_str());
+    assert_eq!(ecs["TaskCount"], 1);
+    assert_eq!(ecs["LaunchType"], "FARGATE");
+    assert_eq!(
+        ecs["NetworkConfiguration"]["awsvpcConfiguration"]["Subnets"],
+        shop.aws["subnets"]
+    );
+    assert_eq!(
+        ecs["NetworkConfiguration"]["awsvpcConfiguration"]["SecurityGroups"][0],
+        shop.aws["security_group"]
+    );
+    // `slipway jobs` reads the schedule back, with its next run in its time zone.
+    let listed = shop.ok(&["jobs", "aws", "--output", "json"]);
+    let rows: Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(rows[0]["name"], "report", "{rows:#}");
+    assert_eq!(rows[0]["schedule"], "cron(0 3 * * ? *)", "{rows:#}");
+    assert_eq!(rows[0]["timezone"], "Europe/Paris", "{rows:#}");
+    assert_eq!(rows[0]["place"], name.as_str(), "{rows:#}");
+    let next = rows[0]["next_run"].as_i64().unwrap();
+    assert!(
+        matches!((next % 86_400) / 3_600, 1 | 2),
+        "03:00 in Paris: {next}"
+    );
+    let input: Value = serde_json::from_str(target["Input"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        input,
+        serde_json::json!({"containerOverrides": [{"name": "api", "command": ["python3", "-m", "api.report"]}]})
+    );
+
+    // A deploy with no app to replace still updates a changed schedule; one unchanged says nothing.
+    write(
+        &shop.dir,
+        "slipway.toml",
+        &format!("{manifest}{}", job.replace("0 3 * * *", "30 4 * * 1-5")),
+    );
+    let second = shop.ok(&["deploy", "aws", "--yes"]);
+    assert!(
+        second.stdout.contains("nothing to deploy"),
+        "{}",
+        second.stdout
+    );
+    let schedule = &schedules(&prefix)[&name];
+    assert_eq!(
+        schedule["ScheduleExpression"],
+        "cron(30 4 ? * MON,TUE,WED,THU,FRI *)"
+    );
+    assert_eq!(
+        schedule["Target"]["EcsParameters"]["TaskDefinitionArn"],
+        live.as_str()
+    );
+    assert!(
+        second.stderr.contains("job report: schedule"),
+        "{}",
+        second.stderr
+    );
+    let again = shop.ok(&["deploy", "aws", "--yes"]);
+    assert!(!again.stderr.contains("job report"), "{}", again.stderr);
+
+    // A new release moves the schedule to its revision; a rollback moves it back.
+    shop.set_greeting("second");
+    shop.ok(&["deploy", "aws", "--yes"]);
+    let definition_of = || {
+        schedules(&prefix)[&name]["Target"]["EcsParameters"]["TaskDefinitionArn"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(definition_of().ends_with(&format!("{service}:2")));
+    let back = shop.ok(&["rollback", "aws"]);
+    assert!(
+        back.stdout
+            .contains(&format!("task definition {service}:1"))
+            || back
+                .stderr
+                .contains(&format!("task definition {service}:1")),
+        "{back:?}"
+    );
+    assert_eq!(definition_of(), live);
+
+    // The job gone from slipway.toml: its schedule is deleted, the other team's is not.
+    write(&shop.dir, "slipway.toml", &manifest);
+    let removed = shop.ok(&["deploy", "aws", "--yes"]);
+    assert!(
+        removed
+            .stderr
+            .contains(&format!("job report: schedule {name} deleted")),
+        "{}",
+        removed.stderr
+    );
+    let left: Vec<String> = schedules(&prefix).keys().cloned().collect();
+    assert_eq!(left, [foreign]);
+}
+
+#[test]
+fn a_job_on_ecs_without_the_scheduler_role_is_refused_before_anything_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = copy_example(dir.path());
+    let cluster = unique("ecs-nojobrole");
+    let manifest = std::fs::read_to_string(shop.join("slipway.toml"))
+        .unwrap()
+        .replace("name = \"shop\"", &format!("name = \"{cluster}\""));
+    write(
+        &shop,
+        "slipway.toml",
+        &format!(
+            "{manifest}\n[environments.aws]\napps = [\"api\"]\n\
+             target = {{ kind = \"ecs\", cluster = \"{cluster}\", region = \"eu-central-1\" }}\n\
+             \n[jobs.report]\napp = \"api\"\nrun = \"python3 -m api.report\"\nschedule = \"@daily\"\n"
+        ),
+    );
+    let refused = run(with_aws(&mut slipway(&shop), &endpoint()).args(["deploy", "aws", "--yes"]));
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused
+            .stderr
+            .contains("environments.aws.target.scheduler_role_arn"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("job `report`"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("slipway.toml:"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        schedules(&format!("{cluster}-")).is_empty(),
+        "nothing was scheduled"
+    );
+}

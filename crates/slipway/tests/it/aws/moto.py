@@ -10,6 +10,9 @@ back what a deploy left behind.
     moto.py metrics LISTENER TARGET_GROUP REQUESTS ERRORS SECONDS
                                   ALB metrics of the target group, every half second from now
     moto.py families PREFIX       prints the task definition ARNs whose family starts with PREFIX
+    moto.py schedules PREFIX      prints the EventBridge schedules whose names start with PREFIX,
+                                  each as GetSchedule answers
+    moto.py foreign-schedule NAME a schedule that is not slipway's (another team's, to SQS)
     moto.py course NAME           what a course project's ECS files name: cluster NAME, a VPC, a
                                   target group per app, SSM parameters under /NAME/backend-flask/,
                                   and an image in each app's ECR repository; prints it as JSON
@@ -184,6 +187,30 @@ def families(prefix):
     print(json.dumps(ecs.list_task_definitions(familyPrefix=prefix)["taskDefinitionArns"]))
 
 
+def schedules(prefix):
+    scheduler = client("scheduler")
+    found = {}
+    for summary in scheduler.list_schedules(NamePrefix=prefix)["Schedules"]:
+        described = scheduler.get_schedule(Name=summary["Name"])
+        described.pop("ResponseMetadata", None)
+        found[summary["Name"]] = described
+    print(json.dumps(found, default=str))
+
+
+def foreign_schedule(name):
+    client("scheduler").create_schedule(
+        Name=name,
+        Description="nightly backup",
+        ScheduleExpression="rate(1 day)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={
+            "Arn": "arn:aws:sqs:%s:123456789012:backup" % REGION,
+            "RoleArn": "arn:aws:iam::123456789012:role/backup",
+        },
+    )
+    print(json.dumps({"name": name}))
+
+
 def course(name):
     ec2 = client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
@@ -261,5 +288,7 @@ if __name__ == "__main__":
         "metrics": metrics,
         "log-groups": log_groups,
         "put-logs": put_logs,
+        "schedules": schedules,
+        "foreign-schedule": foreign_schedule,
     }
     commands[command](*args)
