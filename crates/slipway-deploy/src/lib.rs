@@ -18,6 +18,7 @@ pub mod host;
 pub mod identity;
 pub mod live;
 pub mod lock;
+pub mod maintenance;
 pub mod rollout;
 pub mod status;
 /// The release history, kept by `slipway-history` so readers need not link the deploy code.

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod maintenance;
 pub mod metrics;
 pub mod table;
 mod upstream;
@@ -315,14 +316,18 @@ impl Shared {
             .map(str::to_owned)
             .or_else(|| request.uri().authority().map(|a| a.to_string()));
         let path = request.uri().path().to_owned();
-        if self
-            .table
-            .read()
-            .expect("not poisoned")
-            .route(host.as_deref(), &path)
-            .is_none()
         {
-            return plain(StatusCode::NOT_FOUND, "no app is routed here\n");
+            let table = self.table.read().expect("not poisoned");
+            let Some((name, _)) = table.route(host.as_deref(), &path) else {
+                return plain(StatusCode::NOT_FOUND, "no app is routed here\n");
+            };
+            if let Some(maintenance) = table.maintenance_of(name) {
+                let accept = request
+                    .headers()
+                    .get(header::ACCEPT)
+                    .and_then(|v| v.to_str().ok());
+                return in_maintenance(maintenance, accept);
+            }
         }
         let (mut parts, body) = request.into_parts();
         let body = match Limited::new(body, RETRY_BODY_LIMIT).collect().await {
@@ -488,11 +493,50 @@ impl Shared {
                 };
                 self.switch(next, drain_ms).await
             }
+            Command::MaintenanceOn { scope, maintenance } => {
+                if maintenance
+                    .page
+                    .as_ref()
+                    .is_some_and(|p| p.len() > maintenance::PAGE_LIMIT)
+                {
+                    return Answer::failed(format!(
+                        "the maintenance page is larger than {} KiB",
+                        maintenance::PAGE_LIMIT / 1024
+                    ));
+                }
+                let mut next = self.table.read().expect("not poisoned").clone();
+                next.maintenance.insert(scope, maintenance);
+                self.install(next)
+            }
+            Command::MaintenanceOff { scope, within } => {
+                let mut next = self.table.read().expect("not poisoned").clone();
+                let ended = next.maintenance_ended_by(&scope, within);
+                for scope in &ended {
+                    next.maintenance.remove(scope);
+                }
+                Answer {
+                    ended,
+                    ..self.install(next)
+                }
+            }
             Command::Status => Answer {
                 ok: true,
                 status: Some(self.status()),
                 ..Default::default()
             },
+        }
+    }
+
+    /// Persists and installs a table whose routes and targets are unchanged (nothing drains).
+    fn install(&self, next: Table) -> Answer {
+        if let Err(error) = self.persist(&next) {
+            return Answer::failed(error.to_string());
+        }
+        *self.table.write().expect("not poisoned") = next;
+        Answer {
+            ok: true,
+            status: Some(self.status()),
+            ..Default::default()
         }
     }
 
@@ -626,7 +670,10 @@ impl Shared {
 
     fn status(&self) -> Status {
         let table = self.table.read().expect("not poisoned").clone();
-        let mut status = Status::default();
+        let mut status = Status {
+            maintenance: table.maintenance.clone(),
+            ..Default::default()
+        };
         for (name, service) in &table.services {
             let releases = service
                 .groups
@@ -733,6 +780,23 @@ fn plain(status: StatusCode, text: impl Into<String>) -> Response<ProxyBody> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
+    response
+}
+
+/// 503 with `Retry-After`, in the body the client asked for; never cached.
+fn in_maintenance(maintenance: &table::Maintenance, accept: Option<&str>) -> Response<ProxyBody> {
+    let reply = maintenance::reply(maintenance, accept);
+    let mut response = plain(StatusCode::SERVICE_UNAVAILABLE, reply.body);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(reply.content_type),
+    );
+    headers.insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(maintenance.retry_after),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 

@@ -13,6 +13,7 @@ pub mod environment;
 pub mod images;
 pub mod init;
 pub mod lint;
+pub mod maintenance;
 pub mod notify;
 pub mod pipeline;
 pub mod pipeline_runs;

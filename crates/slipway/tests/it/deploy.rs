@@ -13,15 +13,15 @@ use std::time::Duration;
 
 use crate::{copy_example, run, set_greeting, slipway, unique, write};
 
-const PROXY: &str = "127.0.0.1:8090";
-const PASSWORD: &str = "pw-deploy-test";
+pub(crate) const PROXY: &str = "127.0.0.1:8090";
+pub(crate) const PASSWORD: &str = "pw-deploy-test";
 
 /// One GET through the proxy with the project's Host header: (status, body).
-fn get(host: &str, path: &str) -> (u16, String) {
+pub(crate) fn get(host: &str, path: &str) -> (u16, String) {
     get_at(PROXY, host, path)
 }
 
-fn get_at(proxy: &str, host: &str, path: &str) -> (u16, String) {
+pub(crate) fn get_at(proxy: &str, host: &str, path: &str) -> (u16, String) {
     let attempt = || -> std::io::Result<(u16, String)> {
         let mut stream = TcpStream::connect(proxy)?;
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
@@ -104,12 +104,12 @@ impl Load {
 
 /// A copy of the shop with its own project name, its apps routed by its own Host header, a
 /// short health-gate timeout and the given prod strategy; bases released and the apps built.
-fn shop(dir: &Path, prefix: &str, strategy: &str) -> (PathBuf, String) {
+pub(crate) fn shop(dir: &Path, prefix: &str, strategy: &str) -> (PathBuf, String) {
     shop_with(dir, prefix, strategy, &[])
 }
 
 /// `shop`, with more replacements in its slipway.toml.
-fn shop_with(
+pub(crate) fn shop_with(
     dir: &Path,
     prefix: &str,
     strategy: &str,
@@ -173,7 +173,7 @@ fn deploy(shop: &Path, extra: &[&str]) -> crate::Run {
 }
 
 /// `deploy`, which must succeed.
-fn deploy_ok(shop: &Path, extra: &[&str]) -> crate::Run {
+pub(crate) fn deploy_ok(shop: &Path, extra: &[&str]) -> crate::Run {
     let result = deploy(shop, extra);
     assert_eq!(result.code, 0, "{}", result.stderr);
     result
@@ -212,7 +212,7 @@ fn down(shop: &Path) {
 }
 
 /// Takes the project's prod down when the test ends, passed or not.
-struct Down(PathBuf);
+pub(crate) struct Down(pub(crate) PathBuf);
 
 impl Drop for Down {
     fn drop(&mut self) {
