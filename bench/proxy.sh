@@ -8,6 +8,8 @@
 #   - the upstream directly;
 #   - the upstream through `slipway proxy run` (one thread, and the default runtime);
 #   - the upstream through nginx's proxy_pass with upstream keepalive.
+# slipway's proxies write their access log (one JSON line per request) to a file, as they write
+# it to the container's log in production; nginx's access log is off.
 #
 # Usage: bench/proxy.sh [--no-build] [--seconds N]
 set -euo pipefail
@@ -19,7 +21,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) BUILD=0; shift ;;
     --seconds) SECONDS_PER_RUN=$2; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 64 ;;
   esac
 done
@@ -79,7 +81,7 @@ nginx -c "$WORK/nginx-proxy.conf"
 start_proxy() { # start_proxy ADDRESS NAME [--threads N]
   local address=$1 name=$2; shift 2
   "$SLIPWAY" proxy run --listen "$address" --state "$WORK/$name.json" \
-    --socket "$WORK/$name.sock" "$@" 2>"$WORK/logs/$name.log" &
+    --socket "$WORK/$name.sock" "$@" >"$WORK/logs/$name.access.log" 2>"$WORK/logs/$name.log" &
   PIDS+=($!)
   for _ in $(seq 1 50); do [ -S "$WORK/$name.sock" ] && break; sleep 0.1; done
   "$SLIPWAY" proxy ctl --socket "$WORK/$name.sock" \

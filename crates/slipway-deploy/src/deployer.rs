@@ -290,6 +290,29 @@ impl<'a> Deployer<'a> {
         crate::maintenance::apply(rollout.hosts(), manifest, environment, &command).await
     }
 
+    /// The proxy's access log of the environment's requests on every host: the last `tail`
+    /// lines of each host since `since` (Unix seconds), then with `follow` each new one. Each
+    /// line goes to `line` with its host's name.
+    pub async fn proxy_logs(
+        &self,
+        since: Option<i64>,
+        tail: usize,
+        follow: bool,
+        line: &mut (dyn FnMut(&str, &str) + Send),
+    ) -> Result<()> {
+        let rollout = self.docker_hosts("the proxy's access log")?;
+        crate::proxy_log::read(
+            rollout.hosts(),
+            &rollout.manifest().project.name,
+            rollout.environment(),
+            since,
+            tail,
+            follow,
+            line,
+        )
+        .await
+    }
+
     /// Where the apps run, for people: a URL, or the ECS cluster.
     pub fn place(&self) -> String {
         match self {

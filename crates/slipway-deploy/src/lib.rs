@@ -19,6 +19,7 @@ pub mod identity;
 pub mod live;
 pub mod lock;
 pub mod maintenance;
+pub mod proxy_log;
 pub mod rollout;
 pub mod status;
 /// The release history, kept by `slipway-history` so readers need not link the deploy code.

@@ -108,12 +108,19 @@ pub fn run_test(args: TestArgs) -> Result<ExitCode> {
 /// Show the logs of an environment's containers.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  slipway logs dev\n  slipway logs dev api --tail 50\n  slipway logs dev -f           follow every container's log"
+    after_help = "With --proxy: the access log of the environment's requests, one JSON line per request (time, host, method, path, status, service, release, target, duration_ms, bytes), from the proxy on every host, each line after its host's name.\n\nExamples:\n  slipway logs dev\n  slipway logs dev api --tail 50\n  slipway logs dev -f           follow every container's log\n  slipway logs prod --proxy --since 10m\n  slipway logs prod --proxy -f | grep '\"status\":5'"
 )]
 pub struct LogsArgs {
     environment: String,
     /// One app or service; default all.
+    #[arg(conflicts_with = "proxy")]
     name: Option<String>,
+    /// The proxy's access log of the environment's requests on every host (deployed environments).
+    #[arg(long)]
+    proxy: bool,
+    /// With --proxy: only requests since this long ago (`30s`, `10m`, `2h`, `1d`) or Unix seconds.
+    #[arg(long, requires = "proxy")]
+    since: Option<String>,
     /// Lines from the end of each log.
     #[arg(long, default_value_t = 100)]
     tail: usize,
@@ -127,6 +134,28 @@ pub struct LogsArgs {
 pub fn run_logs(args: LogsArgs) -> Result<ExitCode> {
     let project = Project::find(&args.project)?;
     check_environment(&project, &args.environment)?;
+    if args.proxy {
+        let since = args
+            .since
+            .as_deref()
+            .map(|text| slipway_deploy::proxy_log::parse_since(text, slipway_core::time::now()))
+            .transpose()?;
+        with_deployer(
+            &project,
+            &args.environment,
+            Output::Json,
+            false,
+            async |d| {
+                Ok(
+                    d.proxy_logs(since, args.tail, args.follow, &mut |host, line| {
+                        println!("{host} | {line}")
+                    })
+                    .await?,
+                )
+            },
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if deployed(&project, &args.environment)? {
         with_deployer(
             &project,

@@ -35,6 +35,9 @@ enum ProxyCommand {
         /// Worker threads; 1 runs everything on one thread (lowest latency on small hosts).
         #[arg(long, env = "SLIPWAY_PROXY_THREADS")]
         threads: Option<usize>,
+        /// Where each request's JSON line goes (`slipway logs ENV --proxy` reads stdout).
+        #[arg(long, value_enum, default_value_t = AccessLogTo::Stdout)]
+        access_log: AccessLogTo,
     },
     /// Send one JSON command to a running proxy and print its JSON answer.
     Ctl {
@@ -43,6 +46,12 @@ enum ProxyCommand {
         /// e.g. `{"op":"status"}`
         command: String,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum AccessLogTo {
+    Stdout,
+    Off,
 }
 
 pub fn run(args: ProxyArgs) -> Result<ExitCode> {
@@ -68,6 +77,7 @@ pub fn run(args: ProxyArgs) -> Result<ExitCode> {
             state,
             socket,
             threads: _,
+            access_log,
         } => runtime.block_on(async {
             let config = slipway_proxy::Config {
                 listen,
@@ -75,7 +85,10 @@ pub fn run(args: ProxyArgs) -> Result<ExitCode> {
                 admin_socket: socket,
                 state_file: state,
             };
-            let proxy = slipway_proxy::Proxy::bind(&config).await?;
+            let mut proxy = slipway_proxy::Proxy::bind(&config).await?;
+            if access_log == AccessLogTo::Stdout {
+                proxy = proxy.with_access_log(slipway_proxy::access_log::AccessLog::to_stdout());
+            }
             eprintln!(
                 "slipway proxy on {}; metrics on {}; orders on {}",
                 proxy.public_address(),

@@ -216,3 +216,115 @@ fn maintenance_under_load_answers_503_only_while_on_and_no_connection_fails() {
     assert_eq!(off["hosts"][0]["maintenance"], serde_json::json!([]));
     assert_eq!(get(&host, "/api/health").0, 200);
 }
+
+#[test]
+fn requests_through_the_proxy_appear_in_its_access_log() {
+    let temp = tempfile::tempdir().unwrap();
+    let (shop, host) = shop(
+        temp.path(),
+        "itaccess",
+        "strategy = { kind = \"blue-green\" }",
+    );
+    let _down = Down(shop.clone());
+    deploy_ok(&shop, &[]);
+    // A follower started before the requests sees them as they come.
+    let mut follower = std::process::Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .current_dir(&shop)
+        .args(["logs", "prod", "--proxy", "--follow", "--tail", "0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(get(&host, "/api/health?token=secret").0, 200);
+    assert_eq!(get(&host, "/").0, 200);
+    assert_eq!(get(&host, "/no-such-page").0, 404);
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let read = run(slipway(&shop).args(["logs", "prod", "--proxy", "--tail", "50"]));
+    assert_eq!(read.code, 0, "{}", read.stderr);
+    let mut lines: Vec<serde_json::Value> = Vec::new();
+    for line in read.stdout.lines() {
+        let (label, json) = line.split_once(" | ").expect("host | line");
+        assert_eq!(label, "local", "{line}");
+        lines.push(serde_json::from_str(json).unwrap());
+    }
+    let find = |path: &str| {
+        lines
+            .iter()
+            .find(|l| l["path"] == path)
+            .unwrap_or_else(|| panic!("no line for {path}: {}", read.stdout))
+            .clone()
+    };
+    let health = find("/api/health");
+    assert_eq!(health["status"], 200);
+    assert_eq!(health["method"], "GET");
+    assert_eq!(health["host"], host.as_str());
+    assert!(
+        health["release"].as_str().unwrap().starts_with('r'),
+        "{health}"
+    );
+    assert!(
+        health["target"].as_str().unwrap().contains("-prod-api-"),
+        "{health}"
+    );
+    assert!(health["duration_ms"].as_f64().unwrap() > 0.0, "{health}");
+    assert!(health["bytes"].as_u64().unwrap() > 0, "{health}");
+    assert!(health["time"].as_str().unwrap().ends_with('Z'), "{health}");
+    assert_eq!(find("/").get("status").unwrap(), 200);
+    assert_eq!(find("/no-such-page")["status"], 404);
+    assert!(
+        !read.stdout.contains("secret"),
+        "the query string is not logged"
+    );
+    // The health gate's checks do not go through the public port: every line is a request.
+    assert_eq!(lines.len(), 3, "{}", read.stdout);
+
+    let tail = run(slipway(&shop).args(["logs", "prod", "--proxy", "--tail", "1"]));
+    assert_eq!(tail.stdout.lines().count(), 1, "{}", tail.stdout);
+    assert!(tail.stdout.contains("/no-such-page"), "{}", tail.stdout);
+    let later = run(slipway(&shop).args(["logs", "prod", "--proxy", "--since", "4000000000"]));
+    assert_eq!(
+        (later.code, later.stdout.as_str()),
+        (0, ""),
+        "{}",
+        later.stderr
+    );
+    let bad = run(slipway(&shop).args(["logs", "prod", "--proxy", "--since", "yesterday"]));
+    assert_ne!(bad.code, 0);
+    assert!(
+        bad.stderr.contains("--since `yesterday` is not a time"),
+        "{}",
+        bad.stderr
+    );
+
+    // The follower got the same three requests.
+    let mut stdout = follower.stdout.take().unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let mut buffer = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buffer) {
+            if n == 0 {
+                break;
+            }
+            text.push_str(&String::from_utf8_lossy(&buffer[..n]));
+            let _ = sender.send(text.clone());
+        }
+    });
+    let mut followed = String::new();
+    while !followed.contains("/no-such-page") && std::time::Instant::now() < deadline {
+        if let Ok(text) = receiver.recv_timeout(Duration::from_millis(500)) {
+            followed = text;
+        }
+    }
+    let _ = follower.kill();
+    let _ = follower.wait();
+    for path in [
+        "\"path\":\"/api/health\"",
+        "\"path\":\"/\"",
+        "\"path\":\"/no-such-page\"",
+    ] {
+        assert!(followed.contains(path), "{path} not followed: {followed}");
+    }
+}
