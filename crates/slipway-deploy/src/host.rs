@@ -254,6 +254,21 @@ fn official_name(reference: &str) -> (String, String) {
     (name, tag.to_owned())
 }
 
+/// Loads the proxy's image into a host unless it has it, and returns its ID.
+pub async fn ensure_proxy_image(
+    host: &Host,
+    tool: &Manifest,
+    state_dir: &Path,
+    store_dir: &Path,
+) -> Result<String> {
+    let wanted = slipway_oci::app::config_digest(tool, "proxy", store_dir)
+        .map_err(|e| DeployError::Plan(format!("the proxy's image: {e}")))?;
+    if host.engine.image_id(PROXY_IMAGE).await.as_deref() != Some(wanted.as_str()) {
+        load_from_store(host, tool, "proxy", state_dir, store_dir).await?;
+    }
+    Ok(wanted.to_string())
+}
+
 /// Loads the proxy's image into a host (unless it has it) and starts or updates its container.
 pub async fn ensure_proxy(
     host: &Host,
@@ -262,11 +277,7 @@ pub async fn ensure_proxy(
     state_dir: &Path,
     store_dir: &Path,
 ) -> Result<()> {
-    let wanted = slipway_oci::app::config_digest(tool, "proxy", store_dir)
-        .map_err(|e| DeployError::Plan(format!("the proxy's image: {e}")))?;
-    if host.engine.image_id(PROXY_IMAGE).await.as_deref() != Some(wanted.as_str()) {
-        load_from_store(host, tool, "proxy", state_dir, store_dir).await?;
-    }
+    let wanted = ensure_proxy_image(host, tool, state_dir, store_dir).await?;
     host.engine
         .ensure_network(PROXY_NETWORK, false, &Default::default())
         .await?;

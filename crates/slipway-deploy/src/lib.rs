@@ -15,6 +15,7 @@ pub mod ecs;
 mod ecs_target;
 pub mod execute;
 pub mod host;
+pub mod hosts_check;
 pub mod identity;
 pub mod live;
 pub mod lock;

@@ -45,7 +45,7 @@ pub fn split_stamp(line: &str) -> Option<(Stamp, &str)> {
 }
 
 /// `2026-12-05T08:00:00.123456789Z` (UTC, as the engine writes it) as Unix seconds and nanos.
-fn parse_rfc3339(text: &str) -> Option<Stamp> {
+pub fn parse_rfc3339(text: &str) -> Option<Stamp> {
     let text = text.strip_suffix('Z')?;
     let (date, time) = text.split_once('T')?;
     let mut date = date.splitn(3, '-').map(|p| p.parse::<i64>());

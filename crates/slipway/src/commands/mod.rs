@@ -10,6 +10,7 @@ pub mod containers;
 pub mod deploy;
 pub mod ecs;
 pub mod environment;
+pub mod hosts;
 pub mod images;
 pub mod init;
 pub mod lint;

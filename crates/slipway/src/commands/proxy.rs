@@ -39,6 +39,15 @@ enum ProxyCommand {
         #[arg(long, value_enum, default_value_t = AccessLogTo::Stdout)]
         access_log: AccessLogTo,
     },
+    /// What `slipway hosts check` runs on a host: free disk under a path and whether
+    /// addresses can be bound, as JSON.
+    #[command(hide = true)]
+    Probe {
+        #[arg(long)]
+        disk: PathBuf,
+        #[arg(long)]
+        bind: Vec<String>,
+    },
     /// Send one JSON command to a running proxy and print its JSON answer.
     Ctl {
         #[arg(long, default_value = "/run/slipway-proxy/admin.sock")]
@@ -107,6 +116,11 @@ pub fn run(args: ProxyArgs) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }),
+        ProxyCommand::Probe { disk, bind } => {
+            let probe = slipway_deploy::hosts_check::probe_here(&disk, &bind);
+            println!("{}", serde_json::to_string(&probe)?);
+            Ok(ExitCode::SUCCESS)
+        }
         ProxyCommand::Ctl { socket, command } => {
             // The answer is always JSON on stdout, so the caller parses one thing.
             let answer = match serde_json::from_str::<Command>(&command) {

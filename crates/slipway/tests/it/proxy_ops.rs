@@ -328,3 +328,92 @@ fn requests_through_the_proxy_appear_in_its_access_log() {
         assert!(followed.contains(path), "{path} not followed: {followed}");
     }
 }
+
+#[test]
+fn hosts_check_reports_each_host_and_fails_on_a_port_held_by_another_process() {
+    // Two engines: the local one, and the test bed's second one over ssh, whose proxy address
+    // is held by a listener of this test (another process, as far as that host can tell).
+    let host_two = std::env::var("SLIPWAY_TEST_HOST2_SSH")
+        .expect("SLIPWAY_TEST_HOST2_SSH is not set: run the tests through scripts/test");
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let held_address = held.local_addr().unwrap().to_string();
+    let temp = tempfile::tempdir().unwrap();
+    let shop = crate::copy_example(temp.path());
+    let manifest = std::fs::read_to_string(shop.join("slipway.toml")).unwrap();
+    let target = "target = { kind = \"docker\", proxy = { publish = \"127.0.0.1:8090\" } }";
+    assert!(manifest.contains(target));
+    let manifest = manifest.replace(
+        target,
+        &format!(
+            "target = {{ kind = \"docker\", hosts = [\"unix:///var/run/docker.sock\", {{ url = \"{host_two}\", publish = \"{held_address}\", metrics = \"127.0.0.1:19190\" }}], proxy = {{ publish = \"127.0.0.1:8090\" }} }}"
+        ),
+    );
+    write(&shop, "slipway.toml", &manifest);
+
+    let result = run(slipway(&shop).args(["hosts", "check", "prod", "--output", "json"]));
+    assert_eq!(
+        result.code, 1,
+        "a held port blocks: {}\n{}",
+        result.stdout, result.stderr
+    );
+    let rows: serde_json::Value = serde_json::from_str(&result.stdout).unwrap();
+    let row = |host: &str, check: &str, nth: usize| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["host"] == host && r["check"] == check)
+            .nth(nth)
+            .unwrap_or_else(|| panic!("no {check} row for {host}: {rows:#}"))
+            .clone()
+    };
+    for host in ["unix:///var/run/docker.sock", host_two.as_str()] {
+        let engine = row(host, "engine", 0);
+        assert_eq!(engine["level"], "ok", "{engine}");
+        assert!(
+            engine["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("Docker Engine "),
+            "{engine}"
+        );
+        assert_eq!(row(host, "clock", 0)["level"], "ok");
+        let registry = row(host, "registry", 0);
+        assert_eq!(registry["level"], "ok", "{registry}");
+        assert_eq!(registry["detail"], "127.0.0.1:5000 answers the engine");
+        // The disk's level is the test machine's; the row says what it measured.
+        let disk = row(host, "disk", 0);
+        assert!(
+            disk["detail"].as_str().unwrap().contains(" GiB free of "),
+            "{disk}"
+        );
+    }
+    assert!(
+        row(host_two.as_str(), "disk", 0)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("under /var/tmp/slipway-testbed/"),
+        "host two's data root is its own"
+    );
+    let public_local = row("unix:///var/run/docker.sock", "port", 0);
+    assert_eq!(public_local["level"], "ok", "{public_local}");
+    let public_two = row(host_two.as_str(), "port", 0);
+    assert_eq!(public_two["level"], "fail", "{public_two}");
+    assert!(
+        public_two["detail"].as_str().unwrap().starts_with(&format!(
+            "{held_address} (public) is held by another process"
+        )),
+        "{public_two}"
+    );
+    assert_eq!(row(host_two.as_str(), "port", 1)["level"], "ok");
+
+    let text = run(slipway(&shop).args(["hosts", "check", "prod"]));
+    assert_eq!(text.code, 1);
+    assert!(
+        text.stdout
+            .lines()
+            .any(|l| l.starts_with(&host_two) && l.contains("port") && l.contains("FAIL")),
+        "{}",
+        text.stdout
+    );
+    drop(held);
+}
