@@ -1,25 +1,28 @@
-//! The access log: one JSON line per request, written off the request path. A request only
-//! formats its line (one buffer) and hands it to a writer thread over a bounded channel; the
-//! thread writes whatever has queued up in one go and flushes when the queue is empty. When
-//! the output cannot keep up, lines are dropped (and counted on stderr) rather than slowing
-//! requests down.
+//! The access log: one JSON line per request, written off the request path. A request
+//! formats its line straight into a shared buffer (no allocation of its own, no wake-up of
+//! another thread); a writer thread swaps the buffer out every 100 ms and writes it in one go.
+//! When the output cannot keep up and the buffer is full, lines are dropped (and counted on
+//! stderr) rather than slowing requests down.
 //!
 //! A line: `{"time":"2026-12-05T08:00:00.123Z","host":"shop.example","method":"GET",
 //! "path":"/api/items","status":200,"service":"shop/prod/api","release":"r7",
 //! "target":"shop-prod-api-r7-1:8000","duration_ms":1.42,"bytes":512}`. `path` has no query
 //! string (it may carry tokens); `service`, `release` and `target` are null when no release
 //! was picked (no route, maintenance); `bytes` counts the response body sent; `duration_ms`
-//! runs from the request's arrival to the end of its response body.
+//! runs from the request's arrival to the end of its response body; `status` is 0 for a client
+//! that left before its answer.
 
 use std::io::Write;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde::Serialize;
 
-/// Lines waiting for the writer thread before new ones are dropped.
-const QUEUE: usize = 16 * 1024;
+/// Bytes waiting for the writer thread before new lines are dropped.
+const BUFFER_LIMIT: usize = 8 << 20;
+/// How often the writer thread writes what has gathered.
+const WRITE_EVERY: Duration = Duration::from_millis(100);
 
 /// One request as its access-log line says it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -69,8 +72,13 @@ pub fn millis(duration: std::time::Duration) -> f64 {
 /// Where the proxy's access-log lines go.
 #[derive(Debug, Clone)]
 pub struct AccessLog {
-    sender: SyncSender<Vec<u8>>,
-    dropped: Arc<AtomicU64>,
+    shared: Arc<Gathered>,
+}
+
+#[derive(Debug, Default)]
+struct Gathered {
+    lines: Mutex<Vec<u8>>,
+    dropped: AtomicU64,
 }
 
 impl AccessLog {
@@ -79,37 +87,44 @@ impl AccessLog {
         AccessLog::to_writer(std::io::stdout())
     }
 
-    /// Lines to `output`, from a thread of their own.
+    /// Lines to `output`, from a thread of their own; the thread ends once every clone of the
+    /// log is dropped and what they gathered is written.
     pub fn to_writer(output: impl Write + Send + 'static) -> AccessLog {
-        let (sender, receiver) = std::sync::mpsc::sync_channel(QUEUE);
-        let dropped = Arc::new(AtomicU64::new(0));
-        let counted = dropped.clone();
+        let shared = Arc::new(Gathered::default());
+        let theirs = shared.clone();
         std::thread::Builder::new()
             .name("access-log".into())
-            .spawn(move || write_lines(receiver, output, &counted))
+            .spawn(move || write_lines(&theirs, output))
             .expect("a thread starts");
-        AccessLog { sender, dropped }
+        AccessLog { shared }
     }
 
-    /// Queues `entry`'s line; drops it when the queue is full.
+    /// Adds `entry`'s line to what the writer thread writes next; drops it when the buffer is full.
     pub fn record(&self, entry: &Entry<'_>) {
-        let mut line = Vec::with_capacity(256);
-        entry.write_line(&mut line);
-        if let Err(TrySendError::Full(_)) = self.sender.try_send(line) {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+        let mut lines = self.shared.lines.lock().expect("not poisoned");
+        if lines.len() >= BUFFER_LIMIT {
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
         }
+        entry.write_line(&mut lines);
     }
 }
 
-fn write_lines(receiver: Receiver<Vec<u8>>, output: impl Write, dropped: &AtomicU64) {
-    let mut output = std::io::BufWriter::with_capacity(64 * 1024, output);
-    while let Ok(line) = receiver.recv() {
-        let mut failed = output.write_all(&line).is_err();
-        while let Ok(line) = receiver.try_recv() {
-            failed |= output.write_all(&line).is_err();
-        }
-        failed |= output.flush().is_err();
-        let lost = dropped.swap(0, Ordering::Relaxed);
+fn write_lines(gathered: &Arc<Gathered>, output: impl Write) {
+    let mut output = output;
+    let mut spare = Vec::new();
+    loop {
+        std::thread::sleep(WRITE_EVERY);
+        // Only this thread's handle left: nothing more can be added after this round.
+        let last = Arc::strong_count(gathered) == 1;
+        std::mem::swap(
+            &mut *gathered.lines.lock().expect("not poisoned"),
+            &mut spare,
+        );
+        let lost = gathered.dropped.swap(0, Ordering::Relaxed);
+        let failed =
+            !spare.is_empty() && (output.write_all(&spare).is_err() || output.flush().is_err());
+        spare.clear();
         if lost > 0 || failed {
             eprintln!(
                 "slipway proxy: access log {}",
@@ -119,6 +134,9 @@ fn write_lines(receiver: Receiver<Vec<u8>>, output: impl Write, dropped: &Atomic
                     format!("could not keep up: {lost} lines dropped")
                 }
             );
+        }
+        if last {
+            return;
         }
     }
 }

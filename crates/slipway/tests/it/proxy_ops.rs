@@ -337,6 +337,15 @@ fn hosts_check_reports_each_host_and_fails_on_a_port_held_by_another_process() {
         .expect("SLIPWAY_TEST_HOST2_SSH is not set: run the tests through scripts/test");
     let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let held_address = held.local_addr().unwrap().to_string();
+    // The local host gets addresses of its own: 8090 belongs to the proxy other tests recreate.
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .to_string()
+    };
+    let (free_public, free_metrics) = (free(), free());
     let temp = tempfile::tempdir().unwrap();
     let shop = crate::copy_example(temp.path());
     let manifest = std::fs::read_to_string(shop.join("slipway.toml")).unwrap();
@@ -345,7 +354,7 @@ fn hosts_check_reports_each_host_and_fails_on_a_port_held_by_another_process() {
     let manifest = manifest.replace(
         target,
         &format!(
-            "target = {{ kind = \"docker\", hosts = [\"unix:///var/run/docker.sock\", {{ url = \"{host_two}\", publish = \"{held_address}\", metrics = \"127.0.0.1:19190\" }}], proxy = {{ publish = \"127.0.0.1:8090\" }} }}"
+            "target = {{ kind = \"docker\", hosts = [{{ url = \"unix:///var/run/docker.sock\", publish = \"{free_public}\", metrics = \"{free_metrics}\" }}, {{ url = \"{host_two}\", publish = \"{held_address}\", metrics = \"127.0.0.1:19190\" }}], proxy = {{ publish = \"127.0.0.1:8090\" }} }}"
         ),
     );
     write(&shop, "slipway.toml", &manifest);
@@ -396,6 +405,11 @@ fn hosts_check_reports_each_host_and_fails_on_a_port_held_by_another_process() {
     );
     let public_local = row("unix:///var/run/docker.sock", "port", 0);
     assert_eq!(public_local["level"], "ok", "{public_local}");
+    assert_eq!(
+        public_local["detail"],
+        format!("{free_public} (public) is free"),
+        "{public_local}"
+    );
     let public_two = row(host_two.as_str(), "port", 0);
     assert_eq!(public_two["level"], "fail", "{public_two}");
     assert!(
