@@ -12,6 +12,8 @@
 # Latency and requests/s swing between rounds on a shared machine; the steady figure is the CPU
 # time each proxy process spends per request: user + system time from /proc/PID/stat over the
 # sixteen-connection run, divided by the requests wrk counted.
+# slipway's proxies write their access log (one JSON line per request) to a file, as they write
+# it to the container's log in production; nginx's and HAProxy's access logs are off.
 #
 # Usage: bench/proxy.sh [--no-build] [--seconds N]
 set -euo pipefail
@@ -23,7 +25,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) BUILD=0; shift ;;
     --seconds) SECONDS_PER_RUN=$2; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 64 ;;
   esac
 done
@@ -101,7 +103,7 @@ haproxy -f "$WORK/haproxy.cfg" -D
 start_proxy() { # start_proxy ADDRESS NAME [--threads N]
   local address=$1 name=$2; shift 2
   "$SLIPWAY" proxy run --listen "$address" --state "$WORK/$name.json" \
-    --socket "$WORK/$name.sock" "$@" 2>"$WORK/logs/$name.log" &
+    --socket "$WORK/$name.sock" "$@" >"$WORK/logs/$name.access.log" 2>"$WORK/logs/$name.log" &
   PIDS+=($!)
   echo $! > "$WORK/$name.slipway-pid"
   for _ in $(seq 1 50); do [ -S "$WORK/$name.sock" ] && break; sleep 0.1; done

@@ -254,6 +254,78 @@ impl<'a> Deployer<'a> {
         Ok(())
     }
 
+    /// The environment's hosts, or an error saying `what` needs Docker hosts.
+    fn docker_hosts(&self, what: &str) -> Result<&Rollout<'a>> {
+        match self {
+            Deployer::Docker(rollout) => Ok(rollout),
+            Deployer::Ecs(rollout) => Err(DeployError::Plan(format!(
+                "`{}` runs on ECS: {what} is for environments on Docker hosts behind slipway's proxy",
+                rollout.environment()
+            ))),
+        }
+    }
+
+    /// Maintenance on: every host's proxy answers the environment's routes (or one app's) with
+    /// 503 and the message, until [`Deployer::maintenance_off`]. Returns what each host then
+    /// has in maintenance.
+    pub async fn maintenance_on(
+        &self,
+        request: &crate::maintenance::TurnOn,
+    ) -> Result<Vec<crate::maintenance::HostMaintenance>> {
+        let rollout = self.docker_hosts("maintenance mode")?;
+        let (manifest, environment) = (rollout.manifest(), rollout.environment());
+        let maintenance = crate::maintenance::settings(
+            manifest,
+            rollout.root(),
+            environment,
+            request,
+            slipway_core::time::now(),
+        )?;
+        let command = slipway_proxy::admin::Command::MaintenanceOn {
+            scope: crate::maintenance::scope(manifest, environment, request.app.as_deref()),
+            maintenance,
+        };
+        crate::maintenance::apply(rollout.hosts(), manifest, environment, &command).await
+    }
+
+    /// Maintenance off: the environment's routes are forwarded again (`app`: only that app's
+    /// own maintenance ends; without it, the environment's and every app's).
+    pub async fn maintenance_off(
+        &self,
+        app: Option<&str>,
+    ) -> Result<Vec<crate::maintenance::HostMaintenance>> {
+        let rollout = self.docker_hosts("maintenance mode")?;
+        let (manifest, environment) = (rollout.manifest(), rollout.environment());
+        let command = slipway_proxy::admin::Command::MaintenanceOff {
+            scope: crate::maintenance::scope(manifest, environment, app),
+            within: app.is_none(),
+        };
+        crate::maintenance::apply(rollout.hosts(), manifest, environment, &command).await
+    }
+
+    /// The proxy's access log of the environment's requests on every host: the last `tail`
+    /// lines of each host since `since` (Unix seconds), then with `follow` each new one. Each
+    /// line goes to `line` with its host's name.
+    pub async fn proxy_logs(
+        &self,
+        since: Option<i64>,
+        tail: usize,
+        follow: bool,
+        line: &mut (dyn FnMut(&str, &str) + Send),
+    ) -> Result<()> {
+        let rollout = self.docker_hosts("the proxy's access log")?;
+        crate::proxy_log::read(
+            rollout.hosts(),
+            &rollout.manifest().project.name,
+            rollout.environment(),
+            since,
+            tail,
+            follow,
+            line,
+        )
+        .await
+    }
+
     /// Where the apps run, for people: a URL, or the ECS cluster.
     pub fn place(&self) -> String {
         match self {
@@ -559,6 +631,12 @@ pub fn status_text(environment: &str, status: &Status, from_target_only: bool) -
                         " (proxy not answering)"
                     }
                 ));
+                for state in &host.maintenance {
+                    out.push_str(&format!(
+                        "  {}\n",
+                        crate::maintenance::state_line(environment, state)
+                    ));
+                }
                 for (app, releases) in &host.apps {
                     for r in releases {
                         let weight = r.weight.map_or("-".to_owned(), |w| format!("{w}"));

@@ -17,10 +17,13 @@ mod ecs_logs;
 mod ecs_target;
 pub mod execute;
 pub mod host;
+pub mod hosts_check;
 pub mod identity;
 pub mod jobs;
 pub mod live;
 pub mod lock;
+pub mod maintenance;
+pub mod proxy_log;
 pub mod rollout;
 pub mod status;
 /// The release history, kept by `slipway-history` so readers need not link the deploy code.

@@ -114,6 +114,7 @@ mod tests {
             host: name.into(),
             url: String::new(),
             proxy: true,
+            maintenance: Vec::new(),
             apps: BTreeMap::from([
                 (
                     "api".to_owned(),

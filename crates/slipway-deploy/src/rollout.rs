@@ -143,6 +143,11 @@ impl<'a> Rollout<'a> {
         self.ctx.manifest
     }
 
+    /// The project's directory.
+    pub fn root(&self) -> &std::path::Path {
+        &self.ctx.root
+    }
+
     /// The environment's hosts, connected.
     pub fn hosts(&self) -> &[Host] {
         &self.hosts

@@ -27,6 +27,9 @@ pub struct HostStatus {
     pub proxy: bool,
     /// App → its releases on this host, each with its containers.
     pub apps: BTreeMap<String, Vec<ReleaseOnHost>>,
+    /// What this host's proxy has of the environment in maintenance (the whole environment,
+    /// or apps).
+    pub maintenance: Vec<crate::maintenance::MaintenanceState>,
 }
 
 /// One release of an app on one host.
@@ -142,11 +145,15 @@ pub async fn on_hosts(
             });
             host_apps.insert(app, list);
         }
+        let maintenance = proxy.as_ref().map_or_else(Vec::new, |p| {
+            crate::maintenance::states_of(&p.maintenance, manifest, environment)
+        });
         out.push(HostStatus {
             host: host.name.clone(),
             url: host.url(plan),
             proxy: proxy.is_some(),
             apps: host_apps,
+            maintenance,
         });
     }
     Ok(out)

@@ -560,6 +560,41 @@ impl Engine {
         Ok(())
     }
 
+    /// What the container `name` wrote to its standard output since `since` (Unix seconds;
+    /// from the start when `None`), each line with the engine's RFC 3339 timestamp before it
+    /// (`2026-12-05T08:00:00.123456789Z line`); with `follow`, until the container stops.
+    pub async fn stdout_lines(
+        &self,
+        name: &str,
+        since: Option<i64>,
+        follow: bool,
+        line: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<()> {
+        let mut options = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(false)
+            .timestamps(true)
+            .follow(follow)
+            .tail("all");
+        if let Some(since) = since {
+            options = options.since(i32::try_from(since).unwrap_or(i32::MAX));
+        }
+        let mut logs = self.docker.logs(name, Some(options.build()));
+        // A line may come in several chunks: only whole lines are handed on.
+        let mut partial = String::new();
+        while let Some(item) = logs.next().await {
+            partial.push_str(&item.map_err(engine)?.to_string());
+            while let Some(end) = partial.find('\n') {
+                line(partial[..end].trim_end_matches('\r'));
+                partial.drain(..=end);
+            }
+        }
+        if !partial.is_empty() {
+            line(&partial);
+        }
+        Ok(())
+    }
+
     /// The last `lines` lines the container `name` printed, standard output and error together.
     pub async fn last_logs(&self, name: &str, lines: usize) -> String {
         self.logs_since(name, lines, None).await

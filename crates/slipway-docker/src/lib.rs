@@ -7,6 +7,7 @@ pub mod api;
 pub mod base;
 pub mod checks;
 pub mod environment;
+pub mod facts;
 pub mod running;
 pub mod secrets;
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::metrics::Snapshot;
-use crate::table::Group;
+use crate::table::{Group, Maintenance};
 use crate::{ProxyError, Result};
 
 /// A request on the proxy's admin socket, one JSON line each way.
@@ -45,6 +45,23 @@ pub enum Command {
         /// How long its requests may finish, in milliseconds.
         #[serde(default)]
         drain_ms: u64,
+    },
+    /// Answer a scope's routes (`project/env`, or `project/env/app`) with 503 and a message
+    /// instead of forwarding them, until `maintenance-off`; kept across restarts.
+    MaintenanceOn {
+        /// `project/env` or `project/env/app`.
+        scope: String,
+        /// What its routes answer.
+        maintenance: Maintenance,
+    },
+    /// Forward a scope's routes again. With `within`, every scope inside it ends too (an
+    /// environment's and each of its apps').
+    MaintenanceOff {
+        /// `project/env` or `project/env/app`.
+        scope: String,
+        /// Also end the scopes inside `scope`.
+        #[serde(default)]
+        within: bool,
     },
     /// Routes, weights, in-flight requests and counters.
     Status,
@@ -92,6 +109,9 @@ pub struct Answer {
     /// `Set`/`Remove`: targets whose in-flight requests did not finish within the drain time.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub undrained: Vec<String>,
+    /// `MaintenanceOff`: the scopes whose maintenance ended.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ended: Vec<String>,
     /// `Status`: the routing table with its live counters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
@@ -105,6 +125,9 @@ pub struct Status {
     /// Hosts served over HTTPS.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tls: BTreeMap<String, crate::tls::TlsSite>,
+    /// Scopes in maintenance (`project/env`, `project/env/app`) → what they answer.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub maintenance: BTreeMap<String, Maintenance>,
 }
 
 /// One service's route and the releases behind it.

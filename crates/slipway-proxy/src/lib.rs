@@ -7,7 +7,9 @@
 
 #![warn(missing_docs)]
 
+pub mod access_log;
 pub mod admin;
+pub mod maintenance;
 pub mod metrics;
 pub mod table;
 pub mod tls;
@@ -128,6 +130,8 @@ struct Shared {
     admin: tokio::sync::Mutex<()>,
     /// Open WebSocket tunnels by target, closed by the switch that drains their target.
     tunnels: websocket::Tunnels,
+    /// Where each request's line goes, when requests are logged.
+    access_log: Option<access_log::AccessLog>,
 }
 
 /// A proxy with its sockets bound, ready to run.
@@ -171,6 +175,14 @@ impl Proxy {
             metrics,
             admin,
         })
+    }
+
+    /// Logs every request on the public port to `log`, one JSON line each.
+    pub fn with_access_log(mut self, log: access_log::AccessLog) -> Proxy {
+        Arc::get_mut(&mut self.shared)
+            .expect("the proxy has not started")
+            .access_log = Some(log);
+        self
     }
 
     /// The address the public listener is bound to (with the port the OS chose for port 0).
@@ -304,6 +316,7 @@ impl Shared {
             state_file: state_file.to_path_buf(),
             admin: tokio::sync::Mutex::new(()),
             tunnels: websocket::Tunnels::default(),
+            access_log: None,
         })
     }
 
@@ -348,12 +361,46 @@ impl Shared {
         upstreams: &Upstreams,
         https: bool,
     ) -> Response<ProxyBody> {
-        let host = request
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .map(str::to_owned)
-            .or_else(|| request.uri().authority().map(|a| a.to_string()));
+        let Some(log) = &self.access_log else {
+            return self
+                .route(request, remote, upstreams, https, &mut None)
+                .await;
+        };
+        let mut pending = Some(Pending {
+            log: log.clone(),
+            arrived: Instant::now(),
+            unix_ms: unix_ms(),
+            host: host_of(&request),
+            method: request.method().clone(),
+            path: request.uri().path().to_owned(),
+            status: 0,
+            service: None,
+            release: None,
+            target: None,
+            bytes: 0,
+        });
+        let response = self
+            .route(request, remote, upstreams, https, &mut pending)
+            .await;
+        // Not taken by a forwarded body: the answer is the proxy's own, logged now.
+        if let Some(mut pending) = pending {
+            pending.status = response.status().as_u16();
+            pending.bytes = response.body().size_hint().exact().unwrap_or(0);
+        }
+        response
+    }
+
+    /// Routes a request and sends it to a target. `pending` (when requests are logged) gets
+    /// the pick of each attempt, and moves into the body of a forwarded answer.
+    async fn route(
+        &self,
+        request: Request<Incoming>,
+        remote: SocketAddr,
+        upstreams: &Upstreams,
+        https: bool,
+        pending: &mut Option<Pending>,
+    ) -> Response<ProxyBody> {
+        let host = host_of(&request);
         let path = request.uri().path().to_owned();
         let hsts = {
             let table = self.table.read().expect("not poisoned");
@@ -367,8 +414,18 @@ impl Shared {
             {
                 return moved_permanently(&location);
             }
-            if table.route(host.as_deref(), &path).is_none() {
+            let Some((name, _)) = table.route(host.as_deref(), &path) else {
                 return plain(StatusCode::NOT_FOUND, "no app is routed here\n");
+            };
+            if let Some(maintenance) = table.maintenance_of(name) {
+                if let Some(pending) = pending.as_mut() {
+                    pending.service = Some(name.to_owned());
+                }
+                let accept = request
+                    .headers()
+                    .get(header::ACCEPT)
+                    .and_then(|v| v.to_str().ok());
+                return in_maintenance(maintenance, accept);
             }
             https && tls::hsts(&table.tls, host.as_deref())
         };
@@ -429,6 +486,11 @@ impl Shared {
             let Some((name, release, target, inflight)) = picked else {
                 break;
             };
+            if let Some(pending) = pending.as_mut() {
+                pending.service = Some(name.clone());
+                pending.release = Some(release.clone());
+                pending.target = Some(target.clone());
+            }
             service_name = name;
             // Origin form: the connection already names the target.
             let Ok(uri) = path_and_query.parse::<http::Uri>() else {
@@ -442,11 +504,16 @@ impl Shared {
                 Ok(Ok(response)) => {
                     metrics.record(started.elapsed(), response.status().is_server_error());
                     let (parts, body) = response.into_parts();
+                    let status = parts.status.as_u16();
                     let mut response = Response::from_parts(
                         parts,
                         Tracked {
                             inner: body,
                             _inflight: inflight,
+                            log: pending.take().map(|mut pending| {
+                                pending.status = status;
+                                pending
+                            }),
                         }
                         .boxed(),
                     );
@@ -537,6 +604,32 @@ impl Shared {
                 };
                 self.switch(next, drain_ms).await
             }
+            Command::MaintenanceOn { scope, maintenance } => {
+                if maintenance
+                    .page
+                    .as_ref()
+                    .is_some_and(|p| p.len() > maintenance::PAGE_LIMIT)
+                {
+                    return Answer::failed(format!(
+                        "the maintenance page is larger than {} KiB",
+                        maintenance::PAGE_LIMIT / 1024
+                    ));
+                }
+                let mut next = self.table.read().expect("not poisoned").clone();
+                next.maintenance.insert(scope, maintenance);
+                self.install(next)
+            }
+            Command::MaintenanceOff { scope, within } => {
+                let mut next = self.table.read().expect("not poisoned").clone();
+                let ended = next.maintenance_ended_by(&scope, within);
+                for scope in &ended {
+                    next.maintenance.remove(scope);
+                }
+                Answer {
+                    ended,
+                    ..self.install(next)
+                }
+            }
             Command::Status => Answer {
                 ok: true,
                 status: Some(self.status()),
@@ -601,6 +694,19 @@ impl Shared {
             *self.table.write().expect("not poisoned") = next;
         }
         Answer::ok()
+    }
+
+    /// Persists and installs a table whose routes and targets are unchanged (nothing drains).
+    fn install(&self, next: Table) -> Answer {
+        if let Err(error) = self.persist(&next) {
+            return Answer::failed(error.to_string());
+        }
+        *self.table.write().expect("not poisoned") = next;
+        Answer {
+            ok: true,
+            status: Some(self.status()),
+            ..Default::default()
+        }
     }
 
     /// Installs `next`, then waits until the targets that lost their traffic have no request in flight.
@@ -751,6 +857,7 @@ impl Shared {
         let table = self.table.read().expect("not poisoned").clone();
         let mut status = Status {
             tls: table.tls.clone(),
+            maintenance: table.maintenance.clone(),
             ..Status::default()
         };
         for (name, service) in &table.services {
@@ -943,6 +1050,23 @@ fn moved_permanently(location: &str) -> Response<ProxyBody> {
     response
 }
 
+/// 503 with `Retry-After`, in the body the client asked for; never cached.
+fn in_maintenance(maintenance: &table::Maintenance, accept: Option<&str>) -> Response<ProxyBody> {
+    let reply = maintenance::reply(maintenance, accept);
+    let mut response = plain(StatusCode::SERVICE_UNAVAILABLE, reply.body);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(reply.content_type),
+    );
+    headers.insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(maintenance.retry_after),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
     let named: Vec<String> = headers
         .get_all(header::CONNECTION)
@@ -987,6 +1111,57 @@ impl Drop for InFlight {
 struct Tracked {
     inner: Incoming,
     _inflight: InFlight,
+    /// The request's access-log line, written when the body ends or is dropped.
+    log: Option<Pending>,
+}
+
+/// A request's access-log line in the making; written when dropped.
+#[derive(Debug)]
+struct Pending {
+    log: access_log::AccessLog,
+    arrived: Instant,
+    unix_ms: u64,
+    host: Option<String>,
+    method: http::Method,
+    path: String,
+    status: u16,
+    /// The service routed to, and the release and target of the last pick.
+    service: Option<String>,
+    release: Option<String>,
+    target: Option<String>,
+    bytes: u64,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.log.record(&access_log::Entry {
+            time: &access_log::timestamp(self.unix_ms),
+            host: self.host.as_deref(),
+            method: self.method.as_str(),
+            path: &self.path,
+            status: self.status,
+            service: self.service.as_deref(),
+            release: self.release.as_deref(),
+            target: self.target.as_deref(),
+            duration_ms: access_log::millis(self.arrived.elapsed()),
+            bytes: self.bytes,
+        });
+    }
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn host_of<B>(request: &Request<B>) -> Option<String> {
+    request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| request.uri().authority().map(|a| a.to_string()))
 }
 
 impl Body for Tracked {
@@ -997,7 +1172,13 @@ impl Body for Tracked {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<std::result::Result<Frame<Bytes>, hyper::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let (Poll::Ready(Some(Ok(frame))), Some(log)) = (&polled, self.log.as_mut())
+            && let Some(data) = frame.data_ref()
+        {
+            log.bytes += data.len() as u64;
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {

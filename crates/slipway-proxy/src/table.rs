@@ -17,6 +17,25 @@ pub struct Table {
     /// Hosts served over HTTPS (their certificates are files beside the table).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tls: BTreeMap<String, crate::tls::TlsSite>,
+    /// Scopes in maintenance (`project/env`, or `project/env/app` for one app) → what their
+    /// routes answer instead of forwarding.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub maintenance: BTreeMap<String, Maintenance>,
+}
+
+/// What the routes of a scope in maintenance answer: 503 with `Retry-After` and a message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Maintenance {
+    /// Shown to visitors (in the HTML page or the JSON answer).
+    pub message: String,
+    /// Seconds a client is told to wait before trying again (`Retry-After`).
+    pub retry_after: u32,
+    /// The project's own HTML page, served instead of the default one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<String>,
+    /// When it was turned on, in Unix seconds.
+    #[serde(default)]
+    pub since: u64,
 }
 
 /// A route (a host and a path prefix) and the releases that share its traffic.
@@ -99,6 +118,36 @@ impl Table {
             .map(|(name, s)| (name.as_str(), s))
     }
 
+    /// The maintenance a service is in: its own scope (`project/env/app`) before its
+    /// environment's (`project/env`). A scope names whole segments: `shop/prod` does not put
+    /// `shop/production/web` in maintenance.
+    pub fn maintenance_of(&self, service: &str) -> Option<&Maintenance> {
+        if self.maintenance.is_empty() {
+            return None;
+        }
+        if let Some(own) = self.maintenance.get(service) {
+            return Some(own);
+        }
+        let (environment, _app) = service.rsplit_once('/')?;
+        self.maintenance.get(environment)
+    }
+
+    /// The scopes a `maintenance-off` of `scope` ends: `scope` itself, and with `within`
+    /// every scope inside it (`shop/prod/api` inside `shop/prod`).
+    pub fn maintenance_ended_by(&self, scope: &str, within: bool) -> Vec<String> {
+        self.maintenance
+            .keys()
+            .filter(|key| {
+                *key == scope
+                    || (within
+                        && key
+                            .strip_prefix(scope)
+                            .is_some_and(|rest| rest.starts_with('/')))
+            })
+            .cloned()
+            .collect()
+    }
+
     /// Targets of every service that take traffic.
     pub fn routable_targets(&self) -> BTreeSet<String> {
         self.services
@@ -174,6 +223,69 @@ mod tests {
         assert_eq!(name(Some("blog.example:8090"), "/"), Some("blog/prod/web"));
         assert_eq!(name(Some("BLOG.example"), "/x"), Some("blog/prod/web"));
         assert_eq!(name(Some("shop.example"), "/"), Some("shop/prod/web"));
+    }
+
+    fn maintenance(message: &str) -> Maintenance {
+        Maintenance {
+            message: message.into(),
+            retry_after: 60,
+            page: None,
+            since: 0,
+        }
+    }
+
+    #[test]
+    fn an_app_in_maintenance_before_its_environment_and_scopes_are_whole_segments() {
+        let mut table = Table::default();
+        table
+            .maintenance
+            .insert("shop/prod".into(), maintenance("whole env"));
+        table
+            .maintenance
+            .insert("shop/prod/api".into(), maintenance("api only"));
+        let message = |service| table.maintenance_of(service).map(|m| m.message.as_str());
+        assert_eq!(message("shop/prod/api"), Some("api only"));
+        assert_eq!(message("shop/prod/web"), Some("whole env"));
+        assert_eq!(message("shop/production/web"), None);
+        assert_eq!(message("shop/stage/web"), None);
+        assert_eq!(message("blog/prod/web"), None);
+        table.maintenance.remove("shop/prod");
+        assert!(table.maintenance_of("shop/prod/web").is_none());
+    }
+
+    #[test]
+    fn turning_an_environment_off_within_ends_its_apps_too() {
+        let mut table = Table::default();
+        for scope in [
+            "shop/prod",
+            "shop/prod/api",
+            "shop/production",
+            "shop/stage/api",
+        ] {
+            table.maintenance.insert(scope.into(), maintenance(scope));
+        }
+        assert_eq!(
+            table.maintenance_ended_by("shop/prod", true),
+            vec!["shop/prod".to_owned(), "shop/prod/api".to_owned()]
+        );
+        assert_eq!(
+            table.maintenance_ended_by("shop/prod", false),
+            vec!["shop/prod".to_owned()]
+        );
+        assert_eq!(
+            table.maintenance_ended_by("shop/prod/web", false),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn a_table_written_before_maintenance_existed_still_reads() {
+        let table: Table = serde_json::from_str(r#"{"services":{},"gated":["a:1"]}"#).unwrap();
+        assert!(table.maintenance.is_empty());
+        assert_eq!(
+            serde_json::to_string(&table).unwrap(),
+            r#"{"services":{},"gated":["a:1"]}"#
+        );
     }
 
     #[test]

@@ -314,6 +314,8 @@ impl crate::Shared {
                 crate::Tracked {
                     inner: body,
                     _inflight: inflight,
+                    // The access log takes the proxy's answer, written by its caller.
+                    log: None,
                 }
                 .boxed(),
             );

@@ -746,3 +746,94 @@ async fn server_sent_events_pass_through_as_they_come_not_buffered() {
     assert_eq!(&second[..], b"data: event 1\n\n");
     proxy.task.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maintenance_answers_503_survives_a_restart_and_ends_when_turned_off() {
+    use slipway_proxy::table::Maintenance;
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = start_proxy(dir.path()).await;
+    let web = backend("web").await;
+    let api = backend("v1").await;
+    ok(
+        &proxy.socket,
+        Command::Gate {
+            targets: vec![web.address.clone(), api.address.clone()],
+            check: check(),
+        },
+    )
+    .await;
+    ok(
+        &proxy.socket,
+        set("shop/prod/web", "/", &[("r1", 100, &web.address)]),
+    )
+    .await;
+    ok(
+        &proxy.socket,
+        set("shop/prod/api", "/api", &[("r1", 100, &api.address)]),
+    )
+    .await;
+    ok(
+        &proxy.socket,
+        Command::MaintenanceOn {
+            scope: "shop/prod/api".into(),
+            maintenance: Maintenance {
+                message: "api <b>upgrade</b>".into(),
+                retry_after: 90,
+                page: None,
+                since: 0,
+            },
+        },
+    )
+    .await;
+    proxy.task.abort();
+    let _ = proxy.task.await;
+
+    let restarted = start_proxy(dir.path()).await;
+    let client = reqwest::Client::new();
+    let get = |path: &str, accept: &str| {
+        let request = client
+            .get(format!("{}{path}", restarted.url))
+            .header("accept", accept);
+        async move {
+            let response = request.send().await.unwrap();
+            let retry = response
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let kind = response
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            (
+                response.status().as_u16(),
+                retry,
+                kind,
+                response.text().await.unwrap(),
+            )
+        }
+    };
+    // Only the api is in maintenance; the web app is served.
+    assert_eq!(get("/", "text/html").await.0, 200);
+    let (status, retry, kind, body) = get("/api/who", "text/html").await;
+    assert_eq!((status, retry.as_deref()), (503, Some("90")));
+    assert!(kind.starts_with("text/html"), "{kind}");
+    assert!(body.contains("api &lt;b&gt;upgrade&lt;/b&gt;"), "{body}");
+    let (status, _, kind, body) = get("/api/who", "application/json").await;
+    assert_eq!((status, kind.as_str()), (503, "application/json"));
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["error"], "maintenance");
+    assert_eq!(json["message"], "api <b>upgrade</b>");
+
+    let off = ok(
+        &restarted.socket,
+        Command::MaintenanceOff {
+            scope: "shop/prod".into(),
+            within: true,
+        },
+    )
+    .await;
+    assert_eq!(off.ended, vec!["shop/prod/api".to_owned()]);
+    assert_eq!(get("/api/who", "text/html").await.3, "api v1");
+    restarted.task.abort();
+}

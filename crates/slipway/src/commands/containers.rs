@@ -1,4 +1,5 @@
-//! Commands on an environment's running containers: `ps`, `logs`, `exec`, `run` and `test`.
+//! Commands on an environment's running containers: `ps`, `exec`, `run` and `test` (`logs` is
+//! in `logs.rs`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -105,73 +106,6 @@ pub fn run_test(args: TestArgs) -> Result<ExitCode> {
     })
 }
 
-/// Show the logs of an environment's containers (on ECS: its tasks' output in CloudWatch Logs).
-#[derive(Debug, clap::Args)]
-#[command(
-    after_help = "On an ECS environment the lines come from CloudWatch Logs: the streams of the live release's tasks (and of the last ones that stopped), merged in time order and labelled TASK/CONTAINER.\n\nExamples:\n  slipway logs dev\n  slipway logs dev api --tail 50\n  slipway logs prod api --since 1h\n  slipway logs dev -f           follow every container's log"
-)]
-pub struct LogsArgs {
-    environment: String,
-    /// One app or service; default all.
-    name: Option<String>,
-    /// Lines from the end of each log.
-    #[arg(long, default_value_t = 100)]
-    tail: usize,
-    /// Only lines written in this last while, e.g. 10m, 1h, 2d.
-    #[arg(long, value_parser = parse_since)]
-    since: Option<std::time::Duration>,
-    /// Keep following the logs as they grow.
-    #[arg(long, short = 'f')]
-    follow: bool,
-    #[arg(long, default_value = ".")]
-    project: PathBuf,
-}
-
-fn parse_since(text: &str) -> Result<std::time::Duration, String> {
-    slipway_core::manifest::Duration::parse(text).map(|d| d.0)
-}
-
-pub fn run_logs(args: LogsArgs) -> Result<ExitCode> {
-    let project = Project::find(&args.project)?;
-    check_environment(&project, &args.environment)?;
-    if deployed(&project, &args.environment)? {
-        // On ECS, notes (a container not shown, no task running) go to stderr.
-        let notes = if on_ecs(&project, &args.environment)? {
-            Output::Text
-        } else {
-            Output::Json
-        };
-        with_deployer(&project, &args.environment, notes, false, async |d| {
-            Ok(d.logs(
-                args.name.as_deref(),
-                args.since,
-                args.tail,
-                args.follow,
-                &mut |label, line| println!("{label} | {line}"),
-            )
-            .await?)
-        })?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let since = args
-        .since
-        .map(|since| slipway_core::time::now().saturating_sub(since.as_secs()));
-    with_engine(async |engine| {
-        running::logs(
-            engine,
-            &project.manifest.project.name,
-            &args.environment,
-            args.name.as_deref(),
-            args.tail,
-            since,
-            args.follow,
-            &mut |label, line| println!("{label} | {line}"),
-        )
-        .await
-    })?;
-    Ok(ExitCode::SUCCESS)
-}
-
 /// Run a command in a running app or service of an environment.
 #[derive(Debug, clap::Args)]
 #[command(
@@ -264,7 +198,7 @@ pub fn run_one_off(args: RunArgs) -> Result<ExitCode> {
 }
 
 /// Whether `environment` runs on ECS.
-fn on_ecs(project: &Project, environment: &str) -> Result<bool> {
+pub(super) fn on_ecs(project: &Project, environment: &str) -> Result<bool> {
     Ok(matches!(
         project.manifest.environment(environment)?.target,
         slipway_core::manifest::Target::Ecs(_)
@@ -274,7 +208,7 @@ fn on_ecs(project: &Project, environment: &str) -> Result<bool> {
 /// Whether `environment` is deployed (it runs on ECS, or a release of it is live on its hosts):
 /// then `exec` and `logs` go to the live release's containers, wherever they run, instead of
 /// the containers `up` started on this engine.
-fn deployed(project: &Project, environment: &str) -> Result<bool> {
+pub(super) fn deployed(project: &Project, environment: &str) -> Result<bool> {
     if on_ecs(project, environment)? {
         return Ok(true);
     }

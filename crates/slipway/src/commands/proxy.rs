@@ -38,6 +38,18 @@ enum ProxyCommand {
         /// Worker threads; 1 runs everything on one thread (lowest latency on small hosts).
         #[arg(long, env = "SLIPWAY_PROXY_THREADS")]
         threads: Option<usize>,
+        /// Where each request's JSON line goes (`slipway logs ENV --proxy` reads stdout).
+        #[arg(long, value_enum, default_value_t = AccessLogTo::Stdout)]
+        access_log: AccessLogTo,
+    },
+    /// What `slipway hosts check` runs on a host: free disk under a path and whether
+    /// addresses can be bound, as JSON.
+    #[command(hide = true)]
+    Probe {
+        #[arg(long)]
+        disk: PathBuf,
+        #[arg(long)]
+        bind: Vec<String>,
     },
     /// Send one JSON command to a running proxy and print its JSON answer.
     Ctl {
@@ -46,6 +58,12 @@ enum ProxyCommand {
         /// e.g. `{"op":"status"}`
         command: String,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum AccessLogTo {
+    Stdout,
+    Off,
 }
 
 pub fn run(args: ProxyArgs) -> Result<ExitCode> {
@@ -72,6 +90,7 @@ pub fn run(args: ProxyArgs) -> Result<ExitCode> {
             state,
             socket,
             threads: _,
+            access_log,
         } => runtime.block_on(async {
             let config = slipway_proxy::Config {
                 listen,
@@ -80,7 +99,10 @@ pub fn run(args: ProxyArgs) -> Result<ExitCode> {
                 admin_socket: socket,
                 state_file: state,
             };
-            let proxy = slipway_proxy::Proxy::bind(&config).await?;
+            let mut proxy = slipway_proxy::Proxy::bind(&config).await?;
+            if access_log == AccessLogTo::Stdout {
+                proxy = proxy.with_access_log(slipway_proxy::access_log::AccessLog::to_stdout());
+            }
             eprintln!(
                 "slipway proxy on {}; HTTPS on {}; metrics on {}; orders on {}",
                 proxy.public_address(),
@@ -100,6 +122,11 @@ pub fn run(args: ProxyArgs) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }),
+        ProxyCommand::Probe { disk, bind } => {
+            let probe = slipway_deploy::hosts_check::probe_here(&disk, &bind);
+            println!("{}", serde_json::to_string(&probe)?);
+            Ok(ExitCode::SUCCESS)
+        }
         ProxyCommand::Ctl { socket, command } => {
             // The answer is always JSON on stdout, so the caller parses one thing.
             let answer = match serde_json::from_str::<Command>(&command) {

@@ -21,7 +21,7 @@ pub(crate) fn get(host: &str, path: &str) -> (u16, String) {
     get_at(PROXY, host, path)
 }
 
-fn get_at(proxy: &str, host: &str, path: &str) -> (u16, String) {
+pub(crate) fn get_at(proxy: &str, host: &str, path: &str) -> (u16, String) {
     let attempt = || -> std::io::Result<(u16, String)> {
         let mut stream = TcpStream::connect(proxy)?;
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
@@ -104,12 +104,12 @@ impl Load {
 
 /// A copy of the shop with its own project name, its apps routed by its own Host header, a
 /// short health-gate timeout and the given prod strategy; bases released and the apps built.
-fn shop(dir: &Path, prefix: &str, strategy: &str) -> (PathBuf, String) {
+pub(crate) fn shop(dir: &Path, prefix: &str, strategy: &str) -> (PathBuf, String) {
     shop_with(dir, prefix, strategy, &[])
 }
 
 /// `shop`, with more replacements in its slipway.toml.
-fn shop_with(
+pub(crate) fn shop_with(
     dir: &Path,
     prefix: &str,
     strategy: &str,

@@ -14,6 +14,7 @@ mod lint;
 mod manifest_errors;
 mod pipeline_security;
 mod pipelines;
+mod proxy_ops;
 mod pull_requests;
 mod sarif_schema;
 mod secret_files;
