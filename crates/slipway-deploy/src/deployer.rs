@@ -180,14 +180,14 @@ impl<'a> Deployer<'a> {
     }
 
     /// The logs of the live release's containers on every host (of `app` only, when given):
-    /// the last `tail` lines of each (of those written in the last `since`, when given), then,
+    /// the last `tail` lines of each (of those written from `since`, Unix seconds, when given), then,
     /// with `follow`, what they write until they stop. Each line goes to `line` with its label,
     /// `host/container`. On ECS: the live release's tasks' streams in CloudWatch Logs, merged
     /// in time order and labelled `TASK/CONTAINER`.
     pub async fn logs(
         &self,
         app: Option<&str>,
-        since: Option<std::time::Duration>,
+        since: Option<i64>,
         tail: usize,
         follow: bool,
         line: &mut (dyn FnMut(&str, &str) + Send),
@@ -195,7 +195,7 @@ impl<'a> Deployer<'a> {
         if let Deployer::Ecs(rollout) = self {
             return rollout.logs(app, since, tail, follow, line).await;
         }
-        let since = since.map(|since| slipway_core::time::now().saturating_sub(since.as_secs()));
+        let since = since.map(|at| at.max(0) as u64);
         let containers = self.live_containers(app).await?;
         let Deployer::Docker(rollout) = self else {
             unreachable!("live_containers refuses ECS");

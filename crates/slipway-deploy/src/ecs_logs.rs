@@ -57,13 +57,13 @@ impl EcsRollout<'_> {
     }
 
     /// The logs of the live release's tasks (of `app` only, when given) in CloudWatch Logs: the
-    /// last `tail` lines of each task's containers (of those since `since`), merged in time
+    /// last `tail` lines of each task's containers (of those from `since`, Unix seconds), merged in time
     /// order, then, with `follow`, what they write until none of them runs. Each line goes to
     /// `line` with its label, `TASK/CONTAINER`.
     pub async fn logs(
         &self,
         app: Option<&str>,
-        since: Option<Duration>,
+        since: Option<i64>,
         tail: usize,
         follow: bool,
         line: &mut (dyn FnMut(&str, &str) + Send),
@@ -113,7 +113,7 @@ impl EcsRollout<'_> {
                 live.name()
             )));
         }
-        let start = since.map(|since| logs::start_time(logs::now_ms(), since));
+        let start = since.map(|at| at.max(0).saturating_mul(1000));
 
         let (chosen, mut running) = self.live_tasks(&watched, start).await?;
         let mut reading = Vec::new();

@@ -77,8 +77,7 @@ pub fn run_logs(args: LogsArgs) -> Result<ExitCode> {
         with_deployer(&project, &args.environment, notes, false, async |d| {
             Ok(d.logs(
                 args.name.as_deref(),
-                since
-                    .map(|at| std::time::Duration::from_secs(now.saturating_sub(at.max(0) as u64))),
+                since,
                 args.tail,
                 args.follow,
                 &mut |label, line| println!("{label} | {line}"),

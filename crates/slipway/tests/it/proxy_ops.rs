@@ -235,20 +235,29 @@ fn requests_through_the_proxy_appear_in_its_access_log() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    // Stopped when the test ends, passed or not: it would hold what the test run holds.
+    let _stop_follower = KillOnDrop(follower.id());
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(get(&host, "/api/health?token=secret").0, 200);
     assert_eq!(get(&host, "/").0, 200);
     assert_eq!(get(&host, "/no-such-page").0, 404);
 
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let read = run(slipway(&shop).args(["logs", "prod", "--proxy", "--tail", "50"]));
-    assert_eq!(read.code, 0, "{}", read.stderr);
-    let mut lines: Vec<serde_json::Value> = Vec::new();
-    for line in read.stdout.lines() {
-        let (label, json) = line.split_once(" | ").expect("host | line");
-        assert_eq!(label, "local", "{line}");
-        lines.push(serde_json::from_str(json).unwrap());
-    }
+    // The proxy writes its lines out every 100 ms: read until the three are there.
+    let (read, lines) = loop {
+        let read = run(slipway(&shop).args(["logs", "prod", "--proxy", "--tail", "50"]));
+        assert_eq!(read.code, 0, "{}", read.stderr);
+        let mut lines: Vec<serde_json::Value> = Vec::new();
+        for line in read.stdout.lines() {
+            let (label, json) = line.split_once(" | ").expect("host | line");
+            assert_eq!(label, "local", "{line}");
+            lines.push(serde_json::from_str(json).unwrap());
+        }
+        if lines.len() >= 3 || std::time::Instant::now() >= deadline {
+            break (read, lines);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     let find = |path: &str| {
         lines
             .iter()
@@ -289,6 +298,16 @@ fn requests_through_the_proxy_appear_in_its_access_log() {
         (0, ""),
         "{}",
         later.stderr
+    );
+    // --since limits the containers' logs the same way.
+    let web = run(slipway(&shop).args(["logs", "prod", "web", "--since", "10m"]));
+    assert!(web.stdout.lines().count() > 0, "{}", web.stderr);
+    let none = run(slipway(&shop).args(["logs", "prod", "web", "--since", "4000000000"]));
+    assert_eq!(
+        (none.code, none.stdout.as_str()),
+        (0, ""),
+        "{}",
+        none.stderr
     );
     let bad = run(slipway(&shop).args(["logs", "prod", "--proxy", "--since", "yesterday"]));
     assert_ne!(bad.code, 0);
@@ -430,4 +449,15 @@ fn hosts_check_reports_each_host_and_fails_on_a_port_held_by_another_process() {
         text.stdout
     );
     drop(held);
+}
+
+/// Kills a process when dropped.
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .arg(self.0.to_string())
+            .status();
+    }
 }
