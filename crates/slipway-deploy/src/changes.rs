@@ -88,6 +88,33 @@ pub fn unchanged_apps<'a>(
     }
 }
 
+/// Whether every host runs `app` as `live` records it: a running container of the release that
+/// serves it there, and, for an app the proxy routes, that release taking traffic. An app that
+/// is not (its containers were removed, the proxy lost its route) is replaced by a deploy even
+/// when nothing about it changed, so a deploy repairs what it finds broken. `None` when it is
+/// served as recorded, the first host where it is not otherwise.
+pub fn unserved_on<'s>(
+    statuses: &'s [crate::status::HostStatus],
+    live: &Release,
+    app: &str,
+    routed: bool,
+) -> Option<&'s str> {
+    let serving = crate::rollout::containers_release(live, app);
+    statuses
+        .iter()
+        .find(|host| {
+            let release = host
+                .apps
+                .get(app)
+                .and_then(|releases| releases.iter().find(|r| r.release == serving));
+            !release.is_some_and(|r| {
+                r.containers.iter().any(|c| c.state == "running")
+                    && (!routed || r.weight.is_some_and(|w| w > 0))
+            })
+        })
+        .map(|host| host.host.as_str())
+}
+
 /// What a deploy with nothing to replace returns: the live release, every app kept, said so.
 pub fn nothing_to_deploy(live: &Release, unchanged: Vec<String>, log: &dyn Fn(&str)) -> Deployed {
     log(&format!(
@@ -192,6 +219,51 @@ mod tests {
             },
         )]);
         assert!(!is_unchanged(&older, "api", &same, "sha256:config"));
+    }
+
+    #[test]
+    fn an_app_the_hosts_do_not_serve_as_recorded_is_not_kept() {
+        use crate::status::{ContainerState, HostStatus, ReleaseOnHost};
+        let live = live(&[("api", app("sha256:a", "s"))]);
+        let host = |name: &str, state: &str, weight: Option<u32>| HostStatus {
+            host: name.into(),
+            url: String::new(),
+            proxy: true,
+            maintenance: Default::default(),
+            apps: BTreeMap::from([(
+                "api".to_owned(),
+                vec![ReleaseOnHost {
+                    release: live.name(),
+                    weight,
+                    containers: vec![ContainerState {
+                        name: "api-1".into(),
+                        state: state.into(),
+                        status: String::new(),
+                    }],
+                    ..ReleaseOnHost::default()
+                }],
+            )]),
+        };
+        let served = [
+            host("one", "running", Some(100)),
+            host("two", "running", Some(100)),
+        ];
+        assert_eq!(unserved_on(&served, &live, "api", true), None);
+        // The proxy on host two lost the route: a routed app is not served there.
+        let unrouted = [
+            host("one", "running", Some(100)),
+            host("two", "running", None),
+        ];
+        assert_eq!(unserved_on(&unrouted, &live, "api", true), Some("two"));
+        // A worker takes no traffic: running is enough.
+        assert_eq!(unserved_on(&unrouted, &live, "api", false), None);
+        let stopped = [host("one", "exited", Some(100))];
+        assert_eq!(unserved_on(&stopped, &live, "api", true), Some("one"));
+        let gone = [HostStatus {
+            apps: BTreeMap::new(),
+            ..host("one", "running", None)
+        }];
+        assert_eq!(unserved_on(&gone, &live, "api", false), Some("one"));
     }
 
     #[test]

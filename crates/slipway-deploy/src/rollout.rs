@@ -318,13 +318,37 @@ impl<'a> Rollout<'a> {
             apps.insert(app.clone(), entry);
         }
         // An app that is exactly what runs is carried over, not replaced.
-        let unchanged = crate::changes::unchanged_apps(
+        let mut unchanged = crate::changes::unchanged_apps(
             previous.as_ref(),
             !request.apps.is_empty(),
             request.force,
             deployed.iter().map(|app| (app.as_str(), &apps[app])),
             &self.config_digest(),
         );
+        // Unchanged in the record is not enough: the hosts must serve it as recorded.
+        if let Some(live) = &previous
+            && !unchanged.is_empty()
+        {
+            let statuses = crate::status::on_hosts(
+                &self.hosts,
+                &self.plan,
+                self.ctx.manifest,
+                self.ctx.environment,
+            )
+            .await?;
+            unchanged.retain(|app| {
+                match crate::changes::unserved_on(&statuses, live, app, self.routed(app)) {
+                    None => true,
+                    Some(host) => {
+                        self.log(&format!(
+                            "{app}: {host} does not serve it as {} records (its containers or its route are gone); replaced",
+                            live.name()
+                        ));
+                        false
+                    }
+                }
+            });
+        }
         if let Some(live) = &previous
             && !unchanged.is_empty()
         {

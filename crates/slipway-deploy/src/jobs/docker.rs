@@ -64,7 +64,12 @@ impl Rollout<'_> {
         let host = &self.hosts[0];
         let name = runner_name(&manifest.project.name, environment);
         let network = slipway_docker::environment::internal_network(manifest, environment);
-        let (channels, mut lines) = super::resolved_channels(manifest, lookup);
+        // The channels' variables matter only to an environment with jobs.
+        let (channels, mut lines) = if super::jobs_of(manifest, environment).is_empty() {
+            Default::default()
+        } else {
+            super::resolved_channels(manifest, lookup)
+        };
         let (table, left_out) = super::table(manifest, environment, live, &network, channels);
         lines.extend(left_out);
         let Some(table) = table else {
