@@ -592,22 +592,12 @@ impl Ecs {
             .propagate_tags(ecs::PropagateTags::Service)
             .enable_ecs_managed_tags(true);
         if !spec.subnets.is_empty() {
-            request = request.network_configuration(
-                ecs::NetworkConfiguration::builder()
-                    .awsvpc_configuration(
-                        ecs::AwsVpcConfiguration::builder()
-                            .set_subnets(Some(spec.subnets.clone()))
-                            .set_security_groups(Some(spec.security_groups.clone()))
-                            .assign_public_ip(if spec.assign_public_ip {
-                                ecs::AssignPublicIp::Enabled
-                            } else {
-                                ecs::AssignPublicIp::Disabled
-                            })
-                            .build()
-                            .map_err(api("CreateService"))?,
-                    )
-                    .build(),
-            );
+            request = request.network_configuration(awsvpc(
+                &spec.subnets,
+                &spec.security_groups,
+                spec.assign_public_ip,
+                "CreateService",
+            )?);
         }
         if let Some((target_group, container, port)) = &spec.load_balancer {
             let mut balancer = ecs::LoadBalancer::builder()
@@ -775,22 +765,12 @@ impl Ecs {
                     .build(),
             );
         if !task.subnets.is_empty() {
-            request = request.network_configuration(
-                ecs::NetworkConfiguration::builder()
-                    .awsvpc_configuration(
-                        ecs::AwsVpcConfiguration::builder()
-                            .set_subnets(Some(task.subnets.clone()))
-                            .set_security_groups(Some(task.security_groups.clone()))
-                            .assign_public_ip(if task.assign_public_ip {
-                                ecs::AssignPublicIp::Enabled
-                            } else {
-                                ecs::AssignPublicIp::Disabled
-                            })
-                            .build()
-                            .map_err(api("RunTask"))?,
-                    )
-                    .build(),
-            );
+            request = request.network_configuration(awsvpc(
+                &task.subnets,
+                &task.security_groups,
+                task.assign_public_ip,
+                "RunTask",
+            )?);
         }
         let answer = request.send().await.map_err(api("RunTask"))?;
         if let Some(failure) = answer.failures().first() {
@@ -1107,4 +1087,26 @@ fn deployment_configuration(rolling: Rolling) -> Result<ecs::DeploymentConfigura
         );
     }
     Ok(configuration.build())
+}
+
+/// The awsvpc network of a service's or a task's tasks; `operation` names the call in errors.
+fn awsvpc(
+    subnets: &[String],
+    security_groups: &[String],
+    assign_public_ip: bool,
+    operation: &'static str,
+) -> Result<ecs::NetworkConfiguration> {
+    let vpc = ecs::AwsVpcConfiguration::builder()
+        .set_subnets(Some(subnets.to_vec()))
+        .set_security_groups(Some(security_groups.to_vec()))
+        .assign_public_ip(if assign_public_ip {
+            ecs::AssignPublicIp::Enabled
+        } else {
+            ecs::AssignPublicIp::Disabled
+        })
+        .build()
+        .map_err(api(operation))?;
+    Ok(ecs::NetworkConfiguration::builder()
+        .awsvpc_configuration(vpc)
+        .build())
 }

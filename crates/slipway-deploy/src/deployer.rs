@@ -73,21 +73,7 @@ impl<'a> Deployer<'a> {
             }
         };
         let environment = rollout.environment().to_owned();
-        let live = rollout.store().live(&environment)?.ok_or_else(|| {
-            DeployError::Plan(format!(
-                "`{environment}` has no live release: deploy it first (`slipway deploy {environment}`)"
-            ))
-        })?;
-        if let Some(app) = app
-            && !live.apps.contains_key(app)
-        {
-            let runs: Vec<&str> = live.apps.keys().map(String::as_str).collect();
-            return Err(DeployError::Plan(format!(
-                "the live release {} of `{environment}` does not run `{app}`; it runs {}",
-                live.name(),
-                runs.join(", ")
-            )));
-        }
+        let live = crate::live::live_running(rollout.store(), &environment, app)?;
         let statuses = crate::status::on_hosts(
             rollout.hosts(),
             rollout.proxy_plan(),

@@ -69,21 +69,7 @@ impl EcsRollout<'_> {
         line: &mut (dyn FnMut(&str, &str) + Send),
     ) -> Result<()> {
         let environment = self.environment();
-        let live = self.store().live(environment)?.ok_or_else(|| {
-            DeployError::Plan(format!(
-                "`{environment}` has no live release: deploy it first (`slipway deploy {environment}`)"
-            ))
-        })?;
-        if let Some(app) = app
-            && !live.apps.contains_key(app)
-        {
-            let runs: Vec<&str> = live.apps.keys().map(String::as_str).collect();
-            return Err(DeployError::Plan(format!(
-                "the live release {} of `{environment}` does not run `{app}`; it runs {}",
-                live.name(),
-                runs.join(", ")
-            )));
-        }
+        let live = crate::live::live_running(self.store(), environment, app)?;
         let mut watched = Vec::new();
         for (name, entry) in &live.apps {
             if app.is_some_and(|wanted| wanted != name) {

@@ -25,6 +25,32 @@ pub struct LiveContainer {
     pub running: bool,
 }
 
+/// The live release of `environment`, which must run `app` when one is named: the release a
+/// command on a deployed environment (`logs`, `run`, `exec`) works from, or an error that says
+/// what to do.
+pub fn live_running(
+    store: &crate::store::Store,
+    environment: &str,
+    app: Option<&str>,
+) -> crate::Result<Release> {
+    let live = store.live(environment)?.ok_or_else(|| {
+        crate::DeployError::Plan(format!(
+            "`{environment}` has no live release: deploy it first (`slipway deploy {environment}`)"
+        ))
+    })?;
+    if let Some(app) = app
+        && !live.apps.contains_key(app)
+    {
+        let runs: Vec<&str> = live.apps.keys().map(String::as_str).collect();
+        return Err(crate::DeployError::Plan(format!(
+            "the live release {} of `{environment}` does not run `{app}`; it runs {}",
+            live.name(),
+            runs.join(", ")
+        )));
+    }
+    Ok(live)
+}
+
 /// The containers that serve `live` on each host (of `app` only, when given), in host order:
 /// each app's containers are those of the release that serves it in `live`, never those of an
 /// older release still draining or a failed one left behind.

@@ -454,24 +454,24 @@ impl RegistryClient {
 
     /// Whether the registry has the blob in `repository`.
     pub async fn blob_exists(&self, repository: &str, digest: &Digest) -> Result<bool> {
-        let url = self.url(repository, &format!("blobs/{digest}"));
-        let response = self.send_read(repository, |http| http.head(&url)).await?;
-        match response.status() {
-            status if status.is_success() => Ok(true),
-            StatusCode::NOT_FOUND => Ok(false),
-            _ => self
-                .check(repository, &format!("blob {digest}"), response)
-                .await
-                .map(|_| false),
-        }
+        self.head_blob(repository, digest, false).await
     }
 
     /// [`blob_exists`](Self::blob_exists) with the login a push needs (pull and push on
     /// `repository`): asked once before a push's parallel uploads, so they find their token or
     /// login settled instead of each meeting a 401.
     pub async fn blob_exists_for_push(&self, repository: &str, digest: &Digest) -> Result<bool> {
+        self.head_blob(repository, digest, true).await
+    }
+
+    /// HEAD of a blob, with the login a push needs (`for_push`) or a read's.
+    async fn head_blob(&self, repository: &str, digest: &Digest, for_push: bool) -> Result<bool> {
         let url = self.url(repository, &format!("blobs/{digest}"));
-        let response = self.send(repository, |http| http.head(&url)).await?;
+        let response = if for_push {
+            self.send(repository, |http| http.head(&url)).await?
+        } else {
+            self.send_read(repository, |http| http.head(&url)).await?
+        };
         match response.status() {
             status if status.is_success() => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),

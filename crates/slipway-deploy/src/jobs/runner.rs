@@ -259,11 +259,7 @@ impl Runner {
                     ..record
                 },
             };
-            report(&finished);
-            if finished.outcome.is_failure() {
-                let _ = failures.send(finished.clone());
-            }
-            state.lock().expect("state lock").finish(finished);
+            settle(finished, &failures, &state);
         });
     }
 
@@ -356,11 +352,7 @@ impl Runner {
                     timeout.saturating_sub(elapsed).max(1),
                 )
                 .await;
-                report(&finished);
-                if finished.outcome.is_failure() {
-                    let _ = failures.send(finished.clone());
-                }
-                state.lock().expect("state lock").finish(finished);
+                settle(finished, &failures, &state);
             });
         }
         Ok(())
@@ -466,6 +458,15 @@ async fn watch(
         output,
         ..record
     }
+}
+
+/// A run that ended: said in the runner's log, sent to be announced when it failed, recorded.
+fn settle(finished: RunRecord, failures: &UnboundedSender<RunRecord>, state: &Mutex<State>) {
+    report(&finished);
+    if finished.outcome.is_failure() {
+        let _ = failures.send(finished.clone());
+    }
+    state.lock().expect("state lock").finish(finished);
 }
 
 fn report(record: &RunRecord) {
