@@ -186,6 +186,7 @@ async fn hosts_are_served_over_https_by_sni_on_http1_and_http2() {
         TlsSite {
             hsts: true,
             https_port: port,
+            acme: None,
         },
     )
     .await;
@@ -198,6 +199,7 @@ async fn hosts_are_served_over_https_by_sni_on_http1_and_http2() {
         TlsSite {
             hsts: false,
             https_port: port,
+            acme: None,
         },
     )
     .await;
@@ -316,6 +318,7 @@ async fn hosts_are_served_over_https_by_sni_on_http1_and_http2() {
         TlsSite {
             hsts: true,
             https_port: port,
+            acme: None,
         },
     )
     .await;
@@ -334,6 +337,7 @@ async fn hosts_are_served_over_https_by_sni_on_http1_and_http2() {
         TlsSite {
             hsts: true,
             https_port: port,
+            acme: None,
         },
     )
     .await;
