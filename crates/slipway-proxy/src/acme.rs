@@ -528,6 +528,42 @@ mod tests {
         assert!(a.starts_with(dir));
     }
 
+    #[tokio::test]
+    async fn a_directory_that_does_not_answer_is_said_in_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let spec = AcmeSpec {
+            directory: format!("https://127.0.0.1:{port}/dir"),
+            email: None,
+            challenge: Challenge::Http01,
+            ca: Some(
+                rcgen::CertificateParams::new(Vec::new())
+                    .unwrap()
+                    .self_signed(&rcgen::KeyPair::generate().unwrap())
+                    .unwrap()
+                    .pem(),
+            ),
+        };
+        let error = account(dir.path(), &spec).await.err().unwrap();
+        assert!(
+            error.starts_with(&format!(
+                "the ACME directory https://127.0.0.1:{port}/dir does not answer: "
+            )),
+            "{error}"
+        );
+        assert!(
+            error.to_lowercase().contains("connection refused"),
+            "{error}"
+        );
+        assert!(
+            !error.contains("Error {") && !error.contains("Kind("),
+            "{error}"
+        );
+        assert!(!account_file(dir.path(), &spec).exists());
+    }
+
     #[test]
     fn a_problem_reads_as_its_detail_and_short_type() {
         let problem: instant_acme::Problem = serde_json::from_value(serde_json::json!({
