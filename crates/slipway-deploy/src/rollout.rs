@@ -284,6 +284,20 @@ impl<'a> Rollout<'a> {
                 ));
             }
         }
+        let proxies: Vec<crate::tls::ProxyAddresses> = self
+            .hosts
+            .iter()
+            .map(|host| {
+                let plain = host
+                    .publish
+                    .clone()
+                    .unwrap_or_else(|| self.plan.publish.clone());
+                (host.name.clone(), plain, host.tls_address(&self.plan))
+            })
+            .collect();
+        for warning in crate::tls::acme_reachability_warnings(&certificates, &proxies) {
+            self.log(&warning);
+        }
         crate::tls::check_acme(&self.hosts, &certificates).await?;
         if request.resume {
             let release = self.resume(lock, &strategy).await?;

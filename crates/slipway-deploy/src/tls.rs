@@ -175,6 +175,38 @@ fn acme_spec(
     })
 }
 
+/// Where one host's proxy is published: its name, its plain address and its TLS address.
+pub type ProxyAddresses = (String, (String, u16), (String, u16));
+
+/// What keeps a CA from checking a host's ACME challenge, as the proxies' addresses show it:
+/// HTTP-01 is checked on port 80 and TLS-ALPN-01 on 443 of the host's public address, so a
+/// proxy published on another port, or on loopback only, cannot answer.
+pub fn acme_reachability_warnings(
+    certificates: &[RouteCertificate],
+    proxies: &[ProxyAddresses],
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for certificate in certificates {
+        let Some(spec) = &certificate.acme else {
+            continue;
+        };
+        for (name, plain, tls) in proxies {
+            let ((ip, port), wanted, field) = match spec.challenge {
+                slipway_proxy::acme::Challenge::Http01 => (plain, 80, "publish"),
+                slipway_proxy::acme::Challenge::TlsAlpn01 => (tls, 443, "publish_tls"),
+            };
+            if *port != wanted || ip.starts_with("127.") || ip == "::1" {
+                warnings.push(format!(
+                    "{name}: the CA checks {}'s {} challenge on port {wanted} of its public address, but the proxy is published on {ip}:{port}; set proxy.{field} = \"0.0.0.0:{wanted}\" unless something in front forwards it",
+                    certificate.host,
+                    spec.challenge.name()
+                ));
+            }
+        }
+    }
+    warnings
+}
+
 /// Has each running proxy sign in to the ACME directories the certificates come from, so a
 /// directory that does not answer stops the deploy before it changes anything.
 pub async fn check_acme(hosts: &[Host], certificates: &[RouteCertificate]) -> Result<()> {
@@ -516,6 +548,44 @@ route = { host = "Blog.test", path = "/" }
         assert_eq!(
             state_line(&states[0]),
             "https shop.test: certificate from ACME, valid until 2024-04-01 00:00 UTC, next order 2024-01-01 00:00 UTC; the last order failed: the CA refused shop.test: blocked (rejectedIdentifier)"
+        );
+    }
+
+    #[test]
+    fn a_proxy_the_ca_cannot_reach_for_its_challenge_is_warned_about() {
+        let acme = |challenge| RouteCertificate {
+            app: "web".into(),
+            host: "shop.example.com".into(),
+            hsts: false,
+            not_after: None,
+            pem: String::new(),
+            acme: Some(slipway_proxy::acme::AcmeSpec {
+                directory: slipway_proxy::acme::LETS_ENCRYPT.into(),
+                email: None,
+                challenge,
+                ca: None,
+            }),
+        };
+        let public: ProxyAddresses = (
+            "ssh://app-1".into(),
+            ("0.0.0.0".into(), 80),
+            ("0.0.0.0".into(), 443),
+        );
+        let loopback: ProxyAddresses = (
+            "local".into(),
+            ("127.0.0.1".into(), 8090),
+            ("0.0.0.0".into(), 443),
+        );
+        let http = [acme(slipway_proxy::acme::Challenge::Http01)];
+        let alpn = [acme(slipway_proxy::acme::Challenge::TlsAlpn01)];
+        assert!(acme_reachability_warnings(&http, std::slice::from_ref(&public)).is_empty());
+        assert!(acme_reachability_warnings(&alpn, std::slice::from_ref(&loopback)).is_empty());
+        let warnings = acme_reachability_warnings(&http, &[public, loopback]);
+        assert_eq!(
+            warnings,
+            [
+                "local: the CA checks shop.example.com's http-01 challenge on port 80 of its public address, but the proxy is published on 127.0.0.1:8090; set proxy.publish = \"0.0.0.0:80\" unless something in front forwards it"
+            ]
         );
     }
 
