@@ -304,10 +304,14 @@ pub async fn obtain(
         let patience = RetryPolicy::new()
             .initial_delay(Duration::from_millis(250))
             .timeout(Duration::from_secs(90));
-        let status = order
-            .poll_ready(&patience)
-            .await
-            .map_err(|e| format!("waiting for the CA to check {host}: {}", describe(&e)))?;
+        let status = order.poll_ready(&patience).await.map_err(|e| match e {
+            instant_acme::Error::Api(problem) => format!(
+                "the CA refused {host}: {} (the {} challenge)",
+                problem_text(&problem),
+                spec.challenge.name()
+            ),
+            other => format!("waiting for the CA to check {host}: {}", describe(&other)),
+        })?;
         if status != OrderStatus::Ready {
             return Err(why_invalid(&mut order, host, spec.challenge).await);
         }

@@ -474,6 +474,20 @@ fn routes_with_acme_get_renew_and_keep_certificates_from_pebble() {
         kept[..kept.find("-----END CERTIFICATE-----").unwrap()]
     );
     assert_eq!(crate::deploy::get(&host, "/").0, 308);
+
+    // A challenge the CA cannot check (it looks for the answer on a port nothing listens on):
+    // the order becomes invalid, and the CA's reason reaches the deploy.
+    pebble.start(&host, &proxy_ip, ",\n  \"httpPort\": 8099");
+    set_acme(&shop, "challenge = \"tls-alpn-01\", ", "");
+    let result = deploy_ok(&shop, &[]);
+    assert!(
+        result.stderr.contains(&format!("the CA refused {host}: "))
+            && result.stderr.contains("(the http-01 challenge)")
+            && result.stderr.contains("keeps the certificate it has"),
+        "{}",
+        result.stderr
+    );
+    assert_eq!(stored(), kept);
 }
 
 /// The leaf certificate `host` is served with, whatever it is.
