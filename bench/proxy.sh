@@ -20,7 +20,10 @@
 # slipway's proxies write their access log (one JSON line per request) to a file, as they write
 # it to the container's log in production; nginx's and HAProxy's access logs are off.
 #
-# Usage: bench/proxy.sh [--no-build] [--seconds N] [--modes http,https,handshake,h2]
+# With --rounds N every row is measured N times, round after round, and the table shows the
+# medians.
+#
+# Usage: bench/proxy.sh [--no-build] [--seconds N] [--rounds N] [--modes http,https,handshake,h2]
 #                       [--peers direct,slipway-1-thread,slipway-default,nginx-proxy,haproxy]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,6 +31,7 @@ BENCH_DIR=${BENCH_DIR:-/var/tmp/slipway-bench}
 BUILD=1
 SECONDS_PER_RUN=8
 MODES=http,https,handshake,h2
+ROUNDS=1
 PEER_LIST=direct,slipway-1-thread,slipway-default,nginx-proxy,haproxy
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -35,7 +39,8 @@ while [ $# -gt 0 ]; do
     --seconds) SECONDS_PER_RUN=$2; shift 2 ;;
     --modes) MODES=$2; shift 2 ;;
     --peers) PEER_LIST=$2; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
+    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 64 ;;
   esac
 done
@@ -250,34 +255,52 @@ for mode in "${MODE_NAMES[@]}"; do
       *) log "unknown peer: $name"; exit 64 ;; esac
     # The upstream itself only speaks plain HTTP.
     if [ "$name" = direct ] && [ "$mode" != http ]; then continue; fi
-    row="$mode/$name"
-    ROWS+=("$row")
+    ROWS+=("$mode/$name")
+  done
+done
+# Each round measures every row once, so a burst of load elsewhere on the machine spreads over
+# the peers instead of falling on one; the table shows each figure's median over the rounds.
+for round in $(seq 1 "$ROUNDS"); do
+  for row in "${ROWS[@]}"; do
+    mode=${row%%/*}; name=${row#*/}
     url=$(peer_url "$mode" "$name")
-    log "$mode: $name ($url)"
-    P50[$row]=-; P99[$row]=-
+    log "round $round/$ROUNDS, $mode: $name ($url)"
+    p50=-; p99=-; cpu=-
     case $mode in
-      http|https) read -r P50[$row] P99[$row] _ _ < <(wrk_run 1 "$url") ;;
+      http|https) read -r p50 p99 _ _ < <(wrk_run 1 "$url") ;;
     esac
     if [ "$name" != direct ]; then pid=$(proxy_pid "$name"); before=$(cpu_ticks "$pid"); fi
     case $mode in
-      http|https) read -r _ _ RPS[$row] requests < <(wrk_run 16 "$url") ;;
-      handshake) read -r _ _ RPS[$row] requests < <(wrk_run 16 "$url" -H "Connection: close") ;;
-      h2) read -r _ _ RPS[$row] requests < <(h2load_run "$url") ;;
+      http|https) read -r _ _ rps requests < <(wrk_run 16 "$url") ;;
+      handshake) read -r _ _ rps requests < <(wrk_run 16 "$url" -H "Connection: close") ;;
+      h2) read -r _ _ rps requests < <(h2load_run "$url") ;;
     esac
-    if [ "$name" = direct ]; then
-      CPU[$row]=-
-    else
+    if [ "$name" != direct ]; then
       after=$(cpu_ticks "$pid")
-      CPU[$row]=$(python3 -c "print(f'{($after - $before) * $TICK_US / $requests:.1f}')")
+      cpu=$(python3 -c "print(f'{($after - $before) * $TICK_US / $requests:.1f}')")
     fi
+    P50[$row]="${P50[$row]:-} $p50"; P99[$row]="${P99[$row]:-} $p99"
+    RPS[$row]="${RPS[$row]:-} $rps"; CPU[$row]="${CPU[$row]:-} $cpu"
   done
+done
+median() { # median FORMAT VALUES...: the median, or - when the values are
+  python3 -c '
+import statistics, sys
+values = sys.argv[2:]
+print("-" if "-" in values else sys.argv[1] % statistics.median(float(v) for v in values))' "$@"
+}
+for row in "${ROWS[@]}"; do
+  # shellcheck disable=SC2086 # the rounds' values, one word each
+  P50[$row]=$(median %.3f ${P50[$row]}); P99[$row]=$(median %.3f ${P99[$row]})
+  # shellcheck disable=SC2086
+  RPS[$row]=$(median %.0f ${RPS[$row]}); CPU[$row]=$(median %.1f ${CPU[$row]})
 done
 
 pct() { # pct A B: A against B, or - when either is missing
   case "$1$2" in *-*) echo - ;; *) python3 -c "print(f'{($1 - $2) / $2 * 100:+.1f}%')" ;; esac
 }
-printf '\nproxy cost on loopback, upstream nginx static page (600 bytes), %ss per run, load %s\n' \
-  "$SECONDS_PER_RUN" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '\nproxy cost on loopback, upstream nginx static page (600 bytes), %ss per run, median of %s round(s), load %s\n' \
+  "$SECONDS_PER_RUN" "$ROUNDS" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'handshake: req/s is new TLS connections per second (one request each); h2: 16 connections x 4 streams\n'
 printf '%-10s %-18s %10s %10s %10s %11s\n' "mode" "peer" "p50 ms c1" "p99 ms c1" "req/s c16" "CPU us/req"
 for row in "${ROWS[@]}"; do
