@@ -59,9 +59,28 @@ impl Entry<'_> {
 
 /// `2026-12-05T08:00:00.123Z` from Unix milliseconds.
 pub fn timestamp(unix_ms: u64) -> String {
-    let seconds = slipway_core::time::rfc3339(unix_ms / 1000);
-    let whole = seconds.strip_suffix('Z').unwrap_or(&seconds);
-    format!("{whole}.{:03}Z", unix_ms % 1000)
+    // Every request of a second shares the date and time: each thread keeps the last one.
+    thread_local! {
+        static LAST_SECOND: std::cell::RefCell<(u64, String)> =
+            const { std::cell::RefCell::new((u64::MAX, String::new())) };
+    }
+    let second = unix_ms / 1000;
+    LAST_SECOND.with_borrow_mut(|(last, whole)| {
+        if *last != second {
+            let text = slipway_core::time::rfc3339(second);
+            *whole = text.strip_suffix('Z').unwrap_or(&text).to_owned();
+            *last = second;
+        }
+        let millis = unix_ms % 1000;
+        let mut out = String::with_capacity(whole.len() + 5);
+        out.push_str(whole);
+        out.push('.');
+        for digit in [millis / 100, millis / 10 % 10, millis % 10] {
+            out.push(char::from(b'0' + digit as u8));
+        }
+        out.push('Z');
+        out
+    })
 }
 
 /// Milliseconds, rounded to microseconds, from a duration.
@@ -173,6 +192,10 @@ mod tests {
     #[test]
     fn times_have_milliseconds_and_durations_microseconds() {
         assert_eq!(timestamp(1_800_000_000_007), "2027-01-15T08:00:00.007Z");
+        // The same second again, and the next one: the kept date and time is never stale.
+        assert_eq!(timestamp(1_800_000_000_999), "2027-01-15T08:00:00.999Z");
+        assert_eq!(timestamp(1_800_000_001_040), "2027-01-15T08:00:01.040Z");
+        assert_eq!(timestamp(1_800_000_000_100), "2027-01-15T08:00:00.100Z");
         assert_eq!(millis(std::time::Duration::from_micros(1_425)), 1.425);
     }
 

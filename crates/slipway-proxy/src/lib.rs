@@ -29,7 +29,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{self, HeaderValue};
+use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
@@ -472,12 +472,10 @@ impl Shared {
                 | http::Method::PUT
                 | http::Method::DELETE
         );
-        let path_and_query = parts
-            .uri
-            .path_and_query()
-            .map_or("/".to_owned(), |p| p.to_string());
+        // Origin form: the connection already names the target.
+        parts.uri = origin_form(&parts.uri);
         let mut failed: Vec<String> = Vec::new();
-        let mut last_error = String::from("no target");
+        let mut last_error = None;
         let mut service_name = String::new();
         for _attempt in 0..3 {
             // Each attempt routes on the current table, and the request counts as in flight
@@ -509,12 +507,7 @@ impl Shared {
                 pending.target = Some(target.clone());
             }
             service_name = name;
-            // Origin form: the connection already names the target.
-            let Ok(uri) = path_and_query.parse::<http::Uri>() else {
-                return plain(StatusCode::BAD_REQUEST, "bad request target\n");
-            };
-            let mut upstream = Request::from_parts(parts.clone(), Full::new(body.clone()));
-            *upstream.uri_mut() = uri;
+            let upstream = Request::from_parts(parts.clone(), Full::new(body.clone()));
             let metrics = self.metrics_of(&service_name, &release);
             let started = Instant::now();
             match tokio::time::timeout(UPSTREAM_TIMEOUT, upstreams.send(&target, upstream)).await {
@@ -545,7 +538,7 @@ impl Shared {
                 }
                 Ok(Err(error)) => {
                     metrics.record(started.elapsed(), true);
-                    last_error = format!("{target}: {error}");
+                    last_error = Some(format!("{target}: {error}"));
                     let retry = idempotent || error.is_connect();
                     failed.push(target);
                     if !retry {
@@ -561,6 +554,7 @@ impl Shared {
                 }
             }
         }
+        let last_error = last_error.as_deref().unwrap_or("no target");
         eprintln!("{service_name}: no target answered {path}: {last_error}");
         plain(StatusCode::BAD_GATEWAY, "the app is not reachable\n")
     }
@@ -1170,19 +1164,31 @@ fn forwarded_headers(
     host: Option<&str>,
     https: bool,
 ) {
-    let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(earlier) => format!("{earlier}, {}", remote.ip()),
-        None => remote.ip().to_string(),
-    };
-    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
-        headers.insert("x-forwarded-for", value);
+    use std::fmt::Write as _;
+    let mut forwarded_for = String::with_capacity(48);
+    if let Some(earlier) = headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        forwarded_for.push_str(earlier);
+        forwarded_for.push_str(", ");
+    }
+    let _ = write!(forwarded_for, "{}", remote.ip());
+    // The text is visible ASCII (an earlier value that read as text, and an address): it moves
+    // into the header value without a copy.
+    if let Ok(value) = HeaderValue::from_maybe_shared(Bytes::from(forwarded_for)) {
+        headers.insert(X_FORWARDED_FOR, value);
     }
     headers.insert(
-        "x-forwarded-proto",
+        X_FORWARDED_PROTO,
         HeaderValue::from_static(if https { "https" } else { "http" }),
     );
-    if let Some(host) = host.and_then(|h| HeaderValue::from_str(h).ok()) {
-        headers.insert("x-forwarded-host", host);
+    // The Host header's own value when it is the host (no copy), else the host's text.
+    let value = match headers.get(header::HOST) {
+        Some(value) if host.is_some_and(|h| value.as_bytes() == h.as_bytes()) => {
+            Some(value.clone())
+        }
+        _ => host.and_then(|h| HeaderValue::from_str(h).ok()),
+    };
+    if let Some(value) = value {
+        headers.insert(X_FORWARDED_HOST, value);
     }
 }
 
@@ -1214,27 +1220,62 @@ fn in_maintenance(maintenance: &table::Maintenance, accept: Option<&str>) -> Res
     response
 }
 
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+/// The headers that concern one connection only, never passed on.
+const HOP_BY_HOP: [HeaderName; 7] = [
+    header::CONNECTION,
+    KEEP_ALIVE,
+    PROXY_CONNECTION,
+    header::TRANSFER_ENCODING,
+    header::TE,
+    header::TRAILER,
+    header::UPGRADE,
+];
+
 fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
-    let named: Vec<String> = headers
+    // Most messages carry none of them but `Connection`: one pass over the names tells.
+    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+        return;
+    }
+    // The headers `Connection` names go too (those of the fixed list go below anyway).
+    let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(',').map(|s| s.trim().to_ascii_lowercase()))
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|token| {
+            !HOP_BY_HOP
+                .iter()
+                .any(|name| name.as_str().eq_ignore_ascii_case(token))
+        })
+        .filter_map(|token| HeaderName::from_bytes(token.as_bytes()).ok())
         .collect();
-    for name in named {
-        headers.remove(name.as_str());
-    }
-    for name in [
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "transfer-encoding",
-        "te",
-        "trailer",
-        "upgrade",
-    ] {
+    for name in &named {
         headers.remove(name);
     }
+    for name in &HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+/// The request target in origin form (path and query), as an upstream connection takes it.
+fn origin_form(uri: &http::Uri) -> http::Uri {
+    if uri.scheme().is_none() && uri.authority().is_none() {
+        return uri.clone();
+    }
+    let mut parts = http::uri::Parts::default();
+    parts.path_and_query = Some(
+        uri.path_and_query()
+            .cloned()
+            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
+    );
+    http::Uri::from_parts(parts).expect("a path alone is a URI")
 }
 
 /// Counts a request as in flight until its response body is finished or dropped.
@@ -1377,4 +1418,72 @@ pub fn release_metrics<'s>(
         .iter()
         .find(|r| r.release == release)
         .map(|r| &r.metrics)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> http::HeaderMap {
+        pairs
+            .iter()
+            .map(|(name, value)| {
+                (
+                    HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    HeaderValue::from_str(value).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_those_connection_names_are_stripped() {
+        let mut map = headers(&[
+            ("connection", "Keep-Alive, X-Session, close"),
+            ("keep-alive", "timeout=5"),
+            ("x-session", "abc"),
+            ("close", "1"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "h2c"),
+            ("content-type", "text/html"),
+            ("x-request-id", "7"),
+        ]);
+        strip_hop_by_hop(&mut map);
+        let mut left: Vec<&str> = map.keys().map(HeaderName::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["content-type", "x-request-id"]);
+    }
+
+    #[test]
+    fn end_to_end_headers_pass_untouched() {
+        let mut map = headers(&[("content-type", "text/html"), ("x-request-id", "7")]);
+        let before = map.clone();
+        strip_hop_by_hop(&mut map);
+        assert_eq!(map, before);
+    }
+
+    #[test]
+    fn upstream_requests_name_only_the_path_and_query() {
+        let absolute: http::Uri = "https://shop.test:8443/cart?item=3".parse().unwrap();
+        assert_eq!(origin_form(&absolute), "/cart?item=3");
+        let origin: http::Uri = "/a/b?c".parse().unwrap();
+        assert_eq!(origin_form(&origin), "/a/b?c");
+        let authority_only: http::Uri = "https://shop.test".parse().unwrap();
+        assert_eq!(origin_form(&authority_only), "/");
+    }
+
+    #[test]
+    fn forwarded_headers_append_the_client_and_name_host_and_scheme() {
+        let remote: SocketAddr = "203.0.113.9:4000".parse().unwrap();
+        let mut map = headers(&[("host", "shop.test"), ("x-forwarded-for", "198.51.100.1")]);
+        forwarded_headers(&mut map, remote, Some("shop.test"), true);
+        assert_eq!(map["x-forwarded-for"], "198.51.100.1, 203.0.113.9");
+        assert_eq!(map["x-forwarded-proto"], "https");
+        assert_eq!(map["x-forwarded-host"], "shop.test");
+        let mut map = headers(&[]);
+        forwarded_headers(&mut map, remote, Some("blog.test"), false);
+        assert_eq!(map["x-forwarded-for"], "203.0.113.9");
+        assert_eq!(map["x-forwarded-proto"], "http");
+        assert_eq!(map["x-forwarded-host"], "blog.test");
+    }
 }

@@ -9,6 +9,7 @@
 //! (it parses, the key is the certificate's, the certificate names the host) before it moves it
 //! into place, so a bad file never replaces a good one.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -42,12 +43,23 @@ pub struct TlsSite {
 
 /// The host name of a Host header or authority: without its port, in lower case.
 pub fn host_name(host: &str) -> String {
+    host_key(host).into_owned()
+}
+
+/// [`host_name`], borrowed from `host` when it is already in lower case (every request of a
+/// TLS host looks its site up: no allocation then).
+fn host_key(host: &str) -> Cow<'_, str> {
     let name = match host.strip_prefix('[') {
         // An IPv6 literal keeps its brackets' content.
         Some(rest) => rest.split(']').next().unwrap_or(rest),
         None => host.rsplit_once(':').map_or(host, |(name, _)| name),
     };
-    name.trim_end_matches('.').to_ascii_lowercase()
+    let name = name.trim_end_matches('.');
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(name)
+    }
 }
 
 /// Where a plain HTTP request goes instead (`308`), when its host is served over HTTPS. ACME's
@@ -57,8 +69,8 @@ pub fn redirect(
     host: Option<&str>,
     path_and_query: &str,
 ) -> Option<String> {
-    let name = host_name(host?);
-    let site = sites.get(&name)?;
+    let name = host_key(host?);
+    let site = sites.get(name.as_ref())?;
     if path_and_query.starts_with(ACME_CHALLENGE_PREFIX) {
         return None;
     }
@@ -75,7 +87,7 @@ pub fn redirect(
 
 /// Whether an HTTPS answer for `host` carries `Strict-Transport-Security`.
 pub fn hsts(sites: &BTreeMap<String, TlsSite>, host: Option<&str>) -> bool {
-    host.and_then(|h| sites.get(&host_name(h)))
+    host.and_then(|h| sites.get(host_key(h).as_ref()))
         .is_some_and(|site| site.hsts)
 }
 

@@ -89,21 +89,27 @@ impl Upstreams {
             senders
                 .iter()
                 .position(|(t, _)| t == target)
-                .map(|index| senders.swap_remove(index).1)
+                .map(|index| senders.swap_remove(index))
         };
         // The last answer is through, but its connection may not have said it is free again
         // until this task polls it once more.
         let reusable = match kept {
-            Some(mut sender) => match tokio::time::timeout(READY_TIMEOUT, sender.ready()).await {
-                Ok(Ok(())) => Some(sender),
-                _ => None,
-            },
+            Some((name, mut sender)) => {
+                match tokio::time::timeout(READY_TIMEOUT, sender.ready()).await {
+                    Ok(Ok(())) => Some((name, sender)),
+                    _ => None,
+                }
+            }
             None => None,
         };
-        if let Some(mut sender) = reusable {
+        if let Some((name, mut sender)) = reusable {
             match sender.try_send_request(request).await {
                 Ok(response) => {
-                    self.keep(target, sender);
+                    // Back in the list under the name it had.
+                    self.senders
+                        .lock()
+                        .expect("not poisoned")
+                        .push((name, sender));
                     return Ok(response);
                 }
                 Err(mut error) => match error.take_message() {

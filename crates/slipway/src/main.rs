@@ -8,6 +8,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod commands;
 mod pipe;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "slipway",
