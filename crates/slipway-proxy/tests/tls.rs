@@ -128,6 +128,7 @@ async fn route(socket: &Path, service: &str, host: &str, target: &str) {
                 targets: vec![target.to_owned()],
             }],
             drain_ms: 0,
+            limits: Default::default(),
         },
     )
     .await;
