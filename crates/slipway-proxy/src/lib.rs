@@ -455,7 +455,10 @@ impl Shared {
         ) {
             self.log_service(pending, host.as_deref(), &path);
             let (parts, body) = request.into_parts();
-            limits::drain(body).await;
+            // A client waiting for `100 Continue` has not sent its body, and never will.
+            if !limits::expects_continue(&parts.headers) {
+                limits::drain(body).await;
+            }
             return error_page::response(fault, &parts.headers);
         }
         if websocket::is_upgrade(request.headers()) {

@@ -293,6 +293,13 @@ where
 const DRAIN_LIMIT: u64 = 16 * 1024 * 1024;
 const DRAIN_TIME: Duration = Duration::from_secs(5);
 
+/// Whether a request waits for `100 Continue` before it sends its body.
+pub(crate) fn expects_continue(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+}
+
 /// Reads and drops what is left of a refused request's body (at most 16 MiB, for at most
 /// 5 s) before the refusal is sent. A client still sending its body when the connection
 /// closes would get a reset instead of the answer; one that has sent it all reads the answer,

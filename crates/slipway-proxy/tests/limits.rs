@@ -199,6 +199,23 @@ async fn a_body_over_max_body_is_refused_before_the_app_sees_it_also_after_a_res
     );
     assert_eq!(seen.bytes.load(Ordering::SeqCst), 0);
 
+    // A client that waits for `100 Continue` is answered without being asked for its body.
+    let mut stream = tokio::net::TcpStream::connect(&proxy.address)
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /echo HTTP/1.1\r\nHost: shop.test\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        2 * MB
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut answer))
+        .await
+        .expect("answered without the body")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+
     // Under the limit, declared or chunked, the body passes intact.
     for body in [
         reqwest::Body::from(body_of(MB - 10)),
