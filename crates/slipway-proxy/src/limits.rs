@@ -20,6 +20,7 @@ use http::{HeaderMap, Method, Uri};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, SizeHint};
 use serde::{Deserialize, Serialize};
+use slipway_core::manifest::Route;
 
 use crate::error_page::Fault;
 
@@ -35,8 +36,9 @@ pub const DEFAULT_MAX_HEADER: u64 = 32 * 1024;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// `idle_timeout` when a route does not say, and for a connection before its first request.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(75);
-/// The range of `max_header` a route may have.
-pub const MAX_HEADER_RANGE: std::ops::RangeInclusive<u64> = 1024..=1024 * 1024;
+/// The range of `max_header` a route may have (slipway.toml's validation refuses the rest).
+pub const MAX_HEADER_RANGE: std::ops::RangeInclusive<u64> =
+    Route::MAX_HEADER_MIN..=Route::MAX_HEADER_MAX;
 
 /// What one route allows; each limit left out takes its default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
