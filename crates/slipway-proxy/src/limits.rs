@@ -239,7 +239,8 @@ where
     if body.is_end_stream() {
         return ReadBody::Whole(Bytes::new());
     }
-    if let Some(length) = body.size_hint().exact() {
+    let declared = body.size_hint().exact();
+    if let Some(length) = declared {
         if length > max_body {
             return ReadBody::TooLarge(body);
         }
@@ -278,7 +279,11 @@ where
         match (&mut first, &mut joined) {
             (None, None) => first = Some(data),
             (Some(_), None) => {
-                let mut buffer = BytesMut::from(first.take().expect("just matched"));
+                // A declared length is within the retry limit here: room for all of it at once.
+                let first = first.take().expect("just matched");
+                let room = declared.map_or(0, |length| length as usize);
+                let mut buffer = BytesMut::with_capacity(room.max(first.len() + data.len()));
+                buffer.extend_from_slice(&first);
                 buffer.extend_from_slice(&data);
                 joined = Some(buffer);
             }
