@@ -63,7 +63,7 @@ DEBIAN_TAG=bookworm-20251117-slim
 DEBIAN_IMAGE=debian:${DEBIAN_TAG}
 DEBIAN_REMOTE=${REGISTRY}/library/debian:${DEBIAN_TAG}
 PACKAGES=(docker.io docker-registry debootstrap apache2-utils curl ca-certificates skopeo git iproute2
-  openssh-server openssh-client openssl)
+  openssh-server openssh-client openssl pebble)
 
 CREATED=$STATE/created          # what `up` made: dockerd.pid, registry.pid, images
 LOGS=$STATE/logs

@@ -710,6 +710,50 @@ fn route_limits_load_and_bad_ones_say_what_to_write() {
 }
 
 #[test]
+fn tls_from_acme_is_the_word_acme_and_its_directory_is_checked() {
+    let acme = VALID.replace(
+        "route = { path = \"/api\" }",
+        "route = { host = \"shop.example.com\", path = \"/api\", tls = \"acme\", hsts = true }",
+    ) + "\n[environments.edge]\nregistry = \"team\"\n\
+         target = { kind = \"docker\", proxy = { acme = { email = \"ops@example.com\", challenge = \"tls-alpn-01\" } } }\n";
+    let manifest = load_manifest(&acme).unwrap();
+    let route = manifest.apps["api"].route.as_ref().unwrap();
+    assert!(route.tls.as_ref().unwrap().files().is_none());
+
+    let misspelt = VALID.replace(
+        "route = { path = \"/api\" }",
+        "route = { host = \"shop.example.com\", tls = \"letsencrypt\" }",
+    );
+    let found = problems(&misspelt);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(found[0].1.starts_with("apps.api.route"), "{found:#?}");
+    assert!(
+        found[0].2.contains("unknown tls `letsencrypt`") && found[0].2.contains("tls = \"acme\""),
+        "{found:#?}"
+    );
+
+    let bad = acme
+        .replace("email = \"ops@example.com\"", "email = \"ops\", directory = \"http://ca.internal/dir\", ca = \"https://ca.internal/root.pem\"")
+        .replace("tls-alpn-01", "dns-01");
+    let found = problems(&bad);
+    let paths: Vec<&str> = found.iter().map(|f| f.1.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "environments.edge.target.proxy.acme.email",
+            "environments.edge.target.proxy.acme.directory",
+            "environments.edge.target.proxy.acme.ca",
+            "environments.edge.target.proxy.acme.challenge",
+        ],
+        "{found:#?}"
+    );
+    assert!(
+        found[3].3.as_deref().unwrap().contains("tls-alpn-01"),
+        "{found:#?}"
+    );
+}
+
+#[test]
 fn a_job_on_ecs_needs_the_role_eventbridge_scheduler_starts_its_tasks_with() {
     let ecs = "\n[environments.aws]\nregistry = \"team\"\n\
                target = { kind = \"ecs\", cluster = \"shop\" }\n";

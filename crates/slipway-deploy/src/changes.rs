@@ -230,6 +230,7 @@ mod tests {
             url: String::new(),
             proxy: true,
             maintenance: Default::default(),
+            certificates: Vec::new(),
             apps: BTreeMap::from([(
                 "api".to_owned(),
                 vec![ReleaseOnHost {

@@ -623,6 +623,9 @@ pub fn status_text(environment: &str, status: &Status, from_target_only: bool) -
                         crate::maintenance::state_line(environment, state)
                     ));
                 }
+                for certificate in &host.certificates {
+                    out.push_str(&format!("  {}\n", crate::tls::state_line(certificate)));
+                }
                 for (app, releases) in &host.apps {
                     for r in releases {
                         let weight = r.weight.map_or("-".to_owned(), |w| format!("{w}"));

@@ -336,7 +336,12 @@ pub async fn ensure_proxy(
                 (ip, port, PROXY_TLS_PORT)
             },
         ],
-        binds: vec![format!("slipway-proxy-state:{PROXY_STATE_DIR}")],
+        binds: vec![
+            format!("slipway-proxy-state:{PROXY_STATE_DIR}"),
+            // The host's trusted roots, for the ACME directories the proxy obtains
+            // certificates from (its image has none).
+            "/etc/ssl/certs:/etc/ssl/certs:ro".into(),
+        ],
         health: None,
         labels: vec![("dev.slipway.proxy".into(), "1".into())],
         restart: Some("unless-stopped".into()),

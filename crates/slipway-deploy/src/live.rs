@@ -141,6 +141,7 @@ mod tests {
             url: String::new(),
             proxy: true,
             maintenance: Vec::new(),
+            certificates: Vec::new(),
             apps: BTreeMap::from([
                 (
                     "api".to_owned(),

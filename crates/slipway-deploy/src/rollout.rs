@@ -270,16 +270,35 @@ impl<'a> Rollout<'a> {
             .clone()
             .unwrap_or_else(|| env.strategy.clone());
         // The routes' certificates are checked before anything changes.
-        for certificate in self.route_certificates()? {
-            let days = (certificate.not_after - now()) / 86_400;
+        let certificates = self.route_certificates()?;
+        for certificate in &certificates {
+            let Some(not_after) = certificate.not_after else {
+                continue;
+            };
+            let days = (not_after - now()) / 86_400;
             if days < crate::tls::RENEW_WARNING_DAYS {
                 self.log(&format!(
                     "the certificate for {} expires on {} (in {days} days): renew it",
                     certificate.host,
-                    slipway_proxy::x509::format_utc(certificate.not_after)
+                    slipway_proxy::x509::format_utc(not_after)
                 ));
             }
         }
+        let proxies: Vec<crate::tls::ProxyAddresses> = self
+            .hosts
+            .iter()
+            .map(|host| {
+                let plain = host
+                    .publish
+                    .clone()
+                    .unwrap_or_else(|| self.plan.publish.clone());
+                (host.name.clone(), plain, host.tls_address(&self.plan))
+            })
+            .collect();
+        for warning in crate::tls::acme_reachability_warnings(&certificates, &proxies) {
+            self.log(&warning);
+        }
+        crate::tls::check_acme(&self.hosts, &certificates).await?;
         if request.resume {
             let release = self.resume(lock, &strategy).await?;
             return Ok(Deployed {
@@ -702,7 +721,9 @@ impl<'a> Rollout<'a> {
         let plain = crate::tls::plain_hosts(self.ctx.manifest, self.ctx.environment, &certificates);
         for host in &self.hosts {
             if host.engine.is_running(crate::host::PROXY_CONTAINER).await {
-                crate::tls::install(host, &self.plan, &certificates, &plain).await?;
+                for warning in crate::tls::install(host, &self.plan, &certificates, &plain).await? {
+                    self.log(&format!("{}: {warning}", host.name));
+                }
             }
         }
         Ok(())
@@ -983,7 +1004,9 @@ impl<'a> Rollout<'a> {
                 &self.ctx.store_dir,
             )
             .await?;
-            crate::tls::install(host, &self.plan, &certificates, &plain).await?;
+            for warning in crate::tls::install(host, &self.plan, &certificates, &plain).await? {
+                self.log(&format!("{}: {warning}", host.name));
+            }
             // Services (the database) run on the first host; the apps reach them on its internal network.
             let mut log = |line: &str| self.log(&format!("{}: {line}", host.name));
             if index == 0 && services {

@@ -30,6 +30,9 @@ pub struct HostStatus {
     /// What this host's proxy has of the environment in maintenance (the whole environment,
     /// or apps).
     pub maintenance: Vec<crate::maintenance::MaintenanceState>,
+    /// The environment's hosts this proxy serves over HTTPS, with their certificates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<crate::tls::CertificateState>,
 }
 
 /// One release of an app on one host.
@@ -148,12 +151,16 @@ pub async fn on_hosts(
         let maintenance = proxy.as_ref().map_or_else(Vec::new, |p| {
             crate::maintenance::states_of(&p.maintenance, manifest, environment)
         });
+        let certificates = proxy.as_ref().map_or_else(Vec::new, |p| {
+            crate::tls::certificate_states(p, manifest, environment)
+        });
         out.push(HostStatus {
             host: host.name.clone(),
             url: host.url(plan),
             proxy: proxy.is_some(),
             apps: host_apps,
             maintenance,
+            certificates,
         });
     }
     Ok(out)

@@ -79,8 +79,16 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         site: Option<crate::tls::TlsSite>,
         /// Whether a new certificate waits in `incoming/`; without one the installed one stays.
+        /// Ignored for a site whose certificate comes from ACME: the proxy orders one when it
+        /// has none, or none from that directory, and answers once it has it.
         #[serde(default)]
         certificate: bool,
+    },
+    /// Sign in to an ACME directory from this proxy (registering its account there if it has
+    /// none yet), so a directory that does not answer stops a deploy before it changes anything.
+    AcmeCheck {
+        /// The directory and account.
+        acme: crate::acme::AcmeSpec,
     },
 }
 
@@ -113,6 +121,10 @@ pub struct Answer {
     /// `Set`/`Remove`: targets whose in-flight requests did not finish within the drain time.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub undrained: Vec<String>,
+    /// Carried out, but with something a person should know (an ACME order that failed while
+    /// the host's current certificate still serves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
     /// `MaintenanceOff`: the scopes whose maintenance ended.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ended: Vec<String>,
@@ -132,6 +144,9 @@ pub struct Status {
     /// Scopes in maintenance (`project/env`, `project/env/app`) → what they answer.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub maintenance: BTreeMap<String, Maintenance>,
+    /// Hosts whose certificate comes from ACME → its expiry, next order and last failure.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub acme: BTreeMap<String, crate::acme::AcmeStatus>,
 }
 
 /// One service's route and the releases behind it.

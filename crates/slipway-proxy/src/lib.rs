@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod access_log;
+pub mod acme;
 pub mod admin;
 pub mod error_page;
 pub mod limits;
@@ -134,6 +135,12 @@ struct Shared {
     access_log: Option<access_log::AccessLog>,
     /// What a new client connection takes from the table's limits.
     connections: limits::Connections,
+    /// ACME hosts → their failed orders, for back-off and `status`.
+    acme: Mutex<HashMap<String, acme::AcmeStatus>>,
+    /// One ACME order at a time, whether the renewal loop or a deploy asks for it.
+    acme_orders: tokio::sync::Mutex<()>,
+    /// Wakes the renewal loop when a host's certificate starts coming from ACME.
+    acme_wake: tokio::sync::Notify,
 }
 
 /// A proxy with its sockets bound, ready to run.
@@ -224,6 +231,7 @@ impl Proxy {
             .map(|listener| AbortOnDrop(tokio::spawn(serve_tls(listener, shared.clone()))));
         let admin_task = tokio::spawn(serve_admin(admin, shared.clone()));
         let _abort_admin = AbortOnDrop(admin_task);
+        let _abort_renewals = AbortOnDrop(tokio::spawn(renew_certificates(shared.clone())));
         // Every request arms a timeout. Arming a timer that is due before the timer driver's
         // next wake-up makes the runtime wake its driver (an eventfd write and one more epoll
         // round per request); a tick that is always due sooner than any request's timeout
@@ -328,6 +336,9 @@ impl Shared {
             admin: tokio::sync::Mutex::new(()),
             tunnels: websocket::Tunnels::default(),
             access_log: None,
+            acme: Mutex::default(),
+            acme_orders: tokio::sync::Mutex::new(()),
+            acme_wake: tokio::sync::Notify::new(),
         })
     }
 
@@ -415,6 +426,12 @@ impl Shared {
     ) -> Response<ProxyBody> {
         let host = host_of(&request);
         let path = request.uri().path().to_owned();
+        if !https
+            && let Some(token) = path.strip_prefix(tls::ACME_CHALLENGE_PREFIX)
+            && let Some(answer) = self.certificates.challenges.http(token)
+        {
+            return plain(StatusCode::OK, answer);
+        }
         let (hsts, limits) = {
             let table = self.table.read().expect("not poisoned");
             if !https
@@ -618,6 +635,21 @@ impl Shared {
     }
 
     async fn command(&self, command: Command) -> Answer {
+        // An ACME order takes seconds: it holds no lock other commands wait for.
+        match command {
+            Command::Tls {
+                host,
+                site: Some(site),
+                ..
+            } if site.acme.is_some() => return self.set_acme(&host, site).await,
+            Command::AcmeCheck { acme } => {
+                return match acme::account(&self.acme_dir(), &acme).await {
+                    Ok(_) => Answer::ok(),
+                    Err(error) => Answer::failed(error),
+                };
+            }
+            _ => {}
+        }
         let _one_at_a_time = self.admin.lock().await;
         match command {
             Command::Gate { targets, check } => self.gate(targets, check).await,
@@ -720,7 +752,116 @@ impl Shared {
                 site,
                 certificate,
             } => self.set_tls(&host, site, certificate),
+            Command::AcmeCheck { .. } => unreachable!("answered above"),
         }
+    }
+
+    fn acme_dir(&self) -> PathBuf {
+        tls::directory(&self.state_file).join("acme")
+    }
+
+    /// Serves a host with a certificate from ACME: ordered now when the host has none, or none
+    /// from this directory, then renewed by `renew_certificates`. A failed order keeps the
+    /// certificate the host has, with a warning; without one it is an error.
+    async fn set_acme(&self, host: &str, site: tls::TlsSite) -> Answer {
+        let host = tls::host_name(host);
+        let spec = site.acme.clone().expect("an ACME site");
+        let changed_source = {
+            let _one_at_a_time = self.admin.lock().await;
+            let mut next = self.table.read().expect("not poisoned").clone();
+            let before = next.tls.insert(host.clone(), site.clone());
+            if before.as_ref() != Some(&site) {
+                if let Err(error) = self.persist(&next) {
+                    return Answer::failed(error.to_string());
+                }
+                *self.table.write().expect("not poisoned") = next;
+            }
+            before.and_then(|b| b.acme) != Some(spec.clone())
+        };
+        let answer = if changed_source || !self.certificates.has(&host) {
+            self.acme.lock().expect("not poisoned").remove(&host);
+            match self.renew(&host, &spec, false).await {
+                Ok(()) => Answer::ok(),
+                Err(error) if self.certificates.has(&host) => Answer {
+                    warning: Some(format!("{error}; {host} keeps the certificate it has")),
+                    ..Answer::ok()
+                },
+                Err(error) => Answer::failed(error),
+            }
+        } else {
+            Answer::ok()
+        };
+        self.acme_wake.notify_one();
+        answer
+    }
+
+    /// Orders a certificate for `host` and serves it; a failure is counted for the back-off
+    /// and kept for `status`, and the host keeps the certificate it has.
+    async fn renew(
+        &self,
+        host: &str,
+        spec: &acme::AcmeSpec,
+        only_if_due: bool,
+    ) -> std::result::Result<(), String> {
+        let _one_order_at_a_time = self.acme_orders.lock().await;
+        if only_if_due {
+            // A deploy may have ordered it while this waited for the lock.
+            let status = self
+                .acme
+                .lock()
+                .expect("not poisoned")
+                .get(host)
+                .cloned()
+                .unwrap_or_default();
+            if acme::next_attempt(self.validity(host), &status, unix_now()) > unix_now() {
+                return Ok(());
+            }
+        }
+        let obtained = acme::obtain(&self.acme_dir(), spec, host, &self.certificates.challenges)
+            .await
+            .and_then(|issued| acme::keep(&tls::directory(&self.state_file), host, &issued));
+        let mut statuses = self.acme.lock().expect("not poisoned");
+        match obtained {
+            Ok(key) => {
+                self.certificates.insert(host, key);
+                statuses.remove(host);
+                eprintln!(
+                    "slipway proxy: {host}: a new certificate from {}",
+                    spec.directory
+                );
+                Ok(())
+            }
+            Err(error) => {
+                let status = statuses.entry(host.to_owned()).or_default();
+                status.failures = status.failures.saturating_add(1);
+                status.next_attempt = Some(unix_now() + acme::retry_delay(status.failures));
+                status.last_error = Some(error.clone());
+                eprintln!("slipway proxy: {host}: {error}");
+                Err(error)
+            }
+        }
+    }
+
+    /// The ACME hosts, each with when its certificate expires and when it is next ordered.
+    fn acme_statuses(&self, table: &Table, now: i64) -> BTreeMap<String, acme::AcmeStatus> {
+        let failures = self.acme.lock().expect("not poisoned").clone();
+        table
+            .tls
+            .iter()
+            .filter(|(_, site)| site.acme.is_some())
+            .map(|(host, _)| {
+                let validity = self.validity(host);
+                let mut status = failures.get(host).cloned().unwrap_or_default();
+                status.next_attempt = Some(acme::next_attempt(validity, &status, now));
+                status.not_after = validity.map(|v| v.not_after);
+                (host.clone(), status)
+            })
+            .collect()
+    }
+
+    fn validity(&self, host: &str) -> Option<x509::Validity> {
+        let key = self.certificates.get(host)?;
+        x509::validity(key.end_entity_cert().ok()?)
     }
 
     /// Installs a host's new certificate (checked first) and how it is served, or takes the
@@ -940,6 +1081,7 @@ impl Shared {
         let mut status = Status {
             tls: table.tls.clone(),
             maintenance: table.maintenance.clone(),
+            acme: self.acme_statuses(&table, unix_now()),
             ..Status::default()
         };
         for (name, service) in &table.services {
@@ -1012,7 +1154,12 @@ async fn serve_tls(listener: TcpListener, shared: Arc<Shared>) {
             else {
                 return;
             };
-            let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+            let protocol = stream.get_ref().1.alpn_protocol();
+            if protocol == Some(acme::ACME_TLS_ALPN) {
+                // A CA's TLS-ALPN-01 check ends with the handshake.
+                return;
+            }
+            let h2 = protocol == Some(b"h2");
             // HTTP/2 runs each request in a task of its own, outside this connection's task:
             // their upstream connections are spawned rather than driven here.
             let upstreams = Arc::new(if h2 {
@@ -1240,6 +1387,33 @@ impl Drop for Pending {
             bytes: self.bytes,
         });
     }
+}
+
+/// Orders each ACME host's certificate when it has none and renews it when a third of its
+/// lifetime is left, sleeping in between (at most an hour, or until a deploy adds a host).
+async fn renew_certificates(shared: Arc<Shared>) {
+    loop {
+        let now = unix_now();
+        let table = shared.table.read().expect("not poisoned").clone();
+        let statuses = shared.acme_statuses(&table, now);
+        let due = statuses
+            .iter()
+            .filter(|(_, status)| status.next_attempt.is_some_and(|at| at <= now))
+            .find_map(|(host, _)| Some((host.clone(), table.tls.get(host)?.acme.clone()?)));
+        if let Some((host, spec)) = due {
+            let _ = shared.renew(&host, &spec, true).await;
+            continue;
+        }
+        let next = statuses.values().filter_map(|s| s.next_attempt).min();
+        tokio::select! {
+            () = tokio::time::sleep(acme::nap(next, now)) => {}
+            () = shared.acme_wake.notified() => {}
+        }
+    }
+}
+
+fn unix_now() -> i64 {
+    (unix_ms() / 1000) as i64
 }
 
 fn unix_ms() -> u64 {

@@ -34,6 +34,10 @@ pub struct TlsSite {
     /// The port clients reach the proxy's TLS port on (the host's published port), for the
     /// redirect's `Location`.
     pub https_port: u16,
+    /// Where the proxy obtains and renews the host's certificate itself; `None` when slipway
+    /// hands it one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acme: Option<crate::acme::AcmeSpec>,
 }
 
 /// The host name of a Host header or authority: without its port, in lower case.
@@ -146,6 +150,9 @@ pub fn check_dates(certified: &CertifiedKey, now: i64) -> Result<crate::x509::Va
 #[derive(Debug, Default)]
 pub struct Certificates {
     keys: RwLock<HashMap<String, Arc<CertifiedKey>>>,
+    /// The ACME challenges being answered, whose TLS-ALPN-01 handshakes get their own
+    /// certificate.
+    pub challenges: Arc<crate::acme::Responses>,
 }
 
 impl Certificates {
@@ -172,11 +179,27 @@ impl Certificates {
             .expect("not poisoned")
             .contains_key(&host_name(host))
     }
+
+    /// The certificate `host` is served with.
+    pub fn get(&self, host: &str) -> Option<Arc<CertifiedKey>> {
+        self.keys
+            .read()
+            .expect("not poisoned")
+            .get(&host_name(host))
+            .cloned()
+    }
 }
 
 impl ResolvesServerCert for Certificates {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let name = hello.server_name()?;
+        // A CA checking a TLS-ALPN-01 challenge asks for `acme-tls/1` alone.
+        if hello
+            .alpn()
+            .is_some_and(|mut offered| offered.any(|p| p == crate::acme::ACME_TLS_ALPN))
+        {
+            return self.challenges.alpn(name);
+        }
         self.keys
             .read()
             .expect("not poisoned")
@@ -192,7 +215,11 @@ pub fn server_config(certificates: Arc<Certificates>) -> Arc<rustls::ServerConfi
         .expect("the aws-lc-rs provider supports TLS 1.2 and 1.3")
         .with_no_client_auth()
         .with_cert_resolver(certificates);
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![
+        b"h2".to_vec(),
+        b"http/1.1".to_vec(),
+        crate::acme::ACME_TLS_ALPN.to_vec(),
+    ];
     Arc::new(config)
 }
 
@@ -229,6 +256,7 @@ mod tests {
                 TlsSite {
                     hsts: true,
                     https_port: 443,
+                    acme: None,
                 },
             ),
             (
@@ -236,6 +264,7 @@ mod tests {
                 TlsSite {
                     hsts: false,
                     https_port: 8443,
+                    acme: None,
                 },
             ),
         ]

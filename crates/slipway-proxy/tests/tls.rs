@@ -187,6 +187,7 @@ async fn hosts_are_served_over_https_by_sni_on_http1_and_http2() {
         TlsSite {
             hsts: true,
             https_port: port,
+            acme: None,
         },
     )
     .await;
@@ -199,6 +200,7 @@ async fn hosts_are_served_over_https_by_sni_on_http1_and_http2() {
         TlsSite {
             hsts: false,
             https_port: port,
+            acme: None,
         },
     )
     .await;
@@ -317,6 +319,7 @@ async fn hosts_are_served_over_https_by_sni_on_http1_and_http2() {
         TlsSite {
             hsts: true,
             https_port: port,
+            acme: None,
         },
     )
     .await;
@@ -335,6 +338,7 @@ async fn hosts_are_served_over_https_by_sni_on_http1_and_http2() {
         TlsSite {
             hsts: true,
             https_port: port,
+            acme: None,
         },
     )
     .await;
@@ -392,4 +396,160 @@ async fn hosts_are_served_over_https_by_sni_on_http1_and_http2() {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert!(!kept.exists());
+}
+
+/// A backend answering `/` with its release's name.
+async fn named_backend(name: &'static str) -> (String, tokio::task::JoinHandle<()>) {
+    let app = Router::new()
+        .route("/", get(move || async move { name }))
+        .route("/health", get(|| async { "ok" }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (address, task)
+}
+
+fn split(host: &str, groups: &[(&str, u32, &str)]) -> Command {
+    Command::Set {
+        service: "shop/prod/web".into(),
+        host: Some(host.into()),
+        path: "/".into(),
+        groups: groups
+            .iter()
+            .map(|(release, weight, target)| Group {
+                release: (*release).into(),
+                weight: *weight,
+                targets: vec![(*target).into()],
+            })
+            .collect(),
+        drain_ms: 5_000,
+        limits: Default::default(),
+    }
+}
+
+/// The bar a zero-downtime proxy is held to, over HTTPS: 8 HTTP/2 clients (each one TLS
+/// connection, its requests multiplexed) keep asking while 20 releases replace each other,
+/// every other one through a canary split; not one answer may be other than 2xx.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_release_switches_under_http2_load_over_https_fail_no_request() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    let dir = tempfile::tempdir().unwrap();
+    let ca = ca();
+    let proxy = start(dir.path()).await;
+    let host = "shop.test";
+    let (mut live, mut live_task) = named_backend("r0").await;
+    let gate = |target: &str| Command::Gate {
+        targets: vec![target.to_owned()],
+        check: HealthCheck {
+            path: "/health".into(),
+            interval_ms: 50,
+            timeout_ms: 500,
+            healthy: 2,
+            deadline_ms: 5_000,
+        },
+    };
+    ok(&proxy.socket, gate(&live)).await;
+    ok(&proxy.socket, split(host, &[("r0", 100, &live)])).await;
+    let answer = install(
+        dir.path(),
+        &proxy.socket,
+        host,
+        &issue(&ca, host),
+        TlsSite {
+            hsts: false,
+            https_port: proxy.tls.port(),
+            acme: None,
+        },
+    )
+    .await;
+    assert!(answer.ok, "{:?}", answer.error);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let total = Arc::new(AtomicU64::new(0));
+    let failures = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        let (stop, total, failures) = (stop.clone(), total.clone(), failures.clone());
+        let client = client(&ca, &[host], proxy.tls, false);
+        clients.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                // Two requests at once on the client's one connection: HTTP/2 streams.
+                let (a, b) = tokio::join!(
+                    client.get(format!("https://{host}/")).send(),
+                    client.get(format!("https://{host}/")).send()
+                );
+                for result in [a, b] {
+                    match result {
+                        Ok(response)
+                            if response.status().is_success()
+                                && response.version() == reqwest::Version::HTTP_2 => {}
+                        Ok(response) => failures.lock().unwrap().push(format!(
+                            "{:?} {}",
+                            response.version(),
+                            response.status()
+                        )),
+                        Err(error) => failures.lock().unwrap().push(format!("{error:?}")),
+                    }
+                    total.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    let names = [
+        "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "r13", "r14",
+        "r15", "r16", "r17", "r18", "r19", "r20",
+    ];
+    let mut live_name = "r0";
+    for (cycle, name) in names.iter().enumerate() {
+        let (next, next_task) = named_backend(name).await;
+        ok(&proxy.socket, gate(&next)).await;
+        if cycle % 2 == 0 {
+            for weight in [10, 50] {
+                ok(
+                    &proxy.socket,
+                    split(
+                        host,
+                        &[(live_name, 100 - weight, &live), (name, weight, &next)],
+                    ),
+                )
+                .await;
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+        }
+        let answer = ok(
+            &proxy.socket,
+            split(host, &[(live_name, 0, &live), (name, 100, &next)]),
+        )
+        .await;
+        assert!(answer.undrained.is_empty(), "{:?}", answer.undrained);
+        live_task.abort();
+        (live, live_task, live_name) = (next, next_task, name);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        client.await.unwrap();
+    }
+    let failures = failures.lock().unwrap().clone();
+    let total = total.load(Ordering::Relaxed);
+    assert!(
+        failures.is_empty(),
+        "{} of {total} requests failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert!(total > 100, "only {total} requests");
+    let body = client(&ca, &[host], proxy.tls, false)
+        .get(format!("https://{host}/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "r20");
+    proxy.task.abort();
 }

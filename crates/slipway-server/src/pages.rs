@@ -509,6 +509,30 @@ fn health_and_traffic(status: &serde_json::Value) -> (String, String) {
     let mut health = Vec::new();
     let mut traffic = Vec::new();
     for host in status["hosts"].as_array().into_iter().flatten() {
+        for scope in host["maintenance"].as_array().into_iter().flatten() {
+            let what = scope["app"]
+                .as_str()
+                .map_or("everything".to_owned(), |app| format!("{} only", esc(app)));
+            health.push(format!(
+                "<strong>in maintenance</strong> ({what}, since {}): {}",
+                time(scope["since"].as_i64().unwrap_or(0)),
+                esc(scope["message"].as_str().unwrap_or(""))
+            ));
+        }
+        for certificate in host["certificates"].as_array().into_iter().flatten() {
+            let name = esc(certificate["host"].as_str().unwrap_or("?"));
+            let mut line = match certificate["not_after"].as_i64() {
+                Some(until) => format!("https {name}: certificate until {}", time(until)),
+                None if certificate["source"] == "acme" => {
+                    format!("https {name}: no certificate yet")
+                }
+                None => format!("https {name}: the project's certificate"),
+            };
+            if let Some(error) = certificate["last_error"].as_str() {
+                let _ = write!(line, "; <strong>last order failed</strong>: {}", esc(error));
+            }
+            health.push(line);
+        }
         for (app_name, releases) in host["apps"].as_object().into_iter().flatten() {
             for release in releases.as_array().into_iter().flatten() {
                 let containers = release["containers"]
@@ -1475,4 +1499,41 @@ pub(crate) async fn audit_page(
         &body,
     ))
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maintenance_and_a_failed_certificate_order_show_beside_health() {
+        let status = serde_json::json!({
+            "hosts": [{
+                "apps": { "web": [{ "release": "r3", "weight": 100, "containers": [
+                    { "state": "running", "status": "Up 2 minutes (healthy)" }
+                ] }] },
+                "maintenance": [{ "app": null, "message": "Back at <14:00>", "since": 1_767_225_600 }],
+                "certificates": [{
+                    "host": "shop.example.com", "source": "acme", "not_after": 1_775_001_600,
+                    "last_error": "the CA refused shop.example.com: blocked (rejectedIdentifier)"
+                }]
+            }]
+        });
+        let (health, traffic) = health_and_traffic(&status);
+        assert!(
+            health.contains("<strong>in maintenance</strong> (everything, since "),
+            "{health}"
+        );
+        assert!(health.contains("Back at &lt;14:00&gt;"), "{health}");
+        assert!(
+            health.contains("https shop.example.com: certificate until "),
+            "{health}"
+        );
+        assert!(
+            health.contains("last order failed</strong>: the CA refused"),
+            "{health}"
+        );
+        assert!(health.contains("web r3: 1/1 up"), "{health}");
+        assert_eq!(traffic, "web r3: 100%");
+    }
 }

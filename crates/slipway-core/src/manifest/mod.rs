@@ -194,7 +194,7 @@ impl Manifest {
         self.apps
             .iter()
             .filter(|(name, _)| app_runs_in(self, name, environment))
-            .filter_map(|(_, app)| app.route.as_ref()?.tls.as_ref())
+            .filter_map(|(_, app)| app.route.as_ref()?.tls.as_ref()?.files())
             .flat_map(|tls| [&tls.cert, &tls.key])
             .filter_map(|source| source.strip_prefix("secret:"))
             .map(str::to_owned)

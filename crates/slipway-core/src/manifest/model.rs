@@ -348,15 +348,75 @@ impl Route {
     pub const MAX_HEADER_MAX: u64 = 1024 * 1024;
 }
 
-/// The certificate of a route's host.
+/// The certificate of a route's host: `"acme"` (obtained and renewed by each host's proxy from
+/// the environment's `proxy.acme` directory, Let's Encrypt by default) or `{ cert, key }`.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RouteTls {
+    /// `tls = "acme"`.
+    Acme(AcmeKeyword),
+    /// `tls = { cert, key }`.
+    Files(TlsFiles),
+}
+
+/// The word `acme`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum AcmeKeyword {
+    /// Certificates from an ACME directory.
+    #[serde(rename = "acme")]
+    Acme,
+}
+
+/// A certificate and key the project provides.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RouteTls {
+pub struct TlsFiles {
     /// The certificate chain in PEM, the host's certificate first: `file:PATH` (relative to
     /// the project) or `secret:NAME` (a secret of the environment's `secrets`).
     pub cert: String,
     /// Its private key in PEM (PKCS#8, PKCS#1 or SEC1): `file:PATH` or `secret:NAME`.
     pub key: String,
+}
+
+impl RouteTls {
+    /// The certificate and key sources, unless the certificate comes from ACME.
+    pub fn files(&self) -> Option<&TlsFiles> {
+        match self {
+            RouteTls::Files(files) => Some(files),
+            RouteTls::Acme(_) => None,
+        }
+    }
+}
+
+// By hand, so a wrong value gets a sentence a person can act on rather than serde's
+// "did not match any variant".
+impl<'de> Deserialize<'de> for RouteTls {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RouteTls;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`\"acme\"` or `{ cert = \"file:PATH\", key = \"file:PATH\" }`")
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<RouteTls, E> {
+                match value {
+                    "acme" => Ok(RouteTls::Acme(AcmeKeyword::Acme)),
+                    other => {
+                        let guess = crate::suggest::did_you_mean(other, ["acme"])
+                            .map_or(String::new(), |g| format!(" {g}"));
+                        Err(E::custom(format!(
+                            "unknown tls `{other}`:{guess} write `tls = \"acme\"` for certificates from ACME (Let's Encrypt), or `tls = {{ cert = \"file:PATH\", key = \"file:PATH\" }}`"
+                        )))
+                    }
+                }
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, map: M) -> Result<RouteTls, M::Error> {
+                TlsFiles::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RouteTls::Files)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 /// A container that runs beside an app (a log shipper, a metrics agent) and shares its release.
@@ -581,6 +641,29 @@ pub struct ProxySettings {
     /// `debian:bookworm-20251117-slim`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<String>,
+    /// Where routes with `tls = "acme"` get their certificates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acme: Option<Box<AcmeSettings>>,
+}
+
+/// The ACME directory each host's proxy obtains and renews its routes' certificates from.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcmeSettings {
+    /// The account's contact address, for the CA's expiry notices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The directory URL; default Let's Encrypt's
+    /// (`https://acme-v02.api.letsencrypt.org/directory`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory: Option<String>,
+    /// `http-01` (default: the proxy answers on port 80) or `tls-alpn-01` (on port 443).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<String>,
+    /// `file:PATH` of the root certificate (PEM) the directory's HTTPS is signed by, for a
+    /// private ACME server; default the host's trusted roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<String>,
 }
 
 impl ProxySettings {

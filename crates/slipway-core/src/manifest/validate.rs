@@ -117,10 +117,10 @@ impl Checker<'_, '_> {
             self.bad(
                 path.key("hsts"),
                 "`hsts = true` needs `tls`: HSTS is only sent over HTTPS".into(),
-                "add `tls = { cert = \"file:PATH\", key = \"file:PATH\" }` to the route".to_owned(),
+                "add `tls = \"acme\"` or `tls = { cert = \"file:PATH\", key = \"file:PATH\" }` to the route".to_owned(),
             );
         }
-        if let Some(tls) = &route.tls {
+        if let Some(tls) = route.tls.as_ref().and_then(|t| t.files()) {
             for (field, source) in [("cert", &tls.cert), ("key", &tls.key)] {
                 let ok = source.split_once(':').is_some_and(|(kind, rest)| {
                     matches!(kind, "file" | "secret") && !rest.is_empty()
@@ -179,6 +179,48 @@ impl Checker<'_, '_> {
                     format!("write a time above zero, e.g. `{field} = \"{example}\"`, or leave it out for the default {default}"),
                 );
             }
+        }
+    }
+
+    /// The ACME directory is an HTTPS URL, the challenge one the proxy answers, the CA a file.
+    fn check_acme(&mut self, path: &FieldPath, acme: &crate::manifest::AcmeSettings) {
+        if let Some(directory) = &acme.directory
+            && !directory.starts_with("https://")
+        {
+            self.bad(
+                path.key("directory"),
+                format!("`{directory}` is not an ACME directory URL: ACME is spoken over HTTPS"),
+                "write the directory's https:// URL, e.g. `https://acme-v02.api.letsencrypt.org/directory`".to_owned(),
+            );
+        }
+        if let Some(challenge) = &acme.challenge
+            && !matches!(challenge.as_str(), "http-01" | "tls-alpn-01")
+        {
+            self.bad(
+                path.key("challenge"),
+                format!("unknown challenge `{challenge}`"),
+                "write `http-01` (answered on port 80) or `tls-alpn-01` (answered on port 443)"
+                    .to_owned(),
+            );
+        }
+        if let Some(ca) = &acme.ca
+            && ca.strip_prefix("file:").is_none_or(str::is_empty)
+        {
+            self.bad(
+                path.key("ca"),
+                format!("unknown certificate source `{ca}`"),
+                "write `file:PATH`, relative to the project".to_owned(),
+            );
+        }
+        if let Some(email) = &acme.email
+            && !email.contains('@')
+        {
+            self.bad(
+                path.key("email"),
+                format!("`{email}` is not an email address"),
+                "write the address the CA may send expiry notices to, e.g. `ops@example.com`"
+                    .to_owned(),
+            );
         }
     }
 
@@ -759,6 +801,9 @@ impl Checker<'_, '_> {
                             "write `[ip:]port`, e.g. `127.0.0.1:8090` or `0.0.0.0:80`".to_owned(),
                         );
                     }
+                }
+                if let Some(acme) = &proxy.acme {
+                    self.check_acme(&path.key("target").key("proxy").key("acme"), acme);
                 }
                 for (i, entry) in hosts.iter().enumerate() {
                     let host = entry.url();

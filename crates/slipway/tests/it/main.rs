@@ -1,5 +1,6 @@
 //! End-to-end tests of the real `slipway` binary, each in its own temporary directory.
 
+mod acme;
 mod aws;
 mod bases;
 mod ci_export;
