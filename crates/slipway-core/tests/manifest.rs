@@ -646,6 +646,70 @@ fn tls_on_a_route_needs_its_host_and_known_sources() {
 }
 
 #[test]
+fn route_limits_load_and_bad_ones_say_what_to_write() {
+    let good = VALID.replace(
+        "route = { path = \"/api\" }",
+        "route = { path = \"/api\", max_body = \"10MB\", max_header = \"64KB\", timeout = \"30s\", idle_timeout = \"2m\" }",
+    );
+    let manifest = load_manifest(&good).expect("valid");
+    let route = manifest.apps["api"].route.clone().unwrap();
+    assert_eq!(route.max_body.unwrap().0, 10 * 1024 * 1024);
+    assert_eq!(route.max_header.unwrap().0, 64 * 1024);
+    assert_eq!(route.timeout.unwrap().0.as_secs(), 30);
+    assert_eq!(route.idle_timeout.unwrap().0.as_secs(), 120);
+
+    let bad = VALID.replace(
+        "route = { path = \"/api\" }",
+        "route = { path = \"/api\", max_body = \"ten\", max_header = \"100B\", timeout = \"0s\", idle_timeout = 30 }",
+    );
+    let found = problems(&bad);
+    let by_path = |p: &str| {
+        found
+            .iter()
+            .find(|f| f.1 == p)
+            .unwrap_or_else(|| panic!("{p} in {found:#?}"))
+    };
+    let max_body = by_path("apps.api.route.max_body");
+    assert!(max_body.2.contains("invalid size `ten`"), "{max_body:?}");
+    assert!(max_body.2.contains("`10MB`"), "{max_body:?}");
+    assert_eq!(max_body.4.0, 19, "located on the route's line");
+    let max_header = by_path("apps.api.route.max_header");
+    assert!(
+        max_header.2.contains("outside 1KB to 1MB"),
+        "{max_header:?}"
+    );
+    assert!(
+        max_header
+            .3
+            .as_deref()
+            .unwrap()
+            .contains("max_header = \"64KB\""),
+        "{max_header:?}"
+    );
+    let timeout = by_path("apps.api.route.timeout");
+    assert!(timeout.2.contains("504"), "{timeout:?}");
+    assert!(
+        timeout.3.as_deref().unwrap().contains("timeout = \"30s\""),
+        "{timeout:?}"
+    );
+    let idle = by_path("apps.api.route.idle_timeout");
+    assert!(idle.3.as_deref().unwrap().contains("\"30s\""), "{idle:?}");
+    assert_eq!(found.len(), 4, "{found:#?}");
+
+    let zero_body = VALID.replace(
+        "route = { path = \"/api\" }",
+        "route = { path = \"/api\", max_body = \"0MB\" }",
+    );
+    let found = problems(&zero_body);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].1, "apps.api.route.max_body");
+    assert!(
+        found[0].3.as_deref().unwrap().contains("100MB"),
+        "{found:#?}"
+    );
+}
+
+#[test]
 fn tls_from_acme_is_the_word_acme_and_its_directory_is_checked() {
     let acme = VALID.replace(
         "route = { path = \"/api\" }",

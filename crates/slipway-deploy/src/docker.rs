@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use slipway_core::plan::{Capabilities, Replacement, Replicas, Share, Traffic, Watched};
 use slipway_proxy::admin::Command;
+use slipway_proxy::limits::Limits;
 use slipway_proxy::metrics::Snapshot;
 use slipway_proxy::table::Group;
 
@@ -115,6 +116,20 @@ impl<'r, 'a> DockerTarget<'r, 'a> {
             self.rollout.run_hook(self.release, hook, when).await?;
         }
         Ok(())
+    }
+}
+
+/// What slipway.toml's route says of its limits, as the proxy takes them (each one left out
+/// takes the proxy's default).
+fn route_limits(route: &slipway_core::manifest::Route) -> Limits {
+    let millis = |d: Option<slipway_core::manifest::Duration>| {
+        d.map(|d| u64::try_from(d.0.as_millis()).unwrap_or(u64::MAX))
+    };
+    Limits {
+        max_body: route.max_body.map(|size| size.0),
+        max_header: route.max_header.map(|size| size.0),
+        timeout_ms: millis(route.timeout),
+        idle_timeout_ms: millis(route.idle_timeout),
     }
 }
 
@@ -243,6 +258,7 @@ impl Target for DockerTarget<'_, '_> {
                 path: route.path.clone().unwrap_or_else(|| "/".into()),
                 groups,
                 drain_ms: self.rollout.plan.drain.as_millis() as u64,
+                limits: route_limits(&route),
             })
             .await?;
         if !answer.undrained.is_empty() {
@@ -339,5 +355,30 @@ impl Target for DockerTarget<'_, '_> {
         }
         *self.lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(lock);
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_routes_limits_reach_the_proxy_in_bytes_and_milliseconds() {
+        let manifest = slipway_core::load_manifest(
+            "[project]\nname = \"shop\"\n\n[apps.web]\nbuild = \"dockerfile\"\nport = 8000\n\
+             route = { path = \"/\", max_body = \"10MB\", timeout = \"1m30s\" }\n",
+        )
+        .unwrap();
+        let route = manifest.apps["web"].route.clone().unwrap();
+        assert_eq!(
+            route_limits(&route),
+            Limits {
+                max_body: Some(10 * 1024 * 1024),
+                max_header: None,
+                timeout_ms: Some(90_000),
+                idle_timeout_ms: None,
+            }
+        );
+        assert!(route_limits(&Default::default()).is_default());
     }
 }

@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
+use crate::limits::Limits;
 use crate::metrics::Snapshot;
 use crate::table::{Group, Maintenance};
 use crate::{ProxyError, Result};
@@ -37,6 +38,9 @@ pub enum Command {
         /// How long targets that lose their traffic may finish their requests, in milliseconds.
         #[serde(default)]
         drain_ms: u64,
+        /// The route's limits; each one left out takes the proxy's default.
+        #[serde(default, skip_serializing_if = "Limits::is_default")]
+        limits: Limits,
     },
     /// Forget a service (after draining it).
     Remove {
@@ -155,6 +159,9 @@ pub struct ServiceStatus {
     pub path: String,
     /// Its releases, each with its weight and counters.
     pub releases: Vec<ReleaseStatus>,
+    /// The route's limits as set (each one left out is the proxy's default).
+    #[serde(default, skip_serializing_if = "Limits::is_default")]
+    pub limits: Limits,
 }
 
 /// One release of a service: its share of the traffic, targets and counters.

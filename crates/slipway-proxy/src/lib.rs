@@ -10,6 +10,8 @@
 pub mod access_log;
 pub mod acme;
 pub mod admin;
+pub mod error_page;
+pub mod limits;
 pub mod maintenance;
 pub mod metrics;
 pub mod table;
@@ -32,7 +34,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Frame, Incoming};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -41,6 +43,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, UnixListener};
 
 use crate::admin::{Answer, Command, HealthCheck, ReleaseStatus, ServiceStatus, Status};
+use crate::error_page::Fault;
+use crate::limits::{IdleWatch, ReadBody};
 use crate::metrics::{ReleaseMetrics, Snapshot};
 use crate::table::{Service, Table};
 use crate::upstream::Upstreams;
@@ -95,10 +99,6 @@ pub enum ProxyError {
 /// The outcome of a proxy operation.
 pub type Result<T, E = ProxyError> = std::result::Result<T, E>;
 
-/// Bodies larger than this are streamed to one target without a second try.
-const RETRY_BODY_LIMIT: usize = 8 * 1024 * 1024;
-const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
-
 /// Where the proxy listens and keeps its state.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -133,6 +133,8 @@ struct Shared {
     tunnels: websocket::Tunnels,
     /// Where each request's line goes, when requests are logged.
     access_log: Option<access_log::AccessLog>,
+    /// What a new client connection takes from the table's limits.
+    connections: limits::Connections,
     /// ACME hosts → their failed orders, for back-off and `status`.
     acme: Mutex<HashMap<String, acme::AcmeStatus>>,
     /// One ACME order at a time, whether the renewal loop or a deploy asks for it.
@@ -248,19 +250,26 @@ impl Proxy {
             let shared = shared.clone();
             tokio::spawn(async move {
                 let upstreams = Arc::new(Upstreams::default());
-                let theirs = upstreams.clone();
+                let idle = Arc::new(shared.connections.watch());
+                let (theirs, watch) = (upstreams.clone(), idle.clone());
+                let head_limit = shared.connections.head_limit();
                 let service = hyper::service::service_fn(move |request| {
                     let shared = shared.clone();
                     let upstreams = theirs.clone();
+                    let idle = watch.clone();
                     async move {
+                        let _busy = idle.enter();
                         Ok::<_, Infallible>(
-                            shared.forward(request, remote, &upstreams, false).await,
+                            shared
+                                .forward(request, remote, &upstreams, &idle, false)
+                                .await,
                         )
                     }
                 });
-                let served = hyper::server::conn::http1::Builder::new()
+                let served = limits::http1(head_limit)
                     .serve_connection(TokioIo::new(stream), service)
                     .with_upgrades();
+                let served = limits::close_when_idle(served, &idle, |c| c.graceful_shutdown());
                 upstream::drive(served, &upstreams).await;
             });
         }
@@ -314,8 +323,10 @@ impl Shared {
                 Err(error) => eprintln!("slipway proxy: {host} is not served over HTTPS: {error}"),
             }
         }
+        let connections = limits::Connections::new(table.services.values().map(|s| &s.limits));
         Ok(Shared {
             certificates,
+            connections,
             table: RwLock::new(table),
             inflight: Mutex::default(),
             metrics: Mutex::default(),
@@ -370,11 +381,12 @@ impl Shared {
         request: Request<Incoming>,
         remote: SocketAddr,
         upstreams: &Upstreams,
+        idle: &IdleWatch,
         https: bool,
     ) -> Response<ProxyBody> {
         let Some(log) = &self.access_log else {
             return self
-                .route(request, remote, upstreams, https, &mut None)
+                .route(request, remote, upstreams, idle, https, &mut None)
                 .await;
         };
         let mut pending = Some(Pending {
@@ -391,7 +403,7 @@ impl Shared {
             bytes: 0,
         });
         let response = self
-            .route(request, remote, upstreams, https, &mut pending)
+            .route(request, remote, upstreams, idle, https, &mut pending)
             .await;
         // Not taken by a forwarded body: the answer is the proxy's own, logged now.
         if let Some(mut pending) = pending {
@@ -408,6 +420,7 @@ impl Shared {
         request: Request<Incoming>,
         remote: SocketAddr,
         upstreams: &Upstreams,
+        idle: &limits::IdleWatch,
         https: bool,
         pending: &mut Option<Pending>,
     ) -> Response<ProxyBody> {
@@ -419,7 +432,7 @@ impl Shared {
         {
             return plain(StatusCode::OK, answer);
         }
-        let hsts = {
+        let (hsts, limits) = {
             let table = self.table.read().expect("not poisoned");
             if !https
                 && !table.tls.is_empty()
@@ -431,8 +444,8 @@ impl Shared {
             {
                 return moved_permanently(&location);
             }
-            let Some((name, _)) = table.route(host.as_deref(), &path) else {
-                return plain(StatusCode::NOT_FOUND, "no app is routed here\n");
+            let Some((name, service)) = table.route(host.as_deref(), &path) else {
+                return error_page::response(Fault::NoRoute, request.headers());
             };
             if let Some(maintenance) = table.maintenance_of(name) {
                 if let Some(pending) = pending.as_mut() {
@@ -444,10 +457,31 @@ impl Shared {
                     .and_then(|v| v.to_str().ok());
                 return in_maintenance(maintenance, accept);
             }
-            https && tls::hsts(&table.tls, host.as_deref())
+            (
+                https && tls::hsts(&table.tls, host.as_deref()),
+                service.limits,
+            )
         };
+        idle.set_idle_timeout(limits.idle_timeout());
+        if let Some(fault) = limits::check_head(
+            &limits,
+            request.method(),
+            request.uri(),
+            request.headers(),
+            request.body().size_hint().exact(),
+        ) {
+            self.log_service(pending, host.as_deref(), &path);
+            let (parts, body) = request.into_parts();
+            // A client waiting for `100 Continue` has not sent its body, and never will.
+            if !limits::expects_continue(&parts.headers) {
+                limits::drain(body).await;
+            }
+            return error_page::response(fault, &parts.headers);
+        }
         if websocket::is_upgrade(request.headers()) {
-            return self.upgrade(request, remote, host, &path, https).await;
+            return self
+                .upgrade(request, remote, host, &path, https, limits.timeout())
+                .await;
         }
         let (mut parts, body) = request.into_parts();
         // Upstream is HTTP/1.1 whatever the client spoke; an HTTP/2 request names its host
@@ -458,10 +492,19 @@ impl Shared {
         {
             parts.headers.insert(header::HOST, value);
         }
-        let body = match Limited::new(body, RETRY_BODY_LIMIT).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n"),
+        // A body read whole can be sent again; a streamed one goes to one target only.
+        let (whole, mut streamed) = match limits::read_body(body, limits.max_body()).await {
+            ReadBody::Whole(bytes) => (bytes, None),
+            ReadBody::Streamed(streamed) => (Bytes::new(), Some(streamed)),
+            ReadBody::TooLarge(rest) => {
+                self.log_service(pending, host.as_deref(), &path);
+                limits::drain(rest).await;
+                let fault = Fault::BodyTooLarge(limits.max_body());
+                return error_page::response(fault, &parts.headers);
+            }
+            ReadBody::Failed => return error_page::response(Fault::BadRequest, &parts.headers),
         };
+        let progress = streamed.as_ref().map(|s| s.progress());
         strip_hop_by_hop(&mut parts.headers);
         forwarded_headers(&mut parts.headers, remote, host.as_deref(), https);
         let idempotent = matches!(
@@ -477,7 +520,7 @@ impl Shared {
         let mut failed: Vec<String> = Vec::new();
         let mut last_error = None;
         let mut service_name = String::new();
-        for _attempt in 0..3 {
+        for attempt in 0..3 {
             // Each attempt routes on the current table, and the request counts as in flight
             // before the read lock is let go: a switch (which takes the write lock) then
             // waits for it, so a drained target is never picked after its drain ended.
@@ -499,6 +542,10 @@ impl Shared {
                     })
             };
             let Some((name, release, target, inflight)) = picked else {
+                if attempt == 0 {
+                    self.log_service(pending, host.as_deref(), &path);
+                    return error_page::response(Fault::NoRelease, &parts.headers);
+                }
                 break;
             };
             if let Some(pending) = pending.as_mut() {
@@ -507,11 +554,20 @@ impl Shared {
                 pending.target = Some(target.clone());
             }
             service_name = name;
-            let upstream = Request::from_parts(parts.clone(), Full::new(body.clone()));
+            let body = match streamed.take() {
+                Some(streamed) => limits::Outgoing::Streamed(streamed),
+                None => limits::Outgoing::whole(whole.clone()),
+            };
+            let upstream = Request::from_parts(parts.clone(), body);
             let metrics = self.metrics_of(&service_name, &release);
             let started = Instant::now();
-            match tokio::time::timeout(UPSTREAM_TIMEOUT, upstreams.send(&target, upstream)).await {
-                Ok(Ok(response)) => {
+            let answer = limits::within(
+                limits.timeout(),
+                progress.as_deref(),
+                upstreams.send(&target, upstream),
+            );
+            match answer.await {
+                Some(Ok(response)) => {
                     metrics.record(started.elapsed(), response.status().is_server_error());
                     let (parts, body) = response.into_parts();
                     let status = parts.status.as_u16();
@@ -536,27 +592,40 @@ impl Shared {
                     }
                     return response;
                 }
-                Ok(Err(error)) => {
+                Some(Err(error)) => {
+                    if progress.as_ref().is_some_and(|p| p.over_limit()) {
+                        // The client's body, not the app, was at fault.
+                        return error_page::response(
+                            Fault::BodyTooLarge(limits.max_body()),
+                            &parts.headers,
+                        );
+                    }
                     metrics.record(started.elapsed(), true);
                     last_error = Some(format!("{target}: {error}"));
-                    let retry = idempotent || error.is_connect();
+                    let retry = progress.is_none() && (idempotent || error.is_connect());
                     failed.push(target);
                     if !retry {
                         break;
                     }
                 }
-                Err(_) => {
+                None => {
                     metrics.record(started.elapsed(), true);
-                    return plain(
-                        StatusCode::GATEWAY_TIMEOUT,
-                        "the app did not answer in time\n",
-                    );
+                    return error_page::response(Fault::Timeout, &parts.headers);
                 }
             }
         }
         let last_error = last_error.as_deref().unwrap_or("no target");
         eprintln!("{service_name}: no target answered {path}: {last_error}");
-        plain(StatusCode::BAD_GATEWAY, "the app is not reachable\n")
+        error_page::response(Fault::Unreachable, &parts.headers)
+    }
+
+    /// Names the service of a request the proxy refused itself in its access-log line (a
+    /// refusal is rare: the route is looked up again rather than kept for every request).
+    fn log_service(&self, pending: &mut Option<Pending>, host: Option<&str>, path: &str) {
+        if let Some(pending) = pending.as_mut() {
+            let table = self.table.read().expect("not poisoned");
+            pending.service = table.route(host, path).map(|(name, _)| name.to_owned());
+        }
     }
 
     async fn command(&self, command: Command) -> Answer {
@@ -584,9 +653,13 @@ impl Shared {
                 path,
                 groups,
                 drain_ms,
+                limits,
             } => {
                 if groups.iter().any(|g| g.weight > 0 && g.targets.is_empty()) {
                     return Answer::failed("a release with weight above 0 needs targets");
+                }
+                if let Some(problem) = limits.problem() {
+                    return Answer::failed(problem);
                 }
                 let normal = |p: &str| p.trim_end_matches('/').to_owned();
                 if let Some((other, _)) = self
@@ -607,8 +680,15 @@ impl Shared {
                 let next = {
                     let table = self.table.read().expect("not poisoned");
                     let mut next = table.clone();
-                    next.services
-                        .insert(service, Service { host, path, groups });
+                    next.services.insert(
+                        service,
+                        Service {
+                            host,
+                            path,
+                            groups,
+                            limits,
+                        },
+                    );
                     next
                 };
                 if let Some(ungated) = next
@@ -859,6 +939,8 @@ impl Shared {
             return Answer::failed(error.to_string());
         }
         let after = next.routable_targets();
+        self.connections
+            .update(next.services.values().map(|s| &s.limits));
         *self.table.write().expect("not poisoned") = next;
         let draining: Vec<String> = before.difference(&after).cloned().collect();
         let deadline = Instant::now() + Duration::from_millis(drain_ms);
@@ -1018,6 +1100,7 @@ impl Shared {
                     host: service.host.clone(),
                     path: service.path.clone(),
                     releases,
+                    limits: service.limits,
                 },
             );
         }
@@ -1078,22 +1161,32 @@ async fn serve_tls(listener: TcpListener, shared: Arc<Shared>) {
             } else {
                 Upstreams::default()
             });
-            let theirs = upstreams.clone();
+            let idle = Arc::new(shared.connections.watch());
+            let (theirs, watch) = (upstreams.clone(), idle.clone());
+            let head_limit = shared.connections.head_limit();
             let service = hyper::service::service_fn(move |request| {
                 let shared = shared.clone();
                 let upstreams = theirs.clone();
+                let idle = watch.clone();
                 async move {
-                    Ok::<_, Infallible>(shared.forward(request, remote, &upstreams, true).await)
+                    let _busy = idle.enter();
+                    Ok::<_, Infallible>(
+                        shared
+                            .forward(request, remote, &upstreams, &idle, true)
+                            .await,
+                    )
                 }
             });
             if h2 {
-                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                let served = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .max_header_list_size(head_limit as u32)
+                    .serve_connection(TokioIo::new(stream), service);
+                let _ = limits::close_when_idle(served, &idle, |c| c.graceful_shutdown()).await;
             } else {
-                let served = hyper::server::conn::http1::Builder::new()
+                let served = limits::http1(head_limit)
                     .serve_connection(TokioIo::new(stream), service)
                     .with_upgrades();
+                let served = limits::close_when_idle(served, &idle, |c| c.graceful_shutdown());
                 upstream::drive(served, &upstreams).await;
             }
         });

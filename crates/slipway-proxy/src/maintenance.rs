@@ -71,29 +71,7 @@ pub fn wants_json(accept: Option<&str>) -> bool {
 
 /// The page shown when the project has none of its own.
 pub fn default_page(message: &str) -> String {
-    let message = escape_html(message);
-    format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Down for maintenance</title></head>\n<body style=\"font-family: sans-serif; \
-         max-width: 36rem; margin: 4rem auto; padding: 0 1rem\">\n<h1>Down for maintenance</h1>\n\
-         <p>{message}</p>\n</body>\n</html>\n"
-    )
-}
-
-fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::error_page::page("Down for maintenance", message)
 }
 
 #[cfg(test)]

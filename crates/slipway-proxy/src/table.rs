@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::limits::Limits;
+
 /// Everything the proxy must remember across a restart.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Table {
@@ -48,6 +50,9 @@ pub struct Service {
     pub path: String,
     /// Its releases and their weights.
     pub groups: Vec<Group>,
+    /// What its requests may be (body and head sizes) and how long they may take.
+    #[serde(default, skip_serializing_if = "Limits::is_default")]
+    pub limits: Limits,
 }
 
 /// One release's containers and its share of the traffic.
@@ -200,6 +205,7 @@ mod tests {
                     targets: targets.iter().map(|t| (*t).to_owned()).collect(),
                 })
                 .collect(),
+            limits: Limits::default(),
         }
     }
 

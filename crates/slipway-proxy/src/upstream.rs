@@ -11,12 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use futures_util::task::AtomicWaker;
 use http::{Request, Response};
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
@@ -27,10 +25,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const READY_TIMEOUT: Duration = Duration::from_secs(1);
 
 type Connection = Pin<Box<dyn Future<Output = ()> + Send>>;
+/// The body of a request sent to a target: read whole, or streamed (`crate::limits`).
+type Outgoing = crate::limits::Outgoing<Incoming>;
 
 #[derive(Default)]
 pub(crate) struct Upstreams {
-    senders: Mutex<Vec<(String, SendRequest<Full<Bytes>>)>>,
+    senders: Mutex<Vec<(String, SendRequest<Outgoing>)>>,
     /// Connections made since the task last looked; it takes them over and drives them.
     fresh: Mutex<Vec<Connection>>,
     /// Each connection runs in a task of its own instead (for HTTP/2 clients, whose requests
@@ -81,7 +81,7 @@ impl Upstreams {
     pub(crate) async fn send(
         &self,
         target: &str,
-        mut request: Request<Full<Bytes>>,
+        mut request: Request<Outgoing>,
     ) -> Result<Response<Incoming>, UpstreamError> {
         let kept = {
             let mut senders = self.senders.lock().expect("not poisoned");
@@ -147,7 +147,7 @@ impl Upstreams {
         Ok(response)
     }
 
-    fn keep(&self, target: &str, sender: SendRequest<Full<Bytes>>) {
+    fn keep(&self, target: &str, sender: SendRequest<Outgoing>) {
         self.senders
             .lock()
             .expect("not poisoned")

@@ -14,6 +14,8 @@ use http::header;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
 
+use crate::error_page::Fault;
+
 /// The status of the proxy's own close frame: the server is going away.
 pub(crate) const GOING_AWAY: u16 = 1001;
 /// How long a tunnel asked to close may go on to reach the end of a frame in each direction.
@@ -225,6 +227,7 @@ impl crate::Shared {
         host: Option<String>,
         path: &str,
         https: bool,
+        timeout: std::time::Duration,
     ) -> http::Response<crate::ProxyBody> {
         use http_body_util::BodyExt;
         use std::sync::atomic::Ordering;
@@ -247,7 +250,7 @@ impl crate::Shared {
                 })
         };
         let Some((service, release, target, inflight)) = picked else {
-            return crate::plain(http::StatusCode::BAD_GATEWAY, "the app is not reachable\n");
+            return crate::error_page::response(Fault::NoRelease, request.headers());
         };
         let close = self.tunnels.open(&target);
         let on_client = hyper::upgrade::on(&mut request);
@@ -268,12 +271,13 @@ impl crate::Shared {
             .path_and_query()
             .map_or("/".to_owned(), |p| p.to_string());
         let Ok(uri) = path_and_query.parse::<http::Uri>() else {
-            return crate::plain(http::StatusCode::BAD_REQUEST, "bad request target\n");
+            return crate::error_page::response(Fault::BadRequest, &parts.headers);
         };
         parts.uri = uri;
+        let accept = parts.headers.get(header::ACCEPT).cloned();
         let metrics = self.metrics_of(&service, &release);
         let started = std::time::Instant::now();
-        let answered = tokio::time::timeout(crate::UPSTREAM_TIMEOUT, async {
+        let answered = tokio::time::timeout(timeout, async {
             let stream = tokio::net::TcpStream::connect(&target)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -296,14 +300,11 @@ impl crate::Shared {
             Ok(Err(error)) => {
                 metrics.record(started.elapsed(), true);
                 eprintln!("{service}: {target} refused an upgrade of {path}: {error}");
-                return crate::plain(http::StatusCode::BAD_GATEWAY, "the app is not reachable\n");
+                return crate::error_page::answer(Fault::Unreachable, accept.as_ref());
             }
             Err(_) => {
                 metrics.record(started.elapsed(), true);
-                return crate::plain(
-                    http::StatusCode::GATEWAY_TIMEOUT,
-                    "the app did not answer in time\n",
-                );
+                return crate::error_page::answer(Fault::Timeout, accept.as_ref());
             }
         };
         metrics.record(started.elapsed(), response.status().is_server_error());

@@ -105,6 +105,7 @@ fn set(service: &str, path: &str, groups: &[(&str, u32, &str)]) -> Command {
             })
             .collect(),
         drain_ms: 5_000,
+        limits: Default::default(),
     }
 }
 

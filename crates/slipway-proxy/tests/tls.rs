@@ -128,6 +128,7 @@ async fn route(socket: &Path, service: &str, host: &str, target: &str) {
                 targets: vec![target.to_owned()],
             }],
             drain_ms: 0,
+            limits: Default::default(),
         },
     )
     .await;
@@ -422,6 +423,7 @@ fn split(host: &str, groups: &[(&str, u32, &str)]) -> Command {
             })
             .collect(),
         drain_ms: 5_000,
+        limits: Default::default(),
     }
 }
 

@@ -23,7 +23,7 @@ pub use strategy::{
     CANARY_MAX_ERROR_RATE, CANARY_PAUSE, CANARY_STEPS, CanarySettings, Limits, StrategyKind,
     UnknownStrategy,
 };
-pub use values::{CommandLine, Duration, Percent, RunStep, Step};
+pub use values::{ByteSize, CommandLine, Duration, Percent, RunStep, Step};
 
 /// JSON Schema of `slipway.toml`, for editor completion.
 pub fn json_schema() -> serde_json::Value {

@@ -7,7 +7,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::values::{CommandLine, Duration, Percent, Step};
+use super::values::{ByteSize, CommandLine, Duration, Percent, Step};
 
 fn default_schema() -> u32 {
     1
@@ -322,6 +322,30 @@ pub struct Route {
     /// HTTPS for a year; default false. Needs `tls`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hsts: Option<bool>,
+    /// The largest request body the proxy passes on, e.g. `"10MB"`; larger ones are answered
+    /// `413` without reaching the app. Default `100MB`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_body: Option<ByteSize>,
+    /// The largest request line and headers together, e.g. `"64KB"`; larger ones are
+    /// answered `431`. Default `32KB`, from `1KB` to `1MB`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_header: Option<ByteSize>,
+    /// How long the app may take to start answering a request before the proxy answers `504`.
+    /// Default `60s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    /// How long a client's keep-alive connection may stay idle between requests before the
+    /// proxy closes it. Default `75s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<Duration>,
+}
+
+impl Route {
+    /// The smallest `max_header` the proxy takes: below it ordinary browser requests fail.
+    pub const MAX_HEADER_MIN: u64 = 1024;
+    /// The largest `max_header` the proxy takes: each connection may hold this much while it
+    /// reads a request's headers.
+    pub const MAX_HEADER_MAX: u64 = 1024 * 1024;
 }
 
 /// The certificate of a route's host: `"acme"` (obtained and renewed by each host's proxy from

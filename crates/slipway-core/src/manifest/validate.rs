@@ -136,6 +136,52 @@ impl Checker<'_, '_> {
         }
     }
 
+    /// Limits the proxy can apply: sizes and times above zero, `max_header` within what a
+    /// browser's request needs and a connection may hold.
+    fn check_route_limits(&mut self, path: &FieldPath, route: &crate::manifest::Route) {
+        use crate::manifest::Route;
+        if route.max_body.is_some_and(|size| size.0 == 0) {
+            self.bad(
+                path.key("max_body"),
+                "`max_body` of 0 would refuse every request with a body".into(),
+                "write the largest body the app takes, e.g. `max_body = \"10MB\"`, or leave it out for the default 100MB".to_owned(),
+            );
+        }
+        if let Some(size) = route.max_header
+            && !(Route::MAX_HEADER_MIN..=Route::MAX_HEADER_MAX).contains(&size.0)
+        {
+            self.bad(
+                path.key("max_header"),
+                format!("`max_header` of {size} is outside 1KB to 1MB"),
+                "write a size from `1KB` to `1MB`, e.g. `max_header = \"64KB\"`, or leave it out for the default 32KB".to_owned(),
+            );
+        }
+        for (field, value, effect, example, default) in [
+            (
+                "timeout",
+                route.timeout,
+                "answer every request 504 at once",
+                "30s",
+                "60s",
+            ),
+            (
+                "idle_timeout",
+                route.idle_timeout,
+                "close every connection after each answer",
+                "2m",
+                "75s",
+            ),
+        ] {
+            if value.is_some_and(|d| d.0.is_zero()) {
+                self.bad(
+                    path.key(field),
+                    format!("`{field}` of 0 would {effect}"),
+                    format!("write a time above zero, e.g. `{field} = \"{example}\"`, or leave it out for the default {default}"),
+                );
+            }
+        }
+    }
+
     /// The ACME directory is an HTTPS URL, the challenge one the proxy answers, the CA a file.
     fn check_acme(&mut self, path: &FieldPath, acme: &crate::manifest::AcmeSettings) {
         if let Some(directory) = &acme.directory
@@ -370,6 +416,7 @@ impl Checker<'_, '_> {
                     );
                 }
                 self.check_route_tls(&path.key("route"), route);
+                self.check_route_limits(&path.key("route"), route);
             }
             for (sidecar_name, sidecar) in &app.sidecars {
                 let sidecar_path = path.key("sidecars").key(sidecar_name);

@@ -144,8 +144,17 @@ impl Serialize for Duration {
 
 impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        Duration::parse(&text).map_err(de::Error::custom)
+        struct DurationVisitor;
+        impl Visitor<'_> for DurationVisitor {
+            type Value = Duration;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration in quotes such as \"30s\" or \"2m\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
+                Duration::parse(v).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(DurationVisitor)
     }
 }
 
@@ -158,6 +167,89 @@ impl JsonSchema for Duration {
             "description": "A length of time such as 500ms, 30s, 2m or 1h30m.",
             "type": "string",
             "pattern": "^([0-9]+(ms|s|m|h|d))+$"
+        })
+    }
+}
+
+/// A size in bytes written as `512KB`, `10MB`, `1GB`. Units count in 1024s, as nginx and Docker
+/// do (`1KB` is 1024 bytes); `KiB`, `MiB` and `GiB`, and the single letters `K`, `M`, `G`, are
+/// the same units; `B` is bytes. Case does not matter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    /// Reads `512KB`, `10MB`, `1GB`, `100B`; the error says how to write one.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "invalid size `{text}`: write a whole number with a unit, e.g. `512KB`, `10MB`, `1GB` (1KB = 1024 bytes)"
+            )
+        };
+        let trimmed = text.trim();
+        let digits = trimmed
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(trimmed.len());
+        if digits == 0 {
+            return Err(bad());
+        }
+        let number: u64 = trimmed[..digits].parse().map_err(|_| bad())?;
+        let shift = match trimmed[digits..].trim().to_ascii_lowercase().as_str() {
+            "b" => 0,
+            "k" | "kb" | "kib" => 10,
+            "m" | "mb" | "mib" => 20,
+            "g" | "gb" | "gib" => 30,
+            _ => return Err(bad()),
+        };
+        number
+            .checked_mul(1 << shift)
+            .map(ByteSize)
+            .ok_or_else(|| format!("invalid size `{text}`: too large"))
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bytes = self.0;
+        for (shift, unit) in [(30, "GB"), (20, "MB"), (10, "KB")] {
+            if bytes != 0 && bytes.is_multiple_of(1 << shift) {
+                return write!(f, "{}{unit}", bytes >> shift);
+            }
+        }
+        write!(f, "{bytes}B")
+    }
+}
+
+impl Serialize for ByteSize {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SizeVisitor;
+        impl Visitor<'_> for SizeVisitor {
+            type Value = ByteSize;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a size in quotes such as \"10MB\" or \"512KB\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ByteSize, E> {
+                ByteSize::parse(v).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(SizeVisitor)
+    }
+}
+
+impl JsonSchema for ByteSize {
+    fn schema_name() -> Cow<'static, str> {
+        "ByteSize".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A size such as 512KB, 10MB or 1GB (1KB = 1024 bytes).",
+            "type": "string",
+            "pattern": "^\\s*[0-9]+\\s*([bB]|[kKmMgG]([iI]?[bB])?)\\s*$"
         })
     }
 }
@@ -300,6 +392,37 @@ mod tests {
         for bad in ["", "5", "m", "5 minutes", "1.5s", "-1s"] {
             assert!(Duration::parse(bad).is_err(), "{bad:?} should be rejected");
         }
+    }
+
+    #[test]
+    fn sizes_count_in_1024s_and_say_how_to_write_one() {
+        assert_eq!(ByteSize::parse("10MB").unwrap().0, 10 * 1024 * 1024);
+        assert_eq!(ByteSize::parse("512kb").unwrap().0, 512 * 1024);
+        assert_eq!(ByteSize::parse("1GiB").unwrap().0, 1 << 30);
+        assert_eq!(ByteSize::parse("2 M").unwrap().0, 2 << 20);
+        assert_eq!(ByteSize::parse("100B").unwrap().0, 100);
+        assert_eq!(ByteSize::parse("0KB").unwrap().0, 0);
+        assert_eq!(ByteSize::parse("32KB").unwrap().to_string(), "32KB");
+        assert_eq!(ByteSize(1536).to_string(), "1536B");
+        assert_eq!(ByteSize(3 << 30).to_string(), "3GB");
+        for bad in [
+            "",
+            "ten",
+            "10",
+            "MB",
+            "1.5MB",
+            "-1MB",
+            "10TB",
+            "10 MB extra",
+        ] {
+            let error = ByteSize::parse(bad).unwrap_err();
+            assert!(error.contains("e.g. `512KB`, `10MB`"), "{bad:?}: {error}");
+        }
+        assert!(
+            ByteSize::parse("99999999999999GB")
+                .unwrap_err()
+                .contains("too large")
+        );
     }
 
     #[test]

@@ -461,3 +461,69 @@ impl Drop for KillOnDrop {
             .status();
     }
 }
+
+/// One request through the proxy with the project's Host header, JSON asked for, `extra`
+/// header lines and `body`: (status, body); status 0 when the connection failed.
+fn send_json(host: &str, method: &str, path: &str, extra: &str, body: &[u8]) -> (u16, String) {
+    let attempt = || -> std::io::Result<(u16, String)> {
+        let mut stream = TcpStream::connect(PROXY)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n{extra}\r\n",
+            body.len()
+        )?;
+        stream.write_all(body)?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        let status = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let (_, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        Ok((status, body.to_owned()))
+    };
+    attempt().unwrap_or_else(|e| (0, e.to_string()))
+}
+
+#[test]
+fn a_routes_limits_reach_the_proxy_and_what_is_over_them_never_reaches_the_app() {
+    let temp = tempfile::tempdir().unwrap();
+    let (shop, host) = crate::deploy::shop_with(
+        temp.path(),
+        "itlimits",
+        "strategy = { kind = \"blue-green\" }",
+        &[(
+            "path = \"/api\" }",
+            "path = \"/api\", max_body = \"1KB\", max_header = \"2KB\" }",
+        )],
+    );
+    let _down = Down(shop.clone());
+    deploy_ok(&shop, &[]);
+    let visits = || {
+        let (status, body) = get(&host, "/api/visits");
+        assert_eq!(status, 200, "{body}");
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        json["visits"].as_i64().unwrap()
+    };
+    let before = visits();
+
+    let (status, body) = send_json(&host, "POST", "/api/visits", "", &[b'x'; 2048]);
+    assert_eq!(status, 413, "{body}");
+    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(error["error"], "body_too_large");
+    assert!(error["message"].as_str().unwrap().contains("at most 1KB"));
+    let cookie = format!("Cookie: session={}\r\n", "c".repeat(3000));
+    let (status, body) = send_json(&host, "POST", "/api/visits", &cookie, b"{}");
+    assert_eq!(status, 431, "{body}");
+    assert_eq!(visits(), before, "the app counted a refused request");
+
+    // Within the limits the request goes through; the web app's route keeps the defaults.
+    let (status, body) = send_json(&host, "POST", "/api/visits", "", &[b'x'; 512]);
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(visits(), before + 1);
+    let (status, _) = send_json(&host, "GET", "/", &cookie, b"");
+    assert_eq!(status, 200);
+}
