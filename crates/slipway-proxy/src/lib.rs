@@ -14,6 +14,7 @@ pub mod error_page;
 pub mod limits;
 pub mod maintenance;
 pub mod metrics;
+mod passthrough;
 pub mod table;
 pub mod tls;
 mod upstream;
@@ -247,33 +248,39 @@ impl Proxy {
                 continue;
             };
             let _ = stream.set_nodelay(true);
-            let shared = shared.clone();
-            tokio::spawn(async move {
-                let upstreams = Arc::new(Upstreams::default());
-                let idle = Arc::new(shared.connections.watch());
-                let (theirs, watch) = (upstreams.clone(), idle.clone());
-                let head_limit = shared.connections.head_limit();
-                let service = hyper::service::service_fn(move |request| {
-                    let shared = shared.clone();
-                    let upstreams = theirs.clone();
-                    let idle = watch.clone();
-                    async move {
-                        let _busy = idle.enter();
-                        Ok::<_, Infallible>(
-                            shared
-                                .forward(request, remote, &upstreams, &idle, false)
-                                .await,
-                        )
-                    }
-                });
-                let served = limits::http1(head_limit)
-                    .serve_connection(TokioIo::new(stream), service)
-                    .with_upgrades();
-                let served = limits::close_when_idle(served, &idle, |c| c.graceful_shutdown());
-                upstream::drive(served, &upstreams).await;
-            });
+            tokio::spawn(passthrough::serve(stream, remote, shared.clone(), false));
         }
     }
+}
+
+/// Serves an HTTP/1 client connection with hyper, every request through [`Shared::forward`]:
+/// the requests the pass-through path (`passthrough`) leaves to the general one.
+async fn serve_http1<IO>(io: IO, remote: SocketAddr, shared: Arc<Shared>, https: bool)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let upstreams = Arc::new(Upstreams::default());
+    let idle = Arc::new(shared.connections.watch());
+    let (theirs, watch) = (upstreams.clone(), idle.clone());
+    let head_limit = shared.connections.head_limit();
+    let service = hyper::service::service_fn(move |request| {
+        let shared = shared.clone();
+        let upstreams = theirs.clone();
+        let idle = watch.clone();
+        async move {
+            let _busy = idle.enter();
+            Ok::<_, Infallible>(
+                shared
+                    .forward(request, remote, &upstreams, &idle, https)
+                    .await,
+            )
+        }
+    });
+    let served = limits::http1(head_limit)
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    let served = limits::close_when_idle(served, &idle, |c| c.graceful_shutdown());
+    upstream::drive(served, &upstreams).await;
 }
 
 #[derive(Debug)]
@@ -413,6 +420,34 @@ impl Shared {
         response
     }
 
+    /// A release and a target for a request to `host` and `path`, avoiding `failed`; the
+    /// request counts as in flight for the target before the table's read lock is let go, so
+    /// that a switch (which takes the write lock) waits for it and a drained target is never
+    /// picked after its drain ended.
+    fn pick(&self, host: Option<&str>, path: &str, failed: &[String]) -> Option<Picked> {
+        let table = self.table.read().expect("not poisoned");
+        self.pick_in(&table, host, path, failed)
+    }
+
+    /// [`Shared::pick`] on a table already read.
+    fn pick_in(
+        &self,
+        table: &Table,
+        host: Option<&str>,
+        path: &str,
+        failed: &[String],
+    ) -> Option<Picked> {
+        let (name, service) = table.route(host, path)?;
+        let n = self.requests.fetch_add(1, Ordering::Relaxed);
+        let (release, target) = service.pick(n, failed)?;
+        Some(Picked {
+            service: name.to_owned(),
+            release: release.to_owned(),
+            target: target.to_owned(),
+            inflight: InFlight::enter(self.counter(target)),
+        })
+    }
+
     /// Routes a request and sends it to a target. `pending` (when requests are logged) gets
     /// the pick of each attempt, and moves into the body of a forwarded answer.
     async fn route(
@@ -521,27 +556,15 @@ impl Shared {
         let mut last_error = None;
         let mut service_name = String::new();
         for attempt in 0..3 {
-            // Each attempt routes on the current table, and the request counts as in flight
-            // before the read lock is let go: a switch (which takes the write lock) then
-            // waits for it, so a drained target is never picked after its drain ended.
-            let picked = {
-                let table = self.table.read().expect("not poisoned");
-                table
-                    .route(host.as_deref(), &path)
-                    .and_then(|(name, service)| {
-                        let n = self.requests.fetch_add(1, Ordering::Relaxed);
-                        service.pick(n, &failed).map(|(release, target)| {
-                            let inflight = InFlight::enter(self.counter(target));
-                            (
-                                name.to_owned(),
-                                release.to_owned(),
-                                target.to_owned(),
-                                inflight,
-                            )
-                        })
-                    })
-            };
-            let Some((name, release, target, inflight)) = picked else {
+            // Each attempt routes on the current table.
+            let picked = self.pick(host.as_deref(), &path, &failed);
+            let Some(Picked {
+                service: name,
+                release,
+                target,
+                inflight,
+            }) = picked
+            else {
                 if attempt == 0 {
                     self.log_service(pending, host.as_deref(), &path);
                     return error_page::response(Fault::NoRelease, &parts.headers);
@@ -1153,14 +1176,13 @@ async fn serve_tls(listener: TcpListener, shared: Arc<Shared>) {
                 // A CA's TLS-ALPN-01 check ends with the handshake.
                 return;
             }
-            let h2 = protocol == Some(b"h2");
+            if protocol != Some(b"h2") {
+                passthrough::serve(stream, remote, shared, true).await;
+                return;
+            }
             // HTTP/2 runs each request in a task of its own, outside this connection's task:
             // their upstream connections are spawned rather than driven here.
-            let upstreams = Arc::new(if h2 {
-                Upstreams::spawning()
-            } else {
-                Upstreams::default()
-            });
+            let upstreams = Arc::new(Upstreams::spawning());
             let idle = Arc::new(shared.connections.watch());
             let (theirs, watch) = (upstreams.clone(), idle.clone());
             let head_limit = shared.connections.head_limit();
@@ -1177,18 +1199,10 @@ async fn serve_tls(listener: TcpListener, shared: Arc<Shared>) {
                     )
                 }
             });
-            if h2 {
-                let served = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-                    .max_header_list_size(head_limit as u32)
-                    .serve_connection(TokioIo::new(stream), service);
-                let _ = limits::close_when_idle(served, &idle, |c| c.graceful_shutdown()).await;
-            } else {
-                let served = limits::http1(head_limit)
-                    .serve_connection(TokioIo::new(stream), service)
-                    .with_upgrades();
-                let served = limits::close_when_idle(served, &idle, |c| c.graceful_shutdown());
-                upstream::drive(served, &upstreams).await;
-            }
+            let served = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                .max_header_list_size(head_limit as u32)
+                .serve_connection(TokioIo::new(stream), service);
+            let _ = limits::close_when_idle(served, &idle, |c| c.graceful_shutdown()).await;
         });
     }
 }
@@ -1369,6 +1383,16 @@ fn origin_form(uri: &http::Uri) -> http::Uri {
             .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
     );
     http::Uri::from_parts(parts).expect("a path alone is a URI")
+}
+
+/// The release and target picked for a request, which counts as in flight until dropped.
+#[derive(Debug)]
+struct Picked {
+    /// `project/env/app`.
+    service: String,
+    release: String,
+    target: String,
+    inflight: InFlight,
 }
 
 /// Counts a request as in flight until its response body is finished or dropped.
