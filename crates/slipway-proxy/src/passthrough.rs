@@ -260,7 +260,9 @@ pub(crate) fn parse_response(
     // Headers the `Connection` header names are hop-by-hop too.
     let mut named: [&[u8]; 8] = [b""; 8];
     let mut named_count = 0;
+    let mut dated = false;
     for header in response.headers.iter() {
+        dated |= header.name.eq_ignore_ascii_case("date");
         if header.name.eq_ignore_ascii_case("connection") {
             for token in header.value.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
                 if token.eq_ignore_ascii_case(b"close") {
@@ -351,6 +353,12 @@ pub(crate) fn parse_response(
     if framing == Framing::UntilClose {
         close = true;
     }
+    // A proxy adds the date an answer arrived when the app sent none (RFC 9110, 6.6.1).
+    if !dated && !(100..200).contains(&status) {
+        out.extend_from_slice(b"date: ");
+        with_http_date(|date| out.extend_from_slice(date.as_bytes()));
+        out.extend_from_slice(b"\r\n");
+    }
     if hsts && !(100..200).contains(&status) {
         out.extend_from_slice(b"strict-transport-security: ");
         out.extend_from_slice(tls::HSTS_VALUE.as_bytes());
@@ -366,6 +374,25 @@ pub(crate) fn parse_response(
         framing,
         close,
     }))
+}
+
+/// The current time as an HTTP date; each thread formats it once a second.
+fn with_http_date<T>(use_it: impl FnOnce(&str) -> T) -> T {
+    thread_local! {
+        static LAST: std::cell::RefCell<(u64, String)> =
+            const { std::cell::RefCell::new((u64::MAX, String::new())) };
+    }
+    let now = std::time::SystemTime::now();
+    let second = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    LAST.with_borrow_mut(|(last, text)| {
+        if *last != second {
+            *text = httpdate::fmt_http_date(now);
+            *last = second;
+        }
+        use_it(text)
+    })
 }
 
 fn itoa3(status: u16) -> [u8; 3] {
@@ -1237,12 +1264,14 @@ mod tests {
 
     #[test]
     fn an_answer_reaches_the_client_without_its_hop_by_hop_headers() {
-        let text = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: keep-alive, X-Private\r\n\
+        let text = "HTTP/1.1 200 OK\r\nDate: Sat, 05 Dec 2026 08:00:00 GMT\r\n\
+                    Content-Type: text/plain\r\nConnection: keep-alive, X-Private\r\n\
                     Keep-Alive: timeout=5\r\nX-Private: secret\r\nContent-Length: 5\r\n\r\nhello";
         let (head, out) = response(text, false, true, false);
         assert_eq!(
             out,
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\ncontent-length: 5\r\n\
+            "HTTP/1.1 200 OK\r\nDate: Sat, 05 Dec 2026 08:00:00 GMT\r\nContent-Type: text/plain\r\n\
+             content-length: 5\r\n\
              strict-transport-security: max-age=31536000\r\n\r\n"
         );
         assert_eq!(head.framing, Framing::Length(5));
@@ -1256,7 +1285,13 @@ mod tests {
         let chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 9\r\n\r\n";
         let (head, out) = response(chunked, false, false, false);
         assert_eq!(head.framing, Framing::Chunked);
-        assert_eq!(out, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+        let (kept, added) = out.split_once("date: ").unwrap();
+        assert_eq!(kept, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n");
+        // The app sent no Date: the proxy adds when the answer came.
+        let date = added.strip_suffix("\r\n\r\n").unwrap();
+        let when = httpdate::parse_http_date(date).unwrap();
+        let age = std::time::SystemTime::now().duration_since(when).unwrap();
+        assert!(age < Duration::from_secs(5), "{date}");
         let (head, _) = response(
             "HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n",
             false,
@@ -1292,8 +1327,12 @@ mod tests {
             false,
         );
         assert!(!head.close);
-        let (_, out) = response("HTTP/1.1 204 No Content\r\n\r\n", false, false, true);
-        assert_eq!(out, "HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n");
+        let dated = "HTTP/1.1 204 No Content\r\ndate: Sat, 05 Dec 2026 08:00:00 GMT\r\n\r\n";
+        let (_, out) = response(dated, false, false, true);
+        assert_eq!(
+            out,
+            "HTTP/1.1 204 No Content\r\ndate: Sat, 05 Dec 2026 08:00:00 GMT\r\nconnection: close\r\n\r\n"
+        );
         let mut out = Vec::new();
         assert!(
             parse_response(
