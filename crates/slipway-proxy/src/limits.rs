@@ -375,7 +375,8 @@ impl Progress {
 #[derive(Debug)]
 pub(crate) struct Streamed<B> {
     prefix: Option<Bytes>,
-    inner: B,
+    /// The client's body; handed to a drain once it goes past the limit.
+    inner: Option<B>,
     /// Bytes of `inner` still allowed.
     left: u64,
     progress: Arc<Progress>,
@@ -387,7 +388,7 @@ impl<B> Streamed<B> {
         progress.moved();
         Streamed {
             prefix,
-            inner,
+            inner: Some(inner),
             left,
             progress,
         }
@@ -421,7 +422,7 @@ impl StdError for BodyError {}
 
 impl<B> Body for Streamed<B>
 where
-    B: Body<Data = Bytes> + Unpin,
+    B: Body<Data = Bytes> + Unpin + Send + 'static,
     B::Error: Into<Box<dyn StdError + Send + Sync>>,
 {
     type Data = Bytes;
@@ -434,12 +435,21 @@ where
         if let Some(prefix) = self.prefix.take() {
             return Poll::Ready(Some(Ok(Frame::data(prefix))));
         }
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        let Some(inner) = self.inner.as_mut() else {
+            return Poll::Ready(Some(Err(BodyError::TooLarge)));
+        };
+        let polled = Pin::new(inner).poll_frame(cx);
         match polled {
             Poll::Ready(Some(Ok(frame))) => {
                 let length = frame.data_ref().map_or(0, |d| d.len() as u64);
                 if length > self.left {
                     self.progress.over_limit.store(true, Ordering::Relaxed);
+                    // What the client still sends is read and dropped (as for a refusal
+                    // decided from the head): a client still writing when the connection
+                    // closed would get a reset instead of the 413.
+                    if let Some(rest) = self.inner.take() {
+                        tokio::spawn(drain(rest));
+                    }
                     return Poll::Ready(Some(Err(BodyError::TooLarge)));
                 }
                 self.left -= length;
@@ -458,12 +468,15 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        self.prefix.is_none() && self.inner.is_end_stream()
+        self.prefix.is_none() && self.inner.as_ref().is_none_or(Body::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
         let prefix = self.prefix.as_ref().map_or(0, |p| p.len() as u64);
-        let inner = self.inner.size_hint();
+        let inner = self
+            .inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint);
         match inner.exact() {
             Some(exact) => SizeHint::with_exact(prefix + exact),
             None => {
@@ -493,7 +506,7 @@ impl<B> Outgoing<B> {
 
 impl<B> Body for Outgoing<B>
 where
-    B: Body<Data = Bytes> + Unpin,
+    B: Body<Data = Bytes> + Unpin + Send + 'static,
     B::Error: Into<Box<dyn StdError + Send + Sync>>,
 {
     type Data = Bytes;
