@@ -20,10 +20,14 @@
 # slipway's proxies write their access log (one JSON line per request) to a file, as they write
 # it to the container's log in production; nginx's and HAProxy's access logs are off.
 #
+# On a machine with two or more cores the load generators run on the last core and every server
+# (the upstream and the proxies) on the others (taskset): then requests/s is set by the servers'
+# own cost rather than by whichever process the scheduler favours (--no-pin shares the cores).
+#
 # With --rounds N every row is measured N times, round after round, and the table shows the
 # medians.
 #
-# Usage: bench/proxy.sh [--no-build] [--seconds N] [--rounds N] [--modes http,https,handshake,h2]
+# Usage: bench/proxy.sh [--no-build] [--seconds N] [--rounds N] [--no-pin] [--modes http,https,handshake,h2]
 #                       [--peers direct,slipway-1-thread,slipway-default,nginx-proxy,haproxy]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -33,6 +37,7 @@ SECONDS_PER_RUN=8
 MODES=http,https,handshake,h2
 ROUNDS=1
 PEER_LIST=direct,slipway-1-thread,slipway-default,nginx-proxy,haproxy
+PIN=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) BUILD=0; shift ;;
@@ -40,7 +45,8 @@ while [ $# -gt 0 ]; do
     --modes) MODES=$2; shift 2 ;;
     --peers) PEER_LIST=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --no-pin) PIN=0; shift ;;
+    -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 64 ;;
   esac
 done
@@ -56,6 +62,14 @@ for tool in wrk nginx haproxy h2load openssl; do
 done
 if [ "$BUILD" = 1 ]; then cargo build --release -p slipway >&2; fi
 SLIPWAY=${SLIPWAY_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/slipway}
+
+# Servers on every core but the last; the load generators on the last.
+# taskset execs what it runs: a server started in the background keeps its PID in $!.
+ON_SERVERS=() ON_CLIENT=()
+CORES=$(nproc)
+if [ "$PIN" = 1 ] && [ "$CORES" -ge 2 ] && command -v taskset >/dev/null; then
+  ON_SERVERS=(taskset -c "0-$((CORES - 2))") ON_CLIENT=(taskset -c "$((CORES - 1))")
+fi
 
 UPSTREAM=127.0.0.1:18301
 NGINX_PROXY=127.0.0.1:18302
@@ -135,8 +149,8 @@ cleanup() {
   for pid_file in "$WORK"/*.pid; do kill "$(cat "$pid_file")" 2>/dev/null || true; done
 }
 trap cleanup EXIT
-nginx -c "$WORK/upstream.conf"
-nginx -c "$WORK/nginx-proxy.conf"
+"${ON_SERVERS[@]}" nginx -c "$WORK/upstream.conf"
+"${ON_SERVERS[@]}" nginx -c "$WORK/nginx-proxy.conf"
 cat > "$WORK/haproxy.cfg" <<CONF
 global
   nbthread 1
@@ -154,11 +168,11 @@ frontend bench
 backend app
   server upstream $UPSTREAM
 CONF
-haproxy -f "$WORK/haproxy.cfg" -D
+"${ON_SERVERS[@]}" haproxy -f "$WORK/haproxy.cfg" -D
 
 start_proxy() { # start_proxy ADDRESS TLS_PORT NAME [--threads N]
   local address=$1 tls_port=$2 name=$3; shift 3
-  "$SLIPWAY" proxy run --listen "$address" --listen-tls "127.0.0.1:$tls_port" --state "$WORK/$name.json" \
+  "${ON_SERVERS[@]}" "$SLIPWAY" proxy run --listen "$address" --listen-tls "127.0.0.1:$tls_port" --state "$WORK/$name.json" \
     --socket "$WORK/$name.sock" "$@" >"$WORK/logs/$name.access.log" 2>"$WORK/logs/$name.log" &
   PIDS+=($!)
   echo $! > "$WORK/$name.slipway-pid"
@@ -188,7 +202,7 @@ done
 
 wrk_run() { # wrk_run CONNECTIONS URL [WRK_ARGS...]: prints "p50_ms p99_ms rps requests"
   local connections=$1 url=$2; shift 2
-  wrk -t1 -c"$connections" -d"${SECONDS_PER_RUN}s" --latency "$@" "$url" | python3 -c '
+  "${ON_CLIENT[@]}" wrk -t1 -c"$connections" -d"${SECONDS_PER_RUN}s" --latency "$@" "$url" | python3 -c '
 import re, sys
 text = sys.stdin.read()
 def ms(v, unit):
@@ -202,7 +216,7 @@ if errors or requests == 0:
 print("%.3f %.3f %s %s" % (p["50"], p["99"], rps, requests))'
 }
 h2load_run() { # h2load_run URL: prints "- - rps requests", sixteen connections, four streams each
-  h2load -t1 -c16 -m4 -D "$SECONDS_PER_RUN" "$1" | python3 -c '
+  "${ON_CLIENT[@]}" h2load -t1 -c16 -m4 -D "$SECONDS_PER_RUN" "$1" | python3 -c '
 import re, sys
 text = sys.stdin.read()
 rps = float(re.search(r"finished in [\d.]+s, ([\d.]+) req/s", text).group(1))
