@@ -8,6 +8,7 @@
 
 pub mod diagnostic;
 pub mod files;
+pub mod html;
 pub mod lock;
 pub mod manifest;
 pub mod pipeline;

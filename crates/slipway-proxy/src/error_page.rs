@@ -140,8 +140,8 @@ pub(crate) fn answer(fault: Fault, accept: Option<&HeaderValue>) -> Response<Pro
 
 /// A small HTML page with a heading and one paragraph; both are escaped.
 pub fn page(title: &str, message: &str) -> String {
-    let title = escape_html(title);
-    let message = escape_html(message);
+    let title = slipway_core::html::escape(title);
+    let message = slipway_core::html::escape(message);
     format!(
         "<!doctype html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -149,21 +149,6 @@ pub fn page(title: &str, message: &str) -> String {
          max-width: 36rem; margin: 4rem auto; padding: 0 1rem\">\n<h1>{title}</h1>\n\
          <p>{message}</p>\n</body>\n</html>\n"
     )
-}
-
-fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

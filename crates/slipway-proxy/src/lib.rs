@@ -253,20 +253,24 @@ impl Proxy {
     }
 }
 
-/// Serves an HTTP/1 client connection with hyper, every request through [`Shared::forward`]:
-/// the requests the pass-through path (`passthrough`) leaves to the general one.
-async fn serve_http1<IO>(io: IO, remote: SocketAddr, shared: Arc<Shared>, https: bool)
-where
-    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let upstreams = Arc::new(Upstreams::default());
-    let idle = Arc::new(shared.connections.watch());
-    let (theirs, watch) = (upstreams.clone(), idle.clone());
-    let head_limit = shared.connections.head_limit();
-    let service = hyper::service::service_fn(move |request| {
+/// The hyper service of a client connection: each request through [`Shared::forward`], busy
+/// on the connection's idle watch until answered.
+fn forwarding(
+    shared: Arc<Shared>,
+    remote: SocketAddr,
+    upstreams: Arc<Upstreams>,
+    idle: Arc<IdleWatch>,
+    https: bool,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = Response<ProxyBody>,
+    Error = Infallible,
+    Future = impl Future<Output = std::result::Result<Response<ProxyBody>, Infallible>> + Send,
+> + Clone {
+    hyper::service::service_fn(move |request| {
         let shared = shared.clone();
-        let upstreams = theirs.clone();
-        let idle = watch.clone();
+        let upstreams = upstreams.clone();
+        let idle = idle.clone();
         async move {
             let _busy = idle.enter();
             Ok::<_, Infallible>(
@@ -275,7 +279,19 @@ where
                     .await,
             )
         }
-    });
+    })
+}
+
+/// Serves an HTTP/1 client connection with hyper, every request through [`Shared::forward`]:
+/// the requests the pass-through path (`passthrough`) leaves to the general one.
+async fn serve_http1<IO>(io: IO, remote: SocketAddr, shared: Arc<Shared>, https: bool)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let upstreams = Arc::new(Upstreams::default());
+    let idle = Arc::new(shared.connections.watch());
+    let head_limit = shared.connections.head_limit();
+    let service = forwarding(shared, remote, upstreams.clone(), idle.clone(), https);
     let served = limits::http1(head_limit)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
@@ -542,14 +558,7 @@ impl Shared {
         let progress = streamed.as_ref().map(|s| s.progress());
         strip_hop_by_hop(&mut parts.headers);
         forwarded_headers(&mut parts.headers, remote, host.as_deref(), https);
-        let idempotent = matches!(
-            parts.method,
-            http::Method::GET
-                | http::Method::HEAD
-                | http::Method::OPTIONS
-                | http::Method::PUT
-                | http::Method::DELETE
-        );
+        let idempotent = idempotent(parts.method.as_str().as_bytes());
         // Origin form: the connection already names the target.
         parts.uri = origin_form(&parts.uri);
         let mut failed: Vec<String> = Vec::new();
@@ -1184,21 +1193,8 @@ async fn serve_tls(listener: TcpListener, shared: Arc<Shared>) {
             // their upstream connections are spawned rather than driven here.
             let upstreams = Arc::new(Upstreams::spawning());
             let idle = Arc::new(shared.connections.watch());
-            let (theirs, watch) = (upstreams.clone(), idle.clone());
             let head_limit = shared.connections.head_limit();
-            let service = hyper::service::service_fn(move |request| {
-                let shared = shared.clone();
-                let upstreams = theirs.clone();
-                let idle = watch.clone();
-                async move {
-                    let _busy = idle.enter();
-                    Ok::<_, Infallible>(
-                        shared
-                            .forward(request, remote, &upstreams, &idle, true)
-                            .await,
-                    )
-                }
-            });
+            let service = forwarding(shared, remote, upstreams.clone(), idle.clone(), true);
             let served = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
                 .max_header_list_size(head_limit as u32)
                 .serve_connection(TokioIo::new(stream), service);
@@ -1299,6 +1295,11 @@ fn forwarded_headers(
     }
 }
 
+/// Whether a request with `method` may be sent again after a target failed it.
+fn idempotent(method: &[u8]) -> bool {
+    matches!(method, b"GET" | b"HEAD" | b"OPTIONS" | b"PUT" | b"DELETE")
+}
+
 fn moved_permanently(location: &str) -> Response<ProxyBody> {
     let mut response = plain(
         StatusCode::PERMANENT_REDIRECT,
@@ -1344,6 +1345,13 @@ const HOP_BY_HOP: [HeaderName; 7] = [
     header::UPGRADE,
 ];
 
+/// Whether `name` (in any case) is one of the hop-by-hop headers.
+fn is_hop_by_hop(name: &str) -> bool {
+    HOP_BY_HOP
+        .iter()
+        .any(|hop| hop.as_str().eq_ignore_ascii_case(name))
+}
+
 fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
     // Most messages carry none of them but `Connection`: one pass over the names tells.
     if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
@@ -1356,11 +1364,7 @@ fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
-        .filter(|token| {
-            !HOP_BY_HOP
-                .iter()
-                .any(|name| name.as_str().eq_ignore_ascii_case(token))
-        })
+        .filter(|token| !is_hop_by_hop(token))
         .filter_map(|token| HeaderName::from_bytes(token.as_bytes()).ok())
         .collect();
     for name in &named {

@@ -23,6 +23,7 @@ use tokio::net::TcpStream;
 use tokio::time::Sleep;
 
 use crate::error_page::{self, Fault};
+use crate::upstream::CONNECT_TIMEOUT;
 use crate::{Pending, Shared, tls};
 
 /// Headers a request may have on this path.
@@ -31,7 +32,6 @@ const MAX_HEADERS: usize = 64;
 const HEAD_LIMIT: usize = 16 * 1024;
 /// The largest request body this path carries: read whole, so that it can be sent again.
 const BODY_LIMIT: u64 = 64 * 1024;
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Room kept free in a read buffer: a read that fills it whole leaves the socket marked
 /// readable, and a kept connection would then look closed.
 const READ_ROOM: usize = 8 * 1024;
@@ -296,18 +296,7 @@ pub(crate) fn parse_response(
     for header in response.headers.iter() {
         let name = header.name;
         let is = |wanted: &str| name.eq_ignore_ascii_case(wanted);
-        if is("connection")
-            || is("keep-alive")
-            || is("proxy-connection")
-            || is("te")
-            || is("trailer")
-            || is("upgrade")
-            || named[..named_count]
-                .iter()
-                .any(|n| n.eq_ignore_ascii_case(name.as_bytes()))
-        {
-            continue;
-        }
+        // Transfer-Encoding is hop-by-hop too, but passes on with the chunks it frames.
         if is("transfer-encoding") {
             coded = true;
             // Chunked when it is the last coding; the chunks pass through as they are.
@@ -316,6 +305,12 @@ pub(crate) fn parse_response(
                 .rsplit(|b| *b == b',')
                 .next()
                 .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if crate::is_hop_by_hop(name)
+            || named[..named_count]
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(name.as_bytes()))
+        {
+            continue;
         } else if is("content-length") {
             let Some(declared) = digits(header.value) else {
                 return Err("an answer with a bad Content-Length");
@@ -708,14 +703,6 @@ async fn next_head<IO: AsyncRead + Unpin>(
     }
 }
 
-/// The parts of a request the answer and the log need, copied out of the client's buffer.
-struct Asked<'a> {
-    host: &'a str,
-    path: &'a str,
-    head_request: bool,
-    idempotent: bool,
-}
-
 /// Carries the request at the head of `client.buf` to a target and its answer back.
 async fn exchange<IO>(
     shared: &Shared,
@@ -736,12 +723,6 @@ where
         return Outcome::General;
     };
     let method = at(buf, head.method);
-    let asked = Asked {
-        host,
-        path,
-        head_request: method == b"HEAD",
-        idempotent: matches!(method, b"GET" | b"HEAD" | b"OPTIONS" | b"PUT" | b"DELETE"),
-    };
     if !https && path.starts_with(tls::ACME_CHALLENGE_PREFIX) {
         return Outcome::General;
     }
@@ -783,10 +764,10 @@ where
         target: None,
         bytes: 0,
     });
-    let head_request = asked.head_request;
-    let idempotent = asked.idempotent;
-    let host = asked.host.to_owned();
-    let path = asked.path.to_owned();
+    let head_request = method == b"HEAD";
+    let idempotent = crate::idempotent(method);
+    let host = host.to_owned();
+    let path = path.to_owned();
     let accept = head.accept.map(|a| Bytes::copy_from_slice(at(buf, a)));
     let close_client = head.close;
     let whole = head.len + head.content_length as usize;

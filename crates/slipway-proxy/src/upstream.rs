@@ -20,7 +20,8 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long connecting to a target may take before another target is tried.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a kept connection may take to be free again before a new one is made instead.
 const READY_TIMEOUT: Duration = Duration::from_secs(1);
 

@@ -5,20 +5,7 @@
 use std::fmt::Write;
 
 /// `text` made safe inside HTML text and attribute values.
-pub fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use slipway_core::html::escape as esc;
 
 /// The dashboard's stylesheet, put inline in every page's head.
 pub const STYLE: &str = "
