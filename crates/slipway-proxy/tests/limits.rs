@@ -3,6 +3,8 @@
 //! asked for); bodies within them pass intact, streamed past the retry limit; a slow app gets
 //! 504; an idle connection is closed and one in the middle of a request is not.
 
+mod support;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,10 +15,9 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::routing::{get, post};
 use futures_util::StreamExt;
 use http_body_util::BodyExt;
-use slipway_proxy::admin::{Answer, Command, HealthCheck, send};
+use slipway_proxy::admin::{Command, send};
 use slipway_proxy::limits::Limits;
-use slipway_proxy::table::Group;
-use slipway_proxy::{Config, Proxy};
+use support::{Running, ok, route_everything_to, start_proxy};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// What the backend was sent: requests that reached `/echo`, bodies it read to their end, and
@@ -72,72 +73,11 @@ async fn backend() -> (String, Arc<Seen>) {
     (address, seen)
 }
 
-struct Running {
-    url: String,
-    address: String,
-    socket: std::path::PathBuf,
-    task: tokio::task::JoinHandle<()>,
-}
-
-async fn start_proxy(dir: &Path) -> Running {
-    let config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        listen_tls: None,
-        metrics: None,
-        admin_socket: dir.join("admin.sock"),
-        state_file: dir.join("routes.json"),
-    };
-    let proxy = Proxy::bind(&config).await.unwrap();
-    let address = proxy.public_address().to_string();
-    let task = tokio::spawn(proxy.run());
-    Running {
-        url: format!("http://{address}"),
-        address,
-        socket: config.admin_socket,
-        task,
-    }
-}
-
-async fn ok(socket: &Path, command: Command) -> Answer {
-    let answer = send(socket, &command).await.unwrap();
-    assert!(answer.ok, "{command:?} failed: {:?}", answer.error);
-    answer
-}
-
 /// A proxy routing `/` to a fresh backend with `limits`.
 async fn routed(dir: &Path, limits: Limits) -> (Running, Arc<Seen>) {
     let proxy = start_proxy(dir).await;
     let (target, seen) = backend().await;
-    ok(
-        &proxy.socket,
-        Command::Gate {
-            targets: vec![target.clone()],
-            check: HealthCheck {
-                path: "/health".into(),
-                interval_ms: 50,
-                timeout_ms: 500,
-                healthy: 1,
-                deadline_ms: 5_000,
-            },
-        },
-    )
-    .await;
-    ok(
-        &proxy.socket,
-        Command::Set {
-            service: "shop/prod/web".into(),
-            host: None,
-            path: "/".into(),
-            groups: vec![Group {
-                release: "r1".into(),
-                weight: 100,
-                targets: vec![target],
-            }],
-            drain_ms: 0,
-            limits,
-        },
-    )
-    .await;
+    route_everything_to(&proxy.socket, &target, limits).await;
     (proxy, seen)
 }
 

@@ -2,14 +2,14 @@
 //! body can end, interim answers, pipelined requests, and a connection that moves to the
 //! general path in the middle, against an app that writes its answers byte by byte as scripted.
 
+mod support;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use slipway_proxy::admin::{Command, HealthCheck, send};
-use slipway_proxy::table::Group;
-use slipway_proxy::{Config, Proxy};
+use support::{route_everything_to, start_proxy};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -99,43 +99,11 @@ async fn serve_scripted(stream: TcpStream) {
     }
 }
 
+/// A proxy routing every path to `app`.
 async fn start(dir: &Path, app: &str) -> (String, tokio::task::JoinHandle<()>) {
-    let config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        listen_tls: None,
-        metrics: None,
-        admin_socket: dir.join("admin.sock"),
-        state_file: dir.join("routes.json"),
-    };
-    let proxy = Proxy::bind(&config).await.unwrap();
-    let address = proxy.public_address().to_string();
-    let task = tokio::spawn(proxy.run());
-    let check = HealthCheck {
-        path: "/health".into(),
-        interval_ms: 50,
-        timeout_ms: 500,
-        healthy: 1,
-        deadline_ms: 5_000,
-    };
-    let gate = Command::Gate {
-        targets: vec![app.into()],
-        check,
-    };
-    assert!(send(&config.admin_socket, &gate).await.unwrap().ok);
-    let set = Command::Set {
-        service: "shop/prod/web".into(),
-        host: None,
-        path: "/".into(),
-        groups: vec![Group {
-            release: "r1".into(),
-            weight: 100,
-            targets: vec![app.into()],
-        }],
-        drain_ms: 1_000,
-        limits: Default::default(),
-    };
-    assert!(send(&config.admin_socket, &set).await.unwrap().ok);
-    (address, task)
+    let proxy = start_proxy(dir).await;
+    route_everything_to(&proxy.socket, app, Default::default()).await;
+    (proxy.address, proxy.task)
 }
 
 /// Reads one answer off `stream`: its head (lower-cased names) and its body, de-chunked.
